@@ -1,0 +1,122 @@
+/* crypto.c - libsecp256k1 wrapper: key generation, BIP-340 sign/verify, tagged SHA-256 */
+#include "crypto.h"
+
+#include <pthread.h>
+#include <secp256k1.h>
+#include <secp256k1_extrakeys.h>
+#include <secp256k1_schnorrsig.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+static secp256k1_context *sign_ctx;
+static pthread_once_t sign_ctx_once = PTHREAD_ONCE_INIT;
+
+static int random_bytes(uint8_t *out, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(out + got, n - got, 0);
+        if (r < 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* The signing context is randomized once (side-channel blinding); it is then only read. */
+static void sign_ctx_create(void)
+{
+    uint8_t seed[32];
+    sign_ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+    if (sign_ctx != NULL && random_bytes(seed, sizeof seed) == 0 &&
+        !secp256k1_context_randomize(sign_ctx, seed)) {
+        secp256k1_context_destroy(sign_ctx);
+        sign_ctx = NULL;
+    }
+    crypto_wipe(seed, sizeof seed);
+}
+
+static const secp256k1_context *signing_context(void)
+{
+    pthread_once(&sign_ctx_once, sign_ctx_create);
+    return sign_ctx;
+}
+
+int crypto_pubkey(uint8_t pubkey[CRYPTO_PUBKEY_SIZE], const uint8_t seckey[CRYPTO_SECKEY_SIZE])
+{
+    const secp256k1_context *ctx = signing_context();
+    secp256k1_keypair kp;
+    secp256k1_xonly_pubkey xpk;
+    int ok = ctx != NULL && secp256k1_keypair_create(ctx, &kp, seckey) &&
+             secp256k1_keypair_xonly_pub(ctx, &xpk, NULL, &kp) &&
+             secp256k1_xonly_pubkey_serialize(ctx, pubkey, &xpk);
+    crypto_wipe(&kp, sizeof kp);
+    return ok ? 0 : -1;
+}
+
+int crypto_keygen(uint8_t seckey[CRYPTO_SECKEY_SIZE], uint8_t pubkey[CRYPTO_PUBKEY_SIZE])
+{
+    /* A random 32-byte string is a valid key except with negligible probability; retry. */
+    for (int tries = 0; tries < 16; tries++) {
+        if (random_bytes(seckey, CRYPTO_SECKEY_SIZE) != 0)
+            break;
+        if (crypto_pubkey(pubkey, seckey) == 0)
+            return 0;
+    }
+    crypto_wipe(seckey, CRYPTO_SECKEY_SIZE);
+    return -1;
+}
+
+int crypto_sign_aux(uint8_t sig[CRYPTO_SIG_SIZE], const uint8_t msg32[32],
+                    const uint8_t seckey[CRYPTO_SECKEY_SIZE], const uint8_t aux32[32])
+{
+    static const uint8_t zero[32];
+    const secp256k1_context *ctx = signing_context();
+    secp256k1_keypair kp;
+    int ok = ctx != NULL && secp256k1_keypair_create(ctx, &kp, seckey) &&
+             secp256k1_schnorrsig_sign32(ctx, sig, msg32, &kp, aux32 ? aux32 : zero);
+    crypto_wipe(&kp, sizeof kp);
+    return ok ? 0 : -1;
+}
+
+int crypto_sign(uint8_t sig[CRYPTO_SIG_SIZE], const uint8_t msg32[32],
+                const uint8_t seckey[CRYPTO_SECKEY_SIZE])
+{
+    uint8_t aux[32];
+    int rc = random_bytes(aux, sizeof aux) == 0 ? crypto_sign_aux(sig, msg32, seckey, aux) : -1;
+    crypto_wipe(aux, sizeof aux);
+    return rc;
+}
+
+bool crypto_verify(const uint8_t sig[CRYPTO_SIG_SIZE], const uint8_t msg32[32],
+                   const uint8_t pubkey[CRYPTO_PUBKEY_SIZE])
+{
+    secp256k1_xonly_pubkey xpk;
+    if (!secp256k1_xonly_pubkey_parse(secp256k1_context_static, &xpk, pubkey))
+        return false;
+    return secp256k1_schnorrsig_verify(secp256k1_context_static, sig, msg32, 32, &xpk) == 1;
+}
+
+bool crypto_pubkey_valid(const uint8_t pubkey[CRYPTO_PUBKEY_SIZE])
+{
+    secp256k1_xonly_pubkey xpk;
+    return secp256k1_xonly_pubkey_parse(secp256k1_context_static, &xpk, pubkey) == 1;
+}
+
+void crypto_tagged_hash(uint8_t out[CRYPTO_HASH_SIZE], const void *tag, size_t taglen,
+                        const void *msg, size_t len)
+{
+    static const uint8_t empty[1];
+    /* Only fails on NULL arguments, which the substitutions below rule out. */
+    if (!secp256k1_tagged_sha256(secp256k1_context_static, out, tag ? tag : empty, taglen,
+                                 msg ? msg : empty, len))
+        abort();
+}
+
+void crypto_wipe(void *p, size_t n)
+{
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}

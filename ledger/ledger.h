@@ -1,0 +1,378 @@
+/* ledger.h - public interface of the deterministic share-token state machine */
+#ifndef LSTD_LEDGER_H
+#define LSTD_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger_error.h"
+#include "ledger_store.h"
+
+#if defined(__GNUC__)
+#define LEDGER_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define LEDGER_WARN_UNUSED
+#endif
+
+#define LEDGER_KEY_SIZE 32 /* x-only secp256k1 public key */
+#define LEDGER_HASH_SIZE 32
+#define LEDGER_SIG_SIZE 64
+#define LEDGER_REF_SIZE 32
+#define LEDGER_ID_MAX 32      /* ledger id: 1..32 bytes of printable ASCII */
+#define LEDGER_BPS 10000u     /* basis points in one */
+#define LEDGER_REPORTS_KEPT 8 /* report history kept per operator */
+#define LEDGER_OPERATORS_MAX 1024
+#define LEDGER_FINALIZE_MAX 1024 /* requests one finalize transaction may touch */
+#define LEDGER_TX_BYTES_MAX 256
+#define LEDGER_GENESIS_OPERATORS_MAX 16
+
+/* ---- transactions --------------------------------------------------------------------- */
+
+/* The transaction kinds. Numbers are part of the signing layout: append only.
+ * X(name, number, role of the signer) */
+#define LEDGER_KINDS(X)                                                                            \
+    X(DEPOSIT, 1)                                                                                  \
+    X(TRANSFER, 2)                                                                                 \
+    X(APPROVE, 3)                                                                                  \
+    X(TRANSFER_FROM, 4)                                                                            \
+    X(LOCK, 5)                                                                                     \
+    X(RELEASE, 6)                                                                                  \
+    X(SEIZE, 7)                                                                                    \
+    X(WITHDRAW_REQUEST, 8)                                                                         \
+    X(WITHDRAW_CANCEL, 9)                                                                          \
+    X(WITHDRAW_FINALIZE, 10)                                                                       \
+    X(WITHDRAW_SETTLE, 11)                                                                         \
+    X(OPERATOR_FUND, 12)                                                                           \
+    X(OPERATOR_EXIT, 13)                                                                           \
+    X(REPORT, 14)                                                                                  \
+    X(REPORT_ACCEPT, 15)                                                                           \
+    X(OPERATOR_REGISTER, 16)                                                                       \
+    X(OPERATOR_SET_ACTIVE, 17)                                                                     \
+    X(OPERATOR_SET_KEYS, 18)                                                                       \
+    X(FEE_SET, 19)                                                                                 \
+    X(PARAM_SET, 20)                                                                               \
+    X(PAUSE_SET, 21)                                                                               \
+    X(ROLE_SET, 22)
+
+typedef enum ledger_kind {
+#define LEDGER_KIND_ENUM(name, num) LEDGER_TX_##name = num,
+    LEDGER_KINDS(LEDGER_KIND_ENUM)
+#undef LEDGER_KIND_ENUM
+        LEDGER_TX_KIND_MAX = 22
+} ledger_kind;
+
+/* A decoded transaction. Each kind uses a documented subset of the slots below (see
+ * ledger_tx_fields); unused slots are zero. Field names per kind are in ledger/README.md. */
+typedef struct ledger_tx {
+    uint8_t kind;
+    uint8_t signer[LEDGER_KEY_SIZE];
+    uint64_t nonce;                    /* per signer, first transaction carries 1 */
+    uint8_t account[LEDGER_KEY_SIZE];  /* to / spender / owner / beneficiary / operator key */
+    uint8_t account2[LEDGER_KEY_SIZE]; /* to (transfer_from, seize) / fee_account */
+    uint8_t ref[LEDGER_REF_SIZE];      /* external_ref / payout_ref */
+    uint64_t id;     /* lien_id / request_id / operator_id / up_to_id / param / role */
+    uint64_t amount; /* amount / shares / balance / fee_bps / value / flags */
+    uint64_t limit;  /* min_shares_out / min_amount_out / expiry / epoch / active */
+} ledger_tx;
+
+/* Field types of the signing layout. */
+enum ledger_field_type { LEDGER_F_KEY = 1, LEDGER_F_REF = 2, LEDGER_F_U64 = 3 };
+
+enum ledger_slot {
+    LEDGER_SLOT_ACCOUNT,
+    LEDGER_SLOT_ACCOUNT2,
+    LEDGER_SLOT_REF,
+    LEDGER_SLOT_ID,
+    LEDGER_SLOT_AMOUNT,
+    LEDGER_SLOT_LIMIT
+};
+
+typedef struct ledger_field {
+    const char *name; /* wire name, e.g. "min_shares_out" */
+    uint8_t type;     /* enum ledger_field_type */
+    uint8_t slot;     /* enum ledger_slot */
+} ledger_field;
+
+typedef struct ledger_kind_info {
+    const char *name; /* wire name, e.g. "transfer_from" */
+    uint8_t field_count;
+    const ledger_field *fields; /* in signing-layout order */
+} ledger_kind_info;
+
+/** Returns: the description of a kind, or NULL for an unknown kind. Static storage. */
+const ledger_kind_info *ledger_kind_lookup(unsigned kind);
+
+/** Returns: the kind number for a wire name, or 0 if unknown. */
+unsigned ledger_kind_by_name(const char *name);
+
+/** Encode the signing bytes of tx (layout in ledger/README.md).
+ *  Returns: the number of bytes written (<= LEDGER_TX_BYTES_MAX), or 0 for an unknown kind. */
+size_t ledger_tx_encode(uint8_t out[LEDGER_TX_BYTES_MAX], const ledger_tx *tx);
+
+/** Decode signing bytes. Returns: LEDGER_OK, LEDGER_KIND_UNKNOWN or LEDGER_TX_MALFORMED. */
+LEDGER_WARN_UNUSED int ledger_tx_decode(ledger_tx *tx, const uint8_t *bytes, size_t len);
+
+/** The transaction hash that is signed: tagged SHA-256 of the signing bytes under the tag
+ *  "lstd/tx/v1/" || ledger_id.  Returns: LEDGER_OK or LEDGER_KIND_UNKNOWN. */
+int ledger_tx_hash(uint8_t hash[LEDGER_HASH_SIZE], const char *ledger_id, const ledger_tx *tx);
+
+/* ---- results -------------------------------------------------------------------------- */
+
+/* What a transaction delivered; meaning of out[] per kind is in ledger/README.md. */
+typedef struct ledger_result {
+    int code;           /* ledger_err */
+    bool duplicate;     /* the same transaction was already recorded: its recorded result */
+    uint64_t seq;       /* history sequence number (0 when not recorded) */
+    uint64_t batch;     /* batch number it was committed in */
+    uint64_t timestamp; /* batch time, seconds */
+    uint64_t out[4];
+} ledger_result;
+
+/* ---- parameters ---------------------------------------------------------------------- */
+
+/* X(name, number, default, min, max) - settable by PARAM_SET. */
+#define LEDGER_PARAMS(X)                                                                           \
+    X(STAKE_LIMIT_MAX, 1, 0, 0, UINT64_MAX)    /* base units; 0 = no stake limit */                \
+    X(STAKE_LIMIT_REFILL, 2, 0, 0, UINT64_MAX) /* base units per second */                         \
+    X(MAX_APR_BPS, 3, 1000, 0, 1000000)        /* annualised increase limit per report */          \
+    X(MAX_DROP_BPS, 4, 500, 0, 10000)          /* one-off decrease limit per report */             \
+    X(OPERATOR_CAP_BPS, 5, 0, 0, 10000)        /* max operator share of A; 0 = no cap */           \
+    X(FEE_DELAY_S, 6, 604800, 0, 31536000)     /* delay before a fee increase applies */           \
+    X(EPOCH_S, 7, 384, 1, 86400)               /* seconds per epoch */
+
+enum ledger_param {
+#define LEDGER_PARAM_ENUM(name, num, def, lo, hi) LEDGER_PARAM_##name = num,
+    LEDGER_PARAMS(LEDGER_PARAM_ENUM)
+#undef LEDGER_PARAM_ENUM
+        LEDGER_PARAM_COUNT = 8 /* one more than the highest number */
+};
+
+/** Returns: the wire name of a parameter ("MAX_APR_BPS"), or NULL if unknown. */
+const char *ledger_param_name(unsigned param);
+
+enum ledger_pause {
+    LEDGER_PAUSE_DEPOSITS = 1,
+    LEDGER_PAUSE_TRANSFERS = 2,
+    LEDGER_PAUSE_WITHDRAWALS = 4,
+    LEDGER_PAUSE_ALL = 7
+};
+
+enum ledger_role { LEDGER_ROLE_ADMIN = 1, LEDGER_ROLE_CUSTODIAN = 2, LEDGER_ROLE_TREASURY = 3 };
+
+/* ---- state records -------------------------------------------------------------------- */
+
+typedef struct ledger_fee {
+    uint64_t bps;         /* in force */
+    uint64_t pending_bps; /* scheduled increase (0 and pending_at 0: none) */
+    uint64_t pending_at;  /* time it takes effect */
+} ledger_fee;
+
+typedef struct ledger_pool {
+    uint64_t assets;  /* A = buffer + sum of operator balances */
+    uint64_t shares;  /* S = all shares in existence */
+    uint64_t buffer;  /* assets held by the custodian, not at validators */
+    uint64_t payable; /* finalized payouts not yet settled (not part of A) */
+    uint64_t total_deposited, total_rewards, total_slashed, total_paid;
+    uint64_t stake_limit_current, stake_limit_ts;
+    uint64_t pause_flags;
+    uint64_t params[LEDGER_PARAM_COUNT];
+    ledger_fee treasury_fee;
+    uint8_t admin[LEDGER_KEY_SIZE], custodian[LEDGER_KEY_SIZE], treasury[LEDGER_KEY_SIZE];
+    uint64_t operator_count;    /* ids 1..operator_count */
+    uint64_t next_lien_id;      /* ids start at 1 */
+    uint64_t next_request_id;   /* ids start at 1 */
+    uint64_t finalized_through; /* every request id <= this is finalized, cancelled or returned */
+    uint64_t decimals;
+    uint64_t dead_shares;
+} ledger_pool;
+
+typedef struct ledger_account {
+    uint64_t shares; /* free */
+    uint64_t locked; /* pledged in liens this account owns */
+    uint64_t queued; /* in pending withdrawal requests */
+    uint64_t nonce;  /* last nonce used as signer (0: none yet) */
+} ledger_account;
+
+typedef struct ledger_lien {
+    uint64_t id;
+    uint8_t owner[LEDGER_KEY_SIZE], beneficiary[LEDGER_KEY_SIZE];
+    uint64_t shares;
+    uint64_t expiry; /* seconds; 0 = none */
+    uint64_t created;
+} ledger_lien;
+
+enum ledger_wd_status {
+    LEDGER_WD_PENDING = 1,
+    LEDGER_WD_CANCELLED = 2,
+    LEDGER_WD_FINALIZED = 3,
+    LEDGER_WD_RETURNED = 4, /* payout would have been below min_amount_out: shares returned */
+    LEDGER_WD_SETTLED = 5
+};
+
+typedef struct ledger_withdrawal {
+    uint64_t id;
+    uint8_t owner[LEDGER_KEY_SIZE];
+    uint64_t shares;
+    uint64_t amount_at_request; /* floor(s*A/S) when requested */
+    uint64_t min_amount_out;
+    uint64_t requested;
+    uint64_t status;
+    uint64_t paid;
+    uint64_t finalized; /* time */
+    uint8_t payout_ref[LEDGER_REF_SIZE];
+    uint64_t settled; /* time */
+} ledger_withdrawal;
+
+typedef struct ledger_report_entry {
+    uint64_t epoch, balance, timestamp;
+    uint64_t gain, loss; /* reward or slashing of this report */
+    uint64_t fee_shares;
+} ledger_report_entry;
+
+typedef struct ledger_operator {
+    uint64_t id;
+    uint8_t key[LEDGER_KEY_SIZE], fee_account[LEDGER_KEY_SIZE];
+    uint64_t active;
+    ledger_fee fee;
+    uint64_t balance;          /* last reported balance + funded - exited since */
+    uint64_t reported_balance; /* last reported balance */
+    uint64_t funded_since, exited_since;
+    uint64_t last_epoch, last_report_ts;
+    uint64_t fees_earned;              /* fee shares minted to the fee account, ever */
+    uint64_t held_epoch, held_balance; /* report held back by a sanity limit (0,0: none) */
+    uint64_t report_count;             /* reports applied, ever; history is a ring of the last 8 */
+    ledger_report_entry reports[LEDGER_REPORTS_KEPT];
+} ledger_operator;
+
+typedef struct ledger_chain {
+    uint64_t next_seq;   /* sequence number of the next recorded transaction (first is 1) */
+    uint64_t next_batch; /* number of the next committed batch (first is 1) */
+    uint64_t last_ts;    /* time of the last batch; batch time never goes backwards */
+    uint8_t head[LEDGER_HASH_SIZE];   /* hash of the last history record (genesis hash at 0) */
+    uint8_t digest[LEDGER_HASH_SIZE]; /* state digest: sum of element hashes mod 2^256 */
+} ledger_chain;
+
+/* ---- genesis -------------------------------------------------------------------------- */
+
+typedef struct ledger_genesis_operator {
+    uint8_t key[LEDGER_KEY_SIZE], fee_account[LEDGER_KEY_SIZE];
+    uint64_t fee_bps;
+} ledger_genesis_operator;
+
+typedef struct ledger_genesis {
+    char ledger_id[LEDGER_ID_MAX + 1];
+    uint64_t decimals;  /* default 9 */
+    uint64_t timestamp; /* genesis time, seconds */
+    uint8_t admin[LEDGER_KEY_SIZE], custodian[LEDGER_KEY_SIZE], treasury[LEDGER_KEY_SIZE];
+    uint64_t dead_shares; /* seed assets = dead shares (1:1), held by the dead account */
+    uint64_t treasury_fee_bps;
+    uint64_t params[LEDGER_PARAM_COUNT];
+    uint64_t operator_count;
+    ledger_genesis_operator operators[LEDGER_GENESIS_OPERATORS_MAX];
+} ledger_genesis;
+
+/** Fill g with the defaults (decimals 9, dead_shares 1000000, treasury fee 500 bps, param
+ *  defaults); keys and ledger_id are left zero for the caller. */
+void ledger_genesis_defaults(ledger_genesis *g);
+
+/** Write the genesis state into an empty store view.
+ *  Returns: LEDGER_OK, LEDGER_GENESIS_INVALID (bad id, key, fee or parameter) or a store error. */
+LEDGER_WARN_UNUSED int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g);
+
+/** Read the genesis configuration back. Returns: LEDGER_OK, LEDGER_NOT_INITIALIZED,
+ *  LEDGER_STORE_CORRUPT or a store error. */
+LEDGER_WARN_UNUSED int ledger_genesis_read(ledger_store *st, ledger_genesis *g);
+
+/* The dead account: all-zero key, never a valid signer; holds the genesis dead shares. */
+extern const uint8_t ledger_dead_account[LEDGER_KEY_SIZE];
+
+/* ---- batches --------------------------------------------------------------------------- */
+
+/* A batch in progress. Callers treat it as opaque; it lives on the caller's stack. */
+typedef struct ledger_batch {
+    ledger_store *st;
+    char ledger_id[LEDGER_ID_MAX + 1];
+    ledger_pool pool;
+    ledger_chain chain;
+    uint64_t now;     /* effective batch time */
+    uint64_t applied; /* transactions recorded in this batch */
+} ledger_batch;
+
+/** Start a batch on a write view. `now` is the caller's clock in seconds; the effective
+ *  time is max(now, last batch time) so time never goes backwards.
+ *  Returns: LEDGER_OK, LEDGER_NOT_INITIALIZED, LEDGER_STORE_CORRUPT or a store error. */
+LEDGER_WARN_UNUSED int ledger_batch_begin(ledger_batch *b, ledger_store *st, uint64_t now);
+
+/** Apply one transaction whose signature the caller has verified (sig is kept in history).
+ *  Out: *res. res->code is the transaction's result. A code < 100 means not recorded.
+ *  Returns: LEDGER_OK when the transaction was handled (whatever res->code says), or an
+ *  internal error (>= 900): the caller must abort the whole batch. */
+LEDGER_WARN_UNUSED int ledger_apply(ledger_batch *b, const ledger_tx *tx,
+                                    const uint8_t sig[LEDGER_SIG_SIZE], ledger_result *res);
+
+/** Write the batch's pool and chain records. The caller commits the view after this.
+ *  A batch that recorded no transaction writes nothing and consumes no batch number.
+ *  Returns: LEDGER_OK or a store error. */
+LEDGER_WARN_UNUSED int ledger_batch_end(ledger_batch *b);
+
+/* ---- reads (any view) ------------------------------------------------------------------- */
+
+/** Each read returns LEDGER_OK, LEDGER_STORE_NOTFOUND (no such record), LEDGER_STORE_CORRUPT
+ *  or a store error. Missing accounts read as all zero and return LEDGER_OK. */
+LEDGER_WARN_UNUSED int ledger_read_pool(ledger_store *st, ledger_pool *out);
+LEDGER_WARN_UNUSED int ledger_read_chain(ledger_store *st, ledger_chain *out);
+LEDGER_WARN_UNUSED int ledger_read_account(ledger_store *st, const uint8_t key[LEDGER_KEY_SIZE],
+                                           ledger_account *out);
+LEDGER_WARN_UNUSED int ledger_read_allowance(ledger_store *st, const uint8_t owner[32],
+                                             const uint8_t spender[32], uint64_t *out);
+LEDGER_WARN_UNUSED int ledger_read_lien(ledger_store *st, uint64_t id, ledger_lien *out);
+LEDGER_WARN_UNUSED int ledger_read_withdrawal(ledger_store *st, uint64_t id,
+                                              ledger_withdrawal *out);
+LEDGER_WARN_UNUSED int ledger_read_operator(ledger_store *st, uint64_t id, ledger_operator *out);
+
+/* A history record as stored: the chain link, the transaction and its result. */
+typedef struct ledger_record {
+    uint64_t seq;
+    uint8_t prev[LEDGER_HASH_SIZE];
+    uint8_t tx_hash[LEDGER_HASH_SIZE];
+    ledger_result result;
+    uint8_t sig[LEDGER_SIG_SIZE];
+    ledger_tx tx;
+    uint8_t hash[LEDGER_HASH_SIZE]; /* this record's hash (computed, not stored) */
+} ledger_record;
+
+/** Read history record `seq`. Returns: LEDGER_OK, LEDGER_STORE_NOTFOUND, LEDGER_STORE_CORRUPT. */
+LEDGER_WARN_UNUSED int ledger_read_record(ledger_store *st, uint64_t seq, ledger_record *out);
+
+/** Look up a recorded transaction by hash. Returns: as ledger_read_record. */
+LEDGER_WARN_UNUSED int ledger_read_tx(ledger_store *st, const uint8_t hash[LEDGER_HASH_SIZE],
+                                      ledger_record *out);
+
+/* ---- rates ---------------------------------------------------------------------------- */
+
+/** Value of shares at the pool's rate: floor(shares * A / S) (rounds DOWN, pool keeps dust).
+ *  Returns: LEDGER_OK, LEDGER_POOL_EMPTY or LEDGER_OVERFLOW. */
+int ledger_shares_to_amount(const ledger_pool *p, uint64_t shares, uint64_t *amount);
+
+/** Shares minted for a deposit: floor(amount * S / A) (rounds DOWN, in favour of the pool).
+ *  Returns: LEDGER_OK, LEDGER_POOL_EMPTY or LEDGER_OVERFLOW. */
+int ledger_amount_to_shares(const ledger_pool *p, uint64_t amount, uint64_t *shares);
+
+/* ---- whole-state checks ----------------------------------------------------------------- */
+
+/** Check every invariant over the whole store (see ledger/README.md) and recompute the state
+ *  digest from scratch. Out: msg (a description of the first violation, NUL-terminated).
+ *  Returns: LEDGER_OK, LEDGER_STORE_CORRUPT (a violation), or a store error. */
+LEDGER_WARN_UNUSED int ledger_check(ledger_store *st, char *msg, size_t msg_size);
+
+/** Re-apply the history of `src` (records from_seq..) into `dst`, batch by batch as recorded,
+ *  calling commit(ctx) after each batch. dst must hold the same genesis (ledger_genesis_apply).
+ *  Every recorded result must be reproduced.
+ *  Out: *diverged_seq: first record whose replay differs (0 when none).
+ *  Returns: LEDGER_OK, LEDGER_STORE_CORRUPT (divergence or broken chain) or a store error. */
+LEDGER_WARN_UNUSED int ledger_replay(ledger_store *src, ledger_store *dst,
+                                     int (*commit)(void *ctx, ledger_store **dst), void *ctx,
+                                     uint64_t *diverged_seq);
+
+#endif

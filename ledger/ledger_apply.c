@@ -1,0 +1,176 @@
+/* ledger_apply.c - batches: nonce rule, dispatch by kind, history chain and state digest */
+#include "ledger_internal.h"
+
+enum signer_role { ROLE_ANY, ROLE_ADMIN, ROLE_CUSTODIAN };
+
+/* The command table: handler and the role its signer must hold. Operator-key checks need
+ * the operator record, so those handlers do them. */
+static const struct {
+    ledger_handler fn;
+    uint8_t role;
+} handlers[LEDGER_TX_KIND_MAX + 1] = {
+    [LEDGER_TX_DEPOSIT] = {op_deposit, ROLE_CUSTODIAN},
+    [LEDGER_TX_TRANSFER] = {op_transfer, ROLE_ANY},
+    [LEDGER_TX_APPROVE] = {op_approve, ROLE_ANY},
+    [LEDGER_TX_TRANSFER_FROM] = {op_transfer_from, ROLE_ANY},
+    [LEDGER_TX_LOCK] = {op_lock, ROLE_ANY},
+    [LEDGER_TX_RELEASE] = {op_release, ROLE_ANY},
+    [LEDGER_TX_SEIZE] = {op_seize, ROLE_ANY},
+    [LEDGER_TX_WITHDRAW_REQUEST] = {op_withdraw_request, ROLE_ANY},
+    [LEDGER_TX_WITHDRAW_CANCEL] = {op_withdraw_cancel, ROLE_ANY},
+    [LEDGER_TX_WITHDRAW_FINALIZE] = {op_withdraw_finalize, ROLE_CUSTODIAN},
+    [LEDGER_TX_WITHDRAW_SETTLE] = {op_withdraw_settle, ROLE_CUSTODIAN},
+    [LEDGER_TX_OPERATOR_FUND] = {op_operator_fund, ROLE_CUSTODIAN},
+    [LEDGER_TX_OPERATOR_EXIT] = {op_operator_exit, ROLE_ANY},
+    [LEDGER_TX_REPORT] = {op_report, ROLE_ANY},
+    [LEDGER_TX_REPORT_ACCEPT] = {op_report_accept, ROLE_ADMIN},
+    [LEDGER_TX_OPERATOR_REGISTER] = {op_operator_register, ROLE_ADMIN},
+    [LEDGER_TX_OPERATOR_SET_ACTIVE] = {op_operator_set_active, ROLE_ADMIN},
+    [LEDGER_TX_OPERATOR_SET_KEYS] = {op_operator_set_keys, ROLE_ADMIN},
+    [LEDGER_TX_FEE_SET] = {op_fee_set, ROLE_ADMIN},
+    [LEDGER_TX_PARAM_SET] = {op_param_set, ROLE_ADMIN},
+    [LEDGER_TX_PAUSE_SET] = {op_pause_set, ROLE_ADMIN},
+    [LEDGER_TX_ROLE_SET] = {op_role_set, ROLE_ADMIN},
+};
+
+int ledger_batch_begin(ledger_batch *b, ledger_store *st, uint64_t now)
+{
+    ledger_genesis g;
+    memset(b, 0, sizeof *b);
+    b->st = st;
+    int rc = ledger_genesis_read(st, &g);
+    if (rc == LEDGER_OK)
+        rc = ledger_read_pool(st, &b->pool);
+    if (rc == LEDGER_OK)
+        rc = ledger_read_chain(st, &b->chain);
+    if (rc != LEDGER_OK)
+        return rc;
+    memcpy(b->ledger_id, g.ledger_id, sizeof b->ledger_id);
+    b->now = now > b->chain.last_ts ? now : b->chain.last_ts;
+    return LEDGER_OK;
+}
+
+static int run_handler(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
+{
+    switch (handlers[tx->kind].role) {
+    case ROLE_ADMIN:
+        if (!key_eq(tx->signer, b->pool.admin))
+            return LEDGER_NOT_ADMIN;
+        break;
+    case ROLE_CUSTODIAN:
+        if (!key_eq(tx->signer, b->pool.custodian))
+            return LEDGER_NOT_CUSTODIAN;
+        break;
+    default:
+        break;
+    }
+    return handlers[tx->kind].fn(b, tx, out);
+}
+
+/* Index the record under every account it names, once each. */
+static int index_accounts(ledger_batch *b, const ledger_tx *tx, uint64_t seq)
+{
+    const uint8_t *keys[3] = {tx->signer, tx->account, tx->account2};
+    for (int i = 0; i < 3; i++) {
+        if (key_is_zero(keys[i]) || (i > 0 && key_eq(keys[i], keys[0])) ||
+            (i == 2 && key_eq(keys[2], keys[1])))
+            continue;
+        int rc = save_index(b, LEDGER_T_ACCOUNT_TX, keys[i], seq, NULL, 0);
+        if (rc != LEDGER_OK)
+            return rc;
+    }
+    return LEDGER_OK;
+}
+
+/* Append the history record, the tx-hash index and the account indexes; advance the chain. */
+static int record(ledger_batch *b, const ledger_tx *tx, const uint8_t hash[LEDGER_HASH_SIZE],
+                  const uint8_t sig[LEDGER_SIG_SIZE], ledger_result *res)
+{
+    ledger_record r;
+    uint8_t key[8], val[LEDGER_VALUE_MAX];
+    memset(&r, 0, sizeof r);
+    res->seq = b->chain.next_seq;
+    res->batch = b->chain.next_batch;
+    res->timestamp = b->now;
+    memcpy(r.prev, b->chain.head, LEDGER_HASH_SIZE);
+    memcpy(r.tx_hash, hash, LEDGER_HASH_SIZE);
+    memcpy(r.sig, sig, LEDGER_SIG_SIZE);
+    r.tx = *tx;
+    r.result = *res;
+    size_t n = record_history_encode(val, sizeof val, &r);
+    be64_put(key, res->seq);
+    int rc = n == 0 ? LEDGER_KIND_UNKNOWN : st_put(b, LEDGER_T_HISTORY, key, 8, val, n);
+    if (rc == LEDGER_OK)
+        rc = st_put(b, LEDGER_T_TX, hash, LEDGER_HASH_SIZE, key, 8);
+    if (rc == LEDGER_OK)
+        rc = index_accounts(b, tx, res->seq);
+    if (rc != LEDGER_OK)
+        return rc;
+    record_history_hash(b->chain.head, res->seq, val, n);
+    b->chain.next_seq++;
+    b->applied++;
+    return LEDGER_OK;
+}
+
+/* Look for an already recorded identical transaction. Returns: 1 found, 0 not, or < 0 / >= 900. */
+static int find_duplicate(ledger_batch *b, const uint8_t hash[LEDGER_HASH_SIZE], ledger_result *res)
+{
+    ledger_record r;
+    int rc = ledger_read_tx(b->st, hash, &r);
+    if (rc == LEDGER_STORE_NOTFOUND)
+        return 0;
+    if (rc != LEDGER_OK)
+        return rc;
+    *res = r.result;
+    res->duplicate = true;
+    return 1;
+}
+
+int ledger_apply(ledger_batch *b, const ledger_tx *tx, const uint8_t sig[LEDGER_SIG_SIZE],
+                 ledger_result *res)
+{
+    uint8_t hash[LEDGER_HASH_SIZE];
+    ledger_account signer;
+    memset(res, 0, sizeof *res);
+    if (ledger_tx_hash(hash, b->ledger_id, tx) != LEDGER_OK) {
+        res->code = LEDGER_KIND_UNKNOWN;
+        return LEDGER_OK;
+    }
+    int rc = find_duplicate(b, hash, res);
+    if (rc != 0)
+        return rc == 1 ? LEDGER_OK : rc;
+    rc = ledger_read_account(b->st, tx->signer, &signer);
+    if (rc != LEDGER_OK)
+        return rc;
+    if (tx->nonce <= signer.nonce) {
+        res->code = LEDGER_NONCE_USED;
+        return LEDGER_OK;
+    }
+    if (tx->nonce != signer.nonce + 1) {
+        res->code = LEDGER_NONCE_GAP;
+        return LEDGER_OK;
+    }
+    /* The nonce is consumed whatever the handler decides; it reloads accounts it touches. */
+    signer.nonce = tx->nonce;
+    rc = save_account(b, tx->signer, &signer);
+    if (rc != LEDGER_OK)
+        return rc;
+    res->code = run_handler(b, tx, res->out);
+    if (res->code >= 900)
+        return res->code;
+    if (res->code != LEDGER_OK)
+        memset(res->out, 0, sizeof res->out);
+    return record(b, tx, hash, sig, res);
+}
+
+int ledger_batch_end(ledger_batch *b)
+{
+    if (b->applied == 0)
+        return LEDGER_OK;
+    int rc = save_pool(b);
+    if (rc != LEDGER_OK)
+        return rc;
+    b->chain.next_batch++;
+    b->chain.last_ts = b->now;
+    return write_chain(b->st, &b->chain);
+}

@@ -1,0 +1,260 @@
+/* ledger_check.c - whole-store invariant check, digest recomputation and history chain walk */
+#include "ledger_internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+typedef struct check {
+    ledger_store *st;
+    char *msg;
+    size_t msg_size;
+    ledger_pool pool;
+    ledger_chain chain;
+} check;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int
+fail(check *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (c->msg_size > 0)
+        vsnprintf(c->msg, c->msg_size, fmt, ap);
+    va_end(ap);
+    return LEDGER_STORE_CORRUPT;
+}
+
+/* Iterate a table (or, with a prefix, the keys starting with it) in key order. */
+typedef int (*visit_fn)(check *c, const uint8_t *key, size_t key_len, const uint8_t *val,
+                        size_t val_len, void *arg);
+
+static int scan(check *c, unsigned table, const uint8_t *prefix, size_t prefix_len, visit_fn fn,
+                void *arg)
+{
+    uint8_t cur[LEDGER_KEY_MAX];
+    size_t cur_len = prefix_len;
+    memcpy(cur, prefix, prefix_len);
+    for (;;) {
+        const uint8_t *k, *v;
+        size_t kn, vn;
+        int rc = c->st->next(c->st->self, table, cur, cur_len, &k, &kn, &v, &vn);
+        if (rc == LEDGER_STORE_NOTFOUND)
+            return LEDGER_OK;
+        if (rc != 0)
+            return rc;
+        if (kn > LEDGER_KEY_MAX || vn > LEDGER_VALUE_MAX)
+            return fail(c, "table %u: oversized entry", table);
+        if (kn < prefix_len || memcmp(k, prefix, prefix_len) != 0)
+            return LEDGER_OK;
+        memcpy(cur, k, kn);
+        cur_len = kn;
+        rc = fn(c, k, kn, v, vn, arg);
+        if (rc != LEDGER_OK)
+            return rc;
+    }
+}
+
+typedef struct sums {
+    uint64_t free, liened, queued, operator_balance, payable;
+    uint8_t digest[LEDGER_HASH_SIZE];
+} sums;
+
+static bool add_to(uint64_t *acc, uint64_t v)
+{
+    return math_add(acc, *acc, v);
+}
+
+/* Sum the shares of this account's liens (as owner) or pending requests through its index. */
+static int visit_owned(check *c, const uint8_t *key, size_t kn, const uint8_t *val, size_t vn,
+                       void *arg)
+{
+    uint64_t *sum = arg, id = be64_get(key + 32);
+    if (kn != 40)
+        return fail(c, "index key of %zu bytes", kn);
+    if (vn == 1) { /* lien index: role byte */
+        ledger_lien l;
+        if (val[0] != 1)
+            return LEDGER_OK;
+        if (ledger_read_lien(c->st, id, &l) != LEDGER_OK || memcmp(l.owner, key, 32) != 0)
+            return fail(c, "lien %" PRIu64 " indexed but missing or not owned", id);
+        return add_to(sum, l.shares) ? LEDGER_OK : fail(c, "lien sum overflows");
+    }
+    ledger_withdrawal w;
+    if (ledger_read_withdrawal(c->st, id, &w) != LEDGER_OK || memcmp(w.owner, key, 32) != 0)
+        return fail(c, "withdrawal %" PRIu64 " indexed but missing or not owned", id);
+    if (w.status == LEDGER_WD_PENDING && !add_to(sum, w.shares))
+        return fail(c, "queued sum overflows");
+    return LEDGER_OK;
+}
+
+static int visit_account(check *c, const uint8_t *key, size_t kn, const uint8_t *val, size_t vn,
+                         void *arg)
+{
+    sums *s = arg;
+    ledger_account a;
+    uint8_t k[32];
+    uint64_t locked = 0, queued = 0;
+    if (kn != 32 || record_account_decode(&a, val, vn) != LEDGER_OK)
+        return fail(c, "account record does not decode");
+    memcpy(k, key, 32);
+    int rc = scan(c, LEDGER_T_ACCOUNT_LIEN, k, 32, visit_owned, &locked);
+    if (rc == LEDGER_OK)
+        rc = scan(c, LEDGER_T_ACCOUNT_WD, k, 32, visit_owned, &queued);
+    if (rc != LEDGER_OK)
+        return rc;
+    if (locked != a.locked || queued != a.queued)
+        return fail(c,
+                    "account %02x%02x..: locked %" PRIu64 "/%" PRIu64 ", queued %" PRIu64
+                    "/%" PRIu64 " (record/sum)",
+                    k[0], k[1], a.locked, locked, a.queued, queued);
+    if (!add_to(&s->free, a.shares) || !add_to(&s->liened, a.locked) ||
+        !add_to(&s->queued, a.queued))
+        return fail(c, "share sums overflow");
+    return LEDGER_OK;
+}
+
+static int visit_operator(check *c, const uint8_t *key, size_t kn, const uint8_t *val, size_t vn,
+                          void *arg)
+{
+    sums *s = arg;
+    ledger_operator o;
+    const uint8_t *v;
+    size_t n;
+    if (kn != 8 || record_operator_decode(&o, val, vn) != LEDGER_OK || o.id != be64_get(key))
+        return fail(c, "operator record does not decode");
+    if (c->st->get(c->st->self, LEDGER_T_OPERATOR_KEY, o.key, 32, &v, &n) != 0 || n != 8 ||
+        be64_get(v) != o.id)
+        return fail(c, "operator %" PRIu64 ": key index does not point back", o.id);
+    if (o.balance + o.exited_since != o.reported_balance + o.funded_since)
+        return fail(c, "operator %" PRIu64 ": balance != reported + funded - exited", o.id);
+    return add_to(&s->operator_balance, o.balance) ? LEDGER_OK : fail(c, "balances overflow");
+}
+
+static int visit_withdrawal(check *c, const uint8_t *key, size_t kn, const uint8_t *val, size_t vn,
+                            void *arg)
+{
+    sums *s = arg;
+    ledger_withdrawal w;
+    if (kn != 8 || record_withdrawal_decode(&w, val, vn) != LEDGER_OK || w.id != be64_get(key))
+        return fail(c, "withdrawal record does not decode");
+    bool settled_side = w.id <= c->pool.finalized_through;
+    bool pending = w.status == LEDGER_WD_PENDING;
+    if ((settled_side && pending) || (!settled_side && !pending && w.status != LEDGER_WD_CANCELLED))
+        return fail(c, "withdrawal %" PRIu64 ": status %" PRIu64 " on the wrong side of %" PRIu64,
+                    w.id, w.status, c->pool.finalized_through);
+    if (w.status == LEDGER_WD_FINALIZED && !add_to(&s->payable, w.paid))
+        return fail(c, "payable overflows");
+    return LEDGER_OK;
+}
+
+typedef struct digest_acc {
+    uint8_t digest[LEDGER_HASH_SIZE];
+    unsigned table;
+} digest_acc;
+
+static int visit_digest(check *c, const uint8_t *key, size_t kn, const uint8_t *val, size_t vn,
+                        void *arg)
+{
+    digest_acc *d = arg;
+    uint8_t h[LEDGER_HASH_SIZE];
+    (void)c;
+    state_element_hash(h, d->table, key, kn, val, vn);
+    digest_add(d->digest, h);
+    return LEDGER_OK;
+}
+
+/* Recompute the digest from every entry of every digested table. */
+static int check_digest(check *c)
+{
+    digest_acc d;
+    memset(&d, 0, sizeof d);
+    for (d.table = LEDGER_T_META; d.table <= LEDGER_T_ACCOUNT_TX; d.table++) {
+        if (!table_digested(d.table))
+            continue;
+        int rc = scan(c, d.table, NULL, 0, visit_digest, &d);
+        if (rc != LEDGER_OK)
+            return rc;
+    }
+    if (memcmp(d.digest, c->chain.digest, LEDGER_HASH_SIZE) != 0)
+        return fail(c, "state digest does not match the stored records");
+    return LEDGER_OK;
+}
+
+/* Walk the history: each record links to its predecessor (record 1 to the genesis hash), the
+ * last one is the chain head, and the tx-hash index points at each record. */
+static int check_history(check *c)
+{
+    uint8_t prev[LEDGER_HASH_SIZE], gen[2048];
+    ledger_genesis g;
+    int rc = ledger_genesis_read(c->st, &g);
+    if (rc != LEDGER_OK)
+        return rc == LEDGER_STORE_CORRUPT ? fail(c, "genesis does not decode") : rc;
+    size_t n = genesis_encode(gen, sizeof gen, &g);
+    genesis_hash(prev, gen, n);
+    for (uint64_t seq = 1; seq < c->chain.next_seq; seq++) {
+        ledger_record r, by_hash;
+        rc = ledger_read_record(c->st, seq, &r);
+        if (rc == LEDGER_STORE_NOTFOUND || rc == LEDGER_STORE_CORRUPT)
+            return fail(c, "history record %" PRIu64 " is missing or does not decode", seq);
+        if (rc != LEDGER_OK)
+            return rc;
+        if (memcmp(r.prev, prev, LEDGER_HASH_SIZE) != 0)
+            return fail(c, "history record %" PRIu64 " does not link to record %" PRIu64, seq,
+                        seq - 1);
+        rc = ledger_read_tx(c->st, r.tx_hash, &by_hash);
+        if (rc != LEDGER_OK || by_hash.seq != seq)
+            return fail(c, "history record %" PRIu64 ": tx index does not point at it", seq);
+        memcpy(prev, r.hash, LEDGER_HASH_SIZE);
+    }
+    if (memcmp(prev, c->chain.head, LEDGER_HASH_SIZE) != 0)
+        return fail(c, "chain head is not the hash of the last history record");
+    return LEDGER_OK;
+}
+
+static int check_sums(check *c, const sums *s)
+{
+    const ledger_pool *p = &c->pool;
+    uint64_t total = s->free, expect_a;
+    if (!add_to(&total, s->liened) || !add_to(&total, s->queued) || total != p->shares)
+        return fail(c, "free %" PRIu64 " + liened %" PRIu64 " + queued %" PRIu64 " != S %" PRIu64,
+                    s->free, s->liened, s->queued, p->shares);
+    if (p->buffer > p->assets || p->assets - p->buffer != s->operator_balance)
+        return fail(c, "A %" PRIu64 " != buffer %" PRIu64 " + operator balances %" PRIu64,
+                    p->assets, p->buffer, s->operator_balance);
+    if (!math_add(&expect_a, p->total_deposited, p->total_rewards) ||
+        !math_sub(&expect_a, expect_a, p->total_slashed) ||
+        !math_sub(&expect_a, expect_a, p->total_paid) || expect_a != p->assets)
+        return fail(c, "A %" PRIu64 " != deposits + rewards - slashed - paid", p->assets);
+    if (s->payable != p->payable)
+        return fail(c, "payable %" PRIu64 " != sum of unsettled payouts %" PRIu64, p->payable,
+                    s->payable);
+    return LEDGER_OK;
+}
+
+int ledger_check(ledger_store *st, char *msg, size_t msg_size)
+{
+    check c = {.st = st, .msg = msg, .msg_size = msg_size};
+    sums s;
+    memset(&s, 0, sizeof s);
+    if (msg_size > 0)
+        msg[0] = '\0';
+    int rc = ledger_read_pool(st, &c.pool);
+    if (rc == LEDGER_OK)
+        rc = ledger_read_chain(st, &c.chain);
+    if (rc == LEDGER_STORE_CORRUPT)
+        return fail(&c, "pool or chain record does not decode");
+    if (rc == LEDGER_OK)
+        rc = scan(&c, LEDGER_T_ACCOUNT, NULL, 0, visit_account, &s);
+    if (rc == LEDGER_OK)
+        rc = scan(&c, LEDGER_T_OPERATOR, NULL, 0, visit_operator, &s);
+    if (rc == LEDGER_OK)
+        rc = scan(&c, LEDGER_T_WITHDRAWAL, NULL, 0, visit_withdrawal, &s);
+    if (rc == LEDGER_OK)
+        rc = check_sums(&c, &s);
+    if (rc == LEDGER_OK)
+        rc = check_digest(&c);
+    return rc == LEDGER_OK ? check_history(&c) : rc;
+}

@@ -1,0 +1,199 @@
+/* ledger_genesis.c - validate a genesis configuration and write the initial state */
+#include "ledger_internal.h"
+
+#include "crypto.h"
+
+#define GENESIS_VERSION 1
+
+static const struct {
+    uint64_t def, lo, hi;
+    const char *name;
+} param_info[LEDGER_PARAM_COUNT] = {
+#define LEDGER_PARAM_INFO(name, num, d, l, h) [num] = {d, l, h, #name},
+    LEDGER_PARAMS(LEDGER_PARAM_INFO)
+#undef LEDGER_PARAM_INFO
+};
+
+const char *ledger_param_name(unsigned param)
+{
+    return param > 0 && param < LEDGER_PARAM_COUNT ? param_info[param].name : NULL;
+}
+
+bool param_in_range(unsigned param, uint64_t value)
+{
+    return param > 0 && param < LEDGER_PARAM_COUNT && value >= param_info[param].lo &&
+           value <= param_info[param].hi;
+}
+
+void ledger_genesis_defaults(ledger_genesis *g)
+{
+    memset(g, 0, sizeof *g);
+    g->decimals = 9;
+    g->dead_shares = 1000000;
+    g->treasury_fee_bps = 500;
+    for (unsigned i = 1; i < LEDGER_PARAM_COUNT; i++)
+        g->params[i] = param_info[i].def;
+}
+
+static bool ledger_id_valid(const char *id)
+{
+    size_t n = strnlen(id, LEDGER_ID_MAX + 1);
+    if (n == 0 || n > LEDGER_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (id[i] < 0x21 || id[i] > 0x7e)
+            return false;
+    return true;
+}
+
+static bool genesis_valid(const ledger_genesis *g)
+{
+    if (!ledger_id_valid(g->ledger_id) || g->decimals > 18 || g->dead_shares == 0 ||
+        g->treasury_fee_bps > LEDGER_BPS || g->operator_count > LEDGER_GENESIS_OPERATORS_MAX)
+        return false;
+    if (!crypto_pubkey_valid(g->admin) || !crypto_pubkey_valid(g->custodian) ||
+        !crypto_pubkey_valid(g->treasury))
+        return false;
+    for (unsigned i = 1; i < LEDGER_PARAM_COUNT; i++)
+        if (!param_in_range(i, g->params[i]))
+            return false;
+    for (uint64_t i = 0; i < g->operator_count; i++) {
+        const ledger_genesis_operator *o = &g->operators[i];
+        if (!crypto_pubkey_valid(o->key) || !crypto_pubkey_valid(o->fee_account) ||
+            o->fee_bps + g->treasury_fee_bps > LEDGER_BPS)
+            return false;
+        for (uint64_t j = 0; j < i; j++)
+            if (key_eq(o->key, g->operators[j].key))
+                return false;
+    }
+    return true;
+}
+
+size_t genesis_encode(uint8_t *out, size_t cap, const ledger_genesis *g)
+{
+    enc e = {.buf = out, .cap = cap};
+    uint8_t head[2] = {GENESIS_VERSION, (uint8_t)strnlen(g->ledger_id, LEDGER_ID_MAX)};
+    enc_bytes(&e, head, 2);
+    enc_bytes(&e, g->ledger_id, head[1]);
+    enc_u64(&e, g->decimals);
+    enc_u64(&e, g->timestamp);
+    enc_bytes(&e, g->admin, LEDGER_KEY_SIZE);
+    enc_bytes(&e, g->custodian, LEDGER_KEY_SIZE);
+    enc_bytes(&e, g->treasury, LEDGER_KEY_SIZE);
+    enc_u64(&e, g->dead_shares);
+    enc_u64(&e, g->treasury_fee_bps);
+    for (unsigned i = 1; i < LEDGER_PARAM_COUNT; i++)
+        enc_u64(&e, g->params[i]);
+    enc_u64(&e, g->operator_count);
+    for (uint64_t i = 0; i < g->operator_count && i < LEDGER_GENESIS_OPERATORS_MAX; i++) {
+        enc_bytes(&e, g->operators[i].key, LEDGER_KEY_SIZE);
+        enc_bytes(&e, g->operators[i].fee_account, LEDGER_KEY_SIZE);
+        enc_u64(&e, g->operators[i].fee_bps);
+    }
+    return e.fail ? 0 : e.len;
+}
+
+static int genesis_decode(ledger_genesis *g, const uint8_t *in, size_t len)
+{
+    dec d = {.buf = in, .len = len};
+    uint8_t head[2];
+    memset(g, 0, sizeof *g);
+    dec_bytes(&d, head, 2);
+    if (d.fail || head[0] != GENESIS_VERSION || head[1] > LEDGER_ID_MAX)
+        return LEDGER_STORE_CORRUPT;
+    dec_bytes(&d, g->ledger_id, head[1]);
+    g->decimals = dec_u64(&d);
+    g->timestamp = dec_u64(&d);
+    dec_bytes(&d, g->admin, LEDGER_KEY_SIZE);
+    dec_bytes(&d, g->custodian, LEDGER_KEY_SIZE);
+    dec_bytes(&d, g->treasury, LEDGER_KEY_SIZE);
+    g->dead_shares = dec_u64(&d);
+    g->treasury_fee_bps = dec_u64(&d);
+    for (unsigned i = 1; i < LEDGER_PARAM_COUNT; i++)
+        g->params[i] = dec_u64(&d);
+    g->operator_count = dec_u64(&d);
+    if (g->operator_count > LEDGER_GENESIS_OPERATORS_MAX)
+        return LEDGER_STORE_CORRUPT;
+    for (uint64_t i = 0; i < g->operator_count; i++) {
+        dec_bytes(&d, g->operators[i].key, LEDGER_KEY_SIZE);
+        dec_bytes(&d, g->operators[i].fee_account, LEDGER_KEY_SIZE);
+        g->operators[i].fee_bps = dec_u64(&d);
+    }
+    return dec_done(&d) ? LEDGER_OK : LEDGER_STORE_CORRUPT;
+}
+
+void genesis_hash(uint8_t out[LEDGER_HASH_SIZE], const uint8_t *bytes, size_t len)
+{
+    static const char tag[] = "lstd/genesis/v1";
+    crypto_tagged_hash(out, tag, sizeof tag - 1, bytes, len);
+}
+
+int ledger_genesis_read(ledger_store *st, ledger_genesis *g)
+{
+    uint8_t key = META_GENESIS;
+    const uint8_t *v;
+    size_t n;
+    int rc = st->get(st->self, LEDGER_T_META, &key, 1, &v, &n);
+    if (rc == LEDGER_STORE_NOTFOUND)
+        return LEDGER_NOT_INITIALIZED;
+    return rc != 0 ? rc : genesis_decode(g, v, n);
+}
+
+static int genesis_operators(ledger_batch *b, const ledger_genesis *g)
+{
+    for (uint64_t i = 0; i < g->operator_count; i++) {
+        ledger_operator o;
+        uint8_t id[8];
+        memset(&o, 0, sizeof o);
+        o.id = i + 1;
+        memcpy(o.key, g->operators[i].key, LEDGER_KEY_SIZE);
+        memcpy(o.fee_account, g->operators[i].fee_account, LEDGER_KEY_SIZE);
+        o.fee.bps = g->operators[i].fee_bps;
+        o.active = 1;
+        o.last_report_ts = g->timestamp;
+        be64_put(id, o.id);
+        int rc = save_operator(b, &o);
+        if (rc == LEDGER_OK)
+            rc = st_put(b, LEDGER_T_OPERATOR_KEY, o.key, LEDGER_KEY_SIZE, id, 8);
+        if (rc != LEDGER_OK)
+            return rc;
+    }
+    return LEDGER_OK;
+}
+
+int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g)
+{
+    ledger_batch b;
+    uint8_t bytes[2048], key = META_GENESIS;
+    ledger_account dead = {.shares = g->dead_shares};
+    if (!genesis_valid(g))
+        return LEDGER_GENESIS_INVALID;
+    size_t n = genesis_encode(bytes, sizeof bytes, g);
+    memset(&b, 0, sizeof b);
+    b.st = st;
+    b.now = g->timestamp;
+    ledger_pool *p = &b.pool;
+    p->assets = p->buffer = p->shares = p->total_deposited = g->dead_shares;
+    memcpy(p->params, g->params, sizeof p->params);
+    p->treasury_fee.bps = g->treasury_fee_bps;
+    memcpy(p->admin, g->admin, LEDGER_KEY_SIZE);
+    memcpy(p->custodian, g->custodian, LEDGER_KEY_SIZE);
+    memcpy(p->treasury, g->treasury, LEDGER_KEY_SIZE);
+    p->operator_count = g->operator_count;
+    p->next_lien_id = p->next_request_id = 1;
+    p->decimals = g->decimals;
+    p->dead_shares = g->dead_shares;
+    p->stake_limit_current = g->params[LEDGER_PARAM_STAKE_LIMIT_MAX];
+    p->stake_limit_ts = g->timestamp;
+    b.chain.next_seq = b.chain.next_batch = 1;
+    b.chain.last_ts = g->timestamp;
+    genesis_hash(b.chain.head, bytes, n);
+    int rc = st->put(st->self, LEDGER_T_META, &key, 1, bytes, n);
+    if (rc == LEDGER_OK)
+        rc = save_account(&b, ledger_dead_account, &dead);
+    if (rc == LEDGER_OK)
+        rc = genesis_operators(&b, g);
+    if (rc == LEDGER_OK)
+        rc = save_pool(&b);
+    return rc == LEDGER_OK ? write_chain(st, &b.chain) : rc;
+}

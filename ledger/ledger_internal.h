@@ -1,0 +1,199 @@
+/* ledger_internal.h - byte codecs, record I/O and handler table shared inside ledger/ only */
+#ifndef LSTD_LEDGER_INTERNAL_H
+#define LSTD_LEDGER_INTERNAL_H
+
+#include <string.h>
+
+#include "ledger.h"
+#include "ledger_math.h"
+
+#define SECONDS_PER_YEAR 31536000u
+
+/* ---- byte codecs: all integers big-endian, fixed width --------------------------------- */
+
+typedef struct enc {
+    uint8_t *buf;
+    size_t len, cap;
+    bool fail; /* set when a write did not fit */
+} enc;
+
+typedef struct dec {
+    const uint8_t *buf;
+    size_t len, pos;
+    bool fail; /* set when a read ran past the end */
+} dec;
+
+static inline void enc_bytes(enc *e, const void *p, size_t n)
+{
+    if (e->fail || e->cap - e->len < n) {
+        e->fail = true;
+        return;
+    }
+    memcpy(e->buf + e->len, p, n);
+    e->len += n;
+}
+
+static inline void be64_put(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (uint8_t)v;
+}
+
+static inline uint64_t be64_get(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+static inline void enc_u64(enc *e, uint64_t v)
+{
+    uint8_t b[8];
+    be64_put(b, v);
+    enc_bytes(e, b, 8);
+}
+
+static inline void dec_bytes(dec *d, void *p, size_t n)
+{
+    if (d->fail || d->len - d->pos < n) {
+        d->fail = true;
+        memset(p, 0, n);
+        return;
+    }
+    memcpy(p, d->buf + d->pos, n);
+    d->pos += n;
+}
+
+static inline uint64_t dec_u64(dec *d)
+{
+    uint8_t b[8];
+    dec_bytes(d, b, 8);
+    return be64_get(b);
+}
+
+/** Returns: true when every byte was consumed and nothing ran past the end. */
+static inline bool dec_done(const dec *d)
+{
+    return !d->fail && d->pos == d->len;
+}
+
+static inline bool key_is_zero(const uint8_t k[LEDGER_KEY_SIZE])
+{
+    static const uint8_t zero[LEDGER_KEY_SIZE];
+    return memcmp(k, zero, LEDGER_KEY_SIZE) == 0;
+}
+
+static inline bool key_eq(const uint8_t a[LEDGER_KEY_SIZE], const uint8_t b[LEDGER_KEY_SIZE])
+{
+    return memcmp(a, b, LEDGER_KEY_SIZE) == 0;
+}
+
+/* ---- record encodings (ledger_record.c) -------------------------------------------------- */
+
+size_t record_pool_encode(uint8_t *out, size_t cap, const ledger_pool *p);
+int record_pool_decode(ledger_pool *p, const uint8_t *in, size_t len);
+size_t record_chain_encode(uint8_t *out, size_t cap, const ledger_chain *c);
+int record_chain_decode(ledger_chain *c, const uint8_t *in, size_t len);
+size_t record_account_encode(uint8_t *out, size_t cap, const ledger_account *a);
+int record_account_decode(ledger_account *a, const uint8_t *in, size_t len);
+size_t record_lien_encode(uint8_t *out, size_t cap, const ledger_lien *l);
+int record_lien_decode(ledger_lien *l, const uint8_t *in, size_t len);
+size_t record_withdrawal_encode(uint8_t *out, size_t cap, const ledger_withdrawal *w);
+int record_withdrawal_decode(ledger_withdrawal *w, const uint8_t *in, size_t len);
+size_t record_operator_encode(uint8_t *out, size_t cap, const ledger_operator *o);
+int record_operator_decode(ledger_operator *o, const uint8_t *in, size_t len);
+size_t record_history_encode(uint8_t *out, size_t cap, const ledger_record *r);
+int record_history_decode(ledger_record *r, uint64_t seq, const uint8_t *in, size_t len);
+/** Hash of a history record: tagged SHA-256 "lstd/record/v1" over seq (be64) || value. */
+void record_history_hash(uint8_t out[LEDGER_HASH_SIZE], uint64_t seq, const uint8_t *value,
+                         size_t len);
+
+/* ---- state access inside a batch (ledger_state.c) --------------------------------------- */
+
+/* Every write to a digested table goes through st_put/st_del, which keep b->chain.digest
+ * equal to the sum over all digested entries of H(table || key_len || key || value). */
+int st_put(ledger_batch *b, unsigned table, const uint8_t *key, size_t key_len, const uint8_t *val,
+           size_t val_len);
+int st_del(ledger_batch *b, unsigned table, const uint8_t *key, size_t key_len);
+/** Element hash of one entry (used by st_put and by ledger_check's recomputation). */
+void state_element_hash(uint8_t out[LEDGER_HASH_SIZE], unsigned table, const uint8_t *key,
+                        size_t key_len, const uint8_t *val, size_t val_len);
+void digest_add(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SIZE]);
+void digest_sub(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SIZE]);
+/** Returns: true for tables covered by the state digest (all but META and HISTORY). */
+bool table_digested(unsigned table);
+
+int save_account(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE], const ledger_account *a);
+int save_lien(ledger_batch *b, const ledger_lien *l);
+int save_withdrawal(ledger_batch *b, const ledger_withdrawal *w);
+int save_operator(ledger_batch *b, const ledger_operator *o);
+int save_allowance(ledger_batch *b, const uint8_t owner[32], const uint8_t spender[32],
+                   uint64_t shares);
+int save_pool(ledger_batch *b);
+/** Put an index entry with an empty value (key = prefix32 || be64 id). */
+int save_index(ledger_batch *b, unsigned table, const uint8_t prefix[32], uint64_t id,
+               const uint8_t *val, size_t val_len);
+int delete_index(ledger_batch *b, unsigned table, const uint8_t prefix[32], uint64_t id);
+int write_chain(ledger_store *st, const ledger_chain *c);
+
+/** Is this a key shares may be sent to? (an existing account, or a valid x-only key that is
+ *  not the dead account). Returns: LEDGER_OK, LEDGER_INVALID_ACCOUNT or a store error. */
+int check_recipient(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE]);
+
+/** Credit shares to an account's free balance (loads, adds with overflow check, saves).
+ *  Returns: LEDGER_OK, LEDGER_OVERFLOW or a store error. */
+int credit_shares(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE], uint64_t shares);
+
+/** Checked read of an operator by id. Returns: LEDGER_OK, LEDGER_OPERATOR_NOT_FOUND, ... */
+int load_operator(ledger_batch *b, uint64_t id, ledger_operator *o);
+
+/** The fee in force at `now` (a scheduled increase counts once its time has come). */
+uint64_t fee_effective(const ledger_fee *f, uint64_t now);
+
+/* ---- handlers (one file per family) ----------------------------------------------------- */
+
+/* A handler validates every rule first and writes only when all pass.
+ * Returns: LEDGER_OK, a rule code (100..899: recorded, nothing written) or an internal
+ * code (>= 900: the batch is aborted). out[] carries the delivered amounts. */
+typedef int (*ledger_handler)(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+
+int op_deposit(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_transfer(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_approve(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_transfer_from(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_lock(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_release(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_seize(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_withdraw_request(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_withdraw_cancel(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_withdraw_finalize(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_withdraw_settle(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_operator_fund(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_operator_exit(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_report(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_report_accept(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_operator_register(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_operator_set_active(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_operator_set_keys(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_fee_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_param_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_pause_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_role_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+
+/** Encode the genesis configuration (ledger_genesis.c). Returns: bytes written or 0. */
+size_t genesis_encode(uint8_t *out, size_t cap, const ledger_genesis *g);
+/** Genesis hash: tagged SHA-256 "lstd/genesis/v1" over the encoded genesis. */
+void genesis_hash(uint8_t out[LEDGER_HASH_SIZE], const uint8_t *bytes, size_t len);
+
+/** Returns: true if value is within the parameter's documented range (ledger_genesis.c). */
+bool param_in_range(unsigned param, uint64_t value);
+
+/** Stake limit available at `now` (UINT64_MAX when no limit is set). */
+uint64_t stake_limit_available(const ledger_pool *p, uint64_t now);
+
+#define META_GENESIS 1
+#define META_CHAIN 2
+#define POOL_KEY 0
+
+#endif

@@ -1,0 +1,225 @@
+/* ledger_record.c - byte layouts of every stored record; one field list serves both ways */
+#include "ledger_internal.h"
+
+#include "crypto.h"
+
+#define RECORD_VERSION 1
+
+/* One visitor per record type walks its fields in layout order, encoding or decoding. */
+typedef struct io {
+    enc e;
+    dec d;
+    bool decoding;
+} io;
+
+static void io_u64(io *x, uint64_t *v)
+{
+    if (x->decoding)
+        *v = dec_u64(&x->d);
+    else
+        enc_u64(&x->e, *v);
+}
+
+static void io_bytes(io *x, void *p, size_t n)
+{
+    if (x->decoding)
+        dec_bytes(&x->d, p, n);
+    else
+        enc_bytes(&x->e, p, n);
+}
+
+/* A leading version byte lets a later layout be told apart from this one. */
+static void io_version(io *x)
+{
+    uint8_t v = RECORD_VERSION;
+    io_bytes(x, &v, 1);
+    if (x->decoding && v != RECORD_VERSION)
+        x->d.fail = true;
+}
+
+static void io_fee(io *x, ledger_fee *f)
+{
+    io_u64(x, &f->bps);
+    io_u64(x, &f->pending_bps);
+    io_u64(x, &f->pending_at);
+}
+
+static void pool_io(io *x, ledger_pool *p)
+{
+    io_version(x);
+    io_u64(x, &p->assets);
+    io_u64(x, &p->shares);
+    io_u64(x, &p->buffer);
+    io_u64(x, &p->payable);
+    io_u64(x, &p->total_deposited);
+    io_u64(x, &p->total_rewards);
+    io_u64(x, &p->total_slashed);
+    io_u64(x, &p->total_paid);
+    io_u64(x, &p->stake_limit_current);
+    io_u64(x, &p->stake_limit_ts);
+    io_u64(x, &p->pause_flags);
+    for (unsigned i = 1; i < LEDGER_PARAM_COUNT; i++)
+        io_u64(x, &p->params[i]);
+    io_fee(x, &p->treasury_fee);
+    io_bytes(x, p->admin, LEDGER_KEY_SIZE);
+    io_bytes(x, p->custodian, LEDGER_KEY_SIZE);
+    io_bytes(x, p->treasury, LEDGER_KEY_SIZE);
+    io_u64(x, &p->operator_count);
+    io_u64(x, &p->next_lien_id);
+    io_u64(x, &p->next_request_id);
+    io_u64(x, &p->finalized_through);
+    io_u64(x, &p->decimals);
+    io_u64(x, &p->dead_shares);
+}
+
+static void chain_io(io *x, ledger_chain *c)
+{
+    io_version(x);
+    io_u64(x, &c->next_seq);
+    io_u64(x, &c->next_batch);
+    io_u64(x, &c->last_ts);
+    io_bytes(x, c->head, LEDGER_HASH_SIZE);
+    io_bytes(x, c->digest, LEDGER_HASH_SIZE);
+}
+
+static void account_io(io *x, ledger_account *a)
+{
+    io_u64(x, &a->shares);
+    io_u64(x, &a->locked);
+    io_u64(x, &a->queued);
+    io_u64(x, &a->nonce);
+}
+
+static void lien_io(io *x, ledger_lien *l)
+{
+    io_u64(x, &l->id);
+    io_bytes(x, l->owner, LEDGER_KEY_SIZE);
+    io_bytes(x, l->beneficiary, LEDGER_KEY_SIZE);
+    io_u64(x, &l->shares);
+    io_u64(x, &l->expiry);
+    io_u64(x, &l->created);
+}
+
+static void withdrawal_io(io *x, ledger_withdrawal *w)
+{
+    io_u64(x, &w->id);
+    io_bytes(x, w->owner, LEDGER_KEY_SIZE);
+    io_u64(x, &w->shares);
+    io_u64(x, &w->amount_at_request);
+    io_u64(x, &w->min_amount_out);
+    io_u64(x, &w->requested);
+    io_u64(x, &w->status);
+    io_u64(x, &w->paid);
+    io_u64(x, &w->finalized);
+    io_bytes(x, w->payout_ref, LEDGER_REF_SIZE);
+    io_u64(x, &w->settled);
+}
+
+static void operator_io(io *x, ledger_operator *o)
+{
+    io_version(x);
+    io_u64(x, &o->id);
+    io_bytes(x, o->key, LEDGER_KEY_SIZE);
+    io_bytes(x, o->fee_account, LEDGER_KEY_SIZE);
+    io_u64(x, &o->active);
+    io_fee(x, &o->fee);
+    io_u64(x, &o->balance);
+    io_u64(x, &o->reported_balance);
+    io_u64(x, &o->funded_since);
+    io_u64(x, &o->exited_since);
+    io_u64(x, &o->last_epoch);
+    io_u64(x, &o->last_report_ts);
+    io_u64(x, &o->fees_earned);
+    io_u64(x, &o->held_epoch);
+    io_u64(x, &o->held_balance);
+    io_u64(x, &o->report_count);
+    for (int i = 0; i < LEDGER_REPORTS_KEPT; i++) {
+        ledger_report_entry *r = &o->reports[i];
+        io_u64(x, &r->epoch);
+        io_u64(x, &r->balance);
+        io_u64(x, &r->timestamp);
+        io_u64(x, &r->gain);
+        io_u64(x, &r->loss);
+        io_u64(x, &r->fee_shares);
+    }
+}
+
+#define RECORD_CODEC(name, type)                                                                   \
+    size_t record_##name##_encode(uint8_t *out, size_t cap, const type *v)                         \
+    {                                                                                              \
+        io x = {.e = {.buf = out, .cap = cap}};                                                    \
+        name##_io(&x, (type *)v); /* encoding only reads *v */                                     \
+        return x.e.fail ? 0 : x.e.len;                                                             \
+    }                                                                                              \
+    int record_##name##_decode(type *v, const uint8_t *in, size_t len)                             \
+    {                                                                                              \
+        io x = {.d = {.buf = in, .len = len}, .decoding = true};                                   \
+        memset(v, 0, sizeof *v);                                                                   \
+        name##_io(&x, v);                                                                          \
+        return dec_done(&x.d) ? LEDGER_OK : LEDGER_STORE_CORRUPT;                                  \
+    }
+
+RECORD_CODEC(pool, ledger_pool)
+RECORD_CODEC(chain, ledger_chain)
+RECORD_CODEC(account, ledger_account)
+RECORD_CODEC(lien, ledger_lien)
+RECORD_CODEC(withdrawal, ledger_withdrawal)
+RECORD_CODEC(operator, ledger_operator)
+
+/* History layout: version, prev, tx_hash, batch, timestamp, code, out[4], sig, tx bytes. */
+size_t record_history_encode(uint8_t *out, size_t cap, const ledger_record *r)
+{
+    io x = {.e = {.buf = out, .cap = cap}};
+    uint8_t tx_bytes[LEDGER_TX_BYTES_MAX];
+    size_t tx_len = ledger_tx_encode(tx_bytes, &r->tx);
+    uint64_t code = (uint64_t)r->result.code;
+    ledger_record *w = (ledger_record *)r; /* encoding only reads */
+    io_version(&x);
+    io_bytes(&x, w->prev, LEDGER_HASH_SIZE);
+    io_bytes(&x, w->tx_hash, LEDGER_HASH_SIZE);
+    io_u64(&x, &w->result.batch);
+    io_u64(&x, &w->result.timestamp);
+    io_u64(&x, &code);
+    for (int i = 0; i < 4; i++)
+        io_u64(&x, &w->result.out[i]);
+    io_bytes(&x, w->sig, LEDGER_SIG_SIZE);
+    enc_bytes(&x.e, tx_bytes, tx_len);
+    return x.e.fail || tx_len == 0 ? 0 : x.e.len;
+}
+
+int record_history_decode(ledger_record *r, uint64_t seq, const uint8_t *in, size_t len)
+{
+    io x = {.d = {.buf = in, .len = len}, .decoding = true};
+    uint64_t code = 0;
+    memset(r, 0, sizeof *r);
+    io_version(&x);
+    io_bytes(&x, r->prev, LEDGER_HASH_SIZE);
+    io_bytes(&x, r->tx_hash, LEDGER_HASH_SIZE);
+    io_u64(&x, &r->result.batch);
+    io_u64(&x, &r->result.timestamp);
+    io_u64(&x, &code);
+    for (int i = 0; i < 4; i++)
+        io_u64(&x, &r->result.out[i]);
+    io_bytes(&x, r->sig, LEDGER_SIG_SIZE);
+    if (x.d.fail || code > 899)
+        return LEDGER_STORE_CORRUPT;
+    if (ledger_tx_decode(&r->tx, in + x.d.pos, len - x.d.pos) != LEDGER_OK)
+        return LEDGER_STORE_CORRUPT;
+    r->seq = seq;
+    r->result.seq = seq;
+    r->result.code = (int)code;
+    record_history_hash(r->hash, seq, in, len);
+    return LEDGER_OK;
+}
+
+void record_history_hash(uint8_t out[LEDGER_HASH_SIZE], uint64_t seq, const uint8_t *value,
+                         size_t len)
+{
+    static const char tag[] = "lstd/record/v1";
+    uint8_t buf[8 + 512];
+    if (len > sizeof buf - 8) /* cannot happen: records are bounded by LEDGER_TX_BYTES_MAX */
+        len = sizeof buf - 8;
+    be64_put(buf, seq);
+    memcpy(buf + 8, value, len);
+    crypto_tagged_hash(out, tag, sizeof tag - 1, buf, 8 + len);
+}

@@ -1,0 +1,180 @@
+/* ledger_tx.c - the transaction kinds as data, their fixed signing layout and hash */
+#include "ledger_internal.h"
+
+#include "crypto.h"
+
+#define TX_VERSION 1
+
+#define ACCOUNT(n)                                                                                 \
+    {                                                                                              \
+        n, LEDGER_F_KEY, LEDGER_SLOT_ACCOUNT                                                       \
+    }
+#define ACCOUNT2(n)                                                                                \
+    {                                                                                              \
+        n, LEDGER_F_KEY, LEDGER_SLOT_ACCOUNT2                                                      \
+    }
+#define REF(n)                                                                                     \
+    {                                                                                              \
+        n, LEDGER_F_REF, LEDGER_SLOT_REF                                                           \
+    }
+#define ID(n)                                                                                      \
+    {                                                                                              \
+        n, LEDGER_F_U64, LEDGER_SLOT_ID                                                            \
+    }
+#define AMOUNT(n)                                                                                  \
+    {                                                                                              \
+        n, LEDGER_F_U64, LEDGER_SLOT_AMOUNT                                                        \
+    }
+#define LIMIT(n)                                                                                   \
+    {                                                                                              \
+        n, LEDGER_F_U64, LEDGER_SLOT_LIMIT                                                         \
+    }
+
+static const ledger_field f_deposit[] = {ACCOUNT("to"), AMOUNT("amount"), REF("external_ref"),
+                                         LIMIT("min_shares_out")};
+static const ledger_field f_transfer[] = {ACCOUNT("to"), AMOUNT("shares")};
+static const ledger_field f_approve[] = {ACCOUNT("spender"), AMOUNT("shares")};
+static const ledger_field f_transfer_from[] = {ACCOUNT("owner"), ACCOUNT2("to"), AMOUNT("shares")};
+static const ledger_field f_lock[] = {ACCOUNT("beneficiary"), AMOUNT("shares"), LIMIT("expiry")};
+static const ledger_field f_release[] = {ID("lien_id"), AMOUNT("shares")};
+static const ledger_field f_seize[] = {ID("lien_id"), AMOUNT("shares"), ACCOUNT("to")};
+static const ledger_field f_wd_request[] = {AMOUNT("shares"), LIMIT("min_amount_out")};
+static const ledger_field f_wd_cancel[] = {ID("request_id")};
+static const ledger_field f_wd_finalize[] = {ID("up_to_id")};
+static const ledger_field f_wd_settle[] = {ID("request_id"), REF("payout_ref")};
+static const ledger_field f_op_amount[] = {ID("operator_id"), AMOUNT("amount")};
+static const ledger_field f_report[] = {ID("operator_id"), LIMIT("epoch"), AMOUNT("balance")};
+static const ledger_field f_op_register[] = {ACCOUNT("operator"), ACCOUNT2("fee_account"),
+                                             AMOUNT("fee_bps")};
+static const ledger_field f_op_active[] = {ID("operator_id"), LIMIT("active")};
+static const ledger_field f_op_keys[] = {ID("operator_id"), ACCOUNT("operator"),
+                                         ACCOUNT2("fee_account")};
+static const ledger_field f_fee_set[] = {ID("operator_id"), AMOUNT("fee_bps")};
+static const ledger_field f_param_set[] = {ID("param"), AMOUNT("value")};
+static const ledger_field f_pause_set[] = {AMOUNT("flags")};
+static const ledger_field f_role_set[] = {ID("role"), ACCOUNT("account")};
+
+#define KIND(name, fields)                                                                         \
+    {                                                                                              \
+        name, (uint8_t)(sizeof fields / sizeof fields[0]), fields                                  \
+    }
+
+static const ledger_kind_info kinds[LEDGER_TX_KIND_MAX + 1] = {
+    [LEDGER_TX_DEPOSIT] = KIND("deposit", f_deposit),
+    [LEDGER_TX_TRANSFER] = KIND("transfer", f_transfer),
+    [LEDGER_TX_APPROVE] = KIND("approve", f_approve),
+    [LEDGER_TX_TRANSFER_FROM] = KIND("transfer_from", f_transfer_from),
+    [LEDGER_TX_LOCK] = KIND("lock", f_lock),
+    [LEDGER_TX_RELEASE] = KIND("release", f_release),
+    [LEDGER_TX_SEIZE] = KIND("seize", f_seize),
+    [LEDGER_TX_WITHDRAW_REQUEST] = KIND("withdraw_request", f_wd_request),
+    [LEDGER_TX_WITHDRAW_CANCEL] = KIND("withdraw_cancel", f_wd_cancel),
+    [LEDGER_TX_WITHDRAW_FINALIZE] = KIND("withdraw_finalize", f_wd_finalize),
+    [LEDGER_TX_WITHDRAW_SETTLE] = KIND("withdraw_settle", f_wd_settle),
+    [LEDGER_TX_OPERATOR_FUND] = KIND("operator_fund", f_op_amount),
+    [LEDGER_TX_OPERATOR_EXIT] = KIND("operator_exit", f_op_amount),
+    [LEDGER_TX_REPORT] = KIND("report", f_report),
+    [LEDGER_TX_REPORT_ACCEPT] = KIND("report_accept", f_report),
+    [LEDGER_TX_OPERATOR_REGISTER] = KIND("operator_register", f_op_register),
+    [LEDGER_TX_OPERATOR_SET_ACTIVE] = KIND("operator_set_active", f_op_active),
+    [LEDGER_TX_OPERATOR_SET_KEYS] = KIND("operator_set_keys", f_op_keys),
+    [LEDGER_TX_FEE_SET] = KIND("fee_set", f_fee_set),
+    [LEDGER_TX_PARAM_SET] = KIND("param_set", f_param_set),
+    [LEDGER_TX_PAUSE_SET] = KIND("pause_set", f_pause_set),
+    [LEDGER_TX_ROLE_SET] = KIND("role_set", f_role_set),
+};
+
+const ledger_kind_info *ledger_kind_lookup(unsigned kind)
+{
+    if (kind == 0 || kind > LEDGER_TX_KIND_MAX)
+        return NULL;
+    return &kinds[kind];
+}
+
+unsigned ledger_kind_by_name(const char *name)
+{
+    for (unsigned k = 1; k <= LEDGER_TX_KIND_MAX; k++)
+        if (strcmp(kinds[k].name, name) == 0)
+            return k;
+    return 0;
+}
+
+static void *slot_ptr(ledger_tx *tx, unsigned slot)
+{
+    switch (slot) {
+    case LEDGER_SLOT_ACCOUNT:
+        return tx->account;
+    case LEDGER_SLOT_ACCOUNT2:
+        return tx->account2;
+    case LEDGER_SLOT_REF:
+        return tx->ref;
+    case LEDGER_SLOT_ID:
+        return &tx->id;
+    case LEDGER_SLOT_AMOUNT:
+        return &tx->amount;
+    default:
+        return &tx->limit;
+    }
+}
+
+/* Layout: version u8 (1), kind u8, signer 32, nonce be64, then each field of the kind in
+ * table order: keys and refs as 32 raw bytes, integers as be64. */
+size_t ledger_tx_encode(uint8_t out[LEDGER_TX_BYTES_MAX], const ledger_tx *tx)
+{
+    const ledger_kind_info *k = ledger_kind_lookup(tx->kind);
+    ledger_tx *t = (ledger_tx *)tx; /* slot_ptr is shared with decode; encode only reads */
+    enc e = {.buf = out, .cap = LEDGER_TX_BYTES_MAX};
+    uint8_t head[2] = {TX_VERSION, tx->kind};
+    if (k == NULL)
+        return 0;
+    enc_bytes(&e, head, 2);
+    enc_bytes(&e, tx->signer, LEDGER_KEY_SIZE);
+    enc_u64(&e, tx->nonce);
+    for (unsigned i = 0; i < k->field_count; i++) {
+        void *p = slot_ptr(t, k->fields[i].slot);
+        if (k->fields[i].type == LEDGER_F_U64)
+            enc_u64(&e, *(uint64_t *)p);
+        else
+            enc_bytes(&e, p, 32);
+    }
+    return e.fail ? 0 : e.len;
+}
+
+int ledger_tx_decode(ledger_tx *tx, const uint8_t *bytes, size_t len)
+{
+    dec d = {.buf = bytes, .len = len};
+    uint8_t head[2];
+    memset(tx, 0, sizeof *tx);
+    dec_bytes(&d, head, 2);
+    if (d.fail || head[0] != TX_VERSION)
+        return LEDGER_TX_MALFORMED;
+    const ledger_kind_info *k = ledger_kind_lookup(head[1]);
+    if (k == NULL)
+        return LEDGER_KIND_UNKNOWN;
+    tx->kind = head[1];
+    dec_bytes(&d, tx->signer, LEDGER_KEY_SIZE);
+    tx->nonce = dec_u64(&d);
+    for (unsigned i = 0; i < k->field_count; i++) {
+        void *p = slot_ptr(tx, k->fields[i].slot);
+        if (k->fields[i].type == LEDGER_F_U64)
+            *(uint64_t *)p = dec_u64(&d);
+        else
+            dec_bytes(&d, p, 32);
+    }
+    return dec_done(&d) ? LEDGER_OK : LEDGER_TX_MALFORMED;
+}
+
+int ledger_tx_hash(uint8_t hash[LEDGER_HASH_SIZE], const char *ledger_id, const ledger_tx *tx)
+{
+    static const char prefix[] = "lstd/tx/v1/";
+    char tag[sizeof prefix + LEDGER_ID_MAX];
+    uint8_t bytes[LEDGER_TX_BYTES_MAX];
+    size_t len = ledger_tx_encode(bytes, tx);
+    size_t id_len = strnlen(ledger_id, LEDGER_ID_MAX);
+    if (len == 0)
+        return LEDGER_KIND_UNKNOWN;
+    memcpy(tag, prefix, sizeof prefix - 1);
+    memcpy(tag + sizeof prefix - 1, ledger_id, id_len);
+    crypto_tagged_hash(hash, tag, sizeof prefix - 1 + id_len, bytes, len);
+    return LEDGER_OK;
+}

@@ -1,0 +1,118 @@
+/* test_util.c - assertion reporting, temp directories and PRNG for the tests */
+#include "test_util.h"
+
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger_error.h"
+
+int test_failures;
+
+void test_check_code(int got, int want, const char *file, int line, const char *expr)
+{
+    if (got == want)
+        return;
+    fprintf(stderr, "%s:%d: %s = %s (%d), want %s (%d)\n", file, line, expr, ledger_err_name(got),
+            got, ledger_err_name(want), want);
+    test_failures++;
+}
+
+int test_finish(const char *name)
+{
+    if (test_failures) {
+        fprintf(stderr, "%s: %d check(s) FAILED\n", name, test_failures);
+        return 1;
+    }
+    printf("%s: all checks passed\n", name);
+    return 0;
+}
+
+char *test_tmpdir(const char *prefix)
+{
+    const char *base = getenv("TMPDIR");
+    size_t n = strlen(base ? base : "/tmp") + strlen(prefix) + 16;
+    char *path = malloc(n);
+    if (path == NULL)
+        abort();
+    snprintf(path, n, "%s/%s-XXXXXX", base ? base : "/tmp", prefix);
+    if (mkdtemp(path) == NULL) {
+        perror("mkdtemp");
+        abort();
+    }
+    return path;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void test_rmtree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void test_rng_seed(test_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix(&seed);
+}
+
+uint64_t test_rng_next(test_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+uint64_t test_rng_below(test_rng *r, uint64_t n)
+{
+    return test_rng_next(r) % n;
+}
+
+uint64_t test_env_u64(const char *name, uint64_t def)
+{
+    const char *v = getenv(name);
+    char *end;
+    if (v == NULL || *v == '\0')
+        return def;
+    unsigned long long x = strtoull(v, &end, 0);
+    return *end == '\0' ? (uint64_t)x : def;
+}
+
+uint64_t test_seed(void)
+{
+    uint64_t seed = test_env_u64("LSTD_SEED", 0);
+    if (seed == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid();
+    }
+    printf("seed: LSTD_SEED=%" PRIu64 "\n", seed);
+    return seed;
+}
