@@ -111,7 +111,8 @@ uint64_t test_seed(void)
     if (seed == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid();
+        uint64_t sec = (uint64_t)ts.tv_sec, nsec = (uint64_t)ts.tv_nsec, pid = (uint64_t)getpid();
+        seed = sec * UINT64_C(1000000007) ^ nsec ^ pid;
     }
     printf("seed: LSTD_SEED=%" PRIu64 "\n", seed);
     return seed;

@@ -1,0 +1,202 @@
+/* fixture.c - test harness: genesis on LMDB, signed submission in batches, snapshot reads */
+#include "fixture.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "test_util.h"
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "fixture: %s failed: %s (%d)\n", what, ledger_err_name(rc), rc);
+    abort();
+}
+
+static void keys_make(fixture *f)
+{
+    /* deterministic keys: secret = tagged hash of the slot number (valid with overwhelming
+     * probability; crypto_pubkey confirms) */
+    for (int i = 0; i < FX_KEYS; i++) {
+        uint8_t slot = (uint8_t)i;
+        crypto_tagged_hash(f->sk[i], "lstd/test/key", 13, &slot, 1);
+        if (crypto_pubkey(f->pk[i], f->sk[i]) != 0)
+            die("crypto_pubkey", -1);
+    }
+}
+
+static int genesis_fn(void *ctx, ledger_store *view)
+{
+    return ledger_genesis_apply(view, ctx);
+}
+
+void fx_open(fixture *f, void (*tweak)(ledger_genesis *g))
+{
+    memset(f, 0, sizeof *f);
+    keys_make(f);
+    f->dir = test_tmpdir("lstd-fx");
+    f->now = 1000000;
+    ledger_genesis *g = &f->genesis;
+    ledger_genesis_defaults(g);
+    strcpy(g->ledger_id, "lstd-test");
+    g->timestamp = f->now;
+    memcpy(g->admin, f->pk[FX_ADMIN], 32);
+    memcpy(g->custodian, f->pk[FX_CUSTODIAN], 32);
+    memcpy(g->treasury, f->pk[FX_TREASURY], 32);
+    g->operator_count = 1;
+    memcpy(g->operators[0].key, f->pk[FX_OPERATOR], 32);
+    memcpy(g->operators[0].fee_account, f->pk[FX_OPFEE], 32);
+    g->operators[0].fee_bps = 500;
+    if (tweak)
+        tweak(g);
+    store_options opt = {.durability = STORE_NOSYNC};
+    int rc = store_lmdb_open(&f->store, f->dir, &opt);
+    if (rc != 0)
+        die("store_lmdb_open", rc);
+    rc = store_lmdb_write(f->store, genesis_fn, g);
+    if (rc != 0)
+        die("genesis", rc);
+}
+
+void fx_reopen(fixture *f)
+{
+    store_options opt = {.durability = STORE_NOSYNC};
+    store_lmdb_close(&f->store);
+    int rc = store_lmdb_open(&f->store, f->dir, &opt);
+    if (rc != 0)
+        die("store_lmdb_open", rc);
+}
+
+void fx_close(fixture *f)
+{
+    store_lmdb_close(&f->store);
+    test_rmtree(f->dir);
+    free(f->dir);
+    f->dir = NULL;
+}
+
+#define FX_READ(name, type, call)                                                                  \
+    type fx_##name(fixture *f FX_ARGS)                                                             \
+    {                                                                                              \
+        store_txn *t;                                                                              \
+        ledger_store v;                                                                            \
+        type out;                                                                                  \
+        memset(&out, 0, sizeof out);                                                               \
+        int rc = store_lmdb_begin(f->store, false, &t, &v);                                        \
+        if (rc != 0)                                                                               \
+            die("begin", rc);                                                                      \
+        rc = call;                                                                                 \
+        store_lmdb_abort(&t);                                                                      \
+        if (rc != LEDGER_OK)                                                                       \
+            die(#name, rc);                                                                        \
+        return out;                                                                                \
+    }
+
+#define FX_ARGS
+FX_READ(pool, ledger_pool, ledger_read_pool(&v, &out))
+FX_READ(chain, ledger_chain, ledger_read_chain(&v, &out))
+#undef FX_ARGS
+#define FX_ARGS , int slot
+FX_READ(account, ledger_account, ledger_read_account(&v, f->pk[slot], &out))
+#undef FX_ARGS
+#define FX_ARGS , uint64_t id
+FX_READ(operator, ledger_operator, ledger_read_operator(&v, id, &out))
+FX_READ(withdrawal, ledger_withdrawal, ledger_read_withdrawal(&v, id, &out))
+#undef FX_ARGS
+
+ledger_tx fx_tx(fixture *f, int signer, unsigned kind, int account, int account2, uint64_t id,
+                uint64_t amount, uint64_t limit)
+{
+    ledger_tx tx;
+    memset(&tx, 0, sizeof tx);
+    tx.kind = (uint8_t)kind;
+    memcpy(tx.signer, f->pk[signer], 32);
+    tx.nonce = fx_account(f, signer).nonce + 1;
+    if (account != FX_NONE)
+        memcpy(tx.account, f->pk[account], 32);
+    if (account2 != FX_NONE)
+        memcpy(tx.account2, f->pk[account2], 32);
+    tx.id = id;
+    tx.amount = amount;
+    tx.limit = limit;
+    uint64_t r = ++f->ref_seq;
+    for (int i = 0; i < 8; i++)
+        tx.ref[24 + i] = (uint8_t)(r >> (56 - 8 * i));
+    return tx;
+}
+
+void fx_sign(fixture *f, const ledger_tx *tx, uint8_t sig[LEDGER_SIG_SIZE])
+{
+    uint8_t hash[32];
+    int slot = -1;
+    for (int i = 0; i < FX_KEYS; i++)
+        if (memcmp(f->pk[i], tx->signer, 32) == 0)
+            slot = i;
+    if (slot < 0 || ledger_tx_hash(hash, f->genesis.ledger_id, tx) != LEDGER_OK ||
+        crypto_sign(sig, hash, f->sk[slot]) != 0)
+        die("sign", -1);
+    if (!crypto_verify(sig, hash, tx->signer))
+        die("verify", -1);
+}
+
+typedef struct batch_job {
+    fixture *f;
+    const ledger_tx *txs;
+    const uint8_t (*sigs)[LEDGER_SIG_SIZE];
+    size_t n;
+    ledger_result *res;
+} batch_job;
+
+static int batch_fn(void *ctx, ledger_store *view)
+{
+    batch_job *j = ctx;
+    ledger_batch b;
+    int rc = ledger_batch_begin(&b, view, j->f->now);
+    for (size_t i = 0; rc == LEDGER_OK && i < j->n; i++)
+        rc = ledger_apply(&b, &j->txs[i], j->sigs[i], &j->res[i]);
+    return rc == LEDGER_OK ? ledger_batch_end(&b) : rc;
+}
+
+void fx_submit_batch(fixture *f, const ledger_tx *txs, size_t n, ledger_result *res)
+{
+    uint8_t(*sigs)[LEDGER_SIG_SIZE] = malloc(n * LEDGER_SIG_SIZE + 1);
+    if (sigs == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        fx_sign(f, &txs[i], sigs[i]);
+    batch_job j = {f, txs, (const uint8_t(*)[LEDGER_SIG_SIZE])sigs, n, res};
+    int rc = store_lmdb_write(f->store, batch_fn, &j);
+    free(sigs);
+    if (rc != 0)
+        die("batch", rc);
+}
+
+ledger_result fx_submit(fixture *f, const ledger_tx *tx)
+{
+    ledger_result res;
+    fx_submit_batch(f, tx, 1, &res);
+    return res;
+}
+
+ledger_result fx_do(fixture *f, int signer, unsigned kind, int account, int account2, uint64_t id,
+                    uint64_t amount, uint64_t limit)
+{
+    ledger_tx tx = fx_tx(f, signer, kind, account, account2, id, amount, limit);
+    return fx_submit(f, &tx);
+}
+
+void fx_check(fixture *f)
+{
+    store_txn *t;
+    ledger_store v;
+    char msg[256];
+    int rc = store_lmdb_begin(f->store, false, &t, &v);
+    if (rc != 0)
+        die("begin", rc);
+    rc = ledger_check(&v, msg, sizeof msg);
+    store_lmdb_abort(&t);
+    if (rc != LEDGER_OK) {
+        fprintf(stderr, "ledger_check: %s: %s\n", ledger_err_name(rc), msg);
+        test_failures++;
+    }
+}

@@ -1,0 +1,68 @@
+/* fixture.h - a ledger on a real LMDB store with real keys and signatures, for the tests */
+#ifndef LSTD_TEST_FIXTURE_H
+#define LSTD_TEST_FIXTURE_H
+
+#include "ledger.h"
+#include "store_lmdb.h"
+
+/* Key slots. Users are FX_USER + 0 .. FX_KEYS - 1. */
+enum {
+    FX_ADMIN = 0,
+    FX_CUSTODIAN = 1,
+    FX_TREASURY = 2,
+    FX_OPERATOR = 3, /* operator 1 (registered at genesis) */
+    FX_OPFEE = 4,    /* operator 1's fee account */
+    FX_USER = 5,
+    FX_KEYS = 16,
+    FX_NONE = -1,
+};
+
+typedef struct fixture {
+    char *dir;
+    store_lmdb *store;
+    uint8_t sk[FX_KEYS][32], pk[FX_KEYS][32];
+    uint64_t now;     /* batch time passed to the ledger; tests advance it */
+    uint64_t ref_seq; /* source of unique deposit references */
+    ledger_genesis genesis;
+} fixture;
+
+/** Open a fresh store under $TMPDIR with a genesis: ledger id "lstd-test", the key slots
+ *  above, one operator (FX_OPERATOR, fee 500 bps), treasury fee 500 bps, time 1000000.
+ *  `tweak` (may be NULL) adjusts the genesis before it is applied. */
+void fx_open(fixture *f, void (*tweak)(ledger_genesis *g));
+
+/** Close the store and remove its directory. */
+void fx_close(fixture *f);
+
+/** Reopen the store (same directory) - for restart tests. */
+void fx_reopen(fixture *f);
+
+/** A transaction of `kind` signed by slot `signer` with its next nonce. account/account2 are
+ *  key slots or FX_NONE. Deposit references come from ref_seq unless set afterwards. */
+ledger_tx fx_tx(fixture *f, int signer, unsigned kind, int account, int account2, uint64_t id,
+                uint64_t amount, uint64_t limit);
+
+/** Sign tx (real BIP-340), verify the signature, apply it in its own batch and commit. */
+ledger_result fx_submit(fixture *f, const ledger_tx *tx);
+
+/** Apply n signed transactions in one batch (one LMDB write transaction). */
+void fx_submit_batch(fixture *f, const ledger_tx *txs, size_t n, ledger_result *res);
+
+/** Shorthand: fx_submit(fx_tx(...)). */
+ledger_result fx_do(fixture *f, int signer, unsigned kind, int account, int account2, uint64_t id,
+                    uint64_t amount, uint64_t limit);
+
+ledger_pool fx_pool(fixture *f);
+ledger_account fx_account(fixture *f, int slot);
+ledger_operator fx_operator(fixture *f, uint64_t id);
+ledger_withdrawal fx_withdrawal(fixture *f, uint64_t id);
+ledger_chain fx_chain(fixture *f);
+
+/** Run ledger_check on a read snapshot; a violation is a failed CHECK with its message. */
+void fx_check(fixture *f);
+
+/** Sign a transaction with the secret key of slot `signer` (fills signer key and nonce is
+ *  kept). Out: sig. */
+void fx_sign(fixture *f, const ledger_tx *tx, uint8_t sig[LEDGER_SIG_SIZE]);
+
+#endif
