@@ -202,8 +202,8 @@ static int check_history(check *c)
         if (rc != LEDGER_OK)
             return rc;
         if (memcmp(r.prev, prev, LEDGER_HASH_SIZE) != 0)
-            return fail(c, "history record %" PRIu64 " does not link to record %" PRIu64, seq,
-                        seq - 1);
+            return fail(c, "history link broken between records %" PRIu64 " and %" PRIu64, seq - 1,
+                        seq);
         rc = ledger_read_tx(c->st, r.tx_hash, &by_hash);
         if (rc != LEDGER_OK || by_hash.seq != seq)
             return fail(c, "history record %" PRIu64 ": tx index does not point at it", seq);

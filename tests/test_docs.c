@@ -1,0 +1,73 @@
+/* test_docs.c - the specification names every error code, kind, field and parameter */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger.h"
+#include "test_util.h"
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0 || (buf = calloc(1, (size_t)n + 1)) == NULL ||
+        fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+    return buf;
+}
+
+/* `name` must appear in backquotes, as the spec writes identifiers. */
+static void check_named(const char *doc, const char *name)
+{
+    char quoted[96];
+    snprintf(quoted, sizeof quoted, "`%s`", name);
+    if (strstr(doc, quoted) == NULL) {
+        fprintf(stderr, "ledger/README.md does not mention %s\n", quoted);
+        test_failures++;
+    }
+}
+
+/* The kind's row of the kinds table must list its fields in signing order. */
+static void check_kind_row(const char *doc, const ledger_kind_info *info)
+{
+    char head[64];
+    snprintf(head, sizeof head, "| `%s` | ", info->name);
+    const char *row = strstr(doc, head), *end;
+    if (row == NULL) {
+        fprintf(stderr, "ledger/README.md has no table row for kind %s\n", info->name);
+        test_failures++;
+        return;
+    }
+    row += strlen(head);
+    end = strchr(row, '|');
+    for (unsigned i = 0; i < info->field_count; i++) {
+        const char *at = strstr(row, info->fields[i].name);
+        if (at == NULL || at > end) {
+            fprintf(stderr, "kind %s: field %s missing or out of order in its row\n", info->name,
+                    info->fields[i].name);
+            test_failures++;
+            return;
+        }
+        row = at + strlen(info->fields[i].name);
+    }
+}
+
+int main(void)
+{
+    char *doc = slurp(LSTD_SOURCE_DIR "/ledger/README.md");
+#define CHECK_ERR(name, num, msg) check_named(doc, #name);
+    LEDGER_ERRORS(CHECK_ERR)
+#undef CHECK_ERR
+    for (unsigned k = 1; k <= LEDGER_TX_KIND_MAX; k++) {
+        const ledger_kind_info *info = ledger_kind_lookup(k);
+        check_kind_row(doc, info);
+    }
+    for (unsigned p = 1; p < LEDGER_PARAM_COUNT; p++)
+        check_named(doc, ledger_param_name(p));
+    free(doc);
+    return test_finish("test_docs");
+}

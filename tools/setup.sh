@@ -1,0 +1,74 @@
+#!/bin/sh
+# setup.sh - install missing Debian packages, build lstd, then start it or run the test suite
+#
+#   tools/setup.sh start [lstd flags]   build (build/) and start the service
+#   tools/setup.sh test [--long]        build normal and ASan+UBSan trees, run every test in both
+#   tools/setup.sh build                build only
+#
+# --long raises the property-test steps and crash rounds (LSTD_ITERATIONS, LSTD_CRASH_ROUNDS)
+# for runs outside the default CI budget.
+set -eu
+cd "$(dirname "$0")/.."
+
+PACKAGES="build-essential cmake pkg-config liblmdb-dev libzmq3-dev libmsgpack-dev libsecp256k1-dev"
+
+install_missing() {
+    missing=""
+    for p in $PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "setup: installing$missing"
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -q
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
+}
+
+build() { # build <dir> [cmake args]
+    dir=$1
+    shift
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake --build "$dir" -j "$(nproc)"
+}
+
+run_tests() { # run_tests <dir>
+    echo "setup: running the test suite in $1"
+    (cd "$1" && ctest --output-on-failure -j "$(nproc)")
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+start)
+    install_missing
+    build build
+    if [ -x build/lstd ]; then
+        exec build/lstd "$@"
+    fi
+    echo "setup: built the ledger core (build/); the lstd network service is not part of this"
+    echo "setup: version yet, so there is nothing to start. Run 'tools/setup.sh test' for the suite."
+    ;;
+test)
+    if [ "${1:-}" = "--long" ]; then
+        export LSTD_ITERATIONS="${LSTD_ITERATIONS:-200000}"
+        export LSTD_CRASH_ROUNDS="${LSTD_CRASH_ROUNDS:-50}"
+    fi
+    install_missing
+    build build
+    build build-asan -DLSTD_SANITIZE=ON
+    run_tests build
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_tests build-asan
+    echo "setup: all tests passed (normal and ASan+UBSan builds)"
+    ;;
+build)
+    install_missing
+    build build
+    ;;
+*)
+    echo "usage: tools/setup.sh start [lstd flags] | test [--long] | build" >&2
+    exit 2
+    ;;
+esac
