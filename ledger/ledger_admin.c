@@ -41,7 +41,7 @@ int op_fee_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
 {
     ledger_operator o;
     ledger_pool *p = &b->pool;
-    uint64_t other, delay = p->params[LEDGER_PARAM_FEE_DELAY_S];
+    uint64_t other = 0, delay = p->params[LEDGER_PARAM_FEE_DELAY_S];
     ledger_fee *f = &p->treasury_fee;
     int rc = tx->id == 0 ? max_operator_fee(b, &other) : load_operator(b, tx->id, &o);
     if (rc != LEDGER_OK)

@@ -156,6 +156,8 @@ int ledger_apply(ledger_batch *b, const ledger_tx *tx, const uint8_t sig[LEDGER_
     if (rc != LEDGER_OK)
         return rc;
     res->code = run_handler(b, tx, res->out);
+    if (res->code < 0) /* a store NOTFOUND leaked past a handler: a bug, abort the batch */
+        return LEDGER_STORE_CORRUPT;
     if (res->code >= 900)
         return res->code;
     if (res->code != LEDGER_OK)

@@ -105,6 +105,9 @@ size_t record_operator_encode(uint8_t *out, size_t cap, const ledger_operator *o
 int record_operator_decode(ledger_operator *o, const uint8_t *in, size_t len);
 size_t record_history_encode(uint8_t *out, size_t cap, const ledger_record *r);
 int record_history_decode(ledger_record *r, uint64_t seq, const uint8_t *in, size_t len);
+/* version, prev, tx hash, batch, time, code, out[4], signature, then the signing bytes */
+#define HISTORY_VALUE_MAX (1 + 32 + 32 + 8 * 7 + LEDGER_SIG_SIZE + LEDGER_TX_BYTES_MAX)
+
 /** Hash of a history record: tagged SHA-256 "lstd/record/v1" over seq (be64) || value. */
 void record_history_hash(uint8_t out[LEDGER_HASH_SIZE], uint64_t seq, const uint8_t *value,
                          size_t len);

@@ -1,6 +1,8 @@
 /* ledger_record.c - byte layouts of every stored record; one field list serves both ways */
 #include "ledger_internal.h"
 
+#include <assert.h>
+
 #include "crypto.h"
 
 #define RECORD_VERSION 1
@@ -216,9 +218,8 @@ void record_history_hash(uint8_t out[LEDGER_HASH_SIZE], uint64_t seq, const uint
                          size_t len)
 {
     static const char tag[] = "lstd/record/v1";
-    uint8_t buf[8 + 512];
-    if (len > sizeof buf - 8) /* cannot happen: records are bounded by LEDGER_TX_BYTES_MAX */
-        len = sizeof buf - 8;
+    uint8_t buf[8 + HISTORY_VALUE_MAX];
+    assert(len <= HISTORY_VALUE_MAX); /* encode and decode both bound the record */
     be64_put(buf, seq);
     memcpy(buf + 8, value, len);
     crypto_tagged_hash(out, tag, sizeof tag - 1, buf, 8 + len);

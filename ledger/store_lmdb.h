@@ -1,0 +1,60 @@
+/* store_lmdb.h - the ledger_store interface implemented over one LMDB environment */
+#ifndef LSTD_STORE_LMDB_H
+#define LSTD_STORE_LMDB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ledger_store.h"
+
+typedef struct store_lmdb store_lmdb;
+typedef struct store_txn store_txn;
+
+enum store_durability {
+    STORE_SYNC = 0,   /* fsync on every commit: survives power loss (default) */
+    STORE_NOSYNC = 1, /* no fsync: survives a killed process, not a machine crash */
+};
+
+typedef struct store_options {
+    uint64_t map_size_bytes;     /* initial map size; 0 = 64 MiB */
+    uint64_t map_size_max_bytes; /* growth stops here; 0 = 1 TiB */
+    int durability;              /* enum store_durability */
+    bool read_only;              /* open an existing store without writing (verify, inspect) */
+} store_options;
+
+/** Open (creating if absent, unless read_only) the store in directory `dir`, which is
+ *  created with mode 0700 when missing. opt may be NULL for the defaults.
+ *  Out: *out (free with store_lmdb_close).
+ *  Returns: 0, LEDGER_STORE_IO (errno-level failure, message on stderr) or LEDGER_NO_MEMORY. */
+int store_lmdb_open(store_lmdb **out, const char *dir, const store_options *opt);
+
+/** Close the store and set *s to NULL. No transaction may be open. NULL is ignored. */
+void store_lmdb_close(store_lmdb **s);
+
+/** Begin a transaction: a write transaction (one at a time, blocking) or a read snapshot
+ *  (any number, any thread). Out: *txn, *view (valid until commit or abort).
+ *  Returns: 0, LEDGER_STORE_IO or LEDGER_NO_MEMORY. */
+int store_lmdb_begin(store_lmdb *s, bool write, store_txn **txn, ledger_store *view);
+
+/** Commit a write transaction durably (per the durability mode) and free it; *txn = NULL.
+ *  A read transaction is simply ended. Returns: 0, LEDGER_STORE_FULL or LEDGER_STORE_IO
+ *  (in both cases nothing was committed). */
+int store_lmdb_commit(store_txn **txn);
+
+/** Abandon a transaction; nothing it wrote persists. *txn = NULL; NULL is ignored. */
+void store_lmdb_abort(store_txn **txn);
+
+/** Grow the map (double, capped by map_size_max_bytes). No transaction may be open.
+ *  Returns: 0, LEDGER_STORE_FULL (already at the cap) or LEDGER_STORE_IO. */
+int store_lmdb_grow(store_lmdb *s);
+
+/** Run fn(ctx, view) in one write transaction and commit if it returns 0; otherwise abort
+ *  and return its code. When the map fills (fn or commit returns LEDGER_STORE_FULL) the
+ *  transaction is aborted, the map grown and fn run again from scratch, so fn must be
+ *  repeatable (all its effects go through the view). Returns: 0, fn's code or a store error. */
+int store_lmdb_write(store_lmdb *s, int (*fn)(void *ctx, ledger_store *view), void *ctx);
+
+/** Current map size in bytes (for tests and counters). */
+uint64_t store_lmdb_map_size(store_lmdb *s);
+
+#endif
