@@ -36,7 +36,8 @@ static int scan(check *c, unsigned table, const uint8_t *prefix, size_t prefix_l
 {
     uint8_t cur[LEDGER_KEY_MAX];
     size_t cur_len = prefix_len;
-    memcpy(cur, prefix, prefix_len);
+    if (prefix_len > 0)
+        memcpy(cur, prefix, prefix_len);
     for (;;) {
         const uint8_t *k, *v;
         size_t kn, vn;
@@ -47,7 +48,7 @@ static int scan(check *c, unsigned table, const uint8_t *prefix, size_t prefix_l
             return rc;
         if (kn > LEDGER_KEY_MAX || vn > LEDGER_VALUE_MAX)
             return fail(c, "table %u: oversized entry", table);
-        if (kn < prefix_len || memcmp(k, prefix, prefix_len) != 0)
+        if (kn < prefix_len || (prefix_len > 0 && memcmp(k, prefix, prefix_len) != 0))
             return LEDGER_OK;
         memcpy(cur, k, kn);
         cur_len = kn;

@@ -17,8 +17,10 @@ void state_element_hash(uint8_t out[LEDGER_HASH_SIZE], unsigned table, const uin
     uint8_t buf[2 + LEDGER_KEY_MAX + LEDGER_VALUE_MAX];
     buf[0] = (uint8_t)table;
     buf[1] = (uint8_t)key_len;
-    memcpy(buf + 2, key, key_len);
-    memcpy(buf + 2 + key_len, val, val_len);
+    if (key_len > 0) /* memcpy with a NULL pointer is undefined even for 0 bytes */
+        memcpy(buf + 2, key, key_len);
+    if (val_len > 0)
+        memcpy(buf + 2 + key_len, val, val_len);
     crypto_tagged_hash(out, tag, sizeof tag - 1, buf, 2 + key_len + val_len);
 }
 
