@@ -1,0 +1,1780 @@
+/* test_rules.c - every rule of the state machine, every result code a transaction can get */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "fixture.h"
+#include "ledger.h"
+#include "store_lmdb.h"
+#include "test_util.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+#define YEAR_S 31536000u
+#define SNAP_RECORDS 8 /* operators, liens and withdrawals compared by the snapshots */
+
+/* Result codes met so far; main checks that every transaction code was reached. */
+static bool code_seen[900];
+
+static void seen(int code)
+{
+    if (code >= 0 && code < 900)
+        code_seen[code] = true;
+}
+
+/* After a helper's CHECKs failed, name the test line that called it. */
+static void note(int failures_before, int line)
+{
+    if (test_failures != failures_before)
+        fprintf(stderr, "  ^ from test_rules.c:%d\n", line);
+}
+
+/* ---- arithmetic of the documented formulas, independent of ledger_math ---------------- */
+
+static uint64_t mul_div(uint64_t a, uint64_t b, uint64_t c)
+{
+    return (uint64_t)((u128)a * b / c);
+}
+
+/* Largest gain a report may carry: gain * year * 10000 <= apr * E * elapsed. */
+static uint64_t max_gain(uint64_t balance, uint64_t elapsed_s, uint64_t apr_bps)
+{
+    return (uint64_t)((u128)apr_bps * balance * elapsed_s / ((u128)YEAR_S * LEDGER_BPS));
+}
+
+/* Largest loss a report may carry: loss * 10000 <= drop * E. */
+static uint64_t max_loss(uint64_t balance, uint64_t drop_bps)
+{
+    return mul_div(drop_bps, balance, LEDGER_BPS);
+}
+
+/* Fee shares for reward r at fee f: floor(r*f*S / ((A+r)*10000 - r*f)). */
+static uint64_t fee_shares(uint64_t assets, uint64_t shares, uint64_t r, uint64_t f)
+{
+    if (r == 0 || f == 0)
+        return 0;
+    u128 num = (u128)r * f;
+    return (uint64_t)(num * shares / (((u128)assets + r) * LEDGER_BPS - num));
+}
+
+/* ---- store reads ------------------------------------------------------------------------ */
+
+static int slot_of(const fixture *f, const uint8_t key[32])
+{
+    for (int i = 0; i < FX_KEYS; i++)
+        if (memcmp(f->pk[i], key, 32) == 0)
+            return i;
+    return -1;
+}
+
+static ledger_store read_begin(fixture *f, store_txn **t)
+{
+    ledger_store v;
+    if (store_lmdb_begin(f->store, false, t, &v) != 0)
+        abort();
+    return v;
+}
+
+static bool account_exists(fixture *f, int slot)
+{
+    store_txn *t;
+    ledger_store v = read_begin(f, &t);
+    const uint8_t *val;
+    size_t n;
+    int rc = v.get(v.self, LEDGER_T_ACCOUNT, f->pk[slot], 32, &val, &n);
+    store_lmdb_abort(&t);
+    return rc == 0;
+}
+
+static uint64_t allowance(fixture *f, int owner, int spender)
+{
+    store_txn *t;
+    ledger_store v = read_begin(f, &t);
+    uint64_t out = UINT64_MAX;
+    CHECK_CODE(ledger_read_allowance(&v, f->pk[owner], f->pk[spender], &out), LEDGER_OK);
+    store_lmdb_abort(&t);
+    return out;
+}
+
+static int read_lien(fixture *f, uint64_t id, ledger_lien *l)
+{
+    store_txn *t;
+    ledger_store v = read_begin(f, &t);
+    memset(l, 0, sizeof *l);
+    int rc = ledger_read_lien(&v, id, l);
+    store_lmdb_abort(&t);
+    return rc;
+}
+
+#define CHECK_OUT(r, o0, o1, o2, o3)                                                               \
+    do {                                                                                           \
+        CHECK_U64((r).out[0], o0);                                                                 \
+        CHECK_U64((r).out[1], o1);                                                                 \
+        CHECK_U64((r).out[2], o2);                                                                 \
+        CHECK_U64((r).out[3], o3);                                                                 \
+    } while (0)
+
+#define CHECK_ACCT(f, slot, free_, locked_, queued_)                                               \
+    do {                                                                                           \
+        ledger_account a_ = fx_account(f, slot);                                                   \
+        CHECK_U64(a_.shares, free_);                                                               \
+        CHECK_U64(a_.locked, locked_);                                                             \
+        CHECK_U64(a_.queued, queued_);                                                             \
+    } while (0)
+
+/* ---- snapshots: "nothing but the nonce changed" ------------------------------------------ */
+
+typedef struct snapshot {
+    ledger_chain chain;
+    ledger_pool pool;
+    ledger_account acct[FX_KEYS];
+    ledger_operator op[SNAP_RECORDS];
+    int lien_rc[SNAP_RECORDS], wd_rc[SNAP_RECORDS];
+    ledger_lien lien[SNAP_RECORDS];
+    ledger_withdrawal wd[SNAP_RECORDS];
+} snapshot;
+
+static void snap_take(fixture *f, snapshot *s)
+{
+    store_txn *t;
+    ledger_store v = read_begin(f, &t);
+    memset(s, 0, sizeof *s);
+    int rc = ledger_read_chain(&v, &s->chain);
+    if (rc == LEDGER_OK)
+        rc = ledger_read_pool(&v, &s->pool);
+    for (int i = 0; rc == LEDGER_OK && i < FX_KEYS; i++)
+        rc = ledger_read_account(&v, f->pk[i], &s->acct[i]);
+    for (uint64_t id = 1; rc == LEDGER_OK && id <= SNAP_RECORDS; id++) {
+        if (id <= s->pool.operator_count)
+            rc = ledger_read_operator(&v, id, &s->op[id - 1]);
+        s->lien_rc[id - 1] = ledger_read_lien(&v, id, &s->lien[id - 1]);
+        s->wd_rc[id - 1] = ledger_read_withdrawal(&v, id, &s->wd[id - 1]);
+    }
+    store_lmdb_abort(&t);
+    CHECK_CODE(rc, LEDGER_OK);
+}
+
+static void same_u64(const char *what, uint64_t before, uint64_t after)
+{
+    if (before == after)
+        return;
+    fprintf(stderr, "  %s changed: %" PRIu64 " -> %" PRIu64 "\n", what, before, after);
+    test_failures++;
+}
+
+static void same_bytes(const char *what, const void *before, const void *after, size_t n)
+{
+    if (memcmp(before, after, n) == 0)
+        return;
+    fprintf(stderr, "  %s changed\n", what);
+    test_failures++;
+}
+
+#define POOL_FIELDS(X)                                                                             \
+    X(assets)                                                                                      \
+    X(shares)                                                                                      \
+    X(buffer) X(payable) X(total_deposited) X(total_rewards) X(total_slashed) X(total_paid)        \
+        X(stake_limit_current) X(stake_limit_ts) X(pause_flags) X(treasury_fee.bps)                \
+            X(treasury_fee.pending_bps) X(treasury_fee.pending_at) X(operator_count)               \
+                X(next_lien_id) X(next_request_id) X(finalized_through) X(decimals) X(dead_shares)
+
+static void pool_same(const ledger_pool *a, const ledger_pool *b)
+{
+    char what[64];
+#define SAME_POOL(field) same_u64("pool." #field, a->field, b->field);
+    POOL_FIELDS(SAME_POOL)
+#undef SAME_POOL
+    for (int i = 1; i < LEDGER_PARAM_COUNT; i++) {
+        snprintf(what, sizeof what, "pool.params[%d]", i);
+        same_u64(what, a->params[i], b->params[i]);
+    }
+    same_bytes("pool.admin", a->admin, b->admin, 32);
+    same_bytes("pool.custodian", a->custodian, b->custodian, 32);
+    same_bytes("pool.treasury", a->treasury, b->treasury, 32);
+}
+
+/* Compare two snapshots around one transaction of `signer`: only the signer's nonce (and the
+ * chain) may move when recorded; with `held`, operators' held report fields may change. */
+static void snap_same(const snapshot *a, const snapshot *b, int signer, bool recorded, bool held)
+{
+    char what[64];
+    pool_same(&a->pool, &b->pool);
+    for (int i = 0; i < FX_KEYS; i++) {
+        snprintf(what, sizeof what, "account[%d].shares", i);
+        same_u64(what, a->acct[i].shares, b->acct[i].shares);
+        snprintf(what, sizeof what, "account[%d].locked", i);
+        same_u64(what, a->acct[i].locked, b->acct[i].locked);
+        snprintf(what, sizeof what, "account[%d].queued", i);
+        same_u64(what, a->acct[i].queued, b->acct[i].queued);
+        snprintf(what, sizeof what, "account[%d].nonce (+ consumed)", i);
+        same_u64(what, a->acct[i].nonce + (i == signer && recorded), b->acct[i].nonce);
+    }
+    for (int i = 0; i < SNAP_RECORDS; i++) {
+        ledger_operator oa = a->op[i], ob = b->op[i];
+        if (held)
+            oa.held_epoch = ob.held_epoch = oa.held_balance = ob.held_balance = 0;
+        snprintf(what, sizeof what, "operator %d", i + 1);
+        same_bytes(what, &oa, &ob, sizeof oa);
+        snprintf(what, sizeof what, "lien %d", i + 1);
+        same_u64(what, (uint64_t)a->lien_rc[i], (uint64_t)b->lien_rc[i]);
+        same_bytes(what, &a->lien[i], &b->lien[i], sizeof a->lien[i]);
+        snprintf(what, sizeof what, "withdrawal %d", i + 1);
+        same_u64(what, (uint64_t)a->wd_rc[i], (uint64_t)b->wd_rc[i]);
+        same_bytes(what, &a->wd[i], &b->wd[i], sizeof a->wd[i]);
+    }
+    same_u64("chain.next_seq (+ recorded)", a->chain.next_seq + recorded, b->chain.next_seq);
+    same_u64("chain.next_batch (+ recorded)", a->chain.next_batch + recorded, b->chain.next_batch);
+    if (!recorded) {
+        same_bytes("chain.head", a->chain.head, b->chain.head, 32);
+        same_bytes("chain.digest", a->chain.digest, b->chain.digest, 32);
+        same_u64("chain.last_ts", a->chain.last_ts, b->chain.last_ts);
+    }
+}
+
+/* ---- submission helpers ---------------------------------------------------------------- */
+
+/* Submit tx expecting rejection `code`: recorded with the nonce consumed for codes >= 100, not
+ * recorded below; nothing else may change (a held report may set the operator's hold). */
+static ledger_result reject_at(fixture *f, const ledger_tx *tx, int code, bool held, int line)
+{
+    int failures = test_failures, signer = slot_of(f, tx->signer);
+    bool recorded = code >= 100;
+    snapshot before, after;
+    snap_take(f, &before);
+    ledger_result r = fx_submit(f, tx);
+    snap_take(f, &after);
+    seen(r.code);
+    CHECK_CODE(r.code, code);
+    CHECK(!r.duplicate);
+    CHECK(ledger_err_recorded(code) == (int)recorded);
+    if (recorded) {
+        CHECK_U64(r.seq, before.chain.next_seq);
+        CHECK_U64(r.batch, before.chain.next_batch);
+        CHECK_U64(r.timestamp, f->now > before.chain.last_ts ? f->now : before.chain.last_ts);
+    } else {
+        CHECK_U64(r.seq, 0);
+    }
+    CHECK_OUT(r, 0, 0, 0, 0);
+    snap_same(&before, &after, signer, recorded, held);
+    note(failures, line);
+    return r;
+}
+
+/* Submit tx expecting success: recorded at the next sequence number, nonce consumed. */
+static ledger_result accept_at(fixture *f, const ledger_tx *tx, int line)
+{
+    int failures = test_failures, signer = slot_of(f, tx->signer);
+    ledger_chain c = fx_chain(f);
+    ledger_result r = fx_submit(f, tx);
+    CHECK_CODE(r.code, LEDGER_OK);
+    CHECK(!r.duplicate);
+    CHECK_U64(r.seq, c.next_seq);
+    CHECK_U64(r.batch, c.next_batch);
+    CHECK_U64(r.timestamp, f->now > c.last_ts ? f->now : c.last_ts);
+    CHECK_U64(fx_chain(f).next_seq, c.next_seq + 1);
+    if (signer >= 0)
+        CHECK_U64(fx_account(f, signer).nonce, tx->nonce);
+    note(failures, line);
+    return r;
+}
+
+static ledger_result do_reject(fixture *f, int signer, unsigned kind, int account, int account2,
+                               uint64_t id, uint64_t amount, uint64_t limit, int code, int line)
+{
+    ledger_tx tx = fx_tx(f, signer, kind, account, account2, id, amount, limit);
+    return reject_at(f, &tx, code, false, line);
+}
+
+static ledger_result do_ok(fixture *f, int signer, unsigned kind, int account, int account2,
+                           uint64_t id, uint64_t amount, uint64_t limit, int line)
+{
+    ledger_tx tx = fx_tx(f, signer, kind, account, account2, id, amount, limit);
+    return accept_at(f, &tx, line);
+}
+
+#define TX_OK(f, tx) accept_at(f, tx, __LINE__)
+#define TX_REJECT(f, tx, code) reject_at(f, tx, code, false, __LINE__)
+#define DO_OK(f, s, k, a, a2, id, amt, lim) do_ok(f, s, k, a, a2, id, amt, lim, __LINE__)
+#define DO_REJECT(f, s, k, a, a2, id, amt, lim, code)                                              \
+    do_reject(f, s, k, a, a2, id, amt, lim, code, __LINE__)
+
+/* Expect INVALID_ACCOUNT when account field `which` (1 or 2) is 32 bytes of 0xFF: not an x
+ * coordinate on the curve. */
+static void reject_bad_key_at(fixture *f, int signer, unsigned kind, int account, int account2,
+                              int which, uint64_t id, uint64_t amount, uint64_t limit, int line)
+{
+    ledger_tx tx = fx_tx(f, signer, kind, account, account2, id, amount, limit);
+    memset(which == 2 ? tx.account2 : tx.account, 0xFF, 32);
+    reject_at(f, &tx, LEDGER_INVALID_ACCOUNT, false, line);
+}
+#define REJECT_BAD_KEY(f, s, k, a, a2, which, id, amt, lim)                                        \
+    reject_bad_key_at(f, s, k, a, a2, which, id, amt, lim, __LINE__)
+
+/* Deposit at the current rate: checks the minted shares floor(amount*S/A) and the pool. */
+static uint64_t deposit_at(fixture *f, int to, uint64_t amount, int line)
+{
+    int failures = test_failures;
+    ledger_pool p = fx_pool(f);
+    ledger_account a = fx_account(f, to);
+    uint64_t shares = mul_div(amount, p.shares, p.assets);
+    ledger_result r = do_ok(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, to, FX_NONE, 0, amount, 0, line);
+    CHECK_OUT(r, shares, amount, 0, 0);
+    ledger_pool q = fx_pool(f);
+    CHECK_U64(q.assets, p.assets + amount);
+    CHECK_U64(q.shares, p.shares + shares);
+    CHECK_U64(q.buffer, p.buffer + amount);
+    CHECK_U64(q.total_deposited, p.total_deposited + amount);
+    CHECK_U64(fx_account(f, to).shares, a.shares + shares);
+    note(failures, line);
+    return shares;
+}
+#define DEPOSIT(f, to, amount) deposit_at(f, to, amount, __LINE__)
+
+/* A report (kind REPORT by the operator key, or REPORT_ACCEPT by the admin) expected to be
+ * applied with treasury fee ft and operator fee fo in force: checks out[] and every effect. */
+static ledger_result report_at(fixture *f, int signer, unsigned kind, uint64_t id, uint64_t epoch,
+                               uint64_t balance, uint64_t ft, uint64_t fo, int line)
+{
+    int failures = test_failures;
+    ledger_pool p = fx_pool(f);
+    ledger_operator o = fx_operator(f, id);
+    int ts = slot_of(f, p.treasury), fs = slot_of(f, o.fee_account);
+    uint64_t t0 = ts >= 0 ? fx_account(f, ts).shares : 0;
+    uint64_t a0 = fs >= 0 ? fx_account(f, fs).shares : 0;
+    uint64_t gain = balance > o.balance ? balance - o.balance : 0;
+    uint64_t loss = balance < o.balance ? o.balance - balance : 0;
+    uint64_t fee = fee_shares(p.assets, p.shares, gain, ft + fo);
+    uint64_t fee_op = ft + fo ? mul_div(fee, fo, ft + fo) : 0, fee_tr = fee - fee_op;
+    ledger_tx tx = fx_tx(f, signer, kind, FX_NONE, FX_NONE, id, balance, epoch);
+    ledger_result r = accept_at(f, &tx, line);
+    CHECK_OUT(r, gain, loss, fee_tr, fee_op);
+    ledger_pool q = fx_pool(f);
+    ledger_operator n = fx_operator(f, id);
+    CHECK_U64(q.assets, p.assets + gain - loss);
+    CHECK_U64(q.shares, p.shares + fee);
+    CHECK_U64(q.buffer, p.buffer);
+    CHECK_U64(q.total_rewards, p.total_rewards + gain);
+    CHECK_U64(q.total_slashed, p.total_slashed + loss);
+    if (ts >= 0)
+        CHECK_U64(fx_account(f, ts).shares, t0 + fee_tr + (fs == ts ? fee_op : 0));
+    if (fs >= 0 && fs != ts)
+        CHECK_U64(fx_account(f, fs).shares, a0 + fee_op);
+    CHECK_U64(n.balance, balance);
+    CHECK_U64(n.reported_balance, balance);
+    CHECK_U64(n.funded_since + n.exited_since, 0);
+    CHECK_U64(n.last_epoch, epoch);
+    CHECK_U64(n.last_report_ts, r.timestamp);
+    CHECK_U64(n.report_count, o.report_count + 1);
+    CHECK_U64(n.held_epoch + n.held_balance, 0);
+    CHECK_U64(n.fees_earned, o.fees_earned + fee_op);
+    const ledger_report_entry *e = &n.reports[o.report_count % LEDGER_REPORTS_KEPT];
+    CHECK(e->epoch == epoch && e->balance == balance && e->timestamp == r.timestamp &&
+          e->gain == gain && e->loss == loss && e->fee_shares == fee);
+    if (fee > 0) { /* the fee shares are worth F/P of the reward, less under one share */
+        u128 owed = (u128)gain * (ft + fo) * q.shares;
+        CHECK((u128)fee * q.assets * LEDGER_BPS <= owed);
+        CHECK((u128)(fee + 1) * q.assets * LEDGER_BPS > owed);
+    }
+    if (gain > 0 && ft + fo < LEDGER_BPS) /* the rate rises only on a gain */
+        CHECK((u128)q.assets * p.shares > (u128)p.assets * q.shares);
+    if (gain == 0)
+        CHECK((u128)q.assets * p.shares <= (u128)p.assets * q.shares);
+    note(failures, line);
+    return r;
+}
+#define REPORT_OK(f, id, epoch, balance, ft, fo)                                                   \
+    report_at(f, FX_OPERATOR, LEDGER_TX_REPORT, id, epoch, balance, ft, fo, __LINE__)
+#define ACCEPT_OK(f, id, epoch, balance, ft, fo)                                                   \
+    report_at(f, FX_ADMIN, LEDGER_TX_REPORT_ACCEPT, id, epoch, balance, ft, fo, __LINE__)
+
+/* A report outside a sanity limit: rejected with `code`, recorded, and held by the operator. */
+static void report_held_at(fixture *f, int signer, uint64_t id, uint64_t epoch, uint64_t balance,
+                           int code, int line)
+{
+    int failures = test_failures;
+    ledger_tx tx = fx_tx(f, signer, LEDGER_TX_REPORT, FX_NONE, FX_NONE, id, balance, epoch);
+    reject_at(f, &tx, code, true, line);
+    ledger_operator o = fx_operator(f, id);
+    CHECK_U64(o.held_epoch, epoch);
+    CHECK_U64(o.held_balance, balance);
+    note(failures, line);
+}
+#define REPORT_HELD(f, id, epoch, balance, code)                                                   \
+    report_held_at(f, FX_OPERATOR, id, epoch, balance, code, __LINE__)
+
+/* ---- deposit ------------------------------------------------------------------------------ */
+
+static void deposit_basics(fixture *f)
+{
+    const unsigned D = LEDGER_TX_DEPOSIT;
+    DO_REJECT(f, FX_USER + 4, D, FX_USER, FX_NONE, 0, 1000, 0, LEDGER_NOT_CUSTODIAN);
+    DO_REJECT(f, FX_ADMIN, D, FX_USER, FX_NONE, 0, 1000, 0, LEDGER_NOT_CUSTODIAN);
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_USER, FX_NONE, 0, 0, 0, LEDGER_AMOUNT_ZERO);
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_NONE, FX_NONE, 0, 1000, 0, LEDGER_INVALID_ACCOUNT);
+    REJECT_BAD_KEY(f, FX_CUSTODIAN, D, FX_NONE, FX_NONE, 1, 0, 1000, 0);
+
+    CHECK(!account_exists(f, FX_USER));
+    ledger_tx first = fx_tx(f, FX_CUSTODIAN, D, FX_USER, FX_NONE, 0, 1000000, 0);
+    ledger_result r = TX_OK(f, &first);
+    CHECK_OUT(r, 1000000, 1000000, 0, 0); /* 1:1 at genesis */
+    CHECK(account_exists(f, FX_USER));
+    CHECK_ACCT(f, FX_USER, 1000000, 0, 0);
+    ledger_pool p = fx_pool(f);
+    CHECK(p.assets == 2000000 && p.shares == 2000000 && p.buffer == 2000000);
+
+    ledger_tx again = fx_tx(f, FX_CUSTODIAN, D, FX_USER + 1, FX_NONE, 0, 5, 0);
+    memcpy(again.ref, first.ref, LEDGER_REF_SIZE);
+    TX_REJECT(f, &again, LEDGER_DEPOSIT_REF_USED);
+
+    r = DO_OK(f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, LEDGER_PAUSE_DEPOSITS, 0);
+    CHECK_U64(r.out[0], LEDGER_PAUSE_DEPOSITS);
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_USER, FX_NONE, 0, 1000, 0, LEDGER_DEPOSITS_PAUSED);
+    DO_OK(f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, 0, 0);
+    DEPOSIT(f, FX_USER, 1000);
+}
+
+static void deposit_stake_limit(fixture *f)
+{
+    const unsigned D = LEDGER_TX_DEPOSIT, PS = LEDGER_TX_PARAM_SET;
+    ledger_result r =
+        DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_STAKE_LIMIT_MAX, 5000, 0);
+    CHECK_U64(r.out[0], 5000);
+    ledger_pool p = fx_pool(f);
+    CHECK_U64(p.stake_limit_current, 5000); /* switched on from 0: starts full */
+    CHECK_U64(p.stake_limit_ts, r.timestamp);
+    DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_STAKE_LIMIT_REFILL, 10, 0);
+    CHECK_U64(fx_pool(f).stake_limit_current, 5000);
+
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_USER + 1, FX_NONE, 0, 5001, 0, LEDGER_STAKE_LIMIT_EXCEEDED);
+    DEPOSIT(f, FX_USER + 1, 3000);
+    p = fx_pool(f);
+    CHECK_U64(p.stake_limit_current, 2000);
+    CHECK_U64(p.stake_limit_ts, f->now);
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_USER + 1, FX_NONE, 0, 2001, 0, LEDGER_STAKE_LIMIT_EXCEEDED);
+
+    f->now += 50; /* refills 50 * 10 */
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_USER + 1, FX_NONE, 0, 2501, 0, LEDGER_STAKE_LIMIT_EXCEEDED);
+    DEPOSIT(f, FX_USER + 1, 2500);
+    p = fx_pool(f);
+    CHECK_U64(p.stake_limit_current, 0);
+    CHECK_U64(p.stake_limit_ts, f->now);
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_USER + 1, FX_NONE, 0, 1, 0, LEDGER_STAKE_LIMIT_EXCEEDED);
+
+    f->now += 1000; /* would refill 10000: capped at the maximum */
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_USER + 1, FX_NONE, 0, 5001, 0, LEDGER_STAKE_LIMIT_EXCEEDED);
+    DEPOSIT(f, FX_USER + 1, 5000);
+    CHECK_U64(fx_account(f, FX_USER + 1).shares, 10500);
+
+    /* a new refill rate applies from now on: what accrued so far is kept */
+    f->now += 100; /* 1000 accrued at 10/s */
+    DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_STAKE_LIMIT_REFILL, 1, 0);
+    p = fx_pool(f);
+    CHECK(p.stake_limit_current == 1000 && p.stake_limit_ts == f->now);
+    f->now += 100; /* 100 more at 1/s */
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_USER + 1, FX_NONE, 0, 1101, 0, LEDGER_STAKE_LIMIT_EXCEEDED);
+    DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_STAKE_LIMIT_MAX, 600, 0);
+    CHECK_U64(fx_pool(f).stake_limit_current, 600); /* clamped to the new maximum */
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_USER + 1, FX_NONE, 0, 601, 0, LEDGER_STAKE_LIMIT_EXCEEDED);
+    DEPOSIT(f, FX_USER + 1, 600);
+    CHECK_U64(fx_pool(f).stake_limit_current, 0);
+
+    DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_STAKE_LIMIT_MAX, 0, 0);
+    DEPOSIT(f, FX_USER + 2, 99400); /* no limit again */
+}
+
+/* Raise the rate above 1: fund the operator and have the admin accept a large gain. */
+static void deposit_rate(fixture *f)
+{
+    const unsigned D = LEDGER_TX_DEPOSIT;
+    ledger_result r =
+        DO_OK(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 1000000, 0);
+    CHECK_OUT(r, 1000000, 1000000, 0, 0);
+    REPORT_HELD(f, 1, 1, 3000000, LEDGER_REPORT_APR_EXCEEDED);
+    ACCEPT_OK(f, 1, 1, 3000000, 500, 500);
+    ledger_pool p = fx_pool(f);
+    CHECK(p.assets > p.shares);
+    CHECK_U64(p.assets, 4111500);          /* 1000000 dead + 1111500 deposited + 2000000 gain */
+    CHECK_U64(p.shares, 2111500 + 107963); /* fee floor(2e6*1000*S/((A+2e6)*10000-2e9)) */
+
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_USER + 3, FX_NONE, 0, 1, 0, LEDGER_DEPOSIT_TOO_SMALL);
+    /* 1234567 * 2219463 / 4111500 = 666441.8...: minted 666441, the pool keeps the dust */
+    uint64_t want = mul_div(1234567, p.shares, p.assets);
+    CHECK_U64(want, 666441);
+    ledger_tx low = fx_tx(f, FX_CUSTODIAN, D, FX_USER + 3, FX_NONE, 0, 1234567, want + 1);
+    TX_REJECT(f, &low, LEDGER_SHARES_OUT_TOO_LOW);
+    ledger_tx exact = fx_tx(f, FX_CUSTODIAN, D, FX_USER + 3, FX_NONE, 0, 1234567, want);
+    memcpy(exact.ref, low.ref, LEDGER_REF_SIZE); /* a rejected deposit did not use its ref */
+    r = TX_OK(f, &exact);
+    CHECK_OUT(r, want, 1234567, 0, 0);
+    CHECK_ACCT(f, FX_USER + 3, want, 0, 0);
+    ledger_pool q = fx_pool(f);
+    CHECK_U64(q.assets, p.assets + 1234567);
+    CHECK_U64(q.shares, p.shares + want);
+    CHECK_U64(q.buffer, p.buffer + 1234567);
+    CHECK_U64(q.total_deposited, p.total_deposited + 1234567);
+    DEPOSIT(f, FX_USER + 3, 2); /* 2 units mint floor(2*S/A) = 1 share */
+    CHECK_U64(fx_account(f, FX_USER + 3).shares, want + 1);
+
+    DO_REJECT(f, FX_CUSTODIAN, D, FX_USER + 3, FX_NONE, 0, UINT64_MAX, 0, LEDGER_OVERFLOW);
+}
+
+static void test_deposit(void)
+{
+    fixture f;
+    fx_open(&f, NULL);
+    deposit_basics(&f);
+    deposit_stake_limit(&f);
+    deposit_rate(&f);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* ---- transfer ----------------------------------------------------------------------------- */
+
+static void test_transfer(void)
+{
+    const unsigned T = LEDGER_TX_TRANSFER;
+    const int U0 = FX_USER, U1 = FX_USER + 1, U2 = FX_USER + 2, U5 = FX_USER + 5;
+    fixture f;
+    fx_open(&f, NULL);
+    DEPOSIT(&f, U0, 10000);
+
+    CHECK(!account_exists(&f, U1));
+    ledger_result r = DO_OK(&f, U0, T, U1, FX_NONE, 0, 300, 0);
+    CHECK_OUT(r, 300, 0, 0, 0);
+    CHECK(account_exists(&f, U1)); /* created on first receipt */
+    CHECK_ACCT(&f, U0, 9700, 0, 0);
+    CHECK_ACCT(&f, U1, 300, 0, 0);
+
+    DO_REJECT(&f, U0, T, U1, FX_NONE, 0, 9701, 0, LEDGER_INSUFFICIENT_SHARES);
+    DO_REJECT(&f, U0, T, U1, FX_NONE, 0, 0, 0, LEDGER_AMOUNT_ZERO);
+    DO_REJECT(&f, U0, T, FX_NONE, FX_NONE, 0, 10, 0, LEDGER_INVALID_ACCOUNT);
+    REJECT_BAD_KEY(&f, U0, T, FX_NONE, FX_NONE, 1, 0, 10, 0);
+    DO_REJECT(&f, U0, T, U0, FX_NONE, 0, 9701, 0, LEDGER_INSUFFICIENT_SHARES);
+
+    r = DO_OK(&f, U0, T, U0, FX_NONE, 0, 500, 0); /* to oneself: moves nothing */
+    CHECK_OUT(r, 500, 0, 0, 0);
+    CHECK_ACCT(&f, U0, 9700, 0, 0);
+
+    DO_OK(&f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, LEDGER_PAUSE_TRANSFERS, 0);
+    DO_REJECT(&f, U0, T, U1, FX_NONE, 0, 10, 0, LEDGER_TRANSFERS_PAUSED);
+    /* other pause bits leave transfers alone */
+    DO_OK(&f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0,
+          LEDGER_PAUSE_DEPOSITS | LEDGER_PAUSE_WITHDRAWALS, 0);
+    DO_OK(&f, U0, T, U1, FX_NONE, 0, 10, 0);
+    DO_OK(&f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, 0, 0);
+
+    DO_OK(&f, U1, T, U2, FX_NONE, 0, 310, 0); /* the whole balance */
+    CHECK_ACCT(&f, U1, 0, 0, 0);
+    CHECK_ACCT(&f, U2, 310, 0, 0);
+    CHECK_ACCT(&f, U0, 9690, 0, 0);
+    /* a fresh signer with no shares: rejected, but the account now holds its nonce */
+    DO_REJECT(&f, U5, T, U0, FX_NONE, 0, 1, 0, LEDGER_INSUFFICIENT_SHARES);
+    CHECK_U64(fx_account(&f, U5).nonce, 1);
+    ledger_pool p = fx_pool(&f);
+    CHECK(p.shares == 1010000 && p.assets == 1010000);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* ---- approve / transfer_from ------------------------------------------------------------- */
+
+static void test_allowance(void)
+{
+    const unsigned AP = LEDGER_TX_APPROVE, TF = LEDGER_TX_TRANSFER_FROM;
+    const int U0 = FX_USER, U1 = FX_USER + 1, U2 = FX_USER + 2, U3 = FX_USER + 3;
+    fixture f;
+    fx_open(&f, NULL);
+    DEPOSIT(&f, U0, 10000);
+    DEPOSIT(&f, U3, 100);
+
+    DO_REJECT(&f, U0, AP, U0, FX_NONE, 0, 1000, 0, LEDGER_SELF_APPROVAL);
+    DO_REJECT(&f, U0, AP, FX_NONE, FX_NONE, 0, 1000, 0, LEDGER_INVALID_ACCOUNT);
+    REJECT_BAD_KEY(&f, U0, AP, FX_NONE, FX_NONE, 1, 0, 1000, 0);
+    DO_REJECT(&f, U1, TF, U0, U2, 0, 1, 0, LEDGER_ALLOWANCE_EXCEEDED); /* none yet */
+    ledger_result r = DO_OK(&f, U0, AP, U1, FX_NONE, 0, 50, 0);
+    CHECK_OUT(r, 50, 0, 0, 0);
+    r = DO_OK(&f, U0, AP, U1, FX_NONE, 0, 1000, 0); /* sets, does not add */
+    CHECK_OUT(r, 1000, 0, 0, 0);
+    CHECK_U64(allowance(&f, U0, U1), 1000);
+    CHECK_U64(allowance(&f, U1, U0), 0);
+
+    DO_REJECT(&f, U1, TF, U0, U2, 0, 1001, 0, LEDGER_ALLOWANCE_EXCEEDED);
+    DO_REJECT(&f, U1, TF, U0, U2, 0, 0, 0, LEDGER_AMOUNT_ZERO);
+    DO_REJECT(&f, U1, TF, U0, FX_NONE, 0, 10, 0, LEDGER_INVALID_ACCOUNT);
+    REJECT_BAD_KEY(&f, U1, TF, U0, FX_NONE, 2, 0, 10, 0);
+    DO_REJECT(&f, U2, TF, U0, U2, 0, 10, 0, LEDGER_ALLOWANCE_EXCEEDED); /* not the spender */
+    r = DO_OK(&f, U1, TF, U0, U2, 0, 400, 0);
+    CHECK_OUT(r, 400, 600, 0, 0);
+    CHECK_U64(allowance(&f, U0, U1), 600);
+    CHECK_ACCT(&f, U0, 9600, 0, 0);
+    CHECK_ACCT(&f, U2, 400, 0, 0);
+    CHECK_ACCT(&f, U1, 0, 0, 0);
+
+    DO_OK(&f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, LEDGER_PAUSE_TRANSFERS, 0);
+    DO_REJECT(&f, U1, TF, U0, U2, 0, 10, 0, LEDGER_TRANSFERS_PAUSED);
+    DO_OK(&f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, 0, 0);
+
+    /* an allowance does not give the owner shares it lacks */
+    DO_OK(&f, U3, AP, U1, FX_NONE, 0, 1000, 0);
+    DO_REJECT(&f, U1, TF, U3, U2, 0, 500, 0, LEDGER_INSUFFICIENT_SHARES);
+    CHECK_U64(allowance(&f, U3, U1), 1000);
+    r = DO_OK(&f, U1, TF, U3, U1, 0, 100, 0); /* the spender may pay itself */
+    CHECK_OUT(r, 100, 900, 0, 0);
+    CHECK_ACCT(&f, U3, 0, 0, 0);
+    CHECK_ACCT(&f, U1, 100, 0, 0);
+
+    r = DO_OK(&f, U0, AP, U1, FX_NONE, 0, 0, 0); /* approve 0 removes it */
+    CHECK_OUT(r, 0, 0, 0, 0);
+    CHECK_U64(allowance(&f, U0, U1), 0);
+    DO_REJECT(&f, U1, TF, U0, U2, 0, 1, 0, LEDGER_ALLOWANCE_EXCEEDED);
+    DO_REJECT(&f, U1, TF, U3, U2, 0, 1, 0, LEDGER_INSUFFICIENT_SHARES); /* U3 has none left */
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* ---- liens -------------------------------------------------------------------------------- */
+
+static void lien_lock(fixture *f, uint64_t expiry)
+{
+    const unsigned LK = LEDGER_TX_LOCK;
+    const int U0 = FX_USER, U1 = FX_USER + 1, U3 = FX_USER + 3;
+    DO_REJECT(f, U0, LK, U0, FX_NONE, 0, 100, 0, LEDGER_LIEN_SELF);
+    DO_REJECT(f, U0, LK, U1, FX_NONE, 0, 0, 0, LEDGER_AMOUNT_ZERO);
+    DO_REJECT(f, U0, LK, FX_NONE, FX_NONE, 0, 100, 0, LEDGER_INVALID_ACCOUNT);
+    REJECT_BAD_KEY(f, U0, LK, FX_NONE, FX_NONE, 1, 0, 100, 0);
+    DO_REJECT(f, U0, LK, U1, FX_NONE, 0, 100, f->now, LEDGER_EXPIRY_IN_PAST);
+    DO_REJECT(f, U0, LK, U1, FX_NONE, 0, 100, f->now - 1, LEDGER_EXPIRY_IN_PAST);
+    DO_REJECT(f, U0, LK, U1, FX_NONE, 0, 10001, expiry, LEDGER_INSUFFICIENT_SHARES);
+    DO_OK(f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, LEDGER_PAUSE_TRANSFERS, 0);
+    DO_REJECT(f, U0, LK, U1, FX_NONE, 0, 100, expiry, LEDGER_TRANSFERS_PAUSED);
+    DO_OK(f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, 0, 0);
+
+    ledger_pool p = fx_pool(f);
+    ledger_result r = DO_OK(f, U0, LK, U1, FX_NONE, 0, 4000, expiry);
+    CHECK_OUT(r, 1, 4000, mul_div(4000, p.assets, p.shares), 0);
+    CHECK(r.out[2] > 4000); /* the rate is above 1 here */
+    CHECK_ACCT(f, U0, 6000, 4000, 0);
+    ledger_lien l;
+    CHECK_CODE(read_lien(f, 1, &l), LEDGER_OK);
+    CHECK(l.id == 1 && memcmp(l.owner, f->pk[U0], 32) == 0 &&
+          memcmp(l.beneficiary, f->pk[U1], 32) == 0 && l.shares == 4000 && l.expiry == expiry &&
+          l.created == r.timestamp);
+    r = DO_OK(f, U0, LK, U1, FX_NONE, 0, 3000, 0); /* no expiry */
+    CHECK_OUT(r, 2, 3000, mul_div(3000, p.assets, p.shares), 0);
+    r = DO_OK(f, U3, LK, U1, FX_NONE, 0, 2000, expiry);
+    CHECK_OUT(r, 3, 2000, mul_div(2000, p.assets, p.shares), 0);
+    CHECK_ACCT(f, U0, 3000, 7000, 0);
+    CHECK_ACCT(f, U3, 3000, 2000, 0);
+    ledger_pool q = fx_pool(f);
+    CHECK(q.assets == p.assets && q.shares == p.shares && q.next_lien_id == 4);
+    /* locked shares are not free */
+    DO_REJECT(f, U0, LEDGER_TX_TRANSFER, U1, FX_NONE, 0, 3001, 0, LEDGER_INSUFFICIENT_SHARES);
+    DO_REJECT(f, U0, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 3001, 0,
+              LEDGER_INSUFFICIENT_SHARES);
+}
+
+static void lien_release(fixture *f)
+{
+    const unsigned RL = LEDGER_TX_RELEASE, SZ = LEDGER_TX_SEIZE;
+    const int U0 = FX_USER, U1 = FX_USER + 1, U2 = FX_USER + 2, U4 = FX_USER + 4;
+    ledger_lien l;
+    ledger_result r = DO_OK(f, U1, RL, FX_NONE, FX_NONE, 1, 1500, 0);
+    CHECK_OUT(r, 1500, 2500, 0, 0);
+    CHECK_ACCT(f, U0, 4500, 5500, 0);
+    CHECK(read_lien(f, 1, &l) == LEDGER_OK && l.shares == 2500);
+    DO_REJECT(f, U1, RL, FX_NONE, FX_NONE, 1, 2501, 0, LEDGER_LIEN_SHARES_EXCEEDED);
+    DO_REJECT(f, U1, RL, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_AMOUNT_ZERO);
+    DO_REJECT(f, U2, RL, FX_NONE, FX_NONE, 1, 1, 0, LEDGER_LIEN_NOT_BENEFICIARY);
+    DO_REJECT(f, U0, RL, FX_NONE, FX_NONE, 1, 100, 0, LEDGER_LIEN_NOT_EXPIRED);
+    DO_REJECT(f, U0, RL, FX_NONE, FX_NONE, 2, 100, 0, LEDGER_LIEN_NOT_EXPIRED); /* never */
+    DO_REJECT(f, U1, RL, FX_NONE, FX_NONE, 99, 1, 0, LEDGER_LIEN_NOT_FOUND);
+
+    DO_REJECT(f, U2, SZ, U2, FX_NONE, 1, 100, 0, LEDGER_LIEN_NOT_BENEFICIARY);
+    DO_REJECT(f, U0, SZ, U0, FX_NONE, 1, 100, 0, LEDGER_LIEN_NOT_BENEFICIARY);
+    DO_REJECT(f, U1, SZ, FX_NONE, FX_NONE, 1, 100, 0, LEDGER_INVALID_ACCOUNT);
+    REJECT_BAD_KEY(f, U1, SZ, FX_NONE, FX_NONE, 1, 1, 100, 0);
+    DO_REJECT(f, U1, SZ, U4, FX_NONE, 1, 2501, 0, LEDGER_LIEN_SHARES_EXCEEDED);
+    DO_REJECT(f, U1, SZ, U4, FX_NONE, 1, 0, 0, LEDGER_AMOUNT_ZERO);
+    DO_REJECT(f, U1, SZ, U4, FX_NONE, 99, 1, 0, LEDGER_LIEN_NOT_FOUND);
+    DO_OK(f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, LEDGER_PAUSE_TRANSFERS, 0);
+    DO_REJECT(f, U1, SZ, U4, FX_NONE, 1, 100, 0, LEDGER_TRANSFERS_PAUSED);
+    DO_OK(f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, 0, 0);
+
+    ledger_pool p = fx_pool(f);
+    CHECK(!account_exists(f, U4));
+    r = DO_OK(f, U1, SZ, U4, FX_NONE, 1, 1000, 0); /* to a third account */
+    CHECK_OUT(r, 1000, mul_div(1000, p.assets, p.shares), 1500, 0);
+    CHECK_ACCT(f, U0, 4500, 4500, 0);
+    CHECK_ACCT(f, U4, 1000, 0, 0);
+    CHECK_ACCT(f, U1, 0, 0, 0);
+    ledger_pool q = fx_pool(f);
+    CHECK(q.assets == p.assets && q.shares == p.shares);
+}
+
+static void lien_expiry(fixture *f, uint64_t expiry)
+{
+    const unsigned RL = LEDGER_TX_RELEASE, SZ = LEDGER_TX_SEIZE;
+    const int U0 = FX_USER, U1 = FX_USER + 1, U3 = FX_USER + 3, U4 = FX_USER + 4;
+    ledger_lien l;
+    ledger_pool p = fx_pool(f);
+    f->now = expiry - 1; /* the last second the beneficiary may seize */
+    ledger_result r = DO_OK(f, U1, SZ, U1, FX_NONE, 1, 100, 0);
+    CHECK_OUT(r, 100, mul_div(100, p.assets, p.shares), 1400, 0);
+    DO_REJECT(f, U0, RL, FX_NONE, FX_NONE, 1, 100, 0, LEDGER_LIEN_NOT_EXPIRED);
+
+    f->now = expiry;
+    DO_REJECT(f, U1, SZ, U4, FX_NONE, 1, 100, 0, LEDGER_LIEN_EXPIRED);
+    r = DO_OK(f, U0, RL, FX_NONE, FX_NONE, 1, 400, 0); /* the owner, once expired */
+    CHECK_OUT(r, 400, 1000, 0, 0);
+    r = DO_OK(f, U1, RL, FX_NONE, FX_NONE, 1, 1000, 0); /* the rest: lien deleted */
+    CHECK_OUT(r, 1000, 0, 0, 0);
+    CHECK_CODE(read_lien(f, 1, &l), LEDGER_STORE_NOTFOUND);
+    DO_REJECT(f, U1, RL, FX_NONE, FX_NONE, 1, 1, 0, LEDGER_LIEN_NOT_FOUND);
+    DO_REJECT(f, U1, SZ, U1, FX_NONE, 1, 1, 0, LEDGER_LIEN_NOT_FOUND);
+    CHECK_ACCT(f, U0, 5900, 3000, 0);
+
+    r = DO_OK(f, U1, RL, FX_NONE, FX_NONE, 2, 3000, 0);
+    CHECK_OUT(r, 3000, 0, 0, 0);
+    CHECK_CODE(read_lien(f, 2, &l), LEDGER_STORE_NOTFOUND);
+    CHECK_ACCT(f, U0, 8900, 0, 0);
+
+    /* lien 3 expired too: the owner may take it back whole */
+    r = DO_OK(f, U3, RL, FX_NONE, FX_NONE, 3, 2000, 0);
+    CHECK_OUT(r, 2000, 0, 0, 0);
+    CHECK_ACCT(f, U3, 5000, 0, 0);
+    CHECK_ACCT(f, U1, 100, 0, 0);
+
+    /* seizing a whole lien deletes it */
+    r = DO_OK(f, U3, LEDGER_TX_LOCK, U1, FX_NONE, 0, 500, 0);
+    CHECK_OUT(r, 4, 500, mul_div(500, p.assets, p.shares), 0);
+    r = DO_OK(f, U1, SZ, U1, FX_NONE, 4, 500, 0);
+    CHECK_OUT(r, 500, mul_div(500, p.assets, p.shares), 0, 0);
+    CHECK_CODE(read_lien(f, 4, &l), LEDGER_STORE_NOTFOUND);
+    CHECK_ACCT(f, U3, 4500, 0, 0);
+    CHECK_ACCT(f, U1, 600, 0, 0);
+
+    /* the beneficiary may seize to the owner itself: locked shares become free */
+    r = DO_OK(f, U3, LEDGER_TX_LOCK, U1, FX_NONE, 0, 300, 0);
+    CHECK_OUT(r, 5, 300, mul_div(300, p.assets, p.shares), 0);
+    r = DO_OK(f, U1, SZ, U3, FX_NONE, 5, 100, 0);
+    CHECK_OUT(r, 100, mul_div(100, p.assets, p.shares), 200, 0);
+    CHECK_ACCT(f, U3, 4300, 200, 0);
+    DO_OK(f, U1, RL, FX_NONE, FX_NONE, 5, 200, 0);
+    CHECK_ACCT(f, U3, 4500, 0, 0);
+}
+
+static void test_lien(void)
+{
+    fixture f;
+    fx_open(&f, NULL);
+    DEPOSIT(&f, FX_USER, 10000);
+    DEPOSIT(&f, FX_USER + 3, 5000);
+    DO_OK(&f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 500000, 0);
+    REPORT_HELD(&f, 1, 1, 800000, LEDGER_REPORT_APR_EXCEEDED);
+    ACCEPT_OK(&f, 1, 1, 800000, 500, 500);
+    uint64_t expiry = f.now + 1000;
+    lien_lock(&f, expiry);
+    lien_release(&f);
+    lien_expiry(&f, expiry);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* ---- withdrawals --------------------------------------------------------------------------- */
+
+static void check_request(fixture *f, uint64_t id, uint64_t status, uint64_t shares,
+                          uint64_t amount, uint64_t paid, int line)
+{
+    int failures = test_failures;
+    ledger_withdrawal w = fx_withdrawal(f, id);
+    CHECK_U64(w.id, id);
+    CHECK_U64(w.status, status);
+    CHECK_U64(w.shares, shares);
+    CHECK_U64(w.amount_at_request, amount);
+    CHECK_U64(w.paid, paid);
+    note(failures, line);
+}
+#define CHECK_REQUEST(f, id, status, shares, amount, paid)                                         \
+    check_request(f, id, status, shares, amount, paid, __LINE__)
+
+static void withdrawal_queue(fixture *f)
+{
+    const unsigned WR = LEDGER_TX_WITHDRAW_REQUEST, WC = LEDGER_TX_WITHDRAW_CANCEL;
+    const unsigned WF = LEDGER_TX_WITHDRAW_FINALIZE, WS = LEDGER_TX_WITHDRAW_SETTLE;
+    const int U0 = FX_USER, U1 = FX_USER + 1, C = FX_CUSTODIAN;
+    DEPOSIT(f, U0, 100000);
+    DEPOSIT(f, U1, 50000);
+    DO_OK(f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, LEDGER_PAUSE_WITHDRAWALS, 0);
+    DO_REJECT(f, U0, WR, FX_NONE, FX_NONE, 0, 1000, 0, LEDGER_WITHDRAWALS_PAUSED);
+    DO_REJECT(f, C, WF, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_WITHDRAWALS_PAUSED);
+    DO_OK(f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, 0, 0);
+    DO_REJECT(f, U0, WR, FX_NONE, FX_NONE, 0, 0, 0, LEDGER_AMOUNT_ZERO);
+    DO_REJECT(f, U0, WR, FX_NONE, FX_NONE, 0, 100001, 0, LEDGER_INSUFFICIENT_SHARES);
+    DO_REJECT(f, U0, WR, FX_NONE, FX_NONE, 0, 1000, 1001, LEDGER_MIN_AMOUNT_OUT_NOT_MET);
+
+    ledger_result r = DO_OK(f, U0, WR, FX_NONE, FX_NONE, 0, 10000, 10000);
+    CHECK_OUT(r, 1, 10000, 0, 0);
+    ledger_withdrawal w = fx_withdrawal(f, 1);
+    CHECK(memcmp(w.owner, f->pk[U0], 32) == 0 && w.min_amount_out == 10000 &&
+          w.requested == r.timestamp);
+    CHECK_REQUEST(f, 1, LEDGER_WD_PENDING, 10000, 10000, 0);
+    CHECK_ACCT(f, U0, 90000, 0, 10000);
+    DO_REJECT(f, U1, WC, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_WITHDRAWAL_NOT_OWNER);
+    DO_REJECT(f, U0, WC, FX_NONE, FX_NONE, 99, 0, 0, LEDGER_WITHDRAWAL_NOT_FOUND);
+    r = DO_OK(f, U0, WR, FX_NONE, FX_NONE, 0, 5000, 0);
+    CHECK_OUT(r, 2, 5000, 0, 0);
+    CHECK_ACCT(f, U0, 85000, 0, 15000);
+    r = DO_OK(f, U0, WC, FX_NONE, FX_NONE, 2, 0, 0);
+    CHECK_OUT(r, 5000, 0, 0, 0);
+    CHECK_REQUEST(f, 2, LEDGER_WD_CANCELLED, 5000, 5000, 0);
+    CHECK_ACCT(f, U0, 90000, 0, 10000);
+    DO_REJECT(f, U0, WC, FX_NONE, FX_NONE, 2, 0, 0, LEDGER_WITHDRAWAL_NOT_PENDING);
+
+    DO_REJECT(f, U0, WF, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_NOT_CUSTODIAN);
+    DO_REJECT(f, C, WF, FX_NONE, FX_NONE, 3, 0, 0, LEDGER_FINALIZE_BEYOND_QUEUE);
+    DO_REJECT(f, C, WF, FX_NONE, FX_NONE, 0, 0, 0, LEDGER_FINALIZE_NOTHING);
+    DO_REJECT(f, C, WS, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_WITHDRAWAL_NOT_FINALIZED);
+    DO_REJECT(f, C, WS, FX_NONE, FX_NONE, 99, 0, 0, LEDGER_WITHDRAWAL_NOT_FOUND);
+    DO_REJECT(f, U0, WS, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_NOT_CUSTODIAN);
+
+    ledger_pool p = fx_pool(f);
+    r = DO_OK(f, C, WF, FX_NONE, FX_NONE, 2, 0, 0);
+    CHECK_OUT(r, 1, 10000, 10000, 0);
+    ledger_pool q = fx_pool(f);
+    CHECK(q.assets == p.assets - 10000 && q.buffer == p.buffer - 10000 &&
+          q.shares == p.shares - 10000 && q.payable == 10000 && q.total_paid == 10000 &&
+          q.finalized_through == 2);
+    CHECK_REQUEST(f, 1, LEDGER_WD_FINALIZED, 10000, 10000, 10000);
+    CHECK_U64(fx_withdrawal(f, 1).finalized, r.timestamp);
+    CHECK_REQUEST(f, 2, LEDGER_WD_CANCELLED, 5000, 5000, 0);
+    CHECK_ACCT(f, U0, 90000, 0, 0);
+    DO_REJECT(f, C, WF, FX_NONE, FX_NONE, 2, 0, 0, LEDGER_FINALIZE_NOTHING);
+    DO_REJECT(f, U0, WC, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_WITHDRAWAL_NOT_PENDING);
+
+    ledger_tx settle = fx_tx(f, C, WS, FX_NONE, FX_NONE, 1, 0, 0);
+    memset(settle.ref, 0xAB, LEDGER_REF_SIZE);
+    r = TX_OK(f, &settle);
+    CHECK_OUT(r, 10000, 0, 0, 0);
+    CHECK_U64(fx_pool(f).payable, 0);
+    w = fx_withdrawal(f, 1);
+    CHECK(w.status == LEDGER_WD_SETTLED && w.settled == r.timestamp && w.paid == 10000 &&
+          memcmp(w.payout_ref, settle.ref, LEDGER_REF_SIZE) == 0);
+    DO_REJECT(f, C, WS, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_WITHDRAWAL_ALREADY_SETTLED);
+    DO_REJECT(f, C, WS, FX_NONE, FX_NONE, 2, 0, 0, LEDGER_WITHDRAWAL_NOT_FINALIZED);
+}
+
+/* The buffer, a rate rise (payout capped), a slash (request returned), rate below 1. */
+static void withdrawal_rates(fixture *f)
+{
+    const unsigned WR = LEDGER_TX_WITHDRAW_REQUEST, WF = LEDGER_TX_WITHDRAW_FINALIZE;
+    const unsigned WS = LEDGER_TX_WITHDRAW_SETTLE;
+    const int U0 = FX_USER, U1 = FX_USER + 1, C = FX_CUSTODIAN;
+    ledger_result r = DO_OK(f, U1, WR, FX_NONE, FX_NONE, 0, 40000, 0);
+    CHECK_OUT(r, 3, 40000, 0, 0);
+    DO_OK(f, C, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 1110000, 0);
+    CHECK_U64(fx_pool(f).buffer, 30000);
+    DO_REJECT(f, C, WF, FX_NONE, FX_NONE, 3, 0, 0, LEDGER_INSUFFICIENT_BUFFER);
+    DO_OK(f, C, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 1, 300000, 0);
+
+    REPORT_HELD(f, 1, 1, 910000, LEDGER_REPORT_APR_EXCEEDED);
+    ACCEPT_OK(f, 1, 1, 910000, 500, 500);
+    ledger_pool p = fx_pool(f);
+    CHECK(mul_div(40000, p.assets, p.shares) > 40000);
+    r = DO_OK(f, C, WF, FX_NONE, FX_NONE, 3, 0, 0); /* capped at the amount at request */
+    CHECK_OUT(r, 1, 40000, 40000, 0);
+    ledger_pool q = fx_pool(f);
+    CHECK(q.assets == p.assets - 40000 && q.shares == p.shares - 40000 &&
+          q.buffer == p.buffer - 40000 && q.payable == 40000);
+    CHECK((u128)q.assets * p.shares > (u128)p.assets * q.shares); /* the pool kept the rise */
+    CHECK_REQUEST(f, 3, LEDGER_WD_FINALIZED, 40000, 40000, 40000);
+
+    uint64_t a4 = mul_div(5000, q.assets, q.shares), a5 = mul_div(20000, q.assets, q.shares);
+    r = DO_OK(f, U1, WR, FX_NONE, FX_NONE, 0, 5000, a4);
+    CHECK_OUT(r, 4, a4, 0, 0);
+    r = DO_OK(f, U0, WR, FX_NONE, FX_NONE, 0, 20000, 0);
+    CHECK_OUT(r, 5, a5, 0, 0);
+    REPORT_OK(f, 1, 2, 870000, 500, 500); /* a slash within the drop limit */
+    p = fx_pool(f);
+    uint64_t pay4 = mul_div(5000, p.assets, p.shares), pay5 = mul_div(20000, p.assets, p.shares);
+    CHECK(pay4 < a4 && pay5 < a5);
+    r = DO_OK(f, C, WF, FX_NONE, FX_NONE, 5, 0, 0);
+    CHECK_OUT(r, 1, pay5, 20000, 1);
+    q = fx_pool(f);
+    CHECK(q.assets == p.assets - pay5 && q.shares == p.shares - 20000 &&
+          q.buffer == p.buffer - pay5 && q.payable == 40000 + pay5 && q.finalized_through == 5);
+    CHECK_REQUEST(f, 4, LEDGER_WD_RETURNED, 5000, a4, 0);
+    CHECK_REQUEST(f, 5, LEDGER_WD_FINALIZED, 20000, a5, pay5);
+    CHECK_ACCT(f, U1, 10000, 0, 0); /* the returned shares are free again */
+    CHECK_ACCT(f, U0, 70000, 0, 0);
+    DO_REJECT(f, C, WS, FX_NONE, FX_NONE, 4, 0, 0, LEDGER_WITHDRAWAL_NOT_FINALIZED);
+    r = DO_OK(f, C, WS, FX_NONE, FX_NONE, 5, 0, 0);
+    CHECK_OUT(r, pay5, 0, 0, 0);
+    CHECK_U64(fx_pool(f).payable, 40000);
+    r = DO_OK(f, C, WS, FX_NONE, FX_NONE, 3, 0, 0);
+    CHECK_OUT(r, 40000, 0, 0, 0);
+    CHECK_U64(fx_pool(f).payable, 0);
+}
+
+/* A rate below 1 (shares worth 0), then a pool with no assets at all. */
+static void withdrawal_losses(fixture *f)
+{
+    const unsigned WR = LEDGER_TX_WITHDRAW_REQUEST;
+    const int U0 = FX_USER, U1 = FX_USER + 1, C = FX_CUSTODIAN;
+    REPORT_HELD(f, 1, 3, 87000, LEDGER_REPORT_DROP_EXCEEDED);
+    ACCEPT_OK(f, 1, 3, 87000, 500, 500);
+    ledger_pool p = fx_pool(f);
+    CHECK(p.assets < p.shares);
+    DO_REJECT(f, U0, WR, FX_NONE, FX_NONE, 0, 1, 0, LEDGER_WITHDRAWAL_TOO_SMALL);
+    uint64_t v = mul_div(1000, p.assets, p.shares);
+    CHECK(v < 1000);
+    DO_REJECT(f, U0, WR, FX_NONE, FX_NONE, 0, 1000, v + 1, LEDGER_MIN_AMOUNT_OUT_NOT_MET);
+    ledger_result r = DO_OK(f, U1, WR, FX_NONE, FX_NONE, 0, 1000, v);
+    CHECK_OUT(r, 6, v, 0, 0);
+
+    DO_OK(f, C, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, p.buffer, 0);
+    REPORT_HELD(f, 1, 4, 0, LEDGER_REPORT_DROP_EXCEEDED);
+    ACCEPT_OK(f, 1, 4, 0, 500, 500);
+    p = fx_pool(f);
+    CHECK(p.assets == 0 && p.buffer == 0 && p.shares > 0);
+    DO_REJECT(f, U0, WR, FX_NONE, FX_NONE, 0, 1, 0, LEDGER_POOL_EMPTY);
+    DO_REJECT(f, C, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 6, 0, 0, LEDGER_POOL_EMPTY);
+    DO_REJECT(f, C, LEDGER_TX_DEPOSIT, U0, FX_NONE, 0, 1000, 0, LEDGER_POOL_EMPTY);
+    DO_REJECT(f, U0, LEDGER_TX_LOCK, U1, FX_NONE, 0, 1, 0, LEDGER_POOL_EMPTY);
+    r = DO_OK(f, U1, LEDGER_TX_WITHDRAW_CANCEL, FX_NONE, FX_NONE, 6, 0, 0);
+    CHECK_OUT(r, 1000, 0, 0, 0);
+}
+
+/* LEDGER_FINALIZE_MAX + 1 requests in one batch: one finalize may not take them all. */
+static void withdrawal_finalize_max(void)
+{
+    const unsigned WR = LEDGER_TX_WITHDRAW_REQUEST, WF = LEDGER_TX_WITHDRAW_FINALIZE;
+    const int U5 = FX_USER + 5;
+    const size_t n = LEDGER_FINALIZE_MAX + 1;
+    fixture f;
+    fx_open(&f, NULL);
+    DEPOSIT(&f, U5, 2000);
+    ledger_tx *txs = malloc(n * sizeof *txs);
+    ledger_result *res = malloc(n * sizeof *res);
+    if (txs == NULL || res == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        txs[i] = fx_tx(&f, U5, WR, FX_NONE, FX_NONE, 0, 1, 0);
+        txs[i].nonce = i + 1;
+    }
+    fx_submit_batch(&f, txs, n, res);
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        if (res[i].code != LEDGER_OK || res[i].out[0] != i + 1 || res[i].out[1] != 1 ||
+            res[i].batch != res[0].batch)
+            wrong++;
+    CHECK_U64(wrong, 0);
+    CHECK_ACCT(&f, U5, 2000 - n, 0, n);
+    DO_REJECT(&f, FX_CUSTODIAN, WF, FX_NONE, FX_NONE, n, 0, 0, LEDGER_FINALIZE_TOO_MANY);
+    ledger_result r = DO_OK(&f, FX_CUSTODIAN, WF, FX_NONE, FX_NONE, n - 1, 0, 0);
+    CHECK_OUT(r, n - 1, n - 1, n - 1, 0);
+    r = DO_OK(&f, FX_CUSTODIAN, WF, FX_NONE, FX_NONE, n, 0, 0);
+    CHECK_OUT(r, 1, 1, 1, 0);
+    CHECK_ACCT(&f, U5, 2000 - n, 0, 0);
+    free(txs);
+    free(res);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+static void test_withdrawal(void)
+{
+    fixture f;
+    fx_open(&f, NULL);
+    withdrawal_queue(&f);
+    withdrawal_rates(&f);
+    withdrawal_losses(&f);
+    fx_check(&f);
+    fx_close(&f);
+    withdrawal_finalize_max();
+}
+
+/* ---- operators ---------------------------------------------------------------------------- */
+
+static void operator_fund_exit(fixture *f)
+{
+    const unsigned FU = LEDGER_TX_OPERATOR_FUND, EX = LEDGER_TX_OPERATOR_EXIT;
+    const unsigned SA = LEDGER_TX_OPERATOR_SET_ACTIVE, PS = LEDGER_TX_PARAM_SET;
+    const int U0 = FX_USER, C = FX_CUSTODIAN, OP = FX_OPERATOR;
+    DEPOSIT(f, U0, 1000000);
+    DO_REJECT(f, C, FU, FX_NONE, FX_NONE, 2, 1000, 0, LEDGER_OPERATOR_NOT_FOUND);
+    DO_REJECT(f, C, FU, FX_NONE, FX_NONE, 0, 1000, 0, LEDGER_OPERATOR_NOT_FOUND);
+    DO_REJECT(f, U0, FU, FX_NONE, FX_NONE, 1, 1000, 0, LEDGER_NOT_CUSTODIAN);
+    DO_REJECT(f, OP, FU, FX_NONE, FX_NONE, 1, 1000, 0, LEDGER_NOT_CUSTODIAN);
+    DO_REJECT(f, C, FU, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_AMOUNT_ZERO);
+    DO_REJECT(f, C, FU, FX_NONE, FX_NONE, 1, 2000001, 0, LEDGER_INSUFFICIENT_BUFFER);
+    ledger_result r = DO_OK(f, C, FU, FX_NONE, FX_NONE, 1, 100000, 0);
+    CHECK_OUT(r, 100000, 100000, 0, 0);
+    ledger_pool p = fx_pool(f);
+    CHECK(p.assets == 2000000 && p.buffer == 1900000 && p.shares == 2000000);
+    ledger_operator o = fx_operator(f, 1);
+    CHECK(o.balance == 100000 && o.funded_since == 100000 && o.reported_balance == 0);
+
+    r = DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_OPERATOR_CAP_BPS, 2000, 0);
+    CHECK_OUT(r, 2000, 0, 0, 0);
+    DO_REJECT(f, C, FU, FX_NONE, FX_NONE, 1, 300001, 0, LEDGER_OPERATOR_CAP_EXCEEDED);
+    r = DO_OK(f, C, FU, FX_NONE, FX_NONE, 1, 300000, 0); /* exactly 20% of A */
+    CHECK_OUT(r, 300000, 400000, 0, 0);
+    DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_OPERATOR_CAP_BPS, 0, 0);
+
+    DO_REJECT(f, U0, SA, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, FX_ADMIN, SA, FX_NONE, FX_NONE, 1, 0, 2, LEDGER_PARAM_OUT_OF_RANGE);
+    DO_REJECT(f, FX_ADMIN, SA, FX_NONE, FX_NONE, 99, 0, 0, LEDGER_OPERATOR_NOT_FOUND);
+    r = DO_OK(f, FX_ADMIN, SA, FX_NONE, FX_NONE, 1, 0, 0);
+    CHECK_OUT(r, 0, 0, 0, 0);
+    CHECK_U64(fx_operator(f, 1).active, 0);
+    DO_REJECT(f, C, FU, FX_NONE, FX_NONE, 1, 1, 0, LEDGER_OPERATOR_INACTIVE);
+    r = DO_OK(f, OP, EX, FX_NONE, FX_NONE, 1, 50000, 0); /* an inactive operator may exit */
+    CHECK_OUT(r, 50000, 350000, 0, 0);
+    r = DO_OK(f, FX_ADMIN, SA, FX_NONE, FX_NONE, 1, 0, 1);
+    CHECK_OUT(r, 1, 0, 0, 0);
+
+    DO_REJECT(f, U0, EX, FX_NONE, FX_NONE, 1, 10, 0, LEDGER_NOT_OPERATOR_OR_CUSTODIAN);
+    DO_REJECT(f, FX_ADMIN, EX, FX_NONE, FX_NONE, 1, 10, 0, LEDGER_NOT_OPERATOR_OR_CUSTODIAN);
+    DO_REJECT(f, OP, EX, FX_NONE, FX_NONE, 99, 10, 0, LEDGER_OPERATOR_NOT_FOUND);
+    DO_REJECT(f, OP, EX, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_AMOUNT_ZERO);
+    DO_REJECT(f, C, EX, FX_NONE, FX_NONE, 1, 350001, 0, LEDGER_OPERATOR_BALANCE_EXCEEDED);
+    r = DO_OK(f, C, EX, FX_NONE, FX_NONE, 1, 100000, 0);
+    CHECK_OUT(r, 100000, 250000, 0, 0);
+    p = fx_pool(f);
+    CHECK(p.assets == 2000000 && p.buffer == 1750000 && p.shares == 2000000);
+    o = fx_operator(f, 1);
+    CHECK(o.balance == 250000 && o.funded_since == 400000 && o.exited_since == 150000);
+}
+
+static void operator_registry(fixture *f)
+{
+    const unsigned REG = LEDGER_TX_OPERATOR_REGISTER, SK = LEDGER_TX_OPERATOR_SET_KEYS;
+    const int U0 = FX_USER, U6 = FX_USER + 6, U7 = FX_USER + 7, U8 = FX_USER + 8;
+    const int U9 = FX_USER + 9, U10 = FX_USER + 10, A = FX_ADMIN;
+    DO_REJECT(f, U0, REG, U6, U7, 0, 100, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, A, REG, FX_OPERATOR, U7, 0, 100, 0, LEDGER_OPERATOR_KEY_IN_USE);
+    DO_REJECT(f, A, REG, U6, FX_NONE, 0, 100, 0, LEDGER_INVALID_ACCOUNT);
+    DO_REJECT(f, A, REG, FX_NONE, U7, 0, 100, 0, LEDGER_INVALID_ACCOUNT);
+    REJECT_BAD_KEY(f, A, REG, FX_NONE, U9, 1, 0, 100, 0);
+    REJECT_BAD_KEY(f, A, REG, U9, FX_NONE, 2, 0, 100, 0);
+    DO_REJECT(f, A, REG, U6, U7, 0, 9501, 0, LEDGER_FEE_TOO_HIGH); /* treasury takes 500 */
+    ledger_result r = DO_OK(f, A, REG, U6, U7, 0, 300, 0);
+    CHECK_OUT(r, 2, 0, 0, 0);
+    ledger_operator o = fx_operator(f, 2);
+    CHECK(o.id == 2 && memcmp(o.key, f->pk[U6], 32) == 0 &&
+          memcmp(o.fee_account, f->pk[U7], 32) == 0 && o.fee.bps == 300 && o.fee.pending_at == 0 &&
+          o.active == 1 && o.last_report_ts == r.timestamp && o.balance == 0 &&
+          o.report_count == 0);
+    CHECK_U64(fx_pool(f).operator_count, 2);
+    DO_REJECT(f, A, REG, U6, U8, 0, 100, 0, LEDGER_OPERATOR_KEY_IN_USE);
+    r = DO_OK(f, A, REG, U8, U7, 0, 9500, 0); /* 9500 + 500 = 100% exactly */
+    CHECK_OUT(r, 3, 0, 0, 0);
+    DO_REJECT(f, A, LEDGER_TX_FEE_SET, FX_NONE, FX_NONE, 0, 501, 0, LEDGER_FEE_TOO_HIGH);
+
+    DO_REJECT(f, U0, SK, U9, U10, 2, 0, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, A, SK, U9, U10, 99, 0, 0, LEDGER_OPERATOR_NOT_FOUND);
+    DO_REJECT(f, A, SK, FX_OPERATOR, U10, 2, 0, 0, LEDGER_OPERATOR_KEY_IN_USE);
+    DO_REJECT(f, A, SK, U9, FX_NONE, 2, 0, 0, LEDGER_INVALID_ACCOUNT);
+    r = DO_OK(f, A, SK, U9, U10, 2, 0, 0);
+    CHECK_OUT(r, 2, 0, 0, 0);
+    ledger_operator n = fx_operator(f, 2);
+    CHECK(memcmp(n.key, f->pk[U9], 32) == 0 && memcmp(n.fee_account, f->pk[U10], 32) == 0 &&
+          n.fee.bps == 300 && n.active == 1);
+    DO_REJECT(f, U6, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 2, 0, 1, LEDGER_NOT_OPERATOR);
+    DO_REJECT(f, U6, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 2, 1, 0,
+              LEDGER_NOT_OPERATOR_OR_CUSTODIAN);
+    report_at(f, U9, LEDGER_TX_REPORT, 2, 1, 0, 500, 300, __LINE__);
+    r = DO_OK(f, A, SK, U9, U7, 2, 0, 0); /* keeping its own key is allowed */
+    CHECK_OUT(r, 2, 0, 0, 0);
+    r = DO_OK(f, A, REG, U6, U7, 0, 0, 0); /* the old key is free again */
+    CHECK_OUT(r, 4, 0, 0, 0);
+}
+
+/* LEDGER_OPERATORS_MAX operators in all: one more is refused. */
+static void operator_limit(void)
+{
+    const size_t n = LEDGER_OPERATORS_MAX - 1; /* operator 1 comes from the genesis */
+    fixture f;
+    fx_open(&f, NULL);
+    ledger_tx *txs = malloc(n * sizeof *txs);
+    ledger_result *res = malloc(n * sizeof *res);
+    if (txs == NULL || res == NULL)
+        abort();
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t sk[32];
+        txs[i] = fx_tx(&f, FX_ADMIN, LEDGER_TX_OPERATOR_REGISTER, FX_NONE, FX_OPFEE, 0, 100, 0);
+        txs[i].nonce = i + 1;
+        crypto_tagged_hash(sk, "lstd/test/operator", 18, &i, sizeof i);
+        CHECK(crypto_pubkey(txs[i].account, sk) == 0);
+    }
+    fx_submit_batch(&f, txs, n, res);
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        if (res[i].code != LEDGER_OK || res[i].out[0] != i + 2)
+            wrong++;
+    CHECK_U64(wrong, 0);
+    CHECK_U64(fx_pool(&f).operator_count, LEDGER_OPERATORS_MAX);
+    DO_REJECT(&f, FX_ADMIN, LEDGER_TX_OPERATOR_REGISTER, FX_USER, FX_USER + 1, 0, 100, 0,
+              LEDGER_OPERATOR_LIMIT);
+    free(txs);
+    free(res);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+static void test_operator(void)
+{
+    fixture f;
+    fx_open(&f, NULL);
+    operator_fund_exit(&f);
+    operator_registry(&f);
+    fx_check(&f);
+    fx_close(&f);
+    operator_limit();
+}
+
+/* ---- reports ------------------------------------------------------------------------------ */
+
+#define TOKENS 1000000000000u /* 1000 tokens of 9 decimals */
+
+static uint64_t op_balance(fixture *f, uint64_t id)
+{
+    return fx_operator(f, id).balance;
+}
+
+static void report_first(fixture *f)
+{
+    const unsigned RE = LEDGER_TX_REPORT;
+    DO_REJECT(f, FX_USER, RE, FX_NONE, FX_NONE, 1, TOKENS, 1, LEDGER_NOT_OPERATOR);
+    DO_REJECT(f, FX_CUSTODIAN, RE, FX_NONE, FX_NONE, 1, TOKENS, 1, LEDGER_NOT_OPERATOR);
+    DO_REJECT(f, FX_OPERATOR, RE, FX_NONE, FX_NONE, 99, TOKENS, 1, LEDGER_OPERATOR_NOT_FOUND);
+    DO_REJECT(f, FX_OPERATOR, RE, FX_NONE, FX_NONE, 1, TOKENS, 0, LEDGER_EPOCH_NOT_INCREASING);
+
+    /* first report: the time since registration (the genesis) counts */
+    f->now += 86400;
+    uint64_t g = max_gain(TOKENS, 86400, 1000);
+    CHECK_U64(g, 273972602); /* 10% a year of 1000 tokens for one day */
+    REPORT_HELD(f, 1, 10, TOKENS + g + 1, LEDGER_REPORT_APR_EXCEEDED);
+    ledger_result r = REPORT_OK(f, 1, 10, TOKENS + g, 500, 500);
+    /* fee floor(g*1000*S/((A+g)*10000 - g*1000)) with A = S = TOKENS + 1000000 */
+    CHECK_U64(r.out[2] + r.out[3], 27390506);
+    CHECK_U64(r.out[3], 27390506 / 2);
+    DO_REJECT(f, FX_ADMIN, LEDGER_TX_REPORT_ACCEPT, FX_NONE, FX_NONE, 1, TOKENS + g + 1, 10,
+              LEDGER_REPORT_NOT_PENDING); /* the applied report cleared the hold */
+    DO_REJECT(f, FX_OPERATOR, RE, FX_NONE, FX_NONE, 1, TOKENS, 10, LEDGER_EPOCH_NOT_INCREASING);
+    DO_REJECT(f, FX_OPERATOR, RE, FX_NONE, FX_NONE, 1, TOKENS, 9, LEDGER_EPOCH_NOT_INCREASING);
+}
+
+static void report_limits(fixture *f)
+{
+    const unsigned PS = LEDGER_TX_PARAM_SET;
+    /* later reports: elapsed = epochs * EPOCH_S, whatever the clock says */
+    uint64_t e = op_balance(f, 1), g = max_gain(e, 225 * 384, 1000);
+    REPORT_HELD(f, 1, 235, e + g + 1, LEDGER_REPORT_APR_EXCEEDED);
+    REPORT_OK(f, 1, 235, e + g, 500, 500);
+
+    e = op_balance(f, 1);
+    g = max_gain(e, 225 * 384, 2000);
+    CHECK(g > max_gain(e, 225 * 384, 1000));
+    REPORT_HELD(f, 1, 460, e + g, LEDGER_REPORT_APR_EXCEEDED);
+    DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_APR_BPS, 2000, 0);
+    REPORT_OK(f, 1, 460, e + g, 500, 500);
+    DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_APR_BPS, 1000, 0);
+
+    e = op_balance(f, 1);
+    g = max_gain(e, 225 * 768, 1000);
+    REPORT_HELD(f, 1, 685, e + g, LEDGER_REPORT_APR_EXCEEDED);
+    DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_EPOCH_S, 768, 0);
+    REPORT_HELD(f, 1, 685, e + g + 1, LEDGER_REPORT_APR_EXCEEDED);
+    REPORT_OK(f, 1, 685, e + g, 500, 500);
+    DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_EPOCH_S, 384, 0);
+
+    e = op_balance(f, 1);
+    if (e % 20 != 0) { /* make 5% of E whole, so the limit is met with equality */
+        DO_OK(f, FX_OPERATOR, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 1, e % 20, 0);
+        e -= e % 20;
+    }
+    uint64_t l = max_loss(e, 500);
+    CHECK_U64(l * 20, e);
+    REPORT_HELD(f, 1, 686, e - l - 1, LEDGER_REPORT_DROP_EXCEEDED);
+    ledger_result r = REPORT_OK(f, 1, 686, e - l, 500, 500); /* slashing: no fee */
+    CHECK_OUT(r, 0, l, 0, 0);
+    e = op_balance(f, 1);
+    l = max_loss(e, 1000);
+    REPORT_HELD(f, 1, 687, e - l, LEDGER_REPORT_DROP_EXCEEDED);
+    DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_DROP_BPS, 1000, 0);
+    REPORT_OK(f, 1, 687, e - l, 500, 500);
+    DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_DROP_BPS, 500, 0);
+
+    e = op_balance(f, 1);
+    r = REPORT_OK(f, 1, 688, e, 500, 500); /* no change */
+    CHECK_OUT(r, 0, 0, 0, 0);
+    /* funding and exits are not rewards: the expected balance follows them */
+    DO_OK(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 500000, 0);
+    DO_OK(f, FX_OPERATOR, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 1, 200000, 0);
+    r = REPORT_OK(f, 1, 689, e + 300000, 500, 500);
+    CHECK_OUT(r, 0, 0, 0, 0);
+}
+
+static void report_holds(fixture *f)
+{
+    const unsigned AC = LEDGER_TX_REPORT_ACCEPT;
+    uint64_t e = op_balance(f, 1);
+    REPORT_HELD(f, 1, 700, e / 2, LEDGER_REPORT_DROP_EXCEEDED);
+    DO_REJECT(f, FX_USER, AC, FX_NONE, FX_NONE, 1, e / 2, 700, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, FX_OPERATOR, AC, FX_NONE, FX_NONE, 1, e / 2, 700, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2, 701, LEDGER_REPORT_NOT_PENDING);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2 + 1, 700, LEDGER_REPORT_NOT_PENDING);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2 - 1, 700, LEDGER_REPORT_NOT_PENDING);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 99, e / 2, 700, LEDGER_OPERATOR_NOT_FOUND);
+    ledger_result r = ACCEPT_OK(f, 1, 700, e / 2, 500, 500);
+    CHECK_OUT(r, 0, e - e / 2, 0, 0);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2, 700, LEDGER_REPORT_NOT_PENDING);
+
+    /* a newer hold replaces an older one; an applied report clears it */
+    e = op_balance(f, 1);
+    REPORT_HELD(f, 1, 710, e * 2, LEDGER_REPORT_APR_EXCEEDED);
+    REPORT_HELD(f, 1, 711, e * 3, LEDGER_REPORT_APR_EXCEEDED);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e * 2, 710, LEDGER_REPORT_NOT_PENDING);
+    REPORT_OK(f, 1, 712, e + 1000, 500, 500);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e * 3, 711, LEDGER_REPORT_NOT_PENDING);
+}
+
+/* An operator registered later: its first report covers the time since registration. */
+static void report_new_operator(fixture *f)
+{
+    const int U6 = FX_USER + 6, U7 = FX_USER + 7;
+    const uint64_t stake = 87600000000u; /* 10% a year of it for 3600 s: exactly 1000000 */
+    DEPOSIT(f, FX_USER + 1, stake);
+    ledger_result r = DO_OK(f, FX_ADMIN, LEDGER_TX_OPERATOR_REGISTER, U6, U7, 0, 300, 0);
+    CHECK_OUT(r, 2, 0, 0, 0);
+    DO_OK(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 2, stake, 0);
+    f->now += 3600;
+    uint64_t g = max_gain(stake, 3600, 1000);
+    CHECK_U64(g, 1000000); /* the limit is met with equality: still allowed */
+    report_held_at(f, U6, 2, 5, stake + g + 1, LEDGER_REPORT_APR_EXCEEDED, __LINE__);
+    r = report_at(f, U6, LEDGER_TX_REPORT, 2, 5, stake + g, 500, 300, __LINE__);
+    CHECK(r.out[3] > 0 && r.out[2] > r.out[3]); /* split 500 : 300 */
+    DO_OK(f, FX_ADMIN, LEDGER_TX_OPERATOR_SET_ACTIVE, FX_NONE, FX_NONE, 2, 0, 0);
+    report_at(f, U6, LEDGER_TX_REPORT, 2, 6, stake + g, 500, 300, __LINE__); /* inactive */
+    /* operator 1's clock is its own */
+    REPORT_OK(f, 1, 713, op_balance(f, 1), 500, 500);
+}
+
+static void test_report(void)
+{
+    fixture f;
+    fx_open(&f, NULL);
+    DEPOSIT(&f, FX_USER, TOKENS);
+    DO_OK(&f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, TOKENS, 0);
+    report_first(&f);
+    report_limits(&f);
+    report_holds(&f);
+    report_new_operator(&f);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* ---- admin -------------------------------------------------------------------------------- */
+
+static void check_fee(ledger_fee fee, uint64_t bps, uint64_t pending_bps, uint64_t pending_at,
+                      int line)
+{
+    int failures = test_failures;
+    CHECK_U64(fee.bps, bps);
+    CHECK_U64(fee.pending_bps, pending_bps);
+    CHECK_U64(fee.pending_at, pending_at);
+    note(failures, line);
+}
+#define CHECK_FEE(fee, bps, pending, at) check_fee(fee, bps, pending, at, __LINE__)
+
+static void admin_rejections(fixture *f)
+{
+    const unsigned FS = LEDGER_TX_FEE_SET, PS = LEDGER_TX_PARAM_SET, PA = LEDGER_TX_PAUSE_SET;
+    const unsigned RS = LEDGER_TX_ROLE_SET;
+    const int U0 = FX_USER, U6 = FX_USER + 6, U7 = FX_USER + 7, A = FX_ADMIN;
+    DO_REJECT(f, U0, FS, FX_NONE, FX_NONE, 0, 100, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, FX_CUSTODIAN, FS, FX_NONE, FX_NONE, 0, 100, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, U0, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_APR_BPS, 100, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, U0, PA, FX_NONE, FX_NONE, 0, LEDGER_PAUSE_ALL, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, U0, RS, U0, FX_NONE, LEDGER_ROLE_ADMIN, 0, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, U0, LEDGER_TX_OPERATOR_REGISTER, U6, U7, 0, 100, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, U0, LEDGER_TX_OPERATOR_SET_ACTIVE, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, U0, LEDGER_TX_OPERATOR_SET_KEYS, U6, U7, 1, 0, 0, LEDGER_NOT_ADMIN);
+
+    DO_REJECT(f, A, FS, FX_NONE, FX_NONE, 0, 10001, 0, LEDGER_FEE_TOO_HIGH);
+    DO_REJECT(f, A, FS, FX_NONE, FX_NONE, 0, 9501, 0, LEDGER_FEE_TOO_HIGH); /* + operator 500 */
+    DO_REJECT(f, A, FS, FX_NONE, FX_NONE, 1, 9501, 0, LEDGER_FEE_TOO_HIGH); /* + treasury 500 */
+    DO_REJECT(f, A, FS, FX_NONE, FX_NONE, 1, UINT64_MAX, 0, LEDGER_FEE_TOO_HIGH);
+    DO_REJECT(f, A, FS, FX_NONE, FX_NONE, 99, 100, 0, LEDGER_OPERATOR_NOT_FOUND);
+    /* an operator's scheduled increase already counts against the treasury's room */
+    ledger_result r = DO_OK(f, A, FS, FX_NONE, FX_NONE, 1, 9000, 0);
+    CHECK_OUT(r, 9000, f->now + 604800, 0, 0); /* FEE_DELAY_S default: a week */
+    DO_REJECT(f, A, FS, FX_NONE, FX_NONE, 0, 1001, 0, LEDGER_FEE_TOO_HIGH);
+    r = DO_OK(f, A, FS, FX_NONE, FX_NONE, 1, 500, 0); /* back to 500: cancels it */
+    CHECK_FEE(fx_operator(f, 1).fee, 500, 0, 0);
+
+    DO_REJECT(f, A, PS, FX_NONE, FX_NONE, 0, 1, 0, LEDGER_PARAM_UNKNOWN);
+    DO_REJECT(f, A, PS, FX_NONE, FX_NONE, LEDGER_PARAM_COUNT, 1, 0, LEDGER_PARAM_UNKNOWN);
+    DO_REJECT(f, A, PS, FX_NONE, FX_NONE, (1ull << 32) + 1, 1, 0, LEDGER_PARAM_UNKNOWN);
+    DO_REJECT(f, A, PS, FX_NONE, FX_NONE, UINT64_MAX, 1, 0, LEDGER_PARAM_UNKNOWN);
+    DO_REJECT(f, A, PS, FX_NONE, FX_NONE, LEDGER_PARAM_EPOCH_S, 0, 0, LEDGER_PARAM_OUT_OF_RANGE);
+    DO_REJECT(f, A, PS, FX_NONE, FX_NONE, LEDGER_PARAM_EPOCH_S, 86401, 0,
+              LEDGER_PARAM_OUT_OF_RANGE);
+    DO_REJECT(f, A, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_APR_BPS, 1000001, 0,
+              LEDGER_PARAM_OUT_OF_RANGE);
+    DO_REJECT(f, A, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_DROP_BPS, 10001, 0,
+              LEDGER_PARAM_OUT_OF_RANGE);
+    DO_REJECT(f, A, PS, FX_NONE, FX_NONE, LEDGER_PARAM_OPERATOR_CAP_BPS, 10001, 0,
+              LEDGER_PARAM_OUT_OF_RANGE);
+    DO_REJECT(f, A, PS, FX_NONE, FX_NONE, LEDGER_PARAM_FEE_DELAY_S, 31536001, 0,
+              LEDGER_PARAM_OUT_OF_RANGE);
+    r = DO_OK(f, A, PS, FX_NONE, FX_NONE, LEDGER_PARAM_FEE_DELAY_S, 1000, 0);
+    CHECK_OUT(r, 1000, 0, 0, 0);
+    CHECK_U64(fx_pool(f).params[LEDGER_PARAM_FEE_DELAY_S], 1000);
+
+    DO_REJECT(f, A, PA, FX_NONE, FX_NONE, 0, 8, 0, LEDGER_PAUSE_FLAGS_UNKNOWN);
+    DO_REJECT(f, A, PA, FX_NONE, FX_NONE, 0, 1ull << 63, 0, LEDGER_PAUSE_FLAGS_UNKNOWN);
+    r = DO_OK(f, A, PA, FX_NONE, FX_NONE, 0, LEDGER_PAUSE_ALL, 0);
+    CHECK_OUT(r, LEDGER_PAUSE_ALL, 0, 0, 0);
+    CHECK_U64(fx_pool(f).pause_flags, LEDGER_PAUSE_ALL);
+    DO_REJECT(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U0, FX_NONE, 0, 10, 0, LEDGER_DEPOSITS_PAUSED);
+    DO_REJECT(f, U0, LEDGER_TX_TRANSFER, U6, FX_NONE, 0, 10, 0, LEDGER_TRANSFERS_PAUSED);
+    DO_REJECT(f, U0, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 10, 0,
+              LEDGER_WITHDRAWALS_PAUSED);
+    DO_OK(f, A, PA, FX_NONE, FX_NONE, 0, 0, 0);
+
+    DO_REJECT(f, A, RS, U0, FX_NONE, 4, 0, 0, LEDGER_ROLE_UNKNOWN);
+    DO_REJECT(f, A, RS, U0, FX_NONE, 0, 0, 0, LEDGER_ROLE_UNKNOWN);
+    DO_REJECT(f, A, RS, FX_NONE, FX_NONE, LEDGER_ROLE_ADMIN, 0, 0, LEDGER_INVALID_ACCOUNT);
+    REJECT_BAD_KEY(f, A, RS, FX_NONE, FX_NONE, 1, LEDGER_ROLE_CUSTODIAN, 0, 0);
+}
+
+/* Fee increases wait FEE_DELAY_S (1000 here); decreases apply at once. */
+static void admin_fees(fixture *f)
+{
+    const unsigned FS = LEDGER_TX_FEE_SET;
+    const uint64_t reward = 100000000;
+    DEPOSIT(f, FX_USER, TOKENS);
+    DO_OK(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, TOKENS, 0);
+    f->now += 86400;
+    uint64_t t = f->now;
+    ledger_result r = DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 0, 1000, 0);
+    CHECK_OUT(r, 1000, t + 1000, 0, 0);
+    ledger_pool p = fx_pool(f);
+    CHECK_FEE(p.treasury_fee, 500, 1000, t + 1000);
+    /* the scheduled fee already counts against the 100% ceiling */
+    DO_REJECT(f, FX_ADMIN, LEDGER_TX_OPERATOR_REGISTER, FX_USER + 6, FX_USER + 7, 0, 9001, 0,
+              LEDGER_FEE_TOO_HIGH);
+    DO_REJECT(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 9001, 0, LEDGER_FEE_TOO_HIGH);
+
+    f->now = t + 999;
+    REPORT_OK(f, 1, 225, op_balance(f, 1) + reward, 500, 500); /* before the delay: old fee */
+    p = fx_pool(f);
+    CHECK_FEE(p.treasury_fee, 500, 1000, t + 1000);
+    f->now = t + 1000;
+    REPORT_OK(f, 1, 450, op_balance(f, 1) + reward, 1000, 500); /* from then on: new fee */
+    p = fx_pool(f);
+    CHECK_FEE(p.treasury_fee, 1000, 0, 0);
+
+    r = DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 200, 0); /* a decrease: at once */
+    CHECK_OUT(r, 200, f->now, 0, 0);
+    CHECK_FEE(fx_operator(f, 1).fee, 200, 0, 0);
+    REPORT_OK(f, 1, 675, op_balance(f, 1) + reward, 1000, 200);
+    r = DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 800, 0);
+    CHECK_OUT(r, 800, f->now + 1000, 0, 0);
+    CHECK_FEE(fx_operator(f, 1).fee, 200, 800, f->now + 1000);
+    /* above the fee in force it is still an increase: it replaces the scheduled one */
+    f->now += 10;
+    r = DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 300, 0);
+    CHECK_OUT(r, 300, f->now + 1000, 0, 0);
+    CHECK_FEE(fx_operator(f, 1).fee, 200, 300, f->now + 1000);
+    r = DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 150, 0); /* a decrease cancels it */
+    CHECK_OUT(r, 150, f->now, 0, 0);
+    CHECK_FEE(fx_operator(f, 1).fee, 150, 0, 0);
+    r = DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 150, 0); /* the same fee: nothing to wait */
+    CHECK_OUT(r, 150, f->now, 0, 0);
+    CHECK_FEE(fx_operator(f, 1).fee, 150, 0, 0);
+    f->now += 2000;
+    REPORT_OK(f, 1, 900, op_balance(f, 1) + reward, 1000, 150);
+
+    DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 0, 0, 0);
+    DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 0, 0);
+    p = fx_pool(f);
+    CHECK_FEE(p.treasury_fee, 0, 0, 0);
+    r = REPORT_OK(f, 1, 1125, op_balance(f, 1) + reward, 0, 0); /* no fee, no fee shares */
+    CHECK_OUT(r, reward, 0, 0, 0);
+}
+
+static void admin_roles(fixture *f)
+{
+    const unsigned RS = LEDGER_TX_ROLE_SET;
+    const int U0 = FX_USER, U1 = FX_USER + 1, U2 = FX_USER + 2, U3 = FX_USER + 3;
+    ledger_result r = DO_OK(f, FX_ADMIN, RS, U0, FX_NONE, LEDGER_ROLE_ADMIN, 0, 0);
+    CHECK_OUT(r, LEDGER_ROLE_ADMIN, 0, 0, 0);
+    CHECK(memcmp(fx_pool(f).admin, f->pk[U0], 32) == 0);
+    DO_REJECT(f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, 0, 0, LEDGER_NOT_ADMIN);
+    DO_OK(f, U0, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, 0, 0);
+
+    r = DO_OK(f, U0, RS, U1, FX_NONE, LEDGER_ROLE_CUSTODIAN, 0, 0);
+    CHECK_OUT(r, LEDGER_ROLE_CUSTODIAN, 0, 0, 0);
+    DO_REJECT(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U3, FX_NONE, 0, 1000, 0, LEDGER_NOT_CUSTODIAN);
+    DO_REJECT(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 1, 0, 0,
+              LEDGER_NOT_CUSTODIAN);
+    ledger_pool p = fx_pool(f);
+    uint64_t minted = mul_div(1000000, p.shares, p.assets);
+    r = DO_OK(f, U1, LEDGER_TX_DEPOSIT, U3, FX_NONE, 0, 1000000, 0);
+    CHECK_OUT(r, minted, 1000000, 0, 0);
+    CHECK_ACCT(f, U3, minted, 0, 0);
+    /* the old custodian is not the operator either: it lost the exit right too */
+    DO_REJECT(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 1, 1, 0,
+              LEDGER_NOT_OPERATOR_OR_CUSTODIAN);
+
+    r = DO_OK(f, U0, RS, U2, FX_NONE, LEDGER_ROLE_TREASURY, 0, 0);
+    CHECK_OUT(r, LEDGER_ROLE_TREASURY, 0, 0, 0);
+    r = DO_OK(f, U0, LEDGER_TX_FEE_SET, FX_NONE, FX_NONE, 0, 500, 0);
+    CHECK_OUT(r, 500, f->now + 1000, 0, 0);
+    f->now += 1000;
+    uint64_t old_treasury = fx_account(f, FX_TREASURY).shares;
+    r = REPORT_OK(f, 1, 1350, op_balance(f, 1) + 100000000, 500, 0);
+    CHECK(r.out[2] > 0 && r.out[3] == 0);
+    CHECK_U64(fx_account(f, U2).shares, r.out[2]); /* the new treasury key gets the fee */
+    CHECK_U64(fx_account(f, FX_TREASURY).shares, old_treasury);
+}
+
+static void test_admin(void)
+{
+    fixture f;
+    fx_open(&f, NULL);
+    admin_rejections(&f);
+    admin_fees(&f);
+    admin_roles(&f);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* ---- nonces and duplicates ------------------------------------------------------------------ */
+
+typedef struct raw_job {
+    fixture *f;
+    const ledger_tx *tx;
+    ledger_result *res;
+} raw_job;
+
+/* Apply without a signature (the fixture cannot sign a kind that has no hash). */
+static int raw_fn(void *ctx, ledger_store *view)
+{
+    static const uint8_t zero_sig[LEDGER_SIG_SIZE];
+    raw_job *j = ctx;
+    ledger_batch b;
+    int rc = ledger_batch_begin(&b, view, j->f->now);
+    if (rc == LEDGER_OK)
+        rc = ledger_apply(&b, j->tx, zero_sig, j->res);
+    return rc == LEDGER_OK ? ledger_batch_end(&b) : rc;
+}
+
+static void unknown_kind(fixture *f, uint8_t kind)
+{
+    ledger_tx tx = fx_tx(f, FX_USER, LEDGER_TX_TRANSFER, FX_USER + 1, FX_NONE, 0, 1, 0);
+    ledger_result r;
+    snapshot before, after;
+    tx.kind = kind;
+    raw_job j = {f, &tx, &r};
+    snap_take(f, &before);
+    CHECK_CODE(store_lmdb_write(f->store, raw_fn, &j), LEDGER_OK);
+    snap_take(f, &after);
+    seen(r.code);
+    CHECK_CODE(r.code, LEDGER_KIND_UNKNOWN);
+    CHECK(r.seq == 0 && !r.duplicate);
+    snap_same(&before, &after, FX_USER, false, false);
+}
+
+static void nonce_rules(fixture *f)
+{
+    const unsigned T = LEDGER_TX_TRANSFER;
+    const int U0 = FX_USER, U1 = FX_USER + 1;
+    snapshot before, after;
+    ledger_tx tx = fx_tx(f, U0, T, U1, FX_NONE, 0, 100, 0);
+    CHECK_U64(tx.nonce, 1); /* a fresh signer's first transaction carries 1 */
+    tx.nonce = 0;
+    TX_REJECT(f, &tx, LEDGER_NONCE_USED);
+    tx.nonce = 2;
+    TX_REJECT(f, &tx, LEDGER_NONCE_GAP);
+    TX_REJECT(f, &tx, LEDGER_NONCE_GAP); /* not recorded: the same answer again */
+    tx.nonce = 1;
+    ledger_result first = TX_OK(f, &tx);
+    CHECK_OUT(first, 100, 0, 0, 0);
+
+    f->now += 10;
+    snap_take(f, &before);
+    ledger_result r = fx_submit(f, &tx); /* the same transaction again */
+    snap_take(f, &after);
+    CHECK(r.duplicate && r.code == LEDGER_OK && r.seq == first.seq && r.batch == first.batch &&
+          r.timestamp == first.timestamp && r.out[0] == 100);
+    snap_same(&before, &after, U0, false, false);
+    CHECK_ACCT(f, U1, 100, 0, 0);
+
+    ledger_tx other = fx_tx(f, U0, T, U1, FX_NONE, 0, 101, 0);
+    other.nonce = 1; /* a different transaction with a used nonce */
+    TX_REJECT(f, &other, LEDGER_NONCE_USED);
+    other.nonce = 3;
+    TX_REJECT(f, &other, LEDGER_NONCE_GAP);
+
+    ledger_tx big = fx_tx(f, U0, T, U1, FX_NONE, 0, 1000000, 0);
+    ledger_result rejected = TX_REJECT(f, &big, LEDGER_INSUFFICIENT_SHARES);
+    f->now += 10;
+    snap_take(f, &before);
+    r = fx_submit(f, &big); /* a recorded rejection is a result too */
+    snap_take(f, &after);
+    CHECK(r.duplicate && r.code == LEDGER_INSUFFICIENT_SHARES && r.seq == rejected.seq &&
+          r.timestamp == rejected.timestamp);
+    snap_same(&before, &after, U0, false, false);
+}
+
+static void nonce_batches(fixture *f)
+{
+    const unsigned T = LEDGER_TX_TRANSFER;
+    const int U0 = FX_USER, U2 = FX_USER + 2;
+    ledger_tx txs[2];
+    ledger_result res[2];
+    uint64_t nonce = fx_account(f, U0).nonce;
+    txs[0] = txs[1] = fx_tx(f, U0, T, U2, FX_NONE, 0, 50, 0);
+    fx_submit_batch(f, txs, 2, res); /* the same transaction twice in one batch */
+    CHECK(res[0].code == LEDGER_OK && !res[0].duplicate);
+    CHECK(res[1].code == LEDGER_OK && res[1].duplicate && res[1].seq == res[0].seq);
+    CHECK_ACCT(f, U2, 50, 0, 0);
+    CHECK_U64(fx_account(f, U0).nonce, nonce + 1);
+
+    txs[0] = fx_tx(f, U0, T, U2, FX_NONE, 0, 10, 0);
+    txs[1] = txs[0];
+    txs[1].nonce++;
+    txs[1].amount = 20;
+    fx_submit_batch(f, txs, 2, res); /* consecutive nonces in one batch */
+    CHECK(res[0].code == LEDGER_OK && res[1].code == LEDGER_OK && !res[1].duplicate);
+    CHECK(res[1].seq == res[0].seq + 1 && res[1].batch == res[0].batch);
+    CHECK_ACCT(f, U2, 80, 0, 0);
+
+    txs[0] = fx_tx(f, U0, T, U2, FX_NONE, 0, 1, 0);
+    txs[1] = txs[0];
+    txs[0].nonce++; /* ahead first, then the one it waits for */
+    fx_submit_batch(f, txs, 2, res);
+    seen(res[0].code);
+    CHECK_CODE(res[0].code, LEDGER_NONCE_GAP);
+    CHECK_CODE(res[1].code, LEDGER_OK);
+    CHECK_ACCT(f, U2, 81, 0, 0);
+    CHECK_U64(fx_account(f, U0).nonce, nonce + 4);
+
+    uint64_t last = fx_chain(f).last_ts;
+    f->now = last - 1000; /* a clock that went back: batch time stays put */
+    ledger_result r = DO_OK(f, U0, T, U2, FX_NONE, 0, 1, 0);
+    CHECK_U64(r.timestamp, last);
+    CHECK_U64(fx_chain(f).last_ts, last);
+    f->now = last;
+}
+
+static void decode_rules(fixture *f)
+{
+    uint8_t buf[LEDGER_TX_BYTES_MAX + 1], bad[LEDGER_TX_BYTES_MAX + 1];
+    ledger_tx tx = fx_tx(f, FX_USER, LEDGER_TX_TRANSFER_FROM, FX_USER + 1, FX_USER + 2, 7, 8, 9);
+    ledger_tx back;
+    size_t n = ledger_tx_encode(buf, &tx);
+    CHECK_U64(n, 2 + 32 + 8 + 32 + 32 + 8);
+    CHECK_CODE(ledger_tx_decode(&back, buf, n), LEDGER_OK);
+    CHECK(back.kind == tx.kind && memcmp(back.signer, tx.signer, 32) == 0 &&
+          back.nonce == tx.nonce && memcmp(back.account, tx.account, 32) == 0 &&
+          memcmp(back.account2, tx.account2, 32) == 0 && back.amount == 8 && back.id == 0 &&
+          back.limit == 0); /* transfer_from carries no id or limit */
+    int code = ledger_tx_decode(&back, buf, n - 1);
+    seen(code);
+    CHECK_CODE(code, LEDGER_TX_MALFORMED);
+    buf[n] = 0;
+    CHECK_CODE(ledger_tx_decode(&back, buf, n + 1), LEDGER_TX_MALFORMED);
+    CHECK_CODE(ledger_tx_decode(&back, buf, 0), LEDGER_TX_MALFORMED);
+    CHECK_CODE(ledger_tx_decode(&back, buf, 1), LEDGER_TX_MALFORMED);
+    CHECK_CODE(ledger_tx_decode(&back, buf, 2 + 32 + 4), LEDGER_TX_MALFORMED);
+    memcpy(bad, buf, n);
+    bad[0] = 2; /* unknown version */
+    CHECK_CODE(ledger_tx_decode(&back, bad, n), LEDGER_TX_MALFORMED);
+    memcpy(bad, buf, n);
+    bad[1] = 99;
+    CHECK_CODE(ledger_tx_decode(&back, bad, n), LEDGER_KIND_UNKNOWN);
+    bad[1] = 0;
+    CHECK_CODE(ledger_tx_decode(&back, bad, n), LEDGER_KIND_UNKNOWN);
+    tx.kind = 99;
+    CHECK_U64(ledger_tx_encode(buf, &tx), 0);
+    CHECK_CODE(ledger_tx_hash(buf, "lstd-test", &tx), LEDGER_KIND_UNKNOWN);
+}
+
+static void test_nonce(void)
+{
+    fixture f;
+    fx_open(&f, NULL);
+    DEPOSIT(&f, FX_USER, 10000);
+    nonce_rules(&f);
+    nonce_batches(&f);
+    unknown_kind(&f, 0);
+    unknown_kind(&f, 99);
+    decode_rules(&f);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* ---- genesis ------------------------------------------------------------------------------ */
+
+static int genesis_fn(void *ctx, ledger_store *view)
+{
+    return ledger_genesis_apply(view, ctx);
+}
+
+/* Variant `which` of a valid genesis that breaks one rule (false when there are no more). */
+static bool genesis_break(ledger_genesis *g, int which)
+{
+    switch (which) {
+    case 0:
+        g->ledger_id[0] = '\0';
+        break;
+    case 1:
+        strcpy(g->ledger_id, "has space");
+        break;
+    case 2:
+        g->ledger_id[3] = 0x7f;
+        break;
+    case 3:
+        memset(g->ledger_id, 'a', sizeof g->ledger_id); /* 33 bytes, no NUL */
+        break;
+    case 4:
+        memset(g->admin, 0, 32);
+        break;
+    case 5:
+        memset(g->custodian, 0xFF, 32);
+        break;
+    case 6:
+        memset(g->treasury, 0, 32);
+        break;
+    case 7:
+        g->treasury_fee_bps = 10001;
+        g->operator_count = 0;
+        break;
+    case 8:
+        g->operators[0].fee_bps = 9501;
+        break;
+    case 9:
+        g->params[LEDGER_PARAM_EPOCH_S] = 0;
+        break;
+    case 10:
+        g->params[LEDGER_PARAM_MAX_DROP_BPS] = 10001;
+        break;
+    case 11:
+        g->params[LEDGER_PARAM_FEE_DELAY_S] = 31536001;
+        break;
+    case 12:
+        g->operator_count = 2;
+        g->operators[1] = g->operators[0];
+        break;
+    case 13:
+        memset(g->operators[0].key, 0xFF, 32);
+        break;
+    case 14:
+        memset(g->operators[0].fee_account, 0, 32);
+        break;
+    case 15:
+        g->operator_count = LEDGER_GENESIS_OPERATORS_MAX + 1;
+        break;
+    case 16:
+        g->decimals = 19;
+        break;
+    case 17:
+        g->dead_shares = 0;
+        break;
+    default:
+        return false;
+    }
+    return true;
+}
+
+static void expect_uninitialized(store_lmdb *s)
+{
+    store_txn *t;
+    ledger_store v;
+    ledger_batch b;
+    ledger_pool p;
+    ledger_genesis g;
+    CHECK(store_lmdb_begin(s, false, &t, &v) == 0);
+    CHECK_CODE(ledger_batch_begin(&b, &v, 5), LEDGER_NOT_INITIALIZED);
+    CHECK_CODE(ledger_read_pool(&v, &p), LEDGER_NOT_INITIALIZED);
+    CHECK_CODE(ledger_genesis_read(&v, &g), LEDGER_NOT_INITIALIZED);
+    store_lmdb_abort(&t);
+}
+
+static void test_genesis(void)
+{
+    fixture f;
+    store_lmdb *s;
+    store_options opt = {.durability = STORE_NOSYNC};
+    ledger_genesis g;
+    fx_open(&f, NULL); /* for its keys and a valid configuration */
+    char *dir = test_tmpdir("lstd-rules");
+    CHECK(store_lmdb_open(&s, dir, &opt) == 0);
+    expect_uninitialized(s);
+    for (int which = 0;; which++) {
+        g = f.genesis;
+        if (!genesis_break(&g, which))
+            break;
+        int rc = store_lmdb_write(s, genesis_fn, &g);
+        if (rc != LEDGER_GENESIS_INVALID)
+            fprintf(stderr, "  genesis variant %d\n", which);
+        CHECK_CODE(rc, LEDGER_GENESIS_INVALID);
+    }
+    expect_uninitialized(s);
+    g = f.genesis;
+    g.treasury_fee_bps = 9500; /* with the operator's 500: exactly 100% */
+    CHECK_CODE(store_lmdb_write(s, genesis_fn, &g), LEDGER_OK);
+    store_txn *t;
+    ledger_store v;
+    ledger_batch b;
+    CHECK(store_lmdb_begin(s, false, &t, &v) == 0);
+    CHECK_CODE(ledger_batch_begin(&b, &v, 5), LEDGER_OK);
+    CHECK_U64(b.now, f.genesis.timestamp); /* time never goes back before the genesis */
+    store_lmdb_abort(&t);
+    store_lmdb_close(&s);
+    test_rmtree(dir);
+    free(dir);
+    fx_close(&f);
+}
+
+/* ---- main --------------------------------------------------------------------------------- */
+
+static void check_codes_reached(void)
+{
+    static const struct {
+        int code;
+        const char *name;
+    } codes[] = {
+#define CODE_ENTRY(name, num, msg) {num, #name},
+        LEDGER_ERRORS(CODE_ENTRY)
+#undef CODE_ENTRY
+    };
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        if (codes[i].code == 0 || codes[i].code >= 900 || code_seen[codes[i].code])
+            continue;
+        fprintf(stderr, "result code %s (%d) was never reached\n", codes[i].name, codes[i].code);
+        test_failures++;
+    }
+}
+
+int main(void)
+{
+    test_deposit();
+    test_transfer();
+    test_allowance();
+    test_lien();
+    test_withdrawal();
+    test_operator();
+    test_report();
+    test_admin();
+    test_nonce();
+    test_genesis();
+    check_codes_reached();
+    return test_finish("test_rules");
+}
