@@ -100,6 +100,10 @@ typedef struct ledger_kind_info {
     const ledger_field *fields; /* in signing-layout order */
 } ledger_kind_info;
 
+/** Returns: the address inside tx of a slot (enum ledger_slot): a uint8_t[32] for the key and
+ *  ref slots, a uint64_t for the others. Lets callers fill fields from a kind's field table. */
+void *ledger_tx_slot(ledger_tx *tx, unsigned slot);
+
 /** Returns: the description of a kind, or NULL for an unknown kind. Static storage. */
 const ledger_kind_info *ledger_kind_lookup(unsigned kind);
 

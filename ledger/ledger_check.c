@@ -60,6 +60,7 @@ static int scan(check *c, unsigned table, const uint8_t *prefix, size_t prefix_l
 
 typedef struct sums {
     uint64_t free, liened, queued, operator_balance, payable;
+    uint64_t lien_table; /* shares summed over the lien table itself */
     uint8_t digest[LEDGER_HASH_SIZE];
 } sums;
 
@@ -132,6 +133,17 @@ static int visit_operator(check *c, const uint8_t *key, size_t kn, const uint8_t
     if (o.balance + o.exited_since != o.reported_balance + o.funded_since)
         return fail(c, "operator %" PRIu64 ": balance != reported + funded - exited", o.id);
     return add_to(&s->operator_balance, o.balance) ? LEDGER_OK : fail(c, "balances overflow");
+}
+
+static int visit_lien(check *c, const uint8_t *key, size_t kn, const uint8_t *val, size_t vn,
+                      void *arg)
+{
+    sums *s = arg;
+    ledger_lien l;
+    if (kn != 8 || record_lien_decode(&l, val, vn) != LEDGER_OK || l.id != be64_get(key) ||
+        l.shares == 0)
+        return fail(c, "lien record does not decode");
+    return add_to(&s->lien_table, l.shares) ? LEDGER_OK : fail(c, "lien sum overflows");
 }
 
 static int visit_withdrawal(check *c, const uint8_t *key, size_t kn, const uint8_t *val, size_t vn,
@@ -222,6 +234,9 @@ static int check_sums(check *c, const sums *s)
     if (!add_to(&total, s->liened) || !add_to(&total, s->queued) || total != p->shares)
         return fail(c, "free %" PRIu64 " + liened %" PRIu64 " + queued %" PRIu64 " != S %" PRIu64,
                     s->free, s->liened, s->queued, p->shares);
+    if (s->lien_table != s->liened)
+        return fail(c, "liens hold %" PRIu64 " shares but accounts count %" PRIu64 " locked",
+                    s->lien_table, s->liened);
     if (p->buffer > p->assets || p->assets - p->buffer != s->operator_balance)
         return fail(c, "A %" PRIu64 " != buffer %" PRIu64 " + operator balances %" PRIu64,
                     p->assets, p->buffer, s->operator_balance);
@@ -251,6 +266,8 @@ int ledger_check(ledger_store *st, char *msg, size_t msg_size)
         rc = scan(&c, LEDGER_T_ACCOUNT, NULL, 0, visit_account, &s);
     if (rc == LEDGER_OK)
         rc = scan(&c, LEDGER_T_OPERATOR, NULL, 0, visit_operator, &s);
+    if (rc == LEDGER_OK)
+        rc = scan(&c, LEDGER_T_LIEN, NULL, 0, visit_lien, &s);
     if (rc == LEDGER_OK)
         rc = scan(&c, LEDGER_T_WITHDRAWAL, NULL, 0, visit_withdrawal, &s);
     if (rc == LEDGER_OK)

@@ -99,7 +99,7 @@ unsigned ledger_kind_by_name(const char *name)
     return 0;
 }
 
-static void *slot_ptr(ledger_tx *tx, unsigned slot)
+void *ledger_tx_slot(ledger_tx *tx, unsigned slot)
 {
     switch (slot) {
     case LEDGER_SLOT_ACCOUNT:
@@ -122,7 +122,7 @@ static void *slot_ptr(ledger_tx *tx, unsigned slot)
 size_t ledger_tx_encode(uint8_t out[LEDGER_TX_BYTES_MAX], const ledger_tx *tx)
 {
     const ledger_kind_info *k = ledger_kind_lookup(tx->kind);
-    ledger_tx *t = (ledger_tx *)tx; /* slot_ptr is shared with decode; encode only reads */
+    ledger_tx *t = (ledger_tx *)tx; /* ledger_tx_slot serves decode too; encode only reads */
     enc e = {.buf = out, .cap = LEDGER_TX_BYTES_MAX};
     uint8_t head[2] = {TX_VERSION, tx->kind};
     if (k == NULL)
@@ -131,7 +131,7 @@ size_t ledger_tx_encode(uint8_t out[LEDGER_TX_BYTES_MAX], const ledger_tx *tx)
     enc_bytes(&e, tx->signer, LEDGER_KEY_SIZE);
     enc_u64(&e, tx->nonce);
     for (unsigned i = 0; i < k->field_count; i++) {
-        void *p = slot_ptr(t, k->fields[i].slot);
+        void *p = ledger_tx_slot(t, k->fields[i].slot);
         if (k->fields[i].type == LEDGER_F_U64)
             enc_u64(&e, *(uint64_t *)p);
         else
@@ -155,7 +155,7 @@ int ledger_tx_decode(ledger_tx *tx, const uint8_t *bytes, size_t len)
     dec_bytes(&d, tx->signer, LEDGER_KEY_SIZE);
     tx->nonce = dec_u64(&d);
     for (unsigned i = 0; i < k->field_count; i++) {
-        void *p = slot_ptr(tx, k->fields[i].slot);
+        void *p = ledger_tx_slot(tx, k->fields[i].slot);
         if (k->fields[i].type == LEDGER_F_U64)
             *(uint64_t *)p = dec_u64(&d);
         else

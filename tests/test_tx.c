@@ -55,24 +55,6 @@ static void fill_random(test_rng *r, uint8_t *p, size_t n)
         p[i] = (uint8_t)test_rng_next(r);
 }
 
-static void *slot_of(ledger_tx *tx, unsigned slot)
-{
-    switch (slot) {
-    case LEDGER_SLOT_ACCOUNT:
-        return tx->account;
-    case LEDGER_SLOT_ACCOUNT2:
-        return tx->account2;
-    case LEDGER_SLOT_REF:
-        return tx->ref;
-    case LEDGER_SLOT_ID:
-        return &tx->id;
-    case LEDGER_SLOT_AMOUNT:
-        return &tx->amount;
-    default:
-        return &tx->limit;
-    }
-}
-
 /* A transaction of `kind` with random signer, nonce and fields; unused slots are zero.
  * Integers are sometimes 0 or UINT64_MAX to reach the edges of the be64 codec. */
 static void random_tx(ledger_tx *tx, unsigned kind, test_rng *r)
@@ -83,7 +65,7 @@ static void random_tx(ledger_tx *tx, unsigned kind, test_rng *r)
     fill_random(r, tx->signer, sizeof tx->signer);
     tx->nonce = test_rng_next(r);
     for (unsigned i = 0; i < k->field_count; i++) {
-        void *p = slot_of(tx, k->fields[i].slot);
+        void *p = ledger_tx_slot(tx, k->fields[i].slot);
         if (k->fields[i].type == LEDGER_F_U64) {
             uint64_t v = test_rng_next(r), pick = test_rng_below(r, 8);
             v = pick == 0 ? 0 : pick == 1 ? UINT64_MAX : v;
@@ -220,7 +202,7 @@ static void check_unused_slots(const ledger_tx *tx, const uint8_t *bytes, size_t
         used |= 1u << k->fields[i].slot;
     for (unsigned s = LEDGER_SLOT_ACCOUNT; s <= LEDGER_SLOT_LIMIT; s++)
         if ((used & (1u << s)) == 0)
-            memset(slot_of(&g, s), 0xa7, s <= LEDGER_SLOT_REF ? 32 : 8);
+            memset(ledger_tx_slot(&g, s), 0xa7, s <= LEDGER_SLOT_REF ? 32 : 8);
     uint8_t gb[LEDGER_TX_BYTES_MAX], h0[LEDGER_HASH_SIZE], h1[LEDGER_HASH_SIZE];
     CHECK(ledger_tx_encode(gb, &g) == len);
     CHECK(memcmp(gb, bytes, len) == 0);

@@ -89,7 +89,8 @@ static void fill(bench *b, size_t first, bool deposits)
     for (size_t i = 0; i < b->n; i++) {
         ledger_tx *t = &b->txs[i];
         uint64_t from = deposits ? 0 : 1 + next_rand(&b->rng) % b->accounts;
-        uint64_t to = deposits ? 1 + (first + i) % b->accounts : 1 + next_rand(&b->rng) % b->accounts;
+        uint64_t to =
+            deposits ? 1 + (first + i) % b->accounts : 1 + next_rand(&b->rng) % b->accounts;
         memset(t, 0, sizeof *t);
         t->kind = deposits ? LEDGER_TX_DEPOSIT : LEDGER_TX_TRANSFER;
         memcpy(t->signer, b->keys[from], 32);
