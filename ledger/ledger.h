@@ -98,6 +98,7 @@ typedef struct ledger_kind_info {
     const char *name; /* wire name, e.g. "transfer_from" */
     uint8_t field_count;
     const ledger_field *fields; /* in signing-layout order */
+    const char *out_names[4];   /* wire names of ledger_result.out[i]; NULL: unused */
 } ledger_kind_info;
 
 /** Returns: the address inside tx of a slot (enum ledger_slot): a uint8_t[32] for the key and
@@ -187,6 +188,7 @@ typedef struct ledger_pool {
     uint64_t next_lien_id;      /* ids start at 1 */
     uint64_t next_request_id;   /* ids start at 1 */
     uint64_t finalized_through; /* every request id <= this is finalized, cancelled or returned */
+    uint64_t queue_count, queue_shares, queue_amount; /* pending requests: count, shares, quotes */
     uint64_t decimals;
     uint64_t dead_shares;
 } ledger_pool;
@@ -352,6 +354,35 @@ LEDGER_WARN_UNUSED int ledger_read_record(ledger_store *st, uint64_t seq, ledger
 /** Look up a recorded transaction by hash. Returns: as ledger_read_record. */
 LEDGER_WARN_UNUSED int ledger_read_tx(ledger_store *st, const uint8_t hash[LEDGER_HASH_SIZE],
                                       ledger_record *out);
+
+/* ---- listings (any view) ------------------------------------------------------------------ */
+
+enum ledger_list {
+    LEDGER_LIST_LIENS = 1,       /* lien ids where the account is owner or beneficiary */
+    LEDGER_LIST_WITHDRAWALS = 2, /* withdrawal request ids the account owns */
+    LEDGER_LIST_HISTORY = 3,     /* seqs of recorded transactions that name the account */
+};
+
+/** List ids (ascending, each > after) from one of an account's indexes, at most max.
+ *  Out: ids[0..*n), *more (true when further ids exist).
+ *  Returns: LEDGER_OK, LEDGER_STORE_CORRUPT or a store error. */
+LEDGER_WARN_UNUSED int ledger_list(ledger_store *st, unsigned list,
+                                   const uint8_t key[LEDGER_KEY_SIZE], uint64_t after,
+                                   uint64_t *ids, size_t max, size_t *n, bool *more);
+
+/** List the allowances `owner` granted, by spender key ascending, starting after
+ *  `after_spender` (NULL: from the first). Out: spenders, amounts, *n, *more.
+ *  Returns: LEDGER_OK, LEDGER_STORE_CORRUPT or a store error. */
+LEDGER_WARN_UNUSED int ledger_list_allowances(ledger_store *st,
+                                              const uint8_t owner[LEDGER_KEY_SIZE],
+                                              const uint8_t *after_spender,
+                                              uint8_t (*spenders)[LEDGER_KEY_SIZE],
+                                              uint64_t *amounts, size_t max, size_t *n, bool *more);
+
+/** Annualised net reward rate of an operator over its kept reports, in basis points of the
+ *  balance before them: (Σ gain − Σ loss) · 10000 · year / (balance · elapsed seconds).
+ *  Out: *bps. Returns: false when fewer than two reports are kept or nothing elapsed. */
+bool ledger_operator_apr_bps(const ledger_operator *o, uint64_t epoch_s, int64_t *bps);
 
 /* ---- rates ---------------------------------------------------------------------------- */
 

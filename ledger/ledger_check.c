@@ -60,7 +60,8 @@ static int scan(check *c, unsigned table, const uint8_t *prefix, size_t prefix_l
 
 typedef struct sums {
     uint64_t free, liened, queued, operator_balance, payable;
-    uint64_t lien_table; /* shares summed over the lien table itself */
+    uint64_t lien_table;                              /* shares summed over the lien table itself */
+    uint64_t queue_count, queue_shares, queue_amount; /* over pending requests */
     uint8_t digest[LEDGER_HASH_SIZE];
 } sums;
 
@@ -160,6 +161,9 @@ static int visit_withdrawal(check *c, const uint8_t *key, size_t kn, const uint8
                     w.id, w.status, c->pool.finalized_through);
     if (w.status == LEDGER_WD_FINALIZED && !add_to(&s->payable, w.paid))
         return fail(c, "payable overflows");
+    if (pending && (!add_to(&s->queue_count, 1) || !add_to(&s->queue_shares, w.shares) ||
+                    !add_to(&s->queue_amount, w.amount_at_request)))
+        return fail(c, "queue sums overflow");
     return LEDGER_OK;
 }
 
@@ -234,6 +238,13 @@ static int check_sums(check *c, const sums *s)
     if (!add_to(&total, s->liened) || !add_to(&total, s->queued) || total != p->shares)
         return fail(c, "free %" PRIu64 " + liened %" PRIu64 " + queued %" PRIu64 " != S %" PRIu64,
                     s->free, s->liened, s->queued, p->shares);
+    if (s->queue_count != p->queue_count || s->queue_shares != p->queue_shares ||
+        s->queue_amount != p->queue_amount || s->queue_shares != s->queued)
+        return fail(c,
+                    "queue totals %" PRIu64 "/%" PRIu64 "/%" PRIu64 " != pending requests %" PRIu64
+                    "/%" PRIu64 "/%" PRIu64,
+                    p->queue_count, p->queue_shares, p->queue_amount, s->queue_count,
+                    s->queue_shares, s->queue_amount);
     if (s->lien_table != s->liened)
         return fail(c, "liens hold %" PRIu64 " shares but accounts count %" PRIu64 " locked",
                     s->lien_table, s->liened);

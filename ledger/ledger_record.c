@@ -70,6 +70,9 @@ static void pool_io(io *x, ledger_pool *p)
     io_u64(x, &p->next_lien_id);
     io_u64(x, &p->next_request_id);
     io_u64(x, &p->finalized_through);
+    io_u64(x, &p->queue_count);
+    io_u64(x, &p->queue_shares);
+    io_u64(x, &p->queue_amount);
     io_u64(x, &p->decimals);
     io_u64(x, &p->dead_shares);
 }

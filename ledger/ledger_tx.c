@@ -54,34 +54,42 @@ static const ledger_field f_param_set[] = {ID("param"), AMOUNT("value")};
 static const ledger_field f_pause_set[] = {AMOUNT("flags")};
 static const ledger_field f_role_set[] = {ID("role"), ACCOUNT("account")};
 
-#define KIND(name, fields)                                                                         \
+#define KIND(name, fields, ...)                                                                    \
     {                                                                                              \
-        name, (uint8_t)(sizeof fields / sizeof fields[0]), fields                                  \
+        name, (uint8_t)(sizeof fields / sizeof fields[0]), fields,                                 \
+        {                                                                                          \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
     }
 
 static const ledger_kind_info kinds[LEDGER_TX_KIND_MAX + 1] = {
-    [LEDGER_TX_DEPOSIT] = KIND("deposit", f_deposit),
-    [LEDGER_TX_TRANSFER] = KIND("transfer", f_transfer),
-    [LEDGER_TX_APPROVE] = KIND("approve", f_approve),
-    [LEDGER_TX_TRANSFER_FROM] = KIND("transfer_from", f_transfer_from),
-    [LEDGER_TX_LOCK] = KIND("lock", f_lock),
-    [LEDGER_TX_RELEASE] = KIND("release", f_release),
-    [LEDGER_TX_SEIZE] = KIND("seize", f_seize),
-    [LEDGER_TX_WITHDRAW_REQUEST] = KIND("withdraw_request", f_wd_request),
-    [LEDGER_TX_WITHDRAW_CANCEL] = KIND("withdraw_cancel", f_wd_cancel),
-    [LEDGER_TX_WITHDRAW_FINALIZE] = KIND("withdraw_finalize", f_wd_finalize),
-    [LEDGER_TX_WITHDRAW_SETTLE] = KIND("withdraw_settle", f_wd_settle),
-    [LEDGER_TX_OPERATOR_FUND] = KIND("operator_fund", f_op_amount),
-    [LEDGER_TX_OPERATOR_EXIT] = KIND("operator_exit", f_op_amount),
-    [LEDGER_TX_REPORT] = KIND("report", f_report),
-    [LEDGER_TX_REPORT_ACCEPT] = KIND("report_accept", f_report),
-    [LEDGER_TX_OPERATOR_REGISTER] = KIND("operator_register", f_op_register),
-    [LEDGER_TX_OPERATOR_SET_ACTIVE] = KIND("operator_set_active", f_op_active),
-    [LEDGER_TX_OPERATOR_SET_KEYS] = KIND("operator_set_keys", f_op_keys),
-    [LEDGER_TX_FEE_SET] = KIND("fee_set", f_fee_set),
-    [LEDGER_TX_PARAM_SET] = KIND("param_set", f_param_set),
-    [LEDGER_TX_PAUSE_SET] = KIND("pause_set", f_pause_set),
-    [LEDGER_TX_ROLE_SET] = KIND("role_set", f_role_set),
+    [LEDGER_TX_DEPOSIT] = KIND("deposit", f_deposit, "shares_minted", "amount_credited"),
+    [LEDGER_TX_TRANSFER] = KIND("transfer", f_transfer, "shares_moved"),
+    [LEDGER_TX_APPROVE] = KIND("approve", f_approve, "allowance"),
+    [LEDGER_TX_TRANSFER_FROM] =
+        KIND("transfer_from", f_transfer_from, "shares_moved", "allowance_left"),
+    [LEDGER_TX_LOCK] = KIND("lock", f_lock, "lien_id", "shares_locked", "value"),
+    [LEDGER_TX_RELEASE] = KIND("release", f_release, "shares_released", "shares_left"),
+    [LEDGER_TX_SEIZE] = KIND("seize", f_seize, "shares_seized", "value", "shares_left"),
+    [LEDGER_TX_WITHDRAW_REQUEST] =
+        KIND("withdraw_request", f_wd_request, "request_id", "amount_at_request"),
+    [LEDGER_TX_WITHDRAW_CANCEL] = KIND("withdraw_cancel", f_wd_cancel, "shares_returned"),
+    [LEDGER_TX_WITHDRAW_FINALIZE] = KIND("withdraw_finalize", f_wd_finalize, "requests_paid",
+                                         "amount_paid", "shares_burned", "requests_returned"),
+    [LEDGER_TX_WITHDRAW_SETTLE] = KIND("withdraw_settle", f_wd_settle, "amount_paid"),
+    [LEDGER_TX_OPERATOR_FUND] = KIND("operator_fund", f_op_amount, "amount", "balance"),
+    [LEDGER_TX_OPERATOR_EXIT] = KIND("operator_exit", f_op_amount, "amount", "balance"),
+    [LEDGER_TX_REPORT] =
+        KIND("report", f_report, "gain", "loss", "treasury_fee_shares", "operator_fee_shares"),
+    [LEDGER_TX_REPORT_ACCEPT] = KIND("report_accept", f_report, "gain", "loss",
+                                     "treasury_fee_shares", "operator_fee_shares"),
+    [LEDGER_TX_OPERATOR_REGISTER] = KIND("operator_register", f_op_register, "operator_id"),
+    [LEDGER_TX_OPERATOR_SET_ACTIVE] = KIND("operator_set_active", f_op_active, "active"),
+    [LEDGER_TX_OPERATOR_SET_KEYS] = KIND("operator_set_keys", f_op_keys, "operator_id"),
+    [LEDGER_TX_FEE_SET] = KIND("fee_set", f_fee_set, "fee_bps", "effective_at"),
+    [LEDGER_TX_PARAM_SET] = KIND("param_set", f_param_set, "value"),
+    [LEDGER_TX_PAUSE_SET] = KIND("pause_set", f_pause_set, "flags"),
+    [LEDGER_TX_ROLE_SET] = KIND("role_set", f_role_set, "role"),
 };
 
 const ledger_kind_info *ledger_kind_lookup(unsigned kind)

@@ -48,6 +48,9 @@ int op_withdraw_request(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     if (rc != LEDGER_OK)
         return rc;
     b->pool.next_request_id++;
+    b->pool.queue_count++; /* each bounded by S or A, which did not overflow */
+    b->pool.queue_shares += w.shares;
+    b->pool.queue_amount += amount;
     out[0] = w.id;
     out[1] = amount;
     return LEDGER_OK;
@@ -71,6 +74,9 @@ int op_withdraw_cancel(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     a.queued -= w.shares;
     a.shares += w.shares; /* free + queued <= S */
     w.status = LEDGER_WD_CANCELLED;
+    b->pool.queue_count--;
+    b->pool.queue_shares -= w.shares;
+    b->pool.queue_amount -= w.amount_at_request;
     rc = save_account(b, w.owner, &a);
     out[0] = w.shares;
     return rc == LEDGER_OK ? save_withdrawal(b, &w) : rc;
@@ -91,6 +97,7 @@ static int payout(const ledger_pool *snap, const ledger_withdrawal *w, uint64_t 
 
 typedef struct finalize_sum {
     uint64_t paid, burned, count_paid, count_returned;
+    uint64_t shares, quoted; /* of every pending request handled, paid or returned */
 } finalize_sum;
 
 /* Pass 1 (no writes) when write is false; pass 2 applies to requests and owners. */
@@ -110,6 +117,8 @@ static int finalize_pass(ledger_batch *b, const ledger_pool *snap, uint64_t up_t
         if (rc != LEDGER_OK)
             return rc == LEDGER_WITHDRAWAL_NOT_FOUND ? LEDGER_STORE_CORRUPT : rc;
         bool returned = pay < w.min_amount_out;
+        sum->shares += w.shares;
+        sum->quoted += w.amount_at_request;
         if (returned) {
             sum->count_returned++;
         } else {
@@ -166,6 +175,9 @@ int op_withdraw_finalize(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     p->payable += sum.paid; /* payable <= total ever deposited and rewarded */
     p->total_paid += sum.paid;
     p->finalized_through = tx->id;
+    p->queue_count -= sum.count_paid + sum.count_returned;
+    p->queue_shares -= sum.shares;
+    p->queue_amount -= sum.quoted;
     out[0] = sum.count_paid;
     out[1] = sum.paid;
     out[2] = sum.burned;

@@ -54,6 +54,22 @@ static void check_kind_row(const char *doc, const ledger_kind_info *info)
         }
         row = at + strlen(info->fields[i].name);
     }
+    end = strchr(strchr(end + 1, '|') + 1, '\n'); /* the outputs column ends the line */
+    for (unsigned i = 0; i < 4 && info->out_names[i] != NULL; i++) {
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "`%s`", info->out_names[i]);
+        const char *at = strstr(row, quoted);
+        if (at == NULL || at > end) {
+            /* a kind whose outputs are "as `other`" must name that kind */
+            if (strstr(row, "as `") == NULL || strstr(row, "as `") > end) {
+                fprintf(stderr, "kind %s: output %s missing from its row\n", info->name,
+                        info->out_names[i]);
+                test_failures++;
+            }
+            return;
+        }
+        row = at + strlen(quoted);
+    }
 }
 
 int main(void)
