@@ -3,7 +3,8 @@
 #define LSTD_LEDGER_ERROR_H
 
 /* Append-only: a code's number and name never change once released.
- * Codes 1..99: transaction rejections that are NOT recorded (no nonce consumed).
+ * Codes 1..99: rejections that are NOT recorded (no nonce consumed): transaction decoding and
+ * nonce rules (1..9) and the service's request errors (10..99).
  * Codes 100..899: rule violations recorded in the history with the nonce consumed.
  * Codes 900..: internal or storage failures; a batch that meets one is aborted whole. */
 #define LEDGER_ERRORS(X)                                                                           \
@@ -12,6 +13,19 @@
     X(NONCE_USED, 2, "nonce already used by a different transaction of this signer")               \
     X(NONCE_GAP, 3, "nonce is ahead of the signer's next nonce")                                   \
     X(TX_MALFORMED, 4, "transaction bytes do not match the documented layout")                     \
+    X(MALFORMED, 10, "request is not one well-formed msgpack map")                                 \
+    X(TOO_LARGE, 11, "request exceeds the size limit")                                             \
+    X(WRONG_TYPE, 12, "field has the wrong type or size")                                          \
+    X(MISSING_FIELD, 13, "required field is missing")                                              \
+    X(UNKNOWN_FIELD, 14, "field is not defined for this operation")                                \
+    X(DUPLICATE_FIELD, 15, "field appears twice")                                                  \
+    X(UNKNOWN_OP, 16, "unknown operation")                                                         \
+    X(OUT_OF_RANGE, 17, "field value out of range")                                                \
+    X(BAD_SIGNATURE, 18, "signature does not verify")                                              \
+    X(LEDGER_MISMATCH, 19, "transaction was signed for another ledger")                            \
+    X(BUSY, 20, "server queue is full; retry later")                                               \
+    X(NOT_FOUND, 21, "no such object")                                                             \
+    X(SHUTTING_DOWN, 22, "server is shutting down")                                                \
     X(NOT_ADMIN, 100, "signer is not the admin")                                                   \
     X(NOT_CUSTODIAN, 101, "signer is not the custodian")                                           \
     X(NOT_OPERATOR, 102, "signer is not this operator's key")                                      \
@@ -68,7 +82,8 @@
     X(STORE_CORRUPT, 902, "stored record does not decode")                                         \
     X(NO_MEMORY, 903, "out of memory")                                                             \
     X(GENESIS_INVALID, 904, "genesis configuration is invalid")                                    \
-    X(NOT_INITIALIZED, 905, "store holds no genesis")
+    X(NOT_INITIALIZED, 905, "store holds no genesis")                                              \
+    X(INTERNAL, 906, "internal server error")
 
 typedef enum ledger_err {
 #define LEDGER_ERR_ENUM(name, num, msg) LEDGER_##name = num,

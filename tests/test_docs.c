@@ -1,4 +1,4 @@
-/* test_docs.c - the specification names every error code, kind, field and parameter */
+/* test_docs.c - ledger/README.md and PROTOCOL.md name every error code, kind, field, parameter */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,14 +21,19 @@ static char *slurp(const char *path)
 }
 
 /* `name` must appear in backquotes, as the spec writes identifiers. */
-static void check_named(const char *doc, const char *name)
+static void check_named_in(const char *doc, const char *doc_name, const char *name)
 {
     char quoted[96];
     snprintf(quoted, sizeof quoted, "`%s`", name);
     if (strstr(doc, quoted) == NULL) {
-        fprintf(stderr, "ledger/README.md does not mention %s\n", quoted);
+        fprintf(stderr, "%s does not mention %s\n", doc_name, quoted);
         test_failures++;
     }
+}
+
+static void check_named(const char *doc, const char *name)
+{
+    check_named_in(doc, "ledger/README.md", name);
 }
 
 /* The kind's row of the kinds table must list its fields in signing order. */
@@ -75,7 +80,10 @@ static void check_kind_row(const char *doc, const ledger_kind_info *info)
 int main(void)
 {
     char *doc = slurp(LSTD_SOURCE_DIR "/ledger/README.md");
-#define CHECK_ERR(name, num, msg) check_named(doc, #name);
+    char *protocol = slurp(LSTD_SOURCE_DIR "/PROTOCOL.md");
+#define CHECK_ERR(name, num, msg)                                                                  \
+    check_named(doc, #name);                                                                       \
+    check_named_in(protocol, "PROTOCOL.md", #name);
     LEDGER_ERRORS(CHECK_ERR)
 #undef CHECK_ERR
     for (unsigned k = 1; k <= LEDGER_TX_KIND_MAX; k++) {
@@ -85,5 +93,6 @@ int main(void)
     for (unsigned p = 1; p < LEDGER_PARAM_COUNT; p++)
         check_named(doc, ledger_param_name(p));
     free(doc);
+    free(protocol);
     return test_finish("test_docs");
 }

@@ -1757,7 +1757,10 @@ static void check_codes_reached(void)
 #undef CODE_ENTRY
     };
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-        if (codes[i].code == 0 || codes[i].code >= 900 || code_seen[codes[i].code])
+        /* 10..99 are the service's request errors (rpc/), tested by the rpc tests */
+        bool ledger_code = (codes[i].code > 0 && codes[i].code < 10) ||
+                           (codes[i].code >= 100 && codes[i].code < 900);
+        if (!ledger_code || code_seen[codes[i].code])
             continue;
         fprintf(stderr, "result code %s (%d) was never reached\n", codes[i].name, codes[i].code);
         test_failures++;
