@@ -1,0 +1,278 @@
+/* rpc_config.c - defaults, flags and `key = value` config files for lstd */
+#include "rpc_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store_lmdb.h"
+
+static const char help_text[] =
+    "usage: lstd [flags]\n"
+    "\n"
+    "Runs the lstd ledger service: requests on a ZeroMQ ROUTER socket, committed transactions\n"
+    "published on a PUB socket (PROTOCOL.md). With no flags it uses the embedded defaults below.\n"
+    "On an empty data directory without a configured genesis it creates a development ledger:\n"
+    "fresh admin, custodian, operator and treasury keys are written (mode 0600) to DATA/keys/\n"
+    "and their addresses printed. A production genesis comes from a config file naming public\n"
+    "keys only. SIGINT/SIGTERM: stop accepting, commit and answer what is in flight, exit 0.\n"
+    "\n"
+    "flags (each also a config-file key without the dashes, e.g. `batch-max = 1024`):\n"
+    "  --endpoint URL        request socket (ROUTER)        default tcp://127.0.0.1:7440\n"
+    "  --events URL          event socket (PUB)             default tcp://127.0.0.1:7441\n"
+    "  --data DIR            data directory                 default ./lstd-data\n"
+    "  --verify-threads N    signature verification threads default: online CPUs\n"
+    "  --batch-max N         transactions per batch/commit  default 4096 (1..65536)\n"
+    "  --queue-max N         requests in flight before BUSY default 16384 (1..1048576)\n"
+    "  --durability MODE     sync: fsync every batch before replying (default);\n"
+    "                        nosync: no fsync (survives a killed process, not power loss)\n"
+    "  --config FILE         read `key = value` lines from FILE at this point\n"
+    "  --help                this text\n"
+    "\n"
+    "genesis keys (config file only, used when the data directory is empty):\n"
+    "  ledger_id = NAME                  1..32 printable ASCII characters\n"
+    "  admin = HEX  custodian = HEX  treasury = HEX   x-only public keys (64 hex chars)\n"
+    "  operator = KEY_HEX FEE_ACCOUNT_HEX FEE_BPS     repeatable, ids 1, 2, ... in order\n"
+    "  decimals = 9  dead_shares = 1000000  treasury_fee_bps = 500\n"
+    "  stake_limit_max, stake_limit_refill, max_apr_bps, max_drop_bps, operator_cap_bps,\n"
+    "  fee_delay_s, epoch_s = N        ledger parameters (ledger/README.md)\n"
+    "If the data directory already holds a ledger, a configured genesis must match it.\n";
+
+const char *rpc_config_help(void)
+{
+    return help_text;
+}
+
+void rpc_config_defaults(rpc_config *cfg)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->endpoint, "tcp://127.0.0.1:7440");
+    strcpy(cfg->events_endpoint, "tcp://127.0.0.1:7441");
+    strcpy(cfg->data_dir, "./lstd-data");
+    cfg->verify_threads = cpus > 0 && cpus < 64 ? (unsigned)cpus : 2;
+    cfg->batch_max = 4096;
+    cfg->queue_max = 16384;
+    cfg->durability = STORE_SYNC;
+    ledger_genesis_defaults(&cfg->genesis);
+}
+
+static int hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int rpc_hex_decode32(uint8_t out[32], const char *hex)
+{
+    if (strlen(hex) != 64)
+        return -1;
+    for (int i = 0; i < 32; i++) {
+        int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+void rpc_hex_encode32(char out[65], const uint8_t in[32])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    if (*s == '\0' || *s == '-')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int set_copy(char *dst, const char *v)
+{
+    if (strlen(v) >= RPC_PATH_MAX || *v == '\0')
+        return -1;
+    strcpy(dst, v);
+    return 0;
+}
+
+static int set_unsigned(unsigned *dst, const char *v, uint64_t lo, uint64_t hi)
+{
+    uint64_t x;
+    if (parse_u64(v, lo, hi, &x) != 0)
+        return -1;
+    *dst = (unsigned)x;
+    return 0;
+}
+
+/* Service settings shared by flags and the file. Returns: 1 handled, 0 not a service key,
+ * -1 bad value. */
+static int set_service(rpc_config *cfg, const char *key, const char *v)
+{
+    if (strcmp(key, "endpoint") == 0)
+        return set_copy(cfg->endpoint, v) == 0 ? 1 : -1;
+    if (strcmp(key, "events") == 0)
+        return set_copy(cfg->events_endpoint, v) == 0 ? 1 : -1;
+    if (strcmp(key, "data") == 0)
+        return set_copy(cfg->data_dir, v) == 0 ? 1 : -1;
+    if (strcmp(key, "verify-threads") == 0)
+        return set_unsigned(&cfg->verify_threads, v, 1, 64) == 0 ? 1 : -1;
+    if (strcmp(key, "batch-max") == 0)
+        return set_unsigned(&cfg->batch_max, v, 1, 65536) == 0 ? 1 : -1;
+    if (strcmp(key, "queue-max") == 0)
+        return set_unsigned(&cfg->queue_max, v, 1, 1048576) == 0 ? 1 : -1;
+    if (strcmp(key, "durability") == 0) {
+        if (strcmp(v, "sync") == 0)
+            cfg->durability = STORE_SYNC;
+        else if (strcmp(v, "nosync") == 0)
+            cfg->durability = STORE_NOSYNC;
+        else
+            return -1;
+        return 1;
+    }
+    return 0;
+}
+
+static int set_operator(ledger_genesis *g, const char *v)
+{
+    char key[80], fee_account[80], bps[32];
+    uint64_t fee;
+    if (g->operator_count >= LEDGER_GENESIS_OPERATORS_MAX ||
+        sscanf(v, "%79s %79s %31s", key, fee_account, bps) != 3)
+        return -1;
+    ledger_genesis_operator *o = &g->operators[g->operator_count];
+    if (rpc_hex_decode32(o->key, key) != 0 || rpc_hex_decode32(o->fee_account, fee_account) != 0 ||
+        parse_u64(bps, 0, LEDGER_BPS, &fee) != 0)
+        return -1;
+    o->fee_bps = fee;
+    g->operator_count++;
+    return 0;
+}
+
+/* Genesis keys (file only). Returns: 1 handled, 0 unknown key, -1 bad value. */
+static int set_genesis(rpc_config *cfg, const char *key, const char *v)
+{
+    ledger_genesis *g = &cfg->genesis;
+    int rc = -1;
+    cfg->has_genesis = true;
+    if (strcmp(key, "ledger_id") == 0)
+        rc = strlen(v) <= LEDGER_ID_MAX ? (strcpy(g->ledger_id, v), 0) : -1;
+    else if (strcmp(key, "admin") == 0)
+        rc = rpc_hex_decode32(g->admin, v);
+    else if (strcmp(key, "custodian") == 0)
+        rc = rpc_hex_decode32(g->custodian, v);
+    else if (strcmp(key, "treasury") == 0)
+        rc = rpc_hex_decode32(g->treasury, v);
+    else if (strcmp(key, "operator") == 0)
+        rc = set_operator(g, v);
+    else if (strcmp(key, "decimals") == 0)
+        rc = parse_u64(v, 0, 18, &g->decimals);
+    else if (strcmp(key, "dead_shares") == 0)
+        rc = parse_u64(v, 1, UINT64_MAX, &g->dead_shares);
+    else if (strcmp(key, "treasury_fee_bps") == 0)
+        rc = parse_u64(v, 0, LEDGER_BPS, &g->treasury_fee_bps);
+    else {
+        for (unsigned p = 1; p < LEDGER_PARAM_COUNT; p++) {
+            char lower[40];
+            const char *name = ledger_param_name(p);
+            size_t i = 0;
+            for (; name[i] && i < sizeof lower - 1; i++)
+                lower[i] = (char)tolower((unsigned char)name[i]);
+            lower[i] = '\0';
+            if (strcmp(key, lower) == 0)
+                return parse_u64(v, 0, UINT64_MAX, &g->params[p]) == 0 ? 1 : -1;
+        }
+        cfg->has_genesis = false;
+        return 0;
+    }
+    return rc == 0 ? 1 : -1;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int rpc_config_read_file(rpc_config *cfg, const char *path, char *err, size_t err_size)
+{
+    char line[1024];
+    int n = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        n++;
+        char *hash = strchr(line, '#'), *eq;
+        if (hash != NULL)
+            *hash = '\0';
+        char *s = trim(line);
+        if (*s == '\0')
+            continue;
+        int rc = -1;
+        if ((eq = strchr(s, '=')) != NULL) {
+            *eq = '\0';
+            char *key = trim(s), *value = trim(eq + 1);
+            rc = set_service(cfg, key, value);
+            if (rc == 0)
+                rc = set_genesis(cfg, key, value);
+        }
+        if (rc != 1) {
+            snprintf(err, err_size, "%s:%d: %s", path, n,
+                     rc == 0 ? "unknown key" : "bad value or not `key = value`");
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+int rpc_config_parse_args(rpc_config *cfg, int argc, char **argv, char *err, size_t err_size)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cfg->help = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
+            snprintf(err, err_size, "%s: unknown flag or missing value (see --help)", a);
+            return -1;
+        }
+        const char *v = argv[++i];
+        int rc = strcmp(a, "--config") == 0
+                     ? (rpc_config_read_file(cfg, v, err, err_size) == 0 ? 1 : -2)
+                     : set_service(cfg, a + 2, v);
+        if (rc == -2)
+            return -1;
+        if (rc != 1) {
+            snprintf(err, err_size, "%s %s: %s (see --help)", a, v,
+                     rc == 0 ? "unknown flag" : "bad value");
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* rpc_config.h - lstd's settings: embedded defaults, command-line flags and a config file */
+#ifndef LSTD_RPC_CONFIG_H
+#define LSTD_RPC_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ledger.h"
+
+#define RPC_PATH_MAX 512
+
+typedef struct rpc_config {
+    char endpoint[RPC_PATH_MAX];        /* ROUTER: requests */
+    char events_endpoint[RPC_PATH_MAX]; /* PUB: events */
+    char data_dir[RPC_PATH_MAX];
+    unsigned verify_threads;
+    unsigned batch_max; /* transactions per batch (one durable commit) */
+    unsigned queue_max; /* requests in flight before BUSY */
+    int durability;     /* enum store_durability */
+    bool help;
+    /* production genesis (config file only); has_genesis when any genesis key was given */
+    bool has_genesis;
+    ledger_genesis genesis;
+} rpc_config;
+
+/** Fill cfg with the embedded defaults: endpoints tcp://127.0.0.1:7440 and :7441, data
+ *  directory ./lstd-data, verification threads = online CPUs, batch_max 4096,
+ *  queue_max 16384, durability sync. */
+void rpc_config_defaults(rpc_config *cfg);
+
+/** Apply command-line flags (argv[1..]); --config FILE is read where it appears, so later
+ *  flags override the file. Out: err (a message naming the bad flag or line).
+ *  Returns: 0, or -1 on a usage error. */
+int rpc_config_parse_args(rpc_config *cfg, int argc, char **argv, char *err, size_t err_size);
+
+/** Read a config file of `key = value` lines ('#' comments). Returns: 0 or -1 (err set). */
+int rpc_config_read_file(rpc_config *cfg, const char *path, char *err, size_t err_size);
+
+/** The --help text. Static storage. */
+const char *rpc_config_help(void);
+
+/** Parse 64 hex characters into 32 bytes. Returns: 0 or -1. */
+int rpc_hex_decode32(uint8_t out[32], const char *hex);
+
+/** Write 32 bytes as 64 lowercase hex characters and a NUL. */
+void rpc_hex_encode32(char out[65], const uint8_t in[32]);
+
+#endif

@@ -1,0 +1,172 @@
+/* rpc_genesis.c - production genesis from the config, development genesis with fresh keys */
+#include "rpc_genesis.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+
+int rpc_key_write(const char *path, const uint8_t seckey[32])
+{
+    char hex[66];
+    rpc_hex_encode32(hex, seckey);
+    hex[64] = '\n';
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return -1;
+    ssize_t w = write(fd, hex, 65);
+    crypto_wipe(hex, sizeof hex);
+    int rc = w == 65 && fsync(fd) == 0 ? 0 : -1;
+    close(fd);
+    return rc;
+}
+
+int rpc_key_read(const char *path, uint8_t seckey[32])
+{
+    char hex[80];
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    char *line = fgets(hex, sizeof hex, f);
+    fclose(f);
+    if (line == NULL)
+        return -1;
+    hex[strcspn(hex, "\r\n")] = '\0';
+    int rc = rpc_hex_decode32(seckey, hex);
+    crypto_wipe(hex, sizeof hex);
+    return rc;
+}
+
+typedef struct genesis_job {
+    const ledger_genesis *g;
+    int found; /* 1: the store already held a genesis (read into existing) */
+    ledger_genesis existing;
+} genesis_job;
+
+static int genesis_fn(void *ctx, ledger_store *view)
+{
+    genesis_job *j = ctx;
+    int rc = ledger_genesis_read(view, &j->existing);
+    if (rc == LEDGER_OK) {
+        j->found = 1;
+        return LEDGER_OK;
+    }
+    if (rc != LEDGER_NOT_INITIALIZED)
+        return rc;
+    return j->g == NULL ? LEDGER_OK : ledger_genesis_apply(view, j->g);
+}
+
+static bool same_genesis(const ledger_genesis *a, const ledger_genesis *b)
+{
+    return strcmp(a->ledger_id, b->ledger_id) == 0 && a->decimals == b->decimals &&
+           memcmp(a->admin, b->admin, 32) == 0 && memcmp(a->custodian, b->custodian, 32) == 0 &&
+           memcmp(a->treasury, b->treasury, 32) == 0 && a->dead_shares == b->dead_shares &&
+           a->treasury_fee_bps == b->treasury_fee_bps &&
+           memcmp(a->params, b->params, sizeof a->params) == 0 &&
+           a->operator_count == b->operator_count &&
+           memcmp(a->operators, b->operators, sizeof a->operators[0] * a->operator_count) == 0;
+}
+
+/* Generate one development key, write DATA/keys/<role>.key, return its public key. */
+static int dev_key(const rpc_config *cfg, const char *role, uint8_t pub[32])
+{
+    char path[RPC_PATH_MAX + 64];
+    uint8_t sec[32];
+    snprintf(path, sizeof path, "%s/keys/%s.key", cfg->data_dir, role);
+    if (crypto_keygen(sec, pub) != 0 || rpc_key_write(path, sec) != 0) {
+        fprintf(stderr, "lstd: cannot write %s: %s\n", path,
+                errno == EEXIST ? "exists (refusing to overwrite a key)" : strerror(errno));
+        crypto_wipe(sec, sizeof sec);
+        return -1;
+    }
+    crypto_wipe(sec, sizeof sec);
+    return 0;
+}
+
+static int dev_genesis(const rpc_config *cfg, ledger_genesis *g, uint64_t now)
+{
+    char path[RPC_PATH_MAX + 16];
+    uint8_t rnd[4];
+    ledger_genesis_defaults(g);
+    g->timestamp = now;
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return -1;
+    snprintf(g->ledger_id, sizeof g->ledger_id, "lstd-dev-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+             rnd[3]);
+    snprintf(path, sizeof path, "%s/keys", cfg->data_dir);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "lstd: mkdir %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    g->operator_count = 1;
+    g->operators[0].fee_bps = 500;
+    if (dev_key(cfg, "admin", g->admin) != 0 || dev_key(cfg, "custodian", g->custodian) != 0 ||
+        dev_key(cfg, "treasury", g->treasury) != 0 ||
+        dev_key(cfg, "operator", g->operators[0].key) != 0)
+        return -1;
+    memcpy(g->operators[0].fee_account, g->operators[0].key, 32);
+    return 0;
+}
+
+static void print_dev(const rpc_config *cfg, const ledger_genesis *g)
+{
+    const struct {
+        const char *role;
+        const uint8_t *key;
+    } roles[] = {{"admin", g->admin},
+                 {"custodian", g->custodian},
+                 {"operator", g->operators[0].key},
+                 {"treasury", g->treasury}};
+    printf("lstd: created development ledger %s\n", g->ledger_id);
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        char hex[65];
+        rpc_hex_encode32(hex, roles[i].key);
+        printf("lstd:   %-9s %s  key %s/keys/%s.key\n", roles[i].role, hex, cfg->data_dir,
+               roles[i].role);
+    }
+    printf("lstd:   operator id 1 (fee account = operator key)\n");
+}
+
+int rpc_genesis_ensure(store_lmdb *store, const rpc_config *cfg, uint64_t now)
+{
+    ledger_genesis dev, prod;
+    genesis_job j;
+    memset(&j, 0, sizeof j);
+    int rc = store_lmdb_write(store, genesis_fn, &j); /* probe (j.g NULL): writes nothing */
+    if (rc != 0) {
+        fprintf(stderr, "lstd: cannot read the ledger: %s\n", ledger_err_name(rc));
+        return -1;
+    }
+    if (j.found) {
+        if (cfg->has_genesis && !same_genesis(&cfg->genesis, &j.existing)) {
+            fprintf(stderr, "lstd: %s holds ledger %s, not the configured genesis\n", cfg->data_dir,
+                    j.existing.ledger_id);
+            return -1;
+        }
+        return 0;
+    }
+    if (cfg->has_genesis) {
+        prod = cfg->genesis;
+        prod.timestamp = now;
+        j.g = &prod;
+    } else {
+        if (dev_genesis(cfg, &dev, now) != 0)
+            return -1;
+        j.g = &dev;
+    }
+    rc = store_lmdb_write(store, genesis_fn, &j);
+    if (rc != 0) {
+        fprintf(stderr, "lstd: genesis refused: %s\n", ledger_err_name(rc));
+        return -1;
+    }
+    if (j.g == &dev)
+        print_dev(cfg, &dev);
+    else
+        printf("lstd: created ledger %s from the configured genesis\n", prod.ledger_id);
+    return 0;
+}

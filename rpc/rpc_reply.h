@@ -1,0 +1,51 @@
+/* rpc_reply.h - replies, records and query results encoded as msgpack maps */
+#ifndef LSTD_RPC_REPLY_H
+#define LSTD_RPC_REPLY_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ledger.h"
+#include "rpc_request.h"
+
+/* Server-wide figures the health query reports (filled by the server). */
+typedef struct rpc_counters {
+    uint64_t requests, transactions, queries, batches, batch_size_max, commit_ms_total;
+    uint64_t busy, malformed, bad_signatures, duplicates, replies_dropped;
+    uint64_t queue_depth, queue_max, uptime_s;
+} rpc_counters;
+
+/** Encode an error reply {id, ok: false, error, message} into buf (cleared first).
+ *  Returns: 0, or -1 when out of memory. */
+int rpc_reply_error(msgpack_sbuffer *buf, const rpc_id *id, int code, const char *message);
+
+/** Encode the reply to a transaction (PROTOCOL.md, "Transaction reply"): ok, error/message
+ *  on failure, and result whenever res->seq != 0 (recorded). hash is the transaction hash.
+ *  Returns: 0 or -1 (out of memory). */
+int rpc_reply_tx(msgpack_sbuffer *buf, const rpc_id *id, const ledger_tx *tx,
+                 const uint8_t hash[LEDGER_HASH_SIZE], const ledger_result *res);
+
+/** Pack one history record as the PROTOCOL.md record map.
+ *  Returns: 0, or nonzero when out of memory. */
+int rpc_pack_record(msgpack_packer *pk, const ledger_record *r);
+
+/** Run a query on a read view and encode its reply (success or NOT_FOUND, OUT_OF_RANGE,
+ *  POOL_EMPTY and OVERFLOW (quote), INTERNAL error replies). counters is used by the health query
+ * only. Returns: 0 or -1 (out of memory). */
+int rpc_reply_query(msgpack_sbuffer *buf, ledger_store *view, const rpc_request *req,
+                    const rpc_counters *counters);
+
+/* ---- packing helpers shared by rpc_reply.c and rpc_query.c ------------------------------ */
+
+/** Open a reply map: {id (when present), ok, ...} with `more` further pairs for the caller.
+ *  rpc_pack_key packs a key (str) alone; the other helpers a key and its value.
+ *  Returns: 0, or nonzero when out of memory. */
+int rpc_pack_head(msgpack_packer *pk, const rpc_id *id, bool ok, uint32_t more);
+int rpc_pack_key(msgpack_packer *pk, const char *key);
+int rpc_pack_u64(msgpack_packer *pk, const char *key, uint64_t v);
+int rpc_pack_bool(msgpack_packer *pk, const char *key, bool v);
+int rpc_pack_str(msgpack_packer *pk, const char *key, const char *s);
+int rpc_pack_bin(msgpack_packer *pk, const char *key, const uint8_t *bytes, size_t len);
+
+#endif

@@ -1,0 +1,81 @@
+/* rpc_request.h - requests decoded from untrusted msgpack bytes into plain C structs */
+#ifndef LSTD_RPC_REQUEST_H
+#define LSTD_RPC_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger.h"
+
+#define RPC_REQUEST_MAX_BYTES (64u * 1024u)   /* larger requests: TOO_LARGE */
+#define RPC_MESSAGE_MAX_BYTES (1024u * 1024u) /* ZMQ_MAXMSGSIZE: larger ones are dropped */
+#define RPC_ID_MAX 64
+#define RPC_DEPTH_MAX 4     /* nesting of maps/arrays accepted in a request */
+#define RPC_OBJECTS_MAX 256 /* msgpack objects accepted in a request */
+
+/* Queries: X(enum suffix, wire name). Numbers are internal only. */
+#define RPC_QUERIES(X)                                                                             \
+    X(POOL, "pool")                                                                                \
+    X(ACCOUNT, "account")                                                                          \
+    X(TX, "tx")                                                                                    \
+    X(HISTORY, "history")                                                                          \
+    X(OPERATOR, "operator")                                                                        \
+    X(QUOTE, "quote")                                                                              \
+    X(LIEN, "lien")                                                                                \
+    X(WITHDRAWAL, "withdrawal")                                                                    \
+    X(QUEUE, "queue")                                                                              \
+    X(EVENTS, "events")                                                                            \
+    X(HEALTH, "health")
+
+enum rpc_query {
+    RPC_Q_NONE = 0,
+#define RPC_QUERY_ENUM(name, wire) RPC_Q_##name,
+    RPC_QUERIES(RPC_QUERY_ENUM)
+#undef RPC_QUERY_ENUM
+};
+
+/** Returns: the wire name of a query, or NULL. */
+const char *rpc_query_name(unsigned query);
+
+/* The client's request id, echoed verbatim in the reply. */
+typedef struct rpc_id {
+    uint8_t type; /* 0 absent, 1 uint, 2 str */
+    uint8_t len;  /* str length */
+    uint64_t u;
+    char s[RPC_ID_MAX];
+} rpc_id;
+
+typedef struct rpc_request {
+    rpc_id id;
+    bool is_tx;
+    unsigned query; /* enum rpc_query when !is_tx */
+    /* transactions */
+    ledger_tx tx;
+    uint8_t sig[LEDGER_SIG_SIZE];
+    bool has_ledger;
+    char ledger[LEDGER_ID_MAX + 1];
+    /* query parameters (which are set depends on the query; see PROTOCOL.md) */
+    uint8_t key[LEDGER_KEY_SIZE]; /* account / hash */
+    uint64_t number;              /* operator_id / lien_id / request_id / amount / shares */
+    bool quote_shares;            /* quote: number is shares (else amount) */
+    uint64_t after;               /* history / events: default 0 */
+    uint64_t limit;               /* history / events: defaulted and range-checked */
+} rpc_request;
+
+/** Check that buf holds exactly one msgpack object whose declared sizes are backed by bytes
+ *  actually present, nested at most RPC_DEPTH_MAX deep with at most RPC_OBJECTS_MAX objects,
+ *  before any allocation (msgpack-c would otherwise reserve memory for claimed sizes).
+ *  Returns: LEDGER_OK or LEDGER_MALFORMED. */
+int rpc_msgpack_check(const uint8_t *buf, size_t len);
+
+/** Decode one request. Never trusts buf: every failure is a named code and *out->id is set
+ *  whenever the id could be read, so the error reply can echo it.
+ *  Out: *out; msg (a human explanation of a failure, NUL-terminated).
+ *  Returns: LEDGER_OK, LEDGER_TOO_LARGE, LEDGER_MALFORMED, LEDGER_WRONG_TYPE,
+ *  LEDGER_MISSING_FIELD, LEDGER_UNKNOWN_FIELD, LEDGER_DUPLICATE_FIELD, LEDGER_UNKNOWN_OP,
+ *  LEDGER_OUT_OF_RANGE or LEDGER_NO_MEMORY. */
+int rpc_request_decode(rpc_request *out, const uint8_t *buf, size_t len, char *msg,
+                       size_t msg_size);
+
+#endif

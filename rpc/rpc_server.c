@@ -1,0 +1,614 @@
+/* rpc_server.c - receiving thread, verification pool, sequencer with group commit, events */
+#include "rpc_server.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "crypto.h"
+#include "rpc_reply.h"
+#include "rpc_request.h"
+
+#define REPLY_ENDPOINT "inproc://lstd-replies"
+#define POLL_MS 100
+#define RECV_BURST 256 /* requests read per poll before replies get a turn */
+#define LINGER_MS 2000
+
+/* Where a reply goes: the ROUTER identity frame, and whether a REQ delimiter came with it. */
+typedef struct envelope {
+    uint8_t ident[255];
+    uint8_t ident_len;
+    bool delimiter;
+} envelope;
+
+/* One slot of the in-flight ring. Owned by the receiver until published (head advanced),
+ * then by one verifier until `ready`, then by the sequencer until tail passes it. */
+typedef struct item {
+    envelope env;
+    rpc_request req;
+    uint8_t hash[LEDGER_HASH_SIZE];
+    int error; /* set by the verifier: BAD_SIGNATURE or LEDGER_MISMATCH */
+    bool ready;
+} item;
+
+typedef struct counters {
+    _Atomic uint64_t requests, transactions, queries, batches, batch_size_max, commit_ms_total;
+    _Atomic uint64_t busy, malformed, bad_signatures, duplicates, replies_dropped;
+} counters;
+
+struct rpc_server {
+    rpc_config cfg;
+    store_lmdb *store;
+    char ledger_id[LEDGER_ID_MAX + 1];
+    void *zctx, *router, *pub, *reply_pull, *reply_push;
+    pthread_t io_thread, seq_thread, *workers;
+    unsigned workers_started;
+    bool io_started, seq_started;
+    /* the ring */
+    item *ring;
+    uint64_t cap, head, verify_next, tail;
+    bool quit; /* workers and sequencer exit once the ring is empty */
+    pthread_mutex_t lock;
+    pthread_cond_t work_cv, seq_cv;
+    /* shutdown and accounting */
+    atomic_bool stopping;
+    _Atomic uint64_t replies_made; /* by the sequencer, before it pushes each reply */
+    uint64_t replies_forwarded;    /* by the receiver */
+    counters c;
+    time_t started;
+    /* sequencer scratch */
+    ledger_result *results;
+    msgpack_sbuffer seq_buf;
+};
+
+/* ---- replies -------------------------------------------------------------------------------- */
+
+/* Send envelope + payload on a socket (the ROUTER, or the sequencer's PUSH).
+ * Returns: 0 or -1 (errno from ZeroMQ). */
+static int send_reply(void *sock, const envelope *env, const void *payload, size_t len, int flags)
+{
+    if (zmq_send(sock, env->ident, env->ident_len, flags | ZMQ_SNDMORE) < 0)
+        return -1;
+    if (env->delimiter && zmq_send(sock, "", 0, flags | ZMQ_SNDMORE) < 0)
+        return -1;
+    return zmq_send(sock, payload, len, flags) < 0 ? -1 : 0;
+}
+
+/* The receiver answers directly (errors it found itself, BUSY, SHUTTING_DOWN). */
+static void answer_now(rpc_server *s, msgpack_sbuffer *buf, const envelope *env, const rpc_id *id,
+                       int code, const char *message)
+{
+    if (rpc_reply_error(buf, id, code, message) != 0 ||
+        send_reply(s->router, env, buf->data, buf->size, ZMQ_DONTWAIT) != 0)
+        s->c.replies_dropped++;
+}
+
+/* Move replies the sequencer produced from the PULL socket to the ROUTER, frame by frame. */
+static void forward_replies(rpc_server *s)
+{
+    for (;;) {
+        zmq_msg_t m;
+        int more = 1, dropped = 0;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s->reply_pull, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        while (more) {
+            more = zmq_msg_more(&m);
+            if (!dropped &&
+                zmq_msg_send(&m, s->router, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0)
+                dropped = 1; /* peer gone (ROUTER_MANDATORY) or its queue full */
+            zmq_msg_close(&m);
+            if (more) {
+                zmq_msg_init(&m);
+                if (zmq_msg_recv(&m, s->reply_pull, 0) < 0) {
+                    zmq_msg_close(&m);
+                    break;
+                }
+            }
+        }
+        s->c.replies_dropped += (uint64_t)dropped;
+        s->replies_forwarded++;
+    }
+}
+
+/* ---- receiving ------------------------------------------------------------------------------ */
+
+/* Read one whole multipart message: identity, optional empty delimiter, payload. Extra frames
+ * make the request malformed. Out: env, *payload (zmq message to close).
+ * Returns: 1 got one, 0 nothing waiting, -1 malformed framing (env valid). */
+static int recv_frames(rpc_server *s, envelope *env, zmq_msg_t *payload)
+{
+    zmq_msg_t f;
+    int frames = 0, bad = 0;
+    zmq_msg_init(payload);
+    zmq_msg_init(&f);
+    if (zmq_msg_recv(&f, s->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&f);
+        return 0;
+    }
+    env->ident_len = (uint8_t)(zmq_msg_size(&f) < 255 ? zmq_msg_size(&f) : 255);
+    memcpy(env->ident, zmq_msg_data(&f), env->ident_len);
+    env->delimiter = false;
+    while (zmq_msg_more(&f)) {
+        zmq_msg_close(&f);
+        zmq_msg_init(&f);
+        if (zmq_msg_recv(&f, s->router, 0) < 0)
+            break;
+        frames++;
+        if (frames == 1 && zmq_msg_size(&f) == 0 && zmq_msg_more(&f))
+            env->delimiter = true;
+        else if (zmq_msg_size(payload) == 0 && !bad && frames <= 2)
+            zmq_msg_copy(payload, &f);
+        else
+            bad = 1;
+    }
+    zmq_msg_close(&f);
+    return bad || frames == 0 ? -1 : 1;
+}
+
+/* Place a decoded request in the ring, or answer BUSY. */
+static void enqueue(rpc_server *s, msgpack_sbuffer *buf, const envelope *env,
+                    const rpc_request *req)
+{
+    pthread_mutex_lock(&s->lock);
+    bool full = s->head - s->tail >= s->cap;
+    uint64_t at = s->head;
+    pthread_mutex_unlock(&s->lock);
+    if (full) {
+        s->c.busy++;
+        answer_now(s, buf, env, &req->id, LEDGER_BUSY, "request queue is full; retry later");
+        return;
+    }
+    item *it = &s->ring[at % s->cap]; /* free and unseen until head moves past it */
+    it->env = *env;
+    it->req = *req;
+    it->error = 0;
+    it->ready = false;
+    pthread_mutex_lock(&s->lock);
+    s->head++;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void receive_requests(rpc_server *s, msgpack_sbuffer *buf)
+{
+    for (int n = 0; n < RECV_BURST; n++) {
+        envelope env;
+        zmq_msg_t payload;
+        rpc_request req;
+        char msg[256];
+        int got = recv_frames(s, &env, &payload);
+        if (got == 0) {
+            zmq_msg_close(&payload);
+            return;
+        }
+        s->c.requests++;
+        int code = got < 0 ? LEDGER_MALFORMED
+                           : rpc_request_decode(&req, zmq_msg_data(&payload),
+                                                zmq_msg_size(&payload), msg, sizeof msg);
+        zmq_msg_close(&payload);
+        if (got < 0) {
+            memset(&req.id, 0, sizeof req.id);
+            snprintf(msg, sizeof msg, "a request is one frame (after a REQ delimiter)");
+        }
+        if (code != LEDGER_OK) {
+            s->c.malformed++;
+            answer_now(s, buf, &env, &req.id, code, msg);
+        } else if (atomic_load(&s->stopping)) {
+            answer_now(s, buf, &env, &req.id, LEDGER_SHUTTING_DOWN, "server is shutting down");
+        } else {
+            enqueue(s, buf, &env, &req);
+        }
+    }
+}
+
+static bool drained(rpc_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    bool empty = s->head == s->tail;
+    pthread_mutex_unlock(&s->lock);
+    return empty && s->replies_forwarded == atomic_load(&s->replies_made);
+}
+
+static void *io_main(void *arg)
+{
+    rpc_server *s = arg;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    for (;;) {
+        zmq_pollitem_t p[2] = {{s->router, 0, ZMQ_POLLIN, 0}, {s->reply_pull, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(p, 2, POLL_MS) < 0 && zmq_errno() != EINTR)
+            break;
+        if (p[1].revents & ZMQ_POLLIN)
+            forward_replies(s);
+        if (p[0].revents & ZMQ_POLLIN)
+            receive_requests(s, &buf);
+        if (atomic_load(&s->stopping) && drained(s))
+            break;
+    }
+    msgpack_sbuffer_destroy(&buf);
+    return NULL;
+}
+
+/* ---- verification --------------------------------------------------------------------------- */
+
+static void verify(rpc_server *s, item *it)
+{
+    if (!it->req.is_tx)
+        return;
+    if (it->req.has_ledger && strcmp(it->req.ledger, s->ledger_id) != 0) {
+        it->error = LEDGER_LEDGER_MISMATCH;
+        return;
+    }
+    if (ledger_tx_hash(it->hash, s->ledger_id, &it->req.tx) != LEDGER_OK ||
+        !crypto_verify(it->req.sig, it->hash, it->req.tx.signer))
+        it->error = LEDGER_BAD_SIGNATURE;
+}
+
+static void *worker_main(void *arg)
+{
+    rpc_server *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->quit && s->verify_next == s->head)
+            pthread_cond_wait(&s->work_cv, &s->lock);
+        if (s->verify_next == s->head)
+            break; /* quit and nothing left */
+        item *it = &s->ring[s->verify_next++ % s->cap];
+        pthread_mutex_unlock(&s->lock);
+        verify(s, it);
+        pthread_mutex_lock(&s->lock);
+        it->ready = true;
+        pthread_cond_signal(&s->seq_cv);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* ---- sequencing ----------------------------------------------------------------------------- */
+
+typedef struct batch_job {
+    rpc_server *s;
+    uint64_t first, n, now;
+    uint64_t seq_begin, seq_end; /* recorded seqs [begin, end) */
+} batch_job;
+
+static int apply_fn(void *ctx, ledger_store *view)
+{
+    batch_job *j = ctx;
+    rpc_server *s = j->s;
+    ledger_batch b;
+    int rc = ledger_batch_begin(&b, view, j->now);
+    j->seq_begin = b.chain.next_seq;
+    for (uint64_t i = 0; rc == LEDGER_OK && i < j->n; i++) {
+        item *it = &s->ring[(j->first + i) % s->cap];
+        if (it->req.is_tx && it->error == 0)
+            rc = ledger_apply(&b, &it->req.tx, it->req.sig, &s->results[i]);
+    }
+    if (rc == LEDGER_OK)
+        rc = ledger_batch_end(&b);
+    j->seq_end = b.chain.next_seq;
+    return rc;
+}
+
+static void counters_snapshot(rpc_server *s, rpc_counters *out)
+{
+    counters *c = &s->c;
+    pthread_mutex_lock(&s->lock);
+    out->queue_depth = s->head - s->tail;
+    pthread_mutex_unlock(&s->lock);
+    out->queue_max = s->cap;
+    out->uptime_s = (uint64_t)(time(NULL) - s->started);
+    out->requests = c->requests;
+    out->transactions = c->transactions;
+    out->queries = c->queries;
+    out->batches = c->batches;
+    out->batch_size_max = c->batch_size_max;
+    out->commit_ms_total = c->commit_ms_total;
+    out->busy = c->busy;
+    out->malformed = c->malformed;
+    out->bad_signatures = c->bad_signatures;
+    out->duplicates = c->duplicates;
+    out->replies_dropped = c->replies_dropped;
+}
+
+/* Encode the reply for one item (after the batch committed, or failed with commit_rc). */
+static int encode_item(rpc_server *s, item *it, const ledger_result *res, int commit_rc,
+                       ledger_store *view)
+{
+    msgpack_sbuffer *buf = &s->seq_buf;
+    if (it->error != 0) {
+        s->c.bad_signatures += it->error == LEDGER_BAD_SIGNATURE;
+        return rpc_reply_error(buf, &it->req.id, it->error, ledger_err_message(it->error));
+    }
+    if (it->req.is_tx) {
+        if (commit_rc != 0)
+            return rpc_reply_error(buf, &it->req.id, LEDGER_INTERNAL,
+                                   "the batch could not be committed; nothing was applied");
+        s->c.transactions++;
+        s->c.duplicates += res->duplicate;
+        return rpc_reply_tx(buf, &it->req.id, &it->req.tx, it->hash, res);
+    }
+    rpc_counters snap;
+    s->c.queries++;
+    counters_snapshot(s, &snap);
+    if (view == NULL)
+        return rpc_reply_error(buf, &it->req.id, LEDGER_INTERNAL, "cannot open a read snapshot");
+    return rpc_reply_query(buf, view, &it->req, &snap);
+}
+
+static void reply_all(rpc_server *s, const batch_job *j, int commit_rc, ledger_store *view)
+{
+    for (uint64_t i = 0; i < j->n; i++) {
+        item *it = &s->ring[(j->first + i) % s->cap];
+        atomic_fetch_add(&s->replies_made, 1);
+        if (encode_item(s, it, &s->results[i], commit_rc, view) != 0 ||
+            send_reply(s->reply_push, &it->env, s->seq_buf.data, s->seq_buf.size, 0) != 0) {
+            /* the receiver still expects a message for this reply: send an empty marker */
+            s->c.replies_dropped++;
+            atomic_fetch_sub(&s->replies_made, 1);
+        }
+    }
+}
+
+/* Publish every record of the batch under its kind topic and each account it names. */
+static void publish(rpc_server *s, const batch_job *j, ledger_store *view)
+{
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    for (uint64_t seq = j->seq_begin; seq < j->seq_end; seq++) {
+        ledger_record r;
+        char topic[80], hex[65];
+        if (ledger_read_record(view, seq, &r) != LEDGER_OK)
+            break;
+        msgpack_sbuffer_clear(&buf);
+        if (rpc_pack_record(&pk, &r) != 0)
+            break; /* out of memory: subscribers catch up with the events query */
+        const ledger_kind_info *k = ledger_kind_lookup(r.tx.kind);
+        snprintf(topic, sizeof topic, "tx/%s", k->name);
+        zmq_send(s->pub, topic, strlen(topic), ZMQ_SNDMORE);
+        zmq_send(s->pub, buf.data, buf.size, 0);
+        const uint8_t *keys[3] = {r.tx.signer, NULL, NULL};
+        int nkeys = 1;
+        for (unsigned f = 0; f < k->field_count; f++)
+            if (k->fields[f].type == LEDGER_F_KEY)
+                keys[nkeys++] = ledger_tx_slot(&r.tx, k->fields[f].slot);
+        for (int a = 0; a < nkeys; a++) {
+            bool seen = false;
+            for (int b = 0; b < a; b++)
+                seen = seen || memcmp(keys[a], keys[b], 32) == 0;
+            if (seen)
+                continue;
+            rpc_hex_encode32(hex, keys[a]);
+            snprintf(topic, sizeof topic, "acct/%s", hex);
+            zmq_send(s->pub, topic, strlen(topic), ZMQ_SNDMORE);
+            zmq_send(s->pub, buf.data, buf.size, 0);
+        }
+    }
+    msgpack_sbuffer_destroy(&buf);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One group: apply every transaction in one durable commit, then answer in arrival order
+ * (queries read the committed state), then publish. */
+static void process(rpc_server *s, uint64_t first, uint64_t n)
+{
+    batch_job j = {s, first, n, (uint64_t)time(NULL), 0, 0};
+    bool any_tx = false;
+    for (uint64_t i = 0; i < n; i++) {
+        item *it = &s->ring[(first + i) % s->cap];
+        any_tx = any_tx || (it->req.is_tx && it->error == 0);
+    }
+    uint64_t t0 = now_ms();
+    int rc = any_tx ? store_lmdb_write(s->store, apply_fn, &j) : 0;
+    if (rc != 0)
+        fprintf(stderr, "lstd: batch of %" PRIu64 " failed: %s; answered INTERNAL\n", n,
+                ledger_err_name(rc));
+    if (any_tx && rc == 0) {
+        s->c.batches++;
+        s->c.commit_ms_total += now_ms() - t0;
+        if (n > s->c.batch_size_max)
+            s->c.batch_size_max = n;
+    }
+    store_txn *txn = NULL;
+    ledger_store view;
+    bool have_view = store_lmdb_begin(s->store, false, &txn, &view) == 0;
+    reply_all(s, &j, rc, have_view ? &view : NULL);
+    if (have_view && rc == 0 && j.seq_end > j.seq_begin)
+        publish(s, &j, &view);
+    store_lmdb_abort(&txn);
+}
+
+static void *seq_main(void *arg)
+{
+    rpc_server *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->quit && (s->tail == s->head || !s->ring[s->tail % s->cap].ready))
+            pthread_cond_wait(&s->seq_cv, &s->lock);
+        if (s->tail == s->head)
+            break; /* quit and nothing left */
+        if (!s->ring[s->tail % s->cap].ready) {
+            pthread_cond_wait(&s->seq_cv, &s->lock);
+            continue;
+        }
+        uint64_t first = s->tail, n = 0;
+        while (n < s->cfg.batch_max && first + n < s->head && s->ring[(first + n) % s->cap].ready)
+            n++;
+        pthread_mutex_unlock(&s->lock);
+        process(s, first, n);
+        pthread_mutex_lock(&s->lock);
+        for (uint64_t i = 0; i < n; i++)
+            s->ring[(first + i) % s->cap].ready = false;
+        s->tail += n;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------------------------- */
+
+static void *socket_new(rpc_server *s, int type)
+{
+    void *sock = zmq_socket(s->zctx, type);
+    int linger = LINGER_MS;
+    if (sock != NULL)
+        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    return sock;
+}
+
+static int bind_print(void *sock, const char *endpoint, char *actual, size_t size)
+{
+    if (zmq_bind(sock, endpoint) != 0) {
+        fprintf(stderr, "lstd: cannot bind %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, actual, &size);
+}
+
+static int sockets_open(rpc_server *s)
+{
+    int one = 1, zero = 0;
+    int64_t max_msg = RPC_MESSAGE_MAX_BYTES;
+    int hwm = (int)(s->cap < 1000000 ? s->cap * 2 : 2000000);
+    char req_url[RPC_PATH_MAX], ev_url[RPC_PATH_MAX];
+    s->zctx = zmq_ctx_new();
+    if (s->zctx == NULL)
+        return -1;
+    s->router = socket_new(s, ZMQ_ROUTER);
+    s->pub = socket_new(s, ZMQ_PUB);
+    s->reply_pull = socket_new(s, ZMQ_PULL);
+    s->reply_push = socket_new(s, ZMQ_PUSH);
+    if (!s->router || !s->pub || !s->reply_pull || !s->reply_push)
+        return -1;
+    zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
+    zmq_setsockopt(s->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s->reply_pull, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_setsockopt(s->reply_push, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(s->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (bind_print(s->router, s->cfg.endpoint, req_url, sizeof req_url) != 0 ||
+        bind_print(s->pub, s->cfg.events_endpoint, ev_url, sizeof ev_url) != 0 ||
+        zmq_bind(s->reply_pull, REPLY_ENDPOINT) != 0 ||
+        zmq_connect(s->reply_push, REPLY_ENDPOINT) != 0)
+        return -1;
+    printf("lstd: ready requests=%s events=%s\n", req_url, ev_url);
+    fflush(stdout);
+    return 0;
+}
+
+static void sockets_close(rpc_server *s)
+{
+    void **socks[] = {&s->router, &s->pub, &s->reply_pull, &s->reply_push};
+    for (size_t i = 0; i < sizeof socks / sizeof socks[0]; i++)
+        if (*socks[i] != NULL) {
+            zmq_close(*socks[i]);
+            *socks[i] = NULL;
+        }
+    if (s->zctx != NULL)
+        zmq_ctx_term(s->zctx);
+    s->zctx = NULL;
+}
+
+static int read_ledger_id(rpc_server *s)
+{
+    store_txn *t;
+    ledger_store v;
+    ledger_genesis g;
+    if (store_lmdb_begin(s->store, false, &t, &v) != 0)
+        return -1;
+    int rc = ledger_genesis_read(&v, &g);
+    store_lmdb_abort(&t);
+    if (rc != LEDGER_OK)
+        return -1;
+    memcpy(s->ledger_id, g.ledger_id, sizeof s->ledger_id);
+    return 0;
+}
+
+static int threads_start(rpc_server *s)
+{
+    s->workers = calloc(s->cfg.verify_threads, sizeof *s->workers);
+    if (s->workers == NULL)
+        return -1;
+    for (; s->workers_started < s->cfg.verify_threads; s->workers_started++)
+        if (pthread_create(&s->workers[s->workers_started], NULL, worker_main, s) != 0)
+            return -1;
+    if (pthread_create(&s->seq_thread, NULL, seq_main, s) != 0)
+        return -1;
+    s->seq_started = true;
+    if (pthread_create(&s->io_thread, NULL, io_main, s) != 0)
+        return -1;
+    s->io_started = true;
+    return 0;
+}
+
+int rpc_server_start(rpc_server **out, const rpc_config *cfg, store_lmdb *store)
+{
+    rpc_server *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (s == NULL)
+        return -1;
+    s->cfg = *cfg;
+    s->store = store;
+    s->cap = cfg->queue_max;
+    s->started = time(NULL);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->seq_cv, NULL);
+    msgpack_sbuffer_init(&s->seq_buf);
+    s->ring = calloc(s->cap, sizeof *s->ring);
+    s->results = calloc(cfg->batch_max, sizeof *s->results);
+    if (s->ring == NULL || s->results == NULL || read_ledger_id(s) != 0 || sockets_open(s) != 0 ||
+        threads_start(s) != 0) {
+        fprintf(stderr, "lstd: cannot start the service\n");
+        atomic_store(&s->stopping, true);
+        rpc_server_stop(&s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void rpc_server_stop(rpc_server **sp)
+{
+    rpc_server *s = *sp;
+    if (s == NULL)
+        return;
+    *sp = NULL;
+    atomic_store(&s->stopping, true);
+    if (s->io_started)
+        pthread_join(s->io_thread, NULL); /* returns once every accepted request is answered */
+    pthread_mutex_lock(&s->lock);
+    s->quit = true;
+    pthread_cond_broadcast(&s->work_cv);
+    pthread_cond_broadcast(&s->seq_cv);
+    pthread_mutex_unlock(&s->lock);
+    for (unsigned i = 0; i < s->workers_started; i++)
+        pthread_join(s->workers[i], NULL);
+    if (s->seq_started)
+        pthread_join(s->seq_thread, NULL);
+    sockets_close(s);
+    msgpack_sbuffer_destroy(&s->seq_buf);
+    pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->seq_cv);
+    pthread_mutex_destroy(&s->lock);
+    free(s->workers);
+    free(s->ring);
+    free(s->results);
+    free(s);
+}
