@@ -146,3 +146,22 @@ int rpc_pack_record(msgpack_packer *pk, const ledger_record *r)
         return -1;
     return 0;
 }
+
+int rpc_pack_tx_request(msgpack_packer *pk, uint64_t id, const ledger_tx *tx,
+                        const uint8_t sig[LEDGER_SIG_SIZE])
+{
+    const ledger_kind_info *k = ledger_kind_lookup(tx->kind);
+    ledger_tx *t = (ledger_tx *)tx; /* only read through ledger_tx_slot */
+    if (k == NULL)
+        return -1;
+    int rc = msgpack_pack_map(pk, 5u + k->field_count) || rpc_pack_u64(pk, "id", id) ||
+             rpc_pack_str(pk, "op", k->name) || rpc_pack_bin(pk, "signer", tx->signer, 32) ||
+             rpc_pack_u64(pk, "nonce", tx->nonce);
+    for (unsigned i = 0; rc == 0 && i < k->field_count; i++) {
+        const void *p = ledger_tx_slot(t, k->fields[i].slot);
+        rc = k->fields[i].type == LEDGER_F_U64
+                 ? rpc_pack_u64(pk, k->fields[i].name, *(const uint64_t *)p)
+                 : rpc_pack_bin(pk, k->fields[i].name, p, 32);
+    }
+    return rc || rpc_pack_bin(pk, "sig", sig, LEDGER_SIG_SIZE);
+}

@@ -18,6 +18,9 @@
 #define POLL_MS 100
 #define RECV_BURST 256 /* requests read per poll before replies get a turn */
 #define LINGER_MS 2000
+/* Replies queued per client before further ones are dropped (and counted): a client that
+ * pipelines this many requests without reading any replies is not reading at all. */
+#define REPLY_HWM 100000
 
 /* Where a reply goes: the ROUTER identity frame, and whether a REQ delimiter came with it. */
 typedef struct envelope {
@@ -419,7 +422,7 @@ static void process(rpc_server *s, uint64_t first, uint64_t n)
     if (rc != 0)
         fprintf(stderr, "lstd: batch of %" PRIu64 " failed: %s; answered INTERNAL\n", n,
                 ledger_err_name(rc));
-    if (any_tx && rc == 0) {
+    if (any_tx && rc == 0 && j.seq_end > j.seq_begin) {
         s->c.batches++;
         s->c.commit_ms_total += now_ms() - t0;
         if (n > s->c.batch_size_max)
@@ -485,7 +488,7 @@ static int sockets_open(rpc_server *s)
 {
     int one = 1, zero = 0;
     int64_t max_msg = RPC_MESSAGE_MAX_BYTES;
-    int hwm = (int)(s->cap < 1000000 ? s->cap * 2 : 2000000);
+    int hwm = REPLY_HWM;
     char req_url[RPC_PATH_MAX], ev_url[RPC_PATH_MAX];
     s->zctx = zmq_ctx_new();
     if (s->zctx == NULL)

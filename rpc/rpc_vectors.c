@@ -7,6 +7,7 @@
 
 #include "crypto.h"
 #include "ledger.h"
+#include "rpc_reply.h"
 
 #define VECTOR_LEDGER_ID "lstd-vectors"
 
@@ -16,37 +17,6 @@ static void hex_line(FILE *out, const char *label, const uint8_t *b, size_t n)
     for (size_t i = 0; i < n; i++)
         fprintf(out, "%02x", b[i]);
     fputc('\n', out);
-}
-
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-/* The request exactly as PROTOCOL.md describes it: id, op, signer, nonce, fields, sig. */
-static void pack_request(msgpack_packer *pk, const ledger_tx *tx, const uint8_t sig[64])
-{
-    const ledger_kind_info *k = ledger_kind_lookup(tx->kind);
-    ledger_tx *t = (ledger_tx *)tx; /* ledger_tx_slot is only read through here */
-    msgpack_pack_map(pk, 5u + k->field_count);
-    pack_str(pk, "id");
-    msgpack_pack_uint64(pk, 1);
-    pack_str(pk, "op");
-    pack_str(pk, k->name);
-    pack_str(pk, "signer");
-    msgpack_pack_bin_with_body(pk, tx->signer, 32);
-    pack_str(pk, "nonce");
-    msgpack_pack_uint64(pk, tx->nonce);
-    for (unsigned i = 0; i < k->field_count; i++) {
-        void *p = ledger_tx_slot(t, k->fields[i].slot);
-        pack_str(pk, k->fields[i].name);
-        if (k->fields[i].type == LEDGER_F_U64)
-            msgpack_pack_uint64(pk, *(uint64_t *)p);
-        else
-            msgpack_pack_bin_with_body(pk, p, 32);
-    }
-    pack_str(pk, "sig");
-    msgpack_pack_bin_with_body(pk, sig, 64);
 }
 
 static void fill(ledger_tx *tx, unsigned kind, const uint8_t signer[32], const uint8_t a[32],
@@ -90,7 +60,7 @@ static int one_vector(FILE *out, const ledger_tx *tx, const uint8_t seckey[32])
     hex_line(out, "signature", sig, 64);
     msgpack_sbuffer_init(&buf);
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    pack_request(&pk, tx, sig);
+    rpc_pack_tx_request(&pk, 1, tx, sig);
     hex_line(out, "request", (const uint8_t *)buf.data, buf.size);
     msgpack_sbuffer_destroy(&buf);
     fprintf(out, "```\n\n");

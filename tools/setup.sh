@@ -1,7 +1,7 @@
 #!/bin/sh
 # setup.sh - install missing Debian packages, build lstd, then start it or run the test suite
 #
-#   tools/setup.sh start [lstd flags]   build (build/) and start the service
+#   tools/setup.sh start [lstd flags]   build (build/) and start the service (data: ./lstd-data)
 #   tools/setup.sh test [--long]        build normal and ASan+UBSan trees, run every test in both
 #   tools/setup.sh build                build only
 #
@@ -45,11 +45,7 @@ case "$cmd" in
 start)
     install_missing
     build build
-    if [ -x build/lstd ]; then
-        exec build/lstd "$@"
-    fi
-    echo "setup: built the ledger core (build/); the lstd network service is not part of this"
-    echo "setup: version yet, so there is nothing to start. Run 'tools/setup.sh test' for the suite."
+    exec build/lstd "$@"
     ;;
 test)
     if [ "${1:-}" = "--long" ]; then
