@@ -30,6 +30,7 @@ typedef struct rh_server {
     char events[256];   /* PUB url from the ready line */
     char ledger_id[LEDGER_ID_MAX + 1];
     rh_key admin, custodian, operator_key, treasury; /* the development keys (DATA/keys) */
+    bool production; /* genesis from a config file: no development keys to load */
     bool has_status; /* exited and reaped: wait_status holds its status */
     int wait_status;
 } rh_server;
@@ -73,6 +74,10 @@ void *rh_ctx(void);
  *  later flags override earlier ones). Waits for the ready line, loads the development keys
  *  and reads the ledger id with a pool query. Returns: the server, or NULL (reason on stderr). */
 rh_server *rh_start(const char *const *extra);
+
+/** Make the directory and the server record without starting it (set production, write a
+ *  config file, then rh_launch). Returns: the server (never NULL). */
+rh_server *rh_prepare(const char *const *extra);
 
 /** (Re)start the process on the server's existing data directory with its extra flags.
  *  Returns: 0, or -1 (reason on stderr; nothing left running). */
