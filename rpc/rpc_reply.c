@@ -31,18 +31,13 @@ int rpc_pack_bin(msgpack_packer *pk, const char *key, const uint8_t *bytes, size
     return rpc_pack_key(pk, key) || msgpack_pack_bin_with_body(pk, bytes, len);
 }
 
+static int pack_id(msgpack_packer *pk, const rpc_id *id);
+
 int rpc_pack_head(msgpack_packer *pk, const rpc_id *id, bool ok, uint32_t more)
 {
     bool has_id = id != NULL && (id->type == 1 || id->type == 2);
-    if (msgpack_pack_map(pk, (has_id ? 2u : 1u) + more))
+    if (msgpack_pack_map(pk, (has_id ? 2u : 1u) + more) || pack_id(pk, has_id ? id : NULL))
         return -1;
-    if (has_id && id->type == 1 && rpc_pack_u64(pk, "id", id->u))
-        return -1;
-    if (has_id && id->type == 2) {
-        size_t len = id->len < RPC_ID_MAX ? id->len : RPC_ID_MAX;
-        if (rpc_pack_key(pk, "id") || msgpack_pack_str_with_body(pk, id->s, len))
-            return -1;
-    }
     return rpc_pack_bool(pk, "ok", ok);
 }
 
@@ -147,21 +142,33 @@ int rpc_pack_record(msgpack_packer *pk, const ledger_record *r)
     return 0;
 }
 
-int rpc_pack_tx_request(msgpack_packer *pk, uint64_t id, const ledger_tx *tx,
-                        const uint8_t sig[LEDGER_SIG_SIZE])
+/* The id alone as a map entry (absent when id is NULL or of type 0). */
+static int pack_id(msgpack_packer *pk, const rpc_id *id)
+{
+    if (id == NULL || id->type == 0)
+        return 0;
+    if (id->type == 1)
+        return rpc_pack_u64(pk, "id", id->u);
+    size_t len = id->len < RPC_ID_MAX ? id->len : RPC_ID_MAX;
+    return rpc_pack_key(pk, "id") || msgpack_pack_str_with_body(pk, id->s, len);
+}
+
+int rpc_pack_tx_request(msgpack_packer *pk, const rpc_id *id, const ledger_tx *tx,
+                        const uint8_t sig[LEDGER_SIG_SIZE], const char *ledger)
 {
     const ledger_kind_info *k = ledger_kind_lookup(tx->kind);
     ledger_tx *t = (ledger_tx *)tx; /* only read through ledger_tx_slot */
     if (k == NULL)
         return -1;
-    int rc = msgpack_pack_map(pk, 5u + k->field_count) || rpc_pack_u64(pk, "id", id) ||
-             rpc_pack_str(pk, "op", k->name) || rpc_pack_bin(pk, "signer", tx->signer, 32) ||
-             rpc_pack_u64(pk, "nonce", tx->nonce);
+    uint32_t entries = 4u + k->field_count + (id != NULL && id->type != 0) + (ledger != NULL);
+    int rc = msgpack_pack_map(pk, entries) || pack_id(pk, id) || rpc_pack_str(pk, "op", k->name) ||
+             rpc_pack_bin(pk, "signer", tx->signer, 32) || rpc_pack_u64(pk, "nonce", tx->nonce);
     for (unsigned i = 0; rc == 0 && i < k->field_count; i++) {
         const void *p = ledger_tx_slot(t, k->fields[i].slot);
         rc = k->fields[i].type == LEDGER_F_U64
                  ? rpc_pack_u64(pk, k->fields[i].name, *(const uint64_t *)p)
                  : rpc_pack_bin(pk, k->fields[i].name, p, 32);
     }
-    return rc || rpc_pack_bin(pk, "sig", sig, LEDGER_SIG_SIZE);
+    rc = rc || rpc_pack_bin(pk, "sig", sig, LEDGER_SIG_SIZE);
+    return rc || (ledger != NULL && rpc_pack_str(pk, "ledger", ledger));
 }

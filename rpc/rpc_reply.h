@@ -48,10 +48,10 @@ int rpc_pack_bool(msgpack_packer *pk, const char *key, bool v);
 int rpc_pack_str(msgpack_packer *pk, const char *key, const char *s);
 int rpc_pack_bin(msgpack_packer *pk, const char *key, const uint8_t *bytes, size_t len);
 
-/** Pack a transaction request as PROTOCOL.md describes it (the client side): id, op,
- *  signer, nonce, the kind's fields in table order, sig. Returns: 0, or nonzero when out of
- *  memory or tx has an unknown kind. */
-int rpc_pack_tx_request(msgpack_packer *pk, uint64_t id, const ledger_tx *tx,
-                        const uint8_t sig[LEDGER_SIG_SIZE]);
+/** Pack a transaction request as PROTOCOL.md describes it (the client side): id (omitted
+ *  when id is NULL or absent), op, signer, nonce, the kind's fields in table order, sig, and
+ *  ledger when not NULL. Returns: 0, or nonzero when out of memory or the kind is unknown. */
+int rpc_pack_tx_request(msgpack_packer *pk, const rpc_id *id, const ledger_tx *tx,
+                        const uint8_t sig[LEDGER_SIG_SIZE], const char *ledger);
 
 #endif

@@ -60,7 +60,7 @@ static int one_vector(FILE *out, const ledger_tx *tx, const uint8_t seckey[32])
     hex_line(out, "signature", sig, 64);
     msgpack_sbuffer_init(&buf);
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    rpc_pack_tx_request(&pk, 1, tx, sig);
+    rpc_pack_tx_request(&pk, &(rpc_id){.type = 1, .u = 1}, tx, sig, NULL);
     hex_line(out, "request", (const uint8_t *)buf.data, buf.size);
     msgpack_sbuffer_destroy(&buf);
     fprintf(out, "```\n\n");

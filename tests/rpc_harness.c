@@ -14,6 +14,8 @@
 #include <zmq.h>
 
 #include "crypto.h"
+#include "rpc_config.h"
+#include "rpc_reply.h"
 #include "test_util.h"
 
 #ifndef LSTD_BINARY
@@ -128,25 +130,9 @@ void rh_sleep_ms(unsigned ms)
 
 /* ---- keys --------------------------------------------------------------------------------- */
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 void rh_hex(char out[65], const uint8_t in[32])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[64] = '\0';
+    rpc_hex_encode32(out, in);
 }
 
 void rh_keygen(rh_key *k)
@@ -172,13 +158,10 @@ int rh_load_key(const rh_server *s, const char *role, rh_key *k)
         fprintf(stderr, "%s: %s is not 64 hex characters and a newline\n", test_name, path);
         return -1;
     }
-    for (int i = 0; i < 32; i++) {
-        int hi = hex_digit(line[2 * i]), lo = hex_digit(line[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            fprintf(stderr, "%s: %s: bad hex\n", test_name, path);
-            return -1;
-        }
-        k->sk[i] = (uint8_t)(hi << 4 | lo);
+    line[64] = '\0';
+    if (rpc_hex_decode32(k->sk, line) != 0) {
+        fprintf(stderr, "%s: %s: bad hex\n", test_name, path);
+        return -1;
     }
     if (crypto_pubkey(k->pk, k->sk) != 0) {
         fprintf(stderr, "%s: %s: not a valid secret key\n", test_name, path);
@@ -513,42 +496,16 @@ void rh_pack_tx(msgpack_sbuffer *buf, const ledger_tx *tx, const uint8_t sig[64]
                 const char *id_str, const char *ledger)
 {
     msgpack_packer pk;
-    const ledger_kind_info *k = ledger_kind_lookup(tx->kind);
-    ledger_tx copy = *tx;
-    if (k == NULL)
-        abort();
+    rpc_id rid = {.type = 1, .u = id};
+    if (id_str != NULL) {
+        rid.type = 2;
+        rid.len = (uint8_t)strnlen(id_str, RPC_ID_MAX);
+        memcpy(rid.s, id_str, rid.len);
+    }
     msgpack_sbuffer_clear(buf);
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5u + k->field_count + (ledger != NULL));
-    pack_key(&pk, "id");
-    if (id_str != NULL)
-        msgpack_pack_str_with_body(&pk, id_str, strlen(id_str));
-    else
-        msgpack_pack_uint64(&pk, id);
-    pack_key(&pk, "op");
-    msgpack_pack_str_with_body(&pk, k->name, strlen(k->name));
-    pack_key(&pk, "signer");
-    msgpack_pack_bin_with_body(&pk, tx->signer, 32);
-    pack_key(&pk, "nonce");
-    msgpack_pack_uint64(&pk, tx->nonce);
-    for (unsigned i = 0; i < k->field_count; i++) {
-        const ledger_field *f = &k->fields[i];
-        const void *p = ledger_tx_slot(&copy, f->slot);
-        pack_key(&pk, f->name);
-        if (f->type == LEDGER_F_U64) {
-            uint64_t v;
-            memcpy(&v, p, sizeof v);
-            msgpack_pack_uint64(&pk, v);
-        } else {
-            msgpack_pack_bin_with_body(&pk, p, 32);
-        }
-    }
-    pack_key(&pk, "sig");
-    msgpack_pack_bin_with_body(&pk, sig, 64);
-    if (ledger != NULL) {
-        pack_key(&pk, "ledger");
-        msgpack_pack_str_with_body(&pk, ledger, strlen(ledger));
-    }
+    if (rpc_pack_tx_request(&pk, &rid, tx, sig, ledger) != 0)
+        abort();
 }
 
 void rh_pack_map(msgpack_sbuffer *buf, uint64_t id, const char *op, const rh_field *f, size_t n)

@@ -5,21 +5,6 @@
 #include "ledger.h"
 #include "test_util.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        fseek(f, 0, SEEK_SET) != 0 || (buf = calloc(1, (size_t)n + 1)) == NULL ||
-        fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-    return buf;
-}
-
 /* `name` must appear in backquotes, as the spec writes identifiers. */
 static void check_named_in(const char *doc, const char *doc_name, const char *name)
 {
@@ -79,8 +64,8 @@ static void check_kind_row(const char *doc, const ledger_kind_info *info)
 
 int main(void)
 {
-    char *doc = slurp(LSTD_SOURCE_DIR "/ledger/README.md");
-    char *protocol = slurp(LSTD_SOURCE_DIR "/PROTOCOL.md");
+    char *doc = test_read_file(LSTD_SOURCE_DIR "/ledger/README.md");
+    char *protocol = test_read_file(LSTD_SOURCE_DIR "/PROTOCOL.md");
 #define CHECK_ERR(name, num, msg)                                                                  \
     check_named(doc, #name);                                                                       \
     check_named_in(protocol, "PROTOCOL.md", #name);

@@ -55,6 +55,10 @@ uint64_t test_rng_below(test_rng *r, uint64_t n);
  *  can be reproduced with LSTD_SEED=<seed>. */
 uint64_t test_seed(void);
 
+/** The whole file as a NUL-terminated malloc'd string (caller frees); exits the test with a
+ *  message when it cannot be read. */
+char *test_read_file(const char *path);
+
 /** $name parsed as an unsigned integer, or def when unset or unparsable. */
 uint64_t test_env_u64(const char *name, uint64_t def);
 

@@ -7,21 +7,6 @@
 #include "rpc_vectors.h"
 #include "test_util.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        fseek(f, 0, SEEK_SET) != 0 || (buf = calloc(1, (size_t)n + 1)) == NULL ||
-        fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-    return buf;
-}
-
 /* Hex after `label` on the line starting with it inside [block, end). Returns: bytes or -1. */
 static long hex_field(const char *block, const char *end, const char *label, uint8_t *out,
                       size_t cap)
@@ -70,7 +55,7 @@ static void check_vector(const char *block, const char *end)
 
 int main(void)
 {
-    char *doc = slurp(LSTD_SOURCE_DIR "/PROTOCOL.md"), *gen = NULL;
+    char *doc = test_read_file(LSTD_SOURCE_DIR "/PROTOCOL.md"), *gen = NULL;
     size_t gen_len = 0;
     FILE *out = open_memstream(&gen, &gen_len);
     CHECK(out != NULL && rpc_vectors_write(out) == 0);

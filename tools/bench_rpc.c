@@ -81,7 +81,7 @@ static void sign_into(msgpack_sbuffer *buf, uint64_t id, ledger_tx *tx, const ui
     }
     msgpack_sbuffer_init(buf);
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    rpc_pack_tx_request(&pk, id, tx, sig);
+    rpc_pack_tx_request(&pk, &(rpc_id){.type = 1, .u = id}, tx, sig, NULL);
 }
 
 /* Send one request and wait for its reply (setup only). Returns: ok. */
