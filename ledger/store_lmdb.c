@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <lmdb.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ledger_error.h"
 
@@ -414,6 +416,73 @@ uint64_t store_lmdb_map_size(store_lmdb *s)
     return size;
 }
 
+/* One copy attempt inside the gate, so no grow of this process remaps under it.
+ * Returns: 0 or an LMDB/errno code. */
+static int backup_once(store_lmdb *s, const char *dest_dir, unsigned flags)
+{
+    if (gate_enter(s) != 0) {
+        fprintf(stderr, "store: backup: the map was lost by an earlier failed remap\n");
+        return EIO;
+    }
+    int rc = mdb_env_copy2(s->env, dest_dir, flags);
+    gate_leave(s);
+    return rc;
+}
+
+/* Make the copy durable: the file, then the directory entry. Returns: 0 or an errno code. */
+static int backup_sync(const char *path, const char *dest_dir)
+{
+    int rc = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fchmod(fd, 0600) != 0 || fsync(fd) != 0)
+        rc = errno;
+    if (fd >= 0)
+        close(fd);
+    fd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rc == 0 && (fd < 0 || fsync(fd) != 0))
+        rc = errno;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+int store_lmdb_backup(store_lmdb *s, const char *dest_dir, bool compact)
+{
+    assert(s != NULL && dest_dir != NULL);
+    char path[4096];
+    int rc;
+    if (snprintf(path, sizeof path, "%s/data.mdb", dest_dir) >= (int)sizeof path) {
+        fprintf(stderr, "store: backup: destination path too long\n");
+        return LEDGER_STORE_IO;
+    }
+    if (mkdir(dest_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "store: backup: mkdir %s: %s\n", dest_dir, strerror(errno));
+        return LEDGER_STORE_IO;
+    }
+    bool exists = access(path, F_OK) == 0;
+    if (exists || errno != ENOENT) {
+        fprintf(stderr, "store: backup: %s: %s\n", path,
+                exists ? "already exists" : strerror(errno));
+        return LEDGER_STORE_IO;
+    }
+    unsigned flags = compact ? MDB_CP_COMPACT : 0;
+    rc = backup_once(s, dest_dir, flags);
+    if (rc == MDB_MAP_RESIZED) { /* another process grew the map: adopt it, try once more */
+        unlink(path);            /* the copy had created the file before it began */
+        rc = map_adopt(s);
+        if (rc == 0)
+            rc = backup_once(s, dest_dir, flags);
+    }
+    if (rc == 0)
+        rc = backup_sync(path, dest_dir);
+    if (rc == 0)
+        return 0;
+    unlink(path); /* a partial copy must not pass for a backup */
+    if (rc == MDB_NOTFOUND)
+        rc = EIO; /* not expected from a copy; store_error does not take it */
+    return store_error(rc, "backup");
+}
+
 /* Open the environment and its unnamed database. Returns: 0 or an LMDB/errno code. */
 static int env_open(store_lmdb *s, const char *dir, const store_options *o)
 {
@@ -466,6 +535,27 @@ static int gate_init(store_lmdb *s)
     return rc;
 }
 
+/* A data file shorter than the pages LMDB's meta page says are in use (a truncated copy)
+ * would open fine and then fault on the first read: refuse it here. Returns: 0 or -1. */
+static int file_complete(store_lmdb *s, const char *dir)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    struct stat fs;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 ||
+        stat(path, &fs) != 0)
+        return -1;
+    uint64_t needed = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    if ((uint64_t)fs.st_size < needed) {
+        fprintf(stderr, "store: %s is truncated: %" PRIu64 " bytes, %" PRIu64 " in use\n", path,
+                (uint64_t)fs.st_size, needed);
+        return -1;
+    }
+    return 0;
+}
+
 int store_lmdb_open(store_lmdb **out, const char *dir, const store_options *opt)
 {
     assert(out != NULL && dir != NULL);
@@ -490,6 +580,10 @@ int store_lmdb_open(store_lmdb **out, const char *dir, const store_options *opt)
         fprintf(stderr, "store: open %s: %s\n", dir, mdb_strerror(rc));
         store_lmdb_close(&s);
         return rc == ENOMEM ? LEDGER_NO_MEMORY : LEDGER_STORE_IO;
+    }
+    if (file_complete(s, dir) != 0) {
+        store_lmdb_close(&s);
+        return LEDGER_STORE_IO;
     }
     *out = s;
     return 0;

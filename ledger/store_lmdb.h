@@ -54,6 +54,18 @@ int store_lmdb_grow(store_lmdb *s);
  *  repeatable (all its effects go through the view). Returns: 0, fn's code or a store error. */
 int store_lmdb_write(store_lmdb *s, int (*fn)(void *ctx, ledger_store *view), void *ctx);
 
+/** Copy the last committed state into dest_dir/data.mdb (a hot backup): one read snapshot,
+ *  so the copy is consistent even while this or another process writes, and writers are not
+ *  blocked. compact: leave out free pages and renumber (mdb_env_copy2 with MDB_CP_COMPACT);
+ *  otherwise a page-for-page copy. dest_dir is created with mode 0700 when missing and must
+ *  not already hold a data.mdb; the file is left with mode 0600 and fsynced, and a failed
+ *  copy is removed. A grow in this process waits until the copy is done; the calling thread
+ *  must not hold a transaction. Only the data file is written: opening the copy creates its
+ *  lock file.
+ *  Returns: 0, LEDGER_STORE_IO (message on stderr; also when dest_dir/data.mdb exists) or
+ *  LEDGER_NO_MEMORY. */
+int store_lmdb_backup(store_lmdb *s, const char *dest_dir, bool compact);
+
 /** Current map size in bytes (for tests and counters). */
 uint64_t store_lmdb_map_size(store_lmdb *s);
 

@@ -2,7 +2,8 @@
 # setup.sh - install missing Debian packages, build lstd, then start it or run the test suite
 #
 #   tools/setup.sh start [lstd flags]   build (build/) and start the service (data: ./lstd-data)
-#   tools/setup.sh test [--long]        build normal and ASan+UBSan trees, run every test in both
+#   tools/setup.sh test [--long]        build normal and ASan+UBSan trees, run every test in both,
+#                                       then the JavaScript client's tests (clients/js) on build/
 #   tools/setup.sh build                build only
 #
 # --long raises the property-test steps and crash rounds (LSTD_ITERATIONS, LSTD_CRASH_ROUNDS)
@@ -52,12 +53,17 @@ test)
         export LSTD_ITERATIONS="${LSTD_ITERATIONS:-200000}"
         export LSTD_CRASH_ROUNDS="${LSTD_CRASH_ROUNDS:-50}"
     fi
+    # the JavaScript client's tests need node and npm: Debian's nodejs and npm unless on PATH
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+        PACKAGES="$PACKAGES nodejs npm"
     install_missing
     build build
     build build-asan -DLSTD_SANITIZE=ON
     run_tests build
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_tests build-asan
-    echo "setup: all tests passed (normal and ASan+UBSan builds)"
+    echo "setup: running the JavaScript client's tests (clients/js) against build/lstd"
+    (cd clients/js && npm ci --no-audit --no-fund && LSTD_BINARY="$PWD/../../build/lstd" npm test)
+    echo "setup: all tests passed (normal and ASan+UBSan builds, JavaScript client)"
     ;;
 build)
     install_missing

@@ -1,0 +1,327 @@
+// offline.test.js - transport and subscription logic against fake ZeroMQ peers (no lstd)
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as zmq from "zeromq";
+
+import { Client, Subscription, LstdError, encodeMap, decodeReply, generateKey } from "../src/index.js";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const T = { timeout: 30000 };
+
+/**
+ * A fake lstd ROUTER. `handle(req, ctx)` returns a reply map or undefined to stay silent;
+ * `ctx.send(map)` answers later, `ctx.seen` lists every request received ({req, raw}).
+ */
+async function fakeServer(handle) {
+  const router = new zmq.Router({ linger: 0 });
+  await router.bind("tcp://127.0.0.1:*");
+  const seen = [];
+  const loop = (async () => {
+    try {
+      for await (const [peer, raw] of router) {
+        const req = decodeReply(raw);
+        seen.push({ req, raw: Buffer.from(raw) });
+        const send = (map) => router.send([peer, encodeMap(map)]);
+        const reply = req.op === "pool"
+          ? { id: req.id, ok: true, result: { ledger_id: "fake", seq: 0 } }
+          : await handle(req, { send, seen });
+        if (reply !== undefined) await send(reply);
+      }
+    } catch {
+      // closed
+    }
+  })();
+  return {
+    endpoint: router.lastEndpoint,
+    seen,
+    async close() {
+      router.close();
+      await loop;
+    },
+  };
+}
+
+test("a request without reply is resent once with the same bytes, then fails TIMEOUT", T, async () => {
+  const srv = await fakeServer((req, { seen }) => {
+    const copies = seen.filter((s) => s.req.id === req.id).length;
+    if (req.op === "health" && copies === 2) return { id: req.id, ok: true, result: { status: "ok" } };
+    return undefined;
+  });
+  const c = await Client.connect({ endpoint: srv.endpoint, timeoutMs: 150 });
+  try {
+    assert.equal(c.ledgerId, "fake");
+    assert.deepEqual(await c.health(), { status: "ok" });
+    const copies = srv.seen.filter((s) => s.req.op === "health");
+    assert.equal(copies.length, 2);
+    assert.deepEqual(copies[0].raw, copies[1].raw, "the resend is byte for byte the same");
+
+    const t0 = Date.now();
+    const err = await c.queue().then(() => undefined, (e) => e);
+    assert.ok(err instanceof LstdError);
+    assert.equal(err.code, "TIMEOUT");
+    assert.equal(err.op, "queue");
+    assert.ok(Date.now() - t0 >= 280, "two timeouts elapsed");
+    await sleep(50);
+    assert.equal(srv.seen.filter((s) => s.req.op === "queue").length, 2, "sent twice, no more");
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
+test("connect to nothing fails TIMEOUT in bounded time", T, async () => {
+  const router = new zmq.Router({ linger: 0 });
+  await router.bind("tcp://127.0.0.1:*");
+  const endpoint = router.lastEndpoint;
+  router.close(); // a port nobody listens on
+  const t0 = Date.now();
+  const err = await Client.connect({ endpoint, timeoutMs: 100 }).then(() => undefined, (e) => e);
+  assert.ok(err instanceof LstdError);
+  assert.equal(err.code, "TIMEOUT");
+  assert.equal(err.op, "pool");
+  assert.ok(Date.now() - t0 < 5000);
+});
+
+test("replies are matched by id in any order; copies and strangers are ignored", T, async () => {
+  const held = [];
+  const srv = await fakeServer(async (req, { send }) => {
+    held.push(req);
+    if (held.length < 50) return undefined;
+    await send({ id: 999999, ok: true, result: {} }); // nobody asked
+    await send({ ok: false, error: "MALFORMED", message: "no id" }); // cannot be matched
+    for (const h of held.reverse()) {
+      const reply = { id: h.id, ok: true, result: { n: h.n } };
+      await send(reply);
+      await send(reply); // the answer to a resent copy
+    }
+    return undefined;
+  });
+  const c = await Client.connect({ endpoint: srv.endpoint, timeoutMs: 5000 });
+  try {
+    const ps = [];
+    for (let i = 0; i < 50; i++) ps.push(c.query("probe", { n: BigInt(i) }));
+    const rs = await Promise.all(ps);
+    rs.forEach((r, i) => assert.deepEqual(r, { n: BigInt(i) }));
+    assert.equal(c._pending.size, 0);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
+test("error replies reject with LstdError carrying the stable name", T, async () => {
+  const srv = await fakeServer((req) => ({ id: req.id, ok: false, error: "NOT_FOUND", message: "no such lien" }));
+  const c = await Client.connect({ endpoint: srv.endpoint });
+  try {
+    const err = await c.lien(5).then(() => undefined, (e) => e);
+    assert.ok(err instanceof LstdError);
+    assert.ok(err instanceof Error);
+    assert.equal(err.code, "NOT_FOUND");
+    assert.equal(err.reply.message, "no such lien");
+    assert.equal(srv.seen.at(-1).req.lien_id, 5n);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+  const closed = await c.pool().then(() => undefined, (e) => e);
+  assert.equal(closed.code, "CLOSED");
+});
+
+test("pipelined submits wait for one nonce fetch and go out in call order", T, async () => {
+  const key = generateKey();
+  const srv = await fakeServer((req) => {
+    if (req.op === "account") return { id: req.id, ok: true, result: { account: req.account, next_nonce: 41n } };
+    return { id: req.id, ok: true, result: { hash: "00".repeat(32), code: "OK", recorded: true, duplicate: false, seq: req.nonce, batch: 1, time: 1, out: { shares_moved: req.shares } } };
+  });
+  const c = await Client.connect({ endpoint: srv.endpoint });
+  try {
+    const ps = [];
+    for (let i = 0; i < 20; i++) ps.push(c.transfer(key, { to: key.address, shares: i + 1 }));
+    const rs = await Promise.all(ps);
+    rs.forEach((r, i) => {
+      assert.equal(r.nonce, 41n + BigInt(i));
+      assert.deepEqual(r.out, { shares_moved: BigInt(i + 1) });
+    });
+    const ops = srv.seen.map((s) => s.req.op);
+    assert.deepEqual(ops.filter((o) => o === "account").length, 1, "one account query");
+    const sent = srv.seen.filter((s) => s.req.op === "transfer").map((s) => s.req.nonce);
+    assert.deepEqual(sent, rs.map((r) => r.nonce), "on the wire in nonce order");
+    for (const s of srv.seen.filter((x) => x.req.op === "transfer")) assert.equal(s.req.ledger, "fake");
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
+test("one helper per kind: op, fields and conveniences on the wire", T, async () => {
+  const key = generateKey(), other = generateKey();
+  const srv = await fakeServer((req) => {
+    if (req.op === "account") return { id: req.id, ok: true, result: { next_nonce: 1n } };
+    return { id: req.id, ok: true, result: { hash: "00".repeat(32), code: "OK", recorded: true, duplicate: false, seq: req.nonce, batch: 1, time: 1, out: {} } };
+  });
+  const c = await Client.connect({ endpoint: srv.endpoint });
+  const ref = "ab".repeat(32);
+  const calls = [
+    ["deposit", { to: other, amount: 10, externalRef: ref, minSharesOut: 5 }, { min_shares_out: 5n, external_ref: ref, to: other.address }],
+    ["deposit", { to: other.address, amount: 10, external_ref: ref }, { min_shares_out: 0n }],
+    ["transfer", { to: other, shares: 1 }, {}],
+    ["approve", { spender: other, shares: 1 }, {}],
+    ["transferFrom", { owner: other, to: key, shares: 1 }, { owner: other.address, to: key.address }],
+    ["lock", { beneficiary: other, shares: 1 }, { expiry: 0n }],
+    ["release", { lien_id: 1, shares: 1 }, {}],
+    ["seize", { lien_id: 1, shares: 1, to: other }, {}],
+    ["withdrawRequest", { shares: 9 }, { min_amount_out: 0n, shares: 9n }],
+    ["withdrawCancel", { request_id: 1 }, {}],
+    ["withdrawFinalize", { up_to_id: 3 }, { up_to_id: 3n }],
+    ["withdrawSettle", { request_id: 1, payout_ref: ref }, {}],
+    ["operatorFund", { operator_id: 1, amount: 1 }, {}],
+    ["operatorExit", { operator_id: 1, amount: 1 }, {}],
+    ["report", { operator_id: 1, epoch: 2, balance: 3 }, {}],
+    ["reportAccept", { operator_id: 1, epoch: 2, balance: 3 }, {}],
+    ["operatorRegister", { operator: other, fee_account: other, fee_bps: 100 }, {}],
+    ["operatorSetActive", { operator_id: 1, active: true }, { active: 1n }],
+    ["operatorSetKeys", { operator_id: 1, operator: other, fee_account: key }, {}],
+    ["feeSet", { operator_id: 0, fee_bps: 300 }, {}],
+    ["paramSet", { param: "EPOCH_S", value: (1n << 63n) + 1n }, { param: 7n, value: (1n << 63n) + 1n }],
+    ["pauseSet", { flags: { transfers: true, withdrawals: true } }, { flags: 6n }],
+    ["roleSet", { role: "custodian", account: other }, { role: 2n }],
+  ];
+  try {
+    for (const [method, fields, want] of calls) {
+      const r = await c[method](key, fields);
+      assert.equal(r.ok, true);
+      const sent = srv.seen.at(-1).req;
+      assert.equal(sent.op, method.replace(/[A-Z]/g, (ch) => "_" + ch.toLowerCase()));
+      assert.equal(sent.signer, key.address);
+      assert.equal(sent.nonce, r.nonce);
+      for (const [name, v] of Object.entries(want)) assert.equal(sent[name], v, `${method}.${name}`);
+    }
+    const kinds = new Set(srv.seen.map((x) => x.req.op));
+    assert.equal(kinds.size, 22 + 2, "every kind, plus pool and account");
+    await assert.rejects(c.transfer(key, { to: other, shares: 1, extra: 1 }), /unknown field extra/);
+    await assert.rejects(c.deposit(key, { to: other, amount: 1, external_ref: ref, externalRef: ref }), /given twice/);
+    await assert.rejects(c.transfer(key, { to: other, shares: -1 }), RangeError);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
+// ---- subscriptions ------------------------------------------------------------------------
+
+function record(seq, kind = "transfer", to = "11".repeat(32)) {
+  return { seq: BigInt(seq), batch: 1n, time: 1n, hash: seq.toString(16).padStart(64, "0"), kind, signer: "22".repeat(32), nonce: 1n, fields: { to, shares: 1n }, code: "OK", ok: true, out: {} };
+}
+
+/** A fake client for Subscription: a record store behind `events`/`history`, a real PUB. */
+async function fakeFeed() {
+  const pub = new zmq.Publisher({ linger: 0 });
+  await pub.bind("tcp://127.0.0.1:*");
+  const store = [];
+  const calls = [];
+  const page = (recs, after, limit) => {
+    const rs = recs.filter((r) => r.seq > after).slice(0, Number(limit));
+    const more = recs.filter((r) => r.seq > after).length > rs.length;
+    return { records: rs.map((r) => decodeReply(encodeMap(r))), next: more ? rs.at(-1).seq : null };
+  };
+  const client = {
+    eventsEndpoint: pub.lastEndpoint,
+    _subs: new Set(),
+    async pool() {
+      return { seq: BigInt(store.length) };
+    },
+    async events({ after, limit }) {
+      calls.push(["events", after]);
+      return page(store, after, limit);
+    },
+    async history(account, { after, limit }) {
+      calls.push(["history", after]);
+      return page(store.filter((r) => r.signer === account || r.fields.to === account), after, limit);
+    },
+  };
+  return {
+    client,
+    store,
+    calls,
+    publish: (topic, rec) => pub.send([topic, encodeMap(rec)]),
+    close: () => pub.close(),
+  };
+}
+
+/** Publish `rec` until the pending next() resolves (a SUB joins a little late). */
+async function publishUntil(feed, topic, rec, pending) {
+  let done = false;
+  const p = pending.then((v) => {
+    done = true;
+    return v;
+  });
+  for (let i = 0; i < 500 && !done; i++) {
+    await feed.publish(topic, rec);
+    await sleep(10);
+  }
+  return p;
+}
+
+test("subscription: catch-up at start, live records, gaps filled from the events query", T, async () => {
+  const feed = await fakeFeed();
+  feed.store.push(record(1), record(2));
+  const sub = new Subscription(feed.client, { after: 0n, pollMs: 0 });
+  try {
+    assert.equal((await sub.next()).value.seq, 1n);
+    assert.equal((await sub.next()).value.seq, 2n);
+    // live: 3 arrives published only (not in the store)
+    const v3 = await publishUntil(feed, "tx/transfer", record(3), sub.next());
+    assert.equal(v3.value.seq, 3n);
+    // a gap: 4 and 5 were missed; 6 arrives: 4, 5 come from the query, then 6
+    feed.store.push(record(3), record(4), record(5), record(6));
+    const calls = feed.calls.length;
+    await feed.publish("tx/transfer", record(6));
+    assert.deepEqual([(await sub.next()).value.seq, (await sub.next()).value.seq, (await sub.next()).value.seq], [4n, 5n, 6n]);
+    assert.deepEqual(feed.calls.slice(calls)[0], ["events", 3n]);
+    // a record ahead of what the query shows is never skipped over
+    await feed.publish("tx/transfer", record(8));
+    await sleep(50);
+    feed.store.push(record(7), record(8), record(9));
+    await feed.publish("tx/transfer", record(9));
+    assert.deepEqual([(await sub.next()).value.seq, (await sub.next()).value.seq, (await sub.next()).value.seq], [7n, 8n, 9n]);
+    // copies of old records are dropped
+    await feed.publish("tx/transfer", record(5));
+    feed.store.push(record(10));
+    await feed.publish("tx/transfer", record(10));
+    assert.equal((await sub.next()).value.seq, 10n);
+    assert.equal(sub.cursor, 10n);
+  } finally {
+    sub.close();
+    feed.close();
+  }
+  assert.deepEqual(await sub.next(), { value: undefined, done: true });
+});
+
+test("subscription: kind filter, idle polling, account stream through history", T, async () => {
+  const feed = await fakeFeed();
+  for (let i = 1; i <= 1500; i++) feed.store.push(record(i, i % 500 === 0 ? "approve" : "transfer"));
+  const sub = new Subscription(feed.client, { after: 0, kind: "approve", pollMs: 30 });
+  const acct = "33".repeat(32);
+  const subA = new Subscription(feed.client, { after: 0, account: acct, pollMs: 0 });
+  try {
+    const got = [];
+    for (let i = 0; i < 3; i++) got.push((await sub.next()).value.seq);
+    assert.deepEqual(got, [500n, 1000n, 1500n]);
+    assert.ok(feed.calls.filter((c) => c[0] === "events").length >= 2, "paged through 1000 at a time");
+    // nothing published: the idle poll finds the new record
+    feed.store.push(record(1501, "transfer"), record(1502, "approve"));
+    assert.equal((await sub.next()).value.seq, 1502n);
+
+    // account stream: seqs of one account are not consecutive; history fills in
+    feed.store.push(record(1503, "transfer", acct), record(1504));
+    assert.equal((await subA.next()).value.seq, 1503n);
+    feed.store.push(record(1505, "transfer", acct));
+    const v = await publishUntil(feed, `acct/${acct}`, record(1505, "transfer", acct), subA.next());
+    assert.equal(v.value.seq, 1505n);
+    assert.ok(feed.calls.some((c) => c[0] === "history" && c[1] === 1503n));
+  } finally {
+    sub.close();
+    subA.close();
+    feed.close();
+  }
+});

@@ -1,0 +1,1105 @@
+/* lst.c - the lst command line: keys, every transaction kind, every query, and a live event watch
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lst_client.h"
+
+#define DEFAULT_ENDPOINT "tcp://127.0.0.1:7440"
+#define DEFAULT_EVENTS "tcp://127.0.0.1:7441"
+#define DEFAULT_TIMEOUT_MS 5000
+#define OPTIONS_MAX 8
+#define WATCH_WAIT_MS 2000 /* idle wait per turn of `watch` (then it asks the server) */
+
+enum { EXIT_OK = 0, EXIT_OTHER = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3, EXIT_REJECTED = 4 };
+
+typedef struct cli {
+    const char *endpoint, *events, *key_path;
+    bool json, base;
+    int timeout_ms;
+    lst_client *c;
+    bool have_decimals;
+    unsigned decimals;
+    const char *cmd; /* the command's name */
+    int argc;        /* the command's arguments (global flags removed) */
+    char **argv;
+} cli;
+
+/* The --name value options and positional arguments of one command. */
+typedef struct args {
+    int n;
+    char name[OPTIONS_MAX][LST_NAME_MAX];
+    const char *value[OPTIONS_MAX];
+    int npos;
+    const char *pos[4];
+} args;
+
+typedef struct command {
+    const char *name;
+    int (*run)(cli *k);
+    const char *synopsis;
+    const char *help;
+} command;
+
+static const command *find_command(const char *name);
+static int usage_command(const cli *k, FILE *out);
+
+/* ---- messages and exit codes ------------------------------------------------------------- */
+
+static int usage_error(const cli *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const cli *k, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "lst: %s%s", k->cmd != NULL ? k->cmd : "", k->cmd != NULL ? ": " : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (lst %s%s--help)\n", k->cmd != NULL ? k->cmd : "", k->cmd != NULL ? " " : "");
+    return EXIT_USAGE;
+}
+
+static int exit_for(int code)
+{
+    switch (code) {
+    case LST_OK:
+        return EXIT_OK;
+    case LST_ERR_USAGE:
+        return EXIT_USAGE;
+    case LST_ERR_CONNECT:
+    case LST_ERR_TIMEOUT:
+        return EXIT_CONNECT;
+    case LST_ERR_REJECTED:
+        return EXIT_REJECTED;
+    default:
+        return EXIT_OTHER;
+    }
+}
+
+/* Report a failed client call on stderr. Returns: its exit code. */
+static int fail(const cli *k, int code)
+{
+    fprintf(stderr, "lst: %s: %s\n", k->cmd, k->c != NULL ? lst_client_error(k->c) : "failed");
+    return exit_for(code);
+}
+
+/* ---- parsing arguments ------------------------------------------------------------------- */
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Split the command's arguments into --name value options (names in `allowed`, '-' read as
+ * '_') and at most pos_max positionals. Returns: EXIT_OK or EXIT_USAGE (message printed). */
+static int parse_args(const cli *k, const char *const *allowed, int pos_max, args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < k->argc; i++) {
+        const char *arg = k->argv[i];
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            if (a->npos >= pos_max || a->npos >= 4)
+                return usage_error(k, "unexpected argument '%s'", arg);
+            a->pos[a->npos++] = arg;
+            continue;
+        }
+        char name[LST_NAME_MAX];
+        const char *eq = strchr(arg, '=');
+        size_t len = eq != NULL ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+        if (len >= sizeof name)
+            return usage_error(k, "unknown option %s", arg);
+        memcpy(name, arg + 2, len);
+        name[len] = '\0';
+        for (char *p = name; *p != '\0'; p++)
+            *p = *p == '-' ? '_' : *p;
+        bool known = false;
+        for (size_t j = 0; allowed != NULL && allowed[j] != NULL; j++)
+            known = known || strcmp(allowed[j], name) == 0;
+        if (!known)
+            return usage_error(k, "unknown option --%s", name);
+        for (int j = 0; j < a->n; j++)
+            if (strcmp(a->name[j], name) == 0)
+                return usage_error(k, "--%s given twice", name);
+        if (eq == NULL && i + 1 >= k->argc)
+            return usage_error(k, "--%s needs a value", name);
+        if (a->n >= OPTIONS_MAX)
+            return usage_error(k, "too many options");
+        memcpy(a->name[a->n], name, sizeof name);
+        a->value[a->n++] = eq != NULL ? eq + 1 : k->argv[++i];
+    }
+    return EXIT_OK;
+}
+
+static const char *opt(const args *a, const char *name)
+{
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->name[i], name) == 0)
+            return a->value[i];
+    return NULL;
+}
+
+/* A KEY argument: 64 hex characters, or a key file (its address). */
+static int parse_key(const cli *k, const char *what, const char *text, uint8_t out[32])
+{
+    lst_key key;
+    if (lst_hex_decode(out, text) == LST_OK)
+        return EXIT_OK;
+    if (lst_key_load(text, &key) != LST_OK)
+        return usage_error(k, "%s: '%s' is neither an address (64 hex characters) nor a key file",
+                           what, text);
+    memcpy(out, key.pubkey, 32);
+    lst_key_wipe(&key);
+    return EXIT_OK;
+}
+
+/* A REF argument: 64 hex characters, or text of at most 32 bytes (zero-padded). */
+static int parse_ref(const cli *k, const char *what, const char *text, uint8_t out[32])
+{
+    if (lst_hex_decode(out, text) == LST_OK)
+        return EXIT_OK;
+    size_t len = strlen(text);
+    if (len == 0 || len > 32)
+        return usage_error(k, "%s: a ref is 64 hex characters or text of 1 to 32 bytes", what);
+    memset(out, 0, 32);
+    memcpy(out, text, len);
+    return EXIT_OK;
+}
+
+/* ---- the connection ---------------------------------------------------------------------- */
+
+static int connect_client(cli *k)
+{
+    if (k->c != NULL)
+        return EXIT_OK;
+    int rc = lst_client_new(&k->c, k->endpoint, k->events, k->timeout_ms);
+    if (rc == LST_OK)
+        return EXIT_OK;
+    fprintf(stderr, "lst: %s: cannot use endpoint %s (%s)\n", k->cmd, k->endpoint,
+            lst_code_name(rc));
+    return exit_for(rc);
+}
+
+/* The pool's decimals, once (not needed with --base). Returns: an exit code. */
+static int need_decimals(cli *k)
+{
+    uint64_t d;
+    if (k->have_decimals || k->base)
+        return EXIT_OK;
+    int rc = connect_client(k);
+    if (rc != EXIT_OK)
+        return rc;
+    if ((rc = lst_client_ledger(k->c, NULL, &d)) != LST_OK)
+        return fail(k, rc);
+    k->decimals = d > 19 ? 0 : (unsigned)d;
+    k->have_decimals = true;
+    return EXIT_OK;
+}
+
+static int parse_amount(cli *k, const char *what, const char *text, uint64_t *out)
+{
+    int rc = need_decimals(k);
+    if (rc != EXIT_OK)
+        return rc;
+    if (lst_amount_parse(text, k->decimals, k->base, out) == LST_OK)
+        return EXIT_OK;
+    if (k->base)
+        return usage_error(k, "%s: '%s' is not a whole number of base units", what, text);
+    return usage_error(k,
+                       "%s: '%s' is not an amount with at most %u decimals (or base units: 123u)",
+                       what, text, k->decimals);
+}
+
+static int load_signer(cli *k, lst_key *key)
+{
+    if (k->key_path == NULL)
+        return usage_error(k, "needs a signing key: --key FILE");
+    if (lst_key_load(k->key_path, key) != LST_OK) {
+        fprintf(stderr, "lst: %s: cannot read key file %s: %s\n", k->cmd, k->key_path,
+                errno == EINVAL ? "not 64 hex characters of a valid secret key" : strerror(errno));
+        return EXIT_OTHER;
+    }
+    return EXIT_OK;
+}
+
+/* ---- printing ---------------------------------------------------------------------------- */
+
+/* Keys whose integers are amounts or shares: printed in human units unless --base. */
+static const char amount_keys[] =
+    "|amount|shares|balance|min_shares_out|min_amount_out|assets|buffer|payable|total_deposited"
+    "|total_rewards|total_slashed|total_paid|dead_shares|stake_limit|locked|queued|total|value"
+    "|free_value|amount_at_request|paid|pending_shares|pending_amount|reported_balance"
+    "|funded_since|exited_since|fees_earned|gain|loss|fee_shares|rate_num|rate_den"
+    "|shares_minted|amount_credited|shares_moved|allowance|allowance_left|shares_locked"
+    "|shares_released|shares_left|shares_seized|amount_paid|shares_burned|shares_returned"
+    "|treasury_fee_shares|operator_fee_shares|";
+
+static bool is_amount_key(const char *key)
+{
+    char quoted[LST_NAME_MAX + 2];
+    if (strlen(key) >= LST_NAME_MAX)
+        return false;
+    snprintf(quoted, sizeof quoted, "|%s|", key);
+    return strstr(amount_keys, quoted) != NULL;
+}
+
+/* A transaction field given in AMOUNT units (param_set's value is a plain number). */
+static bool amount_field(const char *name)
+{
+    return is_amount_key(name) && strcmp(name, "value") != 0;
+}
+
+static void hex_bytes(char *out, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* A leaf value as text. plain_value: a key named "value" is not an amount (param_set). */
+static void leaf_text(const cli *k, const char *key, bool plain_value, const lst_value *v,
+                      char *out, size_t size)
+{
+    size_t len;
+    const char *s;
+    const uint8_t *b;
+    switch (lst_value_type(v)) {
+    case LST_T_NIL:
+        snprintf(out, size, "none");
+        break;
+    case LST_T_BOOL:
+        snprintf(out, size, "%s", lst_value_bool(v) ? "true" : "false");
+        break;
+    case LST_T_UINT:
+        if (!k->base && is_amount_key(key) && !(plain_value && strcmp(key, "value") == 0))
+            lst_amount_format(out, size, lst_value_u64(v), k->decimals);
+        else
+            snprintf(out, size, "%" PRIu64, lst_value_u64(v));
+        break;
+    case LST_T_INT:
+        snprintf(out, size, "%" PRId64, lst_value_i64(v));
+        break;
+    case LST_T_STR:
+        s = lst_value_str(v, &len);
+        snprintf(out, size, "%.*s", (int)(len < size ? len : size - 1), s);
+        break;
+    case LST_T_BIN:
+        b = lst_value_bin(v, &len);
+        if (2 * len + 1 <= size)
+            hex_bytes(out, b, len);
+        else
+            snprintf(out, size, "(%zu bytes)", len);
+        break;
+    case LST_T_ARRAY:
+        snprintf(out, size, "[]");
+        break;
+    case LST_T_MAP:
+        snprintf(out, size, "{}");
+        break;
+    default:
+        snprintf(out, size, "?");
+    }
+}
+
+/* Print v as "path value" lines, nested maps as a.b, arrays as a[i]. */
+static void print_flat(const cli *k, const char *path, const char *key, bool plain_value,
+                       const lst_value *v, int width)
+{
+    char sub[160], text[200];
+    int t = lst_value_type(v);
+    size_t n = lst_value_len(v);
+    if ((t == LST_T_MAP || t == LST_T_ARRAY) && n > 0) {
+        for (size_t i = 0; i < n; i++) {
+            size_t klen = 0;
+            const char *name = t == LST_T_MAP ? lst_value_key(v, i, &klen) : NULL;
+            char leaf[LST_NAME_MAX];
+            snprintf(leaf, sizeof leaf, "%.*s", (int)klen, name != NULL ? name : "");
+            if (t == LST_T_MAP)
+                snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", leaf);
+            else
+                snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+            print_flat(k, sub, t == LST_T_MAP ? leaf : key, plain_value, lst_value_at(v, i), width);
+        }
+        return;
+    }
+    leaf_text(k, key, plain_value, v, text, sizeof text);
+    printf("%-*s %s\n", width, path, text);
+}
+
+static bool is_param_set(const lst_value *record)
+{
+    size_t len;
+    const char *kind = lst_value_str(lst_value_get(record, "kind"), &len);
+    return kind != NULL && len == 9 && memcmp(kind, "param_set", 9) == 0;
+}
+
+/* One record on one line: seq, batch, kind, code, signer, nonce, fields, outputs. */
+static void print_record_line(const cli *k, const lst_value *rec)
+{
+    char text[200], kind[LST_NAME_MAX] = "?", code[LST_NAME_MAX] = "?";
+    size_t len;
+    const char *s;
+    bool plain = is_param_set(rec);
+    if ((s = lst_value_str(lst_value_get(rec, "kind"), &len)) != NULL)
+        snprintf(kind, sizeof kind, "%.*s", (int)len, s);
+    if ((s = lst_value_str(lst_value_get(rec, "code"), &len)) != NULL)
+        snprintf(code, sizeof code, "%.*s", (int)len, s);
+    leaf_text(k, "signer", false, lst_value_get(rec, "signer"), text, sizeof text);
+    printf("seq %" PRIu64 "  batch %" PRIu64 "  %s %s  signer %s nonce %" PRIu64 " ",
+           lst_value_u64(lst_value_get(rec, "seq")), lst_value_u64(lst_value_get(rec, "batch")),
+           kind, code, text, lst_value_u64(lst_value_get(rec, "nonce")));
+    const char *const maps[] = {"fields", "out"};
+    for (int m = 0; m < 2; m++) {
+        const lst_value *map = lst_value_get(rec, maps[m]);
+        if (m == 1 && lst_value_len(map) > 0)
+            printf(" ->");
+        for (size_t i = 0; i < lst_value_len(map); i++) {
+            char key[LST_NAME_MAX];
+            s = lst_value_key(map, i, &len);
+            snprintf(key, sizeof key, "%.*s", (int)len, s != NULL ? s : "?");
+            leaf_text(k, key, plain, lst_value_at(map, i), text, sizeof text);
+            printf(" %s=%s", key, text);
+        }
+    }
+    printf("\n");
+}
+
+/* The widest "path" print_flat will print under v (for aligned columns). */
+static int flat_width(const lst_value *v, int prefix)
+{
+    int t = lst_value_type(v), w = prefix;
+    size_t n = lst_value_len(v);
+    if ((t != LST_T_MAP && t != LST_T_ARRAY) || n == 0)
+        return prefix;
+    for (size_t i = 0; i < n; i++) {
+        size_t klen = 0;
+        if (t == LST_T_MAP)
+            lst_value_key(v, i, &klen);
+        int add = t == LST_T_MAP ? (int)klen + (prefix > 0) : 3 + (i >= 10) + (i >= 100);
+        int sub = flat_width(lst_value_at(v, i), prefix + add);
+        w = sub > w ? sub : w;
+    }
+    return w;
+}
+
+static void print_json_line(const lst_value *v, const char *skip_key)
+{
+    lst_value_json(v, skip_key, stdout);
+    fputc('\n', stdout);
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+/* A query's reply: JSON (without the id), or the result as aligned "path value" lines. */
+static int print_reply(cli *k, const lst_reply *r)
+{
+    if (k->json) {
+        print_json_line(lst_reply_get(r, ""), "id");
+        return EXIT_OK;
+    }
+    int rc = need_decimals(k);
+    if (rc != EXIT_OK)
+        return rc;
+    const lst_value *res = lst_reply_get(r, "result");
+    print_flat(k, "", "", is_param_set(res), res, flat_width(res, 0));
+    return EXIT_OK;
+}
+
+/* Run a query and print it: exit 4 with the server's error on a rejection. */
+static int finish_query(cli *k, int rc, lst_reply *r)
+{
+    int ex;
+    if (rc == LST_OK)
+        ex = print_reply(k, r);
+    else {
+        if (r != NULL && k->json)
+            print_json_line(lst_reply_get(r, ""), "id");
+        ex = fail(k, rc);
+    }
+    lst_reply_destroy(&r);
+    return ex;
+}
+
+/* ---- transactions ------------------------------------------------------------------------ */
+
+static void print_result_json(const lst_result *res)
+{
+    char hex[65];
+    lst_hex_encode(hex, res->hash);
+    printf("{\"ok\":%s,", res->ok ? "true" : "false");
+    if (!res->ok) {
+        printf("\"error\":");
+        json_str(res->error);
+        printf(",\"message\":");
+        json_str(res->message);
+        putchar(',');
+    }
+    printf("\"kind\":\"%s\",\"nonce\":%" PRIu64 ",\"hash\":\"%s\"", lst_kind_name(res->kind),
+           res->nonce, hex);
+    if (res->recorded) {
+        printf(",\"result\":{\"hash\":\"%s\",\"code\":\"%s\",\"recorded\":true,\"duplicate\":%s,"
+               "\"seq\":%" PRIu64 ",\"batch\":%" PRIu64 ",\"time\":%" PRIu64 ",\"out\":{",
+               hex, res->ok ? "OK" : res->error, res->duplicate ? "true" : "false", res->seq,
+               res->batch, res->time);
+        for (unsigned i = 0; i < res->out_count; i++)
+            printf("%s\"%s\":%" PRIu64, i ? "," : "", res->out[i].name, res->out[i].value);
+        printf("}}");
+    }
+    printf("}\n");
+}
+
+static void print_result_human(const cli *k, const lst_result *res)
+{
+    char hex[65], text[64];
+    bool plain = res->kind == lst_kind_by_name("param_set");
+    lst_hex_encode(hex, res->hash);
+    printf("%s OK%s  seq %" PRIu64 "  batch %" PRIu64 "  nonce %" PRIu64 "\n",
+           lst_kind_name(res->kind), res->duplicate ? " (duplicate: recorded before)" : "",
+           res->seq, res->batch, res->nonce);
+    printf("  %-20s %s\n", "hash", hex);
+    for (unsigned i = 0; i < res->out_count; i++) {
+        if (!k->base && is_amount_key(res->out[i].name) &&
+            !(plain && strcmp(res->out[i].name, "value") == 0))
+            lst_amount_format(text, sizeof text, res->out[i].value, k->decimals);
+        else
+            snprintf(text, sizeof text, "%" PRIu64, res->out[i].value);
+        printf("  %-20s %s\n", res->out[i].name, text);
+    }
+}
+
+/* Named values for a few integer fields: param, role, pause flags, active. */
+static bool parse_named_u64(const char *field, const char *text, uint64_t *out)
+{
+    static const char *const roles[] = {"", "admin", "custodian", "treasury"};
+    if (parse_u64(text, out))
+        return true;
+    if (strcmp(field, "param") == 0)
+        return (*out = lst_param_by_name(text)) != 0;
+    if (strcmp(field, "role") == 0) {
+        for (uint64_t r = 1; r < 4; r++)
+            if (strcmp(text, roles[r]) == 0)
+                return (*out = r), true;
+        return false;
+    }
+    if (strcmp(field, "active") == 0 && (strcmp(text, "true") == 0 || strcmp(text, "false") == 0))
+        return (*out = text[0] == 't'), true;
+    if (strcmp(field, "flags") != 0)
+        return false;
+    char copy[64];
+    snprintf(copy, sizeof copy, "%s", text);
+    *out = 0;
+    for (char *save, *w = strtok_r(copy, ",", &save); w != NULL; w = strtok_r(NULL, ",", &save)) {
+        if (strcmp(w, "deposits") == 0)
+            *out |= 1;
+        else if (strcmp(w, "transfers") == 0)
+            *out |= 2;
+        else if (strcmp(w, "withdrawals") == 0)
+            *out |= 4;
+        else if (strcmp(w, "all") == 0)
+            *out |= 7;
+        else if (strcmp(w, "none") != 0)
+            return false;
+    }
+    return true;
+}
+
+static bool field_optional(const char *name)
+{
+    return strcmp(name, "min_shares_out") == 0 || strcmp(name, "min_amount_out") == 0 ||
+           strcmp(name, "expiry") == 0;
+}
+
+/* Set one field of tx from its text. Returns: an exit code. */
+static int set_field(cli *k, lst_tx *tx, const char *name, int type, const char *text)
+{
+    uint8_t b[32];
+    uint64_t v;
+    int rc;
+    if (type == LST_FIELD_KEY) {
+        if ((rc = parse_key(k, name, text, b)) == EXIT_OK)
+            rc = lst_tx_set_key(tx, name, b) == LST_OK ? EXIT_OK : EXIT_OTHER;
+    } else if (type == LST_FIELD_REF) {
+        if ((rc = parse_ref(k, name, text, b)) == EXIT_OK)
+            rc = lst_tx_set_ref(tx, name, b) == LST_OK ? EXIT_OK : EXIT_OTHER;
+    } else if (amount_field(name)) {
+        if ((rc = parse_amount(k, name, text, &v)) == EXIT_OK)
+            rc = lst_tx_set_u64(tx, name, v) == LST_OK ? EXIT_OK : EXIT_OTHER;
+    } else if (parse_named_u64(name, text, &v)) {
+        rc = lst_tx_set_u64(tx, name, v) == LST_OK ? EXIT_OK : EXIT_OTHER;
+    } else {
+        rc = usage_error(k, "--%s: '%s' is not a whole number", name, text);
+    }
+    return rc;
+}
+
+/* Build the transaction of command k->cmd from its options. Returns: an exit code. */
+static int build_tx(cli *k, lst_tx *tx)
+{
+    const char *allowed[LST_FIELDS_MAX + 2] = {"nonce"};
+    args a;
+    unsigned kind = lst_kind_by_name(k->cmd), n = lst_kind_field_count(kind);
+    for (unsigned i = 0; i < n; i++)
+        allowed[i + 1] = lst_kind_field(kind, i, NULL);
+    int rc = parse_args(k, allowed, 0, &a);
+    if (rc != EXIT_OK)
+        return rc;
+    if (lst_tx_init(tx, k->cmd) != LST_OK)
+        return EXIT_OTHER;
+    if (opt(&a, "nonce") != NULL && (!parse_u64(opt(&a, "nonce"), &tx->nonce) || tx->nonce == 0))
+        return usage_error(k, "--nonce: '%s' is not a nonce (1, 2, ...)", opt(&a, "nonce"));
+    for (unsigned i = 0; i < n && rc == EXIT_OK; i++) {
+        int type;
+        const char *name = lst_kind_field(kind, i, &type), *text = opt(&a, name);
+        if (text == NULL && field_optional(name))
+            rc = lst_tx_set_u64(tx, name, 0) == LST_OK ? EXIT_OK : EXIT_OTHER;
+        else if (text == NULL)
+            return usage_error(k, "missing --%s", name);
+        else
+            rc = set_field(k, tx, name, type, text);
+    }
+    return rc;
+}
+
+static int cmd_tx(cli *k)
+{
+    lst_tx tx;
+    lst_key key;
+    lst_result res;
+    int rc = build_tx(k, &tx);
+    if (rc == EXIT_OK)
+        rc = load_signer(k, &key);
+    if (rc != EXIT_OK)
+        return rc;
+    if ((rc = connect_client(k)) != EXIT_OK || (rc = need_decimals(k)) != EXIT_OK) {
+        lst_key_wipe(&key);
+        return rc;
+    }
+    int code = lst_submit(k->c, &key, &tx, &res);
+    lst_key_wipe(&key);
+    if (code != LST_OK && code != LST_ERR_REJECTED)
+        return fail(k, code);
+    if (k->json)
+        print_result_json(&res);
+    if (code == LST_ERR_REJECTED) {
+        fprintf(stderr, "lst: %s rejected: %s (%s)", k->cmd, res.error, res.message);
+        if (res.recorded)
+            fprintf(stderr, "; recorded as seq %" PRIu64 ", nonce %" PRIu64 " used\n", res.seq,
+                    res.nonce);
+        else
+            fprintf(stderr, "; not recorded\n");
+        return EXIT_REJECTED;
+    }
+    if (!k->json)
+        print_result_human(k, &res);
+    return EXIT_OK;
+}
+
+/* ---- keys -------------------------------------------------------------------------------- */
+
+static int cmd_keygen(cli *k)
+{
+    args a;
+    lst_key key;
+    char hex[65];
+    int rc = parse_args(k, NULL, 1, &a);
+    if (rc != EXIT_OK)
+        return rc;
+    if (a.npos != 1)
+        return usage_error(k, "needs the key file to write");
+    if (lst_key_generate(a.pos[0], &key) != LST_OK) {
+        fprintf(stderr, "lst: keygen: cannot write %s: %s\n", a.pos[0],
+                errno == EEXIST ? "the file exists (refusing to overwrite a key)"
+                                : strerror(errno));
+        return EXIT_OTHER;
+    }
+    lst_hex_encode(hex, key.pubkey);
+    lst_key_wipe(&key);
+    if (k->json) {
+        printf("{\"address\":\"%s\",\"file\":", hex);
+        json_str(a.pos[0]);
+        printf("}\n");
+    } else {
+        printf("%s\n", hex);
+        fprintf(stderr, "lst: wrote %s (mode 0600); the line above is its address\n", a.pos[0]);
+    }
+    return EXIT_OK;
+}
+
+static int cmd_address(cli *k)
+{
+    args a;
+    lst_key key;
+    char hex[65];
+    int rc = parse_args(k, NULL, 1, &a);
+    if (rc != EXIT_OK)
+        return rc;
+    if (a.npos != 1 && k->key_path == NULL)
+        return usage_error(k, "needs a key file");
+    const char *path = a.npos == 1 ? a.pos[0] : k->key_path;
+    if (lst_key_load(path, &key) != LST_OK) {
+        fprintf(stderr, "lst: address: cannot read key file %s: %s\n", path,
+                errno == EINVAL ? "not 64 hex characters of a valid secret key" : strerror(errno));
+        return EXIT_OTHER;
+    }
+    lst_hex_encode(hex, key.pubkey);
+    lst_key_wipe(&key);
+    printf(k->json ? "{\"address\":\"%s\"}\n" : "%s\n", hex);
+    return EXIT_OK;
+}
+
+/* ---- queries ----------------------------------------------------------------------------- */
+
+/* The ACCOUNT positional, or the --key file's address. */
+static int account_arg(const cli *k, const args *a, uint8_t out[32])
+{
+    if (a->npos >= 1)
+        return parse_key(k, "account", a->pos[0], out);
+    if (k->key_path == NULL)
+        return usage_error(k, "needs an account (address or key file), or --key");
+    return parse_key(k, "account", k->key_path, out);
+}
+
+static int cmd_simple(cli *k)
+{
+    args a;
+    lst_reply *r = NULL;
+    int rc = parse_args(k, NULL, 0, &a), code;
+    if (rc != EXIT_OK || (rc = connect_client(k)) != EXIT_OK)
+        return rc;
+    if (strcmp(k->cmd, "pool") == 0)
+        code = lst_query_pool(k->c, &r);
+    else if (strcmp(k->cmd, "queue") == 0)
+        code = lst_query_queue(k->c, &r);
+    else
+        code = lst_query_health(k->c, &r);
+    return finish_query(k, code, r);
+}
+
+static int cmd_account(cli *k)
+{
+    args a;
+    uint8_t account[32];
+    lst_reply *r = NULL;
+    int rc = parse_args(k, NULL, 1, &a);
+    if (rc != EXIT_OK || (rc = account_arg(k, &a, account)) != EXIT_OK ||
+        (rc = connect_client(k)) != EXIT_OK)
+        return rc;
+    int code = lst_query_account(k->c, account, &r);
+    return finish_query(k, code, r);
+}
+
+/* lien ID, withdrawal ID, operator ID */
+static int cmd_by_id(cli *k)
+{
+    args a;
+    uint64_t id;
+    lst_reply *r = NULL;
+    int rc = parse_args(k, NULL, 1, &a), code;
+    if (rc != EXIT_OK)
+        return rc;
+    if (a.npos != 1 || !parse_u64(a.pos[0], &id))
+        return usage_error(k, "needs the id (a whole number)");
+    if ((rc = connect_client(k)) != EXIT_OK)
+        return rc;
+    if (strcmp(k->cmd, "lien") == 0)
+        code = lst_query_lien(k->c, id, &r);
+    else if (strcmp(k->cmd, "withdrawal") == 0)
+        code = lst_query_withdrawal(k->c, id, &r);
+    else
+        code = lst_query_operator(k->c, id, &r);
+    return finish_query(k, code, r);
+}
+
+static int cmd_tx_query(cli *k)
+{
+    args a;
+    uint8_t hash[32];
+    lst_reply *r = NULL;
+    int rc = parse_args(k, NULL, 1, &a);
+    if (rc != EXIT_OK)
+        return rc;
+    if (a.npos != 1 || lst_hex_decode(hash, a.pos[0]) != LST_OK)
+        return usage_error(k, "needs the transaction hash (64 hex characters)");
+    if ((rc = connect_client(k)) != EXIT_OK)
+        return rc;
+    int code = lst_query_tx(k->c, hash, &r);
+    return finish_query(k, code, r);
+}
+
+static int cmd_quote(cli *k)
+{
+    static const char *const allowed[] = {"amount", "shares", NULL};
+    args a;
+    uint64_t v;
+    lst_reply *r = NULL;
+    int rc = parse_args(k, allowed, 0, &a);
+    if (rc != EXIT_OK)
+        return rc;
+    if (a.n != 1)
+        return usage_error(k, "needs exactly one of --amount or --shares");
+    if ((rc = connect_client(k)) != EXIT_OK || (rc = parse_amount(k, a.name[0], a.value[0], &v)))
+        return rc;
+    int code = opt(&a, "amount") != NULL ? lst_query_quote_amount(k->c, v, &r)
+                                         : lst_query_quote_shares(k->c, v, &r);
+    return finish_query(k, code, r);
+}
+
+/* history [ACCOUNT] and events: pages of records, one line each. */
+static int print_page(cli *k, int code, lst_reply *r)
+{
+    if (code != LST_OK || k->json)
+        return finish_query(k, code, r);
+    int rc = need_decimals(k);
+    const lst_value *records = lst_reply_get(r, "result.records");
+    for (size_t i = 0; rc == EXIT_OK && i < lst_value_len(records); i++)
+        print_record_line(k, lst_value_at(records, i));
+    if (rc == EXIT_OK && lst_reply_type(r, "result.next") == LST_T_UINT)
+        printf("(more: --after %" PRIu64 ")\n", lst_reply_u64(r, "result.next"));
+    lst_reply_destroy(&r);
+    return rc;
+}
+
+static int page_args(cli *k, int pos_max, args *a, uint64_t *after, uint64_t *limit)
+{
+    static const char *const allowed[] = {"after", "limit", NULL};
+    int rc = parse_args(k, allowed, pos_max, a);
+    *after = *limit = 0;
+    if (rc != EXIT_OK)
+        return rc;
+    if (opt(a, "after") != NULL && !parse_u64(opt(a, "after"), after))
+        return usage_error(k, "--after: not a whole number");
+    if (opt(a, "limit") != NULL && (!parse_u64(opt(a, "limit"), limit) || *limit == 0))
+        return usage_error(k, "--limit: not a positive whole number");
+    return connect_client(k);
+}
+
+static int cmd_history(cli *k)
+{
+    args a;
+    uint64_t after, limit;
+    uint8_t account[32];
+    lst_reply *r = NULL;
+    int rc = page_args(k, 1, &a, &after, &limit);
+    if (rc != EXIT_OK || (rc = account_arg(k, &a, account)) != EXIT_OK)
+        return rc;
+    int code = lst_query_history(k->c, account, after, limit, &r);
+    return print_page(k, code, r);
+}
+
+static int cmd_events(cli *k)
+{
+    args a;
+    uint64_t after, limit;
+    lst_reply *r = NULL;
+    int rc = page_args(k, 0, &a, &after, &limit);
+    if (rc != EXIT_OK)
+        return rc;
+    int code = lst_query_events(k->c, after, limit, &r);
+    return print_page(k, code, r);
+}
+
+/* watch: follow the events stream from --after (default: now), filling gaps from history. */
+static int cmd_watch(cli *k)
+{
+    static const char *const allowed[] = {"after", "account", "count", NULL};
+    args a;
+    uint64_t after = 0, count = 0, seen = 0;
+    uint8_t account[32];
+    lst_pool_info pool;
+    int rc = parse_args(k, allowed, 0, &a);
+    if (rc != EXIT_OK)
+        return rc;
+    if ((opt(&a, "after") != NULL && !parse_u64(opt(&a, "after"), &after)) ||
+        (opt(&a, "count") != NULL && !parse_u64(opt(&a, "count"), &count)))
+        return usage_error(k, "--after and --count take whole numbers");
+    if (opt(&a, "account") != NULL && (rc = parse_key(k, "account", opt(&a, "account"), account)))
+        return rc;
+    if ((rc = connect_client(k)) != EXIT_OK || (rc = need_decimals(k)) != EXIT_OK)
+        return rc;
+    if (opt(&a, "after") == NULL) {
+        if ((rc = lst_pool(k->c, &pool)) != LST_OK)
+            return fail(k, rc);
+        after = pool.seq;
+    }
+    rc = lst_events_open(k->c, after, opt(&a, "account") != NULL ? account : NULL);
+    while (rc == LST_OK && (count == 0 || seen < count)) {
+        lst_reply *rec;
+        rc = lst_events_next(k->c, WATCH_WAIT_MS, &rec);
+        if (rc == LST_ERR_TIMEOUT) {
+            rc = LST_OK;
+            continue;
+        }
+        if (rc != LST_OK)
+            break;
+        if (k->json)
+            print_json_line(lst_reply_get(rec, ""), NULL);
+        else
+            print_record_line(k, lst_reply_get(rec, ""));
+        fflush(stdout);
+        lst_reply_destroy(&rec);
+        seen++;
+    }
+    return rc == LST_OK ? EXIT_OK : fail(k, rc);
+}
+
+/* ---- help -------------------------------------------------------------------------------- */
+
+static int cmd_help(cli *k);
+
+static const command commands[] = {
+    {"keygen", cmd_keygen, "FILE",
+     "write a fresh key file (mode 0600, never overwrites); print its address"},
+    {"address", cmd_address, "[KEYFILE]", "print the address of a key file (default: --key)"},
+    {"pool", cmd_simple, "", "the pool: assets, shares, rate, parameters, roles, chain head"},
+    {"account", cmd_account, "[ACCOUNT]",
+     "balances, nonce, liens, allowances, withdrawals (default: --key's)"},
+    {"tx", cmd_tx_query, "HASH", "a recorded transaction by its hash"},
+    {"history", cmd_history, "[ACCOUNT] [--after SEQ] [--limit N]",
+     "an account's recorded transactions"},
+    {"operator", cmd_by_id, "ID", "an operator: balance, fees, reports, reward rate"},
+    {"quote", cmd_quote, "--amount AMOUNT | --shares AMOUNT",
+     "shares a deposit mints, or what shares are worth"},
+    {"lien", cmd_by_id, "ID", "a collateral lien"},
+    {"withdrawal", cmd_by_id, "ID", "a withdrawal request"},
+    {"queue", cmd_simple, "", "the withdrawal queue: pending requests, buffer, payable"},
+    {"events", cmd_events, "[--after SEQ] [--limit N]",
+     "every recorded transaction after a seq (a page)"},
+    {"health", cmd_simple, "", "server status and counters"},
+    {"watch", cmd_watch, "[--after SEQ] [--account ACCOUNT] [--count N]",
+     "follow new transactions live (from now by default), with catch-up"},
+    {"help", cmd_help, "[COMMAND]", "this help, or one command's"},
+};
+
+/* Who signs each kind and what it does (ledger/README.md). */
+static const struct {
+    const char *kind, *what;
+} kind_help[] = {
+    {"deposit", "custodian: credit an external deposit, minting shares"},
+    {"transfer", "owner: move shares"},
+    {"approve", "owner: let a spender move up to SHARES of yours"},
+    {"transfer_from", "spender: move an owner's shares within the allowance"},
+    {"lock", "owner: pledge shares to a beneficiary (expiry 0: none)"},
+    {"release", "beneficiary (owner after expiry): return pledged shares"},
+    {"seize", "beneficiary: take pledged shares"},
+    {"withdraw_request", "owner: queue shares for redemption"},
+    {"withdraw_cancel", "owner: take back a pending request"},
+    {"withdraw_finalize", "custodian: pay every pending request up to an id"},
+    {"withdraw_settle", "custodian: record the payout of a finalized request"},
+    {"operator_fund", "custodian: move buffered assets to an operator"},
+    {"operator_exit", "custodian or the operator: move stake back to the buffer"},
+    {"report", "operator: report its validators' balance at an epoch"},
+    {"report_accept", "admin: apply a report held by a sanity limit"},
+    {"operator_register", "admin: add an operator"},
+    {"operator_set_active", "admin: activate (1) or deactivate (0) an operator"},
+    {"operator_set_keys", "admin: rotate an operator's keys"},
+    {"fee_set", "admin: set a fee (operator_id 0: treasury)"},
+    {"param_set", "admin: set a parameter (by name or number)"},
+    {"pause_set", "admin: set the paused activities (deposits,transfers,withdrawals | none)"},
+    {"role_set", "admin: hand a role (admin, custodian, treasury) to an account"},
+};
+
+_Static_assert(sizeof kind_help / sizeof kind_help[0] == LST_KIND_MAX, "one line per kind");
+
+static const char *placeholder(const char *name, int type)
+{
+    if (type == LST_FIELD_KEY)
+        return "KEY";
+    if (type == LST_FIELD_REF)
+        return "REF";
+    if (amount_field(name))
+        return "AMOUNT";
+    if (strcmp(name, "param") == 0)
+        return "NAME";
+    if (strcmp(name, "flags") == 0)
+        return "LIST";
+    if (strcmp(name, "role") == 0)
+        return "ROLE";
+    return "N";
+}
+
+static void print_kind_usage(FILE *out, const char *lead, unsigned kind)
+{
+    fprintf(out, "%s%s", lead, lst_kind_name(kind));
+    for (unsigned i = 0; i < lst_kind_field_count(kind); i++) {
+        int type;
+        const char *name = lst_kind_field(kind, i, &type);
+        fprintf(out, field_optional(name) ? " [--%s %s]" : " --%s %s", name,
+                placeholder(name, type));
+    }
+    fprintf(out, "\n      %s\n", kind_help[kind - 1].what);
+}
+
+static const char help_head[] =
+    "usage: lst [global flags] COMMAND [arguments]\n"
+    "\n"
+    "Global flags (before or after the command):\n"
+    "  --endpoint URL  requests endpoint (default $LST_ENDPOINT, else " DEFAULT_ENDPOINT ")\n"
+    "  --events URL    events endpoint (default $LST_EVENTS, else " DEFAULT_EVENTS ")\n"
+    "  --key FILE      the signing key (transactions; default account of account/history)\n"
+    "  --json          print one JSON object per result: integers exact in base units, bytes\n"
+    "                  as hex (a query prints its reply {ok, result}; a watch one per record)\n"
+    "  --base          amounts in base units, in and out\n"
+    "  --timeout MS    wait per attempt (default 5000); a request is resent twice before lst\n"
+    "                  gives up (resending a transaction is safe: it is recorded once)\n"
+    "\n"
+    "AMOUNT: human units with the pool's decimals, exact: 1.5 is 1500000000 base units when\n"
+    "  decimals is 9; a trailing u means base units always (1500000000u); --base makes base\n"
+    "  units the default. Shares are counted the same way.\n"
+    "KEY: an address (64 hex characters) or a key file (its address).\n"
+    "REF: 64 hex characters, or text of at most 32 bytes (stored zero-padded).\n"
+    "Exit status: 0 done, 1 other failure, 2 usage error, 3 cannot connect or no reply,\n"
+    "  4 rejected by the ledger or the server (its error name is printed).\n";
+
+static void print_help(FILE *out)
+{
+    fputs(help_head, out);
+    fprintf(out, "\nKeys, queries and events:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %s%s%s\n      %s\n", commands[i].name, commands[i].synopsis[0] ? " " : "",
+                commands[i].synopsis, commands[i].help);
+    fprintf(out, "\nTransactions (signed with --key; the nonce is fetched, or --nonce N):\n");
+    for (unsigned kind = 1; kind <= LST_KIND_MAX; kind++)
+        print_kind_usage(out, "  ", kind);
+}
+
+static int usage_command(const cli *k, FILE *out)
+{
+    const command *c = find_command(k->cmd);
+    unsigned kind = lst_kind_by_name(k->cmd);
+    if (c != NULL)
+        fprintf(out, "usage: lst %s%s%s\n  %s\n", c->name, c->synopsis[0] ? " " : "", c->synopsis,
+                c->help);
+    else if (kind != 0) {
+        print_kind_usage(out, "usage: lst --key FILE [--nonce N] ", kind);
+        fprintf(out, "AMOUNT: 1.5 = 1.5 tokens; 1500000000u = base units. KEY: address or key "
+                     "file. REF: 64 hex or text <= 32 bytes.\n");
+    }
+    return EXIT_OK;
+}
+
+static int cmd_help(cli *k)
+{
+    if (k->argc > 1) {
+        cli sub = *k;
+        sub.cmd = k->argv[1];
+        if (find_command(sub.cmd) == NULL && lst_kind_by_name(sub.cmd) == 0)
+            return usage_error(k, "no command '%s'", sub.cmd);
+        return usage_command(&sub, stdout);
+    }
+    print_help(stdout);
+    return EXIT_OK;
+}
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+/* Take the global flags out of argv (anywhere); the rest is the command and its arguments.
+ * Returns: EXIT_OK, or EXIT_USAGE (message printed). */
+static int parse_global(cli *k, int argc, char **argv)
+{
+    static const char *const with_value[] = {"--endpoint", "--events", "--key", "--timeout"};
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *value = NULL;
+        int which = -1;
+        for (int j = 0; j < 4; j++) {
+            size_t n = strlen(with_value[j]);
+            if (strncmp(arg, with_value[j], n) == 0 && (arg[n] == '\0' || arg[n] == '='))
+                which = j, value = arg[n] == '=' ? arg + n + 1 : NULL;
+        }
+        if (strcmp(arg, "--json") == 0) {
+            k->json = true;
+        } else if (strcmp(arg, "--base") == 0) {
+            k->base = true;
+        } else if (which < 0) {
+            k->argv[k->argc++] = argv[i];
+        } else {
+            if (value == NULL && i + 1 >= argc)
+                return usage_error(k, "%s needs a value", with_value[which]);
+            value = value != NULL ? value : argv[++i];
+            uint64_t ms = 0;
+            if (which == 0)
+                k->endpoint = value;
+            else if (which == 1)
+                k->events = value;
+            else if (which == 2)
+                k->key_path = value;
+            else if (!parse_u64(value, &ms) || ms == 0 || ms > 3600000)
+                return usage_error(k, "--timeout: '%s' is not a number of milliseconds", value);
+            else
+                k->timeout_ms = (int)ms;
+        }
+    }
+    return EXIT_OK;
+}
+
+static int run(cli *k)
+{
+    if (k->argc == 0) {
+        print_help(stderr);
+        return EXIT_USAGE;
+    }
+    k->cmd = k->argv[0];
+    if (strcmp(k->cmd, "--help") == 0 || strcmp(k->cmd, "-h") == 0) {
+        print_help(stdout);
+        return EXIT_OK;
+    }
+    const command *c = find_command(k->cmd);
+    if (c == NULL && lst_kind_by_name(k->cmd) == 0) {
+        fprintf(stderr, "lst: unknown command '%s' (lst help lists them)\n", k->cmd);
+        return EXIT_USAGE;
+    }
+    for (int i = 1; i < k->argc; i++)
+        if (strcmp(k->argv[i], "--help") == 0 || strcmp(k->argv[i], "-h") == 0)
+            return usage_command(k, stdout);
+    return c != NULL ? c->run(k) : cmd_tx(k);
+}
+
+int main(int argc, char **argv)
+{
+    cli k;
+    memset(&k, 0, sizeof k);
+    k.endpoint = getenv("LST_ENDPOINT") != NULL ? getenv("LST_ENDPOINT") : DEFAULT_ENDPOINT;
+    k.events = getenv("LST_EVENTS") != NULL ? getenv("LST_EVENTS") : DEFAULT_EVENTS;
+    k.timeout_ms = DEFAULT_TIMEOUT_MS;
+    k.argv = calloc((size_t)argc + 1, sizeof *k.argv);
+    if (k.argv == NULL)
+        return EXIT_OTHER;
+    int rc = parse_global(&k, argc, argv);
+    if (rc == EXIT_OK)
+        rc = run(&k);
+    lst_client_destroy(&k.c);
+    free(k.argv);
+    if (fflush(stdout) != 0 && rc == EXIT_OK)
+        rc = EXIT_OTHER;
+    return rc;
+}

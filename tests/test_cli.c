@@ -1,0 +1,645 @@
+/* test_cli.c - the lst command line against a real lstd: the README walkthrough, units, exit codes
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lst_client.h"
+#include "rpc_harness.h"
+#include "test_util.h"
+
+#ifndef LST_BINARY
+#error "LST_BINARY (path of the lst executable) must be defined by the build"
+#endif
+
+#define RUN_TIMEOUT_MS 20000
+#define TOKEN 1000000000ull
+
+static rh_server *srv;
+
+/* What a finished command printed and how it exited. */
+typedef struct run_result {
+    char *out, *err;
+    int status; /* exit code, 128 + signal, or -1 when it had to be killed */
+} run_result;
+
+static void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+/* Append what fd has to *buf. Returns: false at end of file. */
+static bool drain(int fd, char **buf, size_t *len)
+{
+    char chunk[4096];
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return true;
+    if (n <= 0)
+        return false;
+    char *grown = realloc(*buf, *len + (size_t)n + 1);
+    if (grown == NULL)
+        abort();
+    memcpy(grown + *len, chunk, (size_t)n);
+    *len += (size_t)n;
+    grown[*len] = '\0';
+    *buf = grown;
+    return true;
+}
+
+/* Run argv (argv[0] a path) in the server's directory; capture stdout and stderr. */
+static run_result run_argv(char *const *argv)
+{
+    run_result r = {calloc(1, 1), calloc(1, 1), -1};
+    int out[2], err[2];
+    size_t out_len = 0, err_len = 0;
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
+        abort();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(srv->dir) != 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    struct pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    uint64_t deadline = rh_now_ms() + RUN_TIMEOUT_MS;
+    int open_fds = 2;
+    while (open_fds > 0 && rh_now_ms() < deadline) {
+        if (poll(p, 2, 100) <= 0)
+            continue;
+        for (int i = 0; i < 2; i++)
+            if (p[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP)) &&
+                !drain(p[i].fd, i == 0 ? &r.out : &r.err, i == 0 ? &out_len : &err_len)) {
+                close(p[i].fd);
+                p[i].fd = -1;
+                open_fds--;
+            }
+    }
+    int st;
+    if (open_fds > 0) {
+        fprintf(stderr, "test_cli: %s did not finish within %d ms: killed\n", argv[0],
+                RUN_TIMEOUT_MS);
+        kill(pid, SIGKILL);
+    }
+    for (int i = 0; i < 2; i++)
+        if (p[i].fd >= 0)
+            close(p[i].fd);
+    waitpid(pid, &st, 0);
+    if (open_fds == 0)
+        r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return r;
+}
+
+/* Run lst with the arguments (NULL-terminated). */
+#define LST(...) run_argv((char *const[]){(char *)LST_BINARY, __VA_ARGS__, NULL})
+
+/* Check the exit status; on a mismatch print what the command said. */
+static void check_status(const run_result *r, int want, const char *what, int line)
+{
+    if (r->status != want) {
+        fprintf(stderr, "%s:%d: %s exited %d, want %d\n--- stdout:\n%s--- stderr:\n%s---\n",
+                __FILE__, line, what, r->status, want, r->out, r->err);
+        test_failures++;
+    }
+}
+#define CHECK_STATUS(r, want) check_status(&(r), (want), #r, __LINE__)
+
+/* ---- a small JSON reader: the value at a path ("result.records[0].seq") ------------------- */
+
+static const char *ws(const char *p)
+{
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+        p++;
+    return p;
+}
+
+static const char *skip_value(const char *p);
+
+static const char *skip_string(const char *p)
+{
+    for (p++; *p != '\0' && *p != '"'; p++)
+        if (*p == '\\' && p[1] != '\0')
+            p++;
+    return *p == '"' ? p + 1 : NULL;
+}
+
+/* Skip the members of an object or array starting at '{' or '['. */
+static const char *skip_container(const char *p, char close)
+{
+    p = ws(p + 1);
+    if (*p == close)
+        return p + 1;
+    for (;;) {
+        if (close == '}') {
+            if (*p != '"' || (p = skip_string(p)) == NULL || *(p = ws(p)) != ':')
+                return NULL;
+            p = ws(p + 1);
+        }
+        if ((p = skip_value(p)) == NULL)
+            return NULL;
+        p = ws(p);
+        if (*p == close)
+            return p + 1;
+        if (*p != ',')
+            return NULL;
+        p = ws(p + 1);
+    }
+}
+
+static const char *skip_value(const char *p)
+{
+    p = ws(p);
+    if (*p == '"')
+        return skip_string(p);
+    if (*p == '{' || *p == '[')
+        return skip_container(p, *p == '{' ? '}' : ']');
+    const char *start = p;
+    while (*p != '\0' && strchr(",}] \n\t\r", *p) == NULL)
+        p++;
+    return p > start ? p : NULL;
+}
+
+/* The value at path in the JSON text at p, or NULL. */
+static const char *json_find(const char *p, const char *path)
+{
+    p = ws(p);
+    while (*path == '.')
+        path++;
+    if (*path == '\0')
+        return p;
+    if (*path == '[') {
+        long index = strtol(path + 1, NULL, 10);
+        path = strchr(path, ']') + 1;
+        if (*p != '[')
+            return NULL;
+        p = ws(p + 1);
+        for (long i = 0; i < index && p != NULL; i++)
+            if ((p = skip_value(p)) != NULL && *(p = ws(p)) == ',')
+                p = ws(p + 1);
+            else
+                return NULL;
+        return p != NULL && *p != ']' ? json_find(p, path) : NULL;
+    }
+    size_t n = strcspn(path, ".[");
+    if (*p != '{')
+        return NULL;
+    for (p = ws(p + 1); *p == '"';) {
+        const char *key = p + 1, *end = skip_string(p);
+        if (end == NULL || *(p = ws(end)) != ':')
+            return NULL;
+        if ((size_t)(end - 1 - key) == n && strncmp(key, path, n) == 0)
+            return json_find(p + 1, path + n);
+        if ((p = skip_value(p + 1)) == NULL || *(p = ws(p)) != ',')
+            return NULL;
+        p = ws(p + 1);
+    }
+    return NULL;
+}
+
+/* The text of the value at path (a string without its quotes). */
+static bool json_text(const char *json, const char *path, char *out, size_t size)
+{
+    const char *v = json_find(json, path), *end;
+    if (v == NULL || (end = skip_value(v)) == NULL)
+        return false;
+    if (*v == '"')
+        v++, end--;
+    snprintf(out, size, "%.*s", (int)(end - v), v);
+    return true;
+}
+
+static uint64_t json_u64_at(const char *json, const char *path, int line)
+{
+    char text[64], *end;
+    if (!json_text(json, path, text, sizeof text) || text[0] < '0' || text[0] > '9') {
+        fprintf(stderr, "%s:%d: no number at %s in %s\n", __FILE__, line, path, json);
+        test_failures++;
+        return 0;
+    }
+    return strtoull(text, &end, 10);
+}
+#define JSON_U64(json, path) json_u64_at((json), (path), __LINE__)
+
+static void json_check_str(const char *json, const char *path, const char *want, int line)
+{
+    char text[200];
+    if (!json_text(json, path, text, sizeof text) || strcmp(text, want) != 0) {
+        fprintf(stderr, "%s:%d: %s is not \"%s\" in %s\n", __FILE__, line, path, want, json);
+        test_failures++;
+    }
+}
+#define JSON_STR(json, path, want) json_check_str((json), (path), (want), __LINE__)
+
+static void test_json_reader(void)
+{
+    const char *j =
+        "{\"a\":{\"b\":[1,{\"c\":\"x\\\"y\"},[2,3]],\"d\":true},\"e\":18446744073709551615}";
+    char t[32];
+    CHECK(JSON_U64(j, "a.b[0]") == 1 && JSON_U64(j, "a.b[2][1]") == 3);
+    CHECK(json_text(j, "a.b[1].c", t, sizeof t) && strcmp(t, "x\\\"y") == 0);
+    CHECK(json_text(j, "a.d", t, sizeof t) && strcmp(t, "true") == 0);
+    CHECK(JSON_U64(j, "e") == UINT64_MAX);
+    CHECK(json_find(j, "a.z") == NULL && json_find(j, "a.b[3]") == NULL);
+}
+
+/* ---- human output: "key   value" lines ------------------------------------------------------ */
+
+/* The value on the nth line (from 0) whose first word is key. */
+static bool human_value(const char *out, const char *key, int nth, char *buf, size_t size)
+{
+    size_t klen = strlen(key);
+    for (const char *p = out; p != NULL && *p != '\0';) {
+        const char *nl = strchr(p, '\n'), *q = p;
+        while (*q == ' ')
+            q++;
+        if (strncmp(q, key, klen) == 0 && q[klen] == ' ' && nth-- == 0) {
+            for (q += klen; *q == ' ';)
+                q++;
+            snprintf(buf, size, "%.*s", (int)(nl != NULL ? (size_t)(nl - q) : strlen(q)), q);
+            return true;
+        }
+        p = nl != NULL ? nl + 1 : NULL;
+    }
+    return false;
+}
+
+static void check_human(const char *out, const char *key, int nth, const char *want, int line)
+{
+    char got[200] = "(absent)";
+    if (!human_value(out, key, nth, got, sizeof got) || strcmp(got, want) != 0) {
+        fprintf(stderr, "%s:%d: %s is %s, want %s, in:\n%s", __FILE__, line, key, got, want, out);
+        test_failures++;
+    }
+}
+#define CHECK_HUMAN(out, key, nth, want) check_human((out), (key), (nth), (want), __LINE__)
+
+/* ---- the README walkthrough ----------------------------------------------------------------- */
+
+/* The first ```sh block after "## Walkthrough" in README.md (malloc'd). */
+static char *walkthrough_block(void)
+{
+    char *readme = test_read_file(LSTD_SOURCE_DIR "/README.md");
+    char *section = strstr(readme, "\n## Walkthrough\n");
+    char *start = section != NULL ? strstr(section, "\n```sh\n") : NULL;
+    char *end = start != NULL ? strstr(start + 7, "\n```\n") : NULL;
+    char *block = NULL;
+    if (end != NULL) {
+        block = strndup(start + 7, (size_t)(end - start - 7) + 1);
+    } else {
+        fprintf(stderr, "test_cli: README.md has no ```sh block under ## Walkthrough\n");
+        test_failures++;
+    }
+    free(readme);
+    return block;
+}
+
+/* fee shares for reward r: floor(r*f*s / ((a+r)*10000 - r*f)) (ledger/README.md) */
+static uint64_t fee_shares(uint64_t a, uint64_t s, uint64_t r, uint64_t f)
+{
+    __extension__ typedef unsigned __int128 u128;
+    return (uint64_t)((u128)r * f * s / ((u128)(a + r) * 10000 - (u128)r * f));
+}
+
+/* A/S with 18 fractional digits, rounded down, as the pool query prints it. */
+static void rate_text(char *out, size_t size, uint64_t a, uint64_t s)
+{
+    __extension__ typedef unsigned __int128 u128;
+    uint64_t frac = (uint64_t)((u128)(a % s) * 1000000000000000000ull / s);
+    snprintf(out, size, "%" PRIu64 ".%018" PRIu64, a / s, frac);
+}
+
+/* Run the README's block exactly as written (sh -e), in a directory laid out as the
+ * repository root after `tools/setup.sh start`: build/lst and ./lstd-data. */
+static void test_walkthrough(void)
+{
+    char path[700], rate[64], hex[65];
+    char *block = walkthrough_block();
+    if (block == NULL)
+        return;
+    snprintf(path, sizeof path, "%s/build", srv->dir);
+    CHECK(mkdir(path, 0700) == 0);
+    snprintf(path, sizeof path, "%s/build/lst", srv->dir);
+    CHECK(symlink(LST_BINARY, path) == 0);
+    snprintf(path, sizeof path, "%s/lstd-data", srv->dir);
+    CHECK(symlink(srv->data_dir, path) == 0);
+    run_result r =
+        run_argv((char *const[]){(char *)"/bin/sh", (char *)"-e", (char *)"-c", block, NULL});
+    CHECK_STATUS(r, 0);
+    /* the state it leaves, exactly */
+    uint64_t a = 100 * TOKEN + 1000000 - 20 * TOKEN, s = a; /* dead shares 1000000 */
+    uint64_t gain = TOKEN / 10, fee = fee_shares(a, s, gain, 1000);
+    a += gain;
+    s += fee;
+    rate_text(rate, sizeof rate, a, s);
+    CHECK_HUMAN(r.out, "rate", 0, "1.000000000000000000"); /* the first `lst pool` */
+    CHECK_HUMAN(r.out, "rate", 1, rate);                   /* after the report */
+    CHECK_HUMAN(r.out, "shares_seized", 0, "4");
+    CHECK_HUMAN(r.out, "gain", 1, "0.1");
+    run_free(&r);
+    char *readme = test_read_file(LSTD_SOURCE_DIR "/README.md");
+    char comment[96];
+    snprintf(comment, sizeof comment, "# rate %s\n", rate);
+    CHECK(strstr(readme, comment) != NULL); /* the README shows the rate it gets */
+    free(readme);
+    r = LST("--json", "pool");
+    CHECK_STATUS(r, 0);
+    CHECK_U64(JSON_U64(r.out, "result.assets"), a);
+    CHECK_U64(JSON_U64(r.out, "result.shares"), s);
+    CHECK_U64(JSON_U64(r.out, "result.total_rewards"), gain);
+    CHECK_U64(JSON_U64(r.out, "result.total_paid"), 20 * TOKEN);
+    CHECK_U64(JSON_U64(r.out, "result.seq"), 10);
+    JSON_STR(r.out, "result.rate", rate);
+    run_free(&r);
+    r = LST("--json", "account", "alice.key");
+    CHECK_STATUS(r, 0);
+    CHECK_U64(JSON_U64(r.out, "result.shares"), 45 * TOKEN);
+    CHECK_U64(JSON_U64(r.out, "result.locked"), 6 * TOKEN);
+    CHECK_U64(JSON_U64(r.out, "result.nonce"), 3);
+    JSON_STR(r.out, "result.withdrawals[0].status", "settled");
+    JSON_STR(r.out, "result.liens[0].shares", "6000000000");
+    run_free(&r);
+    r = LST("--json", "account", "bob.key");
+    CHECK_U64(JSON_U64(r.out, "result.shares"), 29 * TOKEN);
+    run_free(&r);
+    lst_hex_encode(hex, srv->operator_key.pk);
+    r = LST("--json", "operator", "1");
+    CHECK_U64(JSON_U64(r.out, "result.balance"), 50 * TOKEN + gain);
+    CHECK_U64(JSON_U64(r.out, "result.last_epoch"), 2251);
+    JSON_STR(r.out, "result.key", hex);
+    run_free(&r);
+    r = LST("--json", "withdrawal", "1");
+    JSON_STR(r.out, "result.payout_ref",
+             "6574682d7061796f75742d303030310000000000000000000000000000000000");
+    run_free(&r);
+    free(block);
+}
+
+/* ---- keys ------------------------------------------------------------------------------------ */
+
+static void test_keygen(void)
+{
+    char path[700];
+    struct stat st;
+    run_result r = LST("keygen", "carol.key");
+    CHECK_STATUS(r, 0);
+    CHECK(strlen(r.out) == 65 && r.out[64] == '\n');
+    snprintf(path, sizeof path, "%s/carol.key", srv->dir);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    run_result again = LST("keygen", "carol.key"); /* never overwrites */
+    CHECK_STATUS(again, 1);
+    CHECK(strstr(again.err, "exists") != NULL && strstr(again.err, "overwrite") != NULL);
+    run_result addr = LST("address", "carol.key");
+    CHECK_STATUS(addr, 0);
+    CHECK(strcmp(addr.out, r.out) == 0);
+    run_result json = LST("--json", "address", "carol.key");
+    char want[80];
+    snprintf(want, sizeof want, "{\"address\":\"%.64s\"}\n", r.out);
+    CHECK(strcmp(json.out, want) == 0);
+    run_result bad = LST("address", "no-such.key");
+    CHECK_STATUS(bad, 1);
+    CHECK(strstr(bad.err, "no-such.key") != NULL);
+    run_free(&r);
+    run_free(&again);
+    run_free(&addr);
+    run_free(&json);
+    run_free(&bad);
+}
+
+/* ---- units, JSON, rejections ----------------------------------------------------------------- */
+
+static void test_units(void)
+{
+    /* human units in: 1.5 is 1500000000 base units (decimals 9), in the JSON result */
+    run_result r =
+        LST("--json", "--key", "alice.key", "transfer", "--to", "carol.key", "--shares", "1.5");
+    CHECK_STATUS(r, 0);
+    JSON_STR(r.out, "kind", "transfer");
+    CHECK(strncmp(r.out, "{\"ok\":true,", 11) == 0);
+    CHECK_U64(JSON_U64(r.out, "result.out.shares_moved"), 1500000000);
+    uint64_t seq = JSON_U64(r.out, "result.seq");
+    char hash[80];
+    CHECK(json_text(r.out, "result.hash", hash, sizeof hash) && strlen(hash) == 64);
+    run_free(&r);
+    /* the transaction by its hash */
+    r = LST("--json", "tx", hash);
+    CHECK_STATUS(r, 0);
+    CHECK_U64(JSON_U64(r.out, "result.seq"), seq);
+    CHECK_U64(JSON_U64(r.out, "result.fields.shares"), 1500000000);
+    run_free(&r);
+    /* base units in (u suffix), human units out */
+    r = LST("--key", "carol.key", "transfer", "--to", "alice.key", "--shares", "1500000000u");
+    CHECK_STATUS(r, 0);
+    CHECK_HUMAN(r.out, "shares_moved", 0, "1.5");
+    run_free(&r);
+    /* --base: base units in and out */
+    r = LST("--base", "--key", "alice.key", "transfer", "--to", "carol.key", "--shares", "15");
+    CHECK_STATUS(r, 0);
+    CHECK_HUMAN(r.out, "shares_moved", 0, "15");
+    run_free(&r);
+    r = LST("--base", "account", "carol.key");
+    CHECK_HUMAN(r.out, "shares", 0, "15");
+    run_free(&r);
+    r = LST("account", "carol.key");
+    CHECK_HUMAN(r.out, "shares", 0, "0.000000015");
+    run_free(&r);
+    /* quote in human units: the server's answer in base units in JSON */
+    r = LST("--json", "quote", "--shares", "2");
+    CHECK_STATUS(r, 0);
+    CHECK(JSON_U64(r.out, "result.amount") > 2 * TOKEN); /* the rate rose above 1 */
+    run_free(&r);
+    /* a page of events, and the stream from the start */
+    r = LST("--json", "events", "--after", "2", "--limit", "3");
+    CHECK_U64(JSON_U64(r.out, "result.records[2].seq"), 5);
+    CHECK_U64(JSON_U64(r.out, "result.next"), 5);
+    run_free(&r);
+    r = LST("--json", "watch", "--after", "0", "--count", "4");
+    CHECK_STATUS(r, 0);
+    const char *line = r.out;
+    for (uint64_t i = 1; i <= 4 && line != NULL; i++) {
+        CHECK_U64(JSON_U64(line, "seq"), i);
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    CHECK(line != NULL && *line == '\0');
+    run_free(&r);
+    r = LST("history", "carol.key");
+    CHECK_STATUS(r, 0);
+    CHECK(strstr(r.out, " transfer OK ") != NULL && strstr(r.out, "shares=1.5") != NULL);
+    run_free(&r);
+}
+
+static void test_exit_codes(void)
+{
+    /* usage errors: 2, with a specific message */
+    struct {
+        run_result r;
+        const char *says;
+    } usage[] = {
+        {LST("bogus"), "unknown command 'bogus'"},
+        {LST("--key", "alice.key", "transfer", "--to", "carol.key"), "missing --shares"},
+        {LST("--key", "alice.key", "transfer", "--to", "carol.key", "--shares", "1.0000000001"),
+         "at most 9 decimals"},
+        {LST("--key", "alice.key", "transfer", "--to", "nobody", "--shares", "1"),
+         "neither an address"},
+        {LST("--key", "alice.key", "transfer", "--to", "carol.key", "--shares", "1", "--fee", "2"),
+         "unknown option --fee"},
+        {LST("transfer", "--to", "carol.key", "--shares", "1"), "--key FILE"},
+        {LST("lien", "one"), "needs the id"},
+        {LST("--timeout", "soon", "pool"), "--timeout"},
+        {LST("quote", "--amount", "1", "--shares", "1"), "exactly one"},
+    };
+    for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
+        CHECK_STATUS(usage[i].r, 2);
+        if (strstr(usage[i].r.err, usage[i].says) == NULL) {
+            fprintf(stderr, "test_cli: usage case %zu: stderr lacks \"%s\": %s", i, usage[i].says,
+                    usage[i].r.err);
+            test_failures++;
+        }
+        run_free(&usage[i].r);
+    }
+    run_result r = LST(NULL);
+    CHECK_STATUS(r, 2);
+    CHECK(strstr(r.err, "usage: lst") != NULL);
+    run_free(&r);
+    r = LST("help");
+    CHECK_STATUS(r, 0);
+    for (unsigned k = 1; k <= LST_KIND_MAX; k++) {
+        char want[64];
+        snprintf(want, sizeof want, "\n  %s --", lst_kind_name(k));
+        CHECK(strstr(r.out, want) != NULL);
+    }
+    run_free(&r);
+    r = LST("deposit", "--help");
+    CHECK_STATUS(r, 0);
+    CHECK(strstr(r.out, "--external_ref REF") != NULL);
+    run_free(&r);
+}
+
+/* SIGSTOP the server and wait until every thread of it has stopped (delivery is asynchronous:
+ * a request sent right after kill() could otherwise still be answered). */
+static void stop_server(void)
+{
+    char dir[64];
+    rh_signal(srv, SIGSTOP);
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)srv->pid);
+    for (int tries = 0; tries < 400; tries++) {
+        DIR *d = opendir(dir);
+        bool all = d != NULL;
+        for (struct dirent *e; all && (e = readdir(d)) != NULL;) {
+            char path[400], buf[512];
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
+            FILE *f = fopen(path, "r");
+            size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
+            if (f != NULL)
+                fclose(f);
+            buf[n] = '\0';
+            const char *state = strrchr(buf, ')'); /* "pid (name) S ..." */
+            all = state != NULL && (state[2] == 'T' || state[2] == 't');
+        }
+        if (d != NULL)
+            closedir(d);
+        if (all)
+            return;
+        rh_sleep_ms(5);
+    }
+    fprintf(stderr, "%s: the server did not stop on SIGSTOP\n", __FILE__);
+    test_failures++;
+}
+
+static void test_exit_connect(void)
+{
+    /* nothing listening: 3, quickly, and the message says why */
+    uint64_t t0 = rh_now_ms();
+    run_result r = LST("--endpoint", "tcp://127.0.0.1:1", "--timeout", "200", "pool");
+    CHECK_STATUS(r, 3);
+    CHECK(strstr(r.err, "cannot connect to tcp://127.0.0.1:1") != NULL);
+    CHECK(rh_now_ms() - t0 < 5000);
+    run_free(&r);
+    /* connected but no answer (the server is stopped): 3 after the resends */
+    stop_server();
+    r = LST("--timeout", "150", "health");
+    rh_signal(srv, SIGCONT);
+    CHECK_STATUS(r, 3);
+    CHECK(strstr(r.err, "no reply") != NULL);
+    run_free(&r);
+}
+
+static void test_exit_rejected(void)
+{
+    /* rejected by the ledger: 4, the error name on stderr; JSON still on stdout */
+    run_result r = LST("--key", "carol.key", "transfer", "--to", "alice.key", "--shares", "1000");
+    CHECK_STATUS(r, 4);
+    CHECK(strstr(r.err, "INSUFFICIENT_SHARES") != NULL && strstr(r.err, "recorded as seq") != NULL);
+    run_free(&r);
+    r = LST("--json", "--key", "carol.key", "transfer", "--to", "alice.key", "--shares", "1000");
+    CHECK_STATUS(r, 4);
+    JSON_STR(r.out, "error", "INSUFFICIENT_SHARES");
+    JSON_STR(r.out, "result.code", "INSUFFICIENT_SHARES");
+    run_free(&r);
+    r = LST("--key", "lstd-data/keys/admin.key", "transfer", "--to", "alice.key", "--shares", "1",
+            "--nonce", "99");
+    CHECK_STATUS(r, 4);
+    CHECK(strstr(r.err, "NONCE_GAP") != NULL && strstr(r.err, "not recorded") != NULL);
+    run_free(&r);
+    r = LST("lien", "999");
+    CHECK_STATUS(r, 4);
+    CHECK(strstr(r.err, "NOT_FOUND") != NULL);
+    run_free(&r);
+    /* every other kind is reachable; names for params, roles and pause flags */
+    r = LST("--key", "lstd-data/keys/admin.key", "param_set", "--param", "MAX_APR_BPS", "--value",
+            "1500");
+    CHECK_STATUS(r, 0);
+    CHECK_HUMAN(r.out, "value", 0, "1500"); /* a plain number, not an amount */
+    run_free(&r);
+    r = LST("--json", "--key", "lstd-data/keys/admin.key", "pause_set", "--flags",
+            "deposits,withdrawals");
+    CHECK_U64(JSON_U64(r.out, "result.out.flags"), 5);
+    run_free(&r);
+    r = LST("--key", "lstd-data/keys/custodian.key", "deposit", "--to", "carol.key", "--amount",
+            "1", "--external_ref", "paused-1");
+    CHECK_STATUS(r, 4);
+    CHECK(strstr(r.err, "DEPOSITS_PAUSED") != NULL);
+    run_free(&r);
+    r = LST("--key", "lstd-data/keys/admin.key", "pause_set", "--flags", "none");
+    CHECK_STATUS(r, 0);
+    run_free(&r);
+}
+
+int main(void)
+{
+    rh_init("test_cli", 90);
+    srv = rh_start(NULL);
+    CHECK(srv != NULL);
+    if (srv == NULL)
+        return test_finish("test_cli");
+    setenv("LST_ENDPOINT", srv->requests, 1);
+    setenv("LST_EVENTS", srv->events, 1);
+    uint64_t t0 = rh_now_ms();
+    test_json_reader();
+    test_walkthrough();
+    printf("test_cli: README walkthrough in %" PRIu64 " ms\n", rh_now_ms() - t0);
+    test_keygen();
+    test_units();
+    test_exit_codes();
+    test_exit_connect();
+    test_exit_rejected();
+    CHECK(rh_stop(srv, SIGTERM, 10000) == 0);
+    rh_free(&srv);
+    return test_finish("test_cli");
+}

@@ -1,0 +1,813 @@
+/* verify.c - lstd-verify: check a ledger store, replay its history and compare the state */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ledger.h"
+#include "store_lmdb.h"
+
+enum {
+    EXIT_VERIFIED = 0,
+    EXIT_FINDING = 1, /* divergence or corruption */
+    EXIT_USAGE = 2,
+    EXIT_UNREADABLE = 3, /* cannot open or read the store, or make the scratch store */
+};
+
+#define STATE_DIFFS_SHOWN_MAX 5 /* differing state entries described; the rest are counted */
+#define SCRATCH_GROWS_MAX 16    /* map doublings while replaying into the scratch store */
+#define SCRATCH_MAP_MIN_BYTES (64ull << 20)
+#define MSG_MAX 512
+
+static void usage(FILE *out)
+{
+    fputs("usage: lstd-verify [--help] DATA_DIR\n"
+          "\n"
+          "Verifies an lstd ledger: DATA_DIR is lstd's --data directory (its ledger/ is used) or\n"
+          "the LMDB directory itself. The store is opened read-only and read through one\n"
+          "snapshot, so it works on an offline copy and beside a running lstd. Steps:\n"
+          "  check   every invariant, the history chain links, the tx index, and the state\n"
+          "          digest recomputed from scratch (ledger_check)\n"
+          "  replay  the whole history re-applied from genesis into a scratch store in a\n"
+          "          temporary directory ($TMPDIR or /tmp, removed at the end); every\n"
+          "          recorded result and record hash must be reproduced\n"
+          "  state   the replayed state compared entry by entry with the stored one (every\n"
+          "          table but history and meta)\n"
+          "  chain   the stored chain head and state digest against the replay's\n"
+          "Findings are printed in that order, the first one first.\n"
+          "Beside a running lstd the snapshot keeps its pages from being reused until the\n"
+          "run ends, so a long verify of a busy ledger may make the data file grow.\n"
+          "\n"
+          "Exit status: 0 everything holds, 1 divergence or corruption found, 2 usage,\n"
+          "3 the store cannot be opened or read (also a truncated or mangled data file\n"
+          "that LMDB cannot read).\n",
+          out);
+}
+
+/* ---- output helpers -------------------------------------------------------------------- */
+
+static void hex(char *out, const uint8_t *in, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static const char *table_name(unsigned table)
+{
+    static const char *const names[] = {
+        [LEDGER_T_META] = "meta",
+        [LEDGER_T_POOL] = "pool",
+        [LEDGER_T_ACCOUNT] = "account",
+        [LEDGER_T_ALLOWANCE] = "allowance",
+        [LEDGER_T_LIEN] = "lien",
+        [LEDGER_T_ACCOUNT_LIEN] = "account_lien",
+        [LEDGER_T_WITHDRAWAL] = "withdrawal",
+        [LEDGER_T_ACCOUNT_WD] = "account_wd",
+        [LEDGER_T_OPERATOR] = "operator",
+        [LEDGER_T_OPERATOR_KEY] = "operator_key",
+        [LEDGER_T_DEPOSIT_REF] = "deposit_ref",
+        [LEDGER_T_TX] = "tx",
+        [LEDGER_T_HISTORY] = "history",
+        [LEDGER_T_ACCOUNT_TX] = "account_tx",
+    };
+    return table < sizeof names / sizeof names[0] && names[table] ? names[table] : "?";
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+typedef struct verify {
+    char dir[PATH_MAX]; /* the LMDB directory */
+    store_lmdb *src;
+    store_txn *src_txn; /* one read snapshot for the whole run */
+    ledger_store sv;
+    ledger_chain chain;
+    ledger_genesis genesis;
+    store_lmdb *scratch;
+    store_txn *scratch_txn;
+    ledger_store dv;
+    unsigned findings;
+    char first[MSG_MAX + 16]; /* the first finding, repeated in the verdict */
+    bool unreadable;          /* a store error (not a finding): exit 3 */
+} verify;
+
+/* The scratch directory, for removal from a signal handler too. */
+static char scratch_dir[PATH_MAX], scratch_data[PATH_MAX + 16], scratch_lock[PATH_MAX + 16];
+
+static void scratch_remove(void)
+{
+    if (scratch_dir[0] == '\0')
+        return;
+    unlink(scratch_data);
+    unlink(scratch_lock);
+    rmdir(scratch_dir);
+    scratch_dir[0] = '\0';
+}
+
+static void on_fatal_signal(int sig)
+{
+    static const char bus[] = "lstd-verify: the data file could not be read (truncated or "
+                              "damaged: the process got SIGBUS/SIGSEGV reading it)\n";
+    static const char stop[] = "lstd-verify: interrupted\n";
+    bool io = sig == SIGBUS || sig == SIGSEGV;
+    ssize_t w = write(2, io ? bus : stop, io ? sizeof bus - 1 : sizeof stop - 1);
+    (void)w;
+    scratch_remove();
+    _exit(io ? EXIT_UNREADABLE : 128 + sig);
+}
+
+static void signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[] = {SIGBUS, SIGSEGV, SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void
+finding(verify *v, const char *phase, const char *fmt, ...)
+{
+    char msg[MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    printf("%-7s FAIL %s\n", phase, msg);
+    if (v->findings++ == 0)
+        snprintf(v->first, sizeof v->first, "%s: %s", phase, msg);
+}
+
+/* A store error that stops a step: reported, and the run ends with exit 3. */
+static int store_failure(verify *v, const char *phase, int rc)
+{
+    fprintf(stderr, "lstd-verify: %s: cannot read the store: %s\n", phase, ledger_err_name(rc));
+    v->unreadable = true;
+    return rc;
+}
+
+/* ---- opening -------------------------------------------------------------------------------- */
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* DATA_DIR/ledger when it exists, else DATA_DIR. Returns: 0, or -1 (message printed). */
+static int resolve_dir(const char *arg, char *out, size_t size)
+{
+    char data[PATH_MAX + 16];
+    struct stat st;
+    if (!is_dir(arg)) {
+        fprintf(stderr, "lstd-verify: %s: not a directory\n", arg);
+        return -1;
+    }
+    int n = snprintf(out, size, "%s/ledger", arg);
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    if (!is_dir(out))
+        snprintf(out, size, "%s", arg);
+    snprintf(data, sizeof data, "%s/data.mdb", out);
+    if (stat(data, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "lstd-verify: no LMDB data file %s\n", data);
+        return -1;
+    }
+    return 0;
+}
+
+/* Open the store read-only, take the snapshot and read genesis and chain.
+ * Returns: EXIT_VERIFIED to go on, or the exit status. */
+static int open_source(verify *v)
+{
+    store_options opt = {.read_only = true};
+    if (store_lmdb_open(&v->src, v->dir, &opt) != 0 ||
+        store_lmdb_begin(v->src, false, &v->src_txn, &v->sv) != 0) {
+        fprintf(stderr, "lstd-verify: cannot open the store in %s\n", v->dir);
+        return EXIT_UNREADABLE;
+    }
+    int rc = ledger_genesis_read(&v->sv, &v->genesis);
+    if (rc == LEDGER_OK)
+        rc = ledger_read_chain(&v->sv, &v->chain);
+    if (rc == LEDGER_STORE_CORRUPT) {
+        finding(v, "open", "the genesis or chain record does not decode: nothing can be checked");
+        return EXIT_FINDING;
+    }
+    if (rc != LEDGER_OK) {
+        fprintf(stderr, "lstd-verify: %s holds no readable ledger: %s\n", v->dir,
+                ledger_err_name(rc));
+        return EXIT_UNREADABLE;
+    }
+    return EXIT_VERIFIED;
+}
+
+/* ---- step 1: ledger_check ------------------------------------------------------------------ */
+
+static void step_check(verify *v)
+{
+    char msg[MSG_MAX];
+    int rc = ledger_check(&v->sv, msg, sizeof msg);
+    if (rc == LEDGER_OK)
+        printf("%-7s ok   invariants, %" PRIu64 " chain links, tx index, recomputed digest\n",
+               "check", v->chain.next_seq - 1);
+    else if (rc == LEDGER_STORE_CORRUPT)
+        finding(v, "check", "%s", msg[0] ? msg : "a stored record does not decode");
+    else
+        store_failure(v, "check", rc);
+}
+
+/* ---- step 2: replay into a scratch store ------------------------------------------------------
+ */
+
+static int genesis_fn(void *ctx, ledger_store *view)
+{
+    return ledger_genesis_apply(view, ctx);
+}
+
+/* A scratch map about twice the source's data, so a replay rarely has to grow it. */
+static uint64_t scratch_map_bytes(const char *dir)
+{
+    char path[PATH_MAX + 16];
+    struct stat st;
+    uint64_t bytes = SCRATCH_MAP_MIN_BYTES;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size < (1ull << 40))
+        bytes += 2 * (uint64_t)st.st_size;
+    return bytes;
+}
+
+/* Make the scratch directory and store holding the source's genesis. Returns: 0 or -1. */
+static int scratch_open(verify *v)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] == '\0')
+        tmp = "/tmp";
+    int n = snprintf(scratch_dir, sizeof scratch_dir, "%s/lstd-verify-XXXXXX", tmp);
+    if (n < 0 || (size_t)n >= sizeof scratch_dir || mkdtemp(scratch_dir) == NULL) {
+        fprintf(stderr, "lstd-verify: cannot make a scratch directory in %s: %s\n", tmp,
+                strerror(errno));
+        scratch_dir[0] = '\0';
+        return -1;
+    }
+    snprintf(scratch_data, sizeof scratch_data, "%s/data.mdb", scratch_dir);
+    snprintf(scratch_lock, sizeof scratch_lock, "%s/lock.mdb", scratch_dir);
+    store_options opt = {.durability = STORE_NOSYNC, .map_size_bytes = scratch_map_bytes(v->dir)};
+    if (store_lmdb_open(&v->scratch, scratch_dir, &opt) != 0)
+        return -1;
+    int rc = store_lmdb_write(v->scratch, genesis_fn, &v->genesis);
+    if (rc != 0) {
+        fprintf(stderr, "lstd-verify: the genesis does not apply to a fresh store: %s\n",
+                ledger_err_name(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int scratch_commit(void *ctx, ledger_store **dst)
+{
+    verify *v = ctx;
+    int rc = store_lmdb_commit(&v->scratch_txn);
+    if (rc == 0)
+        rc = store_lmdb_begin(v->scratch, true, &v->scratch_txn, &v->dv);
+    *dst = &v->dv;
+    return rc;
+}
+
+/* Replay everything, growing the scratch map when it fills: ledger_replay resumes after the
+ * last committed batch. Returns: ledger_replay's code; *diverged as it reports. */
+static int replay_all(verify *v, uint64_t *diverged)
+{
+    int rc = LEDGER_STORE_FULL;
+    *diverged = 0;
+    for (int grows = 0; grows <= SCRATCH_GROWS_MAX && rc == LEDGER_STORE_FULL; grows++) {
+        if (grows > 0 && (rc = store_lmdb_grow(v->scratch)) != 0)
+            return rc;
+        rc = store_lmdb_begin(v->scratch, true, &v->scratch_txn, &v->dv);
+        if (rc != 0)
+            return rc;
+        rc = ledger_replay(&v->sv, &v->dv, scratch_commit, v, diverged);
+        if (rc == LEDGER_OK)
+            rc = store_lmdb_commit(&v->scratch_txn);
+        store_lmdb_abort(&v->scratch_txn);
+    }
+    return rc;
+}
+
+/* Say how record seq diverged, naming it in human terms: batch, kind, signer, result. */
+static void describe_divergence(verify *v, uint64_t seq, char *out, size_t size)
+{
+    ledger_record r;
+    char signer[2 * LEDGER_KEY_SIZE + 1];
+    int rc = ledger_read_record(&v->sv, seq, &r);
+    if (rc != LEDGER_OK) {
+        snprintf(out, size, "record %" PRIu64 " %s", seq,
+                 rc == LEDGER_STORE_NOTFOUND ? "is missing" : "does not decode");
+        return;
+    }
+    const ledger_kind_info *k = ledger_kind_lookup(r.tx.kind);
+    hex(signer, r.tx.signer, LEDGER_KEY_SIZE);
+    snprintf(out, size,
+             "record %" PRIu64 " (batch %" PRIu64 ", %s by %s nonce %" PRIu64
+             ", recorded %s) does not reproduce its recorded result and hash",
+             seq, r.result.batch, k ? k->name : "?", signer, r.tx.nonce,
+             ledger_err_name(r.result.code));
+}
+
+/* Returns: true when the replay reproduced the whole history (the state can be compared). */
+static bool step_replay(verify *v)
+{
+    char what[MSG_MAX - 64];
+    uint64_t diverged;
+    if (scratch_open(v) != 0) {
+        v->unreadable = true;
+        return false;
+    }
+    int rc = replay_all(v, &diverged);
+    if (rc == LEDGER_OK) {
+        printf("%-7s ok   %" PRIu64 " records in %" PRIu64 " batches reproduced from genesis\n",
+               "replay", v->chain.next_seq - 1, v->chain.next_batch - 1);
+        return true;
+    }
+    if (rc == LEDGER_STORE_CORRUPT && diverged != 0) {
+        describe_divergence(v, diverged, what, sizeof what);
+        finding(v, "replay", "%s", what);
+    } else if (rc == LEDGER_STORE_CORRUPT) {
+        finding(v, "replay", "the replay met a record or state that does not decode");
+    } else {
+        fprintf(stderr, "lstd-verify: replay: %s\n", ledger_err_name(rc));
+        v->unreadable = true;
+    }
+    printf("%-7s skip state and chain comparison: the replay did not complete\n", "state");
+    return false;
+}
+
+/* ---- step 3: entry-by-entry state comparison ---------------------------------------------- */
+
+/* Name an entry in human terms: "account <hex>", "lien 3", ... */
+static void describe_key(char *out, size_t size, unsigned table, const uint8_t *k, size_t n)
+{
+    char a[2 * LEDGER_KEY_MAX + 1], b[2 * LEDGER_KEY_SIZE + 1];
+    hex(a, k, n <= 32 ? n : 32);
+    if (n == 64)
+        hex(b, k + 32, 32);
+    uint64_t id = n == 8 ? be64(k) : n == 40 ? be64(k + 32) : 0;
+    switch (table * 100 + (unsigned)(n <= 99 ? n : 99)) {
+    case LEDGER_T_POOL * 100 + 1:
+        snprintf(out, size, "pool");
+        return;
+    case LEDGER_T_ACCOUNT * 100 + 32:
+        snprintf(out, size, "account %s", a);
+        return;
+    case LEDGER_T_ALLOWANCE * 100 + 64:
+        snprintf(out, size, "allowance of owner %s to spender %s", a, b);
+        return;
+    case LEDGER_T_LIEN * 100 + 8:
+        snprintf(out, size, "lien %" PRIu64, id);
+        return;
+    case LEDGER_T_ACCOUNT_LIEN * 100 + 40:
+        snprintf(out, size, "lien index of account %s, lien %" PRIu64, a, id);
+        return;
+    case LEDGER_T_WITHDRAWAL * 100 + 8:
+        snprintf(out, size, "withdrawal request %" PRIu64, id);
+        return;
+    case LEDGER_T_ACCOUNT_WD * 100 + 40:
+        snprintf(out, size, "withdrawal index of account %s, request %" PRIu64, a, id);
+        return;
+    case LEDGER_T_OPERATOR * 100 + 8:
+        snprintf(out, size, "operator %" PRIu64, id);
+        return;
+    case LEDGER_T_OPERATOR_KEY * 100 + 32:
+        snprintf(out, size, "operator key %s", a);
+        return;
+    case LEDGER_T_DEPOSIT_REF * 100 + 32:
+        snprintf(out, size, "deposit reference %s", a);
+        return;
+    case LEDGER_T_TX * 100 + 32:
+        snprintf(out, size, "tx index of hash %s", a);
+        return;
+    case LEDGER_T_ACCOUNT_TX * 100 + 40:
+        snprintf(out, size, "history index of account %s, seq %" PRIu64, a, id);
+        return;
+    default:
+        hex(a, k, n <= LEDGER_KEY_MAX ? n : LEDGER_KEY_MAX);
+        snprintf(out, size, "table %s, key %s", table_name(table), a);
+    }
+}
+
+typedef struct field {
+    const char *name;
+    size_t offset;
+    size_t size; /* 8: a uint64_t; 32: a key or reference */
+} field;
+
+#define U64(type, member)                                                                          \
+    {                                                                                              \
+#member, offsetof(type, member), 8                                                         \
+    }
+#define KEY(type, member)                                                                          \
+    {                                                                                              \
+#member, offsetof(type, member), 32                                                        \
+    }
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const field account_fields[] = {U64(ledger_account, shares), U64(ledger_account, locked),
+                                       U64(ledger_account, queued), U64(ledger_account, nonce)};
+
+static const field pool_fields[] = {U64(ledger_pool, assets),
+                                    U64(ledger_pool, shares),
+                                    U64(ledger_pool, buffer),
+                                    U64(ledger_pool, payable),
+                                    U64(ledger_pool, total_deposited),
+                                    U64(ledger_pool, total_rewards),
+                                    U64(ledger_pool, total_slashed),
+                                    U64(ledger_pool, total_paid),
+                                    U64(ledger_pool, stake_limit_current),
+                                    U64(ledger_pool, stake_limit_ts),
+                                    U64(ledger_pool, pause_flags),
+                                    U64(ledger_pool, params[1]),
+                                    U64(ledger_pool, params[2]),
+                                    U64(ledger_pool, params[3]),
+                                    U64(ledger_pool, params[4]),
+                                    U64(ledger_pool, params[5]),
+                                    U64(ledger_pool, params[6]),
+                                    U64(ledger_pool, params[7]),
+                                    U64(ledger_pool, treasury_fee.bps),
+                                    U64(ledger_pool, treasury_fee.pending_bps),
+                                    U64(ledger_pool, treasury_fee.pending_at),
+                                    KEY(ledger_pool, admin),
+                                    KEY(ledger_pool, custodian),
+                                    KEY(ledger_pool, treasury),
+                                    U64(ledger_pool, operator_count),
+                                    U64(ledger_pool, next_lien_id),
+                                    U64(ledger_pool, next_request_id),
+                                    U64(ledger_pool, finalized_through),
+                                    U64(ledger_pool, queue_count),
+                                    U64(ledger_pool, queue_shares),
+                                    U64(ledger_pool, queue_amount),
+                                    U64(ledger_pool, decimals),
+                                    U64(ledger_pool, dead_shares)};
+
+static const field lien_fields[] = {U64(ledger_lien, id),          KEY(ledger_lien, owner),
+                                    KEY(ledger_lien, beneficiary), U64(ledger_lien, shares),
+                                    U64(ledger_lien, expiry),      U64(ledger_lien, created)};
+
+static const field withdrawal_fields[] = {U64(ledger_withdrawal, id),
+                                          KEY(ledger_withdrawal, owner),
+                                          U64(ledger_withdrawal, shares),
+                                          U64(ledger_withdrawal, amount_at_request),
+                                          U64(ledger_withdrawal, min_amount_out),
+                                          U64(ledger_withdrawal, requested),
+                                          U64(ledger_withdrawal, status),
+                                          U64(ledger_withdrawal, paid),
+                                          U64(ledger_withdrawal, finalized),
+                                          KEY(ledger_withdrawal, payout_ref),
+                                          U64(ledger_withdrawal, settled)};
+
+static const field operator_fields[] = {U64(ledger_operator, id),
+                                        KEY(ledger_operator, key),
+                                        KEY(ledger_operator, fee_account),
+                                        U64(ledger_operator, active),
+                                        U64(ledger_operator, fee.bps),
+                                        U64(ledger_operator, fee.pending_bps),
+                                        U64(ledger_operator, fee.pending_at),
+                                        U64(ledger_operator, balance),
+                                        U64(ledger_operator, reported_balance),
+                                        U64(ledger_operator, funded_since),
+                                        U64(ledger_operator, exited_since),
+                                        U64(ledger_operator, last_epoch),
+                                        U64(ledger_operator, last_report_ts),
+                                        U64(ledger_operator, fees_earned),
+                                        U64(ledger_operator, held_epoch),
+                                        U64(ledger_operator, held_balance),
+                                        U64(ledger_operator, report_count)};
+
+/* Name the first field that differs: "stored shares 5, replay gives 6". Returns: false if
+ * every listed field is equal. */
+static bool diff_fields(const void *stored, const void *replayed, const field *f, size_t n,
+                        char *out, size_t size)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *a = (const uint8_t *)stored + f[i].offset;
+        const uint8_t *b = (const uint8_t *)replayed + f[i].offset;
+        if (memcmp(a, b, f[i].size) == 0)
+            continue;
+        if (f[i].size == 8) {
+            uint64_t x, y;
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            snprintf(out, size, "stored %s %" PRIu64 ", replay gives %" PRIu64, f[i].name, x, y);
+        } else {
+            char x[65], y[65];
+            hex(x, a, 32);
+            hex(y, b, 32);
+            snprintf(out, size, "stored %s %s, replay gives %s", f[i].name, x, y);
+        }
+        return true;
+    }
+    return false;
+}
+
+/* Both sides of a decoded comparison. */
+typedef struct pair {
+    ledger_store *stored, *replayed;
+    const uint8_t *key;
+    size_t key_len;
+} pair;
+
+/* Decode both sides of an entry of a decodable table and name the differing field.
+ * Returns: true when a field was named in out. */
+static bool diff_decoded(const pair *p, unsigned table, char *out, size_t size)
+{
+    union {
+        ledger_account a;
+        ledger_pool p;
+        ledger_lien l;
+        ledger_withdrawal w;
+        ledger_operator o;
+    } x, y;
+    int ra, rb;
+    const field *f;
+    size_t n;
+    uint64_t id = p->key_len == 8 ? be64(p->key) : 0;
+    memset(&x, 0, sizeof x);
+    memset(&y, 0, sizeof y);
+    switch (table) {
+    case LEDGER_T_ACCOUNT:
+        if (p->key_len != 32)
+            return false;
+        ra = ledger_read_account(p->stored, p->key, &x.a);
+        rb = ledger_read_account(p->replayed, p->key, &y.a);
+        f = account_fields, n = COUNT(account_fields);
+        break;
+    case LEDGER_T_POOL:
+        ra = ledger_read_pool(p->stored, &x.p);
+        rb = ledger_read_pool(p->replayed, &y.p);
+        f = pool_fields, n = COUNT(pool_fields);
+        break;
+    case LEDGER_T_LIEN:
+        ra = ledger_read_lien(p->stored, id, &x.l);
+        rb = ledger_read_lien(p->replayed, id, &y.l);
+        f = lien_fields, n = COUNT(lien_fields);
+        break;
+    case LEDGER_T_WITHDRAWAL:
+        ra = ledger_read_withdrawal(p->stored, id, &x.w);
+        rb = ledger_read_withdrawal(p->replayed, id, &y.w);
+        f = withdrawal_fields, n = COUNT(withdrawal_fields);
+        break;
+    case LEDGER_T_OPERATOR:
+        ra = ledger_read_operator(p->stored, id, &x.o);
+        rb = ledger_read_operator(p->replayed, id, &y.o);
+        f = operator_fields, n = COUNT(operator_fields);
+        break;
+    default:
+        return false;
+    }
+    if (ra != LEDGER_OK || rb != LEDGER_OK) {
+        snprintf(out, size, "the %s record does not decode",
+                 ra != LEDGER_OK ? "stored" : "replayed");
+        return true;
+    }
+    if (diff_fields(&x, &y, f, n, out, size))
+        return true;
+    if (table == LEDGER_T_OPERATOR && memcmp(x.o.reports, y.o.reports, sizeof x.o.reports) != 0) {
+        snprintf(out, size, "stored report history differs from the replay's");
+        return true;
+    }
+    return false;
+}
+
+/* One side of the merge walk: the current entry of a table, copied out of the view. */
+typedef struct cursor {
+    ledger_store *view;
+    unsigned table;
+    bool done;
+    uint8_t key[LEDGER_KEY_MAX];
+    size_t key_len;
+    uint8_t val[LEDGER_VALUE_MAX];
+    size_t val_len;
+} cursor;
+
+/* Advance to the next entry. Returns: 0 (c->done at the end) or a store code. */
+static int cursor_step(cursor *c)
+{
+    const uint8_t *k, *val;
+    size_t kn, vn;
+    int rc = c->view->next(c->view->self, c->table, c->key, c->key_len, &k, &kn, &val, &vn);
+    if (rc == LEDGER_STORE_NOTFOUND) {
+        c->done = true;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (kn == 0 || kn > LEDGER_KEY_MAX || vn > LEDGER_VALUE_MAX)
+        return LEDGER_STORE_CORRUPT;
+    memcpy(c->key, k, kn);
+    c->key_len = kn;
+    memcpy(c->val, val, vn);
+    c->val_len = vn;
+    return 0;
+}
+
+/* Key order of the store: bytes, then length. Done cursors sort last. */
+static int cursor_cmp(const cursor *a, const cursor *b)
+{
+    if (a->done || b->done)
+        return (int)a->done - (int)b->done;
+    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+    int c = memcmp(a->key, b->key, n);
+    if (c != 0)
+        return c;
+    return (a->key_len > b->key_len) - (a->key_len < b->key_len);
+}
+
+typedef struct state_walk {
+    verify *v;
+    uint64_t entries, differing;
+} state_walk;
+
+/* Report one differing entry (c: the side whose key is reported; which: what is wrong). */
+static void state_diff(state_walk *w, const cursor *c, int which, const pair *p)
+{
+    char key[2 * LEDGER_KEY_MAX + 96], detail[MSG_MAX / 2];
+    if (w->differing++ >= STATE_DIFFS_SHOWN_MAX)
+        return;
+    describe_key(key, sizeof key, c->table, c->key, c->key_len);
+    if (which < 0)
+        finding(w->v, "state", "%s: in the store but not in the replay", key);
+    else if (which > 0)
+        finding(w->v, "state", "%s: missing from the store (the replay has it)", key);
+    else if (diff_decoded(p, c->table, detail, sizeof detail))
+        finding(w->v, "state", "%s: %s", key, detail);
+    else
+        finding(w->v, "state", "%s: stored value differs from the replay's (table %s)", key,
+                table_name(c->table));
+}
+
+static int compare_table(state_walk *w, unsigned table)
+{
+    static cursor a, b; /* 8 KiB each: kept off the stack */
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.view = &w->v->sv, b.view = &w->v->dv;
+    a.table = b.table = table;
+    int rc = cursor_step(&a);
+    if (rc == 0)
+        rc = cursor_step(&b);
+    while (rc == 0 && !(a.done && b.done)) {
+        int order = cursor_cmp(&a, &b);
+        pair p = {&w->v->sv, &w->v->dv, a.key, a.key_len};
+        w->entries++;
+        if (order != 0) {
+            state_diff(w, order < 0 ? &a : &b, order, &p);
+            rc = cursor_step(order < 0 ? &a : &b);
+            continue;
+        }
+        if (a.val_len != b.val_len || memcmp(a.val, b.val, a.val_len) != 0)
+            state_diff(w, &a, 0, &p);
+        rc = cursor_step(&a);
+        if (rc == 0)
+            rc = cursor_step(&b);
+    }
+    return rc;
+}
+
+/* Switch the scratch store to a read snapshot of the replayed state. Returns: 0 or a code. */
+static int scratch_read(verify *v)
+{
+    store_lmdb_abort(&v->scratch_txn);
+    return store_lmdb_begin(v->scratch, false, &v->scratch_txn, &v->dv);
+}
+
+static void step_state(verify *v)
+{
+    state_walk w = {.v = v};
+    int rc = scratch_read(v);
+    for (unsigned t = LEDGER_T_META; rc == 0 && t <= LEDGER_T_ACCOUNT_TX; t++)
+        if (t != LEDGER_T_META && t != LEDGER_T_HISTORY)
+            rc = compare_table(&w, t);
+    if (rc == LEDGER_STORE_CORRUPT) {
+        finding(v, "state", "a stored key or value is out of range");
+    } else if (rc != 0) {
+        store_failure(v, "state", rc);
+    } else if (w.differing == 0) {
+        printf("%-7s ok   %" PRIu64 " entries in 12 tables equal the replay's\n", "state",
+               w.entries);
+    } else if (w.differing > STATE_DIFFS_SHOWN_MAX) {
+        printf("%-7s FAIL ... %" PRIu64 " differing entries in all\n", "state", w.differing);
+    }
+}
+
+/* ---- step 4: chain head and digest ---------------------------------------------------------- */
+
+static void step_chain(verify *v)
+{
+    ledger_chain r;
+    char x[65], y[65];
+    unsigned before = v->findings;
+    int rc = ledger_read_chain(&v->dv, &r);
+    if (rc != LEDGER_OK) {
+        store_failure(v, "chain", rc);
+        return;
+    }
+    if (r.next_seq != v->chain.next_seq || r.next_batch != v->chain.next_batch ||
+        r.last_ts != v->chain.last_ts)
+        finding(v, "chain",
+                "stored seq %" PRIu64 " batch %" PRIu64 " time %" PRIu64
+                ", replay gives seq %" PRIu64 " batch %" PRIu64 " time %" PRIu64,
+                v->chain.next_seq - 1, v->chain.next_batch - 1, v->chain.last_ts, r.next_seq - 1,
+                r.next_batch - 1, r.last_ts);
+    hex(x, v->chain.head, 32);
+    hex(y, r.head, 32);
+    if (memcmp(v->chain.head, r.head, 32) != 0)
+        finding(v, "chain", "stored head %s, replay gives %s", x, y);
+    hex(x, v->chain.digest, 32);
+    hex(y, r.digest, 32);
+    if (memcmp(v->chain.digest, r.digest, 32) != 0)
+        finding(v, "chain", "stored digest %s, replay gives %s", x, y);
+    if (v->findings == before)
+        printf("%-7s ok   head and state digest equal the replay's\n", "chain");
+}
+
+/* ---- main ----------------------------------------------------------------------------------- */
+
+static void summary(const verify *v)
+{
+    char head[65], digest[65];
+    hex(head, v->chain.head, 32);
+    hex(digest, v->chain.digest, 32);
+    printf("records %" PRIu64 ", batches %" PRIu64 ", last batch time %" PRIu64 "\n",
+           v->chain.next_seq - 1, v->chain.next_batch - 1, v->chain.last_ts);
+    printf("head    %s\ndigest  %s\n", head, digest);
+}
+
+static int run(verify *v)
+{
+    int status = open_source(v);
+    if (status != EXIT_VERIFIED)
+        return status;
+    printf("lstd-verify: %s: ledger %s, %" PRIu64 " records\n", v->dir, v->genesis.ledger_id,
+           v->chain.next_seq - 1);
+    step_check(v);
+    if (!v->unreadable && step_replay(v)) {
+        step_state(v);
+        if (!v->unreadable)
+            step_chain(v);
+    }
+    summary(v);
+    if (v->unreadable)
+        return EXIT_UNREADABLE;
+    if (v->findings > 0) {
+        printf("lstd-verify: FAILED, %u finding%s; first: %s\n", v->findings,
+               v->findings == 1 ? "" : "s", v->first);
+        return EXIT_FINDING;
+    }
+    printf("lstd-verify: OK\n");
+    return EXIT_VERIFIED;
+}
+
+int main(int argc, char **argv)
+{
+    static verify v;
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return EXIT_VERIFIED;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (resolve_dir(argv[1], v.dir, sizeof v.dir) != 0)
+        return EXIT_UNREADABLE;
+    signals_install();
+    int status = run(&v);
+    store_lmdb_abort(&v.scratch_txn);
+    store_lmdb_close(&v.scratch);
+    scratch_remove();
+    store_lmdb_abort(&v.src_txn);
+    store_lmdb_close(&v.src);
+    return status;
+}
