@@ -544,8 +544,7 @@ static int file_complete(store_lmdb *s, const char *dir)
     struct stat fs;
     char path[4096];
     snprintf(path, sizeof path, "%s/data.mdb", dir);
-    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 ||
-        stat(path, &fs) != 0)
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 || stat(path, &fs) != 0)
         return -1;
     uint64_t needed = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
     if ((uint64_t)fs.st_size < needed) {
@@ -602,4 +601,33 @@ void store_lmdb_close(store_lmdb **s)
     pthread_cond_destroy(&st->gate_open);
     pthread_mutex_destroy(&st->gate_lock);
     free(st);
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int store_lmdb_locate(const char *tool, const char *arg, char *out, size_t size)
+{
+    char data[4096];
+    struct stat st;
+    if (!is_dir(arg)) {
+        fprintf(stderr, "%s: %s: not a directory\n", tool, arg);
+        return -1;
+    }
+    int n = snprintf(out, size, "%s/ledger", arg);
+    if (n < 0 || (size_t)n >= size) {
+        fprintf(stderr, "%s: %s: path too long\n", tool, arg);
+        return -1;
+    }
+    if (!is_dir(out))
+        snprintf(out, size, "%s", arg);
+    snprintf(data, sizeof data, "%s/data.mdb", out);
+    if (stat(data, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s: no LMDB data file %s\n", tool, data);
+        return -1;
+    }
+    return 0;
 }

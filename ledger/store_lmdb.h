@@ -66,6 +66,11 @@ int store_lmdb_write(store_lmdb *s, int (*fn)(void *ctx, ledger_store *view), vo
  *  LEDGER_NO_MEMORY. */
 int store_lmdb_backup(store_lmdb *s, const char *dest_dir, bool compact);
 
+/** Find the LMDB directory a command-line argument names: DIR/ledger when it exists (an lstd
+ *  data directory), else DIR itself; either way it must hold a data.mdb file.
+ *  Out: out (size bytes). Returns: 0, or -1 with a message on stderr prefixed by `tool`. */
+int store_lmdb_locate(const char *tool, const char *arg, char *out, size_t size);
+
 /** Current map size in bytes (for tests and counters). */
 uint64_t store_lmdb_map_size(store_lmdb *s);
 

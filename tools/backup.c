@@ -83,28 +83,6 @@ static bool is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* DATA_DIR/ledger when it exists, else DATA_DIR. Returns: 0, or -1 (message printed). */
-static int resolve_source(const char *arg, char *out, size_t size)
-{
-    char data[PATH_MAX + 16];
-    struct stat st;
-    if (!is_dir(arg)) {
-        fprintf(stderr, "lstd-backup: %s: not a directory\n", arg);
-        return -1;
-    }
-    int n = snprintf(out, size, "%s/ledger", arg);
-    if (n < 0 || (size_t)n >= size)
-        return -1;
-    if (!is_dir(out))
-        snprintf(out, size, "%s", arg);
-    snprintf(data, sizeof data, "%s/data.mdb", out);
-    if (stat(data, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "lstd-backup: no LMDB data file %s\n", data);
-        return -1;
-    }
-    return 0;
-}
-
 /* Returns: EXIT_DONE when dest is absent or an empty directory, else the exit status. */
 static int dest_usable(const char *dest)
 {
@@ -217,7 +195,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "lstd-backup: destination path too long\n");
         return EXIT_USAGE;
     }
-    if (resolve_source(argv[1], src, sizeof src) != 0)
+    if (store_lmdb_locate("lstd-backup", argv[1], src, sizeof src) != 0)
         return EXIT_UNREADABLE;
     snprintf(dest_data, sizeof dest_data, "%s/data.mdb", dest_ledger);
     signals_install();

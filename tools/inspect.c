@@ -369,32 +369,6 @@ static int show_history(const inspect *in)
 
 /* ---- main ------------------------------------------------------------------------------------ */
 
-static bool is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* DATA_DIR/ledger when it exists, else DATA_DIR. Returns: 0, or -1 (message printed). */
-static int resolve_dir(const char *arg, char *out, size_t size)
-{
-    char data[PATH_MAX + 16];
-    struct stat st;
-    int n = snprintf(out, size, "%s/ledger", arg);
-    if (n < 0 || (size_t)n >= size || !is_dir(arg)) {
-        fprintf(stderr, "lstd-inspect: %s: not a directory\n", arg);
-        return -1;
-    }
-    if (!is_dir(out))
-        snprintf(out, size, "%s", arg);
-    snprintf(data, sizeof data, "%s/data.mdb", out);
-    if (stat(data, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "lstd-inspect: no LMDB data file %s\n", data);
-        return -1;
-    }
-    return 0;
-}
-
 static bool parse_count(const char *s, uint64_t *out)
 {
     char *end;
@@ -474,7 +448,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (resolve_dir(arg, dir, sizeof dir) != 0)
+    if (store_lmdb_locate("lstd-inspect", arg, dir, sizeof dir) != 0)
         return EXIT_UNREADABLE;
     signal(SIGBUS, on_fault);
     signal(SIGSEGV, on_fault);

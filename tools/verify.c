@@ -171,34 +171,6 @@ static int store_failure(verify *v, const char *phase, int rc)
 
 /* ---- opening -------------------------------------------------------------------------------- */
 
-static bool is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* DATA_DIR/ledger when it exists, else DATA_DIR. Returns: 0, or -1 (message printed). */
-static int resolve_dir(const char *arg, char *out, size_t size)
-{
-    char data[PATH_MAX + 16];
-    struct stat st;
-    if (!is_dir(arg)) {
-        fprintf(stderr, "lstd-verify: %s: not a directory\n", arg);
-        return -1;
-    }
-    int n = snprintf(out, size, "%s/ledger", arg);
-    if (n < 0 || (size_t)n >= size)
-        return -1;
-    if (!is_dir(out))
-        snprintf(out, size, "%s", arg);
-    snprintf(data, sizeof data, "%s/data.mdb", out);
-    if (stat(data, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "lstd-verify: no LMDB data file %s\n", data);
-        return -1;
-    }
-    return 0;
-}
-
 /* Open the store read-only, take the snapshot and read genesis and chain.
  * Returns: EXIT_VERIFIED to go on, or the exit status. */
 static int open_source(verify *v)
@@ -800,7 +772,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (resolve_dir(argv[1], v.dir, sizeof v.dir) != 0)
+    if (store_lmdb_locate("lstd-verify", argv[1], v.dir, sizeof v.dir) != 0)
         return EXIT_UNREADABLE;
     signals_install();
     int status = run(&v);
