@@ -176,8 +176,9 @@ static void same_bytes(const char *what, const void *before, const void *after, 
     X(buffer)                                                                                      \
     X(payable)                                                                                     \
     X(total_deposited)                                                                             \
-    X(total_rewards) X(total_slashed) X(total_paid) X(stake_limit_current) X(stake_limit_ts)       \
-        X(pause_flags) X(treasury_fee.bps) X(treasury_fee.pending_bps) X(treasury_fee.pending_at)  \
+    X(total_rewards)                                                                               \
+    X(total_slashed) X(total_paid) X(stake_limit_current) X(stake_limit_ts) X(pause_flags)         \
+        X(treasury_fee.bps) X(treasury_fee.pending_bps) X(treasury_fee.pending_at)                 \
             X(operator_count) X(next_lien_id) X(next_request_id) X(finalized_through) X(decimals)  \
                 X(dead_shares)
 
