@@ -170,17 +170,32 @@ static void same_bytes(const char *what, const void *before, const void *after, 
     test_failures++;
 }
 
-#define POOL_FIELDS(X)                                                                             \
-    X(assets)                                                                                      \
-    X(shares)                                                                                      \
-    X(buffer)                                                                                      \
-    X(payable)                                                                                     \
-    X(total_deposited)                                                                             \
-    X(total_rewards)                                                                               \
-    X(total_slashed) X(total_paid) X(stake_limit_current) X(stake_limit_ts) X(pause_flags)         \
-        X(treasury_fee.bps) X(treasury_fee.pending_bps) X(treasury_fee.pending_at)                 \
-            X(operator_count) X(next_lien_id) X(next_request_id) X(finalized_through) X(decimals)  \
-                X(dead_shares)
+// clang-format off
+#define POOL_FIELDS(X) \
+    X(assets) \
+    X(shares) \
+    X(buffer) \
+    X(payable) \
+    X(total_deposited) \
+    X(total_rewards) \
+    X(total_slashed) \
+    X(total_paid) \
+    X(stake_limit_current) \
+    X(stake_limit_ts) \
+    X(pause_flags) \
+    X(treasury_fee.bps) \
+    X(treasury_fee.pending_bps) \
+    X(treasury_fee.pending_at) \
+    X(operator_count) \
+    X(next_lien_id) \
+    X(next_request_id) \
+    X(finalized_through) \
+    X(queue_count) \
+    X(queue_shares) \
+    X(queue_amount) \
+    X(decimals) \
+    X(dead_shares)
+// clang-format on
 
 static void pool_same(const ledger_pool *a, const ledger_pool *b)
 {
