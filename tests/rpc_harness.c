@@ -1,6 +1,7 @@
 /* rpc_harness.c - start, stop and restart a real lstd process; build, send and read requests */
 #include "rpc_harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -976,4 +977,35 @@ void rh_print(const char *label, const msgpack_object *o)
     fprintf(stderr, "%s: ", label);
     msgpack_object_print(stderr, *o);
     fprintf(stderr, "\n");
+}
+
+int rh_pause(rh_server *s)
+{
+    char dir[64];
+    rh_signal(s, SIGSTOP);
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)s->pid);
+    for (int tries = 0; tries < 400; tries++) {
+        DIR *d = opendir(dir);
+        bool all = d != NULL;
+        for (struct dirent *e; all && (e = readdir(d)) != NULL;) {
+            char path[400], buf[512];
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
+            FILE *f = fopen(path, "r");
+            size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
+            if (f != NULL)
+                fclose(f);
+            buf[n] = '\0';
+            const char *state = strrchr(buf, ')'); /* "pid (name) S ..." */
+            all = state != NULL && (state[2] == 'T' || state[2] == 't');
+        }
+        if (d != NULL)
+            closedir(d);
+        if (all)
+            return 0;
+        rh_sleep_ms(5);
+    }
+    fprintf(stderr, "%s: the server did not stop on SIGSTOP\n", test_name);
+    return -1;
 }

@@ -97,6 +97,11 @@ int rh_stop(rh_server *s, int sig, unsigned timeout_ms);
 /** Returns: true while the process has not exited (reaps it when it has). */
 bool rh_running(rh_server *s);
 
+/** SIGSTOP the server and wait until every thread of it has stopped (delivery is
+ *  asynchronous: a request sent right after kill() could otherwise still be answered).
+ *  Returns: 0, or -1 (message on stderr) when it did not stop within 2 s. */
+int rh_pause(rh_server *s);
+
 /** SIGKILL a running server, remove its directory, free it, *sp = NULL. */
 void rh_free(rh_server **sp);
 
