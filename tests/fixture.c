@@ -200,3 +200,62 @@ void fx_check(fixture *f)
         test_failures++;
     }
 }
+
+void fx_build_history(fixture *f)
+{
+    enum { U = FX_USER };
+    fx_do(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U, FX_NONE, 0, 5000000000, 0);
+    fx_do(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U + 1, FX_NONE, 0, 3000000000, 0);
+    fx_do(f, U, LEDGER_TX_TRANSFER, U + 2, FX_NONE, 0, 777, 0);
+    fx_do(f, U + 2, LEDGER_TX_TRANSFER, U, FX_NONE, 0, 778, 0); /* rejected */
+    fx_do(f, U, LEDGER_TX_APPROVE, U + 3, FX_NONE, 0, 1000, 0);
+    fx_do(f, U + 3, LEDGER_TX_TRANSFER_FROM, U, U + 4, 0, 600, 0);
+    fx_do(f, U + 1, LEDGER_TX_LOCK, U + 5, FX_NONE, 0, 100000, f->now + 3600);
+    fx_do(f, U + 5, LEDGER_TX_SEIZE, U + 6, FX_NONE, 1, 40000, 0);
+    fx_do(f, U + 5, LEDGER_TX_RELEASE, FX_NONE, FX_NONE, 1, 10000, 0);
+    fx_do(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 4000000000, 0);
+    f->now += 7 * 86400;
+    fx_do(f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, 4000500000, 1575);
+    f->now += 384;
+    fx_do(f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, 3000000000, 1576); /* held */
+    fx_do(f, FX_ADMIN, LEDGER_TX_REPORT_ACCEPT, FX_NONE, FX_NONE, 1, 3000000000, 1576);
+    fx_do(f, U, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 1000000, 0);
+    fx_do(f, U + 1, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 2000000, 0);
+    fx_do(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 0, 2, 0);
+    fx_do(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 2, 0, 0);
+    fx_do(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_SETTLE, FX_NONE, FX_NONE, 1, 0, 0);
+    fx_do(f, FX_ADMIN, LEDGER_TX_FEE_SET, FX_NONE, FX_NONE, 1, 800, 0);
+    fx_do(f, FX_ADMIN, LEDGER_TX_PARAM_SET, FX_NONE, FX_NONE, LEDGER_PARAM_STAKE_LIMIT_MAX,
+          1000000000000, 0);
+    /* one batch of several transactions, including a duplicate and a nonce gap */
+    ledger_tx txs[5];
+    ledger_result res[5];
+    txs[0] = fx_tx(f, U + 4, LEDGER_TX_TRANSFER, U, FX_NONE, 0, 100, 0);
+    txs[1] = txs[0];
+    txs[2] = fx_tx(f, U + 6, LEDGER_TX_TRANSFER, U, FX_NONE, 0, 5, 0);
+    txs[3] = fx_tx(f, U + 6, LEDGER_TX_TRANSFER, U, FX_NONE, 0, 6, 0);
+    txs[3].nonce = txs[2].nonce + 1;
+    txs[4] = fx_tx(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U + 7, FX_NONE, 0, 123456789, 0);
+    fx_submit_batch(f, txs, 5, res);
+    CHECK(res[1].duplicate);
+    CHECK_CODE(res[3].code, LEDGER_OK);
+}
+
+static int damage_fn(void *ctx, ledger_store *v)
+{
+    const fx_damage *d = ctx;
+    const uint8_t *val;
+    size_t n;
+    uint8_t copy[LEDGER_VALUE_MAX];
+    int rc = v->get(v->self, d->table, d->key, d->key_len, &val, &n);
+    if (rc != 0 || d->byte >= n)
+        return rc != 0 ? rc : LEDGER_STORE_CORRUPT;
+    memcpy(copy, val, n);
+    copy[d->byte] ^= 0x01;
+    return v->put(v->self, d->table, d->key, d->key_len, copy, n);
+}
+
+int fx_damage_store(store_lmdb *s, const fx_damage *d)
+{
+    return store_lmdb_write(s, damage_fn, (void *)d);
+}

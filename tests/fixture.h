@@ -61,6 +61,24 @@ ledger_chain fx_chain(fixture *f);
 /** Run ledger_check on a read snapshot; a violation is a failed CHECK with its message. */
 void fx_check(fixture *f);
 
+/** Apply a fixed history touching every family of operation: deposits, transfers (one
+ *  rejected), allowance, lien lock/seize/release, operator funding, a report, a held report
+ *  and its acceptance, withdrawals requested/finalized/settled, fee and parameter changes, and
+ *  one multi-transaction batch holding a duplicate. Record 7 is the lock. */
+void fx_build_history(fixture *f);
+
+/* One byte of one stored value to flip (damage tests). */
+typedef struct fx_damage {
+    unsigned table;
+    uint8_t key[40];
+    size_t key_len;
+    size_t byte; /* which value byte to flip */
+} fx_damage;
+
+/** Flip d->byte of the value at (table, key) through a write transaction of s: LMDB's own
+ *  structure stays valid, so only the ledger's checks can notice. Returns: 0 or a code. */
+int fx_damage_store(store_lmdb *s, const fx_damage *d);
+
 /** Sign a transaction with the secret key of slot `signer` (fills signer key and nonce is
  *  kept). Out: sig. */
 void fx_sign(fixture *f, const ledger_tx *tx, uint8_t sig[LEDGER_SIG_SIZE]);

@@ -20,47 +20,6 @@ static int replica_commit(void *ctx, ledger_store **dst)
     return rc;
 }
 
-/* A history with every family of operation, rejections and multi-transaction batches. */
-static void build_history(fixture *f)
-{
-    enum { U = FX_USER };
-    fx_do(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U, FX_NONE, 0, 5000000000, 0);
-    fx_do(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U + 1, FX_NONE, 0, 3000000000, 0);
-    fx_do(f, U, LEDGER_TX_TRANSFER, U + 2, FX_NONE, 0, 777, 0);
-    fx_do(f, U + 2, LEDGER_TX_TRANSFER, U, FX_NONE, 0, 778, 0); /* rejected */
-    fx_do(f, U, LEDGER_TX_APPROVE, U + 3, FX_NONE, 0, 1000, 0);
-    fx_do(f, U + 3, LEDGER_TX_TRANSFER_FROM, U, U + 4, 0, 600, 0);
-    fx_do(f, U + 1, LEDGER_TX_LOCK, U + 5, FX_NONE, 0, 100000, f->now + 3600);
-    fx_do(f, U + 5, LEDGER_TX_SEIZE, U + 6, FX_NONE, 1, 40000, 0);
-    fx_do(f, U + 5, LEDGER_TX_RELEASE, FX_NONE, FX_NONE, 1, 10000, 0);
-    fx_do(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 4000000000, 0);
-    f->now += 7 * 86400;
-    fx_do(f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, 4000500000, 1575);
-    f->now += 384;
-    fx_do(f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, 3000000000, 1576); /* held */
-    fx_do(f, FX_ADMIN, LEDGER_TX_REPORT_ACCEPT, FX_NONE, FX_NONE, 1, 3000000000, 1576);
-    fx_do(f, U, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 1000000, 0);
-    fx_do(f, U + 1, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 2000000, 0);
-    fx_do(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 0, 2, 0);
-    fx_do(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 2, 0, 0);
-    fx_do(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_SETTLE, FX_NONE, FX_NONE, 1, 0, 0);
-    fx_do(f, FX_ADMIN, LEDGER_TX_FEE_SET, FX_NONE, FX_NONE, 1, 800, 0);
-    fx_do(f, FX_ADMIN, LEDGER_TX_PARAM_SET, FX_NONE, FX_NONE, LEDGER_PARAM_STAKE_LIMIT_MAX,
-          1000000000000, 0);
-    /* one batch of several transactions, including a duplicate and a nonce gap */
-    ledger_tx txs[5];
-    ledger_result res[5];
-    txs[0] = fx_tx(f, U + 4, LEDGER_TX_TRANSFER, U, FX_NONE, 0, 100, 0);
-    txs[1] = txs[0];
-    txs[2] = fx_tx(f, U + 6, LEDGER_TX_TRANSFER, U, FX_NONE, 0, 5, 0);
-    txs[3] = fx_tx(f, U + 6, LEDGER_TX_TRANSFER, U, FX_NONE, 0, 6, 0);
-    txs[3].nonce = txs[2].nonce + 1;
-    txs[4] = fx_tx(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U + 7, FX_NONE, 0, 123456789, 0);
-    fx_submit_batch(f, txs, 5, res);
-    CHECK(res[1].duplicate);
-    CHECK_CODE(res[3].code, LEDGER_OK);
-}
-
 static int genesis_fn(void *ctx, ledger_store *view)
 {
     return ledger_genesis_apply(view, ctx);
@@ -92,7 +51,7 @@ static void test_identical_digest(void)
     uint64_t diverged;
     memset(&r, 0, sizeof r);
     fx_open(&f, NULL);
-    build_history(&f);
+    fx_build_history(&f);
     fx_check(&f);
     CHECK_CODE(replay_into(&f, &r, &diverged), LEDGER_OK);
     CHECK_U64(diverged, 0);
@@ -108,27 +67,6 @@ static void test_identical_digest(void)
     fx_close(&f);
 }
 
-typedef struct damage {
-    unsigned table;
-    uint8_t key[40];
-    size_t key_len;
-    size_t byte; /* which value byte to flip */
-} damage;
-
-static int damage_fn(void *ctx, ledger_store *v)
-{
-    damage *d = ctx;
-    const uint8_t *val;
-    size_t n;
-    uint8_t copy[LEDGER_VALUE_MAX];
-    int rc = v->get(v->self, d->table, d->key, d->key_len, &val, &n);
-    if (rc != 0 || d->byte >= n)
-        return rc != 0 ? rc : LEDGER_STORE_CORRUPT;
-    memcpy(copy, val, n);
-    copy[d->byte] ^= 0x01;
-    return v->put(v->self, d->table, d->key, d->key_len, copy, n);
-}
-
 /* A flipped byte in a history record's signed transaction: the chain check and the replay
  * both name that record. */
 static void test_damaged_history(void)
@@ -141,10 +79,10 @@ static void test_damaged_history(void)
     ledger_store v;
     memset(&r, 0, sizeof r);
     fx_open(&f, NULL);
-    build_history(&f);
-    damage d = {.table = LEDGER_T_HISTORY, .key_len = 8, .byte = 250};
+    fx_build_history(&f);
+    fx_damage d = {.table = LEDGER_T_HISTORY, .key_len = 8, .byte = 250};
     d.key[7] = 7; /* record 7 */
-    CHECK(store_lmdb_write(f.store, damage_fn, &d) == 0);
+    CHECK(fx_damage_store(f.store, &d) == 0);
     CHECK(store_lmdb_begin(f.store, false, &t, &v) == 0);
     CHECK_CODE(ledger_check(&v, msg, sizeof msg), LEDGER_STORE_CORRUPT);
     printf("damaged history: %s\n", msg);
@@ -165,10 +103,10 @@ static void test_damaged_account(size_t byte, const char *expect)
     store_txn *t;
     ledger_store v;
     fx_open(&f, NULL);
-    build_history(&f);
-    damage d = {.table = LEDGER_T_ACCOUNT, .key_len = 32, .byte = byte};
+    fx_build_history(&f);
+    fx_damage d = {.table = LEDGER_T_ACCOUNT, .key_len = 32, .byte = byte};
     memcpy(d.key, f.pk[FX_USER + 2], 32);
-    CHECK(store_lmdb_write(f.store, damage_fn, &d) == 0);
+    CHECK(fx_damage_store(f.store, &d) == 0);
     CHECK(store_lmdb_begin(f.store, false, &t, &v) == 0);
     CHECK_CODE(ledger_check(&v, msg, sizeof msg), LEDGER_STORE_CORRUPT);
     printf("damaged account byte %zu: %s\n", byte, msg);

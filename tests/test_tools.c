@@ -118,77 +118,19 @@ static void copy_store(const char *src, const char *name, char dest[PATH_SIZE],
     free(out);
 }
 
-/* ---- a varied history on the fixture ----------------------------------------------------------
- */
-
-static void build_history(fixture *f)
-{
-    enum { U = FX_USER };
-    fx_do(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U, FX_NONE, 0, 5000000000, 0);
-    fx_do(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U + 1, FX_NONE, 0, 3000000000, 0);
-    fx_do(f, U, LEDGER_TX_TRANSFER, U + 2, FX_NONE, 0, 777, 0);
-    fx_do(f, U + 2, LEDGER_TX_TRANSFER, U, FX_NONE, 0, 778, 0); /* rejected */
-    fx_do(f, U, LEDGER_TX_APPROVE, U + 3, FX_NONE, 0, 1000, 0);
-    fx_do(f, U + 3, LEDGER_TX_TRANSFER_FROM, U, U + 4, 0, 600, 0);
-    fx_do(f, U + 1, LEDGER_TX_LOCK, U + 5, FX_NONE, 0, 100000, f->now + 3600);
-    fx_do(f, U + 5, LEDGER_TX_SEIZE, U + 6, FX_NONE, 1, 40000, 0);
-    fx_do(f, U + 5, LEDGER_TX_RELEASE, FX_NONE, FX_NONE, 1, 10000, 0);
-    fx_do(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 4000000000, 0);
-    f->now += 7 * 86400;
-    fx_do(f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, 4000500000, 1575);
-    f->now += 384;
-    fx_do(f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, 3000000000, 1576); /* held */
-    fx_do(f, FX_ADMIN, LEDGER_TX_REPORT_ACCEPT, FX_NONE, FX_NONE, 1, 3000000000, 1576);
-    fx_do(f, U, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 1000000, 0);
-    fx_do(f, U + 1, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 2000000, 0);
-    fx_do(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 1, 0, 0);
-    fx_do(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_SETTLE, FX_NONE, FX_NONE, 1, 0, 0);
-    fx_do(f, FX_ADMIN, LEDGER_TX_FEE_SET, FX_NONE, FX_NONE, 1, 800, 0);
-    fx_do(f, FX_ADMIN, LEDGER_TX_PARAM_SET, FX_NONE, FX_NONE, LEDGER_PARAM_STAKE_LIMIT_MAX,
-          1000000000000, 0);
-    ledger_tx txs[3];
-    ledger_result res[3];
-    txs[0] = fx_tx(f, U + 4, LEDGER_TX_TRANSFER, U, FX_NONE, 0, 100, 0);
-    txs[1] = txs[0]; /* a duplicate inside the batch */
-    txs[2] = fx_tx(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U + 7, FX_NONE, 0, 123456789, 0);
-    fx_submit_batch(f, txs, 3, res);
-    CHECK(res[1].duplicate);
-}
-
 /* ---- damage -----------------------------------------------------------------------------------
  */
 
-typedef struct damage {
-    unsigned table;
-    uint8_t key[40];
-    size_t key_len;
-    size_t byte; /* which value byte to flip */
-} damage;
-
-static int damage_fn(void *ctx, ledger_store *v)
-{
-    damage *d = ctx;
-    const uint8_t *val;
-    size_t n;
-    uint8_t copy[LEDGER_VALUE_MAX];
-    int rc = v->get(v->self, d->table, d->key, d->key_len, &val, &n);
-    if (rc != 0 || d->byte >= n)
-        return rc != 0 ? rc : LEDGER_STORE_CORRUPT;
-    memcpy(copy, val, n);
-    copy[d->byte] ^= 0x01;
-    return v->put(v->self, d->table, d->key, d->key_len, copy, n);
-}
-
 /* Flip one byte of a stored value through a write view: LMDB's structure stays valid, so the
  * ledger-level checks are what must catch it. */
-static void damage_store(const char *ledger_dir, const damage *d)
+static void damage_store(const char *ledger_dir, const fx_damage *d)
 {
     store_lmdb *s;
     store_options opt = {.durability = STORE_NOSYNC};
     CHECK(store_lmdb_open(&s, ledger_dir, &opt) == 0);
     if (s == NULL)
         return;
-    CHECK(store_lmdb_write(s, damage_fn, (void *)d) == 0);
+    CHECK(fx_damage_store(s, d) == 0);
     store_lmdb_close(&s);
 }
 
@@ -293,7 +235,7 @@ static void test_backup_offline(fixture *f)
 static void test_damaged_history(fixture *f)
 {
     char dest[PATH_SIZE], ledger[PATH_SIZE], *out;
-    damage d = {.table = LEDGER_T_HISTORY, .key_len = 8, .byte = 250};
+    fx_damage d = {.table = LEDGER_T_HISTORY, .key_len = 8, .byte = 250};
     d.key[7] = 7; /* record 7: a byte of its signed transaction */
     copy_store(f->dir, "bad-history", dest, ledger);
     damage_store(ledger, &d);
@@ -307,7 +249,7 @@ static void test_damaged_history(fixture *f)
 static void test_damaged_account(fixture *f)
 {
     char dest[PATH_SIZE], ledger[PATH_SIZE], *out, want[160];
-    damage d = {.table = LEDGER_T_ACCOUNT, .key_len = 32, .byte = 7};
+    fx_damage d = {.table = LEDGER_T_ACCOUNT, .key_len = 32, .byte = 7};
     memcpy(d.key, f->pk[FX_USER + 2], 32);
     copy_store(f->dir, "bad-account", dest, ledger);
     damage_store(ledger, &d);
@@ -324,7 +266,7 @@ static void test_damaged_account(fixture *f)
 static void test_damaged_pool(fixture *f)
 {
     char dest[PATH_SIZE], ledger[PATH_SIZE], *out, want[128];
-    damage d = {.table = LEDGER_T_POOL, .key_len = 1, .byte = 8}; /* low byte of A */
+    fx_damage d = {.table = LEDGER_T_POOL, .key_len = 1, .byte = 8}; /* low byte of A */
     copy_store(f->dir, "bad-pool", dest, ledger);
     damage_store(ledger, &d);
     CHECK_U64(verify_run(dest, &out), 1);
@@ -356,7 +298,7 @@ static void tests_on_fixture(void)
 {
     fixture f;
     fx_open(&f, NULL);
-    build_history(&f);
+    fx_build_history(&f);
     fx_check(&f);
     test_intact(&f);
     test_inspect(&f);
