@@ -354,7 +354,8 @@ static void reply_all(rpc_server *s, const batch_job *j, int commit_rc, ledger_s
         atomic_fetch_add(&s->replies_made, 1);
         if (encode_item(s, it, &s->results[i], commit_rc, view) != 0 ||
             send_reply(s->reply_push, &it->env, s->seq_buf.data, s->seq_buf.size, 0) != 0) {
-            /* the receiver still expects a message for this reply: send an empty marker */
+            /* nothing reaches the receiver for this one: take it back from the count it
+             * waits for at shutdown */
             s->c.replies_dropped++;
             atomic_fetch_sub(&s->replies_made, 1);
         }
@@ -380,7 +381,7 @@ static void publish(rpc_server *s, const batch_job *j, ledger_store *view)
         snprintf(topic, sizeof topic, "tx/%s", k->name);
         zmq_send(s->pub, topic, strlen(topic), ZMQ_SNDMORE);
         zmq_send(s->pub, buf.data, buf.size, 0);
-        const uint8_t *keys[3] = {r.tx.signer, NULL, NULL};
+        const uint8_t *keys[3] = {r.tx.signer, NULL, NULL}; /* kinds name at most 2 keys */
         int nkeys = 1;
         for (unsigned f = 0; f < k->field_count; f++)
             if (k->fields[f].type == LEDGER_F_KEY)
