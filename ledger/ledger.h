@@ -384,6 +384,9 @@ LEDGER_WARN_UNUSED int ledger_list_allowances(ledger_store *st,
  *  Out: *bps. Returns: false when fewer than two reports are kept or nothing elapsed. */
 bool ledger_operator_apr_bps(const ledger_operator *o, uint64_t epoch_s, int64_t *bps);
 
+/** Write n bytes as 2n lowercase hex characters and a NUL (out holds 2n + 1). */
+void ledger_hex(char *out, const uint8_t *in, size_t n);
+
 /* ---- rates ---------------------------------------------------------------------------- */
 
 /** Value of shares at the pool's rate: floor(shares * A / S) (rounds DOWN, pool keeps dust).

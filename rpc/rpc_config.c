@@ -83,12 +83,7 @@ int rpc_hex_decode32(uint8_t out[32], const char *hex)
 
 void rpc_hex_encode32(char out[65], const uint8_t in[32])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[64] = '\0';
+    ledger_hex(out, in, 32);
 }
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)

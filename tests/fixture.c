@@ -259,3 +259,22 @@ int fx_damage_store(store_lmdb *s, const fx_damage *d)
 {
     return store_lmdb_write(s, damage_fn, (void *)d);
 }
+
+void fx_random_tx(ledger_tx *tx, unsigned kind, test_rng *r)
+{
+    const ledger_kind_info *k = ledger_kind_lookup(kind);
+    memset(tx, 0, sizeof *tx);
+    tx->kind = (uint8_t)kind;
+    test_rng_fill(r, tx->signer, sizeof tx->signer);
+    tx->nonce = test_rng_next(r);
+    for (unsigned i = 0; i < k->field_count; i++) {
+        void *p = ledger_tx_slot(tx, k->fields[i].slot);
+        if (k->fields[i].type == LEDGER_F_U64) {
+            uint64_t v = test_rng_next(r), pick = test_rng_below(r, 4);
+            v = pick == 0 ? 0 : pick == 1 ? UINT64_MAX : v;
+            memcpy(p, &v, sizeof v);
+        } else {
+            test_rng_fill(r, p, 32);
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 #include "ledger.h"
 #include "store_lmdb.h"
+#include "test_util.h"
 
 /* Key slots. Users are FX_USER + 0 .. FX_KEYS - 1. */
 enum {
@@ -66,6 +67,10 @@ void fx_check(fixture *f);
  *  and its acceptance, withdrawals requested/finalized/settled, fee and parameter changes, and
  *  one multi-transaction batch holding a duplicate. Record 7 is the lock. */
 void fx_build_history(fixture *f);
+
+/** A transaction of `kind` with random signer, nonce and fields (unused slots zero); integers
+ *  are 0 or UINT64_MAX half the time, to reach the edges of the codecs. */
+void fx_random_tx(ledger_tx *tx, unsigned kind, test_rng *r);
 
 /* One byte of one stored value to flip (damage tests). */
 typedef struct fx_damage {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rpc_request.h"
+#include "fixture.h"
 #include "test_util.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -207,31 +208,6 @@ static const kv b_health[] = {S("op", "health"), {0}};
 
 /* ---- transactions: every kind, built from the ledger's field table ---------------------- */
 
-static void fill_random(test_rng *r, uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)test_rng_next(r);
-}
-
-static void random_tx(ledger_tx *tx, unsigned kind, test_rng *r)
-{
-    const ledger_kind_info *k = ledger_kind_lookup(kind);
-    memset(tx, 0, sizeof *tx);
-    tx->kind = (uint8_t)kind;
-    fill_random(r, tx->signer, sizeof tx->signer);
-    tx->nonce = test_rng_next(r);
-    for (unsigned i = 0; i < k->field_count; i++) {
-        void *p = ledger_tx_slot(tx, k->fields[i].slot);
-        if (k->fields[i].type == LEDGER_F_U64) {
-            uint64_t v = test_rng_next(r), pick = test_rng_below(r, 4);
-            v = pick == 0 ? 0 : pick == 1 ? UINT64_MAX : v;
-            memcpy(p, &v, sizeof v);
-        } else {
-            fill_random(r, p, 32);
-        }
-    }
-}
-
 /* Pack tx as a request; entries in table order, or reversed (order must not matter). */
 static void pack_tx(msgpack_sbuffer *sb, const ledger_tx *txc, const uint8_t sig[LEDGER_SIG_SIZE],
                     const char *ledger, bool reverse)
@@ -317,8 +293,8 @@ static void test_every_kind(test_rng *rng)
             rpc_request r;
             msgpack_sbuffer sb;
             const char *ledger = variant & 1 ? "lstd-test-1" : NULL;
-            random_tx(&want, kind, rng);
-            fill_random(rng, sig, sizeof sig);
+            fx_random_tx(&want, kind, rng);
+            test_rng_fill(rng, sig, sizeof sig);
             msgpack_sbuffer_init(&sb);
             pack_tx(&sb, &want, sig, ledger, variant & 2);
             memset(&r, 0xa5, sizeof r);
@@ -1028,8 +1004,8 @@ static void test_mutations(test_rng *rng, uint64_t iters)
     for (unsigned kind = 1; kind <= LEDGER_TX_KIND_MAX; kind++) {
         ledger_tx tx;
         uint8_t sig[LEDGER_SIG_SIZE];
-        random_tx(&tx, kind, rng);
-        fill_random(rng, sig, sizeof sig);
+        fx_random_tx(&tx, kind, rng);
+        test_rng_fill(rng, sig, sizeof sig);
         msgpack_sbuffer_init(&seeds[nseeds]);
         pack_tx(&seeds[nseeds++], &tx, sig, kind & 1 ? "main" : NULL, false);
     }

@@ -3,6 +3,7 @@
 
 #include "crypto.h"
 #include "ledger.h"
+#include "fixture.h"
 #include "test_util.h"
 
 /* The kinds and their fields as documented in ledger/README.md ("Kinds, fields, signer"). */
@@ -47,33 +48,6 @@ static int doc_type(const char *name)
 static size_t field_size(const ledger_field *f)
 {
     return f->type == LEDGER_F_U64 ? 8 : 32;
-}
-
-static void fill_random(test_rng *r, uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)test_rng_next(r);
-}
-
-/* A transaction of `kind` with random signer, nonce and fields; unused slots are zero.
- * Integers are sometimes 0 or UINT64_MAX to reach the edges of the be64 codec. */
-static void random_tx(ledger_tx *tx, unsigned kind, test_rng *r)
-{
-    const ledger_kind_info *k = ledger_kind_lookup(kind);
-    memset(tx, 0, sizeof *tx);
-    tx->kind = (uint8_t)kind;
-    fill_random(r, tx->signer, sizeof tx->signer);
-    tx->nonce = test_rng_next(r);
-    for (unsigned i = 0; i < k->field_count; i++) {
-        void *p = ledger_tx_slot(tx, k->fields[i].slot);
-        if (k->fields[i].type == LEDGER_F_U64) {
-            uint64_t v = test_rng_next(r), pick = test_rng_below(r, 8);
-            v = pick == 0 ? 0 : pick == 1 ? UINT64_MAX : v;
-            memcpy(p, &v, sizeof v);
-        } else {
-            fill_random(r, p, 32);
-        }
-    }
 }
 
 /* ---- the kind table ------------------------------------------------------------------- */
@@ -225,7 +199,7 @@ static void test_roundtrip(test_rng *r, uint64_t iters)
             int failures = test_failures;
             ledger_tx tx, back;
             uint8_t bytes[LEDGER_TX_BYTES_MAX];
-            random_tx(&tx, kind, r);
+            fx_random_tx(&tx, kind, r);
             size_t len = ledger_tx_encode(bytes, &tx);
             CHECK_U64(len, want);
             if (len != want)

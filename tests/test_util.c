@@ -90,6 +90,12 @@ uint64_t test_rng_next(test_rng *r)
     return result;
 }
 
+void test_rng_fill(test_rng *r, uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)test_rng_next(r);
+}
+
 uint64_t test_rng_below(test_rng *r, uint64_t n)
 {
     return test_rng_next(r) % n;

@@ -3,6 +3,7 @@
 #define LSTD_TEST_UTIL_H
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -48,6 +49,8 @@ typedef struct test_rng {
 
 void test_rng_seed(test_rng *r, uint64_t seed);
 uint64_t test_rng_next(test_rng *r);
+/** Fill n bytes with PRNG output. */
+void test_rng_fill(test_rng *r, uint8_t *p, size_t n);
 /** Uniform in [0, n); n > 0. */
 uint64_t test_rng_below(test_rng *r, uint64_t n);
 

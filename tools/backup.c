@@ -67,16 +67,6 @@ static void signals_install(void)
     sigaction(SIGSEGV, &sa, NULL);
 }
 
-static void hex(char *out, const uint8_t *in, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static bool is_dir(const char *path)
 {
     struct stat st;
@@ -157,8 +147,8 @@ static int check_backup(const char *dest_ledger)
                ledger_err_name(rc));
         return rc == LEDGER_STORE_CORRUPT ? EXIT_FINDING : EXIT_UNREADABLE;
     }
-    hex(head, c.head, 32);
-    hex(digest, c.digest, 32);
+    ledger_hex(head, c.head, 32);
+    ledger_hex(digest, c.digest, 32);
     printf("lstd-backup: ledger %s, %" PRIu64 " records, %" PRIu64 " batches, last batch time "
            "%" PRIu64 "\nhead    %s\ndigest  %s\n",
            g.ledger_id, c.next_seq - 1, c.next_batch - 1, c.last_ts, head, digest);

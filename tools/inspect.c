@@ -49,28 +49,18 @@ typedef struct inspect {
 
 /* ---- formatting ------------------------------------------------------------------------------ */
 
-static void hex(char *out, const uint8_t *in, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* A key in full hex (static buffer: one call per printf argument list). */
 static const char *key_hex(const uint8_t key[32])
 {
     static char buf[65];
-    hex(buf, key, 32);
+    ledger_hex(buf, key, 32);
     return buf;
 }
 
 /* The first 8 bytes of a key in hex and "..". */
 static void short_hex(char out[19], const uint8_t key[32])
 {
-    hex(out, key, 8);
+    ledger_hex(out, key, 8);
     memcpy(out + 16, "..", 3);
 }
 

@@ -53,16 +53,6 @@ static void usage(FILE *out)
 
 /* ---- output helpers -------------------------------------------------------------------- */
 
-static void hex(char *out, const uint8_t *in, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static uint64_t be64(const uint8_t *p)
 {
     uint64_t v = 0;
@@ -300,7 +290,7 @@ static void describe_divergence(verify *v, uint64_t seq, char *out, size_t size)
         return;
     }
     const ledger_kind_info *k = ledger_kind_lookup(r.tx.kind);
-    hex(signer, r.tx.signer, LEDGER_KEY_SIZE);
+    ledger_hex(signer, r.tx.signer, LEDGER_KEY_SIZE);
     snprintf(out, size,
              "record %" PRIu64 " (batch %" PRIu64 ", %s by %s nonce %" PRIu64
              ", recorded %s) does not reproduce its recorded result and hash",
@@ -342,9 +332,9 @@ static bool step_replay(verify *v)
 static void describe_key(char *out, size_t size, unsigned table, const uint8_t *k, size_t n)
 {
     char a[2 * LEDGER_KEY_MAX + 1], b[2 * LEDGER_KEY_SIZE + 1];
-    hex(a, k, n <= 32 ? n : 32);
+    ledger_hex(a, k, n <= 32 ? n : 32);
     if (n == 64)
-        hex(b, k + 32, 32);
+        ledger_hex(b, k + 32, 32);
     uint64_t id = n == 8 ? be64(k) : n == 40 ? be64(k + 32) : 0;
     switch (table * 100 + (unsigned)(n <= 99 ? n : 99)) {
     case LEDGER_T_POOL * 100 + 1:
@@ -384,7 +374,7 @@ static void describe_key(char *out, size_t size, unsigned table, const uint8_t *
         snprintf(out, size, "history index of account %s, seq %" PRIu64, a, id);
         return;
     default:
-        hex(a, k, n <= LEDGER_KEY_MAX ? n : LEDGER_KEY_MAX);
+        ledger_hex(a, k, n <= LEDGER_KEY_MAX ? n : LEDGER_KEY_MAX);
         snprintf(out, size, "table %s, key %s", table_name(table), a);
     }
 }
@@ -493,8 +483,8 @@ static bool diff_fields(const void *stored, const void *replayed, const field *f
             snprintf(out, size, "stored %s %" PRIu64 ", replay gives %" PRIu64, f[i].name, x, y);
         } else {
             char x[65], y[65];
-            hex(x, a, 32);
-            hex(y, b, 32);
+            ledger_hex(x, a, 32);
+            ledger_hex(y, b, 32);
             snprintf(out, size, "stored %s %s, replay gives %s", f[i].name, x, y);
         }
         return true;
@@ -711,12 +701,12 @@ static void step_chain(verify *v)
                 ", replay gives seq %" PRIu64 " batch %" PRIu64 " time %" PRIu64,
                 v->chain.next_seq - 1, v->chain.next_batch - 1, v->chain.last_ts, r.next_seq - 1,
                 r.next_batch - 1, r.last_ts);
-    hex(x, v->chain.head, 32);
-    hex(y, r.head, 32);
+    ledger_hex(x, v->chain.head, 32);
+    ledger_hex(y, r.head, 32);
     if (memcmp(v->chain.head, r.head, 32) != 0)
         finding(v, "chain", "stored head %s, replay gives %s", x, y);
-    hex(x, v->chain.digest, 32);
-    hex(y, r.digest, 32);
+    ledger_hex(x, v->chain.digest, 32);
+    ledger_hex(y, r.digest, 32);
     if (memcmp(v->chain.digest, r.digest, 32) != 0)
         finding(v, "chain", "stored digest %s, replay gives %s", x, y);
     if (v->findings == before)
@@ -728,8 +718,8 @@ static void step_chain(verify *v)
 static void summary(const verify *v)
 {
     char head[65], digest[65];
-    hex(head, v->chain.head, 32);
-    hex(digest, v->chain.digest, 32);
+    ledger_hex(head, v->chain.head, 32);
+    ledger_hex(digest, v->chain.digest, 32);
     printf("records %" PRIu64 ", batches %" PRIu64 ", last batch time %" PRIu64 "\n",
            v->chain.next_seq - 1, v->chain.next_batch - 1, v->chain.last_ts);
     printf("head    %s\ndigest  %s\n", head, digest);
