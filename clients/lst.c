@@ -243,7 +243,7 @@ static const char amount_keys[] =
     "|funded_since|exited_since|fees_earned|gain|loss|fee_shares|rate_num|rate_den"
     "|shares_minted|amount_credited|shares_moved|allowance|allowance_left|shares_locked"
     "|shares_released|shares_left|shares_seized|amount_paid|shares_burned|shares_returned"
-    "|treasury_fee_shares|operator_fee_shares|";
+    "|treasury_fee_shares|operator_fee_shares|unvested|held_loss|";
 
 static bool is_amount_key(const char *key)
 {
@@ -273,6 +273,7 @@ static void leaf_text(const cli *k, const char *key, bool plain_value, const lst
     size_t len;
     const char *s;
     const uint8_t *b;
+    lst_u128 wide;
     switch (lst_value_type(v)) {
     case LST_T_NIL:
         snprintf(out, size, "none");
@@ -289,7 +290,11 @@ static void leaf_text(const cli *k, const char *key, bool plain_value, const lst
     case LST_T_INT:
         snprintf(out, size, "%" PRId64, lst_value_i64(v));
         break;
-    case LST_T_STR:
+    case LST_T_STR: /* a 128-bit total is a str of digits: an amount like the others */
+        if (!k->base && is_amount_key(key) && lst_value_u128(v, &wide)) {
+            lst_amount_format_u128(out, size, wide, k->decimals);
+            break;
+        }
         s = lst_value_str(v, &len);
         snprintf(out, size, "%.*s", (int)(len < size ? len : size - 1), s);
         break;
@@ -873,13 +878,17 @@ static const command commands[] = {
     {"keygen", cmd_keygen, "FILE",
      "write a fresh key file (mode 0600, never overwrites); print its address"},
     {"address", cmd_address, "[KEYFILE]", "print the address of a key file (default: --key)"},
-    {"pool", cmd_simple, "", "the pool: assets, shares, rate, parameters, roles, chain head"},
+    {"pool", cmd_simple, "",
+     "the pool now: assets, shares, rate, unvested reward, bunker mode, epoch, parameters, fees,\n"
+     "      largest operator, roles, chain head"},
     {"account", cmd_account, "[ACCOUNT]",
      "balances, nonce, liens, allowances, withdrawals (default: --key's)"},
     {"tx", cmd_tx_query, "HASH", "a recorded transaction by its hash"},
     {"history", cmd_history, "[ACCOUNT] [--after SEQ] [--limit N]",
      "an account's recorded transactions"},
-    {"operator", cmd_by_id, "ID", "an operator: balance, fees, reports, reward rate"},
+    {"operator", cmd_by_id, "ID",
+     "an operator: balance, share of the pool, fees in force and for its next report,\n"
+     "      held report and the loss it would book, reports, reward rate"},
     {"quote", cmd_quote, "--amount AMOUNT | --shares AMOUNT",
      "shares a deposit mints, or what shares are worth"},
     {"lien", cmd_by_id, "ID", "a collateral lien"},
@@ -910,7 +919,7 @@ static const struct {
     {"withdraw_settle", "custodian: record the payout of a finalized request"},
     {"operator_fund", "custodian: move buffered assets to an operator"},
     {"operator_exit", "custodian or the operator: move stake back to the buffer"},
-    {"report", "operator: report its validators' balance at an epoch"},
+    {"report", "operator: report its validators' balance at an epoch (at most the pool's epoch)"},
     {"report_accept", "admin: apply a report held by a sanity limit"},
     {"operator_register", "admin: add an operator"},
     {"operator_set_active", "admin: activate (1) or deactivate (0) an operator"},
@@ -919,6 +928,7 @@ static const struct {
     {"param_set", "admin: set a parameter (by name or number)"},
     {"pause_set", "admin: set the paused activities (deposits,transfers,withdrawals | none)"},
     {"role_set", "admin: hand a role (admin, custodian, treasury) to an account"},
+    {"operator_reset", "admin: re-anchor an operator at a started epoch, booking its balance"},
 };
 
 _Static_assert(sizeof kind_help / sizeof kind_help[0] == LST_KIND_MAX, "one line per kind");

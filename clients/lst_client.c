@@ -230,19 +230,41 @@ int lst_amount_parse(const char *text, unsigned decimals, bool base_units, uint6
     return LST_OK;
 }
 
-size_t lst_amount_format(char *buf, size_t size, uint64_t units, unsigned decimals)
+/* The decimal digits of v. Out: out (NUL-terminated, at least LST_U128_DIGITS_MAX + 1). */
+static void u128_digits(char *out, lst_u128 v)
 {
-    char frac[24];
-    if (decimals == 0 || decimals > 19)
-        return (size_t)snprintf(buf, size, "%" PRIu64, units);
+    char tmp[LST_U128_DIGITS_MAX + 1];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
+size_t lst_amount_format_u128(char *buf, size_t size, lst_u128 units, unsigned decimals)
+{
+    char whole[LST_U128_DIGITS_MAX + 1], frac[24];
+    if (decimals > 19)
+        decimals = 0;
     uint64_t p = pow10_u64(decimals);
-    snprintf(frac, sizeof frac, "%0*" PRIu64, (int)decimals, units % p);
+    u128_digits(whole, units / p);
+    if (decimals == 0)
+        return (size_t)snprintf(buf, size, "%s", whole);
+    snprintf(frac, sizeof frac, "%0*" PRIu64, (int)decimals, (uint64_t)(units % p));
     size_t n = strlen(frac);
     while (n > 0 && frac[n - 1] == '0')
         frac[--n] = '\0';
     if (n == 0)
-        return (size_t)snprintf(buf, size, "%" PRIu64, units / p);
-    return (size_t)snprintf(buf, size, "%" PRIu64 ".%s", units / p, frac);
+        return (size_t)snprintf(buf, size, "%s", whole);
+    return (size_t)snprintf(buf, size, "%s.%s", whole, frac);
+}
+
+size_t lst_amount_format(char *buf, size_t size, uint64_t units, unsigned decimals)
+{
+    return lst_amount_format_u128(buf, size, units, decimals);
 }
 
 /* ---- kinds ------------------------------------------------------------------------------- */
@@ -438,6 +460,16 @@ void lst_tx_report(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uint64_t ba
     tx_fill(tx, LEDGER_TX_REPORT, NULL, (const uint64_t[]){operator_id, epoch, balance});
 }
 
+void lst_tx_report_accept(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uint64_t balance)
+{
+    tx_fill(tx, LEDGER_TX_REPORT_ACCEPT, NULL, (const uint64_t[]){operator_id, epoch, balance});
+}
+
+void lst_tx_operator_reset(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uint64_t balance)
+{
+    tx_fill(tx, LEDGER_TX_OPERATOR_RESET, NULL, (const uint64_t[]){operator_id, epoch, balance});
+}
+
 bool lst_result_out(const lst_result *r, const char *name, uint64_t *value)
 {
     for (unsigned i = 0; i < r->out_count && i < LST_OUTPUTS_MAX; i++)
@@ -609,6 +641,28 @@ uint64_t lst_value_u64(const lst_value *v)
     return o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? o->via.u64 : 0;
 }
 
+bool lst_value_u128(const lst_value *v, lst_u128 *out)
+{
+    const msgpack_object *o = obj(v);
+    lst_u128 x = 0;
+    *out = 0;
+    if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        *out = o->via.u64;
+        return true;
+    }
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
+        o->via.str.size > LST_U128_DIGITS_MAX)
+        return false;
+    for (uint32_t i = 0; i < o->via.str.size; i++) {
+        unsigned d = (unsigned)(o->via.str.ptr[i] - '0');
+        if (d > 9 || x > (~(lst_u128)0 - d) / 10) /* not a digit, or past 2^128 - 1 */
+            return false;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return true;
+}
+
 int64_t lst_value_i64(const lst_value *v)
 {
     const msgpack_object *o = obj(v);
@@ -681,6 +735,11 @@ int lst_reply_type(const lst_reply *r, const char *path)
 uint64_t lst_reply_u64(const lst_reply *r, const char *path)
 {
     return lst_value_u64(lst_reply_get(r, path));
+}
+
+bool lst_reply_u128(const lst_reply *r, const char *path, lst_u128 *out)
+{
+    return lst_value_u128(lst_reply_get(r, path), out);
 }
 
 bool lst_reply_bool(const lst_reply *r, const char *path)
@@ -1339,14 +1398,19 @@ int lst_pool(lst_client *c, lst_pool_info *out)
         lst_reply_destroy(&r);
         return rc;
     }
-    static const char *const names[] = {"decimals", "assets", "shares", "buffer",
-                                        "payable",  "seq",    "batch",  "time"};
-    uint64_t *const dst[] = {&out->decimals, &out->assets, &out->shares, &out->buffer,
-                             &out->payable,  &out->seq,    &out->batch,  &out->time};
+    static const char *const names[] = {"decimals", "assets",   "shares",    "buffer",
+                                        "unvested", "vest_end", "held_loss", "epoch",
+                                        "seq",      "batch",    "time",      "now"};
+    uint64_t *const dst[] = {&out->decimals, &out->assets,   &out->shares,    &out->buffer,
+                             &out->unvested, &out->vest_end, &out->held_loss, &out->epoch,
+                             &out->seq,      &out->batch,    &out->time,      &out->now};
     bool ok = read_figures(r, names, dst, sizeof names / sizeof names[0]) &&
+              lst_reply_u128(r, "result.payable", &out->payable) &&
+              lst_reply_type(r, "result.bunker") == LST_T_BOOL &&
               lst_reply_str(r, "result.ledger_id", out->ledger_id, sizeof out->ledger_id) &&
               (lst_reply_str(r, "result.rate", out->rate, sizeof out->rate) ||
                lst_reply_type(r, "result.rate") == LST_T_NIL);
+    out->bunker = lst_reply_bool(r, "result.bunker");
     lst_reply_destroy(&r);
     if (!ok || out->ledger_id[0] == '\0') {
         set_error(c, "the pool reply lacks a figure PROTOCOL.md lists");

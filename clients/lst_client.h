@@ -8,8 +8,10 @@
  * thread-safe: use one per thread.
  *
  * Conventions: functions that can fail return an lst_code; on failure a description is kept
- * for lst_client_error. Amounts and shares are u64 base units everywhere in this API;
- * lst_amount_parse and lst_amount_format convert to and from human units (the pool's
+ * for lst_client_error. Amounts and shares are u64 base units everywhere in this API, except
+ * the ledger's lifetime totals (payable, total_deposited, ..., fees_earned), which are 128-bit
+ * (lst_u128): the server sends those as strings of decimal digits and lst_value_u128 reads
+ * them. lst_amount_parse and lst_amount_format convert to and from human units (the pool's
  * `decimals`). Keys, hashes and refs are 32 raw bytes.
  */
 
@@ -25,12 +27,16 @@
 #endif
 
 #define LST_KEY_SIZE 32     /* x-only public key, secret key, hash, ref */
-#define LST_KIND_MAX 22     /* transaction kinds are numbered 1..LST_KIND_MAX */
+#define LST_KIND_MAX 23     /* transaction kinds are numbered 1..LST_KIND_MAX */
 #define LST_FIELDS_MAX 4    /* fields of one transaction kind */
 #define LST_OUTPUTS_MAX 4   /* named outputs of one transaction */
 #define LST_NAME_MAX 32     /* error, field and output names, NUL included */
 #define LST_MESSAGE_MAX 192 /* a server's error message, NUL included (longer ones are cut) */
 #define LST_LEDGER_ID_MAX 32
+#define LST_U128_DIGITS_MAX 39 /* decimal digits of 2^128 - 1 */
+
+/* A 128-bit unsigned integer (GCC and Clang). */
+__extension__ typedef unsigned __int128 lst_u128;
 
 /* ---- result codes ------------------------------------------------------------------------ */
 
@@ -92,6 +98,9 @@ LST_WARN_UNUSED int lst_amount_parse(const char *text, unsigned decimals, bool b
  *  "0.000000001"); decimals > 19 prints base units. Out: buf (NUL-terminated, cut to size).
  *  Returns: the length of the full text (as snprintf). */
 size_t lst_amount_format(char *buf, size_t size, uint64_t units, unsigned decimals);
+
+/** lst_amount_format for a 128-bit total (decimals 0: its exact decimal digits). */
+size_t lst_amount_format_u128(char *buf, size_t size, lst_u128 units, unsigned decimals);
 
 /* ---- transaction kinds (the table of ledger/README.md) ----------------------------------- */
 
@@ -159,6 +168,9 @@ void lst_tx_withdraw_settle(lst_tx *tx, uint64_t request_id, const uint8_t payou
 void lst_tx_operator_fund(lst_tx *tx, uint64_t operator_id, uint64_t amount);
 void lst_tx_operator_exit(lst_tx *tx, uint64_t operator_id, uint64_t amount);
 void lst_tx_report(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uint64_t balance);
+/** report_accept and operator_reset (admin) take the same fields as report. */
+void lst_tx_report_accept(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uint64_t balance);
+void lst_tx_operator_reset(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uint64_t balance);
 
 /* What the ledger answered to one transaction. */
 typedef struct lst_result {
@@ -287,6 +299,10 @@ const lst_value *lst_reply_get(const lst_reply *r, const char *path);
 /** Typed reads by path; absent or of another type: 0, false, NULL, LST_T_NONE. */
 int lst_reply_type(const lst_reply *r, const char *path);
 uint64_t lst_reply_u64(const lst_reply *r, const char *path);
+/** A 128-bit total: a str of 1..39 decimal digits (how the server sends them) or a uint.
+ *  Out: *out (0 when false). Returns: false when absent, of another type, or not a value
+ *  below 2^128. */
+bool lst_reply_u128(const lst_reply *r, const char *path, lst_u128 *out);
 bool lst_reply_bool(const lst_reply *r, const char *path);
 size_t lst_reply_len(const lst_reply *r, const char *path); /* array or map entries */
 /** bin: returns its bytes (valid while the reply lives), *len its size (len may be NULL). */
@@ -298,6 +314,7 @@ bool lst_reply_str(const lst_reply *r, const char *path, char *buf, size_t size)
 const lst_value *lst_value_get(const lst_value *v, const char *path);
 int lst_value_type(const lst_value *v);
 uint64_t lst_value_u64(const lst_value *v);
+bool lst_value_u128(const lst_value *v, lst_u128 *out);
 int64_t lst_value_i64(const lst_value *v); /* UINT above INT64_MAX: INT64_MAX */
 bool lst_value_bool(const lst_value *v);
 size_t lst_value_len(const lst_value *v);
@@ -343,9 +360,15 @@ LST_WARN_UNUSED int lst_query_health(lst_client *c, lst_reply **out);
 /* Typed summaries of the two most used queries. */
 typedef struct lst_pool_info {
     char ledger_id[LST_LEDGER_ID_MAX + 1];
-    uint64_t decimals, assets, shares, buffer, payable;
-    uint64_t seq, batch, time; /* last recorded seq, last batch and its time */
-    char rate[48];             /* A/S with 18 fractional digits; "" when S is 0 */
+    uint64_t decimals, assets, shares, buffer; /* A (vested as of `now`), S, buffer */
+    lst_u128 payable;                          /* finalized, not yet settled */
+    uint64_t unvested, vest_end;               /* U (as of `now`) and when it will have vested */
+    uint64_t held_loss;                        /* loss the held reports would book */
+    bool bunker;                               /* held_loss > 0: finalization pays less */
+    uint64_t epoch;                            /* the epoch running at `now` */
+    uint64_t seq, batch, time;                 /* last recorded seq, last batch and its time */
+    uint64_t now;                              /* the query's time (figures are as of it) */
+    char rate[48];                             /* A/S with 18 fractional digits; "" when S is 0 */
 } lst_pool_info;
 
 typedef struct lst_account_info {

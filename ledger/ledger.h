@@ -26,6 +26,12 @@
 #define LEDGER_FINALIZE_MAX 1024 /* requests one finalize transaction may touch */
 #define LEDGER_TX_BYTES_MAX 256
 #define LEDGER_GENESIS_OPERATORS_MAX 16
+#define LEDGER_DEAD_SHARES_MIN                                                                     \
+    1000000u /* genesis dead shares: at least 10^6 (ledger/README.md)                              \
+              */
+
+/* Lifetime totals are 128-bit so that no amount of activity can exhaust them. */
+__extension__ typedef unsigned __int128 ledger_u128;
 
 /* ---- transactions --------------------------------------------------------------------- */
 
@@ -53,13 +59,14 @@
     X(FEE_SET, 19)                                                                                 \
     X(PARAM_SET, 20)                                                                               \
     X(PAUSE_SET, 21)                                                                               \
-    X(ROLE_SET, 22)
+    X(ROLE_SET, 22)                                                                                \
+    X(OPERATOR_RESET, 23)
 
 typedef enum ledger_kind {
 #define LEDGER_KIND_ENUM(name, num) LEDGER_TX_##name = num,
     LEDGER_KINDS(LEDGER_KIND_ENUM)
 #undef LEDGER_KIND_ENUM
-        LEDGER_TX_KIND_MAX = 22
+        LEDGER_TX_KIND_MAX = 23
 } ledger_kind;
 
 /* A decoded transaction. Each kind uses a documented subset of the slots below (see
@@ -144,13 +151,14 @@ typedef struct ledger_result {
     X(MAX_DROP_BPS, 4, 500, 0, 10000)          /* one-off decrease limit per report */             \
     X(OPERATOR_CAP_BPS, 5, 0, 0, 10000)        /* max operator share of A; 0 = no cap */           \
     X(FEE_DELAY_S, 6, 604800, 0, 31536000)     /* delay before a fee increase applies */           \
-    X(EPOCH_S, 7, 384, 1, 86400)               /* seconds per epoch */
+    X(EPOCH_S, 7, 384, 1, 86400)               /* seconds per epoch */                             \
+    X(VEST_S, 8, 86400, 0, 2592000) /* a reward vests into the rate over this; 0 = at once */
 
 enum ledger_param {
 #define LEDGER_PARAM_ENUM(name, num, def, lo, hi) LEDGER_PARAM_##name = num,
     LEDGER_PARAMS(LEDGER_PARAM_ENUM)
 #undef LEDGER_PARAM_ENUM
-        LEDGER_PARAM_COUNT = 8 /* one more than the highest number */
+        LEDGER_PARAM_COUNT = 9 /* one more than the highest number */
 };
 
 /** Returns: the wire name of a parameter ("MAX_APR_BPS"), or NULL if unknown. */
@@ -174,11 +182,14 @@ typedef struct ledger_fee {
 } ledger_fee;
 
 typedef struct ledger_pool {
-    uint64_t assets;  /* A = buffer + sum of operator balances */
-    uint64_t shares;  /* S = all shares in existence */
-    uint64_t buffer;  /* assets held by the custodian, not at validators */
-    uint64_t payable; /* finalized payouts not yet settled (not part of A) */
-    uint64_t total_deposited, total_rewards, total_slashed, total_paid;
+    uint64_t assets;   /* A: vested pooled assets, the numerator of the rate A / S */
+    uint64_t shares;   /* S = all shares in existence */
+    uint64_t buffer;   /* assets held by the custodian, not at validators */
+    uint64_t unvested; /* U: reported reward not yet vested; A + U = buffer + operator balances */
+    uint64_t vest_ts, vest_end; /* U vests linearly from vest_ts to vest_end */
+    uint64_t held_loss;  /* sum of the losses the held reports would book (bunker mode when > 0) */
+    ledger_u128 payable; /* finalized payouts not yet settled (not part of A) */
+    ledger_u128 total_deposited, total_rewards, total_slashed, total_paid; /* lifetime */
     uint64_t stake_limit_current, stake_limit_ts;
     uint64_t pause_flags;
     uint64_t params[LEDGER_PARAM_COUNT];
@@ -188,9 +199,11 @@ typedef struct ledger_pool {
     uint64_t next_lien_id;      /* ids start at 1 */
     uint64_t next_request_id;   /* ids start at 1 */
     uint64_t finalized_through; /* every request id <= this is finalized, cancelled or returned */
-    uint64_t queue_count, queue_shares, queue_amount; /* pending requests: count, shares, quotes */
+    uint64_t queue_count, queue_shares; /* pending requests: count, shares */
+    ledger_u128 queue_amount;           /* pending requests: sum of amount_at_request */
     uint64_t decimals;
     uint64_t dead_shares;
+    uint64_t epoch_anchor, epoch_anchor_ts; /* epoch epoch_anchor started at epoch_anchor_ts */
 } ledger_pool;
 
 typedef struct ledger_account {
@@ -243,9 +256,10 @@ typedef struct ledger_operator {
     ledger_fee fee;
     uint64_t balance;          /* last reported balance + funded - exited since */
     uint64_t reported_balance; /* last reported balance */
-    uint64_t funded_since, exited_since;
-    uint64_t last_epoch, last_report_ts;
-    uint64_t fees_earned;              /* fee shares minted to the fee account, ever */
+    ledger_u128 funded_since, exited_since;
+    uint64_t last_epoch, last_report_ts; /* last applied report (registration time before one) */
+    uint64_t period_fee_bps, period_treasury_bps; /* fees in force when the period began */
+    ledger_u128 fees_earned;                      /* fee shares minted to the fee account, ever */
     uint64_t held_epoch, held_balance; /* report held back by a sanity limit (0,0: none) */
     uint64_t report_count;             /* reports applied, ever; history is a ring of the last 8 */
     ledger_report_entry reports[LEDGER_REPORTS_KEPT];
@@ -271,7 +285,8 @@ typedef struct ledger_genesis {
     uint64_t decimals;  /* default 9 */
     uint64_t timestamp; /* genesis time, seconds */
     uint8_t admin[LEDGER_KEY_SIZE], custodian[LEDGER_KEY_SIZE], treasury[LEDGER_KEY_SIZE];
-    uint64_t dead_shares; /* seed assets = dead shares (1:1), held by the dead account */
+    uint64_t dead_shares;  /* seed assets = dead shares (1:1), held by the dead account */
+    uint64_t epoch_origin; /* time epoch 0 starts (<= timestamp); default 0 */
     uint64_t treasury_fee_bps;
     uint64_t params[LEDGER_PARAM_COUNT];
     uint64_t operator_count;
@@ -380,22 +395,52 @@ LEDGER_WARN_UNUSED int ledger_list_allowances(ledger_store *st,
                                               uint64_t *amounts, size_t max, size_t *n, bool *more);
 
 /** Annualised net reward rate of an operator over its kept reports, in basis points of the
- *  balance before them: (Σ gain − Σ loss) · 10000 · year / (balance · elapsed seconds).
- *  Out: *bps. Returns: false when fewer than two reports are kept or nothing elapsed. */
-bool ledger_operator_apr_bps(const ledger_operator *o, uint64_t epoch_s, int64_t *bps);
+ *  balance before them: (Σ gain − Σ loss) · 10000 · year / (balance · elapsed seconds), the
+ *  elapsed time between the batch times of the oldest and newest kept report (never the
+ *  epochs, which the operator names). Out: *bps.
+ *  Returns: false when fewer than two reports are kept or no time elapsed. */
+bool ledger_operator_apr_bps(const ledger_operator *o, int64_t *bps);
 
 /** Write n bytes as 2n lowercase hex characters and a NUL (out holds 2n + 1). */
 void ledger_hex(char *out, const uint8_t *in, size_t n);
 
 /* ---- rates ---------------------------------------------------------------------------- */
 
-/** Value of shares at the pool's rate: floor(shares * A / S) (rounds DOWN, pool keeps dust).
- *  Returns: LEDGER_OK, LEDGER_POOL_EMPTY or LEDGER_OVERFLOW. */
+/** Value of shares at the pool's (vested) rate: floor(shares * A / S) (rounds DOWN, pool keeps
+ *  dust): what an exit is paid, what a lien is worth. 0 when A = 0.
+ *  Returns: LEDGER_OK, LEDGER_POOL_EMPTY (S = 0) or LEDGER_OVERFLOW. */
 int ledger_shares_to_amount(const ledger_pool *p, uint64_t shares, uint64_t *amount);
 
-/** Shares minted for a deposit: floor(amount * S / A) (rounds DOWN, in favour of the pool).
- *  Returns: LEDGER_OK, LEDGER_POOL_EMPTY or LEDGER_OVERFLOW. */
+/** Shares minted for a deposit: floor(amount * S / (A + U)) (rounds DOWN, in favour of the
+ *  pool): a deposit pays for the reward still vesting, so nobody buys into it cheaply.
+ *  Returns: LEDGER_OK, LEDGER_POOL_EMPTY (A + U = 0 or S = 0) or LEDGER_OVERFLOW. */
 int ledger_amount_to_shares(const ledger_pool *p, uint64_t amount, uint64_t *shares);
+
+/** Vest the pool's unvested reward up to `now`: A grows by floor(U * (now - vest_ts) /
+ *  (vest_end - vest_ts)), all of U once now >= vest_end (rounds DOWN: the reward reaches the
+ *  rate no sooner than scheduled). Pure; batches call it at their start, queries may call it on
+ *  a copy to show the pool at their own time. */
+void ledger_pool_vest(ledger_pool *p, uint64_t now);
+
+/** The epoch running at `now` on the pool's epoch clock (EPOCH_S seconds per epoch from
+ *  the anchor; ledger/README.md). A report's epoch may not exceed it. */
+uint64_t ledger_epoch_at(const ledger_pool *p, uint64_t now);
+
+/** The fee in force at `now` (a scheduled increase counts once its time has come). */
+uint64_t ledger_fee_in_force(const ledger_fee *f, uint64_t now);
+
+/** The fees an operator's next report would be charged at `now`: for each of the treasury and
+ *  the operator, the lower of the fee in force when its report period began and the fee in
+ *  force now (an increase waits for the next period; a decrease applies at once). */
+void ledger_report_fees(const ledger_pool *p, const ledger_operator *o, uint64_t now,
+                        uint64_t *treasury_bps, uint64_t *operator_bps);
+
+/** The loss accepting an operator's held report would book now: its balance minus the held
+ *  balance, 0 when nothing is held or the held report is not a loss. */
+uint64_t ledger_held_loss(const ledger_operator *o);
+
+/** Write a 128-bit value in decimal with a NUL; out holds at least 40 bytes. Returns: out. */
+char *ledger_u128_str(char out[40], ledger_u128 v);
 
 /* ---- whole-state checks ----------------------------------------------------------------- */
 

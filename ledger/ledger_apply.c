@@ -31,6 +31,7 @@ static const struct {
     [LEDGER_TX_PARAM_SET] = {op_param_set, ROLE_ADMIN},
     [LEDGER_TX_PAUSE_SET] = {op_pause_set, ROLE_ADMIN},
     [LEDGER_TX_ROLE_SET] = {op_role_set, ROLE_ADMIN},
+    [LEDGER_TX_OPERATOR_RESET] = {op_operator_reset, ROLE_ADMIN},
 };
 
 int ledger_batch_begin(ledger_batch *b, ledger_store *st, uint64_t now)
@@ -47,6 +48,7 @@ int ledger_batch_begin(ledger_batch *b, ledger_store *st, uint64_t now)
         return rc;
     memcpy(b->ledger_id, g.ledger_id, sizeof b->ledger_id);
     b->now = now > b->chain.last_ts ? now : b->chain.last_ts;
+    ledger_pool_vest(&b->pool, b->now);
     return LEDGER_OK;
 }
 

@@ -59,9 +59,11 @@ static int scan(check *c, unsigned table, const uint8_t *prefix, size_t prefix_l
 }
 
 typedef struct sums {
-    uint64_t free, liened, queued, operator_balance, payable;
-    uint64_t lien_table;                              /* shares summed over the lien table itself */
-    uint64_t queue_count, queue_shares, queue_amount; /* over pending requests */
+    uint64_t free, liened, queued, operator_balance, held_loss;
+    ledger_u128 payable;
+    uint64_t lien_table;                /* shares summed over the lien table itself */
+    uint64_t queue_count, queue_shares; /* over pending requests */
+    ledger_u128 queue_amount;
     uint8_t digest[LEDGER_HASH_SIZE];
 } sums;
 
@@ -133,6 +135,8 @@ static int visit_operator(check *c, const uint8_t *key, size_t kn, const uint8_t
         return fail(c, "operator %" PRIu64 ": key index does not point back", o.id);
     if (o.balance + o.exited_since != o.reported_balance + o.funded_since)
         return fail(c, "operator %" PRIu64 ": balance != reported + funded - exited", o.id);
+    if (!add_to(&s->held_loss, ledger_held_loss(&o)))
+        return fail(c, "held losses overflow");
     return add_to(&s->operator_balance, o.balance) ? LEDGER_OK : fail(c, "balances overflow");
 }
 
@@ -159,11 +163,12 @@ static int visit_withdrawal(check *c, const uint8_t *key, size_t kn, const uint8
     if ((settled_side && pending) || (!settled_side && !pending && w.status != LEDGER_WD_CANCELLED))
         return fail(c, "withdrawal %" PRIu64 ": status %" PRIu64 " on the wrong side of %" PRIu64,
                     w.id, w.status, c->pool.finalized_through);
-    if (w.status == LEDGER_WD_FINALIZED && !add_to(&s->payable, w.paid))
-        return fail(c, "payable overflows");
-    if (pending && (!add_to(&s->queue_count, 1) || !add_to(&s->queue_shares, w.shares) ||
-                    !add_to(&s->queue_amount, w.amount_at_request)))
+    if (w.status == LEDGER_WD_FINALIZED)
+        s->payable += w.paid; /* 2^64 records of 2^64 each cannot reach 2^128 */
+    if (pending && (!add_to(&s->queue_count, 1) || !add_to(&s->queue_shares, w.shares)))
         return fail(c, "queue sums overflow");
+    if (pending)
+        s->queue_amount += w.amount_at_request;
     return LEDGER_OK;
 }
 
@@ -231,34 +236,56 @@ static int check_history(check *c)
     return LEDGER_OK;
 }
 
-static int check_sums(check *c, const sums *s)
+static int check_queue(check *c, const sums *s)
 {
     const ledger_pool *p = &c->pool;
-    uint64_t total = s->free, expect_a;
-    if (!add_to(&total, s->liened) || !add_to(&total, s->queued) || total != p->shares)
-        return fail(c, "free %" PRIu64 " + liened %" PRIu64 " + queued %" PRIu64 " != S %" PRIu64,
-                    s->free, s->liened, s->queued, p->shares);
+    char a[40], b[40];
     if (s->queue_count != p->queue_count || s->queue_shares != p->queue_shares ||
         s->queue_amount != p->queue_amount || s->queue_shares != s->queued)
         return fail(c,
-                    "queue totals %" PRIu64 "/%" PRIu64 "/%" PRIu64 " != pending requests %" PRIu64
-                    "/%" PRIu64 "/%" PRIu64,
-                    p->queue_count, p->queue_shares, p->queue_amount, s->queue_count,
-                    s->queue_shares, s->queue_amount);
+                    "queue totals %" PRIu64 "/%" PRIu64 "/%s != pending requests %" PRIu64
+                    "/%" PRIu64 "/%s",
+                    p->queue_count, p->queue_shares, ledger_u128_str(a, p->queue_amount),
+                    s->queue_count, s->queue_shares, ledger_u128_str(b, s->queue_amount));
+    if (s->payable != p->payable)
+        return fail(c, "payable %s != sum of unsettled payouts %s", ledger_u128_str(a, p->payable),
+                    ledger_u128_str(b, s->payable));
+    return LEDGER_OK;
+}
+
+/* Assets: A + U = buffer + operator balances = deposits + rewards - slashed - paid; the held
+ * loss is the sum over operators; unvested reward has a schedule that ends after vest_ts. */
+static int check_assets(check *c, const sums *s)
+{
+    const ledger_pool *p = &c->pool;
+    ledger_u128 total = (ledger_u128)p->assets + p->unvested;
+    if (total != (ledger_u128)p->buffer + s->operator_balance)
+        return fail(
+            c, "A %" PRIu64 " + U %" PRIu64 " != buffer %" PRIu64 " + operator balances %" PRIu64,
+            p->assets, p->unvested, p->buffer, s->operator_balance);
+    if (total + p->total_slashed + p->total_paid != p->total_deposited + p->total_rewards)
+        return fail(c, "A + U %s != deposits + rewards - slashed - paid",
+                    ledger_u128_str((char[40]){0}, total));
+    if (p->unvested > 0 && p->vest_end <= p->vest_ts)
+        return fail(c, "unvested %" PRIu64 " with no schedule left", p->unvested);
+    if (s->held_loss != p->held_loss)
+        return fail(c, "held loss %" PRIu64 " != sum over held reports %" PRIu64, p->held_loss,
+                    s->held_loss);
+    return LEDGER_OK;
+}
+
+static int check_sums(check *c, const sums *s)
+{
+    const ledger_pool *p = &c->pool;
+    uint64_t total = s->free;
+    if (!add_to(&total, s->liened) || !add_to(&total, s->queued) || total != p->shares)
+        return fail(c, "free %" PRIu64 " + liened %" PRIu64 " + queued %" PRIu64 " != S %" PRIu64,
+                    s->free, s->liened, s->queued, p->shares);
     if (s->lien_table != s->liened)
         return fail(c, "liens hold %" PRIu64 " shares but accounts count %" PRIu64 " locked",
                     s->lien_table, s->liened);
-    if (p->buffer > p->assets || p->assets - p->buffer != s->operator_balance)
-        return fail(c, "A %" PRIu64 " != buffer %" PRIu64 " + operator balances %" PRIu64,
-                    p->assets, p->buffer, s->operator_balance);
-    if (!math_add(&expect_a, p->total_deposited, p->total_rewards) ||
-        !math_sub(&expect_a, expect_a, p->total_slashed) ||
-        !math_sub(&expect_a, expect_a, p->total_paid) || expect_a != p->assets)
-        return fail(c, "A %" PRIu64 " != deposits + rewards - slashed - paid", p->assets);
-    if (s->payable != p->payable)
-        return fail(c, "payable %" PRIu64 " != sum of unsettled payouts %" PRIu64, p->payable,
-                    s->payable);
-    return LEDGER_OK;
+    int rc = check_queue(c, s);
+    return rc == LEDGER_OK ? check_assets(c, s) : rc;
 }
 
 int ledger_check(ledger_store *st, char *msg, size_t msg_size)

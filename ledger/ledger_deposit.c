@@ -1,17 +1,19 @@
 /* ledger_deposit.c - custodian-credited deposits: mint floor(amount*S/A) under a stake limit */
 #include "ledger_internal.h"
 
-/* Limit available now = min(max, current + elapsed * refill), saturating. */
-uint64_t stake_limit_available(const ledger_pool *p, uint64_t now)
+/* Limit available now = min(max, current + elapsed * refill), saturating. A maximum of
+ * 2^64-1 is a limit like any other: the flag, not the value, says whether one is set. */
+bool stake_limit_available(const ledger_pool *p, uint64_t now, uint64_t *avail)
 {
-    uint64_t max = p->params[LEDGER_PARAM_STAKE_LIMIT_MAX], refill, avail;
+    uint64_t max = p->params[LEDGER_PARAM_STAKE_LIMIT_MAX], refill;
+    *avail = 0;
     if (max == 0)
-        return UINT64_MAX;
+        return false;
     uint64_t elapsed = now > p->stake_limit_ts ? now - p->stake_limit_ts : 0;
     if (__builtin_mul_overflow(elapsed, p->params[LEDGER_PARAM_STAKE_LIMIT_REFILL], &refill) ||
-        !math_add(&avail, p->stake_limit_current, refill) || avail > max)
-        return max;
-    return avail;
+        !math_add(avail, p->stake_limit_current, refill) || *avail > max)
+        *avail = max;
+    return true;
 }
 
 static int record_ref(ledger_batch *b, const uint8_t ref[LEDGER_REF_SIZE])
@@ -25,7 +27,8 @@ static int record_ref(ledger_batch *b, const uint8_t ref[LEDGER_REF_SIZE])
 int op_deposit(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
 {
     ledger_pool *p = &b->pool;
-    uint64_t shares, assets, total, avail = stake_limit_available(p, b->now);
+    uint64_t shares, assets, total, avail;
+    bool limited = stake_limit_available(p, b->now, &avail);
     const uint8_t *v;
     size_t n;
     if (p->pause_flags & LEDGER_PAUSE_DEPOSITS)
@@ -40,7 +43,7 @@ int op_deposit(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
         return LEDGER_DEPOSIT_REF_USED;
     if (rc != LEDGER_STORE_NOTFOUND)
         return rc;
-    if (tx->amount > avail)
+    if (limited && tx->amount > avail)
         return LEDGER_STAKE_LIMIT_EXCEEDED;
     rc = ledger_amount_to_shares(p, tx->amount, &shares); /* floor: rounds toward the pool */
     if (rc != LEDGER_OK)
@@ -49,8 +52,9 @@ int op_deposit(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
         return LEDGER_DEPOSIT_TOO_SMALL;
     if (shares < tx->limit)
         return LEDGER_SHARES_OUT_TOO_LOW;
+    /* A + U + amount must fit: it is the buffer plus the operators' balances */
     if (!math_add(&assets, p->assets, tx->amount) || !math_add(&total, p->shares, shares) ||
-        p->total_deposited > UINT64_MAX - tx->amount)
+        assets > UINT64_MAX - p->unvested)
         return LEDGER_OVERFLOW;
     /* every rule passed: write */
     rc = credit_shares(b, tx->account, shares);
@@ -62,7 +66,7 @@ int op_deposit(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     p->shares = total;
     p->buffer += tx->amount; /* buffer <= assets, which did not overflow */
     p->total_deposited += tx->amount;
-    if (avail != UINT64_MAX) {
+    if (limited) {
         p->stake_limit_current = avail - tx->amount;
         p->stake_limit_ts = b->now;
     }

@@ -72,6 +72,7 @@
     X(REPORT_APR_EXCEEDED, 181, "reward exceeds the annualised increase limit")                    \
     X(REPORT_DROP_EXCEEDED, 182, "decrease exceeds the one-off decrease limit")                    \
     X(REPORT_NOT_PENDING, 183, "no held report matches the accepted epoch and balance")            \
+    X(EPOCH_IN_FUTURE, 184, "report epoch has not started at the batch time")                      \
     X(FEE_TOO_HIGH, 190, "fees would exceed 100 percent")                                          \
     X(PARAM_UNKNOWN, 191, "unknown parameter")                                                     \
     X(PARAM_OUT_OF_RANGE, 192, "parameter value out of range")                                     \

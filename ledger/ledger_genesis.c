@@ -3,7 +3,7 @@
 
 #include "crypto.h"
 
-#define GENESIS_VERSION 1
+#define GENESIS_VERSION 2 /* 2: epoch_origin */
 
 static const struct {
     uint64_t def, lo, hi;
@@ -48,7 +48,8 @@ static bool ledger_id_valid(const char *id)
 
 static bool genesis_valid(const ledger_genesis *g)
 {
-    if (!ledger_id_valid(g->ledger_id) || g->decimals > 18 || g->dead_shares == 0 ||
+    if (!ledger_id_valid(g->ledger_id) || g->decimals > 18 ||
+        g->dead_shares < LEDGER_DEAD_SHARES_MIN || g->epoch_origin > g->timestamp ||
         g->treasury_fee_bps > LEDGER_BPS || g->operator_count > LEDGER_GENESIS_OPERATORS_MAX)
         return false;
     if (!crypto_pubkey_valid(g->admin) || !crypto_pubkey_valid(g->custodian) ||
@@ -81,6 +82,7 @@ size_t genesis_encode(uint8_t *out, size_t cap, const ledger_genesis *g)
     enc_bytes(&e, g->custodian, LEDGER_KEY_SIZE);
     enc_bytes(&e, g->treasury, LEDGER_KEY_SIZE);
     enc_u64(&e, g->dead_shares);
+    enc_u64(&e, g->epoch_origin);
     enc_u64(&e, g->treasury_fee_bps);
     for (unsigned i = 1; i < LEDGER_PARAM_COUNT; i++)
         enc_u64(&e, g->params[i]);
@@ -108,6 +110,7 @@ static int genesis_decode(ledger_genesis *g, const uint8_t *in, size_t len)
     dec_bytes(&d, g->custodian, LEDGER_KEY_SIZE);
     dec_bytes(&d, g->treasury, LEDGER_KEY_SIZE);
     g->dead_shares = dec_u64(&d);
+    g->epoch_origin = dec_u64(&d);
     g->treasury_fee_bps = dec_u64(&d);
     for (unsigned i = 1; i < LEDGER_PARAM_COUNT; i++)
         g->params[i] = dec_u64(&d);
@@ -151,6 +154,8 @@ static int genesis_operators(ledger_batch *b, const ledger_genesis *g)
         o.fee.bps = g->operators[i].fee_bps;
         o.active = 1;
         o.last_report_ts = g->timestamp;
+        o.period_fee_bps = o.fee.bps;
+        o.period_treasury_bps = g->treasury_fee_bps;
         be64_put(id, o.id);
         int rc = save_operator(b, &o);
         if (rc == LEDGER_OK)
@@ -173,7 +178,8 @@ int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g)
     b.st = st;
     b.now = g->timestamp;
     ledger_pool *p = &b.pool;
-    p->assets = p->buffer = p->shares = p->total_deposited = g->dead_shares;
+    p->assets = p->buffer = p->shares = g->dead_shares;
+    p->total_deposited = g->dead_shares;
     memcpy(p->params, g->params, sizeof p->params);
     p->treasury_fee.bps = g->treasury_fee_bps;
     memcpy(p->admin, g->admin, LEDGER_KEY_SIZE);
@@ -185,6 +191,8 @@ int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g)
     p->dead_shares = g->dead_shares;
     p->stake_limit_current = g->params[LEDGER_PARAM_STAKE_LIMIT_MAX];
     p->stake_limit_ts = g->timestamp;
+    p->vest_ts = p->vest_end = g->timestamp;
+    p->epoch_anchor_ts = g->epoch_origin;
     b.chain.next_seq = b.chain.next_batch = 1;
     b.chain.last_ts = g->timestamp;
     genesis_hash(b.chain.head, bytes, n);

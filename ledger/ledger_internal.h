@@ -73,6 +73,18 @@ static inline uint64_t dec_u64(dec *d)
 }
 
 /** Returns: true when every byte was consumed and nothing ran past the end. */
+static inline void enc_u128(enc *e, ledger_u128 v)
+{
+    enc_u64(e, (uint64_t)(v >> 64));
+    enc_u64(e, (uint64_t)v);
+}
+
+static inline ledger_u128 dec_u128(dec *d)
+{
+    ledger_u128 hi = dec_u64(d);
+    return hi << 64 | dec_u64(d);
+}
+
 static inline bool dec_done(const dec *d)
 {
     return !d->fail && d->pos == d->len;
@@ -151,9 +163,6 @@ int credit_shares(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE], uint64_t 
 /** Checked read of an operator by id. Returns: LEDGER_OK, LEDGER_OPERATOR_NOT_FOUND, ... */
 int load_operator(ledger_batch *b, uint64_t id, ledger_operator *o);
 
-/** The fee in force at `now` (a scheduled increase counts once its time has come). */
-uint64_t fee_effective(const ledger_fee *f, uint64_t now);
-
 /* ---- handlers (one file per family) ----------------------------------------------------- */
 
 /* A handler validates every rule first and writes only when all pass.
@@ -183,17 +192,35 @@ int op_fee_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
 int op_param_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
 int op_pause_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
 int op_role_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_operator_reset(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
 
 /** Encode the genesis configuration (ledger_genesis.c). Returns: bytes written or 0. */
 size_t genesis_encode(uint8_t *out, size_t cap, const ledger_genesis *g);
 /** Genesis hash: tagged SHA-256 "lstd/genesis/v1" over the encoded genesis. */
 void genesis_hash(uint8_t out[LEDGER_HASH_SIZE], const uint8_t *bytes, size_t len);
 
+/** The highest fee a side may charge now or once its scheduled increase applies. */
+static inline uint64_t fee_ceiling(const ledger_fee *f)
+{
+    return f->pending_bps > f->bps ? f->pending_bps : f->bps;
+}
+
 /** Returns: true if value is within the parameter's documented range (ledger_genesis.c). */
 bool param_in_range(unsigned param, uint64_t value);
 
-/** Stake limit available at `now` (UINT64_MAX when no limit is set). */
-uint64_t stake_limit_available(const ledger_pool *p, uint64_t now);
+/** Stake limit available at `now`. Returns: false when no limit is set (then *avail is 0). */
+bool stake_limit_available(const ledger_pool *p, uint64_t now, uint64_t *avail);
+
+/** Add a reward to the pool's unvested amount at `now`, merging it into the vesting schedule
+ *  (ledger_vest.c). The caller vested the pool to now and checked that A + U + amount fits. */
+void pool_vest_add(ledger_pool *p, uint64_t amount, uint64_t now);
+
+/** Book an operator's reported balance (report, report_accept, operator_reset): a gain vests,
+ *  pays fees and is bounded as the rules say; a loss lowers A at once. The caller checked
+ *  the rules that precede the effect. out: gain, loss, treasury and operator fee shares.
+ *  Returns: LEDGER_OK, LEDGER_OVERFLOW or a store error (ledger_report.c). */
+int report_book(ledger_batch *b, ledger_operator *o, uint64_t epoch, uint64_t balance,
+                uint64_t out[4]);
 
 #define META_GENESIS 1
 #define META_CHAIN 2

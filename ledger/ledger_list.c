@@ -113,7 +113,7 @@ int ledger_list_allowances(ledger_store *st, const uint8_t owner[LEDGER_KEY_SIZE
     return rc;
 }
 
-bool ledger_operator_apr_bps(const ledger_operator *o, uint64_t epoch_s, int64_t *bps)
+bool ledger_operator_apr_bps(const ledger_operator *o, int64_t *bps)
 {
     __extension__ typedef __int128 i128;
     uint64_t kept = o->report_count < LEDGER_REPORTS_KEPT ? o->report_count : LEDGER_REPORTS_KEPT;
@@ -127,7 +127,7 @@ bool ledger_operator_apr_bps(const ledger_operator *o, uint64_t epoch_s, int64_t
         const ledger_report_entry *r = &o->reports[i % LEDGER_REPORTS_KEPT];
         net += (i128)r->gain - (i128)r->loss;
     }
-    i128 elapsed = (i128)(last->epoch - first->epoch) * epoch_s;
+    i128 elapsed = (i128)last->timestamp - (i128)first->timestamp; /* batch times: monotone */
     if (elapsed == 0 || first->balance == 0)
         return false;
     i128 v = net * LEDGER_BPS * SECONDS_PER_YEAR / ((i128)first->balance * elapsed);

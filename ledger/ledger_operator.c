@@ -17,10 +17,11 @@ int op_operator_fund(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
         return LEDGER_AMOUNT_ZERO;
     if (tx->amount > p->buffer)
         return LEDGER_INSUFFICIENT_BUFFER;
-    balance = o.balance + tx->amount; /* both parts of A: no overflow */
+    balance = o.balance + tx->amount; /* both parts of A + U: no overflow */
     uint64_t cap = p->params[LEDGER_PARAM_OPERATOR_CAP_BPS];
-    /* cap check in 128 bits: balance * 10000 <= cap * A */
-    if (cap != 0 && (math_u128)balance * LEDGER_BPS > (math_u128)cap * p->assets)
+    /* cap check in 128 bits: balance * 10000 <= cap * (A + U) */
+    if (cap != 0 &&
+        (math_u128)balance * LEDGER_BPS > (math_u128)cap * ((math_u128)p->assets + p->unvested))
         return LEDGER_OPERATOR_CAP_EXCEEDED;
     o.balance = balance;
     o.funded_since += tx->amount;
@@ -94,9 +95,7 @@ int op_operator_register(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     int rc = check_operator_keys(b, tx, 0);
     if (rc != LEDGER_OK)
         return rc;
-    uint64_t treasury = p->treasury_fee.bps > p->treasury_fee.pending_bps
-                            ? p->treasury_fee.bps
-                            : p->treasury_fee.pending_bps;
+    uint64_t treasury = fee_ceiling(&p->treasury_fee);
     if (tx->amount > LEDGER_BPS - treasury)
         return LEDGER_FEE_TOO_HIGH;
     memset(&o, 0, sizeof o);
@@ -106,6 +105,8 @@ int op_operator_register(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     o.fee.bps = tx->amount;
     o.active = 1;
     o.last_report_ts = b->now;
+    o.period_fee_bps = o.fee.bps;
+    o.period_treasury_bps = ledger_fee_in_force(&p->treasury_fee, b->now);
     rc = save_operator(b, &o);
     if (rc == LEDGER_OK)
         rc = save_operator_key(b, &o);

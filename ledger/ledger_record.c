@@ -5,7 +5,8 @@
 
 #include "crypto.h"
 
-#define RECORD_VERSION 1
+#define RECORD_VERSION 1 /* history and chain records */
+#define STATE_VERSION 2  /* pool and operator records; 2: vesting, held loss, epoch clock, u128 */
 
 /* One visitor per record type walks its fields in layout order, encoding or decoding. */
 typedef struct io {
@@ -22,6 +23,14 @@ static void io_u64(io *x, uint64_t *v)
         enc_u64(&x->e, *v);
 }
 
+static void io_u128(io *x, ledger_u128 *v)
+{
+    if (x->decoding)
+        *v = dec_u128(&x->d);
+    else
+        enc_u128(&x->e, *v);
+}
+
 static void io_bytes(io *x, void *p, size_t n)
 {
     if (x->decoding)
@@ -31,12 +40,17 @@ static void io_bytes(io *x, void *p, size_t n)
 }
 
 /* A leading version byte lets a later layout be told apart from this one. */
+static void io_version_of(io *x, uint8_t version)
+{
+    uint8_t v = version;
+    io_bytes(x, &v, 1);
+    if (x->decoding && v != version)
+        x->d.fail = true;
+}
+
 static void io_version(io *x)
 {
-    uint8_t v = RECORD_VERSION;
-    io_bytes(x, &v, 1);
-    if (x->decoding && v != RECORD_VERSION)
-        x->d.fail = true;
+    io_version_of(x, RECORD_VERSION);
 }
 
 static void io_fee(io *x, ledger_fee *f)
@@ -48,15 +62,19 @@ static void io_fee(io *x, ledger_fee *f)
 
 static void pool_io(io *x, ledger_pool *p)
 {
-    io_version(x);
+    io_version_of(x, STATE_VERSION);
     io_u64(x, &p->assets);
     io_u64(x, &p->shares);
     io_u64(x, &p->buffer);
-    io_u64(x, &p->payable);
-    io_u64(x, &p->total_deposited);
-    io_u64(x, &p->total_rewards);
-    io_u64(x, &p->total_slashed);
-    io_u64(x, &p->total_paid);
+    io_u64(x, &p->unvested);
+    io_u64(x, &p->vest_ts);
+    io_u64(x, &p->vest_end);
+    io_u64(x, &p->held_loss);
+    io_u128(x, &p->payable);
+    io_u128(x, &p->total_deposited);
+    io_u128(x, &p->total_rewards);
+    io_u128(x, &p->total_slashed);
+    io_u128(x, &p->total_paid);
     io_u64(x, &p->stake_limit_current);
     io_u64(x, &p->stake_limit_ts);
     io_u64(x, &p->pause_flags);
@@ -72,9 +90,11 @@ static void pool_io(io *x, ledger_pool *p)
     io_u64(x, &p->finalized_through);
     io_u64(x, &p->queue_count);
     io_u64(x, &p->queue_shares);
-    io_u64(x, &p->queue_amount);
+    io_u128(x, &p->queue_amount);
     io_u64(x, &p->decimals);
     io_u64(x, &p->dead_shares);
+    io_u64(x, &p->epoch_anchor);
+    io_u64(x, &p->epoch_anchor_ts);
 }
 
 static void chain_io(io *x, ledger_chain *c)
@@ -122,7 +142,7 @@ static void withdrawal_io(io *x, ledger_withdrawal *w)
 
 static void operator_io(io *x, ledger_operator *o)
 {
-    io_version(x);
+    io_version_of(x, STATE_VERSION);
     io_u64(x, &o->id);
     io_bytes(x, o->key, LEDGER_KEY_SIZE);
     io_bytes(x, o->fee_account, LEDGER_KEY_SIZE);
@@ -130,11 +150,13 @@ static void operator_io(io *x, ledger_operator *o)
     io_fee(x, &o->fee);
     io_u64(x, &o->balance);
     io_u64(x, &o->reported_balance);
-    io_u64(x, &o->funded_since);
-    io_u64(x, &o->exited_since);
+    io_u128(x, &o->funded_since);
+    io_u128(x, &o->exited_since);
     io_u64(x, &o->last_epoch);
     io_u64(x, &o->last_report_ts);
-    io_u64(x, &o->fees_earned);
+    io_u64(x, &o->period_fee_bps);
+    io_u64(x, &o->period_treasury_bps);
+    io_u128(x, &o->fees_earned);
     io_u64(x, &o->held_epoch);
     io_u64(x, &o->held_balance);
     io_u64(x, &o->report_count);

@@ -203,7 +203,28 @@ int ledger_read_tx(ledger_store *st, const uint8_t hash[LEDGER_HASH_SIZE], ledge
 
 SAVE_BY_ID(lien, ledger_lien, LEDGER_T_LIEN)
 SAVE_BY_ID(withdrawal, ledger_withdrawal, LEDGER_T_WITHDRAWAL)
-SAVE_BY_ID(operator, ledger_operator, LEDGER_T_OPERATOR)
+
+uint64_t ledger_held_loss(const ledger_operator *o)
+{
+    return o->held_epoch != 0 && o->held_balance < o->balance ? o->balance - o->held_balance : 0;
+}
+
+/* Saving an operator also keeps the pool's held_loss equal to the sum of ledger_held_loss over
+ * all operators: the old record's part comes out, the new one's goes in. */
+int save_operator(ledger_batch *b, const ledger_operator *o)
+{
+    uint8_t key[8], buf[LEDGER_VALUE_MAX];
+    ledger_operator old;
+    size_t n = record_operator_encode(buf, sizeof buf, o);
+    be64_put(key, o->id);
+    int rc = ledger_read_operator(b->st, o->id, &old);
+    if (rc == LEDGER_OK)
+        b->pool.held_loss -= ledger_held_loss(&old);
+    else if (rc != LEDGER_STORE_NOTFOUND)
+        return rc;
+    b->pool.held_loss += ledger_held_loss(o); /* each part <= its balance <= A + U */
+    return st_put(b, LEDGER_T_OPERATOR, key, 8, buf, n);
+}
 
 int save_account(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE], const ledger_account *a)
 {
@@ -288,21 +309,24 @@ int load_operator(ledger_batch *b, uint64_t id, ledger_operator *o)
     return rc == LEDGER_STORE_NOTFOUND ? LEDGER_OPERATOR_NOT_FOUND : rc;
 }
 
-uint64_t fee_effective(const ledger_fee *f, uint64_t now)
+uint64_t ledger_fee_in_force(const ledger_fee *f, uint64_t now)
 {
     return f->pending_at != 0 && now >= f->pending_at ? f->pending_bps : f->bps;
 }
 
 int ledger_shares_to_amount(const ledger_pool *p, uint64_t shares, uint64_t *amount)
 {
-    if (p->shares == 0 || p->assets == 0)
+    if (p->shares == 0)
         return LEDGER_POOL_EMPTY;
     return math_mul_div_floor(amount, shares, p->assets, p->shares) ? LEDGER_OK : LEDGER_OVERFLOW;
 }
 
 int ledger_amount_to_shares(const ledger_pool *p, uint64_t amount, uint64_t *shares)
 {
-    if (p->shares == 0 || p->assets == 0)
+    uint64_t total;
+    if (!math_add(&total, p->assets, p->unvested))
+        return LEDGER_OVERFLOW;
+    if (p->shares == 0 || total == 0)
         return LEDGER_POOL_EMPTY;
-    return math_mul_div_floor(shares, amount, p->shares, p->assets) ? LEDGER_OK : LEDGER_OVERFLOW;
+    return math_mul_div_floor(shares, amount, p->shares, total) ? LEDGER_OK : LEDGER_OVERFLOW;
 }

@@ -90,6 +90,8 @@ static const ledger_kind_info kinds[LEDGER_TX_KIND_MAX + 1] = {
     [LEDGER_TX_PARAM_SET] = KIND("param_set", f_param_set, "value"),
     [LEDGER_TX_PAUSE_SET] = KIND("pause_set", f_pause_set, "flags"),
     [LEDGER_TX_ROLE_SET] = KIND("role_set", f_role_set, "role"),
+    [LEDGER_TX_OPERATOR_RESET] = KIND("operator_reset", f_report, "gain", "loss",
+                                      "treasury_fee_shares", "operator_fee_shares"),
 };
 
 const ledger_kind_info *ledger_kind_lookup(unsigned kind)

@@ -48,9 +48,9 @@ int op_withdraw_request(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     if (rc != LEDGER_OK)
         return rc;
     b->pool.next_request_id++;
-    b->pool.queue_count++; /* each bounded by S or A, which did not overflow */
-    b->pool.queue_shares += w.shares;
-    b->pool.queue_amount += amount;
+    b->pool.queue_count++;            /* bounded by the request ids */
+    b->pool.queue_shares += w.shares; /* queued shares <= S */
+    b->pool.queue_amount += amount;   /* 128 bits: quotes at different rates can exceed 2^64 */
     out[0] = w.id;
     out[1] = amount;
     return LEDGER_OK;
@@ -123,7 +123,7 @@ static int finalize_pass(ledger_batch *b, const ledger_pool *snap, uint64_t up_t
             sum->count_returned++;
         } else {
             sum->count_paid++;
-            sum->paid += pay; /* sum of floors of parts of A: <= A, no overflow */
+            sum->paid += pay; /* sum of floors of parts of A_f <= A: no overflow */
             sum->burned += w.shares;
         }
         if (!write)
@@ -148,11 +148,14 @@ static int finalize_pass(ledger_batch *b, const ledger_pool *snap, uint64_t up_t
 
 /* withdraw_finalize(up_to_id) by the custodian: every pending request with id <= up_to_id is
  * paid from the buffer (or returned if below its min_amount_out), its shares burned.
+ * Bunker mode: while held reports would book a loss, the snapshot rate is the rate accepting
+ * them would leave, (A - held loss) / S, so that no exit escapes a known loss.
  * out: requests paid, total paid, shares burned, requests returned. */
 int op_withdraw_finalize(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
 {
     ledger_pool *p = &b->pool, snap = b->pool;
     finalize_sum sum;
+    snap.assets -= snap.held_loss < snap.assets ? snap.held_loss : snap.assets;
     if (p->pause_flags & LEDGER_PAUSE_WITHDRAWALS)
         return LEDGER_WITHDRAWALS_PAUSED;
     if (tx->id <= p->finalized_through)
@@ -161,6 +164,8 @@ int op_withdraw_finalize(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
         return LEDGER_FINALIZE_BEYOND_QUEUE;
     if (tx->id - p->finalized_through > LEDGER_FINALIZE_MAX)
         return LEDGER_FINALIZE_TOO_MANY;
+    if (snap.assets == 0)
+        return LEDGER_POOL_EMPTY;
     int rc = finalize_pass(b, &snap, tx->id, false, &sum);
     if (rc != LEDGER_OK)
         return rc;
@@ -172,7 +177,7 @@ int op_withdraw_finalize(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     p->assets -= sum.paid;
     p->buffer -= sum.paid;
     p->shares -= sum.burned;
-    p->payable += sum.paid; /* payable <= total ever deposited and rewarded */
+    p->payable += sum.paid; /* 128 bits, like total_paid, which bounds it */
     p->total_paid += sum.paid;
     p->finalized_through = tx->id;
     p->queue_count -= sum.count_paid + sum.count_returned;

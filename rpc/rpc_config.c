@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,13 @@ static const char help_text[] =
     "  ledger_id = NAME                  1..32 printable ASCII characters\n"
     "  admin = HEX  custodian = HEX  treasury = HEX   x-only public keys (64 hex chars)\n"
     "  operator = KEY_HEX FEE_ACCOUNT_HEX FEE_BPS     repeatable, ids 1, 2, ... in order\n"
-    "  decimals = 9  dead_shares = 1000000  treasury_fee_bps = 500\n"
+    "  decimals = 9  dead_shares = 1000000 (at least 1000000)  treasury_fee_bps = 500\n"
+    "  epoch_origin = 0                  Unix time epoch 0 starts, at most the genesis time;\n"
+    "                                    0: epochs count epoch_s periods of Unix time (an\n"
+    "                                    Ethereum pool: the beacon chain's genesis, 1606824023)\n"
     "  stake_limit_max, stake_limit_refill, max_apr_bps, max_drop_bps, operator_cap_bps,\n"
-    "  fee_delay_s, epoch_s = N        ledger parameters (ledger/README.md)\n"
+    "  fee_delay_s, epoch_s, vest_s = N  ledger parameters (ledger/README.md; vest_s: seconds\n"
+    "                                    a reward vests over, default 86400, 0 = at once)\n"
     "If the data directory already holds a ledger, a configured genesis must match it.\n";
 
 const char *rpc_config_help(void)
@@ -160,12 +165,12 @@ static int set_operator(ledger_genesis *g, const char *v)
     return 0;
 }
 
-/* Genesis keys (file only). Returns: 1 handled, 0 unknown key, -1 bad value. */
-static int set_genesis(rpc_config *cfg, const char *key, const char *v)
+/* The production genesis's keys and accounts (file only).
+ * Returns: 1 handled, 0 not one, -1 bad value. */
+static int set_genesis_identity(rpc_config *cfg, const char *key, const char *v)
 {
     ledger_genesis *g = &cfg->genesis;
-    int rc = -1;
-    cfg->has_genesis = true;
+    int rc;
     if (strcmp(key, "ledger_id") == 0)
         rc = strlen(v) <= LEDGER_ID_MAX ? (strcpy(g->ledger_id, v), 0) : -1;
     else if (strcmp(key, "admin") == 0)
@@ -176,26 +181,71 @@ static int set_genesis(rpc_config *cfg, const char *key, const char *v)
         rc = rpc_hex_decode32(g->treasury, v);
     else if (strcmp(key, "operator") == 0)
         rc = set_operator(g, v);
-    else if (strcmp(key, "decimals") == 0)
-        rc = parse_u64(v, 0, 18, &g->decimals);
-    else if (strcmp(key, "dead_shares") == 0)
-        rc = parse_u64(v, 1, UINT64_MAX, &g->dead_shares);
-    else if (strcmp(key, "treasury_fee_bps") == 0)
-        rc = parse_u64(v, 0, LEDGER_BPS, &g->treasury_fee_bps);
-    else {
-        for (unsigned p = 1; p < LEDGER_PARAM_COUNT; p++) {
-            char lower[40];
-            const char *name = ledger_param_name(p);
-            size_t i = 0;
-            for (; name[i] && i < sizeof lower - 1; i++)
-                lower[i] = (char)tolower((unsigned char)name[i]);
-            lower[i] = '\0';
-            if (strcmp(key, lower) == 0)
-                return parse_u64(v, 0, UINT64_MAX, &g->params[p]) == 0 ? 1 : -1;
-        }
-        cfg->has_genesis = false;
+    else
         return 0;
+    cfg->has_genesis = true;
+    return rc == 0 ? 1 : -1;
+}
+
+/* The documented range of each parameter (ledger.h's table). */
+static const struct {
+    unsigned num;
+    uint64_t lo, hi;
+} param_ranges[] = {
+#define PARAM_RANGE(name, num, def, lo, hi) {num, lo, hi},
+    LEDGER_PARAMS(PARAM_RANGE)
+#undef PARAM_RANGE
+};
+
+/* A parameter by its lowercase name ("vest_s"). Returns: 1 handled, 0 not a parameter, -1 bad
+ * value (why says the range). */
+static int set_param(ledger_genesis *g, const char *key, const char *v, char *why, size_t n)
+{
+    for (size_t p = 0; p < sizeof param_ranges / sizeof param_ranges[0]; p++) {
+        char lower[40];
+        unsigned num = param_ranges[p].num;
+        const char *name = ledger_param_name(num);
+        size_t i = 0;
+        for (; name[i] && i < sizeof lower - 1; i++)
+            lower[i] = (char)tolower((unsigned char)name[i]);
+        lower[i] = '\0';
+        if (strcmp(key, lower) != 0)
+            continue;
+        if (parse_u64(v, param_ranges[p].lo, param_ranges[p].hi, &g->params[num]) == 0)
+            return 1;
+        snprintf(why, n, "%s must be a whole number in %" PRIu64 "..%" PRIu64, key,
+                 param_ranges[p].lo, param_ranges[p].hi);
+        return -1;
     }
+    return 0;
+}
+
+/* The production genesis's settings (file only).
+ * Returns: 1 handled, 0 not one, -1 bad value (why may say more). */
+static int set_genesis_setting(rpc_config *cfg, const char *key, const char *v, char *why, size_t n)
+{
+    ledger_genesis *g = &cfg->genesis;
+    int rc;
+    if (strcmp(key, "decimals") == 0) {
+        rc = parse_u64(v, 0, 18, &g->decimals);
+    } else if (strcmp(key, "dead_shares") == 0) {
+        rc = parse_u64(v, LEDGER_DEAD_SHARES_MIN, UINT64_MAX, &g->dead_shares);
+        if (rc != 0)
+            snprintf(why, n,
+                     "dead_shares must be at least %u: the seed that keeps a near-empty pool's "
+                     "rate from being inflated (ledger/README.md)",
+                     LEDGER_DEAD_SHARES_MIN);
+    } else if (strcmp(key, "epoch_origin") == 0) {
+        rc = parse_u64(v, 0, UINT64_MAX, &g->epoch_origin);
+    } else if (strcmp(key, "treasury_fee_bps") == 0) {
+        rc = parse_u64(v, 0, LEDGER_BPS, &g->treasury_fee_bps);
+    } else {
+        rc = set_param(g, key, v, why, n);
+        if (rc == 0)
+            return 0;
+        rc = rc == 1 ? 0 : -1;
+    }
+    cfg->has_genesis = true;
     return rc == 0 ? 1 : -1;
 }
 
@@ -227,16 +277,21 @@ int rpc_config_read_file(rpc_config *cfg, const char *path, char *err, size_t er
         if (*s == '\0')
             continue;
         int rc = -1;
+        char why[160] = "";
         if ((eq = strchr(s, '=')) != NULL) {
             *eq = '\0';
             char *key = trim(s), *value = trim(eq + 1);
             rc = set_service(cfg, key, value);
             if (rc == 0)
-                rc = set_genesis(cfg, key, value);
+                rc = set_genesis_identity(cfg, key, value);
+            if (rc == 0)
+                rc = set_genesis_setting(cfg, key, value, why, sizeof why);
         }
         if (rc != 1) {
             snprintf(err, err_size, "%s:%d: %s", path, n,
-                     rc == 0 ? "unknown key" : "bad value or not `key = value`");
+                     rc == 0       ? "unknown key"
+                     : why[0] != 0 ? why
+                                   : "bad value or not `key = value`");
             fclose(f);
             return -1;
         }

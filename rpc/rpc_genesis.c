@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -66,10 +67,25 @@ static bool same_genesis(const ledger_genesis *a, const ledger_genesis *b)
     return strcmp(a->ledger_id, b->ledger_id) == 0 && a->decimals == b->decimals &&
            memcmp(a->admin, b->admin, 32) == 0 && memcmp(a->custodian, b->custodian, 32) == 0 &&
            memcmp(a->treasury, b->treasury, 32) == 0 && a->dead_shares == b->dead_shares &&
-           a->treasury_fee_bps == b->treasury_fee_bps &&
+           a->epoch_origin == b->epoch_origin && a->treasury_fee_bps == b->treasury_fee_bps &&
            memcmp(a->params, b->params, sizeof a->params) == 0 &&
            a->operator_count == b->operator_count &&
            memcmp(a->operators, b->operators, sizeof a->operators[0] * a->operator_count) == 0;
+}
+
+/* The genesis time is now; the epoch clock's origin (configured, default 0: epochs count
+ * EPOCH_S periods of Unix time) may not be after it.
+ * Returns: 0, or -1 (message on stderr) when the clock would start after the genesis. */
+static int set_times(ledger_genesis *g, uint64_t now)
+{
+    g->timestamp = now;
+    if (g->epoch_origin <= now)
+        return 0;
+    fprintf(stderr,
+            "lstd: epoch_origin %" PRIu64 " is after the genesis time %" PRIu64
+            " (now): epoch 0 must have started when the ledger is created\n",
+            g->epoch_origin, now);
+    return -1;
 }
 
 /* Generate one development key, write DATA/keys/<role>.key, return its public key. */
@@ -93,7 +109,8 @@ static int dev_genesis(const rpc_config *cfg, ledger_genesis *g, uint64_t now)
     char path[RPC_PATH_MAX + 16];
     uint8_t rnd[4];
     ledger_genesis_defaults(g);
-    g->timestamp = now;
+    if (set_times(g, now) != 0)
+        return -1;
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         return -1;
     snprintf(g->ledger_id, sizeof g->ledger_id, "lstd-dev-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
@@ -130,6 +147,9 @@ static void print_dev(const rpc_config *cfg, const ledger_genesis *g)
                roles[i].role);
     }
     printf("lstd:   operator id 1 (fee account = operator key)\n");
+    printf("lstd:   epoch 0 started at %" PRIu64 ", %" PRIu64
+           " s per epoch: a report may carry an epoch once it has started\n",
+           g->epoch_origin, g->params[LEDGER_PARAM_EPOCH_S]);
 }
 
 int rpc_genesis_ensure(store_lmdb *store, const rpc_config *cfg, uint64_t now)
@@ -152,7 +172,8 @@ int rpc_genesis_ensure(store_lmdb *store, const rpc_config *cfg, uint64_t now)
     }
     if (cfg->has_genesis) {
         prod = cfg->genesis;
-        prod.timestamp = now;
+        if (set_times(&prod, now) != 0)
+            return -1;
         j.g = &prod;
     } else {
         if (dev_genesis(cfg, &dev, now) != 0)

@@ -8,8 +8,9 @@
 /** Ensure the store holds a genesis. An empty store gets the configured production genesis
  *  (cfg->has_genesis), or else a development genesis: fresh admin, custodian, operator and
  *  treasury keys written as DATA/keys/<role>.key (64 hex characters of the secret key and a
- *  newline, mode 0600, never overwritten) and their addresses printed. A store that already
- *  holds a ledger must match a configured genesis. `now` is the genesis time (seconds).
+ *  newline, mode 0600, never overwritten) and their addresses printed. `now` is the genesis
+ *  time (seconds); the epoch clock starts at the configured epoch_origin (default 0, Unix
+ *  time). A store that already holds a ledger must match a configured genesis.
  *  Returns: 0, or -1 with a message on stderr. */
 int rpc_genesis_ensure(store_lmdb *store, const rpc_config *cfg, uint64_t now);
 

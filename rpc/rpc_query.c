@@ -20,6 +20,7 @@ typedef struct query {
     ledger_store *view;
     const rpc_request *req;
     const rpc_counters *counters;
+    uint64_t clock;      /* the server's clock; the query's time is max(clock, last batch time) */
     const char *message; /* set with a NOT_FOUND to name what is missing */
 } query;
 
@@ -45,6 +46,33 @@ static uint64_t mul_div_floor(uint64_t a, uint64_t b, uint64_t c)
     return q > UINT64_MAX ? UINT64_MAX : (uint64_t)q;
 }
 
+/* The pool as the next batch would see it: read, then vested to the query's time, which is the
+ * time the next batch would use, max(server clock, last batch time). Out: *p, *c and *now (both
+ * may be NULL). Returns: LEDGER_OK or a store code. */
+static int read_pool_now(query *q, ledger_pool *p, ledger_chain *c, uint64_t *now)
+{
+    ledger_chain chain;
+    if (c == NULL)
+        c = &chain;
+    int rc = ledger_read_pool(q->view, p);
+    if (rc == LEDGER_OK)
+        rc = ledger_read_chain(q->view, c);
+    if (rc != LEDGER_OK)
+        return rc;
+    uint64_t t = q->clock > c->last_ts ? q->clock : c->last_ts;
+    ledger_pool_vest(p, t);
+    if (now != NULL)
+        *now = t;
+    return LEDGER_OK;
+}
+
+/* floor(part * 10000 / (A + U)): a share of the pooled assets, vested or not (0 when empty). */
+static uint64_t share_of_pooled_bps(uint64_t part, const ledger_pool *p)
+{
+    u128 pooled = (u128)p->assets + p->unvested;
+    return pooled == 0 ? 0 : (uint64_t)((u128)part * LEDGER_BPS / pooled);
+}
+
 /* A read of an object the client named: a missing one is NOT_FOUND with `what` as message. */
 static int read_named(query *q, int rc, const char *what)
 {
@@ -57,14 +85,17 @@ static int read_named(query *q, int rc, const char *what)
 
 /* ---- shared maps ------------------------------------------------------------------------- */
 
-static int pack_fee(msgpack_packer *pk, const char *key, const ledger_fee *f)
+/* {bps, pending_bps, pending_at, in_force_bps}: in_force_bps is the fee in force at `now`
+ * (pending_bps once pending_at has come, before a report settles it into bps). */
+static int pack_fee(msgpack_packer *pk, const char *key, const ledger_fee *f, uint64_t now)
 {
-    return rpc_pack_key(pk, key) || msgpack_pack_map(pk, 3) || rpc_pack_u64(pk, "bps", f->bps) ||
+    return rpc_pack_key(pk, key) || msgpack_pack_map(pk, 4) || rpc_pack_u64(pk, "bps", f->bps) ||
            rpc_pack_u64(pk, "pending_bps", f->pending_bps) ||
-           rpc_pack_u64(pk, "pending_at", f->pending_at);
+           rpc_pack_u64(pk, "pending_at", f->pending_at) ||
+           rpc_pack_u64(pk, "in_force_bps", ledger_fee_in_force(f, now));
 }
 
-/* The lien map of the lien query; value = floor(shares * A / S). */
+/* The lien map of the lien query; value = floor(shares * A / S), the pool vested to now. */
 static int pack_lien(msgpack_packer *pk, const ledger_lien *l, const ledger_pool *p)
 {
     return msgpack_pack_map(pk, 7) || rpc_pack_u64(pk, "lien_id", l->id) ||
@@ -109,18 +140,28 @@ static int pack_withdrawal(msgpack_packer *pk, const ledger_withdrawal *w)
 
 /* ---- pool -------------------------------------------------------------------------------- */
 
-/* A/S as a decimal with RATE_DIGITS fractional digits, rounded down; nil when S is 0. */
-static int pack_rate(msgpack_packer *pk, uint64_t a, uint64_t s)
+/* a/s as a decimal with RATE_DIGITS fractional digits, rounded down; nil when s is 0. */
+static int pack_rate(msgpack_packer *pk, const char *key, uint64_t a, uint64_t s)
 {
     char text[64];
     if (s == 0)
-        return pack_nil(pk, "rate");
+        return pack_nil(pk, key);
     uint64_t whole = a / s, frac = (uint64_t)((u128)(a % s) * 1000000000000000000u / s);
     snprintf(text, sizeof text, "%" PRIu64 ".%0*" PRIu64, whole, RATE_DIGITS, frac);
-    return rpc_pack_str(pk, "rate", text);
+    return rpc_pack_str(pk, key, text);
 }
 
-/* Available stake limit at `now` (the last batch time): min(max, current + elapsed * refill);
+/* Bunker mode (held reports would book a loss): held_loss, bunker, and bunker_rate, the rate
+ * withdraw_finalize pays at, (A - held_loss) / S (nil when not in bunker mode). */
+static int pack_bunker(msgpack_packer *pk, const ledger_pool *p)
+{
+    bool bunker = p->held_loss > 0;
+    uint64_t a = p->assets - (p->held_loss < p->assets ? p->held_loss : p->assets);
+    return rpc_pack_u64(pk, "held_loss", p->held_loss) || rpc_pack_bool(pk, "bunker", bunker) ||
+           (bunker ? pack_rate(pk, "bunker_rate", a, p->shares) : pack_nil(pk, "bunker_rate"));
+}
+
+/* Available stake limit at `now` (the query's time): min(max, current + elapsed * refill);
  * nil when STAKE_LIMIT_MAX is 0 (no limit). The 128-bit sum cannot overflow. */
 static int pack_stake_limit(msgpack_packer *pk, const ledger_pool *p, uint64_t now)
 {
@@ -159,85 +200,129 @@ typedef struct last_report {
     ledger_report_entry entry;
 } last_report;
 
-/* Each reporting operator's latest report: {operator_id, epoch, balance, time}. */
-static int pack_last_reports(query *q, const ledger_pool *p)
+/* One pass over the operators: each reporting operator's latest report, and the operator
+ * holding the largest balance (the lowest id among equals; 0 when none holds any). */
+typedef struct operator_scan {
+    last_report *list;
+    size_t n;
+    uint64_t top_id, top_balance;
+} operator_scan;
+
+static int scan_operators(query *q, const ledger_pool *p, operator_scan *sc)
 {
     uint64_t count =
         p->operator_count < LEDGER_OPERATORS_MAX ? p->operator_count : LEDGER_OPERATORS_MAX;
-    last_report *list = malloc((size_t)count * sizeof *list + 1);
-    size_t n = 0;
-    int rc = list != NULL ? LEDGER_OK : QUERY_NOMEM;
+    memset(sc, 0, sizeof *sc);
+    sc->list = malloc((size_t)count * sizeof *sc->list + 1);
+    int rc = sc->list != NULL ? LEDGER_OK : QUERY_NOMEM;
     for (uint64_t id = 1; rc == LEDGER_OK && id <= count; id++) {
         ledger_operator o;
         rc = ledger_read_operator(q->view, id, &o);
         if (rc == LEDGER_OK && o.report_count > 0)
-            list[n++] = (last_report){id, o.reports[(o.report_count - 1) % LEDGER_REPORTS_KEPT]};
+            sc->list[sc->n++] =
+                (last_report){id, o.reports[(o.report_count - 1) % LEDGER_REPORTS_KEPT]};
+        if (rc == LEDGER_OK && o.balance > sc->top_balance) {
+            sc->top_id = id;
+            sc->top_balance = o.balance;
+        }
     }
-    if (rc == LEDGER_OK)
-        rc = packed(rpc_pack_key(q->pk, "last_reports") || msgpack_pack_array(q->pk, (uint32_t)n));
+    return rc;
+}
+
+/* Concentration: the operator with the largest share of A + U and that share. */
+static int pack_concentration(msgpack_packer *pk, const ledger_pool *p, const operator_scan *sc)
+{
+    return (sc->top_id != 0 ? rpc_pack_u64(pk, "top_operator_id", sc->top_id)
+                            : pack_nil(pk, "top_operator_id")) ||
+           rpc_pack_u64(pk, "top_operator_share_bps", share_of_pooled_bps(sc->top_balance, p));
+}
+
+/* Each reporting operator's latest report: {operator_id, epoch, balance, time}. */
+static int pack_last_reports(query *q, const operator_scan *sc)
+{
+    const last_report *list = sc->list;
+    size_t n = sc->n;
+    int rc = packed(rpc_pack_key(q->pk, "last_reports") || msgpack_pack_array(q->pk, (uint32_t)n));
     for (size_t i = 0; rc == LEDGER_OK && i < n; i++)
         rc = packed(msgpack_pack_map(q->pk, 4) ||
                     rpc_pack_u64(q->pk, "operator_id", list[i].operator_id) ||
                     rpc_pack_u64(q->pk, "epoch", list[i].entry.epoch) ||
                     rpc_pack_u64(q->pk, "balance", list[i].entry.balance) ||
                     rpc_pack_u64(q->pk, "time", list[i].entry.timestamp));
-    free(list);
     return rc;
 }
 
-/* The pool's figures from ledger_id to dead_shares (14 pairs). */
+/* The pool's figures from ledger_id to bunker_rate (19 pairs), vested to the query's time. */
 static int pack_pool_figures(msgpack_packer *pk, const ledger_genesis *g, const ledger_pool *p)
 {
     return rpc_pack_str(pk, "ledger_id", g->ledger_id) ||
            rpc_pack_u64(pk, "decimals", p->decimals) || rpc_pack_u64(pk, "assets", p->assets) ||
            rpc_pack_u64(pk, "shares", p->shares) || rpc_pack_u64(pk, "rate_num", p->assets) ||
-           rpc_pack_u64(pk, "rate_den", p->shares) || pack_rate(pk, p->assets, p->shares) ||
-           rpc_pack_u64(pk, "buffer", p->buffer) || rpc_pack_u64(pk, "payable", p->payable) ||
-           rpc_pack_u64(pk, "total_deposited", p->total_deposited) ||
-           rpc_pack_u64(pk, "total_rewards", p->total_rewards) ||
-           rpc_pack_u64(pk, "total_slashed", p->total_slashed) ||
-           rpc_pack_u64(pk, "total_paid", p->total_paid) ||
-           rpc_pack_u64(pk, "dead_shares", p->dead_shares);
+           rpc_pack_u64(pk, "rate_den", p->shares) || pack_rate(pk, "rate", p->assets, p->shares) ||
+           rpc_pack_u64(pk, "unvested", p->unvested) ||
+           rpc_pack_u64(pk, "vest_end", p->unvested > 0 ? p->vest_end : 0) ||
+           rpc_pack_u64(pk, "buffer", p->buffer) || rpc_pack_u128(pk, "payable", p->payable) ||
+           rpc_pack_u128(pk, "total_deposited", p->total_deposited) ||
+           rpc_pack_u128(pk, "total_rewards", p->total_rewards) ||
+           rpc_pack_u128(pk, "total_slashed", p->total_slashed) ||
+           rpc_pack_u128(pk, "total_paid", p->total_paid) ||
+           rpc_pack_u64(pk, "dead_shares", p->dead_shares) || pack_bunker(pk, p);
 }
 
-/* The pool's settings and roles from stake_limit to finalized_through (11 pairs). */
+/* The epoch clock at `now`: the epoch running (the highest a report may carry) and when it
+ * began. */
+static int pack_epoch(msgpack_packer *pk, const ledger_pool *p, uint64_t now)
+{
+    uint64_t epoch_s = p->params[LEDGER_PARAM_EPOCH_S], start = p->epoch_anchor_ts;
+    if (now > start && epoch_s > 0)
+        start += (now - start) / epoch_s * epoch_s; /* <= now: no overflow */
+    return rpc_pack_u64(pk, "epoch", ledger_epoch_at(p, now)) ||
+           rpc_pack_u64(pk, "epoch_start", start);
+}
+
+/* The pool's settings and roles from stake_limit to epoch_start (13 pairs). */
 static int pack_pool_settings(msgpack_packer *pk, const ledger_pool *p, uint64_t now)
 {
     return pack_stake_limit(pk, p, now) || pack_paused(pk, p->pause_flags) || pack_params(pk, p) ||
-           pack_fee(pk, "treasury_fee", &p->treasury_fee) ||
+           pack_fee(pk, "treasury_fee", &p->treasury_fee, now) ||
            rpc_pack_bin(pk, "admin", p->admin, LEDGER_KEY_SIZE) ||
            rpc_pack_bin(pk, "custodian", p->custodian, LEDGER_KEY_SIZE) ||
            rpc_pack_bin(pk, "treasury", p->treasury, LEDGER_KEY_SIZE) ||
            rpc_pack_u64(pk, "operator_count", p->operator_count) ||
            rpc_pack_u64(pk, "next_lien_id", p->next_lien_id) ||
            rpc_pack_u64(pk, "next_request_id", p->next_request_id) ||
-           rpc_pack_u64(pk, "finalized_through", p->finalized_through);
+           rpc_pack_u64(pk, "finalized_through", p->finalized_through) || pack_epoch(pk, p, now);
 }
 
-static int pack_chain(msgpack_packer *pk, const ledger_chain *c)
+/* seq, batch, time (last batch), now (the query's time), head, digest (6 pairs). */
+static int pack_chain(msgpack_packer *pk, const ledger_chain *c, uint64_t now)
 {
     return rpc_pack_u64(pk, "seq", c->next_seq - 1) ||
            rpc_pack_u64(pk, "batch", c->next_batch - 1) || rpc_pack_u64(pk, "time", c->last_ts) ||
-           rpc_pack_bin(pk, "head", c->head, LEDGER_HASH_SIZE) ||
+           rpc_pack_u64(pk, "now", now) || rpc_pack_bin(pk, "head", c->head, LEDGER_HASH_SIZE) ||
            rpc_pack_bin(pk, "digest", c->digest, LEDGER_HASH_SIZE);
 }
 
+/* 19 figures, 13 settings, 2 concentration, last_reports, 6 chain: 41 pairs. */
 static int q_pool(query *q)
 {
     ledger_genesis g;
     ledger_pool p;
     ledger_chain c;
+    operator_scan sc = {0};
+    uint64_t now = 0;
     int rc = ledger_genesis_read(q->view, &g);
     if (rc == LEDGER_OK)
-        rc = ledger_read_pool(q->view, &p);
+        rc = read_pool_now(q, &p, &c, &now);
     if (rc == LEDGER_OK)
-        rc = ledger_read_chain(q->view, &c);
+        rc = scan_operators(q, &p, &sc);
     if (rc == LEDGER_OK)
-        rc = packed(msgpack_pack_map(q->pk, 31) || pack_pool_figures(q->pk, &g, &p) ||
-                    pack_pool_settings(q->pk, &p, c.last_ts));
+        rc = packed(msgpack_pack_map(q->pk, 41) || pack_pool_figures(q->pk, &g, &p) ||
+                    pack_pool_settings(q->pk, &p, now) || pack_concentration(q->pk, &p, &sc));
     if (rc == LEDGER_OK)
-        rc = pack_last_reports(q, &p);
-    return rc == LEDGER_OK ? packed(pack_chain(q->pk, &c)) : rc;
+        rc = pack_last_reports(q, &sc);
+    free(sc.list);
+    return rc == LEDGER_OK ? packed(pack_chain(q->pk, &c, now)) : rc;
 }
 
 /* ---- account ----------------------------------------------------------------------------- */
@@ -310,7 +395,7 @@ static int q_account(query *q)
     ledger_pool p;
     ledger_account a;
     bool more_liens = false, more_allowances = false, more_withdrawals = false;
-    int rc = ledger_read_pool(q->view, &p);
+    int rc = read_pool_now(q, &p, NULL, NULL);
     if (rc == LEDGER_OK)
         rc = ledger_read_account(q->view, q->req->key, &a);
     if (rc == LEDGER_OK)
@@ -385,18 +470,37 @@ static int q_events(query *q)
 
 /* ---- operator ---------------------------------------------------------------------------- */
 
-static int pack_apr_held(msgpack_packer *pk, const ledger_operator *o, uint64_t epoch_s)
+/* apr_bps, and held: {epoch, balance, loss} of a held report (loss: what accepting it would
+ * book now, ledger_held_loss), or nil. */
+static int pack_apr_held(msgpack_packer *pk, const ledger_operator *o)
 {
     int64_t apr;
-    int rc = ledger_operator_apr_bps(o, epoch_s, &apr)
+    int rc = ledger_operator_apr_bps(o, &apr)
                  ? rpc_pack_key(pk, "apr_bps") || msgpack_pack_int64(pk, apr)
                  : pack_nil(pk, "apr_bps");
     if (rc)
         return rc;
     if (o->held_epoch == 0)
         return pack_nil(pk, "held");
-    return rpc_pack_key(pk, "held") || msgpack_pack_map(pk, 2) ||
-           rpc_pack_u64(pk, "epoch", o->held_epoch) || rpc_pack_u64(pk, "balance", o->held_balance);
+    return rpc_pack_key(pk, "held") || msgpack_pack_map(pk, 3) ||
+           rpc_pack_u64(pk, "epoch", o->held_epoch) ||
+           rpc_pack_u64(pk, "balance", o->held_balance) ||
+           rpc_pack_u64(pk, "loss", ledger_held_loss(o));
+}
+
+/* The fees: the operator's own fee map, the fees in force when its report period began and
+ * next_report_fees, what its next report would be charged at `now` (ledger_report_fees). */
+static int pack_operator_fees(msgpack_packer *pk, const ledger_operator *o, const ledger_pool *p,
+                              uint64_t now)
+{
+    uint64_t treasury_bps, operator_bps;
+    ledger_report_fees(p, o, now, &treasury_bps, &operator_bps);
+    return pack_fee(pk, "fee", &o->fee, now) ||
+           rpc_pack_u64(pk, "period_fee_bps", o->period_fee_bps) ||
+           rpc_pack_u64(pk, "period_treasury_bps", o->period_treasury_bps) ||
+           rpc_pack_key(pk, "next_report_fees") || msgpack_pack_map(pk, 2) ||
+           rpc_pack_u64(pk, "treasury_bps", treasury_bps) ||
+           rpc_pack_u64(pk, "operator_bps", operator_bps);
 }
 
 /* The kept reports, oldest first. */
@@ -416,48 +520,54 @@ static int pack_reports(msgpack_packer *pk, const ledger_operator *o)
     return 0;
 }
 
-static int pack_operator(msgpack_packer *pk, const ledger_operator *o, const ledger_pool *p)
+/* 20 pairs; share_bps is of A + U (vested or not: the stake at risk with this operator). */
+static int pack_operator(msgpack_packer *pk, const ledger_operator *o, const ledger_pool *p,
+                         uint64_t now)
 {
-    return msgpack_pack_map(pk, 16) || rpc_pack_u64(pk, "operator_id", o->id) ||
+    return msgpack_pack_map(pk, 20) || rpc_pack_u64(pk, "operator_id", o->id) ||
            rpc_pack_bin(pk, "key", o->key, LEDGER_KEY_SIZE) ||
            rpc_pack_bin(pk, "fee_account", o->fee_account, LEDGER_KEY_SIZE) ||
-           rpc_pack_bool(pk, "active", o->active != 0) || pack_fee(pk, "fee", &o->fee) ||
+           rpc_pack_bool(pk, "active", o->active != 0) || pack_operator_fees(pk, o, p, now) ||
            rpc_pack_u64(pk, "balance", o->balance) ||
            rpc_pack_u64(pk, "reported_balance", o->reported_balance) ||
-           rpc_pack_u64(pk, "funded_since", o->funded_since) ||
-           rpc_pack_u64(pk, "exited_since", o->exited_since) ||
+           rpc_pack_u128(pk, "funded_since", o->funded_since) ||
+           rpc_pack_u128(pk, "exited_since", o->exited_since) ||
            rpc_pack_u64(pk, "last_epoch", o->last_epoch) ||
            rpc_pack_u64(pk, "last_report_time", o->last_report_ts) ||
-           rpc_pack_u64(pk, "fees_earned", o->fees_earned) ||
-           rpc_pack_u64(pk, "share_bps", mul_div_floor(o->balance, LEDGER_BPS, p->assets)) ||
-           pack_apr_held(pk, o, p->params[LEDGER_PARAM_EPOCH_S]) || pack_reports(pk, o);
+           rpc_pack_u64(pk, "epoch", ledger_epoch_at(p, now)) ||
+           rpc_pack_u128(pk, "fees_earned", o->fees_earned) ||
+           rpc_pack_u64(pk, "share_bps", share_of_pooled_bps(o->balance, p)) ||
+           pack_apr_held(pk, o) || pack_reports(pk, o);
 }
 
 static int q_operator(query *q)
 {
     ledger_operator o;
     ledger_pool p;
+    uint64_t now = 0;
     int rc = read_named(q, ledger_read_operator(q->view, q->req->number, &o), "no such operator");
     if (rc == LEDGER_OK)
-        rc = ledger_read_pool(q->view, &p);
-    return rc == LEDGER_OK ? packed(pack_operator(q->pk, &o, &p)) : rc;
+        rc = read_pool_now(q, &p, NULL, &now);
+    return rc == LEDGER_OK ? packed(pack_operator(q->pk, &o, &p, now)) : rc;
 }
 
 /* ---- quote, lien, withdrawal, queue ------------------------------------------------------ */
 
+/* A quote at the price that applies: an amount mints at (A + U) / S (a deposit's price), shares
+ * are worth A / S (an exit's); rate_num / rate_den is that price. */
 static int q_quote(query *q)
 {
     ledger_pool p;
     uint64_t amount = q->req->number, shares = q->req->number;
-    int rc = ledger_read_pool(q->view, &p);
+    int rc = read_pool_now(q, &p, NULL, NULL);
     if (rc == LEDGER_OK)
         rc = q->req->quote_shares ? ledger_shares_to_amount(&p, shares, &amount)
                                   : ledger_amount_to_shares(&p, amount, &shares);
     if (rc != LEDGER_OK)
         return rc;
+    uint64_t num = q->req->quote_shares ? p.assets : p.assets + p.unvested; /* A + U fits */
     return packed(msgpack_pack_map(q->pk, 4) || rpc_pack_u64(q->pk, "amount", amount) ||
-                  rpc_pack_u64(q->pk, "shares", shares) ||
-                  rpc_pack_u64(q->pk, "rate_num", p.assets) ||
+                  rpc_pack_u64(q->pk, "shares", shares) || rpc_pack_u64(q->pk, "rate_num", num) ||
                   rpc_pack_u64(q->pk, "rate_den", p.shares));
 }
 
@@ -467,7 +577,7 @@ static int q_lien(query *q)
     ledger_pool p;
     int rc = read_named(q, ledger_read_lien(q->view, q->req->number, &l), "no such lien");
     if (rc == LEDGER_OK)
-        rc = ledger_read_pool(q->view, &p);
+        rc = read_pool_now(q, &p, NULL, NULL);
     return rc == LEDGER_OK ? packed(pack_lien(q->pk, &l, &p)) : rc;
 }
 
@@ -490,8 +600,8 @@ static int q_queue(query *q)
         rpc_pack_u64(q->pk, "finalized_through", p.finalized_through) ||
         rpc_pack_u64(q->pk, "pending_count", p.queue_count) ||
         rpc_pack_u64(q->pk, "pending_shares", p.queue_shares) ||
-        rpc_pack_u64(q->pk, "pending_amount", p.queue_amount) ||
-        rpc_pack_u64(q->pk, "buffer", p.buffer) || rpc_pack_u64(q->pk, "payable", p.payable));
+        rpc_pack_u128(q->pk, "pending_amount", p.queue_amount) ||
+        rpc_pack_u64(q->pk, "buffer", p.buffer) || rpc_pack_u128(q->pk, "payable", p.payable));
 }
 
 /* ---- health ------------------------------------------------------------------------------ */
@@ -552,11 +662,11 @@ static int reply_failure(msgpack_sbuffer *buf, const query *q, int rc)
     return rpc_reply_error(buf, &q->req->id, LEDGER_INTERNAL, message);
 }
 
-int rpc_reply_query(msgpack_sbuffer *buf, ledger_store *view, const rpc_request *req,
+int rpc_reply_query(msgpack_sbuffer *buf, ledger_store *view, const rpc_request *req, uint64_t now,
                     const rpc_counters *counters)
 {
     msgpack_packer pk;
-    query q = {&pk, view, req, counters, NULL};
+    query q = {&pk, view, req, counters, now, NULL};
     assert(buf != NULL && view != NULL && req != NULL);
     msgpack_sbuffer_clear(buf);
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);

@@ -16,6 +16,13 @@ int rpc_pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
     return rpc_pack_key(pk, key) || msgpack_pack_uint64(pk, v);
 }
 
+int rpc_pack_u128(msgpack_packer *pk, const char *key, ledger_u128 v)
+{
+    char s[40];
+    size_t n = strlen(ledger_u128_str(s, v));
+    return rpc_pack_key(pk, key) || msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n);
+}
+
 int rpc_pack_bool(msgpack_packer *pk, const char *key, bool v)
 {
     return rpc_pack_key(pk, key) || (v ? msgpack_pack_true(pk) : msgpack_pack_false(pk));

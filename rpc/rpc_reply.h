@@ -31,9 +31,12 @@ int rpc_reply_tx(msgpack_sbuffer *buf, const rpc_id *id, const ledger_tx *tx,
 int rpc_pack_record(msgpack_packer *pk, const ledger_record *r);
 
 /** Run a query on a read view and encode its reply (success or NOT_FOUND, OUT_OF_RANGE,
- *  POOL_EMPTY and OVERFLOW (quote), INTERNAL error replies). counters is used by the health query
- * only. Returns: 0 or -1 (out of memory). */
-int rpc_reply_query(msgpack_sbuffer *buf, ledger_store *view, const rpc_request *req,
+ *  POOL_EMPTY and OVERFLOW (quote), INTERNAL error replies). `now` is the server's clock
+ *  (seconds): the query's time is max(now, the last batch time), the time the next batch would
+ *  use, and every figure that depends on time (the rate as rewards vest, values, quotes, the
+ *  stake limit, fees in force, the epoch) is given as of it. The same view and `now` give the
+ *  same bytes. counters is used by the health query only. Returns: 0 or -1 (out of memory). */
+int rpc_reply_query(msgpack_sbuffer *buf, ledger_store *view, const rpc_request *req, uint64_t now,
                     const rpc_counters *counters);
 
 /* ---- packing helpers shared by rpc_reply.c and rpc_query.c ------------------------------ */
@@ -44,6 +47,8 @@ int rpc_reply_query(msgpack_sbuffer *buf, ledger_store *view, const rpc_request 
 int rpc_pack_head(msgpack_packer *pk, const rpc_id *id, bool ok, uint32_t more);
 int rpc_pack_key(msgpack_packer *pk, const char *key);
 int rpc_pack_u64(msgpack_packer *pk, const char *key, uint64_t v);
+/** Pack key and a 128-bit total as a string of decimal digits (msgpack has no 128-bit int). */
+int rpc_pack_u128(msgpack_packer *pk, const char *key, ledger_u128 v);
 int rpc_pack_bool(msgpack_packer *pk, const char *key, bool v);
 int rpc_pack_str(msgpack_packer *pk, const char *key, const char *s);
 int rpc_pack_bin(msgpack_packer *pk, const char *key, const uint8_t *bytes, size_t len);

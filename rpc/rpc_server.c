@@ -322,9 +322,10 @@ static void counters_snapshot(rpc_server *s, rpc_counters *out)
     out->replies_dropped = c->replies_dropped;
 }
 
-/* Encode the reply for one item (after the batch committed, or failed with commit_rc). */
+/* Encode the reply for one item (after the batch committed, or failed with commit_rc). A query
+ * is answered as of `now`, the clock reading the group's batch used. */
 static int encode_item(rpc_server *s, item *it, const ledger_result *res, int commit_rc,
-                       ledger_store *view)
+                       ledger_store *view, uint64_t now)
 {
     msgpack_sbuffer *buf = &s->seq_buf;
     if (it->error != 0) {
@@ -344,7 +345,7 @@ static int encode_item(rpc_server *s, item *it, const ledger_result *res, int co
     counters_snapshot(s, &snap);
     if (view == NULL)
         return rpc_reply_error(buf, &it->req.id, LEDGER_INTERNAL, "cannot open a read snapshot");
-    return rpc_reply_query(buf, view, &it->req, &snap);
+    return rpc_reply_query(buf, view, &it->req, now, &snap);
 }
 
 static void reply_all(rpc_server *s, const batch_job *j, int commit_rc, ledger_store *view)
@@ -352,7 +353,7 @@ static void reply_all(rpc_server *s, const batch_job *j, int commit_rc, ledger_s
     for (uint64_t i = 0; i < j->n; i++) {
         item *it = &s->ring[(j->first + i) % s->cap];
         atomic_fetch_add(&s->replies_made, 1);
-        if (encode_item(s, it, &s->results[i], commit_rc, view) != 0 ||
+        if (encode_item(s, it, &s->results[i], commit_rc, view, j->now) != 0 ||
             send_reply(s->reply_push, &it->env, s->seq_buf.data, s->seq_buf.size, 0) != 0) {
             /* nothing reaches the receiver for this one: take it back from the count it
              * waits for at shutdown */
@@ -409,7 +410,7 @@ static uint64_t now_ms(void)
 }
 
 /* One group: apply every transaction in one durable commit, then answer in arrival order
- * (queries read the committed state), then publish. */
+ * (queries read the committed state as of the same clock reading as the batch), then publish. */
 static void process(rpc_server *s, uint64_t first, uint64_t n)
 {
     batch_job j = {s, first, n, (uint64_t)time(NULL), 0, 0};

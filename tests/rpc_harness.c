@@ -794,6 +794,23 @@ bool rh_get_uint(const msgpack_object *o, const char *key, uint64_t *out)
     return true;
 }
 
+bool rh_get_u128(const msgpack_object *o, const char *key, ledger_u128 *out)
+{
+    const msgpack_object *v = rh_get(o, key);
+    ledger_u128 x = 0;
+    if (v == NULL || v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 ||
+        v->via.str.size > 39 || (v->via.str.size > 1 && v->via.str.ptr[0] == '0'))
+        return false;
+    for (uint32_t i = 0; i < v->via.str.size; i++) {
+        unsigned d = (unsigned)(v->via.str.ptr[i] - '0');
+        if (d > 9 || x > (~(ledger_u128)0 - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return true;
+}
+
 bool rh_get_bool(const msgpack_object *o, const char *key, bool *out)
 {
     const msgpack_object *v = rh_get(o, key);
@@ -855,6 +872,15 @@ uint64_t rh_u64_at(const msgpack_object *o, const char *key, const char *file, i
         return v;
     fail_at(file, line, "no uint", key, o);
     return UINT64_MAX;
+}
+
+ledger_u128 rh_u128_at(const msgpack_object *o, const char *key, const char *file, int line)
+{
+    ledger_u128 v;
+    if (rh_get_u128(o, key, &v))
+        return v;
+    fail_at(file, line, "no decimal string (a 128-bit total)", key, o);
+    return ~(ledger_u128)0;
 }
 
 bool rh_bool_at(const msgpack_object *o, const char *key, const char *file, int line)

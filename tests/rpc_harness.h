@@ -191,6 +191,9 @@ const msgpack_object *rh_get(const msgpack_object *o, const char *key);
 
 /** Typed look-ups: false when absent or of another type (bin: another size too). */
 bool rh_get_uint(const msgpack_object *o, const char *key, uint64_t *out);
+/** A 128-bit total, sent as a str of decimal digits (PROTOCOL.md): false unless 1..39 digits
+ *  without a leading zero, below 2^128. */
+bool rh_get_u128(const msgpack_object *o, const char *key, ledger_u128 *out);
 bool rh_get_bool(const msgpack_object *o, const char *key, bool *out);
 bool rh_get_str(const msgpack_object *o, const char *key, char *out, size_t size);
 const uint8_t *rh_get_bin(const msgpack_object *o, const char *key, size_t len);
@@ -201,6 +204,7 @@ bool rh_str_is(const msgpack_object *v, const char *s);
 
 /* Checked look-ups: a missing key or a wrong type is a failed CHECK at the caller's line. */
 uint64_t rh_u64_at(const msgpack_object *o, const char *key, const char *file, int line);
+ledger_u128 rh_u128_at(const msgpack_object *o, const char *key, const char *file, int line);
 bool rh_bool_at(const msgpack_object *o, const char *key, const char *file, int line);
 const msgpack_object *rh_map_at(const msgpack_object *o, const char *key, const char *file,
                                 int line);
@@ -223,6 +227,9 @@ void rh_check_keys(const msgpack_object *o, const char *const *keys, const char 
 #define CHECK_BIN(o, k, want, n) rh_check_bin((o), (k), (want), (n), __FILE__, __LINE__)
 #define CHECK_NIL(o, k) rh_check_nil((o), (k), __FILE__, __LINE__)
 #define CHECK_FIELD(o, k, want) CHECK_U64(RH_U64((o), (k)), (want))
+#define RH_U128(o, k) rh_u128_at((o), (k), __FILE__, __LINE__)
+/* A 128-bit total: a decimal string on the wire, equal to want. */
+#define CHECK_DEC(o, k, want) CHECK_U128(RH_U128((o), (k)), (want))
 /* The reply is {ok: true}; on failure its error and message are printed. */
 #define CHECK_OK(r) rh_check_ok((r), __FILE__, __LINE__)
 /* The reply is {ok: false, error: want, message: str}. */

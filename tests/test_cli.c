@@ -21,6 +21,8 @@
 #define RUN_TIMEOUT_MS 20000
 #define TOKEN 1000000000ull
 
+__extension__ typedef unsigned __int128 u128;
+
 static rh_server *srv;
 
 /* What a finished command printed and how it exited. */
@@ -306,26 +308,33 @@ static char *walkthrough_block(void)
     return block;
 }
 
-/* fee shares for reward r: floor(r*f*s / ((a+r)*10000 - r*f)) (ledger/README.md) */
-static uint64_t fee_shares(uint64_t a, uint64_t s, uint64_t r, uint64_t f)
+/* fee shares for reward r: floor(r*f*s / ((a+u+r)*10000 - r*f)) with pooled = A + U
+ * (ledger/README.md) */
+static uint64_t fee_shares(uint64_t pooled, uint64_t s, uint64_t r, uint64_t f)
 {
-    __extension__ typedef unsigned __int128 u128;
-    return (uint64_t)((u128)r * f * s / ((u128)(a + r) * 10000 - (u128)r * f));
+    return (uint64_t)((u128)r * f * s / ((u128)(pooled + r) * 10000 - (u128)r * f));
+}
+
+/* The human value of the nth line with key as a u64 (0 when absent). */
+static uint64_t human_u64(const char *out, const char *key, int nth)
+{
+    char buf[64];
+    return human_value(out, key, nth, buf, sizeof buf) ? strtoull(buf, NULL, 10) : 0;
 }
 
 /* A/S with 18 fractional digits, rounded down, as the pool query prints it. */
 static void rate_text(char *out, size_t size, uint64_t a, uint64_t s)
 {
-    __extension__ typedef unsigned __int128 u128;
     uint64_t frac = (uint64_t)((u128)(a % s) * 1000000000000000000ull / s);
     snprintf(out, size, "%" PRIu64 ".%018" PRIu64, a / s, frac);
 }
 
 /* Run the README's block exactly as written (sh -e), in a directory laid out as the
- * repository root after `tools/setup.sh start`: build/lst and ./lstd-data. */
+ * repository root after `tools/setup.sh start`: build/lst and
+ * ./lstd-data. */
 static void test_walkthrough(void)
 {
-    char path[700], rate[64], hex[65];
+    char path[700], rate[64], hex[65], text[64];
     char *block = walkthrough_block();
     if (block == NULL)
         return;
@@ -338,29 +347,44 @@ static void test_walkthrough(void)
     run_result r =
         run_argv((char *const[]){(char *)"/bin/sh", (char *)"-e", (char *)"-c", block, NULL});
     CHECK_STATUS(r, 0);
-    /* the state it leaves, exactly */
+    /* the state it leaves, exactly: the accepted reward's fee part, ceil(fee*A/S), joins A at
+     * once (the rate stays 1), the rest is U and vests over VEST_S from the accept's batch */
     uint64_t a = 100 * TOKEN + 1000000 - 20 * TOKEN, s = a; /* dead shares 1000000 */
-    uint64_t gain = TOKEN / 10, fee = fee_shares(a, s, gain, 1000);
-    a += gain;
+    uint64_t gain = TOKEN / 10, fee = fee_shares(a, s, gain, 1000), u = gain - fee;
+    a += fee; /* ceil(fee * A / S) = fee at rate 1 */
     s += fee;
-    rate_text(rate, sizeof rate, a, s);
+    CHECK_U64(u, 90011238);
     CHECK_HUMAN(r.out, "rate", 0, "1.000000000000000000"); /* the first `lst pool` */
-    CHECK_HUMAN(r.out, "rate", 1, rate);                   /* after the report */
+    uint64_t accepted = human_u64(r.out, "time", 1), now = human_u64(r.out, "now", 1);
+    CHECK(accepted > 0 && now >= accepted && now < accepted + 60);
+    uint64_t vested = (uint64_t)((u128)u * (now - accepted) / 86400);
+    rate_text(rate, sizeof rate, a + vested, s);
+    CHECK_HUMAN(r.out, "rate", 1, rate); /* after the report: what has vested by `now` */
+    lst_amount_format(text, sizeof text, u - vested, 9);
+    CHECK_HUMAN(r.out, "unvested", 1, text);
+    snprintf(text, sizeof text, "%" PRIu64, accepted + 86400);
+    CHECK_HUMAN(r.out, "vest_end", 1, text);
     CHECK_HUMAN(r.out, "shares_seized", 0, "4");
     CHECK_HUMAN(r.out, "gain", 1, "0.1");
+    CHECK(strstr(r.out, "held\n") != NULL && strstr(r.err, "REPORT_APR_EXCEEDED") != NULL);
     run_free(&r);
     char *readme = test_read_file(LSTD_SOURCE_DIR "/README.md");
     char comment[96];
-    snprintf(comment, sizeof comment, "# rate %s\n", rate);
-    CHECK(strstr(readme, comment) != NULL); /* the README shows the rate it gets */
+    lst_amount_format(text, sizeof text, u, 9);
+    snprintf(comment, sizeof comment, "# unvested %s\n", text);
+    CHECK(strstr(readme, comment) != NULL); /* the README shows what it gets at first */
     free(readme);
     r = LST("--json", "pool");
     CHECK_STATUS(r, 0);
-    CHECK_U64(JSON_U64(r.out, "result.assets"), a);
+    now = JSON_U64(r.out, "result.now");
+    vested = (uint64_t)((u128)u * (now - accepted) / 86400);
+    CHECK_U64(JSON_U64(r.out, "result.assets"), a + vested);
+    CHECK_U64(JSON_U64(r.out, "result.unvested"), u - vested);
     CHECK_U64(JSON_U64(r.out, "result.shares"), s);
-    CHECK_U64(JSON_U64(r.out, "result.total_rewards"), gain);
-    CHECK_U64(JSON_U64(r.out, "result.total_paid"), 20 * TOKEN);
-    CHECK_U64(JSON_U64(r.out, "result.seq"), 10);
+    JSON_STR(r.out, "result.total_rewards", "100000000"); /* a 128-bit total: a string */
+    JSON_STR(r.out, "result.total_paid", "20000000000");
+    CHECK_U64(JSON_U64(r.out, "result.seq"), 11); /* the held report is recorded too */
+    rate_text(rate, sizeof rate, a + vested, s);
     JSON_STR(r.out, "result.rate", rate);
     run_free(&r);
     r = LST("--json", "account", "alice.key");
@@ -377,8 +401,14 @@ static void test_walkthrough(void)
     lst_hex_encode(hex, srv->operator_key.pk);
     r = LST("--json", "operator", "1");
     CHECK_U64(JSON_U64(r.out, "result.balance"), 50 * TOKEN + gain);
-    CHECK_U64(JSON_U64(r.out, "result.last_epoch"), 2251);
+    CHECK_U64(JSON_U64(r.out, "result.last_epoch"), 2);
     JSON_STR(r.out, "result.key", hex);
+    JSON_STR(r.out, "result.fees_earned", "4994381"); /* floor(fee * 500 / 1000) */
+    run_free(&r);
+    r = LST("operator", "1"); /* human units, the 128-bit total too */
+    CHECK_HUMAN(r.out, "fees_earned", 0, "0.004994381");
+    CHECK_HUMAN(r.out, "next_report_fees.treasury_bps", 0, "500");
+    CHECK_HUMAN(r.out, "share_bps", 0, "6254"); /* 50.1 / (A + U) = 50.1 / 80.101 */
     run_free(&r);
     r = LST("--json", "withdrawal", "1");
     JSON_STR(r.out, "result.payout_ref",
@@ -458,7 +488,9 @@ static void test_units(void)
     /* quote in human units: the server's answer in base units in JSON */
     r = LST("--json", "quote", "--shares", "2");
     CHECK_STATUS(r, 0);
-    CHECK(JSON_U64(r.out, "result.amount") > 2 * TOKEN); /* the rate rose above 1 */
+    uint64_t num = JSON_U64(r.out, "result.rate_num"), den = JSON_U64(r.out, "result.rate_den");
+    CHECK(num >= den); /* the rate rises from 1 as the reward vests */
+    CHECK_U64(JSON_U64(r.out, "result.amount"), (uint64_t)((u128)2 * TOKEN * num / den));
     run_free(&r);
     /* a page of events, and the stream from the start */
     r = LST("--json", "events", "--after", "2", "--limit", "3");
@@ -579,6 +611,14 @@ static void test_exit_rejected(void)
     CHECK_STATUS(r, 0);
     CHECK_HUMAN(r.out, "value", 0, "1500"); /* a plain number, not an amount */
     run_free(&r);
+    r = LST("--key", "lstd-data/keys/admin.key", "param_set", "--param", "vest_s", "--value",
+            "3600"); /* parameter 8, by its name in any case */
+    CHECK_STATUS(r, 0);
+    CHECK_HUMAN(r.out, "value", 0, "3600");
+    run_free(&r);
+    r = LST("--json", "pool");
+    CHECK_U64(JSON_U64(r.out, "result.params.VEST_S"), 3600);
+    run_free(&r);
     r = LST("--json", "--key", "lstd-data/keys/admin.key", "pause_set", "--flags",
             "deposits,withdrawals");
     CHECK_U64(JSON_U64(r.out, "result.out.flags"), 5);
@@ -591,12 +631,38 @@ static void test_exit_rejected(void)
     r = LST("--key", "lstd-data/keys/admin.key", "pause_set", "--flags", "none");
     CHECK_STATUS(r, 0);
     run_free(&r);
+    /* operator_reset: refused for an epoch that has not started, else booked like a report */
+    char epoch[32], later[32];
+    r = LST("--json", "pool");
+    uint64_t e = JSON_U64(r.out, "result.epoch");
+    run_free(&r);
+    snprintf(epoch, sizeof epoch, "%" PRIu64, e);
+    snprintf(later, sizeof later, "%" PRIu64, e + 1000);
+    r = LST("--key", "lstd-data/keys/admin.key", "operator_reset", "--operator_id", "1", "--epoch",
+            later, "--balance", "50.1");
+    CHECK_STATUS(r, 4);
+    CHECK(strstr(r.err, "EPOCH_IN_FUTURE") != NULL);
+    run_free(&r);
+    r = LST("--key", "lstd-data/keys/admin.key", "operator_reset", "--operator_id", "1", "--epoch",
+            epoch, "--balance", "50.2");
+    CHECK_STATUS(r, 0);
+    CHECK_HUMAN(r.out, "gain", 0, "0.1");
+    CHECK_HUMAN(r.out, "loss", 0, "0");
+    run_free(&r);
+    r = LST("--json", "operator", "1");
+    CHECK_U64(JSON_U64(r.out, "result.last_epoch"), e);
+    CHECK_U64(JSON_U64(r.out, "result.balance"), 50200000000);
+    run_free(&r);
+    r = LST("operator_reset", "--help");
+    CHECK_STATUS(r, 0);
+    CHECK(strstr(r.out, "--operator_id N --epoch N --balance AMOUNT") != NULL);
+    run_free(&r);
 }
 
 int main(void)
 {
     rh_init("test_cli", 90);
-    srv = rh_start(NULL);
+    srv = rh_start(NULL); /* as the README starts it */
     CHECK(srv != NULL);
     if (srv == NULL)
         return test_finish("test_cli");

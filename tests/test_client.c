@@ -159,6 +159,17 @@ static void test_amounts(void)
     check_format(UINT64_MAX, 9, "18446744073.709551615");
     check_format(UINT64_MAX, 19, "1.8446744073709551615");
     check_format(42, 0, "42");
+    /* 128-bit totals */
+    char buf[64];
+    lst_u128 wide = (lst_u128)UINT64_MAX * 3 + 7;
+    lst_amount_format_u128(buf, sizeof buf, wide, 9);
+    CHECK(strcmp(buf, "55340232221.128654852") == 0);
+    lst_amount_format_u128(buf, sizeof buf, wide, 0);
+    CHECK(strcmp(buf, "55340232221128654852") == 0);
+    lst_amount_format_u128(buf, sizeof buf, ~(lst_u128)0, 0);
+    CHECK(strcmp(buf, "340282366920938463463374607431768211455") == 0);
+    lst_amount_format_u128(buf, sizeof buf, (lst_u128)5 * TOKEN, 9);
+    CHECK(strcmp(buf, "5") == 0);
 }
 
 static void test_builder(void)
@@ -317,10 +328,22 @@ static void test_operator_kinds(void)
     /* one epoch later, 1 token more: far beyond 10% a year, so held back */
     lst_tx_report(&tx, 1, 2, 46 * TOKEN);
     SUBMIT_REJECTED(&operator1, &tx, &r, "REPORT_APR_EXCEEDED", true);
-    GENERIC(&admin, "report_accept", NAMES("operator_id", "epoch", "balance"),
-            VALUES(1, 2, 46 * TOKEN), {NULL}, {NULL}, &r);
+    lst_tx_report_accept(&tx, 1, 2, 46 * TOKEN);
+    SUBMIT_OK(&admin, &tx, &r);
     CHECK_U64(OUT(r, "gain"), TOKEN);
     CHECK(OUT(r, "treasury_fee_shares") > 0 && OUT(r, "operator_fee_shares") > 0);
+    /* the reward vests over VEST_S (default a day): the pool shows what is left and when */
+    lst_pool_info p;
+    CHECK(lst_pool(cl, &p) == LST_OK);
+    CHECK(p.unvested > 0 && p.unvested < TOKEN && p.vest_end == r.time + 86400);
+    CHECK(p.now >= r.time && p.now >= p.time && !p.bunker && p.held_loss == 0);
+    CHECK(p.epoch > 2 && p.payable == 0);
+    /* operator_reset (admin): operator 2, at the epoch running now, nothing staked */
+    lst_tx_operator_reset(&tx, 2, p.epoch + 100000, 0);
+    SUBMIT_REJECTED(&admin, &tx, &r, "EPOCH_IN_FUTURE", true);
+    lst_tx_operator_reset(&tx, 2, p.epoch, 0);
+    SUBMIT_OK(&admin, &tx, &r);
+    CHECK(r.out_count == 4 && OUT(r, "gain") == 0 && OUT(r, "loss") == 0);
     GENERIC(&admin, "fee_set", NAMES("operator_id", "fee_bps"), VALUES(0, 400), {NULL}, {NULL}, &r);
     CHECK_U64(OUT(r, "fee_bps"), 400);
     CHECK_U64(OUT(r, "effective_at"), r.time); /* a decrease applies at once */
@@ -610,20 +633,43 @@ static void test_object_queries(void)
     CHECK(lst_query_operator(cl, 1, &r) == LST_OK);
     CHECK(lst_reply_u64(r, "result.balance") == 46 * TOKEN && lst_reply_bool(r, "result.active"));
     CHECK(lst_reply_len(r, "result.reports") == 2 && lst_reply_type(r, "result.held") == LST_T_NIL);
-    CHECK(lst_reply_type(r, "result.apr_bps") == LST_T_UINT ||
-          lst_reply_type(r, "result.apr_bps") == LST_T_INT);
+    /* annualised over the reports' batch times: none when both fell in one second */
+    if (lst_reply_u64(r, "result.reports[0].time") == lst_reply_u64(r, "result.reports[1].time"))
+        CHECK(lst_reply_type(r, "result.apr_bps") == LST_T_NIL);
+    else
+        CHECK(lst_reply_type(r, "result.apr_bps") == LST_T_UINT ||
+              lst_reply_type(r, "result.apr_bps") == LST_T_INT);
+    CHECK(lst_reply_u64(r, "result.reports[1].time") > 0);
     lst_reply_destroy(&r);
     CHECK(lst_query_operator(cl, 99, &r) == LST_ERR_REJECTED);
     lst_reply_destroy(&r);
 
-    /* quotes: floor(amount*S/A) and floor(shares*A/S) */
+    /* quotes: floor(amount*S/(A+U)) and floor(shares*A/S), at the rate of their own time (the
+     * reward keeps vesting between two queries: A grows, A + U stays) */
     CHECK(lst_pool(cl, &p) == LST_OK);
     CHECK(lst_query_quote_amount(cl, 7 * TOKEN, &r) == LST_OK);
-    CHECK_U64(lst_reply_u64(r, "result.shares"), mul_div(7 * TOKEN, p.shares, p.assets));
-    CHECK_U64(lst_reply_u64(r, "result.rate_num"), p.assets);
+    uint64_t a = lst_reply_u64(r, "result.rate_num");
+    CHECK_U64(a, p.assets + p.unvested); /* a deposit's price: A + U over S */
+    CHECK_U64(lst_reply_u64(r, "result.rate_den"), p.shares);
+    CHECK_U64(lst_reply_u64(r, "result.shares"), mul_div(7 * TOKEN, p.shares, a));
     lst_reply_destroy(&r);
     CHECK(lst_query_quote_shares(cl, 7 * TOKEN, &r) == LST_OK);
-    CHECK_U64(lst_reply_u64(r, "result.amount"), mul_div(7 * TOKEN, p.assets, p.shares));
+    a = lst_reply_u64(r, "result.rate_num");
+    CHECK(a >= p.assets && a <= p.assets + p.unvested); /* A, vested a little further */
+    CHECK_U64(lst_reply_u64(r, "result.amount"), mul_div(7 * TOKEN, a, p.shares));
+    lst_reply_destroy(&r);
+    /* 128-bit totals are decimal strings: lst_reply_u128 reads them, lst_reply_u64 does not */
+    lst_u128 deposited = 0, fees = 0;
+    CHECK(lst_query_pool(cl, &r) == LST_OK);
+    CHECK(lst_reply_type(r, "result.total_deposited") == LST_T_STR);
+    CHECK(lst_reply_u128(r, "result.total_deposited", &deposited) && deposited > 1000000);
+    CHECK(lst_reply_u64(r, "result.total_deposited") == 0);
+    CHECK(!lst_reply_u128(r, "result.ledger_id", &deposited) && deposited == 0);
+    CHECK(lst_reply_u128(r, "result.buffer", &deposited) && deposited > 0); /* a uint too */
+    lst_reply_destroy(&r);
+    CHECK(lst_query_operator(cl, 1, &r) == LST_OK);
+    CHECK(lst_reply_u128(r, "result.fees_earned", &fees) && fees > 0);
+    CHECK(lst_reply_u64(r, "result.next_report_fees.operator_bps") == 500);
     lst_reply_destroy(&r);
 
     CHECK(lst_query_lien(cl, 1, &r) == LST_OK);

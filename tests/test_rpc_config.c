@@ -1,8 +1,10 @@
 /* test_rpc_config.c - production genesis from a config file, restarts, refusals, bad files */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rpc_harness.h"
@@ -31,8 +33,8 @@ static void write_config(const rh_server *s, const prod *k, const char *extra_li
             "admin = %s\ncustodian = %s\ntreasury = %s\n"
             "operator = %s %s 700\n"
             "operator = %s %s 300   # second operator\n"
-            "decimals = 9\ndead_shares = 5000\ntreasury_fee_bps = 400\n"
-            "max_apr_bps = 2000\nepoch_s = 12\n"
+            "decimals = 9\ndead_shares = 5000000\ntreasury_fee_bps = 400\n"
+            "max_apr_bps = 2000\nepoch_s = 12\nepoch_origin = 1606824023\nvest_s = 3600\n"
             "batch-max = 512\nverify-threads = 1\n%s\n",
             a, c, t, o1, o1, o2, o2, extra_line ? extra_line : "");
     fclose(f);
@@ -64,10 +66,13 @@ static void check_genesis(rh_server *s, const prod *k)
     rh_check_bin(res, "admin", k->admin.pk, 32, __FILE__, __LINE__);
     rh_check_bin(res, "custodian", k->custodian.pk, 32, __FILE__, __LINE__);
     CHECK_U64(rh_u64_at(res, "operator_count", __FILE__, __LINE__), 2);
-    CHECK_U64(rh_u64_at(res, "dead_shares", __FILE__, __LINE__), 5000);
-    CHECK_U64(
-        rh_u64_at(rh_map_at(res, "params", __FILE__, __LINE__), "MAX_APR_BPS", __FILE__, __LINE__),
-        2000);
+    CHECK_U64(rh_u64_at(res, "dead_shares", __FILE__, __LINE__), 5000000);
+    const msgpack_object *params = rh_map_at(res, "params", __FILE__, __LINE__);
+    CHECK_U64(rh_u64_at(params, "MAX_APR_BPS", __FILE__, __LINE__), 2000);
+    CHECK_U64(rh_u64_at(params, "VEST_S", __FILE__, __LINE__), 3600);
+    /* the configured epoch clock: 12 s epochs counted from the beacon chain's genesis */
+    uint64_t now = rh_u64_at(res, "now", __FILE__, __LINE__);
+    CHECK_U64(rh_u64_at(res, "epoch", __FILE__, __LINE__), (now - 1606824023) / 12);
     CHECK_U64(
         rh_u64_at(rh_map_at(res, "treasury_fee", __FILE__, __LINE__), "bps", __FILE__, __LINE__),
         400);
@@ -101,6 +106,56 @@ static uint64_t deposit(rh_server *s, const prod *k, uint64_t amount)
     return seq;
 }
 
+/* Run lstd with --config path --help (the file is read before --help is acted on) and
+ * capture its stderr. Returns: its exit status, or -1. */
+static int config_stderr(const char *path, char *err, size_t size)
+{
+    int pfd[2];
+    if (pipe(pfd) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        if (freopen("/dev/null", "w", stdout) == NULL)
+            _exit(127);
+        execl(LSTD_BINARY, LSTD_BINARY, "--config", path, "--help", (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n < size - 1 && (r = read(pfd[0], err + n, size - 1 - n)) > 0)
+        n += (size_t)r;
+    err[n] = '\0';
+    close(pfd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A genesis setting out of its range is a usage error that says what the range is. */
+static void check_setting_refused(const char *line, const char *says)
+{
+    char dir_path[256], path[300], err[2048];
+    char *dir = test_tmpdir("lstd-cfg");
+    snprintf(dir_path, sizeof dir_path, "%s", dir);
+    snprintf(path, sizeof path, "%s/bad.conf", dir_path);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fprintf(f, "# a setting out of range\n%s\n", line);
+        fclose(f);
+    }
+    CHECK_U64(config_stderr(path, err, sizeof err), 2);
+    if (strstr(err, says) == NULL || strstr(err, "bad.conf:2") == NULL) {
+        fprintf(stderr, "test_rpc_config: '%s' refused without \"%s\": %s\n", line, says, err);
+        test_failures++;
+    }
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     prod k;
@@ -122,6 +177,11 @@ int main(void)
     check_genesis(s, &k);
     CHECK_U64(deposit(s, &k, 2000000), 2);
     CHECK(rh_stop(s, SIGTERM, 10000) == 0);
+
+    /* another epoch origin is another genesis */
+    write_config(s, &k, "epoch_origin = 1606824024");
+    CHECK(rh_launch(s) != 0);
+    CHECK(s->has_status && WIFEXITED(s->wait_status) && WEXITSTATUS(s->wait_status) == 1);
 
     /* a config naming a different genesis is refused: exit 1, ledger untouched */
     rh_key other;
@@ -153,5 +213,21 @@ int main(void)
     CHECK(rh_launch(s) != 0);
     CHECK(s->has_status && WIFEXITED(s->wait_status) && WEXITSTATUS(s->wait_status) == 1);
     rh_free(&s);
+
+    /* an epoch clock that would start after the genesis: exit 1, nothing created */
+    s = prepare(&k);
+    char line[64];
+    snprintf(line, sizeof line, "epoch_origin = %llu", (unsigned long long)time(NULL) + 100000);
+    write_config(s, &k, line);
+    CHECK(rh_launch(s) != 0);
+    CHECK(s->has_status && WIFEXITED(s->wait_status) && WEXITSTATUS(s->wait_status) == 1);
+    rh_free(&s);
+
+    /* settings out of range: exit 2 and the reason */
+    check_setting_refused("dead_shares = 999999", "dead_shares must be at least 1000000");
+    check_setting_refused("dead_shares = 1", "at least 1000000");
+    check_setting_refused("vest_s = 2592001", "vest_s must be a whole number in 0..2592000");
+    check_setting_refused("epoch_s = 0", "epoch_s must be a whole number in 1..86400");
+    check_setting_refused("epoch_origin = soon", "bad value");
     return test_finish("test_rpc_config");
 }

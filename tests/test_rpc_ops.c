@@ -12,7 +12,9 @@ __extension__ typedef unsigned __int128 u128;
 
 #define YEAR_S 31536000u
 #define DEAD 1000000u /* genesis dead shares, backed 1:1 */
-#define RECS_MAX 128
+#define RECS_MAX 160
+#define EPOCH_ORIGIN 0u /* the default epoch_origin: epochs of Unix time */
+#define VEST_S 86400u   /* the default */
 
 /* A transaction the server recorded, as the test sent it and as the reply described it. */
 typedef struct rec {
@@ -30,14 +32,36 @@ static rec recs[RECS_MAX];
 static size_t nrec;
 static uint64_t last_batch, last_time;
 
-/* The pool as the test expects it. */
+/* The pool as the test expects it: as stored, vested to the last recorded batch. */
 static struct {
     uint64_t assets, shares, buffer, payable, deposited, rewards, slashed, paid;
-} m = {DEAD, DEAD, DEAD, 0, DEAD, 0, 0, 0};
+    uint64_t unvested, vest_ts, vest_end;
+} m = {DEAD, DEAD, DEAD, 0, DEAD, 0, 0, 0, 0, 0, 0};
 
 static uint64_t mul_div(uint64_t a, uint64_t b, uint64_t c)
 {
     return (uint64_t)((u128)a * b / c);
+}
+
+/* A and U vested to t (ledger/README.md, reward smoothing): floor(U * (t - vest_ts) /
+ * (vest_end - vest_ts)) joins A, all of U once t >= vest_end. */
+static void m_at(uint64_t t, uint64_t *a, uint64_t *u)
+{
+    uint64_t v = 0;
+    if (m.unvested > 0 && t > m.vest_ts)
+        v = t >= m.vest_end ? m.unvested
+                            : mul_div(m.unvested, t - m.vest_ts, m.vest_end - m.vest_ts);
+    *a = m.assets + v;
+    *u = m.unvested - v;
+}
+
+/* A recorded batch at time t: the ledger vests the pool to t first. */
+static void m_vest(uint64_t t)
+{
+    if (m.unvested == 0 || t <= m.vest_ts)
+        return;
+    m_at(t, &m.assets, &m.unvested);
+    m.vest_ts = t;
 }
 
 static void K(ledger_tx *t, const char *name, const uint8_t key[32])
@@ -264,12 +288,14 @@ static void check_paging(const uint8_t *account, uint64_t limit)
     CHECK_U64(got, nwant);
 }
 
-static void check_fee(const msgpack_object *fee, uint64_t bps, uint64_t pending, uint64_t at)
+static void check_fee(const msgpack_object *fee, uint64_t bps, uint64_t pending, uint64_t at,
+                      uint64_t in_force)
 {
-    CHECK_KEYS(fee, "bps", "pending_bps", "pending_at");
+    CHECK_KEYS(fee, "bps", "pending_bps", "pending_at", "in_force_bps");
     CHECK_FIELD(fee, "bps", bps);
     CHECK_FIELD(fee, "pending_bps", pending);
     CHECK_FIELD(fee, "pending_at", at);
+    CHECK_FIELD(fee, "in_force_bps", in_force);
 }
 
 static void check_lien(const msgpack_object *l, uint64_t id, const uint8_t owner[32],
@@ -330,11 +356,11 @@ static void check_pool_model(const msgpack_object *p)
     rate_text(rate, sizeof rate, m.assets, m.shares);
     CHECK_STR(p, "rate", rate);
     CHECK_FIELD(p, "buffer", m.buffer);
-    CHECK_FIELD(p, "payable", m.payable);
-    CHECK_FIELD(p, "total_deposited", m.deposited);
-    CHECK_FIELD(p, "total_rewards", m.rewards);
-    CHECK_FIELD(p, "total_slashed", m.slashed);
-    CHECK_FIELD(p, "total_paid", m.paid);
+    CHECK_DEC(p, "payable", m.payable); /* the 128-bit totals: decimal strings */
+    CHECK_DEC(p, "total_deposited", m.deposited);
+    CHECK_DEC(p, "total_rewards", m.rewards);
+    CHECK_DEC(p, "total_slashed", m.slashed);
+    CHECK_DEC(p, "total_paid", m.paid);
     CHECK_FIELD(p, "dead_shares", DEAD);
 }
 
@@ -418,8 +444,34 @@ static int run_lstd(const char *arg1, const char *arg2, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Every `strcmp(key, "NAME")` in the body of rpc_config.c's function `fn` must appear in the
+ * help text as prefix + NAME. Returns: how many names it found. */
+static int check_keys_documented(const char *src, const char *fn, const char *prefix,
+                                 const char *text)
+{
+    const char *body = strstr(src, fn);
+    const char *end = body != NULL ? strstr(body, "\n}\n") : NULL;
+    int found = 0;
+    for (const char *p = body; p != NULL && p < end; p++) {
+        if (strncmp(p, "strcmp(key, \"", 13) != 0)
+            continue;
+        char flag[64];
+        const char *q = p + 13, *close_quote = strchr(q, '"');
+        if (close_quote == NULL || close_quote - q > 60)
+            break;
+        snprintf(flag, sizeof flag, "%s%.*s", prefix, (int)(close_quote - q), q);
+        found++;
+        if (text != NULL && strstr(text, flag) == NULL) {
+            fprintf(stderr, "--help does not mention %s (rpc_config.c accepts it)\n", flag);
+            test_failures++;
+        }
+    }
+    return found;
+}
+
 /* --help exits 0 and names every flag rpc_config.c accepts (its set_service keys, --config,
- * --help), found by reading the source so a new flag cannot go undocumented. */
+ * --help) and every genesis key (the identity and setting keys, each parameter by its
+ * lowercase name), found by reading the source so a new key cannot go undocumented. */
 static void test_help(void)
 {
     char *text = NULL, *src = slurp(LSTD_SOURCE_DIR "/rpc/rpc_config.c");
@@ -432,25 +484,22 @@ static void test_help(void)
             fprintf(stderr, "--help does not mention %s\n", fixed[i]);
             test_failures++;
         }
-    const char *body = strstr(src, "static int set_service(");
-    const char *end = body != NULL ? strstr(body, "\n}\n") : NULL;
-    int found = 0;
-    for (const char *p = body; p != NULL && p < end; p++) {
-        if (strncmp(p, "strcmp(key, \"", 13) != 0)
-            continue;
-        char flag[64] = "--";
-        const char *q = p + 13, *close_quote = strchr(q, '"');
-        if (close_quote == NULL || close_quote - q > 60)
-            break;
-        memcpy(flag + 2, q, (size_t)(close_quote - q));
-        flag[2 + (close_quote - q)] = '\0';
-        found++;
-        if (text != NULL && strstr(text, flag) == NULL) {
-            fprintf(stderr, "--help does not mention %s (rpc_config.c accepts it)\n", flag);
+    CHECK(check_keys_documented(src, "static int set_service(", "--", text) >= 7);
+    CHECK(check_keys_documented(src, "static int set_genesis_identity(", "", text) == 5);
+    CHECK(check_keys_documented(src, "static int set_genesis_setting(", "", text) == 4);
+    for (unsigned param = 1; param < LEDGER_PARAM_COUNT; param++) {
+        char lower[40];
+        const char *name = ledger_param_name(param);
+        size_t i = 0;
+        for (; name[i] != '\0' && i < sizeof lower - 1; i++)
+            lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+        lower[i] = '\0';
+        if (text != NULL && strstr(text, lower) == NULL) {
+            fprintf(stderr, "--help does not mention the genesis key %s\n", lower);
             test_failures++;
         }
     }
-    CHECK(found >= 7);
+    CHECK(text != NULL && strstr(text, "1606824023") != NULL); /* an Ethereum pool's origin */
     free(text);
     text = NULL;
     CHECK_U64(run_lstd("--no-such-flag", "1", &text), 2);
@@ -464,7 +513,8 @@ static rh_key u1, u2, op2, fee2, op2b, fee2b, t2, other;
 static uint8_t ref1[32], ref2[32], ref3[32], payout[32];
 static const rh_key *adm, *cus, *op1;
 static uint64_t u1_free, u1_locked, u1_queued, u2_free, u2_queued;
-static rec *transfer_rec, *ref_used, *lock1, *lock2, *rep10, *rep11, *rep12, *rep13;
+static rec *transfer_rec, *ref_used, *lock1, *lock2, *rep10, *rep11, *rep12, *rep13, *reset2;
+static uint64_t reset2_epoch;
 static uint64_t expiry, fee, fee_op, fee_tr, q1, q2, q3, p1, pending_at;
 static uint8_t head[32];
 
@@ -552,11 +602,19 @@ static void walk_liens(void)
     check_lien(p, 2, u1.pk, u2.pk, 5000000, expiry, lock2 ? lock2->time : 0);
 }
 
-/* operator_fund, report (held, accepted, slash), report_accept, operator_exit. */
+/* operator_fund, report (held, accepted, slash), report_accept, operator_exit. The walk's
+ * figures are exact, so rewards reach the rate at once here (VEST_S 0, parameter 8 through
+ * param_set); walk_economics at the end shows them vesting at the default. */
 static void walk_operators(void)
 {
     ledger_tx t;
     const msgpack_object *p;
+    t = rh_tx(LEDGER_TX_PARAM_SET);
+    U(&t, "param", LEDGER_PARAM_VEST_S), U(&t, "value", 0);
+    TX_OK(&t, adm, 0);
+    t = rh_tx(LEDGER_TX_PARAM_SET); /* at most 30 days */
+    U(&t, "param", LEDGER_PARAM_VEST_S), U(&t, "value", 2592001);
+    TX_ERR(&t, adm, "PARAM_OUT_OF_RANGE");
     t = rh_tx(LEDGER_TX_OPERATOR_FUND);
     U(&t, "operator_id", 1), U(&t, "amount", 500000000);
     TX_OK(&t, cus, 500000000, 500000000);
@@ -564,14 +622,20 @@ static void walk_operators(void)
     t = rh_tx(LEDGER_TX_REPORT);
     U(&t, "operator_id", 1), U(&t, "epoch", 10), U(&t, "balance", 500000000);
     rep10 = TX_OK(&t, op1, 0, 0, 0, 0);
-    t = rh_tx(LEDGER_TX_REPORT); /* +2% in one epoch: held by the APR limit */
+    t = rh_tx(LEDGER_TX_REPORT); /* an epoch that has not started: the freeze of issue 7 */
+    U(&t, "operator_id", 1), U(&t, "epoch", UINT64_MAX), U(&t, "balance", 500000000);
+    TX_ERR(&t, op1, "EPOCH_IN_FUTURE");
+    t = rh_tx(LEDGER_TX_REPORT); /* +2% seconds later: held by the APR limit (batch times) */
     U(&t, "operator_id", 1), U(&t, "epoch", 11), U(&t, "balance", 510000000);
     TX_ERR(&t, op1, "REPORT_APR_EXCEEDED");
     p = operator_q(1);
     const msgpack_object *held = RH_MAP(p, "held");
-    CHECK_KEYS(held, "epoch", "balance");
+    CHECK_KEYS(held, "epoch", "balance", "loss");
     CHECK_FIELD(held, "epoch", 11);
     CHECK_FIELD(held, "balance", 510000000);
+    CHECK_FIELD(held, "loss", 0); /* a held gain books no loss: no bunker mode */
+    CHECK(!RH_BOOL(query("pool", NULL, 0), "bunker"));
+    p = operator_q(1);
     CHECK_NIL(p, "apr_bps");
     fee = mul_div(10000000ull * 1000, m.shares,
                   (m.assets + 10000000ull) * 10000 - 10000000ull * 1000);
@@ -636,9 +700,9 @@ static void walk_withdrawals(void)
     CHECK_FIELD(p, "finalized_through", 0);
     CHECK_FIELD(p, "pending_count", 2);
     CHECK_FIELD(p, "pending_shares", 110000000);
-    CHECK_FIELD(p, "pending_amount", q1 + q3);
+    CHECK_DEC(p, "pending_amount", q1 + q3);
     CHECK_FIELD(p, "buffer", m.buffer);
-    CHECK_FIELD(p, "payable", 0);
+    CHECK_DEC(p, "payable", 0);
     t = rh_tx(LEDGER_TX_REPORT);
     U(&t, "operator_id", 1), U(&t, "epoch", 13), U(&t, "balance", 404000000);
     rep13 = TX_OK(&t, op1, 0, 1000000, 0, 0);
@@ -721,6 +785,18 @@ static void walk_admin(void)
     t = rh_tx(LEDGER_TX_FEE_SET);
     U(&t, "operator_id", 2), U(&t, "fee_bps", 9700);
     TX_ERR(&t, adm, "FEE_TOO_HIGH");
+    /* operator_reset: only at an epoch that has started, then booked like a report */
+    uint64_t epoch = RH_U64(query("pool", NULL, 0), "epoch");
+    t = rh_tx(LEDGER_TX_OPERATOR_RESET);
+    U(&t, "operator_id", 2), U(&t, "epoch", epoch + 1000), U(&t, "balance", 0);
+    TX_ERR(&t, adm, "EPOCH_IN_FUTURE");
+    t = rh_tx(LEDGER_TX_OPERATOR_RESET);
+    U(&t, "operator_id", 2), U(&t, "epoch", epoch), U(&t, "balance", 0);
+    TX_ERR(&t, &op2b, "NOT_ADMIN");
+    t = rh_tx(LEDGER_TX_OPERATOR_RESET);
+    U(&t, "operator_id", 2), U(&t, "epoch", epoch), U(&t, "balance", 0);
+    reset2 = TX_OK(&t, adm, 0, 0, 0, 0);
+    reset2_epoch = epoch;
 }
 
 /* Admin: parameters (the stake limit in the pool query), pauses, roles. */
@@ -792,12 +868,24 @@ static void check_pool(void)
     const msgpack_object *p;
     p = query("pool", NULL, 0);
     CHECK_KEYS(p, "ledger_id", "decimals", "assets", "shares", "rate_num", "rate_den", "rate",
-               "buffer", "payable", "total_deposited", "total_rewards", "total_slashed",
-               "total_paid", "dead_shares", "stake_limit", "paused", "params", "treasury_fee",
-               "admin", "custodian", "treasury", "operator_count", "next_lien_id",
-               "next_request_id", "finalized_through", "last_reports", "seq", "batch", "time",
-               "head", "digest");
+               "unvested", "vest_end", "buffer", "payable", "total_deposited", "total_rewards",
+               "total_slashed", "total_paid", "dead_shares", "held_loss", "bunker", "bunker_rate",
+               "stake_limit", "paused", "params", "treasury_fee", "admin", "custodian", "treasury",
+               "operator_count", "next_lien_id", "next_request_id", "finalized_through", "epoch",
+               "epoch_start", "top_operator_id", "top_operator_share_bps", "last_reports", "seq",
+               "batch", "time", "now", "head", "digest");
     check_pool_model(p);
+    CHECK_FIELD(p, "unvested", 0); /* VEST_S 0 in the walk */
+    CHECK_FIELD(p, "vest_end", 0);
+    CHECK_FIELD(p, "held_loss", 0);
+    CHECK(!RH_BOOL(p, "bunker"));
+    CHECK_NIL(p, "bunker_rate");
+    uint64_t now = RH_U64(p, "now"), epoch = (now - EPOCH_ORIGIN) / 384;
+    CHECK(now >= last_time && now <= (uint64_t)time(NULL) + 1);
+    CHECK_FIELD(p, "epoch", epoch); /* the default clock: EPOCH_S 384 of Unix time */
+    CHECK_FIELD(p, "epoch_start", EPOCH_ORIGIN + epoch * 384);
+    CHECK_FIELD(p, "top_operator_id", 1); /* operator 2 holds nothing */
+    CHECK_FIELD(p, "top_operator_share_bps", mul_div(404000000, 10000, m.assets));
     CHECK_STR(p, "ledger_id", srv->ledger_id);
     CHECK_FIELD(p, "decimals", 9);
     CHECK_NIL(p, "stake_limit");
@@ -806,7 +894,7 @@ static void check_pool(void)
           !RH_BOOL(paused, "withdrawals"));
     const msgpack_object *params = RH_MAP(p, "params");
     CHECK_KEYS(params, "STAKE_LIMIT_MAX", "STAKE_LIMIT_REFILL", "MAX_APR_BPS", "MAX_DROP_BPS",
-               "OPERATOR_CAP_BPS", "FEE_DELAY_S", "EPOCH_S");
+               "OPERATOR_CAP_BPS", "FEE_DELAY_S", "EPOCH_S", "VEST_S");
     CHECK_FIELD(params, "STAKE_LIMIT_MAX", 0);
     CHECK_FIELD(params, "STAKE_LIMIT_REFILL", 0);
     CHECK_FIELD(params, "MAX_APR_BPS", 2000);
@@ -814,7 +902,8 @@ static void check_pool(void)
     CHECK_FIELD(params, "OPERATOR_CAP_BPS", 0);
     CHECK_FIELD(params, "FEE_DELAY_S", 604800);
     CHECK_FIELD(params, "EPOCH_S", 384);
-    check_fee(RH_MAP(p, "treasury_fee"), 400, 0, 0);
+    CHECK_FIELD(params, "VEST_S", 0);
+    check_fee(RH_MAP(p, "treasury_fee"), 400, 0, 0, 400);
     CHECK_BIN(p, "admin", adm->pk, 32);
     CHECK_BIN(p, "custodian", cus->pk, 32);
     CHECK_BIN(p, "treasury", t2.pk, 32);
@@ -827,19 +916,173 @@ static void check_pool(void)
     CHECK_FIELD(p, "time", last_time);
     CHECK(rh_get_bin(p, "digest", 32) != NULL);
     const msgpack_object *lr = RH_ARRAY(p, "last_reports");
-    if (lr != NULL && lr->via.array.size == 1) {
+    if (lr != NULL && lr->via.array.size == 2) {
         const msgpack_object *e = &lr->via.array.ptr[0];
         CHECK_KEYS(e, "operator_id", "epoch", "balance", "time");
         CHECK_FIELD(e, "operator_id", 1);
         CHECK_FIELD(e, "epoch", 13);
         CHECK_FIELD(e, "balance", 404000000);
         CHECK_FIELD(e, "time", rep13 ? rep13->time : 0);
+        e = &lr->via.array.ptr[1]; /* operator_reset books like a report */
+        CHECK_FIELD(e, "operator_id", 2);
+        CHECK_FIELD(e, "epoch", reset2_epoch);
+        CHECK_FIELD(e, "balance", 0);
+        CHECK_FIELD(e, "time", reset2 ? reset2->time : 0);
     } else {
-        fprintf(stderr, "pool.last_reports: want one entry (operator 1)\n");
+        fprintf(stderr, "pool.last_reports: want two entries (operators 1 and 2)\n");
         test_failures++;
     }
     if (rh_get_bin(p, "head", 32) != NULL)
         memcpy(head, rh_get_bin(p, "head", 32), 32);
+}
+
+/* After the walk, at the default VEST_S: a reward vests (the pool shows U and vest_end, the rate
+ * grows by the second), a held loss is bunker mode and an exit during it pays at the rate the
+ * loss implies, operator_reset books the loss and ends it, a fee increase is in force once due
+ * but charged only from the next report period. Each figure is recomputed by the model at the
+ * reply's time (a transaction's batch time, a pool query's `now`). */
+static void walk_economics(void)
+{
+    ledger_tx t;
+    const msgpack_object *p, *o;
+    uint64_t now, a, u;
+    char rate[64];
+    rec *r;
+    t = rh_tx(LEDGER_TX_PARAM_SET);
+    U(&t, "param", LEDGER_PARAM_VEST_S), U(&t, "value", VEST_S);
+    TX_OK(&t, adm, VEST_S);
+    /* +1% seconds after report 13: held (the limit counts batch time), then accepted */
+    const uint64_t b0 = 404000000, gain = 4040000, b1 = b0 + gain;
+    t = rh_tx(LEDGER_TX_REPORT);
+    U(&t, "operator_id", 1), U(&t, "epoch", 14), U(&t, "balance", b1);
+    TX_ERR(&t, op1, "REPORT_APR_EXCEEDED");
+    /* charged: treasury min(500 when the period began, 400 now), operator 500; U is 0 */
+    const uint64_t f = 400 + 500;
+    uint64_t fee_r = (uint64_t)((u128)gain * f * m.shares /
+                                ((u128)(m.assets + m.unvested + gain) * 10000 - (u128)gain * f));
+    uint64_t fop_r = fee_r * 500 / f, ftr_r = fee_r - fop_r;
+    uint64_t backing = (uint64_t)(((u128)fee_r * m.assets + m.shares - 1) / m.shares); /* ceil */
+    t = rh_tx(LEDGER_TX_REPORT_ACCEPT);
+    U(&t, "operator_id", 1), U(&t, "epoch", 14), U(&t, "balance", b1);
+    r = TX_OK(&t, adm, gain, 0, ftr_r, fop_r);
+    uint64_t ta = r != NULL ? r->time : 0;
+    m.assets += backing, m.shares += fee_r, m.rewards += gain; /* the fee part vests at once */
+    m.unvested = gain - backing, m.vest_ts = ta, m.vest_end = ta + VEST_S;
+    CHECK(m.unvested > 0);
+    p = query("pool", NULL, 0);
+    now = RH_U64(p, "now");
+    m_at(now, &a, &u);
+    CHECK(now >= ta && now < ta + 60);
+    CHECK_FIELD(p, "assets", a);
+    CHECK_FIELD(p, "unvested", u);
+    CHECK_FIELD(p, "vest_end", ta + VEST_S);
+    CHECK(u > 0 && a + u == m.assets + m.unvested);
+    CHECK_FIELD(p, "shares", m.shares);
+    rate_text(rate, sizeof rate, a, m.shares);
+    CHECK_STR(p, "rate", rate);
+    CHECK_DEC(p, "total_rewards", m.rewards);
+    CHECK_FIELD(p, "top_operator_id", 1);
+    CHECK_FIELD(p, "top_operator_share_bps", mul_div(b1, 10000, m.assets + m.unvested));
+    o = operator_q(1);
+    CHECK_FIELD(o, "share_bps", mul_div(b1, 10000, m.assets + m.unvested)); /* of A + U */
+    CHECK_FIELD(o, "period_fee_bps", 500);
+    CHECK_FIELD(o, "period_treasury_bps", 400);
+    CHECK_DEC(o, "fees_earned", fee_op + fop_r);
+
+    /* -10% (over MAX_DROP_BPS 5%): held, and the pool is in bunker mode until it is booked */
+    const uint64_t b2 = b1 / 10 * 9, loss = b1 - b2;
+    t = rh_tx(LEDGER_TX_REPORT);
+    U(&t, "operator_id", 1), U(&t, "epoch", 15), U(&t, "balance", b2);
+    r = TX_ERR(&t, op1, "REPORT_DROP_EXCEEDED");
+    m_vest(r != NULL ? r->time : 0);
+    o = operator_q(1);
+    const msgpack_object *held = RH_MAP(o, "held");
+    CHECK_FIELD(held, "epoch", 15);
+    CHECK_FIELD(held, "balance", b2);
+    CHECK_FIELD(held, "loss", loss);
+    p = query("pool", NULL, 0);
+    m_at(RH_U64(p, "now"), &a, &u);
+    CHECK_FIELD(p, "held_loss", loss);
+    CHECK(RH_BOOL(p, "bunker"));
+    rate_text(rate, sizeof rate, a - loss, m.shares);
+    CHECK_STR(p, "bunker_rate", rate);
+    /* an exit now is paid at (A - held loss) / S, not at the rate before the loss */
+    const uint64_t x = 10000000;
+    t = rh_tx(LEDGER_TX_WITHDRAW_REQUEST);
+    U(&t, "shares", x);
+    r = tx_do(&t, &u2, "OK", NULL, __LINE__);
+    m_vest(r != NULL ? r->time : 0);
+    uint64_t quote = mul_div(x, m.assets, m.shares);
+    CHECK(r != NULL && r->out[0] == 4 && r->out[1] == quote);
+    t = rh_tx(LEDGER_TX_WITHDRAW_FINALIZE);
+    U(&t, "up_to_id", 4);
+    r = tx_do(&t, cus, "OK", NULL, __LINE__);
+    m_vest(r != NULL ? r->time : 0);
+    uint64_t pay = mul_div(x, m.assets - loss, m.shares);
+    pay = pay < quote ? pay : quote;
+    CHECK(pay < mul_div(x, m.assets, m.shares)); /* the loss was not escaped */
+    CHECK(r != NULL && r->out[0] == 1 && r->out[1] == pay && r->out[2] == x && r->out[3] == 0);
+    m.assets -= pay, m.shares -= x, m.buffer -= pay, m.payable += pay, m.paid += pay;
+    u2_free -= x;
+
+    /* operator_reset by the admin: the hold is dropped and the balance booked, here the loss */
+    t = rh_tx(LEDGER_TX_OPERATOR_RESET);
+    U(&t, "operator_id", 1), U(&t, "epoch", 16), U(&t, "balance", b2);
+    r = TX_OK(&t, adm, 0, loss, 0, 0);
+    m_vest(r != NULL ? r->time : 0);
+    m.assets -= loss, m.slashed += loss; /* a loss leaves A at once */
+    p = query("pool", NULL, 0);
+    m_at(RH_U64(p, "now"), &a, &u);
+    CHECK_FIELD(p, "assets", a);
+    CHECK_FIELD(p, "unvested", u);
+    CHECK_FIELD(p, "held_loss", 0);
+    CHECK(!RH_BOOL(p, "bunker"));
+    CHECK_NIL(p, "bunker_rate");
+    CHECK_DEC(p, "total_slashed", m.slashed);
+    CHECK_DEC(p, "total_paid", m.paid);
+    CHECK_DEC(p, "payable", m.payable);
+    o = operator_q(1);
+    CHECK_NIL(o, "held");
+    CHECK_FIELD(o, "last_epoch", 16);
+    CHECK_FIELD(o, "balance", b2);
+
+    /* a treasury fee increase: in force once due, charged from the next report period */
+    t = rh_tx(LEDGER_TX_PARAM_SET);
+    U(&t, "param", LEDGER_PARAM_FEE_DELAY_S), U(&t, "value", 1);
+    TX_OK(&t, adm, 1);
+    t = rh_tx(LEDGER_TX_FEE_SET);
+    U(&t, "operator_id", 0), U(&t, "fee_bps", 700);
+    r = tx_do(&t, adm, "OK", NULL, __LINE__);
+    m_vest(r != NULL ? r->time : 0);
+    uint64_t due = r != NULL ? r->time + 1 : 0;
+    CHECK(r != NULL && r->out[0] == 700 && r->out[1] == due);
+    p = query("pool", NULL, 0);
+    now = RH_U64(p, "now");
+    check_fee(RH_MAP(p, "treasury_fee"), 400, 700, due, now >= due ? 700 : 400);
+    for (int i = 0; i < 40 && now < due; i++) {
+        rh_sleep_ms(100);
+        p = query("pool", NULL, 0);
+        now = RH_U64(p, "now");
+    }
+    CHECK(now >= due);
+    check_fee(RH_MAP(p, "treasury_fee"), 400, 700, due, 700); /* bps until a report settles it */
+    o = operator_q(1);
+    CHECK_FIELD(RH_MAP(o, "fee"), "in_force_bps", 500);
+    CHECK_FIELD(o, "period_treasury_bps", 400); /* its period began at the reset */
+    CHECK_FIELD(RH_MAP(o, "next_report_fees"), "treasury_bps", 400);
+    CHECK_FIELD(RH_MAP(o, "next_report_fees"), "operator_bps", 500);
+    t = rh_tx(LEDGER_TX_REPORT); /* no change: a new period begins */
+    U(&t, "operator_id", 1), U(&t, "epoch", 17), U(&t, "balance", b2);
+    r = TX_OK(&t, op1, 0, 0, 0, 0);
+    m_vest(r != NULL ? r->time : 0);
+    o = operator_q(1);
+    CHECK_FIELD(o, "period_treasury_bps", 700);
+    CHECK_FIELD(RH_MAP(o, "next_report_fees"), "treasury_bps", 700);
+    p = query("pool", NULL, 0);
+    check_fee(RH_MAP(p, "treasury_fee"), 700, 0, 0, 700);
+    m_at(RH_U64(p, "now"), &a, &u);
+    CHECK_FIELD(p, "assets", a);
+    CHECK_FIELD(p, "top_operator_share_bps", mul_div(b2, 10000, m.assets + m.unvested));
 }
 
 /* Account queries: balances, values, nonces and the three lists. */
@@ -900,25 +1143,40 @@ static void check_operators(void)
     const msgpack_object *p;
     const msgpack_object *arr;
     p = operator_q(1);
-    CHECK_KEYS(p, "operator_id", "key", "fee_account", "active", "fee", "balance",
-               "reported_balance", "funded_since", "exited_since", "last_epoch", "last_report_time",
+    CHECK_KEYS(p, "operator_id", "key", "fee_account", "active", "fee", "period_fee_bps",
+               "period_treasury_bps", "next_report_fees", "balance", "reported_balance",
+               "funded_since", "exited_since", "last_epoch", "last_report_time", "epoch",
                "fees_earned", "share_bps", "apr_bps", "held", "reports");
     CHECK_FIELD(p, "operator_id", 1);
     CHECK_BIN(p, "key", op1->pk, 32);
     CHECK_BIN(p, "fee_account", op1->pk, 32);
     CHECK(RH_BOOL(p, "active"));
-    check_fee(RH_MAP(p, "fee"), 500, 600, pending_at);
+    check_fee(RH_MAP(p, "fee"), 500, 600, pending_at, 500); /* the increase is a week away */
+    /* its period began at report 13, before the treasury fee fell 500 -> 400: a decrease
+     * lowers the running period's fee at once, so the next report pays 400 */
+    CHECK_FIELD(p, "period_fee_bps", 500);
+    CHECK_FIELD(p, "period_treasury_bps", 400);
+    const msgpack_object *next = RH_MAP(p, "next_report_fees");
+    CHECK_KEYS(next, "treasury_bps", "operator_bps");
+    CHECK_FIELD(next, "treasury_bps", 400);
+    CHECK_FIELD(next, "operator_bps", 500);
     CHECK_FIELD(p, "balance", 404000000);
     CHECK_FIELD(p, "reported_balance", 404000000);
-    CHECK_FIELD(p, "funded_since", 0);
-    CHECK_FIELD(p, "exited_since", 0);
+    CHECK_DEC(p, "funded_since", 0);
+    CHECK_DEC(p, "exited_since", 0);
     CHECK_FIELD(p, "last_epoch", 13);
     CHECK_FIELD(p, "last_report_time", rep13 ? rep13->time : 0);
-    CHECK_FIELD(p, "fees_earned", fee_op);
-    CHECK_FIELD(p, "share_bps", mul_div(404000000, 10000, m.assets));
-    /* (gain - losses after the oldest) * 10000 * year / (oldest balance * 3 epochs * 384 s) */
-    CHECK_FIELD(p, "apr_bps",
-                (10000000ull - 5000000 - 1000000) * 10000 * YEAR_S / (500000000ull * 3 * 384));
+    CHECK(RH_U64(p, "epoch") > 13); /* the current epoch: Ethereum's */
+    CHECK_DEC(p, "fees_earned", fee_op);
+    CHECK_FIELD(p, "share_bps", mul_div(404000000, 10000, m.assets)); /* of A + U; U is 0 */
+    /* (gain - losses after the oldest) * 10000 * year / (oldest balance * the seconds between
+     * the oldest and newest report's batch times); nil when they share a second */
+    uint64_t span = rep10 && rep13 ? rep13->time - rep10->time : 0;
+    if (span == 0)
+        CHECK_NIL(p, "apr_bps");
+    else
+        CHECK_FIELD(p, "apr_bps",
+                    (10000000ull - 5000000 - 1000000) * 10000 * YEAR_S / (500000000ull * span));
     CHECK_NIL(p, "held");
     arr = RH_ARRAY(p, "reports");
     if (arr != NULL && arr->via.array.size == 4) {
@@ -946,13 +1204,26 @@ static void check_operators(void)
     CHECK_BIN(p, "key", op2b.pk, 32);
     CHECK_BIN(p, "fee_account", fee2b.pk, 32);
     CHECK(RH_BOOL(p, "active"));
-    check_fee(RH_MAP(p, "fee"), 300, 0, 0);
+    check_fee(RH_MAP(p, "fee"), 300, 0, 0, 300);
+    CHECK_FIELD(p, "period_fee_bps", 300); /* its period began at the reset */
+    CHECK_FIELD(p, "period_treasury_bps", 400);
+    CHECK_FIELD(RH_MAP(p, "next_report_fees"), "treasury_bps", 400);
+    CHECK_FIELD(RH_MAP(p, "next_report_fees"), "operator_bps", 300);
     CHECK_FIELD(p, "balance", 0);
     CHECK_FIELD(p, "share_bps", 0);
+    CHECK_FIELD(p, "last_epoch", reset2_epoch);
+    CHECK_FIELD(p, "last_report_time", reset2 ? reset2->time : 0);
     CHECK_NIL(p, "apr_bps");
     CHECK_NIL(p, "held");
     arr = RH_ARRAY(p, "reports");
-    CHECK(arr != NULL && arr->via.array.size == 0);
+    if (arr != NULL && arr->via.array.size == 1) {
+        CHECK_FIELD(&arr->via.array.ptr[0], "epoch", reset2_epoch);
+        CHECK_FIELD(&arr->via.array.ptr[0], "gain", 0);
+        CHECK_FIELD(&arr->via.array.ptr[0], "loss", 0);
+    } else {
+        fprintf(stderr, "operator 2: want the reset as its one report\n");
+        test_failures++;
+    }
 }
 
 /* quotes both ways */
@@ -1166,6 +1437,7 @@ int main(void)
     check_duplicates();
     check_health();
     check_head();
+    walk_economics();
     test_truncated(); /* (its records are not in recs) */
     CHECK_U64(rh_stop(srv, SIGTERM, 20000), 0);
     rh_reply_free(&rp);

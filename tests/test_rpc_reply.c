@@ -12,8 +12,12 @@ __extension__ typedef unsigned __int128 u128;
 enum { U0 = FX_USER, U1, U2, U3, U4, U5, U6, U7 };
 
 #define YEAR_S 31536000u
+#define VEST_S 86400u       /* the default: a reward vests over a day */
 #define T0 1000000u         /* fixture genesis time */
-#define T1 (T0 + YEAR_S)    /* time of the reports */
+#define T1 (T0 + YEAR_S)    /* first report: a year after the operator's registration */
+#define T2 (T1 + YEAR_S)    /* second report and the slash, a year later */
+#define T3 (T2 + 43200u)    /* the rest, half a day later: report 2's reward half vested */
+#define Q (T3 + 3600u)      /* the queries' time: an hour after the last batch */
 #define EPOCH2 (1 + 82125)  /* one year of 384 s epochs after epoch 1 */
 #define EPOCH3 (EPOCH2 + 1) /* the slash */
 #define BAL1 10500000u      /* first report: +5 % on the funded 10,000,000 */
@@ -59,6 +63,19 @@ static uint64_t get_u64(const msgpack_object *m, const char *key, int line)
 {
     const msgpack_object *v = get_typed(m, key, MSGPACK_OBJECT_POSITIVE_INTEGER, line);
     return v != NULL ? v->via.u64 : UINT64_MAX;
+}
+
+/* A 128-bit total: a str of decimal digits (no sign, no leading zero) equal to want. */
+static void check_dec(const msgpack_object *m, const char *key, u128 want, int line)
+{
+    char text[40];
+    const msgpack_object *v = get_typed(m, key, MSGPACK_OBJECT_STR, line);
+    ledger_u128_str(text, want);
+    if (v != NULL &&
+        (v->via.str.size != strlen(text) || memcmp(v->via.str.ptr, text, strlen(text))))
+        fprintf(stderr, "%s:%d: \"%s\" = \"%.*s\", want \"%s\"\n", __FILE__, line, key,
+                (int)v->via.str.size, v->via.str.ptr, text),
+            test_failures++;
 }
 
 static void check_str(const msgpack_object *m, const char *key, const char *want, int line)
@@ -125,6 +142,7 @@ static const msgpack_object *get_array(const msgpack_object *m, const char *key,
 }
 
 #define U64(m, k) get_u64((m), (k), __LINE__)
+#define DEC_IS(m, k, want) check_dec((m), (k), (want), __LINE__)
 #define STR_IS(m, k, s) check_str((m), (k), (s), __LINE__)
 #define BIN_IS(m, k, b, n) check_bin((m), (k), (b), (n), __LINE__)
 #define KEY_IS(m, k, b) check_bin((m), (k), (b), 32, __LINE__)
@@ -141,6 +159,7 @@ typedef struct qt {
     msgpack_sbuffer buf;
     msgpack_unpacked up;
     rpc_counters counters;
+    uint64_t now; /* the server clock passed to rpc_reply_query */
 } qt;
 
 /* Decode buf as exactly one map. Returns: the map, valid until the next decode. */
@@ -159,7 +178,7 @@ static const msgpack_object *decode(qt *t)
 
 static const msgpack_object *reply_on(qt *t, ledger_store *view, const rpc_request *req)
 {
-    CHECK(rpc_reply_query(&t->buf, view, req, &t->counters) == 0);
+    CHECK(rpc_reply_query(&t->buf, view, req, t->now, &t->counters) == 0);
     return decode(t);
 }
 
@@ -286,12 +305,14 @@ static void build_accounts(fixture *f, scenario *sc)
     u0_do(f, sc, U2, LEDGER_TX_LOCK, U0, FX_NONE, 100000, 0);            /* lien 2 */
 }
 
-/* seqs 9..24: operator stake, reports, withdrawals in every status, a recorded rejection. */
+/* seqs 9..24: operator stake, reports a year apart (the APR limit counts batch time),
+ * withdrawals in every status, a recorded rejection. */
 static void build_operators_withdrawals(fixture *f, scenario *sc)
 {
     ok_do(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 10000000, 0);
     f->now = T1;
     ok_do(f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, BAL1, 1);
+    f->now = T2;
     ok_do(f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, BAL2, EPOCH2);
     ok_do(f, U1, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 1000000, 0); /* 1 */
     ok_do(f, U1, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 500000, 0);  /* 2 */
@@ -304,6 +325,7 @@ static void build_operators_withdrawals(fixture *f, scenario *sc)
         ok_do(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 3, 0, 0);
     CHECK_U64(r.out[0], 1); /* request 1 paid */
     CHECK_U64(r.out[3], 1); /* request 3 returned */
+    f->now = T3;
     ledger_tx settle = fx_tx(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_SETTLE, FX_NONE, FX_NONE, 1, 0, 0);
     memcpy(sc->payout_ref, settle.ref, LEDGER_REF_SIZE);
     CHECK_CODE(fx_submit(f, &settle).code, LEDGER_OK);
@@ -412,16 +434,37 @@ static void test_tx_duplicate(qt *t, const scenario *sc)
 
 /* ---- pool, queue, health ----------------------------------------------------------------- */
 
-static void check_pool_figures(const msgpack_object *res, fixture *f)
+/* The stored pool vested to t, as a query at t sees it. */
+static ledger_pool pool_at(fixture *f, uint64_t t)
 {
     ledger_pool p = fx_pool(f);
+    ledger_pool_vest(&p, t);
+    return p;
+}
+
+/* Worked by hand from ledger/README.md's formulas (and in Python), batch by batch:
+ *   T0: 1,000,000 dead + 15,000,000 deposited; 10,000,000 funded.
+ *   T1: +500,000 at fees 500+500: fee shares floor(R*F*S/((A+U+R)*P-R*F)) = 48,632 backed by
+ *       ceil(48,632*A/S) = 48,632 (rate 1) vesting at once; U = 451,368 until T1 + 86,400.
+ *   T2: U has vested; +525,000: 49,642 fee shares backed by ceil(fee*A/S) = 51,039, so
+ *       A = 16,551,039, U = 473,961 until T2 + 86,400; requests 1 and 3 quoted at A/S, the
+ *       slash -110,250 leaves A at once (16,440,789), finalize pays request 1 1,021,276 and
+ *       returns request 3 (its minimum was its quote).
+ *   T3: half of U vests (236,980 -> A), request 4 paid 103,697, request 5 quoted 51,848:
+ *       A = 15,552,796, U = 236,981 until T2 + 86,400, S = 14,998,274.
+ *   Q = T3 + 3600: floor(236,981 * 3600 / 43,200) = 19,748 more has vested.
+ * Stored: 16,000,000 deposited + 1,025,000 rewards - 110,250 slashed - 1,124,973 paid. */
+static void check_pool_figures(const msgpack_object *res, fixture *f)
+{
+    ledger_pool p = pool_at(f, Q);
     char rate[64];
     rate_text(rate, p.assets, p.shares);
-    /* worked by hand (and in Python): 16,000,000 deposited + 1,025,000 rewards - 110,250
-     * slashed - 1,155,789 paid; S after fee shares 48,632 + 49,642 and 1,100,000 burned */
-    CHECK_U64(p.assets, 15758961);
+    CHECK_U64(fx_pool(f).assets, 15552796);
+    CHECK_U64(fx_pool(f).unvested, 236981);
+    CHECK_U64(p.assets, 15552796 + 19748);
+    CHECK_U64(p.unvested, 236981 - 19748);
     CHECK_U64(p.shares, 14998274);
-    STR_IS(res, "rate", "1.050718302652691903");
+    STR_IS(res, "rate", "1.038289072462604697");
     STR_IS(res, "ledger_id", "lstd-test");
     CHECK_U64(U64(res, "decimals"), 9);
     CHECK_U64(U64(res, "assets"), p.assets);
@@ -429,14 +472,19 @@ static void check_pool_figures(const msgpack_object *res, fixture *f)
     CHECK_U64(U64(res, "rate_num"), p.assets);
     CHECK_U64(U64(res, "rate_den"), p.shares);
     STR_IS(res, "rate", rate);
+    CHECK_U64(U64(res, "unvested"), 217233);
+    CHECK_U64(U64(res, "vest_end"), T2 + VEST_S);
     CHECK_U64(U64(res, "buffer"), p.buffer);
-    CHECK_U64(U64(res, "payable"), p.payable);
-    CHECK_U64(U64(res, "total_deposited"), 16000000);
-    CHECK_U64(U64(res, "total_rewards"), 1025000);
-    CHECK_U64(U64(res, "total_slashed"), 110250);
-    CHECK_U64(U64(res, "total_paid"), 1155789);
-    CHECK_U64(U64(res, "buffer"), 4844211);
+    CHECK_U64(U64(res, "buffer"), 4875027);
+    DEC_IS(res, "payable", 103697); /* request 4: finalized, not settled */
+    DEC_IS(res, "total_deposited", 16000000);
+    DEC_IS(res, "total_rewards", 1025000);
+    DEC_IS(res, "total_slashed", 110250);
+    DEC_IS(res, "total_paid", 1021276 + 103697);
     CHECK_U64(U64(res, "dead_shares"), 1000000);
+    CHECK_U64(U64(res, "held_loss"), 0); /* the held report is a gain */
+    BOOL_IS(res, "bunker", false);
+    NIL_IS(res, "bunker_rate");
     NIL_IS(res, "stake_limit");
 }
 
@@ -448,13 +496,15 @@ static void check_pool_settings(const msgpack_object *res, fixture *f)
     BOOL_IS(m, "withdrawals", false);
     m = mp_get(res, "params");
     KEYS_ARE(m, "STAKE_LIMIT_MAX", "STAKE_LIMIT_REFILL", "MAX_APR_BPS", "MAX_DROP_BPS",
-             "OPERATOR_CAP_BPS", "FEE_DELAY_S", "EPOCH_S");
+             "OPERATOR_CAP_BPS", "FEE_DELAY_S", "EPOCH_S", "VEST_S");
     CHECK_U64(U64(m, "MAX_APR_BPS"), 1000);
     CHECK_U64(U64(m, "EPOCH_S"), 384);
+    CHECK_U64(U64(m, "VEST_S"), VEST_S);
     m = mp_get(res, "treasury_fee");
-    KEYS_ARE(m, "bps", "pending_bps", "pending_at");
+    KEYS_ARE(m, "bps", "pending_bps", "pending_at", "in_force_bps");
     CHECK_U64(U64(m, "bps"), 500);
     CHECK_U64(U64(m, "pending_at"), 0);
+    CHECK_U64(U64(m, "in_force_bps"), 500);
     KEY_IS(res, "admin", f->pk[FX_ADMIN]);
     KEY_IS(res, "custodian", f->pk[FX_CUSTODIAN]);
     KEY_IS(res, "treasury", f->pk[FX_TREASURY]);
@@ -462,21 +512,69 @@ static void check_pool_settings(const msgpack_object *res, fixture *f)
     CHECK_U64(U64(res, "next_lien_id"), 3);
     CHECK_U64(U64(res, "next_request_id"), 6);
     CHECK_U64(U64(res, "finalized_through"), 4);
+    CHECK_U64(U64(res, "epoch"), Q / 384); /* epoch_origin 0: epoch e starts at e * 384 */
+    CHECK_U64(U64(res, "epoch_start"), Q / 384 * 384);
+    CHECK_U64(U64(res, "top_operator_id"), 1);
+    CHECK_U64(U64(res, "top_operator_share_bps"), 6912); /* 10,914,750 * 10000 / (A + U) */
     const msgpack_object *a = ARRAY(res, "last_reports", 1);
     if (a != NULL) {
         KEYS_ARE(ITEM(a, 0), "operator_id", "epoch", "balance", "time");
         CHECK_U64(U64(ITEM(a, 0), "operator_id"), 1);
         CHECK_U64(U64(ITEM(a, 0), "epoch"), EPOCH3);
         CHECK_U64(U64(ITEM(a, 0), "balance"), BAL3);
-        CHECK_U64(U64(ITEM(a, 0), "time"), T1);
+        CHECK_U64(U64(ITEM(a, 0), "time"), T2);
     }
     ledger_chain c = fx_chain(f);
     CHECK_U64(U64(res, "seq"), 24);
     CHECK_U64(U64(res, "batch"), 24);
-    CHECK_U64(U64(res, "time"), T1);
+    CHECK_U64(U64(res, "time"), T3);
+    CHECK_U64(U64(res, "now"), Q);
     KEY_IS(res, "head", c.head);
     KEY_IS(res, "digest", c.digest);
 }
+
+static const char *const pool_keys[] = {"ledger_id",
+                                        "decimals",
+                                        "assets",
+                                        "shares",
+                                        "rate_num",
+                                        "rate_den",
+                                        "rate",
+                                        "unvested",
+                                        "vest_end",
+                                        "buffer",
+                                        "payable",
+                                        "total_deposited",
+                                        "total_rewards",
+                                        "total_slashed",
+                                        "total_paid",
+                                        "dead_shares",
+                                        "held_loss",
+                                        "bunker",
+                                        "bunker_rate",
+                                        "stake_limit",
+                                        "paused",
+                                        "params",
+                                        "treasury_fee",
+                                        "admin",
+                                        "custodian",
+                                        "treasury",
+                                        "operator_count",
+                                        "next_lien_id",
+                                        "next_request_id",
+                                        "finalized_through",
+                                        "epoch",
+                                        "epoch_start",
+                                        "top_operator_id",
+                                        "top_operator_share_bps",
+                                        "last_reports",
+                                        "seq",
+                                        "batch",
+                                        "time",
+                                        "now",
+                                        "head",
+                                        "digest",
+                                        NULL};
 
 static void test_pool(qt *t)
 {
@@ -486,13 +584,41 @@ static void test_pool(qt *t)
     KEYS_ARE(r, "id", "ok", "result");
     CHECK_U64(U64(r, "id"), 99);
     const msgpack_object *res = mp_get(r, "result");
-    KEYS_ARE(res, "ledger_id", "decimals", "assets", "shares", "rate_num", "rate_den", "rate",
-             "buffer", "payable", "total_deposited", "total_rewards", "total_slashed", "total_paid",
-             "dead_shares", "stake_limit", "paused", "params", "treasury_fee", "admin", "custodian",
-             "treasury", "operator_count", "next_lien_id", "next_request_id", "finalized_through",
-             "last_reports", "seq", "batch", "time", "head", "digest");
+    check_keys(res, pool_keys, __LINE__);
     check_pool_figures(res, t->f);
     check_pool_settings(res, t->f);
+}
+
+/* The query's time is max(clock, last batch time); the pool vests to it, no further. */
+static void test_pool_times(qt *t)
+{
+    rpc_request req = rq(RPC_Q_POOL, NULL, 0);
+    uint64_t clock = t->now;
+    t->now = T0; /* a clock behind the last batch: the batch time */
+    const msgpack_object *res = QUERY_OK(t, &req);
+    CHECK_U64(U64(res, "now"), T3);
+    CHECK_U64(U64(res, "assets"), 15552796);
+    CHECK_U64(U64(res, "unvested"), 236981);
+    STR_IS(res, "rate", "1.036972387622735789");
+    t->now = T2 + VEST_S; /* the end of the schedule: all of U */
+    res = QUERY_OK(t, &req);
+    CHECK_U64(U64(res, "assets"), 15552796 + 236981);
+    CHECK_U64(U64(res, "unvested"), 0);
+    CHECK_U64(U64(res, "vest_end"), 0);
+    STR_IS(res, "rate", "1.052772939072855983");
+    t->now = UINT64_MAX; /* far beyond: the same, and the epoch clock saturates sanely */
+    res = QUERY_OK(t, &req);
+    CHECK_U64(U64(res, "assets"), 15552796 + 236981);
+    CHECK_U64(U64(res, "epoch"), UINT64_MAX / 384);
+    t->now = clock;
+    /* the same view and clock give the same bytes */
+    msgpack_sbuffer first;
+    msgpack_sbuffer_init(&first);
+    reply_of(t, &req);
+    msgpack_sbuffer_write(&first, t->buf.data, t->buf.size);
+    reply_of(t, &req);
+    CHECK(first.size == t->buf.size && memcmp(first.data, t->buf.data, first.size) == 0);
+    msgpack_sbuffer_destroy(&first);
 }
 
 static void test_queue_health(qt *t)
@@ -507,11 +633,11 @@ static void test_queue_health(qt *t)
     CHECK_U64(U64(res, "finalized_through"), 4);
     CHECK_U64(U64(res, "pending_count"), 1);
     CHECK_U64(U64(res, "pending_shares"), 50000);
-    CHECK_U64(U64(res, "pending_amount"), w5.amount_at_request);
-    CHECK_U64(U64(res, "pending_amount"), 52535);
-    CHECK_U64(U64(res, "payable"), 105071);
+    DEC_IS(res, "pending_amount", w5.amount_at_request);
+    DEC_IS(res, "pending_amount", 51848); /* floor(50,000 * A / S) at T3 */
+    DEC_IS(res, "payable", 103697);
     CHECK_U64(U64(res, "buffer"), p.buffer);
-    CHECK_U64(U64(res, "payable"), w4.paid);
+    DEC_IS(res, "payable", w4.paid);
     t->counters = (rpc_counters){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
     req = rq(RPC_Q_HEALTH, NULL, 0);
     res = QUERY_OK(t, &req);
@@ -539,7 +665,7 @@ static void test_queue_health(qt *t)
 
 static void check_lien1(const msgpack_object *m, fixture *f)
 {
-    ledger_pool p = fx_pool(f);
+    ledger_pool p = pool_at(f, Q);
     KEYS_ARE(m, "lien_id", "owner", "beneficiary", "shares", "expiry", "created", "value");
     CHECK_U64(U64(m, "lien_id"), 1);
     KEY_IS(m, "owner", f->pk[U0]);
@@ -548,12 +674,13 @@ static void check_lien1(const msgpack_object *m, fixture *f)
     CHECK_U64(U64(m, "expiry"), T0 + 100000);
     CHECK_U64(U64(m, "created"), T0);
     CHECK_U64(U64(m, "value"), mdf(2000000, p.assets, p.shares));
+    CHECK_U64(U64(m, "value"), 2076578); /* at the rate of Q */
 }
 
 static void test_account_u0(qt *t)
 {
     fixture *f = t->f;
-    ledger_pool p = fx_pool(f);
+    ledger_pool p = pool_at(f, Q);
     ledger_account a = fx_account(f, U0);
     rpc_request req = rq(RPC_Q_ACCOUNT, f->pk[U0], 0);
     const msgpack_object *res = QUERY_OK(t, &req);
@@ -597,14 +724,15 @@ static void check_withdrawal1(const msgpack_object *m, const scenario *sc, fixtu
     CHECK_U64(U64(m, "shares"), 1000000);
     CHECK_U64(U64(m, "amount_at_request"), w.amount_at_request);
     CHECK_U64(U64(m, "min_amount_out"), 0);
-    CHECK_U64(U64(m, "requested"), T1);
+    CHECK_U64(U64(m, "requested"), T2);
     STR_IS(m, "status", "settled");
     CHECK_U64(U64(m, "paid"), w.paid);
-    CHECK_U64(U64(m, "paid"), 1050718);
+    CHECK_U64(U64(m, "amount_at_request"), 1028125); /* floor(1,000,000 * A / S) at T2 */
+    CHECK_U64(U64(m, "paid"), 1021276);              /* after the slash: below the quote */
     CHECK(w.paid > 0 && w.paid <= w.amount_at_request);
-    CHECK_U64(U64(m, "finalized"), T1);
+    CHECK_U64(U64(m, "finalized"), T2);
     KEY_IS(m, "payout_ref", sc->payout_ref);
-    CHECK_U64(U64(m, "settled"), T1);
+    CHECK_U64(U64(m, "settled"), T3);
 }
 
 static void test_account_u1(qt *t, const scenario *sc)
@@ -632,7 +760,7 @@ static void test_account_u1(qt *t, const scenario *sc)
         if (id == 1)
             check_withdrawal1(res, sc, t->f);
         if (id == 3)
-            CHECK_U64(U64(res, "min_amount_out"), 317270);
+            CHECK_U64(U64(res, "min_amount_out"), 308437);
     }
     req = rq(RPC_Q_WITHDRAWAL, NULL, 6);
     QUERY_ERR(t, &req, "NOT_FOUND");
@@ -804,7 +932,7 @@ static void check_reports(const msgpack_object *res, const ledger_operator *o)
         KEYS_ARE(m, "epoch", "balance", "time", "gain", "loss", "fee_shares");
         CHECK_U64(U64(m, "epoch"), epochs[i]);
         CHECK_U64(U64(m, "balance"), balances[i]);
-        CHECK_U64(U64(m, "time"), T1);
+        CHECK_U64(U64(m, "time"), i == 0 ? T1 : T2);
         CHECK_U64(U64(m, "fee_shares"), o->reports[i].fee_shares);
     }
     if (a != NULL) {
@@ -818,36 +946,47 @@ static void check_reports(const msgpack_object *res, const ledger_operator *o)
 static void test_operator1(qt *t)
 {
     ledger_operator o = fx_operator(t->f, 1);
-    ledger_pool p = fx_pool(t->f);
+    ledger_pool p = pool_at(t->f, Q);
     int64_t apr;
-    CHECK(ledger_operator_apr_bps(&o, 384, &apr));
-    CHECK(apr == 394); /* (525000 - 110250) * 10000 * year / (10,500,000 * 82126 * 384) */
+    CHECK(ledger_operator_apr_bps(&o, &apr));
+    CHECK(apr == 395); /* (525000 - 110250) * 10000 * year / (10,500,000 * (T2 - T1 = year)) */
     rpc_request req = rq(RPC_Q_OPERATOR, NULL, 1);
     const msgpack_object *res = QUERY_OK(t, &req);
-    KEYS_ARE(res, "operator_id", "key", "fee_account", "active", "fee", "balance",
-             "reported_balance", "funded_since", "exited_since", "last_epoch", "last_report_time",
+    KEYS_ARE(res, "operator_id", "key", "fee_account", "active", "fee", "period_fee_bps",
+             "period_treasury_bps", "next_report_fees", "balance", "reported_balance",
+             "funded_since", "exited_since", "last_epoch", "last_report_time", "epoch",
              "fees_earned", "share_bps", "apr_bps", "held", "reports");
     CHECK_U64(U64(res, "operator_id"), 1);
     KEY_IS(res, "key", t->f->pk[FX_OPERATOR]);
     KEY_IS(res, "fee_account", t->f->pk[FX_OPFEE]);
     BOOL_IS(res, "active", true);
+    KEYS_ARE(mp_get(res, "fee"), "bps", "pending_bps", "pending_at", "in_force_bps");
     CHECK_U64(U64(mp_get(res, "fee"), "bps"), 500);
+    CHECK_U64(U64(mp_get(res, "fee"), "in_force_bps"), 500);
+    CHECK_U64(U64(res, "period_fee_bps"), 500);
+    CHECK_U64(U64(res, "period_treasury_bps"), 500);
+    KEYS_ARE(mp_get(res, "next_report_fees"), "treasury_bps", "operator_bps");
+    CHECK_U64(U64(mp_get(res, "next_report_fees"), "treasury_bps"), 500);
+    CHECK_U64(U64(mp_get(res, "next_report_fees"), "operator_bps"), 500);
     CHECK_U64(U64(res, "balance"), BAL3);
     CHECK_U64(U64(res, "reported_balance"), BAL3);
-    CHECK_U64(U64(res, "funded_since"), 0);
-    CHECK_U64(U64(res, "exited_since"), 0);
+    DEC_IS(res, "funded_since", 0);
+    DEC_IS(res, "exited_since", 0);
     CHECK_U64(U64(res, "last_epoch"), EPOCH3);
-    CHECK_U64(U64(res, "last_report_time"), T1);
-    CHECK_U64(U64(res, "fees_earned"), o.fees_earned);
+    CHECK_U64(U64(res, "last_report_time"), T2);
+    CHECK_U64(U64(res, "epoch"), Q / 384);
+    DEC_IS(res, "fees_earned", o.fees_earned);
     CHECK(o.fees_earned > 0);
-    CHECK_U64(U64(res, "share_bps"), mdf(BAL3, 10000, p.assets));
-    CHECK_U64(U64(res, "share_bps"), 6926); /* 10,914,750 * 10000 / 15,758,961 */
-    CHECK_U64(U64(res, "fees_earned"), 24316 + 24821);
-    CHECK_U64(U64(res, "apr_bps"), 394);
+    /* of A + U, which vesting does not change: 10,914,750 * 10000 / 15,789,777 */
+    CHECK_U64(U64(res, "share_bps"), mdf(BAL3, 10000, p.assets + p.unvested));
+    CHECK_U64(U64(res, "share_bps"), 6912);
+    DEC_IS(res, "fees_earned", 24316 + 24821);
+    CHECK_U64(U64(res, "apr_bps"), 395);
     const msgpack_object *held = mp_get(res, "held");
-    KEYS_ARE(held, "epoch", "balance");
+    KEYS_ARE(held, "epoch", "balance", "loss");
     CHECK_U64(U64(held, "epoch"), EPOCH_HELD);
     CHECK_U64(U64(held, "balance"), 20000000);
+    CHECK_U64(U64(held, "loss"), 0); /* a held gain */
     check_reports(res, &o);
 }
 
@@ -871,26 +1010,27 @@ static void test_operator2(qt *t)
 
 static void test_quote(qt *t)
 {
-    ledger_pool p = fx_pool(t->f);
+    ledger_pool p = pool_at(t->f, Q);
     rpc_request req = rq(RPC_Q_QUOTE, NULL, 1000000);
     const msgpack_object *res = QUERY_OK(t, &req);
     KEYS_ARE(res, "amount", "shares", "rate_num", "rate_den");
     CHECK_U64(U64(res, "amount"), 1000000);
-    CHECK_U64(U64(res, "shares"), mdf(1000000, p.shares, p.assets));
-    CHECK_U64(U64(res, "shares"), 951729);
-    CHECK_U64(U64(res, "rate_num"), p.assets);
+    CHECK_U64(U64(res, "shares"), mdf(1000000, p.shares, p.assets + p.unvested));
+    CHECK_U64(U64(res, "shares"), 949872); /* at (A + U) of Q: what a deposit would mint now */
+    CHECK_U64(U64(res, "rate_num"), p.assets + p.unvested);
     CHECK_U64(U64(res, "rate_den"), p.shares);
     req.quote_shares = true;
     res = QUERY_OK(t, &req);
     CHECK_U64(U64(res, "shares"), 1000000);
+    CHECK_U64(U64(res, "rate_num"), p.assets);
     CHECK_U64(U64(res, "amount"), mdf(1000000, p.assets, p.shares));
-    CHECK_U64(U64(res, "amount"), 1050718);
+    CHECK_U64(U64(res, "amount"), 1038289);
     CHECK(p.assets > p.shares);
     req.number = UINT64_MAX; /* worth more than 2^64 at a rate above 1 */
     QUERY_ERR(t, &req, "OVERFLOW");
     req.quote_shares = false;
     res = QUERY_OK(t, &req);
-    CHECK_U64(U64(res, "shares"), mdf(UINT64_MAX, p.shares, p.assets));
+    CHECK_U64(U64(res, "shares"), mdf(UINT64_MAX, p.shares, p.assets + p.unvested));
 }
 
 /* ---- failures of the store and the request ------------------------------------------------ */
@@ -994,13 +1134,17 @@ static void test_empty_pool(void)
     f.now += 1000;
     ok_do(&f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, 0, 1); /* all assets lost */
     rpc_request req = rq(RPC_Q_QUOTE, NULL, 5);
-    QUERY_ERR(&t, &req, "POOL_EMPTY");
+    QUERY_ERR(&t, &req, "POOL_EMPTY"); /* no rate to mint at */
     req.quote_shares = true;
-    QUERY_ERR(&t, &req, "POOL_EMPTY");
+    const msgpack_object *q = QUERY_OK(&t, &req); /* shares of an empty pool are worth 0 */
+    CHECK_U64(U64(q, "amount"), 0);
+    CHECK_U64(U64(q, "rate_num"), 0);
     req = rq(RPC_Q_POOL, NULL, 0);
     const msgpack_object *r = QUERY_OK(&t, &req);
     CHECK_U64(U64(r, "assets"), 0);
     STR_IS(r, "rate", "0.000000000000000000");
+    CHECK_U64(U64(r, "top_operator_share_bps"), 0);
+    NIL_IS(r, "top_operator_id"); /* nobody holds stake */
     req = rq(RPC_Q_ACCOUNT, ledger_dead_account, 0);
     r = QUERY_OK(&t, &req);
     CHECK_U64(U64(r, "shares"), 1000000);
@@ -1012,13 +1156,63 @@ static void test_empty_pool(void)
     fx_close(&f);
 }
 
+/* Lifetime totals beyond 2^64 arrive as exact decimal strings; a held loss is bunker mode. */
+static void test_wide_totals_and_bunker(void)
+{
+    const uint64_t big = 10000000000000000000ull; /* 10^19: three of them exceed 2^64 */
+    fixture f;
+    fx_open(&f, NULL);
+    qt t = {.f = &f};
+    msgpack_sbuffer_init(&t.buf);
+    msgpack_unpacked_init(&t.up);
+    for (uint64_t round = 1; round <= 2; round++) {
+        ok_do(&f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U0, FX_NONE, 0, big, 0);
+        ok_do(&f, U0, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, fx_account(&f, U0).shares,
+              0);
+        ok_do(&f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, round, 0, 0);
+    }
+    ok_do(&f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U0, FX_NONE, 0, big, 0);
+    ledger_pool stored = fx_pool(&f);
+    u128 paid = stored.total_paid;
+    CHECK(stored.total_deposited == (u128)3 * big + 1000000);
+    CHECK(paid > UINT64_MAX && stored.payable == paid);
+    rpc_request req = rq(RPC_Q_POOL, NULL, 0);
+    const msgpack_object *r = QUERY_OK(&t, &req);
+    STR_IS(r, "total_deposited", "30000000000001000000");
+    DEC_IS(r, "total_paid", paid);
+    DEC_IS(r, "payable", paid);
+    req = rq(RPC_Q_QUEUE, NULL, 0);
+    DEC_IS(QUERY_OK(&t, &req), "payable", paid);
+    /* a held loss: -50 % of operator 1's stake, beyond MAX_DROP_BPS */
+    ok_do(&f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 10000000, 0);
+    f.now += 3600;
+    CHECK_CODE(fx_do(&f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, 5000000, 1).code,
+               LEDGER_REPORT_DROP_EXCEEDED);
+    ledger_pool p = pool_at(&f, f.now);
+    char rate[64];
+    rate_text(rate, p.assets - 5000000, p.shares);
+    req = rq(RPC_Q_POOL, NULL, 0);
+    r = QUERY_OK(&t, &req);
+    CHECK_U64(U64(r, "held_loss"), 5000000);
+    BOOL_IS(r, "bunker", true);
+    STR_IS(r, "bunker_rate", rate);
+    req = rq(RPC_Q_OPERATOR, NULL, 1);
+    const msgpack_object *held = mp_get(QUERY_OK(&t, &req), "held");
+    CHECK_U64(U64(held, "epoch"), 1);
+    CHECK_U64(U64(held, "balance"), 5000000);
+    CHECK_U64(U64(held, "loss"), 5000000);
+    msgpack_unpacked_destroy(&t.up);
+    msgpack_sbuffer_destroy(&t.buf);
+    fx_close(&f);
+}
+
 int main(void)
 {
     fixture f;
     scenario sc;
     memset(&sc, 0, sizeof sc);
     fx_open(&f, NULL);
-    qt t = {.f = &f};
+    qt t = {.f = &f, .now = Q};
     msgpack_sbuffer_init(&t.buf);
     msgpack_unpacked_init(&t.up);
     test_error_replies(&t);
@@ -1028,6 +1222,7 @@ int main(void)
     test_tx_replies(&t, &sc);
     test_tx_duplicate(&t, &sc);
     test_pool(&t);
+    test_pool_times(&t);
     test_queue_health(&t);
     test_account_u0(&t);
     test_account_u1(&t, &sc);
@@ -1043,5 +1238,6 @@ int main(void)
     fx_close(&f);
     test_truncated_and_limit();
     test_empty_pool();
+    test_wide_totals_and_bunker();
     return test_finish("test_rpc_reply");
 }

@@ -48,16 +48,93 @@ static uint64_t max_loss(uint64_t balance, uint64_t drop_bps)
     return mul_div(drop_bps, balance, LEDGER_BPS);
 }
 
-/* Fee shares for reward r at fee f: floor(r*f*S / ((A+r)*10000 - r*f)). */
-static uint64_t fee_shares(uint64_t assets, uint64_t shares, uint64_t r, uint64_t f)
+/* floor(x * y / d) for a 128-bit x and d, by long division over a 192-bit product: the
+ * tests' own arithmetic, independent of ledger_math. */
+static uint64_t mul_div_wide(u128 x, uint64_t y, u128 d)
+{
+    u128 lo = (u128)(uint64_t)x * y, mid = (x >> 64) * y; /* x*y = mid*2^64 + lo */
+    u128 hi = (mid >> 64) + (((u128)(uint64_t)mid << 64) + lo < lo);
+    lo += (u128)(uint64_t)mid << 64;
+    u128 r = 0, q = 0; /* the 256-bit value (hi, lo): hi < 2^64 */
+    for (int i = 191; i >= 0; i--) {
+        unsigned bit = i >= 128 ? (unsigned)(hi >> (i - 128)) & 1 : (unsigned)(lo >> i) & 1;
+        bool carry = r >> 127;
+        r = r << 1 | bit;
+        q <<= 1;
+        if (carry || r >= d) {
+            r -= d;
+            q |= 1;
+        }
+    }
+    return (uint64_t)q;
+}
+
+/* Fee shares for reward r at fee f over total assets t = A + U:
+ * floor(r*f*S / ((t+r)*10000 - r*f)), 0 when the denominator is 0. */
+static uint64_t fee_shares(uint64_t total, uint64_t shares, uint64_t r, uint64_t f)
 {
     if (r == 0 || f == 0)
         return 0;
-    u128 num = (u128)r * f;
-    return (uint64_t)(num * shares / (((u128)assets + r) * LEDGER_BPS - num));
+    u128 num = (u128)r * f, den = ((u128)total + r) * LEDGER_BPS - num;
+    return den == 0 ? 0 : mul_div_wide(num, shares, den);
+}
+
+static u128 ceil_div(u128 a, u128 b)
+{
+    return a / b + (a % b != 0);
+}
+
+/* The documented vesting: U vests linearly from vest_ts to vest_end, floor of the fraction. */
+static void vest_to(ledger_pool *p, uint64_t t)
+{
+    if (p->unvested == 0 || t <= p->vest_ts)
+        return;
+    uint64_t v = t >= p->vest_end ? p->unvested
+                                  : mul_div(p->unvested, t - p->vest_ts, p->vest_end - p->vest_ts);
+    p->assets += v;
+    p->unvested -= v;
+    p->vest_ts = t;
+}
+
+/* Add v at time t: the schedule ends at the amount-weighted mean, rounded up. */
+static void vest_add(ledger_pool *p, uint64_t v, uint64_t t)
+{
+    uint64_t period = p->params[LEDGER_PARAM_VEST_S];
+    if (v == 0)
+        return;
+    if (period == 0) {
+        p->assets += v;
+        return;
+    }
+    uint64_t left = p->unvested > 0 && p->vest_end > t ? p->vest_end - t : 0;
+    p->vest_end =
+        t + (uint64_t)ceil_div((u128)p->unvested * left + (u128)v * period, (u128)p->unvested + v);
+    p->unvested += v;
+    p->vest_ts = t;
+}
+
+/* Rewards reach the rate at once (VEST_S = 0): for tests about other rules' figures. */
+static void no_vesting(ledger_genesis *g)
+{
+    g->params[LEDGER_PARAM_VEST_S] = 0;
 }
 
 /* ---- store reads ------------------------------------------------------------------------ */
+
+/* The time the next batch will run at: the fixture's clock, never before the last batch. */
+static uint64_t batch_time(fixture *f)
+{
+    uint64_t last = fx_chain(f).last_ts;
+    return f->now > last ? f->now : last;
+}
+
+/* The pool as the next batch sees it: vested to its time. */
+static ledger_pool pool_now(fixture *f)
+{
+    ledger_pool p = fx_pool(f);
+    vest_to(&p, batch_time(f));
+    return p;
+}
 
 static int slot_of(const fixture *f, const uint8_t key[32])
 {
@@ -162,6 +239,16 @@ static void same_u64(const char *what, uint64_t before, uint64_t after)
     test_failures++;
 }
 
+static void same_u128(const char *what, ledger_u128 before, ledger_u128 after)
+{
+    char a[40], b[40];
+    if (before == after)
+        return;
+    fprintf(stderr, "  %s changed: %s -> %s\n", what, ledger_u128_str(a, before),
+            ledger_u128_str(b, after));
+    test_failures++;
+}
+
 static void same_bytes(const char *what, const void *before, const void *after, size_t n)
 {
     if (memcmp(before, after, n) == 0)
@@ -175,11 +262,10 @@ static void same_bytes(const char *what, const void *before, const void *after, 
     X(assets) \
     X(shares) \
     X(buffer) \
-    X(payable) \
-    X(total_deposited) \
-    X(total_rewards) \
-    X(total_slashed) \
-    X(total_paid) \
+    X(unvested) \
+    X(vest_ts) \
+    X(vest_end) \
+    X(held_loss) \
     X(stake_limit_current) \
     X(stake_limit_ts) \
     X(pause_flags) \
@@ -192,9 +278,17 @@ static void same_bytes(const char *what, const void *before, const void *after, 
     X(finalized_through) \
     X(queue_count) \
     X(queue_shares) \
-    X(queue_amount) \
     X(decimals) \
-    X(dead_shares)
+    X(dead_shares) \
+    X(epoch_anchor) \
+    X(epoch_anchor_ts)
+#define POOL_WIDE_FIELDS(X) \
+    X(payable) \
+    X(total_deposited) \
+    X(total_rewards) \
+    X(total_slashed) \
+    X(total_paid) \
+    X(queue_amount)
 // clang-format on
 
 static void pool_same(const ledger_pool *a, const ledger_pool *b)
@@ -203,6 +297,9 @@ static void pool_same(const ledger_pool *a, const ledger_pool *b)
 #define SAME_POOL(field) same_u64("pool." #field, a->field, b->field);
     POOL_FIELDS(SAME_POOL)
 #undef SAME_POOL
+#define SAME_WIDE(field) same_u128("pool." #field, a->field, b->field);
+    POOL_WIDE_FIELDS(SAME_WIDE)
+#undef SAME_WIDE
     for (int i = 1; i < LEDGER_PARAM_COUNT; i++) {
         snprintf(what, sizeof what, "pool.params[%d]", i);
         same_u64(what, a->params[i], b->params[i]);
@@ -217,7 +314,12 @@ static void pool_same(const ledger_pool *a, const ledger_pool *b)
 static void snap_same(const snapshot *a, const snapshot *b, int signer, bool recorded, bool held)
 {
     char what[64];
-    pool_same(&a->pool, &b->pool);
+    ledger_pool pa = a->pool;
+    if (recorded) /* a recorded batch stores the pool vested to its time */
+        ledger_pool_vest(&pa, b->chain.last_ts);
+    if (held) /* the hold is checked by the caller */
+        pa.held_loss = b->pool.held_loss;
+    pool_same(&pa, &b->pool);
     for (int i = 0; i < FX_KEYS; i++) {
         snprintf(what, sizeof what, "account[%d].shares", i);
         same_u64(what, a->acct[i].shares, b->acct[i].shares);
@@ -333,71 +435,96 @@ static void reject_bad_key_at(fixture *f, int signer, unsigned kind, int account
 static uint64_t deposit_at(fixture *f, int to, uint64_t amount, int line)
 {
     int failures = test_failures;
-    ledger_pool p = fx_pool(f);
+    ledger_pool p = pool_now(f);
     ledger_account a = fx_account(f, to);
-    uint64_t shares = mul_div(amount, p.shares, p.assets);
+    uint64_t shares = mul_div(amount, p.shares, p.assets + p.unvested); /* at (A + U) / S */
     ledger_result r = do_ok(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, to, FX_NONE, 0, amount, 0, line);
     CHECK_OUT(r, shares, amount, 0, 0);
     ledger_pool q = fx_pool(f);
     CHECK_U64(q.assets, p.assets + amount);
     CHECK_U64(q.shares, p.shares + shares);
     CHECK_U64(q.buffer, p.buffer + amount);
-    CHECK_U64(q.total_deposited, p.total_deposited + amount);
+    CHECK_U128(q.total_deposited, p.total_deposited + amount);
     CHECK_U64(fx_account(f, to).shares, a.shares + shares);
     note(failures, line);
     return shares;
 }
 #define DEPOSIT(f, to, amount) deposit_at(f, to, amount, __LINE__)
 
-/* A report (kind REPORT by the operator key, or REPORT_ACCEPT by the admin) expected to be
- * applied with treasury fee ft and operator fee fo in force: checks out[] and every effect. */
+/* The pool a report of gain/loss leaves, from the documented rules: fee shares over A + U,
+ * their backing ceil(fee*A/S) vested at once, the rest of the gain vesting; a loss from A first. */
+static ledger_pool pool_after_report(const ledger_pool *p, uint64_t gain, uint64_t loss,
+                                     uint64_t fee, uint64_t t)
+{
+    ledger_pool q = *p;
+    uint64_t backing = (uint64_t)ceil_div((u128)fee * p->assets, p->shares);
+    uint64_t from_a = loss < q.assets ? loss : q.assets;
+    q.assets += backing;
+    vest_add(&q, gain - backing, t);
+    q.assets -= from_a;
+    q.unvested -= loss - from_a;
+    q.shares += fee;
+    return q;
+}
+
+/* A report (kind REPORT by the operator key, REPORT_ACCEPT or OPERATOR_RESET by the admin)
+ * expected to be applied with treasury fee ft and operator fee fo charged: checks out[] and
+ * every effect. */
 static ledger_result report_at(fixture *f, int signer, unsigned kind, uint64_t id, uint64_t epoch,
                                uint64_t balance, uint64_t ft, uint64_t fo, int line)
 {
     int failures = test_failures;
-    ledger_pool p = fx_pool(f);
+    uint64_t t = batch_time(f);
+    ledger_pool p = pool_now(f);
     ledger_operator o = fx_operator(f, id);
     int ts = slot_of(f, p.treasury), fs = slot_of(f, o.fee_account);
     uint64_t t0 = ts >= 0 ? fx_account(f, ts).shares : 0;
     uint64_t a0 = fs >= 0 ? fx_account(f, fs).shares : 0;
     uint64_t gain = balance > o.balance ? balance - o.balance : 0;
     uint64_t loss = balance < o.balance ? o.balance - balance : 0;
-    uint64_t fee = fee_shares(p.assets, p.shares, gain, ft + fo);
+    uint64_t fee = fee_shares(p.assets + p.unvested, p.shares, gain, ft + fo);
     uint64_t fee_op = ft + fo ? mul_div(fee, fo, ft + fo) : 0, fee_tr = fee - fee_op;
+    ledger_pool want = pool_after_report(&p, gain, loss, fee, t);
     ledger_tx tx = fx_tx(f, signer, kind, FX_NONE, FX_NONE, id, balance, epoch);
     ledger_result r = accept_at(f, &tx, line);
     CHECK_OUT(r, gain, loss, fee_tr, fee_op);
     ledger_pool q = fx_pool(f);
     ledger_operator n = fx_operator(f, id);
-    CHECK_U64(q.assets, p.assets + gain - loss);
+    CHECK_U64(q.assets, want.assets);
+    CHECK_U64(q.unvested, want.unvested);
+    if (want.unvested > 0)
+        CHECK(q.vest_ts == want.vest_ts && q.vest_end == want.vest_end);
     CHECK_U64(q.shares, p.shares + fee);
     CHECK_U64(q.buffer, p.buffer);
-    CHECK_U64(q.total_rewards, p.total_rewards + gain);
-    CHECK_U64(q.total_slashed, p.total_slashed + loss);
+    CHECK_U128(q.total_rewards, p.total_rewards + gain);
+    CHECK_U128(q.total_slashed, p.total_slashed + loss);
+    CHECK_U64(q.held_loss, p.held_loss - ledger_held_loss(&o));
     if (ts >= 0)
         CHECK_U64(fx_account(f, ts).shares, t0 + fee_tr + (fs == ts ? fee_op : 0));
     if (fs >= 0 && fs != ts)
         CHECK_U64(fx_account(f, fs).shares, a0 + fee_op);
     CHECK_U64(n.balance, balance);
     CHECK_U64(n.reported_balance, balance);
-    CHECK_U64(n.funded_since + n.exited_since, 0);
+    CHECK_U128(n.funded_since + n.exited_since, 0);
     CHECK_U64(n.last_epoch, epoch);
     CHECK_U64(n.last_report_ts, r.timestamp);
     CHECK_U64(n.report_count, o.report_count + 1);
     CHECK_U64(n.held_epoch + n.held_balance, 0);
-    CHECK_U64(n.fees_earned, o.fees_earned + fee_op);
+    CHECK_U128(n.fees_earned, o.fees_earned + fee_op);
+    CHECK_U64(n.period_treasury_bps, ledger_fee_in_force(&q.treasury_fee, t));
+    CHECK_U64(n.period_fee_bps, ledger_fee_in_force(&n.fee, t));
     const ledger_report_entry *e = &n.reports[o.report_count % LEDGER_REPORTS_KEPT];
     CHECK(e->epoch == epoch && e->balance == balance && e->timestamp == r.timestamp &&
           e->gain == gain && e->loss == loss && e->fee_shares == fee);
-    if (fee > 0) { /* the fee shares are worth F/P of the reward, less under one share */
-        u128 owed = (u128)gain * (ft + fo) * q.shares;
-        CHECK((u128)fee * q.assets * LEDGER_BPS <= owed);
-        CHECK((u128)(fee + 1) * q.assets * LEDGER_BPS > owed);
+    if (fee > 0) { /* once vested, the fee shares are worth F/P of the reward, less one share */
+        u128 owed = (u128)gain * (ft + fo) * q.shares, total = (u128)q.assets + q.unvested;
+        CHECK((u128)fee * total * LEDGER_BPS <= owed);
+        CHECK((u128)(fee + 1) * total * LEDGER_BPS > owed);
     }
-    if (gain > 0 && ft + fo < LEDGER_BPS) /* the rate rises only on a gain */
-        CHECK((u128)q.assets * p.shares > (u128)p.assets * q.shares);
-    if (gain == 0)
-        CHECK((u128)q.assets * p.shares <= (u128)p.assets * q.shares);
+    if (loss == 0) /* minting the fee shares never lowers the rate */
+        CHECK((u128)q.assets * p.shares >= (u128)p.assets * q.shares);
+    else
+        CHECK((u128)q.assets * p.shares < (u128)p.assets * q.shares || p.assets == 0);
     note(failures, line);
     return r;
 }
@@ -540,7 +667,7 @@ static void deposit_rate(fixture *f)
 static void test_deposit(void)
 {
     fixture f;
-    fx_open(&f, NULL);
+    fx_open(&f, no_vesting); /* figures of rate changes at once */
     deposit_basics(&f);
     deposit_stake_limit(&f);
     deposit_rate(&f);
@@ -786,7 +913,7 @@ static void lien_expiry(fixture *f, uint64_t expiry)
 static void test_lien(void)
 {
     fixture f;
-    fx_open(&f, NULL);
+    fx_open(&f, no_vesting); /* figures of rate changes at once */
     DEPOSIT(&f, FX_USER, 10000);
     DEPOSIT(&f, FX_USER + 3, 5000);
     DO_OK(&f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 500000, 0);
@@ -956,10 +1083,15 @@ static void withdrawal_losses(fixture *f)
     ACCEPT_OK(f, 1, 4, 0, 500, 500);
     p = fx_pool(f);
     CHECK(p.assets == 0 && p.buffer == 0 && p.shares > 0);
-    DO_REJECT(f, U0, WR, FX_NONE, FX_NONE, 0, 1, 0, LEDGER_POOL_EMPTY);
+    /* A = 0: shares are worth 0 (a request is too small, a lien is worth 0); nothing can be
+     * paid and no deposit can be priced */
+    DO_REJECT(f, U0, WR, FX_NONE, FX_NONE, 0, 1, 0, LEDGER_WITHDRAWAL_TOO_SMALL);
     DO_REJECT(f, C, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 6, 0, 0, LEDGER_POOL_EMPTY);
     DO_REJECT(f, C, LEDGER_TX_DEPOSIT, U0, FX_NONE, 0, 1000, 0, LEDGER_POOL_EMPTY);
-    DO_REJECT(f, U0, LEDGER_TX_LOCK, U1, FX_NONE, 0, 1, 0, LEDGER_POOL_EMPTY);
+    r = DO_OK(f, U0, LEDGER_TX_LOCK, U1, FX_NONE, 0, 1, 0);
+    CHECK_OUT(r, r.out[0], 1, 0, 0);
+    r = DO_OK(f, U1, LEDGER_TX_SEIZE, U0, FX_NONE, r.out[0], 1, 0);
+    CHECK_OUT(r, 1, 0, 0, 0);
     r = DO_OK(f, U1, LEDGER_TX_WITHDRAW_CANCEL, FX_NONE, FX_NONE, 6, 0, 0);
     CHECK_OUT(r, 1000, 0, 0, 0);
 }
@@ -1004,7 +1136,7 @@ static void withdrawal_finalize_max(void)
 static void test_withdrawal(void)
 {
     fixture f;
-    fx_open(&f, NULL);
+    fx_open(&f, no_vesting); /* figures of rate changes at once */
     withdrawal_queue(&f);
     withdrawal_rates(&f);
     withdrawal_losses(&f);
@@ -1185,79 +1317,129 @@ static void report_first(fixture *f)
     DO_REJECT(f, FX_OPERATOR, RE, FX_NONE, FX_NONE, 1, TOKENS, 9, LEDGER_EPOCH_NOT_INCREASING);
 }
 
+/* The epoch running at the next batch on the fixture's clock (origin 0, EPOCH_S 384). */
+static uint64_t epoch_now(fixture *f)
+{
+    ledger_pool p = fx_pool(f);
+    return p.epoch_anchor + (batch_time(f) - p.epoch_anchor_ts) / p.params[LEDGER_PARAM_EPOCH_S];
+}
+
 static void report_limits(fixture *f)
 {
-    const unsigned PS = LEDGER_TX_PARAM_SET;
-    /* later reports: elapsed = epochs * EPOCH_S, whatever the clock says */
-    uint64_t e = op_balance(f, 1), g = max_gain(e, 225 * 384, 1000);
+    const unsigned PS = LEDGER_TX_PARAM_SET, RE = LEDGER_TX_REPORT;
+    /* later reports: elapsed = batch time since the last applied report; the epoch is a label */
+    f->now += 86400;
+    uint64_t e = op_balance(f, 1), g = max_gain(e, 86400, 1000);
     REPORT_HELD(f, 1, 235, e + g + 1, LEDGER_REPORT_APR_EXCEEDED);
     REPORT_OK(f, 1, 235, e + g, 500, 500);
-
+    /* an epoch that has not started is refused before the limits: nothing is held */
+    f->now += 384;
     e = op_balance(f, 1);
-    g = max_gain(e, 225 * 384, 2000);
-    CHECK(g > max_gain(e, 225 * 384, 1000));
-    REPORT_HELD(f, 1, 460, e + g, LEDGER_REPORT_APR_EXCEEDED);
+    uint64_t cur = epoch_now(f);
+    CHECK_U64(cur, (1000000u + 2 * 86400 + 384) / 384);
+    DO_REJECT(f, FX_OPERATOR, RE, FX_NONE, FX_NONE, 1, e, cur + 1, LEDGER_EPOCH_IN_FUTURE);
+    DO_REJECT(f, FX_OPERATOR, RE, FX_NONE, FX_NONE, 1, e, UINT64_MAX, LEDGER_EPOCH_IN_FUTURE);
+    CHECK_U64(fx_operator(f, 1).held_epoch, 0);
+    /* the current epoch is valid; 384 s allow 384 s of reward, however far the epoch moved */
+    g = max_gain(e, 384, 1000);
+    REPORT_HELD(f, 1, cur, e + g + 1, LEDGER_REPORT_APR_EXCEEDED);
+    REPORT_OK(f, 1, cur, e + g, 500, 500);
+
+    f->now += 86400;
+    e = op_balance(f, 1);
+    g = max_gain(e, 86400, 2000);
+    CHECK(g > max_gain(e, 86400, 1000));
+    REPORT_HELD(f, 1, cur + 1, e + g, LEDGER_REPORT_APR_EXCEEDED);
     DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_APR_BPS, 2000, 0);
-    REPORT_OK(f, 1, 460, e + g, 500, 500);
+    REPORT_OK(f, 1, cur + 1, e + g, 500, 500);
     DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_APR_BPS, 1000, 0);
 
-    e = op_balance(f, 1);
-    g = max_gain(e, 225 * 768, 1000);
-    REPORT_HELD(f, 1, 685, e + g, LEDGER_REPORT_APR_EXCEEDED);
+    /* EPOCH_S no longer stretches the limit; changing it re-anchors the epoch clock at the start
+     * of the running epoch, so started epochs stay started and the count stays continuous */
+    f->now += 1000;
+    cur = epoch_now(f);
+    uint64_t start = cur * 384; /* origin 0, never re-anchored so far */
     DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_EPOCH_S, 768, 0);
-    REPORT_HELD(f, 1, 685, e + g + 1, LEDGER_REPORT_APR_EXCEEDED);
-    REPORT_OK(f, 1, 685, e + g, 500, 500);
+    ledger_pool p = fx_pool(f);
+    CHECK(p.epoch_anchor == cur && p.epoch_anchor_ts == start);
+    CHECK_U64(epoch_now(f), cur);
+    f->now = start + 767;
+    CHECK_U64(epoch_now(f), cur);
+    DO_REJECT(f, FX_OPERATOR, RE, FX_NONE, FX_NONE, 1, op_balance(f, 1), cur + 1,
+              LEDGER_EPOCH_IN_FUTURE);
+    f->now = start + 768;
+    e = op_balance(f, 1);
+    g = max_gain(e, f->now - fx_operator(f, 1).last_report_ts, 1000);
+    REPORT_HELD(f, 1, cur + 1, e + g + 1, LEDGER_REPORT_APR_EXCEEDED);
+    REPORT_OK(f, 1, cur + 1, e + g, 500, 500);
     DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_EPOCH_S, 384, 0);
+    p = fx_pool(f);
+    CHECK(p.epoch_anchor == cur + 1 && p.epoch_anchor_ts == start + 768);
+    uint64_t ep = cur + 2;
 
     e = op_balance(f, 1);
     if (e % 20 != 0) { /* make 5% of E whole, so the limit is met with equality */
         DO_OK(f, FX_OPERATOR, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 1, e % 20, 0);
         e -= e % 20;
     }
+    f->now += 384;
     uint64_t l = max_loss(e, 500);
     CHECK_U64(l * 20, e);
-    REPORT_HELD(f, 1, 686, e - l - 1, LEDGER_REPORT_DROP_EXCEEDED);
-    ledger_result r = REPORT_OK(f, 1, 686, e - l, 500, 500); /* slashing: no fee */
+    REPORT_HELD(f, 1, ep, e - l - 1, LEDGER_REPORT_DROP_EXCEEDED);
+    ledger_result r = REPORT_OK(f, 1, ep, e - l, 500, 500); /* slashing: no fee */
     CHECK_OUT(r, 0, l, 0, 0);
+    f->now += 384;
     e = op_balance(f, 1);
     l = max_loss(e, 1000);
-    REPORT_HELD(f, 1, 687, e - l, LEDGER_REPORT_DROP_EXCEEDED);
+    REPORT_HELD(f, 1, ep + 1, e - l, LEDGER_REPORT_DROP_EXCEEDED);
     DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_DROP_BPS, 1000, 0);
-    REPORT_OK(f, 1, 687, e - l, 500, 500);
+    REPORT_OK(f, 1, ep + 1, e - l, 500, 500);
     DO_OK(f, FX_ADMIN, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_DROP_BPS, 500, 0);
 
+    f->now += 384;
     e = op_balance(f, 1);
-    r = REPORT_OK(f, 1, 688, e, 500, 500); /* no change */
+    r = REPORT_OK(f, 1, ep + 2, e, 500, 500); /* no change */
     CHECK_OUT(r, 0, 0, 0, 0);
     /* funding and exits are not rewards: the expected balance follows them */
     DO_OK(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 500000, 0);
     DO_OK(f, FX_OPERATOR, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 1, 200000, 0);
-    r = REPORT_OK(f, 1, 689, e + 300000, 500, 500);
+    f->now += 384;
+    r = REPORT_OK(f, 1, ep + 3, e + 300000, 500, 500);
     CHECK_OUT(r, 0, 0, 0, 0);
 }
 
 static void report_holds(fixture *f)
 {
     const unsigned AC = LEDGER_TX_REPORT_ACCEPT;
-    uint64_t e = op_balance(f, 1);
-    REPORT_HELD(f, 1, 700, e / 2, LEDGER_REPORT_DROP_EXCEEDED);
-    DO_REJECT(f, FX_USER, AC, FX_NONE, FX_NONE, 1, e / 2, 700, LEDGER_NOT_ADMIN);
-    DO_REJECT(f, FX_OPERATOR, AC, FX_NONE, FX_NONE, 1, e / 2, 700, LEDGER_NOT_ADMIN);
-    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2, 701, LEDGER_REPORT_NOT_PENDING);
-    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2 + 1, 700, LEDGER_REPORT_NOT_PENDING);
-    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2 - 1, 700, LEDGER_REPORT_NOT_PENDING);
-    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 99, e / 2, 700, LEDGER_OPERATOR_NOT_FOUND);
-    ledger_result r = ACCEPT_OK(f, 1, 700, e / 2, 500, 500);
+    uint64_t e = op_balance(f, 1), b = fx_operator(f, 1).last_epoch;
+    f->now += 86400; /* epochs b + 1 .. b + 4 have started */
+    REPORT_HELD(f, 1, b + 1, e / 2, LEDGER_REPORT_DROP_EXCEEDED);
+    CHECK_U64(fx_pool(f).held_loss, e - e / 2); /* bunker mode while it is held */
+    DO_REJECT(f, FX_USER, AC, FX_NONE, FX_NONE, 1, e / 2, b + 1, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, FX_OPERATOR, AC, FX_NONE, FX_NONE, 1, e / 2, b + 1, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2, b + 2, LEDGER_REPORT_NOT_PENDING);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2 + 1, b + 1, LEDGER_REPORT_NOT_PENDING);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2 - 1, b + 1, LEDGER_REPORT_NOT_PENDING);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 99, e / 2, b + 1, LEDGER_OPERATOR_NOT_FOUND);
+    /* funding while held: the held report would book the funding as lost too */
+    DO_OK(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 1000, 0);
+    CHECK_U64(fx_pool(f).held_loss, e + 1000 - e / 2);
+    DO_OK(f, FX_OPERATOR, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 1, 1000, 0);
+    CHECK_U64(fx_pool(f).held_loss, e - e / 2);
+    ledger_result r = ACCEPT_OK(f, 1, b + 1, e / 2, 500, 500);
     CHECK_OUT(r, 0, e - e / 2, 0, 0);
-    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2, 700, LEDGER_REPORT_NOT_PENDING);
+    CHECK_U64(fx_pool(f).held_loss, 0);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e / 2, b + 1, LEDGER_REPORT_NOT_PENDING);
 
     /* a newer hold replaces an older one; an applied report clears it */
     e = op_balance(f, 1);
-    REPORT_HELD(f, 1, 710, e * 2, LEDGER_REPORT_APR_EXCEEDED);
-    REPORT_HELD(f, 1, 711, e * 3, LEDGER_REPORT_APR_EXCEEDED);
-    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e * 2, 710, LEDGER_REPORT_NOT_PENDING);
-    REPORT_OK(f, 1, 712, e + 1000, 500, 500);
-    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e * 3, 711, LEDGER_REPORT_NOT_PENDING);
+    REPORT_HELD(f, 1, b + 2, e * 2, LEDGER_REPORT_APR_EXCEEDED);
+    CHECK_U64(fx_pool(f).held_loss, 0); /* a held gain is no loss */
+    REPORT_HELD(f, 1, b + 3, e * 3, LEDGER_REPORT_APR_EXCEEDED);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e * 2, b + 2, LEDGER_REPORT_NOT_PENDING);
+    f->now += 86400;
+    REPORT_OK(f, 1, b + 4, e + 1000, 500, 500);
+    DO_REJECT(f, FX_ADMIN, AC, FX_NONE, FX_NONE, 1, e * 3, b + 3, LEDGER_REPORT_NOT_PENDING);
 }
 
 /* An operator registered later: its first report covers the time since registration. */
@@ -1278,7 +1460,7 @@ static void report_new_operator(fixture *f)
     DO_OK(f, FX_ADMIN, LEDGER_TX_OPERATOR_SET_ACTIVE, FX_NONE, FX_NONE, 2, 0, 0);
     report_at(f, U6, LEDGER_TX_REPORT, 2, 6, stake + g, 500, 300, __LINE__); /* inactive */
     /* operator 1's clock is its own */
-    REPORT_OK(f, 1, 713, op_balance(f, 1), 500, 500);
+    REPORT_OK(f, 1, fx_operator(f, 1).last_epoch + 1, op_balance(f, 1), 500, 500);
 }
 
 static void test_report(void)
@@ -1370,14 +1552,24 @@ static void admin_rejections(fixture *f)
     REJECT_BAD_KEY(f, A, RS, FX_NONE, FX_NONE, 1, LEDGER_ROLE_CUSTODIAN, 0, 0);
 }
 
-/* Fee increases wait FEE_DELAY_S (1000 here); decreases apply at once. */
+/* A report one day after the last, with `reward`, charged ft and fo. */
+static ledger_result fee_report_at(fixture *f, uint64_t reward, uint64_t ft, uint64_t fo, int line)
+{
+    f->now += 86400;
+    return report_at(f, FX_OPERATOR, LEDGER_TX_REPORT, 1, epoch_now(f), op_balance(f, 1) + reward,
+                     ft, fo, line);
+}
+#define FEE_REPORT(f, reward, ft, fo) fee_report_at(f, reward, ft, fo, __LINE__)
+
+/* Fee increases wait FEE_DELAY_S (1000 here) and are charged only from the first report period
+ * that begins after that; decreases apply at once, to the whole period. */
 static void admin_fees(fixture *f)
 {
     const unsigned FS = LEDGER_TX_FEE_SET;
     const uint64_t reward = 100000000;
     DEPOSIT(f, FX_USER, TOKENS);
     DO_OK(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, TOKENS, 0);
-    f->now += 86400;
+    FEE_REPORT(f, reward, 500, 500);
     uint64_t t = f->now;
     ledger_result r = DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 0, 1000, 0);
     CHECK_OUT(r, 1000, t + 1000, 0, 0);
@@ -1388,19 +1580,17 @@ static void admin_fees(fixture *f)
               LEDGER_FEE_TOO_HIGH);
     DO_REJECT(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 9001, 0, LEDGER_FEE_TOO_HIGH);
 
-    f->now = t + 999;
-    REPORT_OK(f, 1, 225, op_balance(f, 1) + reward, 500, 500); /* before the delay: old fee */
-    p = fx_pool(f);
-    CHECK_FEE(p.treasury_fee, 500, 1000, t + 1000);
-    f->now = t + 1000;
-    REPORT_OK(f, 1, 450, op_balance(f, 1) + reward, 1000, 500); /* from then on: new fee */
+    /* the period began before the increase took effect: the old fee, for all of it */
+    FEE_REPORT(f, reward, 500, 500);
     p = fx_pool(f);
     CHECK_FEE(p.treasury_fee, 1000, 0, 0);
+    CHECK_U64(fx_operator(f, 1).period_treasury_bps, 1000);
+    FEE_REPORT(f, reward, 1000, 500); /* from the next period on: the new fee */
 
     r = DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 200, 0); /* a decrease: at once */
     CHECK_OUT(r, 200, f->now, 0, 0);
     CHECK_FEE(fx_operator(f, 1).fee, 200, 0, 0);
-    REPORT_OK(f, 1, 675, op_balance(f, 1) + reward, 1000, 200);
+    FEE_REPORT(f, reward, 1000, 200); /* for the whole period that began at 500 */
     r = DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 800, 0);
     CHECK_OUT(r, 800, f->now + 1000, 0, 0);
     CHECK_FEE(fx_operator(f, 1).fee, 200, 800, f->now + 1000);
@@ -1415,14 +1605,23 @@ static void admin_fees(fixture *f)
     r = DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 150, 0); /* the same fee: nothing to wait */
     CHECK_OUT(r, 150, f->now, 0, 0);
     CHECK_FEE(fx_operator(f, 1).fee, 150, 0, 0);
-    f->now += 2000;
-    REPORT_OK(f, 1, 900, op_balance(f, 1) + reward, 1000, 150);
+    FEE_REPORT(f, reward, 1000, 150);
+    /* a decrease and an increase within one period: the period pays the lowest, even once the
+     * increase is in force (the audit's 5% -> 1% -> 5%) */
+    DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 50, 0);
+    CHECK_U64(fx_operator(f, 1).period_fee_bps, 50);
+    DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 150, 0);
+    DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 0, 400, 0); /* treasury: every operator's period */
+    CHECK_U64(fx_operator(f, 1).period_treasury_bps, 400);
+    DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 0, 1000, 0);
+    FEE_REPORT(f, reward, 400, 50); /* a day later: both increases are in force */
+    FEE_REPORT(f, reward, 1000, 150);
 
     DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 0, 0, 0);
     DO_OK(f, FX_ADMIN, FS, FX_NONE, FX_NONE, 1, 0, 0);
     p = fx_pool(f);
     CHECK_FEE(p.treasury_fee, 0, 0, 0);
-    r = REPORT_OK(f, 1, 1125, op_balance(f, 1) + reward, 0, 0); /* no fee, no fee shares */
+    r = FEE_REPORT(f, reward, 0, 0); /* no fee, no fee shares */
     CHECK_OUT(r, reward, 0, 0, 0);
 }
 
@@ -1441,8 +1640,8 @@ static void admin_roles(fixture *f)
     DO_REJECT(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U3, FX_NONE, 0, 1000, 0, LEDGER_NOT_CUSTODIAN);
     DO_REJECT(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 1, 0, 0,
               LEDGER_NOT_CUSTODIAN);
-    ledger_pool p = fx_pool(f);
-    uint64_t minted = mul_div(1000000, p.shares, p.assets);
+    ledger_pool p = pool_now(f);
+    uint64_t minted = mul_div(1000000, p.shares, p.assets + p.unvested);
     r = DO_OK(f, U1, LEDGER_TX_DEPOSIT, U3, FX_NONE, 0, 1000000, 0);
     CHECK_OUT(r, minted, 1000000, 0, 0);
     CHECK_ACCT(f, U3, minted, 0, 0);
@@ -1454,9 +1653,9 @@ static void admin_roles(fixture *f)
     CHECK_OUT(r, LEDGER_ROLE_TREASURY, 0, 0, 0);
     r = DO_OK(f, U0, LEDGER_TX_FEE_SET, FX_NONE, FX_NONE, 0, 500, 0);
     CHECK_OUT(r, 500, f->now + 1000, 0, 0);
-    f->now += 1000;
+    FEE_REPORT(f, 100000000, 0, 0); /* its period began before the increase */
     uint64_t old_treasury = fx_account(f, FX_TREASURY).shares;
-    r = REPORT_OK(f, 1, 1350, op_balance(f, 1) + 100000000, 500, 0);
+    r = FEE_REPORT(f, 100000000, 500, 0);
     CHECK(r.out[2] > 0 && r.out[3] == 0);
     CHECK_U64(fx_account(f, U2).shares, r.out[2]); /* the new treasury key gets the fee */
     CHECK_U64(fx_account(f, FX_TREASURY).shares, old_treasury);
@@ -1706,6 +1905,12 @@ static bool genesis_break(ledger_genesis *g, int which)
     case 17:
         g->dead_shares = 0;
         break;
+    case 18: /* the audit's inflation case had 1 dead share: at least 10^6 */
+        g->dead_shares = LEDGER_DEAD_SHARES_MIN - 1;
+        break;
+    case 19: /* epoch 0 may not start after the genesis */
+        g->epoch_origin = g->timestamp + 1;
+        break;
     default:
         return false;
     }
@@ -1762,6 +1967,358 @@ static void test_genesis(void)
     fx_close(&f);
 }
 
+/* ---- economics: the audit's attacks, each shown not to pay ------------------------------- */
+
+static const uint64_t BIG = 1000000000000u; /* 10^12 */
+
+/* A pool of one holder (U0) with BIG deposited and funded to operator 1, one normal report a
+ * day after genesis behind it. */
+static void econ_open(fixture *f, void (*tweak)(ledger_genesis *g))
+{
+    fx_open(f, tweak);
+    DEPOSIT(f, FX_USER, BIG);
+    DO_OK(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, BIG, 0);
+    f->now += 86400;
+    REPORT_OK(f, 1, epoch_now(f), op_balance(f, 1) + max_gain(BIG, 86400, 1000), 500, 500);
+}
+
+/* value of shares at the pool's rate A / S, vested to the next batch */
+static uint64_t value_now(fixture *f, uint64_t shares)
+{
+    ledger_pool p = pool_now(f);
+    return mul_div(shares, p.assets, p.shares);
+}
+
+/* 1. An epoch far ahead with a 13.6x gain, 384 s after the last report: refused before the
+ * limits (nothing held, rate unchanged); the largest valid epoch is held by the APR limit over
+ * 384 s of batch time; 2^64-1 cannot freeze the operator; operator_reset repairs one. */
+static void attack_epoch(void)
+{
+    fixture f;
+    const unsigned RE = LEDGER_TX_REPORT, RS = LEDGER_TX_OPERATOR_RESET;
+    econ_open(&f, NULL);
+    f.now += 384;
+    ledger_operator o = fx_operator(&f, 1);
+    ledger_pool p = pool_now(&f);
+    uint64_t inflated = o.balance + o.balance / 10 * 136; /* gain 13.6x the balance */
+    DO_REJECT(&f, FX_OPERATOR, RE, FX_NONE, FX_NONE, 1, inflated, o.last_epoch + 11184811,
+              LEDGER_EPOCH_IN_FUTURE);
+    DO_REJECT(&f, FX_OPERATOR, RE, FX_NONE, FX_NONE, 1, inflated, UINT64_MAX,
+              LEDGER_EPOCH_IN_FUTURE);
+    ledger_pool q = pool_now(&f);
+    CHECK((u128)q.assets * p.shares == (u128)p.assets * q.shares);
+    CHECK_U64(q.held_loss + fx_operator(&f, 1).held_epoch, 0);
+    REPORT_HELD(&f, 1, epoch_now(&f), inflated, LEDGER_REPORT_APR_EXCEEDED);
+    /* the operator is not frozen: the next real report applies (and clears the hold) */
+    f.now += 86400;
+    REPORT_OK(&f, 1, epoch_now(&f), op_balance(&f, 1) + 1000, 500, 500);
+
+    /* reset: admin only; the epoch must have started; it may go back */
+    uint64_t cur = epoch_now(&f), e = op_balance(&f, 1);
+    DO_REJECT(&f, FX_OPERATOR, RS, FX_NONE, FX_NONE, 1, e, 5, LEDGER_NOT_ADMIN);
+    DO_REJECT(&f, FX_ADMIN, RS, FX_NONE, FX_NONE, 9, e, 5, LEDGER_OPERATOR_NOT_FOUND);
+    DO_REJECT(&f, FX_ADMIN, RS, FX_NONE, FX_NONE, 1, e, cur + 1, LEDGER_EPOCH_IN_FUTURE);
+    f.now += 384;
+    cur = epoch_now(&f);
+    REPORT_HELD(&f, 1, cur, e / 2, LEDGER_REPORT_DROP_EXCEEDED);
+    CHECK_U64(fx_pool(&f).held_loss, e - e / 2);
+    ledger_result r = report_at(&f, FX_ADMIN, RS, 1, 5, e, 500, 500, __LINE__);
+    CHECK_OUT(r, 0, 0, 0, 0); /* the true balance: nothing booked, the hold dropped */
+    CHECK_U64(fx_operator(&f, 1).last_epoch, 5);
+    CHECK_U64(fx_pool(&f).held_loss, 0);
+    f.now += 86400;
+    REPORT_OK(&f, 1, 6, op_balance(&f, 1) + 1000, 500, 500);
+    /* a reset books a balance without the limits: here a 60% loss at once */
+    e = op_balance(&f, 1);
+    r = report_at(&f, FX_ADMIN, RS, 1, 7, e - e / 10 * 6, 500, 500, __LINE__);
+    CHECK_OUT(r, 0, e / 10 * 6, 0, 0);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* Two holders of 10^9 each, the operator funded with 10^9 (dead shares 10^6): the audit's
+ * pool for the held slash. */
+static void bunker_pool(fixture *f)
+{
+    fx_open(f, NULL);
+    DEPOSIT(f, FX_USER, 1000000000);
+    DEPOSIT(f, FX_USER + 1, 1000000000);
+    DO_OK(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 1000000000, 0);
+    f->now += 3600;
+}
+
+/* 2. A -20% report is held; a holder who exits meanwhile is paid at the rate the held loss
+ * implies (900,049,975, not 1,000,000,000) and bears the same fraction as the holder who stays. */
+static void attack_held_slash(void)
+{
+    fixture f;
+    const int U0 = FX_USER, U1 = FX_USER + 1;
+    bunker_pool(&f);
+    REPORT_HELD(&f, 1, epoch_now(&f), 800000000, LEDGER_REPORT_DROP_EXCEEDED);
+    ledger_pool p = fx_pool(&f);
+    CHECK_U64(p.held_loss, 200000000);
+    ledger_result r = DO_OK(&f, U0, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 1000000000, 0);
+    CHECK_OUT(r, 1, 1000000000, 0, 0); /* quoted at the booked rate ... */
+    r = DO_OK(&f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 1, 0, 0);
+    CHECK_OUT(r, 1, 900049975, 1000000000, 0); /* ... paid at (A - held loss) / S */
+    CHECK_U64(mul_div(1000000000, p.assets - p.held_loss, p.shares), 900049975);
+    ACCEPT_OK(&f, 1, fx_operator(&f, 1).held_epoch, 800000000, 500, 500);
+    /* the stayer's 10^9 shares: 900,049,975 too (A 900,950,025 over S 1,001,000,000) */
+    ledger_pool q = fx_pool(&f);
+    CHECK(q.assets == 900950025 && q.shares == 1001000000);
+    CHECK_U64(value_now(&f, fx_account(&f, U1).shares), 900049975);
+    /* a held loss larger than A: nothing can be paid until it is resolved */
+    DO_OK(&f, U1, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 1000, 0);
+    f.now += 3600;
+    DO_OK(&f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, q.buffer, 0);
+    REPORT_HELD(&f, 1, epoch_now(&f), 0, LEDGER_REPORT_DROP_EXCEEDED);
+    CHECK_U64(fx_pool(&f).held_loss, fx_pool(&f).assets);
+    DO_REJECT(&f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 2, 0, 0,
+              LEDGER_POOL_EMPTY);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* 3. Raise the operator fee 5% -> 30%, let it take effect, report a 7-day reward just after:
+ * the whole period is charged the old 5%; only the next period pays 30%. */
+static void attack_fee_increase(void)
+{
+    fixture f;
+    econ_open(&f, NULL);
+    DO_OK(&f, FX_ADMIN, LEDGER_TX_FEE_SET, FX_NONE, FX_NONE, 1, 3000, 0);
+    uint64_t due = fx_operator(&f, 1).fee.pending_at;
+    CHECK_U64(due, f.now + 604800);
+    f.now = due; /* 7 days: the increase is in force from this second */
+    uint64_t reward = max_gain(op_balance(&f, 1), 604800, 1000);
+    ledger_fee fee = fx_operator(&f, 1).fee;
+    CHECK_U64(ledger_fee_in_force(&fee, f.now), 3000);
+    ledger_result r = REPORT_OK(&f, 1, epoch_now(&f), op_balance(&f, 1) + reward, 500, 500);
+    /* at 30% the operator's fee shares would have been about 6x as many */
+    CHECK(r.out[3] > 0 && r.out[3] <= r.out[2] && r.out[2] - r.out[3] <= 1); /* 500 : 500 */
+    CHECK_U64(fx_operator(&f, 1).period_fee_bps, 3000);
+    f.now += 604800;
+    reward = max_gain(op_balance(&f, 1), 604800, 1000);
+    r = REPORT_OK(&f, 1, epoch_now(&f), op_balance(&f, 1) + reward, 500, 3000);
+    CHECK(r.out[3] > 5 * r.out[2]);
+    fx_close(&f);
+}
+
+/* 4. Reward sandwich: pool 10^12, one day's 10% reward (273,972,602), fees 10%. A trader
+ * deposits 10^12 just before the report and requests a withdrawal just after. Without
+ * smoothing (VEST_S = 0) the trader captures 45% of the reward; with the default one-day
+ * vesting at most 1% (here: nothing), and the long-term holder gets the reward as it vests. */
+static uint64_t sandwich(fixture *f, int trader)
+{
+    const uint64_t R = 273972602;
+    f->now += 86400;
+    uint64_t minted = DEPOSIT(f, trader, BIG);
+    REPORT_OK(f, 1, epoch_now(f), op_balance(f, 1) + R, 500, 500);
+    ledger_result r = DO_OK(f, trader, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, minted, 0);
+    DO_OK(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 1, R, 0);
+    r = DO_OK(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, r.out[0], 0, 0);
+    return r.out[1] > BIG ? r.out[1] - BIG : 0;
+}
+
+static void attack_sandwich(void)
+{
+    const uint64_t R = 273972602;
+    fixture f;
+    econ_open(&f, no_vesting);
+    uint64_t gained = sandwich(&f, FX_USER + 1), exposed = gained;
+    CHECK(gained * 100 > R * 40); /* the attack the audit found: about 45% of the reward */
+    fx_close(&f);
+
+    econ_open(&f, NULL);
+    uint64_t holder = fx_account(&f, FX_USER).shares, before = value_now(&f, holder);
+    gained = sandwich(&f, FX_USER + 1);
+    CHECK(gained * 100 <= R);
+    CHECK_U64(gained, 0);
+    printf("sandwich of one day's reward %" PRIu64 ": gains %" PRIu64 " without smoothing, %" PRIu64
+           " with VEST_S 86400\n",
+           R, exposed, gained);
+    /* half a day later about half of the holders' part has vested, all of it after a day */
+    ledger_pool p = fx_pool(&f);
+    CHECK(p.unvested > 0 && p.vest_end == p.vest_ts + 86400);
+    f.now = p.vest_ts + 43200;
+    ledger_pool half = pool_now(&f);
+    CHECK_U64(half.assets - p.assets, p.unvested / 2);
+    f.now = p.vest_end;
+    uint64_t after = value_now(&f, holder);
+    /* 90% of R belongs to the holders; U0 holds all but the dead and fee shares */
+    CHECK(after > before && (u128)(after - before) * 100 > (u128)R * 89);
+    DO_OK(&f, FX_USER, LEDGER_TX_TRANSFER, FX_USER + 2, FX_NONE, 0, 1, 0); /* a batch vests */
+    CHECK_U64(fx_pool(&f).unvested, 0);
+    fx_check(&f);
+    fx_close(&f);
+
+    /* just after a report: a deposit pays (A + U) / S, the price with the vesting reward in
+     * it; leaving at once costs the spread; staying until vest_end gives back no more than
+     * was paid (the reward belonged to the holders before) */
+    econ_open(&f, NULL);
+    f.now += 86400;
+    REPORT_OK(&f, 1, epoch_now(&f), op_balance(&f, 1) + R, 500, 500);
+    p = pool_now(&f);
+    CHECK(p.unvested > R / 2);
+    uint64_t late = DEPOSIT(&f, FX_USER + 3, BIG);
+    CHECK_U64(late, mul_div(BIG, p.shares, p.assets + p.unvested));
+    CHECK(value_now(&f, late) < BIG); /* the spread: an exit now forgoes U */
+    f.now = fx_pool(&f).vest_end;
+    CHECK(value_now(&f, late) <= BIG && BIG - value_now(&f, late) <= 2);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* Vesting schedules merge by amount; a loss comes out of A first. */
+static void vesting_rules(void)
+{
+    fixture f;
+    econ_open(&f, NULL);
+    ledger_pool p = fx_pool(&f);
+    uint64_t u = p.unvested, end = p.vest_end;
+    CHECK(u > 0 && end == f.now + 86400);
+    f.now += 21600; /* a quarter of the schedule */
+    uint64_t e = op_balance(&f, 1), g = max_gain(e, 21600, 1000);
+    REPORT_OK(&f, 1, epoch_now(&f), e + g, 500, 500); /* report_at checks the merge */
+    p = fx_pool(&f);
+    CHECK(p.vest_end > end && p.vest_end < f.now + 86400);
+    /* a loss larger than A would be booked partly from U: here A covers it */
+    f.now += 3600;
+    ledger_pool before = pool_now(&f);
+    e = op_balance(&f, 1);
+    REPORT_OK(&f, 1, epoch_now(&f), e - e / 100, 500, 500);
+    p = fx_pool(&f);
+    CHECK_U64(p.assets, before.assets - e / 100);
+    CHECK_U64(p.unvested, before.unvested);
+    /* VEST_S = 0 from now on: later rewards at once, the running schedule continues */
+    DO_OK(&f, FX_ADMIN, LEDGER_TX_PARAM_SET, FX_NONE, FX_NONE, LEDGER_PARAM_VEST_S, 0, 0);
+    f.now += 3600;
+    e = op_balance(&f, 1);
+    REPORT_OK(&f, 1, epoch_now(&f), e + max_gain(e, 3600, 1000), 500, 500);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* 5. The minimum dead shares bound the inflation of a near-empty pool: after an accepted
+ * windfall of 10^9 into 10^6 dead shares, a 10^9 deposit loses less than one share's worth. */
+static void attack_inflation(void)
+{
+    fixture f;
+    fx_open(&f, no_vesting);
+    DO_OK(&f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 1000000, 0);
+    f.now += 3600;
+    REPORT_HELD(&f, 1, epoch_now(&f), 1001000000, LEDGER_REPORT_APR_EXCEEDED);
+    ACCEPT_OK(&f, 1, epoch_now(&f), 1001000000, 500, 500);
+    ledger_pool p = fx_pool(&f);
+    uint64_t share = p.assets / p.shares + 1; /* one share's worth, rounded up */
+    uint64_t minted = DEPOSIT(&f, FX_USER, 1000000000);
+    uint64_t worth = value_now(&f, minted);
+    CHECK(worth < 1000000000 && 1000000000 - worth <= share);
+    CHECK((u128)(1000000000 - worth) * 1000000 <= (u128)1000000000 * 1000); /* 1 ppm of it */
+    fx_close(&f);
+}
+
+static void huge_deposit(fixture *f, int to, uint64_t amount)
+{
+    ledger_tx tx = fx_tx(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, to, FX_NONE, 0, amount, 0);
+    TX_OK(f, &tx);
+}
+
+/* Lifetime totals and since-counters beyond 2^64: exact, and the ledger stays consistent. */
+static void totals_wide(void)
+{
+    const uint64_t half = UINT64_C(1) << 63, quarter = UINT64_C(1) << 62;
+    const unsigned FU = LEDGER_TX_OPERATOR_FUND, EX = LEDGER_TX_OPERATOR_EXIT;
+    const unsigned WR = LEDGER_TX_WITHDRAW_REQUEST, WF = LEDGER_TX_WITHDRAW_FINALIZE;
+    fixture f;
+    fx_open(&f, no_vesting);
+    huge_deposit(&f, FX_USER, half);
+    for (int i = 0; i < 2; i++) {
+        DO_OK(&f, FX_CUSTODIAN, FU, FX_NONE, FX_NONE, 1, half, 0);
+        DO_OK(&f, FX_CUSTODIAN, EX, FX_NONE, FX_NONE, 1, half, 0);
+    }
+    ledger_operator o = fx_operator(&f, 1);
+    CHECK_U128(o.funded_since, (u128)2 * half);
+    CHECK_U128(o.exited_since, (u128)2 * half);
+    fx_check(&f);
+    /* rewards and slashes of a quarter of 2^64 each, five times (accepted by the admin) */
+    DO_OK(&f, FX_CUSTODIAN, FU, FX_NONE, FX_NONE, 1, quarter, 0);
+    ledger_pool p = fx_pool(&f);
+    for (int i = 0; i < 5; i++) {
+        f.now += 3600;
+        REPORT_HELD(&f, 1, epoch_now(&f), 2 * quarter, LEDGER_REPORT_APR_EXCEEDED);
+        ACCEPT_OK(&f, 1, epoch_now(&f), 2 * quarter, 500, 500);
+        f.now += 3600;
+        REPORT_HELD(&f, 1, epoch_now(&f), quarter, LEDGER_REPORT_DROP_EXCEEDED);
+        ACCEPT_OK(&f, 1, epoch_now(&f), quarter, 500, 500);
+    }
+    ledger_pool q = fx_pool(&f);
+    CHECK_U128(q.total_slashed, p.total_slashed + (u128)5 * quarter);
+    CHECK_U128(q.total_rewards, p.total_rewards + (u128)5 * quarter);
+    CHECK(q.total_slashed > UINT64_MAX);
+    /* deposits and payouts of a quarter, five times, never settled: payable passes 2^64 */
+    for (int i = 0; i < 5; i++) {
+        uint64_t minted = DEPOSIT(&f, FX_USER + 1, quarter);
+        ledger_result r = DO_OK(&f, FX_USER + 1, WR, FX_NONE, FX_NONE, 0, minted, 0);
+        DO_OK(&f, FX_CUSTODIAN, WF, FX_NONE, FX_NONE, r.out[0], 0, 0);
+    }
+    p = fx_pool(&f);
+    CHECK(p.total_deposited > UINT64_MAX && p.total_paid > UINT64_MAX);
+    CHECK(p.payable > UINT64_MAX && p.payable == p.total_paid);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+static void full_fee(ledger_genesis *g)
+{
+    g->treasury_fee_bps = 9500; /* with the operator's 500: 100% */
+    g->params[LEDGER_PARAM_VEST_S] = 0;
+}
+
+/* Edges the audit named: an elapsed time beyond 2^32 s; a stake limit of 2^64-1; a recovery
+ * into an empty pool at a total fee of 100%. */
+static void limits_wide(void)
+{
+    fixture f;
+    fx_open(&f, no_vesting);
+    DEPOSIT(&f, FX_USER, BIG);
+    DO_OK(&f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, BIG, 0);
+    f.now += UINT64_C(1) << 33; /* about 272 years idle */
+    uint64_t g = max_gain(BIG, UINT64_C(1) << 33, 1000);
+    REPORT_HELD(&f, 1, epoch_now(&f), BIG + g + 1, LEDGER_REPORT_APR_EXCEEDED);
+    REPORT_OK(&f, 1, epoch_now(&f), BIG + g, 500, 500);
+    DO_OK(&f, FX_ADMIN, LEDGER_TX_PARAM_SET, FX_NONE, FX_NONE, LEDGER_PARAM_STAKE_LIMIT_MAX,
+          UINT64_MAX, 0);
+    DEPOSIT(&f, FX_USER, 1000);
+    CHECK_U64(fx_pool(&f).stake_limit_current, UINT64_MAX - 1000);
+    fx_close(&f);
+
+    fx_open(&f, full_fee);
+    DO_OK(&f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_FUND, FX_NONE, FX_NONE, 1, 1000000, 0);
+    f.now += 3600;
+    REPORT_HELD(&f, 1, epoch_now(&f), 0, LEDGER_REPORT_DROP_EXCEEDED);
+    ACCEPT_OK(&f, 1, epoch_now(&f), 0, 9500, 500);
+    CHECK_U64(fx_pool(&f).assets, 0);
+    f.now += 3600;
+    REPORT_HELD(&f, 1, epoch_now(&f), 500000, LEDGER_REPORT_APR_EXCEEDED); /* E = 0 */
+    ledger_result r = ACCEPT_OK(&f, 1, epoch_now(&f), 500000, 9500, 500);
+    CHECK_OUT(r, 500000, 0, 0, 0); /* no finite fee: the holders keep the recovery */
+    CHECK_U64(fx_pool(&f).assets, 500000);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+static void test_economics(void)
+{
+    attack_epoch();
+    attack_held_slash();
+    attack_fee_increase();
+    attack_sandwich();
+    vesting_rules();
+    attack_inflation();
+    totals_wide();
+    limits_wide();
+}
+
 /* ---- main --------------------------------------------------------------------------------- */
 
 static void check_codes_reached(void)
@@ -1797,6 +2354,7 @@ int main(void)
     test_admin();
     test_nonce();
     test_genesis();
+    test_economics();
     check_codes_reached();
     return test_finish("test_rules");
 }

@@ -41,6 +41,8 @@ static int get_is(ledger_store *v, unsigned table, const char *key, const char *
     return len == strlen(want) && memcmp(val, want, len) == 0;
 }
 
+static const uint8_t NONE[1]; /* `want` for a next that must find nothing */
+
 /* Returns: 1 if next(table, from) finds key `want`, else next's code (NOTFOUND) or 0. */
 static int next_is(ledger_store *v, unsigned table, const uint8_t *from, size_t from_len,
                    const uint8_t *want, size_t want_len)
@@ -162,14 +164,14 @@ static void test_next(const char *base)
         CHECK_CODE(next_is(&v, LEDGER_T_ACCOUNT, b, 1, ff, 1), 1);
         CHECK_CODE(next_is(&v, LEDGER_T_ACCOUNT, ff, 1, ff, LEDGER_KEY_MAX), 1);
         /* The last key of table 3: next must not wander into table 4. */
-        CHECK_CODE(next_is(&v, LEDGER_T_ACCOUNT, ff, LEDGER_KEY_MAX, NULL, 0),
+        CHECK_CODE(next_is(&v, LEDGER_T_ACCOUNT, ff, LEDGER_KEY_MAX, NONE, 0),
                    LEDGER_STORE_NOTFOUND);
         CHECK_CODE(next_is(&v, LEDGER_T_ALLOWANCE, NULL, 0, zero, 1), 1);
-        CHECK_CODE(next_is(&v, LEDGER_T_ALLOWANCE, zero, 1, NULL, 0), LEDGER_STORE_NOTFOUND);
-        CHECK_CODE(next_is(&v, LEDGER_T_META, NULL, 0, NULL, 0), LEDGER_STORE_NOTFOUND);
-        CHECK_CODE(next_is(&v, LEDGER_T_LIEN, NULL, 0, NULL, 0), LEDGER_STORE_NOTFOUND);
-        CHECK_CODE(next_is(&v, LEDGER_T_ACCOUNT_TX, NULL, 0, NULL, 0), LEDGER_STORE_NOTFOUND);
-        CHECK_CODE(next_is(&v, 255, NULL, 0, NULL, 0), LEDGER_STORE_NOTFOUND);
+        CHECK_CODE(next_is(&v, LEDGER_T_ALLOWANCE, zero, 1, NONE, 0), LEDGER_STORE_NOTFOUND);
+        CHECK_CODE(next_is(&v, LEDGER_T_META, NULL, 0, NONE, 0), LEDGER_STORE_NOTFOUND);
+        CHECK_CODE(next_is(&v, LEDGER_T_LIEN, NULL, 0, NONE, 0), LEDGER_STORE_NOTFOUND);
+        CHECK_CODE(next_is(&v, LEDGER_T_ACCOUNT_TX, NULL, 0, NONE, 0), LEDGER_STORE_NOTFOUND);
+        CHECK_CODE(next_is(&v, 255, NULL, 0, NONE, 0), LEDGER_STORE_NOTFOUND);
         /* Walk table 3 with the returned key as the next seek; values come along. */
         const uint8_t *k = NULL, *val;
         size_t klen = 0, vlen, count = 0;
@@ -245,7 +247,7 @@ static void test_snapshot(const char *base)
     CHECK_CODE(store_lmdb_commit(&w), 0);
     CHECK_CODE(get_is(&old, LEDGER_T_POOL, "p", "v1"), 1); /* committed after: still invisible */
     CHECK_CODE(get_is(&old, LEDGER_T_POOL, "q", ""), LEDGER_STORE_NOTFOUND);
-    CHECK_CODE(next_is(&old, LEDGER_T_POOL, (const uint8_t *)"p", 1, NULL, 0),
+    CHECK_CODE(next_is(&old, LEDGER_T_POOL, (const uint8_t *)"p", 1, NONE, 0),
                LEDGER_STORE_NOTFOUND);
     CHECK_CODE(store_lmdb_begin(s, false, &txn, &v), 0);
     CHECK_CODE(get_is(&v, LEDGER_T_POOL, "p", "v2"), 1);

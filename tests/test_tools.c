@@ -204,10 +204,33 @@ static void test_inspect(fixture *f)
     CHECK_U64(tool_run((const char *const[]){LSTD_INSPECT, "--history", "3", f->dir, NULL}, &out),
               0);
     CHECK(strstr(out, "lstd-test") != NULL);
-    snprintf(want, sizeof want, "assets (A)          %" PRIu64 "\n", p.assets);
+    char total[40];
+    snprintf(want, sizeof want, "assets (A)          %" PRIu64 " (vested", p.assets);
     CHECK(strstr(out, want) != NULL);
     snprintf(want, sizeof want, "shares (S)          %" PRIu64 "\n", p.shares);
     CHECK(strstr(out, want) != NULL);
+    if (p.unvested > 0)
+        snprintf(want, sizeof want, "unvested (U)        %" PRIu64 " vesting linearly from ",
+                 p.unvested);
+    else
+        snprintf(want, sizeof want, "unvested (U)        0\n");
+    CHECK(strstr(out, want) != NULL);
+    snprintf(want, sizeof want, "total deposited     %s\n",
+             ledger_u128_str(total, p.total_deposited));
+    CHECK(strstr(out, want) != NULL); /* 128-bit totals in exact decimals */
+    snprintf(want, sizeof want, "total paid          %s\n", ledger_u128_str(total, p.total_paid));
+    CHECK(strstr(out, want) != NULL);
+    if (p.held_loss == 0)
+        snprintf(want, sizeof want, "held loss           0 (not in bunker mode)\n");
+    else
+        snprintf(want, sizeof want, "held loss           %" PRIu64 " (bunker mode: ", p.held_loss);
+    CHECK(strstr(out, want) != NULL);
+    snprintf(want, sizeof want, "  VEST_S              %" PRIu64 "\n",
+             p.params[LEDGER_PARAM_VEST_S]);
+    CHECK(strstr(out, want) != NULL);
+    snprintf(want, sizeof want, "epoch clock         epoch %" PRIu64 " began at ", p.epoch_anchor);
+    CHECK(strstr(out, want) != NULL);
+    CHECK(strstr(out, "period fees  operator ") != NULL);
     rh_hex(hex, f->pk[FX_USER]);
     CHECK(strstr(out, hex) != NULL);
     /* the last record (the batch's deposit) is the last line */
@@ -278,6 +301,24 @@ static void test_damaged_pool(fixture *f)
     free(out);
 }
 
+/* A 128-bit field differs: named with both values in exact decimals. */
+static void test_damaged_total(fixture *f)
+{
+    char dest[PATH_SIZE], ledger[PATH_SIZE], *out, want[160], x[40], y[40];
+    /* version 1 + assets, shares, buffer, unvested, vest_ts, vest_end, held_loss (8 each) +
+     * payable (16) + total_deposited (16, big-endian): byte 88 is its lowest */
+    fx_damage d = {.table = LEDGER_T_POOL, .key_len = 1, .byte = 88};
+    copy_store(f->dir, "bad-total", dest, ledger);
+    damage_store(ledger, &d);
+    CHECK_U64(verify_run(dest, &out), 1);
+    ledger_pool p = fx_pool(f);
+    snprintf(want, sizeof want, "pool: stored total_deposited %s, replay gives %s",
+             ledger_u128_str(x, p.total_deposited ^ 1), ledger_u128_str(y, p.total_deposited));
+    CHECK(strstr(out, want) != NULL);
+    show_findings("damaged total", out);
+    free(out);
+}
+
 static void test_spoiled_file(fixture *f, const char *name, long from, bool truncate_half)
 {
     char dest[PATH_SIZE], ledger[PATH_SIZE], *out;
@@ -306,6 +347,7 @@ static void tests_on_fixture(void)
     test_damaged_history(&f);
     test_damaged_account(&f);
     test_damaged_pool(&f);
+    test_damaged_total(&f);
     test_spoiled_file(&f, "truncated", 0, true);
     test_spoiled_file(&f, "noise-all", 0, false);
     test_spoiled_file(&f, "noise-after-meta", 2 * 4096, false);

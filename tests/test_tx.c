@@ -30,6 +30,7 @@ static const char *const doc_kinds[LEDGER_TX_KIND_MAX + 1][2] = {
     [LEDGER_TX_PARAM_SET] = {"param_set", "param,value"},
     [LEDGER_TX_PAUSE_SET] = {"pause_set", "flags"},
     [LEDGER_TX_ROLE_SET] = {"role_set", "role,account"},
+    [LEDGER_TX_OPERATOR_RESET] = {"operator_reset", "operator_id,epoch,balance"},
 };
 
 /* README: these names are keys, these are 32 opaque bytes, everything else is a u64. */

@@ -17,6 +17,18 @@ extern int test_failures;
         }                                                                                          \
     } while (0)
 
+/* 128-bit values (lifetime totals) compared in full and printed as decimals. */
+#define CHECK_U128(got, want)                                                                      \
+    do {                                                                                           \
+        ledger_u128 got_ = (got), want_ = (want);                                                  \
+        if (got_ != want_) {                                                                       \
+            char g_[40], w_[40];                                                                   \
+            fprintf(stderr, "%s:%d: %s = %s, want %s\n", __FILE__, __LINE__, #got,                 \
+                    ledger_u128_str(g_, got_), ledger_u128_str(w_, want_));                        \
+            test_failures++;                                                                       \
+        }                                                                                          \
+    } while (0)
+
 #define CHECK_U64(got, want)                                                                       \
     do {                                                                                           \
         uint64_t got_ = (uint64_t)(got), want_ = (uint64_t)(want);                                 \

@@ -27,13 +27,15 @@ static void usage(FILE *out)
     fputs("usage: lstd-inspect [--help] [--accounts N] [--history N] DATA_DIR\n"
           "\n"
           "Prints an lstd ledger in readable form: ledger id and chain head, the pool (A, S,\n"
-          "the rate as an exact fraction and a decimal, buffer, payable, totals, pauses,\n"
-          "parameters, fees, role keys), every operator (balance, fee, last epoch, fees earned,\n"
-          "held report, recent reports), the first N accounts by key (default 20), the\n"
-          "withdrawal queue, the liens, and the last N history records (default 20).\n"
-          "DATA_DIR is lstd's --data directory (its ledger/ is read) or the LMDB directory\n"
-          "itself. Read-only, through one snapshot: safe beside a running lstd.\n"
-          "Amounts and shares are in base units.\n"
+          "the rate as an exact fraction and a decimal, the unvested reward and its schedule,\n"
+          "held loss (bunker mode), buffer, payable, totals, pauses, parameters, fees, epoch\n"
+          "clock, role keys), every operator (balance, share of A + U, fees, last epoch, fees\n"
+          "earned, held report and its loss, recent reports), the first N accounts by key\n"
+          "(default 20), the withdrawal queue, the liens, and the last N history records\n"
+          "(default 20). The pool is shown as stored: vested to the last batch that recorded\n"
+          "a transaction. DATA_DIR is lstd's --data directory (its ledger/ is read) or the\n"
+          "LMDB directory itself. Read-only, through one snapshot: safe beside a running lstd.\n"
+          "Amounts and shares are in base units; lifetime totals are exact 128-bit decimals.\n"
           "\n"
           "Exit status: 0 shown, 2 usage, 3 the store cannot be opened or read.\n",
           out);
@@ -87,6 +89,19 @@ static void rate_text(char *out, size_t size, uint64_t a, uint64_t s)
     snprintf(out, size, "%" PRIu64 ".%0*" PRIu64, a / s, RATE_DIGITS, frac);
 }
 
+/* A 128-bit total in decimal (one buffer per call site: pass its own). */
+static const char *wide(char out[40], ledger_u128 v)
+{
+    return ledger_u128_str(out, v);
+}
+
+/* floor(part * 10000 / (A + U)), 0 for an empty pool. */
+static uint64_t pooled_bps(uint64_t part, const ledger_pool *p)
+{
+    u128 pooled = (u128)p->assets + p->unvested;
+    return pooled == 0 ? 0 : (uint64_t)((u128)part * LEDGER_BPS / pooled);
+}
+
 static void pauses_text(char *out, size_t size, uint64_t flags)
 {
     snprintf(out, size, "%s%s%s%s", flags == 0 ? "none" : "",
@@ -129,22 +144,52 @@ static void show_header(const inspect *in)
     printf("digest        %s\n", key_hex(in->chain.digest));
 }
 
+static void show_vesting(const ledger_pool *p)
+{
+    char from[32], to[32];
+    if (p->unvested == 0) {
+        printf("  unvested (U)        0\n");
+        return;
+    }
+    time_text(from, p->vest_ts);
+    time_text(to, p->vest_end);
+    printf("  unvested (U)        %" PRIu64 " vesting linearly from %s to %s\n", p->unvested, from,
+           to);
+}
+
+static void show_held_loss(const ledger_pool *p)
+{
+    char rate[64];
+    if (p->held_loss == 0) {
+        printf("  held loss           0 (not in bunker mode)\n");
+        return;
+    }
+    uint64_t a = p->assets - (p->held_loss < p->assets ? p->held_loss : p->assets);
+    rate_text(rate, sizeof rate, a, p->shares);
+    printf("  held loss           %" PRIu64
+           " (bunker mode: finalization pays (A - held loss)/S = %s)\n",
+           p->held_loss, rate);
+}
+
 static void show_pool_money(const ledger_pool *p)
 {
-    char rate[64], t[32];
+    char rate[64], t[32], w[5][40];
+    u128 pooled = (u128)p->assets + p->unvested;
     rate_text(rate, sizeof rate, p->assets, p->shares);
     printf("\npool\n");
-    printf("  assets (A)          %" PRIu64 "\n", p->assets);
+    printf("  assets (A)          %" PRIu64 " (vested: in the rate)\n", p->assets);
+    show_vesting(p);
     printf("  shares (S)          %" PRIu64 "\n", p->shares);
     printf("  rate A/S            %" PRIu64 "/%" PRIu64 " = %s\n", p->assets, p->shares, rate);
     printf("  buffer              %" PRIu64 "\n", p->buffer);
-    printf("  at operators        %" PRIu64 "\n",
-           p->assets - (p->buffer <= p->assets ? p->buffer : 0));
-    printf("  payable             %" PRIu64 "\n", p->payable);
-    printf("  total deposited     %" PRIu64 "\n", p->total_deposited);
-    printf("  total rewards       %" PRIu64 "\n", p->total_rewards);
-    printf("  total slashed       %" PRIu64 "\n", p->total_slashed);
-    printf("  total paid          %" PRIu64 "\n", p->total_paid);
+    printf("  at operators        %s (A + U - buffer)\n",
+           wide(w[0], pooled - (p->buffer <= pooled ? p->buffer : 0)));
+    show_held_loss(p);
+    printf("  payable             %s\n", wide(w[0], p->payable));
+    printf("  total deposited     %s\n", wide(w[1], p->total_deposited));
+    printf("  total rewards       %s\n", wide(w[2], p->total_rewards));
+    printf("  total slashed       %s\n", wide(w[3], p->total_slashed));
+    printf("  total paid          %s\n", wide(w[4], p->total_paid));
     printf("  dead shares         %" PRIu64 "\n", p->dead_shares);
     time_text(t, p->stake_limit_ts);
     if (p->params[LEDGER_PARAM_STAKE_LIMIT_MAX] == 0)
@@ -153,7 +198,17 @@ static void show_pool_money(const ledger_pool *p)
         printf("  stake limit         %" PRIu64 " available as of %s\n", p->stake_limit_current, t);
 }
 
-static void show_pool_rules(const ledger_pool *p)
+/* The epoch clock: its anchor, and the epoch running at the last batch time. */
+static void show_epoch_clock(const ledger_pool *p, uint64_t last_ts)
+{
+    char at[32];
+    time_text(at, p->epoch_anchor_ts);
+    printf("  epoch clock         epoch %" PRIu64 " began at %s, %" PRIu64 " s each; epoch %" PRIu64
+           " at the last batch time\n",
+           p->epoch_anchor, at, p->params[LEDGER_PARAM_EPOCH_S], ledger_epoch_at(p, last_ts));
+}
+
+static void show_pool_rules(const ledger_pool *p, uint64_t last_ts)
 {
     char text[128];
     pauses_text(text, sizeof text, p->pause_flags);
@@ -162,6 +217,7 @@ static void show_pool_rules(const ledger_pool *p)
         printf("  %-19s %" PRIu64 "\n", ledger_param_name(i), p->params[i]);
     fee_text(text, sizeof text, &p->treasury_fee);
     printf("  treasury fee        %s\n", text);
+    show_epoch_clock(p, last_ts);
     printf("  admin               %s\n", key_hex(p->admin));
     printf("  custodian           %s\n", key_hex(p->custodian));
     printf("  treasury            %s\n", key_hex(p->treasury));
@@ -190,23 +246,28 @@ static void show_reports(const ledger_operator *o)
 
 static void show_operator(const inspect *in, const ledger_operator *o)
 {
-    char fee[128], held[96];
+    char fee[128], held[128], w[3][40];
     int64_t apr;
     fee_text(fee, sizeof fee, &o->fee);
     printf("  operator %" PRIu64 " (%s)\n", o->id, o->active ? "active" : "inactive");
     printf("    key          %s\n", key_hex(o->key));
     printf("    fee account  %s\n", key_hex(o->fee_account));
-    printf("    balance      %" PRIu64 " (last reported %" PRIu64 ", funded %" PRIu64
-           " and exited %" PRIu64 " since)\n",
-           o->balance, o->reported_balance, o->funded_since, o->exited_since);
-    printf("    fee          %s, fees earned %" PRIu64 " shares\n", fee, o->fees_earned);
+    printf("    balance      %" PRIu64 " (last reported %" PRIu64 ", funded %s and exited %s"
+           " since), %" PRIu64 " bps of A + U\n",
+           o->balance, o->reported_balance, wide(w[0], o->funded_since),
+           wide(w[1], o->exited_since), pooled_bps(o->balance, &in->pool));
+    printf("    fee          %s, fees earned %s shares\n", fee, wide(w[2], o->fees_earned));
+    printf("    period fees  operator %" PRIu64 " bps, treasury %" PRIu64
+           " bps (in force when its report period began)\n",
+           o->period_fee_bps, o->period_treasury_bps);
     if (o->held_epoch == 0 && o->held_balance == 0)
         snprintf(held, sizeof held, "none");
     else
-        snprintf(held, sizeof held, "epoch %" PRIu64 " balance %" PRIu64, o->held_epoch,
-                 o->held_balance);
+        snprintf(held, sizeof held,
+                 "epoch %" PRIu64 " balance %" PRIu64 " (would book loss %" PRIu64 ")",
+                 o->held_epoch, o->held_balance, ledger_held_loss(o));
     printf("    last epoch   %" PRIu64 ", held report: %s\n", o->last_epoch, held);
-    if (ledger_operator_apr_bps(o, in->pool.params[LEDGER_PARAM_EPOCH_S], &apr))
+    if (ledger_operator_apr_bps(o, &apr))
         printf("    net APR      %" PRId64 " bps over the kept reports\n", apr);
     show_reports(o);
 }
@@ -305,13 +366,14 @@ static int show_queue(const inspect *in)
     if (rc != 0)
         return read_failed("the withdrawal and lien tables", rc);
     printf("\nwithdrawal queue\n");
-    printf("  pending             %" PRIu64 " requests, %" PRIu64 " shares, %" PRIu64 " quoted\n",
-           p->queue_count, p->queue_shares, p->queue_amount);
+    char w[2][40];
+    printf("  pending             %" PRIu64 " requests, %" PRIu64 " shares, %s quoted\n",
+           p->queue_count, p->queue_shares, wide(w[0], p->queue_amount));
     printf("  requests stored     %" PRIu64 " (pending %" PRIu64 ", cancelled %" PRIu64
            ", finalized %" PRIu64 ", returned %" PRIu64 ", settled %" PRIu64 ")\n",
            requests, by_status[1], by_status[2], by_status[3], by_status[4], by_status[5]);
-    printf("  finalized through   %" PRIu64 ", next id %" PRIu64 ", payable %" PRIu64 "\n",
-           p->finalized_through, p->next_request_id, p->payable);
+    printf("  finalized through   %" PRIu64 ", next id %" PRIu64 ", payable %s\n",
+           p->finalized_through, p->next_request_id, wide(w[1], p->payable));
     printf("\nliens\n  %" PRIu64 " open liens, next id %" PRIu64 "\n", liens, p->next_lien_id);
     return EXIT_SHOWN;
 }
@@ -413,7 +475,7 @@ static int show_all(inspect *in)
         return read_failed("the genesis, chain and pool records", rc);
     show_header(in);
     show_pool_money(&in->pool);
-    show_pool_rules(&in->pool);
+    show_pool_rules(&in->pool, in->chain.last_ts);
     int status = show_operators(in);
     if (status == EXIT_SHOWN)
         status = show_accounts(in);

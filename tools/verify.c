@@ -382,12 +382,16 @@ static void describe_key(char *out, size_t size, unsigned table, const uint8_t *
 typedef struct field {
     const char *name;
     size_t offset;
-    size_t size; /* 8: a uint64_t; 32: a key or reference */
+    size_t size; /* 8: a uint64_t; 16: a ledger_u128; 32: a key or reference */
 } field;
 
 #define U64(type, member)                                                                          \
     {                                                                                              \
 #member, offsetof(type, member), 8                                                         \
+    }
+#define U128(type, member)                                                                         \
+    {                                                                                              \
+#member, offsetof(type, member), 16                                                        \
     }
 #define KEY(type, member)                                                                          \
     {                                                                                              \
@@ -398,14 +402,22 @@ typedef struct field {
 static const field account_fields[] = {U64(ledger_account, shares), U64(ledger_account, locked),
                                        U64(ledger_account, queued), U64(ledger_account, nonce)};
 
+/* Every field of the records, so that a difference is always named (one line per parameter:
+ * the assertion below is a reminder when a parameter is added). */
+_Static_assert(LEDGER_PARAM_COUNT == 9, "pool_fields lists params[1..8]");
+
 static const field pool_fields[] = {U64(ledger_pool, assets),
                                     U64(ledger_pool, shares),
                                     U64(ledger_pool, buffer),
-                                    U64(ledger_pool, payable),
-                                    U64(ledger_pool, total_deposited),
-                                    U64(ledger_pool, total_rewards),
-                                    U64(ledger_pool, total_slashed),
-                                    U64(ledger_pool, total_paid),
+                                    U64(ledger_pool, unvested),
+                                    U64(ledger_pool, vest_ts),
+                                    U64(ledger_pool, vest_end),
+                                    U64(ledger_pool, held_loss),
+                                    U128(ledger_pool, payable),
+                                    U128(ledger_pool, total_deposited),
+                                    U128(ledger_pool, total_rewards),
+                                    U128(ledger_pool, total_slashed),
+                                    U128(ledger_pool, total_paid),
                                     U64(ledger_pool, stake_limit_current),
                                     U64(ledger_pool, stake_limit_ts),
                                     U64(ledger_pool, pause_flags),
@@ -416,6 +428,7 @@ static const field pool_fields[] = {U64(ledger_pool, assets),
                                     U64(ledger_pool, params[5]),
                                     U64(ledger_pool, params[6]),
                                     U64(ledger_pool, params[7]),
+                                    U64(ledger_pool, params[8]),
                                     U64(ledger_pool, treasury_fee.bps),
                                     U64(ledger_pool, treasury_fee.pending_bps),
                                     U64(ledger_pool, treasury_fee.pending_at),
@@ -428,9 +441,11 @@ static const field pool_fields[] = {U64(ledger_pool, assets),
                                     U64(ledger_pool, finalized_through),
                                     U64(ledger_pool, queue_count),
                                     U64(ledger_pool, queue_shares),
-                                    U64(ledger_pool, queue_amount),
+                                    U128(ledger_pool, queue_amount),
                                     U64(ledger_pool, decimals),
-                                    U64(ledger_pool, dead_shares)};
+                                    U64(ledger_pool, dead_shares),
+                                    U64(ledger_pool, epoch_anchor),
+                                    U64(ledger_pool, epoch_anchor_ts)};
 
 static const field lien_fields[] = {U64(ledger_lien, id),          KEY(ledger_lien, owner),
                                     KEY(ledger_lien, beneficiary), U64(ledger_lien, shares),
@@ -457,11 +472,13 @@ static const field operator_fields[] = {U64(ledger_operator, id),
                                         U64(ledger_operator, fee.pending_at),
                                         U64(ledger_operator, balance),
                                         U64(ledger_operator, reported_balance),
-                                        U64(ledger_operator, funded_since),
-                                        U64(ledger_operator, exited_since),
+                                        U128(ledger_operator, funded_since),
+                                        U128(ledger_operator, exited_since),
                                         U64(ledger_operator, last_epoch),
                                         U64(ledger_operator, last_report_ts),
-                                        U64(ledger_operator, fees_earned),
+                                        U64(ledger_operator, period_fee_bps),
+                                        U64(ledger_operator, period_treasury_bps),
+                                        U128(ledger_operator, fees_earned),
                                         U64(ledger_operator, held_epoch),
                                         U64(ledger_operator, held_balance),
                                         U64(ledger_operator, report_count)};
@@ -481,6 +498,13 @@ static bool diff_fields(const void *stored, const void *replayed, const field *f
             memcpy(&x, a, 8);
             memcpy(&y, b, 8);
             snprintf(out, size, "stored %s %" PRIu64 ", replay gives %" PRIu64, f[i].name, x, y);
+        } else if (f[i].size == 16) {
+            ledger_u128 x, y;
+            char xs[40], ys[40];
+            memcpy(&x, a, 16);
+            memcpy(&y, b, 16);
+            snprintf(out, size, "stored %s %s, replay gives %s", f[i].name, ledger_u128_str(xs, x),
+                     ledger_u128_str(ys, y));
         } else {
             char x[65], y[65];
             ledger_hex(x, a, 32);

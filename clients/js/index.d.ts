@@ -1,9 +1,10 @@
 // Type declarations for lstd-client (hand-written; the package is plain ES2020 JavaScript).
 //
-// Conventions: every integer in a reply is a bigint (u64 values keep full precision); every
-// msgpack bin (keys, hashes, refs, signatures) is a lowercase hex string. Inputs accept a
-// bigint, a safe-integer number or a decimal string for integers, and hex or a Uint8Array
-// for 32-byte values.
+// Conventions: every integer in a reply is a bigint (u64 values keep full precision; the
+// 128-bit totals, which the server sends as decimal strings, are converted to bigint by the
+// query methods); every msgpack bin (keys, hashes, refs, signatures) is a lowercase hex
+// string. Inputs accept a bigint, a safe-integer number or a decimal string for integers, and
+// hex or a Uint8Array for 32-byte values.
 
 /** Lowercase hex. */
 export type Hex = string;
@@ -26,7 +27,8 @@ export type KindName =
   | "deposit" | "transfer" | "approve" | "transfer_from" | "lock" | "release" | "seize"
   | "withdraw_request" | "withdraw_cancel" | "withdraw_finalize" | "withdraw_settle"
   | "operator_fund" | "operator_exit" | "report" | "report_accept" | "operator_register"
-  | "operator_set_active" | "operator_set_keys" | "fee_set" | "param_set" | "pause_set" | "role_set";
+  | "operator_set_active" | "operator_set_keys" | "fee_set" | "param_set" | "pause_set" | "role_set"
+  | "operator_reset";
 
 export interface KindInfo {
   readonly kind: number;
@@ -40,11 +42,18 @@ export interface KindInfo {
 export const KINDS: ReadonlyArray<KindInfo>;
 export const PARAMS: Readonly<{
   STAKE_LIMIT_MAX: 1; STAKE_LIMIT_REFILL: 2; MAX_APR_BPS: 3; MAX_DROP_BPS: 4;
-  OPERATOR_CAP_BPS: 5; FEE_DELAY_S: 6; EPOCH_S: 7;
+  OPERATOR_CAP_BPS: 5; FEE_DELAY_S: 6; EPOCH_S: 7; VEST_S: 8;
 }>;
 export const ROLES: Readonly<{ admin: 1; custodian: 2; treasury: 3 }>;
 export const PAUSE: Readonly<{ deposits: 1; transfers: 2; withdrawals: 4 }>;
 export const U64_MAX: bigint;
+export const U128_MAX: bigint;
+/** The 128-bit totals of each query's result, sent as decimal strings. */
+export const U128_FIELDS: Readonly<{
+  pool: ReadonlyArray<"payable" | "total_deposited" | "total_rewards" | "total_slashed" | "total_paid">;
+  operator: ReadonlyArray<"funded_since" | "exited_since" | "fees_earned">;
+  queue: ReadonlyArray<"pending_amount" | "payable">;
+}>;
 
 /** Kind descriptor by wire name ("transfer_from") or camelCase ("transferFrom"). */
 export function kindInfo(name: string): KindInfo;
@@ -100,6 +109,10 @@ export function encodeMap(map: Record<string, unknown>): Uint8Array;
 export function encodeRequest(tx: SignedTx, opts?: { id?: number | bigint | string; ledger?: string }): Uint8Array;
 /** Decode a reply or record: integers as bigint, bin as hex. */
 export function decodeReply(bytes: Uint8Array): any;
+/** A 128-bit total from its decimal string: a bigint (throws unless 1..39 digits below 2^128). */
+export function fromU128(v: string | bigint, what?: string): bigint;
+/** A copy of a query's result with its U128_FIELDS as bigint (other ops: unchanged). */
+export function convertU128(op: string, result: any): any;
 
 // ---- errors -------------------------------------------------------------------------------
 /**
@@ -144,7 +157,14 @@ export interface SubmitResult {
   nonce: bigint;
 }
 
-export interface Fee { bps: bigint; pending_bps: bigint; pending_at: bigint }
+export interface Fee {
+  /** The fee before a scheduled increase (reports settle a due increase into it). */
+  bps: bigint;
+  /** A scheduled increase (pending_at 0: none). */
+  pending_bps: bigint; pending_at: bigint;
+  /** The fee in force at the query's time: pending_bps once pending_at has come. */
+  in_force_bps: bigint;
+}
 
 export interface TxRecord {
   seq: bigint; batch: bigint; time: bigint; hash: Hex; prev: Hex;
@@ -156,22 +176,45 @@ export interface TxRecord {
 
 export interface Page { records: TxRecord[]; next: bigint | null }
 
+/** Every time-dependent figure is as of `now`, the query's time. */
 export interface Pool {
-  ledger_id: string; decimals: bigint; assets: bigint; shares: bigint;
+  ledger_id: string; decimals: bigint;
+  /** A: vested pooled assets (the rate's numerator). */
+  assets: bigint; shares: bigint;
   rate_num: bigint; rate_den: bigint;
   /** A/S with 18 fractional digits, rounded down; null if S were 0. */
   rate: string | null;
-  buffer: bigint; payable: bigint;
+  /** U: reported reward not yet vested; A + U = buffer + operator balances. */
+  unvested: bigint;
+  /** When U will have vested (0 when U is 0). */
+  vest_end: bigint;
+  buffer: bigint;
+  /** 128-bit totals (sent as decimal strings, converted). */
+  payable: bigint;
   total_deposited: bigint; total_rewards: bigint; total_slashed: bigint; total_paid: bigint;
   dead_shares: bigint;
+  /** Loss the held reports would book; bunker mode when > 0. */
+  held_loss: bigint;
+  bunker: boolean;
+  /** (A - held_loss)/S as `rate` is written: what withdraw_finalize pays; null unless bunker. */
+  bunker_rate: string | null;
   stake_limit: bigint | null;
   paused: { deposits: boolean; transfers: boolean; withdrawals: boolean };
   params: Record<keyof typeof PARAMS, bigint>;
   treasury_fee: Fee;
   admin: Hex; custodian: Hex; treasury: Hex;
   operator_count: bigint; next_lien_id: bigint; next_request_id: bigint; finalized_through: bigint;
+  /** The epoch running at `now` (the highest a report may carry) and when it began. */
+  epoch: bigint; epoch_start: bigint;
+  /** The operator holding the largest share of A + U (null: none holds stake), and the share. */
+  top_operator_id: bigint | null; top_operator_share_bps: bigint;
   last_reports: Array<{ operator_id: bigint; epoch: bigint; balance: bigint; time: bigint }>;
-  seq: bigint; batch: bigint; time: bigint; head: Hex; digest: Hex;
+  seq: bigint; batch: bigint;
+  /** Last batch time. */
+  time: bigint;
+  /** The query's time: max(server clock, time), the time the next batch would use. */
+  now: bigint;
+  head: Hex; digest: Hex;
 }
 
 export interface Lien {
@@ -193,10 +236,23 @@ export interface Account {
 
 export interface Operator {
   operator_id: bigint; key: Hex; fee_account: Hex; active: boolean; fee: Fee;
-  balance: bigint; reported_balance: bigint; funded_since: bigint; exited_since: bigint;
-  last_epoch: bigint; last_report_time: bigint; fees_earned: bigint; share_bps: bigint;
+  /** The fees in force when the operator's current report period began. */
+  period_fee_bps: bigint; period_treasury_bps: bigint;
+  /** What its next report would be charged now: the lower of the period's and today's. */
+  next_report_fees: { treasury_bps: bigint; operator_bps: bigint };
+  balance: bigint; reported_balance: bigint;
+  /** 128-bit (sent as decimal strings, converted). */
+  funded_since: bigint; exited_since: bigint;
+  last_epoch: bigint; last_report_time: bigint;
+  /** The epoch running now: the highest a report may carry. */
+  epoch: bigint;
+  /** 128-bit (sent as a decimal string, converted). */
+  fees_earned: bigint;
+  /** floor(balance * 10000 / (A + U)). */
+  share_bps: bigint;
   apr_bps: bigint | null;
-  held: { epoch: bigint; balance: bigint } | null;
+  /** A held report and the loss accepting it would book now (0 for a gain). */
+  held: { epoch: bigint; balance: bigint; loss: bigint } | null;
   reports: Array<{ epoch: bigint; balance: bigint; time: bigint; gain: bigint; loss: bigint; fee_shares: bigint }>;
 }
 
@@ -318,6 +374,8 @@ export class Client {
   operatorExit(key: Key, f: { operator_id: U64Like; amount: U64Like }, opts?: SubmitOptions): Promise<SubmitResult>;
   report(key: Key, f: { operator_id: U64Like; epoch: U64Like; balance: U64Like }, opts?: SubmitOptions): Promise<SubmitResult>;
   reportAccept(key: Key, f: { operator_id: U64Like; epoch: U64Like; balance: U64Like }, opts?: SubmitOptions): Promise<SubmitResult>;
+  /** admin: re-anchor an operator at a started epoch, booking `balance` without the sanity limits. */
+  operatorReset(key: Key, f: { operator_id: U64Like; epoch: U64Like; balance: U64Like }, opts?: SubmitOptions): Promise<SubmitResult>;
   operatorRegister(key: Key, f: { operator: AccountLike; fee_account: AccountLike; fee_bps: U64Like }, opts?: SubmitOptions): Promise<SubmitResult>;
   operatorSetActive(key: Key, f: { operator_id: U64Like; active: boolean | U64Like }, opts?: SubmitOptions): Promise<SubmitResult>;
   operatorSetKeys(key: Key, f: { operator_id: U64Like; operator: AccountLike; fee_account: AccountLike }, opts?: SubmitOptions): Promise<SubmitResult>;

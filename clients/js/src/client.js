@@ -9,7 +9,7 @@ import * as zmq from "zeromq";
 
 import {
   kindInfo, normalizeFields, signTx, encodeRequest, encodeMap, decodeReply, toBytes, toU64,
-  toHex, address, PARAMS, ROLES, PAUSE,
+  toHex, address, convertU128, PARAMS, ROLES, PAUSE,
 } from "./codec.js";
 import { LstdError } from "./errors.js";
 
@@ -197,11 +197,19 @@ export class Client {
 
   // ---- queries ----------------------------------------------------------------------------
 
-  /** Any query: resolves with `result`, rejects with LstdError(code) on failure. */
+  /**
+   * Any query: resolves with `result`, rejects with LstdError(code) on failure. The 128-bit
+   * totals the server sends as decimal strings (pool, operator, queue) come back as bigint,
+   * like every other amount; one that is not a decimal below 2^128 is PROTOCOL.
+   */
   async query(op, fields = {}, opts = {}) {
     const r = await this.request({ op, ...fields }, opts);
     if (r.ok !== true) throw new LstdError(r.error ?? "PROTOCOL", r.message, { reply: r, op });
-    return r.result;
+    try {
+      return convertU128(op, r.result);
+    } catch (e) {
+      throw new LstdError("PROTOCOL", e.message, { reply: r, op });
+    }
   }
 
   pool() {
@@ -460,6 +468,11 @@ export class Client {
 
   reportAccept(key, f, opts) {
     return this.submit(key, "report_accept", f, opts);
+  }
+
+  /** admin: re-anchor an operator at a started epoch, booking `balance` without the limits. */
+  operatorReset(key, f, opts) {
+    return this.submit(key, "operator_reset", f, opts);
   }
 
   operatorRegister(key, f, opts) {

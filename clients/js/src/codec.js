@@ -10,6 +10,7 @@ import { schnorr } from "@noble/curves/secp256k1";
 import { sha256 } from "@noble/hashes/sha2";
 
 export const U64_MAX = (1n << 64n) - 1n;
+export const U128_MAX = (1n << 128n) - 1n;
 const U32_MAX = 0xffffffffn;
 
 // ---- kinds ----------------------------------------------------------------------------------
@@ -39,6 +40,7 @@ export const KINDS = Object.freeze([
   { kind: 20, name: "param_set", fields: [["param", "u64"], ["value", "u64"]], outputs: ["value"] },
   { kind: 21, name: "pause_set", fields: [["flags", "u64"]], outputs: ["flags"] },
   { kind: 22, name: "role_set", fields: [["role", "u64"], ["account", "key"]], outputs: ["role"] },
+  { kind: 23, name: "operator_reset", fields: [["operator_id", "u64"], ["epoch", "u64"], ["balance", "u64"]], outputs: ["gain", "loss", "treasury_fee_shares", "operator_fee_shares"] },
 ].map((k) => Object.freeze({ ...k, fields: Object.freeze(k.fields.map((f) => Object.freeze(f))), outputs: Object.freeze(k.outputs) })));
 
 const KIND_BY_NAME = new Map(KINDS.map((k) => [k.name, k]));
@@ -52,6 +54,7 @@ export const PARAMS = Object.freeze({
   OPERATOR_CAP_BPS: 5,
   FEE_DELAY_S: 6,
   EPOCH_S: 7,
+  VEST_S: 8,
 });
 
 /** Roles for `role_set`. */
@@ -348,4 +351,30 @@ function fromWire(v) {
 /** Decode one reply (or event record): integers as bigint, bin as lowercase hex strings. */
 export function decodeReply(bytes) {
   return fromWire(decoder.decode(bytes));
+}
+
+// The 128-bit totals the server sends as decimal strings (PROTOCOL.md, "u128"), by query.
+export const U128_FIELDS = Object.freeze({
+  pool: Object.freeze(["payable", "total_deposited", "total_rewards", "total_slashed", "total_paid"]),
+  operator: Object.freeze(["funded_since", "exited_since", "fees_earned"]),
+  queue: Object.freeze(["pending_amount", "payable"]),
+});
+
+/** A 128-bit value from its decimal string (or an integer already decoded): a bigint. */
+export function fromU128(v, what = "value") {
+  let b;
+  if (typeof v === "bigint") b = v;
+  else if (typeof v === "string" && /^[0-9]{1,39}$/.test(v)) b = BigInt(v);
+  else throw new TypeError(`${what}: expected a string of decimal digits, got ${typeof v}`);
+  if (b > U128_MAX) throw new RangeError(`${what}: ${b} is outside 0..2^128-1`);
+  return b;
+}
+
+/** A copy of a query result with its 128-bit totals (U128_FIELDS[op]) as bigint. */
+export function convertU128(op, result) {
+  const names = U128_FIELDS[op];
+  if (names === undefined || result === null || typeof result !== "object") return result;
+  const out = { ...result };
+  for (const name of names) if (name in out) out[name] = fromU128(out[name], `${op}.${name}`);
+  return out;
 }

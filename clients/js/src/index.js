@@ -1,10 +1,10 @@
 // lstd-client - JavaScript client for the lstd ledger service (PROTOCOL.md)
 export {
-  KINDS, PARAMS, ROLES, PAUSE, U64_MAX,
+  KINDS, PARAMS, ROLES, PAUSE, U64_MAX, U128_MAX, U128_FIELDS,
   kindInfo, normalizeFields, toHex, fromHex, toBytes, toU64,
   generateKey, keyFromHex, loadKeyFile, address,
   signingBytes, taggedHash, txHash, sign, verify, signTx,
-  encodeMap, encodeRequest, decodeReply,
+  encodeMap, encodeRequest, decodeReply, fromU128, convertU128,
 } from "./codec.js";
 export { LstdError } from "./errors.js";
 export { Client, Subscription } from "./client.js";

@@ -3,9 +3,11 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 
 import { Client, LstdError, generateKey, loadKeyFile, signTx, toHex } from "../src/index.js";
+
 import { startServer } from "./server.js";
 
 const E18 = 10n ** 18n;
+const VEST_S = 86400n; // the default: a reward vests into the rate over a day
 
 /** A/S as the server prints it: 18 fractional digits, rounded down. */
 function rateString(a, s) {
@@ -280,7 +282,7 @@ describe("live lstd", { timeout: 180000 }, () => {
     assert.equal(await bal(A), expected.get(A.address));
   });
 
-  it("reports move the rate; pool rate string, quotes and u64 params are exact", T, async () => {
+  it("reports move the rate as they vest; pool rate string, quotes and u64 params are exact", T, async () => {
     const fund = 2_000_000_000_000n;
     const f = await c.operatorFund(cust, { operator_id: 1, amount: fund });
     assert.equal(f.ok, true, f.message);
@@ -289,31 +291,55 @@ describe("live lstd", { timeout: 180000 }, () => {
     const rep = await c.report(operator, { operator_id: 1, epoch: 10, balance: fund + gain });
     assert.equal(rep.ok, false);
     assert.equal(rep.error, "REPORT_APR_EXCEEDED");
-    assert.deepEqual((await c.operator(1)).held, { epoch: 10n, balance: fund + gain });
+    assert.deepEqual((await c.operator(1)).held, { epoch: 10n, balance: fund + gain, loss: 0n });
     const before = await c.pool();
+    assert.equal(before.unvested, 0n);
     const acc = await c.reportAccept(admin, { operator_id: 1, epoch: 10, balance: fund + gain });
     assert.equal(acc.ok, true, acc.message);
     assert.equal(acc.out.gain, gain);
     assert.equal(acc.out.loss, 0n);
+    const fee = acc.out.treasury_fee_shares + acc.out.operator_fee_shares;
     const p = await c.pool();
-    assert.equal(p.assets, before.assets + gain);
-    assert.equal(p.shares, before.shares + acc.out.treasury_fee_shares + acc.out.operator_fee_shares);
-    assert.notEqual(p.rate, "1.000000000000000000");
+    // the fee shares are bought at the rate with ceil(fee * A / S) of the reward, at once; the
+    // rest vests linearly until vest_end, so A + U grows by the whole reward
+    const backing = (fee * before.assets + before.shares - 1n) / before.shares;
+    const u0 = gain - backing;
+    const vested = (u0 * (p.now - acc.time)) / VEST_S;
+    assert.equal(p.vest_end, acc.time + VEST_S);
+    assert.equal(p.unvested, u0 - vested);
+    assert.equal(p.assets, before.assets + backing + vested);
+    assert.equal(p.assets + p.unvested, before.assets + gain);
+    assert.equal(p.shares, before.shares + fee);
     assert.equal(p.rate, rateString(p.assets, p.shares));
     assert.match(p.rate, /^1\.\d{18}$/);
+    assert.equal(typeof p.total_rewards, "bigint", "a 128-bit total, sent as a string");
+    assert.equal(p.total_rewards, gain);
+    assert.equal(p.bunker, false);
+    assert.equal(p.bunker_rate, null);
+    assert.equal(p.held_loss, 0n);
+    assert.equal(p.params.VEST_S, VEST_S);
+    assert.equal(p.top_operator_id, 1n);
+    assert.equal(p.top_operator_share_bps, ((fund + gain) * 10000n) / (p.assets + p.unvested));
     const op = await c.operator(1);
     assert.equal(op.held, null);
     assert.equal(op.balance, fund + gain);
     assert.equal(op.reports.length, 1);
+    assert.equal(op.share_bps, p.top_operator_share_bps);
+    assert.equal(typeof op.fees_earned, "bigint");
+    assert.equal(op.fees_earned, acc.out.operator_fee_shares);
+    assert.deepEqual(op.next_report_fees, { treasury_bps: 500n, operator_bps: 500n });
+    assert.equal(op.fee.in_force_bps, 500n);
 
     const x = 1n << 60n;
-    const q1 = await c.quote({ amount: x });
-    assert.equal(q1.shares, (x * p.shares) / p.assets);
+    const q1 = await c.quote({ amount: x }); // a deposit's price: (A + U) / S, which vesting keeps
+    assert.equal(q1.rate_num, p.assets + p.unvested);
+    assert.equal(q1.rate_den, p.shares);
+    assert.equal(q1.shares, (x * q1.rate_den) / q1.rate_num);
     assert.equal(q1.amount, x);
     assert.ok(q1.shares > BigInt(Number.MAX_SAFE_INTEGER));
-    const q2 = await c.quote({ shares: x });
-    assert.equal(q2.amount, (x * p.assets) / p.shares);
-    assert.equal(q2.rate_num, p.assets);
+    const q2 = await c.quote({ shares: x }); // an exit's price: A / S, A vested to its own time
+    assert.ok(q2.rate_num >= p.assets && q2.rate_num <= p.assets + p.unvested);
+    assert.equal(q2.amount, (x * q2.rate_num) / q2.rate_den);
     await rejects(c.quote({ amount: 1n, shares: 1n }), "OUT_OF_RANGE");
     await rejects(c.operator(99), "NOT_FOUND");
 
@@ -326,6 +352,23 @@ describe("live lstd", { timeout: 180000 }, () => {
     assert.equal(p2.stake_limit, v);
     assert.equal((await c.paramSet(admin, { param: 1, value: 0 })).ok, true);
     assert.equal((await c.pool()).stake_limit, null);
+  });
+
+  it("operator_reset (kind 23) re-anchors at a started epoch; EPOCH_IN_FUTURE beyond", T, async () => {
+    const p = await c.pool();
+    const op = await c.operator(1);
+    const late = await c.operatorReset(admin, { operator_id: 1, epoch: p.epoch + 1000n, balance: op.balance });
+    assert.equal(late.ok, false);
+    assert.equal(late.error, "EPOCH_IN_FUTURE");
+    assert.equal(late.recorded, true);
+    const r = await c.operatorReset(admin, { operator_id: 1, epoch: p.epoch, balance: op.balance });
+    assert.equal(r.ok, true, r.message);
+    assert.deepEqual(r.out, { gain: 0n, loss: 0n, treasury_fee_shares: 0n, operator_fee_shares: 0n });
+    const after = await c.operator(1);
+    assert.equal(after.last_epoch, p.epoch);
+    assert.ok(after.epoch >= p.epoch);
+    assert.equal(after.reports.length, 2);
+    await assert.rejects(c.operatorReset(admin, { operator_id: 1, epoch: -1, balance: 0 }), RangeError);
   });
 
   it("liens, withdrawals, queue and account listings", T, async () => {

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
 
-import { Client, Subscription, LstdError, encodeMap, decodeReply, generateKey } from "../src/index.js";
+import { Client, Subscription, LstdError, encodeMap, decodeReply, generateKey, fromU128, convertU128, U128_MAX } from "../src/index.js";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const T = { timeout: 30000 };
@@ -185,6 +185,8 @@ test("one helper per kind: op, fields and conveniences on the wire", T, async ()
     ["paramSet", { param: "EPOCH_S", value: (1n << 63n) + 1n }, { param: 7n, value: (1n << 63n) + 1n }],
     ["pauseSet", { flags: { transfers: true, withdrawals: true } }, { flags: 6n }],
     ["roleSet", { role: "custodian", account: other }, { role: 2n }],
+    ["operatorReset", { operator_id: 1, epoch: 4, balance: 5 }, { epoch: 4n, balance: 5n }],
+    ["paramSet", { param: "VEST_S", value: 0 }, { param: 8n, value: 0n }],
   ];
   try {
     for (const [method, fields, want] of calls) {
@@ -197,7 +199,7 @@ test("one helper per kind: op, fields and conveniences on the wire", T, async ()
       for (const [name, v] of Object.entries(want)) assert.equal(sent[name], v, `${method}.${name}`);
     }
     const kinds = new Set(srv.seen.map((x) => x.req.op));
-    assert.equal(kinds.size, 22 + 2, "every kind, plus pool and account");
+    assert.equal(kinds.size, 23 + 2, "every kind, plus pool and account");
     await assert.rejects(c.transfer(key, { to: other, shares: 1, extra: 1 }), /unknown field extra/);
     await assert.rejects(c.deposit(key, { to: other, amount: 1, external_ref: ref, externalRef: ref }), /given twice/);
     await assert.rejects(c.transfer(key, { to: other, shares: -1 }), RangeError);
@@ -323,5 +325,54 @@ test("subscription: kind filter, idle polling, account stream through history", 
     sub.close();
     subA.close();
     feed.close();
+  }
+});
+
+test("128-bit totals: decimal strings become bigint in pool, operator and queue results", T, async () => {
+  const big = "340282366920938463463374607431768211455";
+  const srv = await fakeServer((req) => {
+    if (req.op === "queue") return { id: req.id, ok: true, result: { pending_amount: "18446744073709551616", payable: "0", buffer: 5 } };
+    if (req.op === "operator") return { id: req.id, ok: true, result: { funded_since: big, exited_since: "7", fees_earned: "0", balance: 3 } };
+    if (req.op === "health") return { id: req.id, ok: true, result: { status: "ok", payable: "12" } };
+    if (req.op === "lien") return { id: req.id, ok: true, result: { value: 1 } };
+    if (req.op === "withdrawal") return { id: req.id, ok: true, result: { funded_since: "x1" } };
+    return { id: req.id, ok: false, error: "UNKNOWN_OP", message: "?" };
+  });
+  const c = await Client.connect({ endpoint: srv.endpoint });
+  try {
+    const q = await c.queue();
+    assert.equal(q.pending_amount, 1n << 64n);
+    assert.equal(q.payable, 0n);
+    assert.equal(q.buffer, 5n);
+    const o = await c.operator(1);
+    assert.equal(o.funded_since, U128_MAX);
+    assert.equal(o.exited_since, 7n);
+    assert.equal(o.fees_earned, 0n);
+    assert.equal((await c.health()).payable, "12", "other queries are left alone");
+    assert.equal((await c.withdrawal(1)).funded_since, "x1", "only the listed fields of the listed queries");
+  } finally {
+    c.close();
+    await srv.close();
+  }
+  assert.equal(fromU128("0"), 0n);
+  assert.equal(fromU128(big), U128_MAX);
+  assert.throws(() => fromU128("340282366920938463463374607431768211456"), RangeError);
+  assert.throws(() => fromU128("-1"), TypeError);
+  assert.throws(() => fromU128("1e3"), TypeError);
+  assert.throws(() => fromU128(5), TypeError);
+  assert.deepEqual(convertU128("pool", { payable: "3", total_paid: "4", rate: "1.0" }), { payable: 3n, total_paid: 4n, rate: "1.0" });
+});
+
+test("a 128-bit total that is not a decimal is PROTOCOL", T, async () => {
+  const srv = await fakeServer((req) => ({ id: req.id, ok: true, result: { pending_amount: "12a", payable: "0" } }));
+  const c = await Client.connect({ endpoint: srv.endpoint });
+  try {
+    const err = await c.queue().then(() => undefined, (e) => e);
+    assert.ok(err instanceof LstdError);
+    assert.equal(err.code, "PROTOCOL");
+    assert.equal(err.op, "queue");
+  } finally {
+    c.close();
+    await srv.close();
   }
 });
