@@ -75,8 +75,8 @@ typedef struct ledger_tx {
     uint8_t kind;
     uint8_t signer[LEDGER_KEY_SIZE];
     uint64_t nonce;                    /* per signer, first transaction carries 1 */
-    uint8_t account[LEDGER_KEY_SIZE];  /* to / spender / owner / beneficiary / operator key */
-    uint8_t account2[LEDGER_KEY_SIZE]; /* to (transfer_from, seize) / fee_account */
+    uint8_t account[LEDGER_KEY_SIZE];  /* to (also seize) / spender / owner / beneficiary / key */
+    uint8_t account2[LEDGER_KEY_SIZE]; /* to of transfer_from / fee_account */
     uint8_t ref[LEDGER_REF_SIZE];      /* external_ref / payout_ref */
     uint64_t id;     /* lien_id / request_id / operator_id / up_to_id / param / role */
     uint64_t amount; /* amount / shares / balance / fee_bps / value / flags */
