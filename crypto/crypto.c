@@ -1,4 +1,4 @@
-/* crypto.c - libsecp256k1 wrapper: key generation, BIP-340 sign/verify, tagged SHA-256 */
+/* crypto.c - libsecp256k1 wrapper: key generation, BIP-340 sign and verify */
 #include "crypto.h"
 
 #include <pthread.h>
@@ -102,16 +102,6 @@ bool crypto_pubkey_valid(const uint8_t pubkey[CRYPTO_PUBKEY_SIZE])
 {
     secp256k1_xonly_pubkey xpk;
     return secp256k1_xonly_pubkey_parse(secp256k1_context_static, &xpk, pubkey) == 1;
-}
-
-void crypto_tagged_hash(uint8_t out[CRYPTO_HASH_SIZE], const void *tag, size_t taglen,
-                        const void *msg, size_t len)
-{
-    static const uint8_t empty[1];
-    /* Only fails on NULL arguments, which the substitutions below rule out. */
-    if (!secp256k1_tagged_sha256(secp256k1_context_static, out, tag ? tag : empty, taglen,
-                                 msg ? msg : empty, len))
-        abort();
 }
 
 void crypto_wipe(void *p, size_t n)

@@ -1,4 +1,4 @@
-/* crypto.h - keys, BIP-340 Schnorr signatures and tagged SHA-256 (the only libsecp256k1 user) */
+/* crypto.h - keys, BIP-340 signatures, tagged SHA-256: the only caller of the crypto libraries */
 #ifndef LSTD_CRYPTO_H
 #define LSTD_CRYPTO_H
 
@@ -51,9 +51,34 @@ CRYPTO_WARN_UNUSED bool crypto_verify(const uint8_t sig[CRYPTO_SIG_SIZE], const 
 CRYPTO_WARN_UNUSED bool crypto_pubkey_valid(const uint8_t pubkey[CRYPTO_PUBKEY_SIZE]);
 
 /** BIP-340 tagged hash: SHA256(SHA256(tag) || SHA256(tag) || msg).  Never fails.
- *  Out: out (32 bytes).  In: tag (taglen bytes), msg (len bytes; may be NULL when len is 0). */
+ *  Out: out (32 bytes).  In: tag (taglen bytes), msg (len bytes; may be NULL when len is 0).
+ *  Hashes the tag on every call: for a tag used often, keep a crypto_tag. */
 void crypto_tagged_hash(uint8_t out[CRYPTO_HASH_SIZE], const void *tag, size_t taglen,
                         const void *msg, size_t len);
+
+/* A tag with its 64-byte prefix SHA256(tag) || SHA256(tag) already absorbed (a SHA-256
+ * midstate), so each tagged hash costs only the blocks of its message. A plain value: copy
+ * it, share it read-only between threads. */
+typedef struct crypto_tag {
+    uint64_t opaque[16];
+} crypto_tag;
+
+/* One piece of a message hashed in parts (crypto_tag_hashv). */
+typedef struct crypto_part {
+    const void *data; /* may be NULL when len is 0 */
+    size_t len;
+} crypto_part;
+
+/** Prepare a tag for crypto_tag_hash. Out: *t.  In: tag (taglen bytes). */
+void crypto_tag_init(crypto_tag *t, const void *tag, size_t taglen);
+
+/** The tagged hash of msg under a prepared tag: equal to crypto_tagged_hash with that tag. */
+void crypto_tag_hash(uint8_t out[CRYPTO_HASH_SIZE], const crypto_tag *t, const void *msg,
+                     size_t len);
+
+/** The tagged hash of the concatenation of n parts, without copying them together. */
+void crypto_tag_hashv(uint8_t out[CRYPTO_HASH_SIZE], const crypto_tag *t, const crypto_part *parts,
+                      size_t n);
 
 /** Overwrite n bytes of secret material in a way the compiler cannot elide. */
 void crypto_wipe(void *p, size_t n);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto.h"
 #include "ledger_error.h"
 #include "ledger_store.h"
 
@@ -128,6 +129,19 @@ LEDGER_WARN_UNUSED int ledger_tx_decode(ledger_tx *tx, const uint8_t *bytes, siz
 /** The transaction hash that is signed: tagged SHA-256 of the signing bytes under the tag
  *  "lstd/tx/v1/" || ledger_id.  Returns: LEDGER_OK or LEDGER_KIND_UNKNOWN. */
 int ledger_tx_hash(uint8_t hash[LEDGER_HASH_SIZE], const char *ledger_id, const ledger_tx *tx);
+
+/* The transaction tag of one ledger, prepared once (a SHA-256 midstate): for callers that
+ * hash many transactions. A plain value, shareable read-only between threads. */
+typedef struct ledger_tx_hasher {
+    crypto_tag tag;
+} ledger_tx_hasher;
+
+/** Prepare the hasher of ledger `ledger_id`. */
+void ledger_tx_hasher_init(ledger_tx_hasher *h, const char *ledger_id);
+
+/** As ledger_tx_hash, with a prepared hasher. Returns: LEDGER_OK or LEDGER_KIND_UNKNOWN. */
+int ledger_tx_hash_with(uint8_t hash[LEDGER_HASH_SIZE], const ledger_tx_hasher *h,
+                        const ledger_tx *tx);
 
 /* ---- results -------------------------------------------------------------------------- */
 
@@ -314,6 +328,7 @@ extern const uint8_t ledger_dead_account[LEDGER_KEY_SIZE];
 typedef struct ledger_batch {
     ledger_store *st;
     char ledger_id[LEDGER_ID_MAX + 1];
+    ledger_tx_hasher hasher; /* this ledger's transaction tag */
     ledger_pool pool;
     ledger_chain chain;
     uint64_t now;     /* effective batch time */
@@ -326,10 +341,14 @@ typedef struct ledger_batch {
 LEDGER_WARN_UNUSED int ledger_batch_begin(ledger_batch *b, ledger_store *st, uint64_t now);
 
 /** Apply one transaction whose signature the caller has verified (sig is kept in history).
+ *  `hash` is the transaction hash the caller verified the signature against, computed with
+ *  ledger_tx_hash (or ledger_tx_hash_with) for this ledger, so it is computed once; NULL lets
+ *  the ledger compute it (replay does, to check every stored record).
  *  Out: *res. res->code is the transaction's result. A code < 100 means not recorded.
  *  Returns: LEDGER_OK when the transaction was handled (whatever res->code says), or an
  *  internal error (>= 900): the caller must abort the whole batch. */
 LEDGER_WARN_UNUSED int ledger_apply(ledger_batch *b, const ledger_tx *tx,
+                                    const uint8_t hash[LEDGER_HASH_SIZE],
                                     const uint8_t sig[LEDGER_SIG_SIZE], ledger_result *res);
 
 /** Write the batch's pool and chain records. The caller commits the view after this.

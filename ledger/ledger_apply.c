@@ -47,6 +47,7 @@ int ledger_batch_begin(ledger_batch *b, ledger_store *st, uint64_t now)
     if (rc != LEDGER_OK)
         return rc;
     memcpy(b->ledger_id, g.ledger_id, sizeof b->ledger_id);
+    ledger_tx_hasher_init(&b->hasher, b->ledger_id);
     b->now = now > b->chain.last_ts ? now : b->chain.last_ts;
     ledger_pool_vest(&b->pool, b->now);
     return LEDGER_OK;
@@ -128,15 +129,21 @@ static int find_duplicate(ledger_batch *b, const uint8_t hash[LEDGER_HASH_SIZE],
     return 1;
 }
 
-int ledger_apply(ledger_batch *b, const ledger_tx *tx, const uint8_t sig[LEDGER_SIG_SIZE],
-                 ledger_result *res)
+int ledger_apply(ledger_batch *b, const ledger_tx *tx, const uint8_t hash_in[LEDGER_HASH_SIZE],
+                 const uint8_t sig[LEDGER_SIG_SIZE], ledger_result *res)
 {
-    uint8_t hash[LEDGER_HASH_SIZE];
+    uint8_t computed[LEDGER_HASH_SIZE];
+    const uint8_t *hash = hash_in;
     ledger_account signer;
     memset(res, 0, sizeof *res);
-    if (ledger_tx_hash(hash, b->ledger_id, tx) != LEDGER_OK) {
+    if (ledger_kind_lookup(tx->kind) == NULL) {
         res->code = LEDGER_KIND_UNKNOWN;
         return LEDGER_OK;
+    }
+    if (hash == NULL) {
+        if (ledger_tx_hash_with(computed, &b->hasher, tx) != LEDGER_OK)
+            return LEDGER_INTERNAL; /* every known kind encodes */
+        hash = computed;
     }
     int rc = find_duplicate(b, hash, res);
     if (rc != 0)

@@ -120,6 +120,9 @@ int record_history_decode(ledger_record *r, uint64_t seq, const uint8_t *in, siz
 /* version, prev, tx hash, batch, time, code, out[4], signature, then the signing bytes */
 #define HISTORY_VALUE_MAX (1 + 32 + 32 + 8 * 7 + LEDGER_SIG_SIZE + LEDGER_TX_BYTES_MAX)
 
+/** The prepared tag "lstd/record/v1" (ledger_state.c). */
+const crypto_tag *tag_record(void);
+
 /** Hash of a history record: tagged SHA-256 "lstd/record/v1" over seq (be64) || value. */
 void record_history_hash(uint8_t out[LEDGER_HASH_SIZE], uint64_t seq, const uint8_t *value,
                          size_t len);

@@ -1,8 +1,6 @@
 /* ledger_record.c - byte layouts of every stored record; one field list serves both ways */
 #include "ledger_internal.h"
 
-#include <assert.h>
-
 #include "crypto.h"
 
 #define RECORD_VERSION 1 /* history and chain records */
@@ -242,10 +240,8 @@ int record_history_decode(ledger_record *r, uint64_t seq, const uint8_t *in, siz
 void record_history_hash(uint8_t out[LEDGER_HASH_SIZE], uint64_t seq, const uint8_t *value,
                          size_t len)
 {
-    static const char tag[] = "lstd/record/v1";
-    uint8_t buf[8 + HISTORY_VALUE_MAX];
-    assert(len <= HISTORY_VALUE_MAX); /* encode and decode both bound the record */
-    be64_put(buf, seq);
-    memcpy(buf + 8, value, len);
-    crypto_tagged_hash(out, tag, sizeof tag - 1, buf, 8 + len);
+    uint8_t be_seq[8];
+    be64_put(be_seq, seq);
+    crypto_part parts[2] = {{be_seq, 8}, {value, len}};
+    crypto_tag_hashv(out, tag_record(), parts, 2);
 }

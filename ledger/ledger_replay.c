@@ -43,7 +43,7 @@ int ledger_replay(ledger_store *src, ledger_store *dst,
             open = rc == LEDGER_OK;
         }
         if (rc == LEDGER_OK)
-            rc = ledger_apply(&b, &r.tx, r.sig, &res);
+            rc = ledger_apply(&b, &r.tx, NULL, r.sig, &res); /* recomputes the tx hash */
         if (rc != LEDGER_OK)
             return rc;
         /* the recomputed record must hash to exactly the stored record */

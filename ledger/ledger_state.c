@@ -1,9 +1,36 @@
 /* ledger_state.c - typed reads and digest-keeping writes of state records */
 #include "ledger_internal.h"
 
+#include <pthread.h>
+
 #include "crypto.h"
 
 const uint8_t ledger_dead_account[LEDGER_KEY_SIZE];
+
+/* The ledger's fixed hashing tags, prepared once per process (SHA-256 midstates). */
+static struct {
+    crypto_tag state, record;
+} tags;
+static pthread_once_t tags_once = PTHREAD_ONCE_INIT;
+
+static void tags_init(void)
+{
+    static const char state[] = "lstd/state/v1", record[] = "lstd/record/v1";
+    crypto_tag_init(&tags.state, state, sizeof state - 1);
+    crypto_tag_init(&tags.record, record, sizeof record - 1);
+}
+
+const crypto_tag *tag_record(void)
+{
+    pthread_once(&tags_once, tags_init);
+    return &tags.record;
+}
+
+static const crypto_tag *tag_state(void)
+{
+    pthread_once(&tags_once, tags_init);
+    return &tags.state;
+}
 
 bool table_digested(unsigned table)
 {
@@ -13,15 +40,9 @@ bool table_digested(unsigned table)
 void state_element_hash(uint8_t out[LEDGER_HASH_SIZE], unsigned table, const uint8_t *key,
                         size_t key_len, const uint8_t *val, size_t val_len)
 {
-    static const char tag[] = "lstd/state/v1";
-    uint8_t buf[2 + LEDGER_KEY_MAX + LEDGER_VALUE_MAX];
-    buf[0] = (uint8_t)table;
-    buf[1] = (uint8_t)key_len;
-    if (key_len > 0) /* memcpy with a NULL pointer is undefined even for 0 bytes */
-        memcpy(buf + 2, key, key_len);
-    if (val_len > 0)
-        memcpy(buf + 2 + key_len, val, val_len);
-    crypto_tagged_hash(out, tag, sizeof tag - 1, buf, 2 + key_len + val_len);
+    uint8_t head[2] = {(uint8_t)table, (uint8_t)key_len};
+    crypto_part parts[3] = {{head, 2}, {key, key_len}, {val, val_len}};
+    crypto_tag_hashv(out, tag_state(), parts, 3);
 }
 
 /* The digest is a 256-bit big-endian number; element hashes are added and removed mod 2^256,

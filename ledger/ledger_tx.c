@@ -174,17 +174,30 @@ int ledger_tx_decode(ledger_tx *tx, const uint8_t *bytes, size_t len)
     return dec_done(&d) ? LEDGER_OK : LEDGER_TX_MALFORMED;
 }
 
-int ledger_tx_hash(uint8_t hash[LEDGER_HASH_SIZE], const char *ledger_id, const ledger_tx *tx)
+void ledger_tx_hasher_init(ledger_tx_hasher *h, const char *ledger_id)
 {
     static const char prefix[] = "lstd/tx/v1/";
     char tag[sizeof prefix + LEDGER_ID_MAX];
-    uint8_t bytes[LEDGER_TX_BYTES_MAX];
-    size_t len = ledger_tx_encode(bytes, tx);
     size_t id_len = strnlen(ledger_id, LEDGER_ID_MAX);
-    if (len == 0)
-        return LEDGER_KIND_UNKNOWN;
     memcpy(tag, prefix, sizeof prefix - 1);
     memcpy(tag + sizeof prefix - 1, ledger_id, id_len);
-    crypto_tagged_hash(hash, tag, sizeof prefix - 1 + id_len, bytes, len);
+    crypto_tag_init(&h->tag, tag, sizeof prefix - 1 + id_len);
+}
+
+int ledger_tx_hash_with(uint8_t hash[LEDGER_HASH_SIZE], const ledger_tx_hasher *h,
+                        const ledger_tx *tx)
+{
+    uint8_t bytes[LEDGER_TX_BYTES_MAX];
+    size_t len = ledger_tx_encode(bytes, tx);
+    if (len == 0)
+        return LEDGER_KIND_UNKNOWN;
+    crypto_tag_hash(hash, &h->tag, bytes, len);
     return LEDGER_OK;
+}
+
+int ledger_tx_hash(uint8_t hash[LEDGER_HASH_SIZE], const char *ledger_id, const ledger_tx *tx)
+{
+    ledger_tx_hasher h;
+    ledger_tx_hasher_init(&h, ledger_id);
+    return ledger_tx_hash_with(hash, &h, tx);
 }

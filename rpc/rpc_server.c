@@ -48,6 +48,7 @@ struct rpc_server {
     rpc_config cfg;
     store_lmdb *store;
     char ledger_id[LEDGER_ID_MAX + 1];
+    ledger_tx_hasher hasher; /* the ledger's transaction tag, prepared once */
     void *zctx, *router, *pub, *reply_pull, *reply_push;
     pthread_t io_thread, seq_thread, *workers;
     unsigned workers_started;
@@ -250,7 +251,7 @@ static void verify(rpc_server *s, item *it)
         it->error = LEDGER_LEDGER_MISMATCH;
         return;
     }
-    if (ledger_tx_hash(it->hash, s->ledger_id, &it->req.tx) != LEDGER_OK ||
+    if (ledger_tx_hash_with(it->hash, &s->hasher, &it->req.tx) != LEDGER_OK ||
         !crypto_verify(it->req.sig, it->hash, it->req.tx.signer))
         it->error = LEDGER_BAD_SIGNATURE;
 }
@@ -293,7 +294,7 @@ static int apply_fn(void *ctx, ledger_store *view)
     for (uint64_t i = 0; rc == LEDGER_OK && i < j->n; i++) {
         item *it = &s->ring[(j->first + i) % s->cap];
         if (it->req.is_tx && it->error == 0)
-            rc = ledger_apply(&b, &it->req.tx, it->req.sig, &s->results[i]);
+            rc = ledger_apply(&b, &it->req.tx, it->hash, it->req.sig, &s->results[i]);
     }
     if (rc == LEDGER_OK)
         rc = ledger_batch_end(&b);
@@ -542,6 +543,7 @@ static int read_ledger_id(rpc_server *s)
     if (rc != LEDGER_OK)
         return -1;
     memcpy(s->ledger_id, g.ledger_id, sizeof s->ledger_id);
+    ledger_tx_hasher_init(&s->hasher, s->ledger_id);
     return 0;
 }
 

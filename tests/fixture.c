@@ -153,7 +153,7 @@ static int batch_fn(void *ctx, ledger_store *view)
     ledger_batch b;
     int rc = ledger_batch_begin(&b, view, j->f->now);
     for (size_t i = 0; rc == LEDGER_OK && i < j->n; i++)
-        rc = ledger_apply(&b, &j->txs[i], j->sigs[i], &j->res[i]);
+        rc = ledger_apply(&b, &j->txs[i], NULL, j->sigs[i], &j->res[i]);
     return rc == LEDGER_OK ? ledger_batch_end(&b) : rc;
 }
 

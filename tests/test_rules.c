@@ -1688,7 +1688,7 @@ static int raw_fn(void *ctx, ledger_store *view)
     ledger_batch b;
     int rc = ledger_batch_begin(&b, view, j->f->now);
     if (rc == LEDGER_OK)
-        rc = ledger_apply(&b, j->tx, zero_sig, j->res);
+        rc = ledger_apply(&b, j->tx, NULL, zero_sig, j->res);
     return rc == LEDGER_OK ? ledger_batch_end(&b) : rc;
 }
 

@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="build-essential cmake pkg-config liblmdb-dev libzmq3-dev libmsgpack-dev libsecp256k1-dev"
+PACKAGES="build-essential cmake pkg-config liblmdb-dev libzmq3-dev libmsgpack-dev libsecp256k1-dev libssl-dev"
 
 install_missing() {
     missing=""
