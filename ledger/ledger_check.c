@@ -50,6 +50,10 @@ static int scan(check *c, unsigned table, const uint8_t *prefix, size_t prefix_l
             return fail(c, "table %u: oversized entry", table);
         if (kn < prefix_len || (prefix_len > 0 && memcmp(k, prefix, prefix_len) != 0))
             return LEDGER_OK;
+        /* progress: every key must sort after the last, or a damaged store could loop us */
+        int order = memcmp(k, cur, kn < cur_len ? kn : cur_len);
+        if (cur_len > 0 && (order < 0 || (order == 0 && kn <= cur_len)))
+            return fail(c, "table %u: keys out of order (damaged store)", table);
         memcpy(cur, k, kn);
         cur_len = kn;
         rc = fn(c, k, kn, v, vn, arg);

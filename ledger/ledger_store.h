@@ -28,7 +28,8 @@ enum ledger_table {
 #define LEDGER_VALUE_MAX 4096
 
 /* Return codes of every store function: 0, LEDGER_STORE_NOTFOUND, or a ledger_err code
- * of the internal range (LEDGER_STORE_IO, LEDGER_STORE_FULL, LEDGER_NO_MEMORY). */
+ * of the internal range (LEDGER_STORE_IO, LEDGER_STORE_FULL, LEDGER_NO_MEMORY, and
+ * LEDGER_STORE_CORRUPT when the store finds its own order broken). */
 #define LEDGER_STORE_NOTFOUND (-1)
 
 /** A view of the store inside one transaction (a write batch or a read snapshot).
@@ -45,7 +46,8 @@ typedef struct ledger_store {
     int (*del)(void *self, unsigned table, const uint8_t *key, size_t key_len);
     /** Find the first key of `table` strictly greater than (key, key_len) in byte order
      *  (key_len 0: the first key). Out: *key_out, *key_out_len, *val, *val_len.
-     *  Returns: 0, NOTFOUND when the table holds no such key, or an error. */
+     *  Returns: 0, NOTFOUND when the table holds no such key, or an error (STORE_CORRUPT
+     *  when what it found is not greater: a damaged store; scans rely on the progress). */
     int (*next)(void *self, unsigned table, const uint8_t *key, size_t key_len,
                 const uint8_t **key_out, size_t *key_out_len, const uint8_t **val, size_t *val_len);
 } ledger_store;

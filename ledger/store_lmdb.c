@@ -159,6 +159,13 @@ static int view_del(void *self, unsigned table, const uint8_t *key, size_t key_l
     return txn_fail(t, rc, "del");
 }
 
+/* Returns: true if key a sorts strictly after key b (byte order, then length). */
+static bool key_after(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+    int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
+    return c > 0 || (c == 0 && a_len > b_len);
+}
+
 static int view_next(void *self, unsigned table, const uint8_t *key, size_t key_len,
                      const uint8_t **key_out, size_t *key_out_len, const uint8_t **val,
                      size_t *val_len)
@@ -187,6 +194,12 @@ static int view_next(void *self, unsigned table, const uint8_t *key, size_t key_
     const uint8_t *found = k.mv_data;
     if (k.mv_size < 1 || found[0] != table)
         return LEDGER_STORE_NOTFOUND;
+    if (key_len > 0 && !key_after(found, k.mv_size, buf, seek_len)) {
+        /* LMDB's pages are not checksummed: a damaged page can break the key order. Refuse
+         * rather than hand back a key that would send a scan round in circles. */
+        fprintf(stderr, "store: next: table %u holds a key out of order (damaged page)\n", table);
+        return LEDGER_STORE_CORRUPT;
+    }
     *key_out = found + 1;
     *key_out_len = k.mv_size - 1;
     *val = v.mv_data;

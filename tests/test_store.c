@@ -229,6 +229,55 @@ static void test_persistence(const char *base)
     free(dir);
 }
 
+/* Replace the first occurrence of `from` in the file with `to` (same length). Returns: 0. */
+static int patch_file(const char *path, const char *from, const char *to)
+{
+    FILE *f = fopen(path, "r+b");
+    size_t n = strlen(from), len;
+    static uint8_t buf[1 << 20];
+    if (f == NULL)
+        return -1;
+    len = fread(buf, 1, sizeof buf, f);
+    for (size_t i = 0; i + n <= len; i++) {
+        if (memcmp(buf + i, from, n) != 0)
+            continue;
+        int rc = fseek(f, (long)i, SEEK_SET) == 0 && fwrite(to, 1, n, f) == n ? 0 : -1;
+        return fclose(f) == 0 ? rc : -1;
+    }
+    fclose(f);
+    return -1;
+}
+
+/* LMDB pages carry no checksum: a flipped byte in a key can break the order of a page. next
+ * must refuse to step backwards (STORE_CORRUPT), or a scan over it never ends (issue 9). */
+static void test_key_order_damage(const char *base)
+{
+    char *dir = dir_new(base, "order"), path[512];
+    store_lmdb *s = NULL;
+    store_txn *txn;
+    ledger_store v;
+    const uint8_t *k, *val;
+    size_t kn, vn;
+    CHECK_CODE(store_lmdb_open(&s, dir, NULL), 0);
+    CHECK_CODE(store_lmdb_begin(s, true, &txn, &v), 0);
+    CHECK_CODE(put_s(&v, LEDGER_T_ACCOUNT_TX, "key-0001", "a"), 0);
+    CHECK_CODE(put_s(&v, LEDGER_T_ACCOUNT_TX, "key-0002", "b"), 0);
+    CHECK_CODE(put_s(&v, LEDGER_T_ACCOUNT_TX, "key-0003", "c"), 0);
+    CHECK_CODE(store_lmdb_commit(&txn), 0);
+    store_lmdb_close(&s);
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    CHECK_CODE(patch_file(path, "key-0003", "key-0000"), 0); /* the last now sorts first */
+    CHECK_CODE(store_lmdb_open(&s, dir, NULL), 0);
+    CHECK_CODE(store_lmdb_begin(s, false, &txn, &v), 0);
+    /* an exact match, then the next slot of the page: key-0000, which is not after key-0002 */
+    CHECK_CODE(
+        v.next(v.self, LEDGER_T_ACCOUNT_TX, (const uint8_t *)"key-0002", 8, &k, &kn, &val, &vn),
+        LEDGER_STORE_CORRUPT);
+    store_lmdb_abort(&txn);
+    store_lmdb_close(&s);
+    free(dir);
+}
+
 static void test_snapshot(const char *base)
 {
     char *dir = dir_new(base, "snapshot");
@@ -592,6 +641,7 @@ int main(void)
     test_poison(base);
     test_threads(base);
     test_resized_elsewhere(base);
+    test_key_order_damage(base);
     test_rmtree(base);
     free(base);
     return test_finish("test_store");
