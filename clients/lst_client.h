@@ -70,8 +70,9 @@ typedef struct lst_key {
 LST_WARN_UNUSED int lst_key_generate(const char *path, lst_key *out);
 
 /** Read a key file and derive its public key. Out: *out (the caller wipes it).
- *  Returns: LST_OK, or LST_ERR_IO with errno set (the open error; EINVAL when the file does
- *  not hold 64 hex characters of a valid secret key). */
+ *  Returns: LST_OK, or LST_ERR_IO with errno set (the open error; EPERM when group or others
+ *  may read the file or others may write its directory, with how to fix it on stderr; EINVAL
+ *  when the file does not hold 64 hex characters of a valid secret key). */
 LST_WARN_UNUSED int lst_key_load(const char *path, lst_key *out);
 
 /** Overwrite the secret in a way the compiler cannot elide. */

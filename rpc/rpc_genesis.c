@@ -27,12 +27,51 @@ int rpc_key_write(const char *path, const uint8_t seckey[32])
     return rc;
 }
 
+/* A secret key must be the owner's alone: the file not readable or writable by group or
+ * others, its directory not writable by others (who could swap the file) unless sticky.
+ * Returns: 0, or -1 with errno EPERM and a message saying how to fix it. */
+static int key_mode_ok(const char *path, int fd)
+{
+    struct stat st;
+    char dir[4096];
+    if (fstat(fd, &st) != 0)
+        return -1;
+    if (st.st_mode & 077) {
+        fprintf(stderr,
+                "key file %s has mode %04o: group or others can read it; run chmod 600 %s\n", path,
+                (unsigned)(st.st_mode & 07777), path);
+        errno = EPERM;
+        return -1;
+    }
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir)
+        return 0;
+    memcpy(dir, slash == NULL ? "." : path, n);
+    dir[n] = '\0';
+    if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+        fprintf(stderr,
+                "key directory %s is writable by others, who could replace %s; run "
+                "chmod o-w %s\n",
+                dir, path, dir);
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
 int rpc_key_read(const char *path, uint8_t seckey[32])
 {
     char hex[80];
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return -1;
+    if (key_mode_ok(path, fileno(f)) != 0) {
+        int e = errno;
+        fclose(f);
+        errno = e;
+        return -1;
+    }
     char *line = fgets(hex, sizeof hex, f);
     fclose(f);
     if (line == NULL)

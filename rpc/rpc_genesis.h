@@ -18,7 +18,9 @@ int rpc_genesis_ensure(store_lmdb *store, const rpc_config *cfg, uint64_t now);
  *  Returns: 0, or -1 with errno set (EEXIST when the file exists). */
 int rpc_key_write(const char *path, const uint8_t seckey[32]);
 
-/** Read a secret key file written by rpc_key_write. Returns: 0 or -1. */
+/** Read a secret key file written by rpc_key_write. Refuses a file that group or others may
+ *  read or write, or one in a directory others may write to (not sticky), saying on stderr how
+ *  to fix it. Returns: 0, or -1 with errno set (EPERM: the modes; EINVAL: bad contents). */
 int rpc_key_read(const char *path, uint8_t seckey[32]);
 
 #endif

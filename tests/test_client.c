@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lst_client.h"
 #include "rpc_harness.h"
@@ -100,7 +101,28 @@ static void test_keys(void)
         fputs("not a key\n", f);
         fclose(f);
     }
+    /* a file others may read is refused before its contents are looked at (issue 9) */
+    CHECK(lst_key_load(path, &k) == LST_ERR_IO && errno == EPERM);
+    for (size_t i = 0; i < 3; i++) {
+        static const mode_t modes[] = {0640, 0604, 0660};
+        CHECK(chmod(path, modes[i]) == 0);
+        errno = 0;
+        CHECK(lst_key_load(path, &k) == LST_ERR_IO && errno == EPERM);
+    }
+    CHECK(chmod(path, 0600) == 0);
     CHECK(lst_key_load(path, &k) == LST_ERR_IO && errno == EINVAL);
+    /* and so is a good key in a directory others may write to (they could swap it) */
+    char dir[400], moved[480];
+    snprintf(dir, sizeof dir, "%s/open-dir", srv->dir);
+    CHECK(mkdir(dir, 0700) == 0 && chmod(dir, 0777) == 0);
+    key_path(path, sizeof path, "alice");
+    snprintf(moved, sizeof moved, "%s/alice.key", dir);
+    CHECK(link(path, moved) == 0);
+    errno = 0;
+    CHECK(lst_key_load(moved, &k) == LST_ERR_IO && errno == EPERM);
+    CHECK(chmod(dir, 01777) == 0); /* sticky, like /tmp: nobody else can replace it */
+    CHECK(lst_key_load(moved, &k) == LST_OK);
+    lst_key_wipe(&k);
     lst_hex_encode(hex, alice.pubkey);
     CHECK(strlen(hex) == 64 && lst_hex_decode(back, hex) == LST_OK);
     CHECK(memcmp(back, alice.pubkey, 32) == 0);

@@ -4,7 +4,8 @@
 // The layout is PROTOCOL.md "Signing"; the kinds table is ledger/README.md "Kinds".
 
 import { randomBytes as nodeRandomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { Encoder, Decoder } from "@msgpack/msgpack";
 import { schnorr } from "@noble/curves/secp256k1";
 import { sha256 } from "@noble/hashes/sha2";
@@ -148,8 +149,20 @@ export function keyFromHex(hex) {
   }
 }
 
-/** A key from a file holding 64 hex characters of the secret key (lstd's keys/<role>.key). */
+/**
+ * A key from a file holding 64 hex characters of the secret key (lstd's keys/<role>.key).
+ * Like lstd and lst, refuses a file that group or others may read or write, and one in a
+ * directory others may write to (unless sticky, like /tmp): the error says how to fix it.
+ */
 export function loadKeyFile(path) {
+  const mode = statSync(path).mode;
+  if (mode & 0o077)
+    throw new Error(`key file ${path} has mode ${(mode & 0o7777).toString(8).padStart(4, "0")}: ` +
+      `group or others can read it; run chmod 600 ${path}`);
+  const dir = dirname(path), dmode = statSync(dir).mode;
+  if ((dmode & 0o002) && !(dmode & 0o1000))
+    throw new Error(`key directory ${dir} is writable by others, who could replace ${path}; ` +
+      `run chmod o-w ${dir}`);
   return keyFromHex(readFileSync(path, "utf8"));
 }
 

@@ -3,9 +3,34 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
 
-import { Client, Subscription, LstdError, encodeMap, decodeReply, generateKey, fromU128, convertU128, U128_MAX } from "../src/index.js";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { Client, Subscription, LstdError, encodeMap, decodeReply, generateKey, fromU128, convertU128, U128_MAX, loadKeyFile } from "../src/index.js";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test("loadKeyFile refuses key files others may read and directories others may write", () => {
+  const dir = mkdtempSync(join(tmpdir(), "lstd-js-key-"));
+  try {
+    const key = generateKey(), path = join(dir, "k.key");
+    writeFileSync(path, Buffer.from(key.secretKey).toString("hex") + "\n", { mode: 0o600 });
+    assert.equal(loadKeyFile(path).address, key.address);
+    for (const m of [0o644, 0o640, 0o604, 0o660]) {
+      chmodSync(path, m);
+      assert.throws(() => loadKeyFile(path), /group or others can read it; run chmod 600/);
+    }
+    chmodSync(path, 0o600);
+    chmodSync(dir, 0o777);
+    assert.throws(() => loadKeyFile(path), /writable by others/);
+    chmodSync(dir, 0o1777); // sticky: nobody else can replace the file
+    assert.equal(loadKeyFile(path).address, key.address);
+  } finally {
+    chmodSync(dir, 0o700);
+    rmSync(dir, { recursive: true });
+  }
+});
 const T = { timeout: 30000 };
 
 /**
