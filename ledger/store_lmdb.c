@@ -346,10 +346,12 @@ void store_lmdb_abort(store_txn **txn)
     txn_end(t, false, &mdb_rc);
 }
 
+/* The map's size, 0 once a failed remap lost it (mdb_env_info would read the unmapped
+ * meta pages). Called with gate_lock held. */
 static size_t map_size_now(store_lmdb *s)
 {
     MDB_envinfo info;
-    if (mdb_env_info(s->env, &info) != 0)
+    if (s->broken != 0 || mdb_env_info(s->env, &info) != 0)
         return 0;
     return info.me_mapsize;
 }
