@@ -12,14 +12,20 @@
 #include "store_lmdb.h"
 
 static const char help_text[] =
-    "usage: lstd [flags]\n"
+    "usage: lstd init (--config FILE | --dev) [flags]   create a ledger in an unused data dir\n"
+    "       lstd [--dev] [flags]                          serve the ledger in the data dir\n"
     "\n"
     "Runs the lstd ledger service: requests on a ZeroMQ ROUTER socket, committed transactions\n"
     "published on a PUB socket (PROTOCOL.md). With no flags it uses the embedded defaults below.\n"
-    "On an empty data directory without a configured genesis it creates a development ledger:\n"
-    "fresh admin, custodian, operator and treasury keys are written (mode 0600) to DATA/keys/\n"
-    "and their addresses printed. A production genesis comes from a config file naming public\n"
-    "keys only. SIGINT/SIGTERM: stop accepting, commit and answer what is in flight, exit 0.\n"
+    "A ledger is created once, explicitly: `lstd init` refuses a data directory that is not\n"
+    "empty, and serving refuses a directory without a ledger (a lost data file never becomes a\n"
+    "fresh ledger). Every ledger id ends in 16 random hex digits chosen at init, so signatures\n"
+    "for one ledger never apply to another, even one made from the same config. A production\n"
+    "genesis comes from a config file naming public keys only. --dev makes a development ledger\n"
+    "(fresh admin, custodian, operator and treasury keys written with mode 0600 to DATA/keys/,\n"
+    "their addresses printed): `lstd init --dev`, or `lstd --dev`, which creates one when the\n"
+    "data directory is unused and otherwise serves what is there.\n"
+    "SIGINT/SIGTERM: stop accepting, commit and answer what is in flight, exit 0.\n"
     "\n"
     "flags (each also a config-file key without the dashes, e.g. `batch-max = 1024`):\n"
     "  --endpoint URL        request socket (ROUTER)        default tcp://127.0.0.1:7440\n"
@@ -31,10 +37,12 @@ static const char help_text[] =
     "  --durability MODE     sync: fsync every batch before replying (default);\n"
     "                        nosync: no fsync (survives a killed process, not power loss)\n"
     "  --config FILE         read `key = value` lines from FILE at this point\n"
+    "  --dev                 allow creating a development ledger (see above; flag only)\n"
     "  --help                this text\n"
     "\n"
-    "genesis keys (config file only, used when the data directory is empty):\n"
-    "  ledger_id = NAME                  1..32 printable ASCII characters\n"
+    "genesis keys (config file only, used by `lstd init` and checked when serving):\n"
+    "  ledger_id = NAME                  1..15 printable ASCII characters; init appends\n"
+    "                                    '-' and 16 random hex digits\n"
     "  admin = HEX  custodian = HEX  treasury = HEX   x-only public keys (64 hex chars)\n"
     "  operator = KEY_HEX FEE_ACCOUNT_HEX FEE_BPS     repeatable, ids 1, 2, ... in order\n"
     "  decimals = 9  dead_shares = 1000000 (at least 1000000)  treasury_fee_bps = 500\n"
@@ -306,6 +314,10 @@ int rpc_config_parse_args(rpc_config *cfg, int argc, char **argv, char *err, siz
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             cfg->help = true;
+            continue;
+        }
+        if (strcmp(a, "--dev") == 0) {
+            cfg->dev = true;
             continue;
         }
         if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {

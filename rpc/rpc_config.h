@@ -18,6 +18,7 @@ typedef struct rpc_config {
     unsigned queue_max; /* requests in flight before BUSY */
     int durability;     /* enum store_durability */
     bool help;
+    bool dev; /* --dev: a development ledger may be created in an unused data directory */
     /* production genesis (config file only); has_genesis when any genesis key was given */
     bool has_genesis;
     ledger_genesis genesis;

@@ -101,9 +101,18 @@ static int genesis_fn(void *ctx, ledger_store *view)
     return j->g == NULL ? LEDGER_OK : ledger_genesis_apply(view, j->g);
 }
 
+/* Is `id` the configured `name` with a salt appended (name-<16 hex>)? */
+static bool salted_from(const char *id, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(id, name, n) == 0 && id[n] == '-' && strlen(id + n + 1) == 2 * RPC_SALT_BYTES &&
+           strspn(id + n + 1, "0123456789abcdef") == 2 * RPC_SALT_BYTES;
+}
+
+/* The configured genesis a (ledger_id: the name) against the stored one b (the salted id). */
 static bool same_genesis(const ledger_genesis *a, const ledger_genesis *b)
 {
-    return strcmp(a->ledger_id, b->ledger_id) == 0 && a->decimals == b->decimals &&
+    return salted_from(b->ledger_id, a->ledger_id) && a->decimals == b->decimals &&
            memcmp(a->admin, b->admin, 32) == 0 && memcmp(a->custodian, b->custodian, 32) == 0 &&
            memcmp(a->treasury, b->treasury, 32) == 0 && a->dead_shares == b->dead_shares &&
            a->epoch_origin == b->epoch_origin && a->treasury_fee_bps == b->treasury_fee_bps &&
@@ -143,17 +152,37 @@ static int dev_key(const rpc_config *cfg, const char *role, uint8_t pub[32])
     return 0;
 }
 
+/* Make the ledger id unique: `name` + "-" + 16 hex digits of fresh randomness, so that two
+ * ledgers created from one configuration never share an id, and no signature made for one
+ * can apply to the other (the id is part of every transaction's signed tag).
+ * Returns: 0, or -1 (message on stderr). */
+static int salt_ledger_id(char id[LEDGER_ID_MAX + 1], const char *name)
+{
+    uint8_t rnd[RPC_SALT_BYTES];
+    char hex[2 * RPC_SALT_BYTES + 1];
+    size_t n = strlen(name);
+    if (n == 0 || n > RPC_LEDGER_NAME_MAX) {
+        fprintf(stderr,
+                "lstd: ledger_id must be 1..%d characters: init appends '-' and %d random hex "
+                "digits\n",
+                RPC_LEDGER_NAME_MAX, 2 * RPC_SALT_BYTES);
+        return -1;
+    }
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        fprintf(stderr, "lstd: the OS random source failed: %s\n", strerror(errno));
+        return -1;
+    }
+    ledger_hex(hex, rnd, sizeof rnd);
+    snprintf(id, LEDGER_ID_MAX + 1, "%s-%s", name, hex);
+    return 0;
+}
+
 static int dev_genesis(const rpc_config *cfg, ledger_genesis *g, uint64_t now)
 {
     char path[RPC_PATH_MAX + 16];
-    uint8_t rnd[4];
     ledger_genesis_defaults(g);
-    if (set_times(g, now) != 0)
+    if (set_times(g, now) != 0 || salt_ledger_id(g->ledger_id, "lstd-dev") != 0)
         return -1;
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        return -1;
-    snprintf(g->ledger_id, sizeof g->ledger_id, "lstd-dev-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
-             rnd[3]);
     snprintf(path, sizeof path, "%s/keys", cfg->data_dir);
     if (mkdir(path, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "lstd: mkdir %s: %s\n", path, strerror(errno));
@@ -191,27 +220,29 @@ static void print_dev(const rpc_config *cfg, const ledger_genesis *g)
            g->epoch_origin, g->params[LEDGER_PARAM_EPOCH_S]);
 }
 
-int rpc_genesis_ensure(store_lmdb *store, const rpc_config *cfg, uint64_t now)
+/* Probe the store: Out: *j (found, existing). Returns: 0, or -1 (message on stderr). */
+static int genesis_probe(store_lmdb *store, genesis_job *j)
+{
+    memset(j, 0, sizeof *j);
+    int rc = store_lmdb_write(store, genesis_fn, j); /* j->g NULL: writes nothing */
+    if (rc != 0)
+        fprintf(stderr, "lstd: cannot read the ledger: %s\n", ledger_err_name(rc));
+    return rc != 0 ? -1 : 0;
+}
+
+int rpc_genesis_create(store_lmdb *store, const rpc_config *cfg, uint64_t now)
 {
     ledger_genesis dev, prod;
     genesis_job j;
-    memset(&j, 0, sizeof j);
-    int rc = store_lmdb_write(store, genesis_fn, &j); /* probe (j.g NULL): writes nothing */
-    if (rc != 0) {
-        fprintf(stderr, "lstd: cannot read the ledger: %s\n", ledger_err_name(rc));
+    if (genesis_probe(store, &j) != 0)
         return -1;
-    }
     if (j.found) {
-        if (cfg->has_genesis && !same_genesis(&cfg->genesis, &j.existing)) {
-            fprintf(stderr, "lstd: %s holds ledger %s, not the configured genesis\n", cfg->data_dir,
-                    j.existing.ledger_id);
-            return -1;
-        }
-        return 0;
+        fprintf(stderr, "lstd: %s already holds ledger %s\n", cfg->data_dir, j.existing.ledger_id);
+        return -1;
     }
     if (cfg->has_genesis) {
         prod = cfg->genesis;
-        if (set_times(&prod, now) != 0)
+        if (set_times(&prod, now) != 0 || salt_ledger_id(prod.ledger_id, cfg->genesis.ledger_id))
             return -1;
         j.g = &prod;
     } else {
@@ -219,7 +250,7 @@ int rpc_genesis_ensure(store_lmdb *store, const rpc_config *cfg, uint64_t now)
             return -1;
         j.g = &dev;
     }
-    rc = store_lmdb_write(store, genesis_fn, &j);
+    int rc = store_lmdb_write(store, genesis_fn, &j);
     if (rc != 0) {
         fprintf(stderr, "lstd: genesis refused: %s\n", ledger_err_name(rc));
         return -1;
@@ -228,5 +259,22 @@ int rpc_genesis_ensure(store_lmdb *store, const rpc_config *cfg, uint64_t now)
         print_dev(cfg, &dev);
     else
         printf("lstd: created ledger %s from the configured genesis\n", prod.ledger_id);
+    return 0;
+}
+
+int rpc_genesis_check(store_lmdb *store, const rpc_config *cfg)
+{
+    genesis_job j;
+    if (genesis_probe(store, &j) != 0)
+        return -1;
+    if (!j.found) {
+        fprintf(stderr, "lstd: %s holds no ledger: create one with `lstd init`\n", cfg->data_dir);
+        return -1;
+    }
+    if (cfg->has_genesis && !same_genesis(&cfg->genesis, &j.existing)) {
+        fprintf(stderr, "lstd: %s holds ledger %s, not the configured genesis\n", cfg->data_dir,
+                j.existing.ledger_id);
+        return -1;
+    }
     return 0;
 }

@@ -276,6 +276,8 @@ int rh_launch(rh_server *s)
     argv[n++] = (char *)"tcp://127.0.0.1:*";
     argv[n++] = (char *)"--durability";
     argv[n++] = (char *)"nosync";
+    if (!s->production)
+        argv[n++] = (char *)"--dev"; /* creates the development ledger on the first launch */
     for (int i = 0; i < s->extra_count; i++)
         argv[n++] = s->extra[i];
     argv[n] = NULL;
@@ -313,6 +315,33 @@ int rh_launch(rh_server *s)
         return -1;
     }
     return 0;
+}
+
+int rh_init_ledger(rh_server *s)
+{
+    char *argv[8 + RH_ARGS_MAX];
+    int n = 0, st;
+    argv[n++] = (char *)LSTD_BINARY;
+    argv[n++] = (char *)"init";
+    argv[n++] = (char *)"--data";
+    argv[n++] = s->data_dir;
+    for (int i = 0; i < s->extra_count; i++)
+        argv[n++] = s->extra[i];
+    argv[n] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (freopen("/dev/null", "w", stdout) == NULL)
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 rh_server *rh_prepare(const char *const *extra)

@@ -79,7 +79,12 @@ rh_server *rh_start(const char *const *extra);
  *  config file, then rh_launch). Returns: the server (never NULL). */
 rh_server *rh_prepare(const char *const *extra);
 
-/** (Re)start the process on the server's existing data directory with its extra flags.
+/** Run `lstd init --data DIR/data` with the server's extra flags (its --config) and wait.
+ *  Returns: lstd's exit status (0: created), 128 + signal, or -1. */
+int rh_init_ledger(rh_server *s);
+
+/** (Re)start the process on the server's existing data directory with its extra flags
+ *  (and --dev unless production, so the first launch creates a development ledger).
  *  Returns: 0, or -1 (reason on stderr; nothing left running). */
 int rh_launch(rh_server *s);
 

@@ -60,7 +60,9 @@ static void check_genesis(rh_server *s, const prod *k)
     char keys[700];
     void *d = rh_dealer(s);
     rh_reply_init(&r);
-    CHECK(strcmp(s->ledger_id, "lstd-prod-test") == 0);
+    /* the configured name and init's 16 random hex digits */
+    CHECK(strncmp(s->ledger_id, "lstd-prod-test-", 15) == 0 && strlen(s->ledger_id) == 31 &&
+          strspn(s->ledger_id + 15, "0123456789abcdef") == 16);
     CHECK(rh_query(d, &r, "pool", NULL, 0) == 0);
     const msgpack_object *res = rh_get_map(r.root, "result");
     rh_check_bin(res, "admin", k->admin.pk, 32, __FILE__, __LINE__);
@@ -104,6 +106,48 @@ static uint64_t deposit(rh_server *s, const prod *k, uint64_t amount)
     rh_reply_free(&r);
     rh_close(d);
     return seq;
+}
+
+/* The audit's replay (issue 9): the data file is lost (emptied), the operator re-creates the
+ * ledger from the same config. Serving the damaged directory is refused; init refuses it too;
+ * a ledger made from the same config in a fresh directory has another id, so a transaction
+ * signed for the old one does not apply to it. */
+static void test_recreated(rh_server *old, const prod *k)
+{
+    char path[700];
+    rh_reply r;
+    snprintf(path, sizeof path, "%s/ledger/data.mdb", old->data_dir);
+    FILE *f = fopen(path, "w"); /* truncated to 0 bytes */
+    CHECK(f != NULL && fclose(f) == 0);
+    CHECK(rh_launch(old) != 0);
+    CHECK(old->has_status && WIFEXITED(old->wait_status) && WEXITSTATUS(old->wait_status) == 1);
+    CHECK_U64(rh_init_ledger(old), 1);
+    rh_server *s = prepare((prod *)k);
+    CHECK_U64(rh_init_ledger(s), 0);
+    CHECK(rh_launch(s) == 0);
+    CHECK(strcmp(s->ledger_id, old->ledger_id) != 0);
+    /* the old ledger's first deposit, signed for its id, presented to the new one */
+    void *d = rh_dealer(s);
+    ledger_tx tx = rh_tx(LEDGER_TX_DEPOSIT);
+    uint8_t hash[32], sig[64];
+    tx.nonce = 1;
+    rh_tx_key(&tx, "to", k->user.pk);
+    rh_tx_u64(&tx, "amount", 1000000);
+    memcpy(tx.ref, &tx.nonce, sizeof tx.nonce);
+    rh_sign_for(old->ledger_id, &tx, &k->custodian, hash, sig);
+    msgpack_sbuffer buf;
+    uint64_t id = rh_next_id();
+    msgpack_sbuffer_init(&buf);
+    rh_pack_tx(&buf, &tx, sig, id, NULL, NULL);
+    rh_reply_init(&r);
+    CHECK(rh_call(d, &buf, id, &r) == 0);
+    rh_check_error(&r, "BAD_SIGNATURE", __FILE__, __LINE__);
+    rh_reply_free(&r);
+    msgpack_sbuffer_destroy(&buf);
+    CHECK_U64(rh_next_nonce(d, k->custodian.pk), 1); /* nothing consumed */
+    rh_close(d);
+    CHECK(rh_stop(s, SIGTERM, 10000) == 0);
+    rh_free(&s);
 }
 
 /* Run lstd with --config path --help (the file is read before --help is acted on) and
@@ -167,6 +211,12 @@ int main(void)
     rh_keygen(&k.op2);
     rh_keygen(&k.user);
     rh_server *s = prepare(&k);
+    /* no ledger is ever created as a side effect of starting: exit 1, nothing written */
+    CHECK(rh_launch(s) != 0);
+    CHECK(s->has_status && WIFEXITED(s->wait_status) && WEXITSTATUS(s->wait_status) == 1);
+    CHECK(access(s->data_dir, F_OK) != 0);
+    CHECK_U64(rh_init_ledger(s), 0);
+    CHECK_U64(rh_init_ledger(s), 1); /* once: the directory is no longer empty */
     CHECK(rh_launch(s) == 0);
     check_genesis(s, &k);
     CHECK_U64(deposit(s, &k, 1000000), 1);
@@ -205,13 +255,15 @@ int main(void)
     CHECK(rh_launch(s) == 0);
     CHECK_U64(deposit(s, &k, 3000000), 3);
     CHECK(rh_stop(s, SIGTERM, 10000) == 0);
+    test_recreated(s, &k);
     rh_free(&s);
 
-    /* an invalid genesis (fees over 100%) is refused on an empty directory: exit 1 */
+    /* an invalid genesis (fees over 100%) is refused by init: exit 1 */
     s = prepare(&k);
     write_config(s, &k, "treasury_fee_bps = 9500");
-    CHECK(rh_launch(s) != 0);
-    CHECK(s->has_status && WIFEXITED(s->wait_status) && WEXITSTATUS(s->wait_status) == 1);
+    CHECK_U64(rh_init_ledger(s), 1);
+    write_config(s, &k, NULL); /* a failed init leaves the directory unused: init again */
+    CHECK_U64(rh_init_ledger(s), 0);
     rh_free(&s);
 
     /* an epoch clock that would start after the genesis: exit 1, nothing created */
@@ -219,6 +271,15 @@ int main(void)
     char line[64];
     snprintf(line, sizeof line, "epoch_origin = %llu", (unsigned long long)time(NULL) + 100000);
     write_config(s, &k, line);
+    CHECK_U64(rh_init_ledger(s), 1);
+    rh_free(&s);
+
+    /* --dev creates a development ledger only in an unused directory: a data directory that
+     * lost its data file (here: only its keys are left) is refused, not re-created */
+    s = rh_prepare(NULL);
+    char stray[700];
+    snprintf(stray, sizeof stray, "%s/keys", s->data_dir);
+    CHECK(mkdir(s->data_dir, 0700) == 0 && mkdir(stray, 0700) == 0);
     CHECK(rh_launch(s) != 0);
     CHECK(s->has_status && WIFEXITED(s->wait_status) && WEXITSTATUS(s->wait_status) == 1);
     rh_free(&s);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # setup.sh - install missing Debian packages, build lstd, then start it or run the test suite
 #
-#   tools/setup.sh start [lstd flags]   build (build/) and start the service (data: ./lstd-data)
+#   tools/setup.sh start [lstd flags]   build (build/) and start the service with --dev (data:
+#                                       ./lstd-data; a development ledger on the first start)
 #   tools/setup.sh test [--long]        build normal and ASan+UBSan trees, run every test in both,
 #                                       the integration tests in a ThreadSanitizer tree, then the
 #                                       JavaScript client's tests (clients/js) on build/
@@ -49,7 +50,7 @@ case "$cmd" in
 start)
     install_missing
     build build
-    exec build/lstd "$@"
+    exec build/lstd --dev "$@"
     ;;
 test)
     if [ "${1:-}" = "--long" ]; then

@@ -45,7 +45,7 @@ export class LstdServer {
   }
 
   launch(extraArgs) {
-    const args = ["--data", this.dataDir, "--endpoint", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*", "--durability", "nosync", ...extraArgs];
+    const args = ["--data", this.dataDir, "--endpoint", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*", "--durability", "nosync", "--dev", ...extraArgs];
     const proc = spawn(this.bin, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
     this.proc = proc;
     running.add(this);
