@@ -312,7 +312,8 @@ typedef struct ledger_genesis {
 void ledger_genesis_defaults(ledger_genesis *g);
 
 /** Write the genesis state into an empty store view.
- *  Returns: LEDGER_OK, LEDGER_GENESIS_INVALID (bad id, key, fee or parameter) or a store error. */
+ *  Returns: LEDGER_OK, LEDGER_ALREADY_INITIALIZED (the store holds a genesis: nothing is
+ *  written), LEDGER_GENESIS_INVALID (bad id, key, fee or parameter) or a store error. */
 LEDGER_WARN_UNUSED int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g);
 
 /** Read the genesis configuration back. Returns: LEDGER_OK, LEDGER_NOT_INITIALIZED,

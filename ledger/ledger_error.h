@@ -84,7 +84,8 @@
     X(NO_MEMORY, 903, "out of memory")                                                             \
     X(GENESIS_INVALID, 904, "genesis configuration is invalid")                                    \
     X(NOT_INITIALIZED, 905, "store holds no genesis")                                              \
-    X(INTERNAL, 906, "internal server error")
+    X(INTERNAL, 906, "internal server error")                                                      \
+    X(ALREADY_INITIALIZED, 907, "store already holds a genesis")
 
 typedef enum ledger_err {
 #define LEDGER_ERR_ENUM(name, num, msg) LEDGER_##name = num,

@@ -171,6 +171,13 @@ int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g)
     ledger_batch b;
     uint8_t bytes[2048], key = META_GENESIS;
     ledger_account dead = {.shares = g->dead_shares};
+    const uint8_t *old;
+    size_t old_len;
+    int found = st->get(st->self, LEDGER_T_META, &key, 1, &old, &old_len);
+    if (found == 0)
+        return LEDGER_ALREADY_INITIALIZED; /* never overwrite a ledger */
+    if (found != LEDGER_STORE_NOTFOUND)
+        return found;
     if (!genesis_valid(g))
         return LEDGER_GENESIS_INVALID;
     size_t n = genesis_encode(bytes, sizeof bytes, g);

@@ -1954,6 +1954,9 @@ static void test_genesis(void)
     g = f.genesis;
     g.treasury_fee_bps = 9500; /* with the operator's 500: exactly 100% */
     CHECK_CODE(store_lmdb_write(s, genesis_fn, &g), LEDGER_OK);
+    /* a genesis never overwrites a ledger, valid or not */
+    CHECK_CODE(store_lmdb_write(s, genesis_fn, &g), LEDGER_ALREADY_INITIALIZED);
+    CHECK_CODE(store_lmdb_write(s, genesis_fn, &f.genesis), LEDGER_ALREADY_INITIALIZED);
     store_txn *t;
     ledger_store v;
     ledger_batch b;
