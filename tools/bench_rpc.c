@@ -1,4 +1,5 @@
 /* bench_rpc.c - lstd-bench-rpc: signed transfers/s and latency through a running lstd */
+#include <errno.h>
 #include <inttypes.h>
 #include <msgpack.h>
 #include <pthread.h>
@@ -6,63 +7,120 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
+#include "bench_util.h"
 #include "crypto.h"
 #include "ledger.h"
 #include "rpc_genesis.h"
 #include "rpc_reply.h"
 
+#define RECV_TIMEOUT_MS 30000 /* silence after which outstanding replies count as unanswered */
+#define SETUP_WINDOW 1024     /* setup deposits in flight */
+#define SETUP_CHUNK 65536     /* setup deposits signed at a time */
+#define SIGNER_AMOUNT 1000000000000u /* base units deposited to each signer */
+#define ACCOUNT_AMOUNT 1000000000u   /* base units deposited to each --accounts account */
+#define VERIFY_ROUNDS 3              /* the verify timing is repeated; the fastest round counts */
+#define THREADS_MAX 8                /* signing threads */
+#define START_DELAY_NS 20000000u     /* load threads start together this long after creation */
+#define ERROR_NAME_MAX 40
+
 static const char usage_text[] =
-    "usage: lstd-bench-rpc [--endpoint URL] [--keys DIR] [--connections N] [--signers N]\n"
-    "                      [--count N] [--window N]\n"
+    "usage: lstd-bench-rpc [options]\n"
     "\n"
-    "Against a running development lstd: the custodian (DIR/custodian.key, default\n"
-    "./lstd-data/keys) deposits to `signers` fresh accounts per connection; then each of\n"
-    "`connections` DEALER sockets pipelines pre-signed transfers (at most `window` in flight)\n"
-    "among its own signers. Prints transfers/s and reply latency percentiles (send to durable\n"
-    "reply). Defaults: tcp://127.0.0.1:7440, 4 connections, 16 signers, 40000 transfers,\n"
-    "window 256.\n";
+    "Against a running development lstd: the custodian (DIR/custodian.key) deposits to\n"
+    "`signers` fresh accounts per connection (and to --accounts further accounts), then each of\n"
+    "`connections` DEALER sockets sends pre-signed transfers from its own signers. Before the\n"
+    "load starts it times crypto_verify on one thread over --verify-samples pre-made signatures\n"
+    "(verify_per_s_one_core). Latency is per transfer, to its reply (which lstd sends once the\n"
+    "batch holding it is durable). rss_mb is the peak RSS of this bench process, not of lstd.\n"
+    "\n"
+    "  --endpoint URL       default tcp://127.0.0.1:7440\n"
+    "  --keys DIR           development keys, default ./lstd-data/keys\n"
+    "  --connections N      default 4 (1..64)\n"
+    "  --signers N          signing accounts per connection, default 16 (1..4096)\n"
+    "  --count N            transfers in all, default 40000\n"
+    "  --accounts N         further accounts created by deposits before the load; transfers then\n"
+    "                       go to uniformly random ones of them (default 0: to the connection's\n"
+    "                       next signer)\n"
+    "  --window N           closed loop (default): at most N transfers in flight per connection,\n"
+    "                       latency from each one's send; default 256\n"
+    "  --rate N             open loop: send N transfers/s in all, evenly spread over the\n"
+    "                       connections on a fixed schedule whatever the replies do; latency from\n"
+    "                       each one's scheduled send time, so a stall shows as latency\n"
+    "                       (how late the bench itself sent them: send_late_p99_ms)\n"
+    "  --verify-samples N   signatures timed for verify_per_s_one_core, default 4000\n"
+    "  --json               print one JSON line instead of the summary line\n";
+
+typedef struct options {
+    const char *endpoint, *keys_dir;
+    uint64_t connections, signers, count, window, accounts, rate, verify_samples;
+    bool json;
+} options;
 
 typedef struct conn {
     void *sock;
     uint8_t (*sk)[32], (*pk)[32];
-    unsigned signers;
-    msgpack_sbuffer *reqs; /* pre-signed requests */
-    uint64_t count, window, failed;
-    uint64_t *sent_ns, *lat_ns;
+    msgpack_sbuffer *reqs; /* pre-signed requests; request i has id i */
+    uint64_t count, window, index, connections, rate, signers;
+    uint64_t t0_ns;
+    uint64_t *sent_ns; /* closed loop: when sent; open loop: when scheduled */
+    uint64_t *late_ns; /* open loop: actual send - scheduled */
+    uint64_t *lat_ns;  /* 0: no reply */
+    uint64_t ok, not_ok, last_reply_ns;
+    char first_error[ERROR_NAME_MAX];
 } conn;
 
-static const char *endpoint = "tcp://127.0.0.1:7440";
-static const char *keys_dir = "./lstd-data/keys";
+/* A transaction to sign, and where its request goes. */
+typedef struct sign_item {
+    ledger_tx tx;
+    const uint8_t *sk;
+    uint64_t id;
+    msgpack_sbuffer *out;
+} sign_item;
 
-static uint64_t now_ns(void)
+typedef struct sign_job {
+    sign_item *items;
+    size_t first, end;
+    const ledger_tx_hasher *hasher;
+    int failed;
+} sign_job;
+
+/* ---- replies ---------------------------------------------------------------------------- */
+
+typedef struct reply {
+    uint64_t id;
+    bool ok;
+    char error[ERROR_NAME_MAX];
+} reply;
+
+static bool key_is(const msgpack_object *k, const char *name)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(name) &&
+           memcmp(k->via.str.ptr, name, k->via.str.size) == 0;
 }
 
-/* Reply fields the bench needs: id and ok. Returns: 0 or -1. */
-static int reply_parse(const void *data, size_t len, uint64_t *id, bool *ok)
+/* Reply fields the bench needs: id, ok, error. Returns: 0 or -1 (no id). */
+static int reply_parse(const void *data, size_t len, reply *r)
 {
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     int rc = -1;
+    memset(r, 0, sizeof *r);
     if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
         u.data.type == MSGPACK_OBJECT_MAP) {
         msgpack_object_map *m = &u.data.via.map;
         for (uint32_t i = 0; i < m->size; i++) {
             msgpack_object *k = &m->ptr[i].key, *v = &m->ptr[i].val;
-            if (k->type != MSGPACK_OBJECT_STR)
-                continue;
-            if (k->via.str.size == 2 && memcmp(k->via.str.ptr, "id", 2) == 0 &&
-                v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-                *id = v->via.u64;
+            if (key_is(k, "id") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                r->id = v->via.u64;
                 rc = 0;
-            } else if (k->via.str.size == 2 && memcmp(k->via.str.ptr, "ok", 2) == 0 &&
-                       v->type == MSGPACK_OBJECT_BOOLEAN) {
-                *ok = v->via.boolean;
+            } else if (key_is(k, "ok") && v->type == MSGPACK_OBJECT_BOOLEAN) {
+                r->ok = v->via.boolean;
+            } else if (key_is(k, "error") && v->type == MSGPACK_OBJECT_STR &&
+                       v->via.str.size < sizeof r->error) {
+                memcpy(r->error, v->via.str.ptr, v->via.str.size);
             }
         }
     }
@@ -70,40 +128,22 @@ static int reply_parse(const void *data, size_t len, uint64_t *id, bool *ok)
     return rc;
 }
 
-static void sign_into(msgpack_sbuffer *buf, uint64_t id, ledger_tx *tx, const uint8_t sk[32],
-                      const char *ledger_id)
-{
-    uint8_t hash[32], sig[64];
-    msgpack_packer pk;
-    if (ledger_tx_hash(hash, ledger_id, tx) != LEDGER_OK || crypto_sign(sig, hash, sk) != 0) {
-        fprintf(stderr, "lstd-bench-rpc: signing failed\n");
-        exit(1);
-    }
-    msgpack_sbuffer_init(buf);
-    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    rpc_pack_tx_request(&pk, &(rpc_id){.type = 1, .u = id}, tx, sig, NULL);
-}
-
 /* Send one request and wait for its reply (setup only). Returns: ok. */
-static bool roundtrip(void *sock, const msgpack_sbuffer *req, char *reply, size_t cap, int *len)
+static bool roundtrip(void *sock, const msgpack_sbuffer *req, char *buf, size_t cap, int *len)
 {
-    uint64_t id;
-    bool ok = false;
-    if (zmq_send(sock, req->data, req->size, 0) < 0 || (*len = zmq_recv(sock, reply, cap, 0)) < 0)
+    reply r;
+    if (zmq_send(sock, req->data, req->size, 0) < 0 || (*len = zmq_recv(sock, buf, cap, 0)) < 0)
         return false;
-    return reply_parse(reply, (size_t)*len, &id, &ok) == 0 && ok;
+    return reply_parse(buf, (size_t)*len, &r) == 0 && r.ok;
 }
 
 static const msgpack_object *find_key(const msgpack_object *map, const char *key)
 {
     if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
         return NULL;
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
-            memcmp(k->via.str.ptr, key, k->via.str.size) == 0)
+    for (uint32_t i = 0; i < map->via.map.size; i++)
+        if (key_is(&map->via.map.ptr[i].key, key))
             return &map->via.map.ptr[i].val;
-    }
     return NULL;
 }
 
@@ -111,7 +151,7 @@ static const msgpack_object *find_key(const msgpack_object *map, const char *key
 static int query_field(void *sock, const char *op, const char *arg, const uint8_t *arg_val,
                        const char *field, char *str_out, uint64_t *u_out)
 {
-    char reply[65536];
+    char buf[65536];
     int len, rc = -1;
     msgpack_sbuffer q;
     msgpack_packer pk;
@@ -123,10 +163,10 @@ static int query_field(void *sock, const char *op, const char *arg, const uint8_
     rpc_pack_str(&pk, "op", op);
     if (arg)
         rpc_pack_bin(&pk, arg, arg_val, 32);
-    bool ok = roundtrip(sock, &q, reply, sizeof reply, &len);
+    bool ok = roundtrip(sock, &q, buf, sizeof buf, &len);
     msgpack_sbuffer_destroy(&q);
     msgpack_unpacked_init(&u);
-    if (ok && msgpack_unpack_next(&u, reply, (size_t)len, NULL) == MSGPACK_UNPACK_SUCCESS) {
+    if (ok && msgpack_unpack_next(&u, buf, (size_t)len, NULL) == MSGPACK_UNPACK_SUCCESS) {
         const msgpack_object *v = find_key(find_key(&u.data, "result"), field);
         if (v && v->type == MSGPACK_OBJECT_STR && str_out && v->via.str.size <= LEDGER_ID_MAX) {
             memcpy(str_out, v->via.str.ptr, v->via.str.size);
@@ -141,146 +181,592 @@ static int query_field(void *sock, const char *op, const char *arg, const uint8_
     return rc;
 }
 
-/* The ledger id and the custodian's next nonce, from the pool and account queries. */
-static int setup_info(void *sock, const uint8_t custodian[32], char ledger_id[33], uint64_t *nonce)
+/* ---- signing ----------------------------------------------------------------------------- */
+
+static void *sign_run(void *arg)
 {
-    if (query_field(sock, "pool", NULL, NULL, "ledger_id", ledger_id, NULL) != 0)
-        return -1;
-    return query_field(sock, "account", "account", custodian, "next_nonce", NULL, nonce);
+    sign_job *j = arg;
+    for (size_t i = j->first; i < j->end; i++) {
+        sign_item *it = &j->items[i];
+        uint8_t hash[32], sig[64];
+        msgpack_packer pk;
+        if (ledger_tx_hash_with(hash, j->hasher, &it->tx) != LEDGER_OK ||
+            crypto_sign(sig, hash, it->sk) != 0) {
+            j->failed = 1;
+            return NULL;
+        }
+        msgpack_sbuffer_init(it->out);
+        msgpack_packer_init(&pk, it->out, msgpack_sbuffer_write);
+        rpc_pack_tx_request(&pk, &(rpc_id){.type = 1, .u = it->id}, &it->tx, sig, NULL);
+    }
+    return NULL;
 }
 
-static void *conn_run(void *arg)
+static size_t thread_count(size_t n)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t t = cores < 1 ? 1 : cores > THREADS_MAX ? THREADS_MAX : (size_t)cores;
+    return n < 1000 ? 1 : t;
+}
+
+/* Sign and pack every item, on one thread per core. Returns: 0 or -1. */
+static int sign_all(sign_item *items, size_t n, const ledger_tx_hasher *h)
+{
+    size_t threads = thread_count(n), started = 0;
+    pthread_t th[THREADS_MAX];
+    sign_job jobs[THREADS_MAX];
+    int failed = 0;
+    for (size_t t = 0; t < threads; t++) {
+        jobs[t] = (sign_job){items, n * t / threads, n * (t + 1) / threads, h, 0};
+        if (t + 1 < threads && pthread_create(&th[started], NULL, sign_run, &jobs[t]) == 0)
+            started++;
+        else
+            sign_run(&jobs[t]);
+    }
+    for (size_t t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    for (size_t t = 0; t < threads; t++)
+        failed |= jobs[t].failed;
+    return failed || started + 1 != threads ? -1 : 0;
+}
+
+/* ---- setup ------------------------------------------------------------------------------- */
+
+typedef struct setup {
+    void *sock;
+    char ledger_id[LEDGER_ID_MAX + 1];
+    ledger_tx_hasher hasher;
+    uint8_t csk[32], cpk[32]; /* the custodian */
+    uint64_t cnonce;          /* its next nonce */
+    uint8_t seed[32];         /* this run's: account keys and deposit refs derive from it */
+    crypto_tag tag;
+    uint64_t deposits; /* made so far: the index of the next ref */
+    sign_item *items;
+    msgpack_sbuffer *bufs;
+    size_t n; /* deposits waiting in items */
+} setup;
+
+/* Sign and send the waiting deposits, at most SETUP_WINDOW in flight; every one must succeed.
+ * Returns: 0 or -1 (message on stderr). */
+static int setup_flush(setup *s)
+{
+    char buf[4096];
+    size_t sent = 0, done = 0;
+    int rc = sign_all(s->items, s->n, &s->hasher);
+    while (rc == 0 && done < s->n) {
+        while (sent < s->n && sent - done < SETUP_WINDOW) {
+            if (zmq_send(s->sock, s->bufs[sent].data, s->bufs[sent].size, 0) < 0)
+                rc = -1;
+            sent++;
+        }
+        reply r;
+        int len = zmq_recv(s->sock, buf, sizeof buf, 0);
+        if (len < 0 || reply_parse(buf, (size_t)len, &r) != 0 || !r.ok) {
+            fprintf(stderr, "lstd-bench-rpc: a setup deposit failed (%s)\n",
+                    len < 0 ? "no reply" : r.error);
+            rc = -1;
+        }
+        done++;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        msgpack_sbuffer_destroy(&s->bufs[i]);
+    s->n = 0;
+    return rc;
+}
+
+/* Queue a custodian deposit to `to` (unique ref). Returns: 0 or -1. */
+static int setup_deposit(setup *s, const uint8_t to[32], uint64_t amount)
+{
+    sign_item *it = &s->items[s->n];
+    uint8_t msg[40];
+    memset(it, 0, sizeof *it);
+    it->tx.kind = LEDGER_TX_DEPOSIT;
+    it->tx.nonce = s->cnonce++;
+    memcpy(it->tx.signer, s->cpk, 32);
+    memcpy(it->tx.account, to, 32);
+    it->tx.amount = amount;
+    memcpy(msg, s->seed, 32);
+    memcpy(msg + 32, &s->deposits, 8);
+    s->deposits++;
+    crypto_tag_hash(it->tx.ref, &s->tag, msg, sizeof msg); /* 40 bytes: keys hash 44 */
+    it->sk = s->csk;
+    it->id = s->n + 1;
+    it->out = &s->bufs[s->n];
+    return ++s->n == SETUP_CHUNK ? setup_flush(s) : 0;
+}
+
+/* Account key i of this run: the first valid x-only key among tagged hashes of (seed, i, t). */
+static void derive_key(const setup *s, uint64_t i, uint8_t out[32])
+{
+    uint8_t msg[44];
+    memcpy(msg, s->seed, 32);
+    memcpy(msg + 32, &i, 8);
+    for (uint32_t t = 0;; t++) {
+        memcpy(msg + 40, &t, 4);
+        crypto_tag_hash(out, &s->tag, msg, sizeof msg);
+        if (crypto_pubkey_valid(out))
+            return;
+    }
+}
+
+static int setup_open(setup *s, const options *o, void *zctx)
+{
+    char path[1024];
+    uint8_t throwaway[32];
+    int timeout_ms = RECV_TIMEOUT_MS;
+    memset(s, 0, sizeof *s);
+    snprintf(path, sizeof path, "%s/custodian.key", o->keys_dir);
+    s->sock = zmq_socket(zctx, ZMQ_DEALER);
+    zmq_setsockopt(s->sock, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    zmq_setsockopt(s->sock, ZMQ_LINGER, &(int){0}, sizeof(int));
+    if (rpc_key_read(path, s->csk) != 0 || crypto_pubkey(s->cpk, s->csk) != 0 ||
+        zmq_connect(s->sock, o->endpoint) != 0 ||
+        query_field(s->sock, "pool", NULL, NULL, "ledger_id", s->ledger_id, NULL) != 0 ||
+        query_field(s->sock, "account", "account", s->cpk, "next_nonce", NULL, &s->cnonce) != 0) {
+        fprintf(stderr, "lstd-bench-rpc: cannot read %s or query %s\n", path, o->endpoint);
+        return -1;
+    }
+    ledger_tx_hasher_init(&s->hasher, s->ledger_id);
+    crypto_tag_init(&s->tag, "lstd-bench-rpc", 14);
+    s->items = calloc(SETUP_CHUNK, sizeof *s->items);
+    s->bufs = calloc(SETUP_CHUNK, sizeof *s->bufs);
+    if (s->items == NULL || s->bufs == NULL || crypto_keygen(throwaway, s->seed) != 0)
+        return -1;
+    crypto_wipe(throwaway, sizeof throwaway);
+    return 0;
+}
+
+/* ---- connections and their transfers ------------------------------------------------------- */
+
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Keys, funding deposits and transfer items of connection c (signed later, all together). */
+static int conn_prepare(conn *k, uint64_t c, const options *o, setup *s,
+                        const uint8_t (*accounts)[32], sign_item *items)
+{
+    uint64_t per = o->count / o->connections, rng = 88172645463325252ull + c * 7919;
+    k->index = c;
+    k->signers = o->signers;
+    k->connections = o->connections;
+    k->count = per;
+    k->window = o->window;
+    k->rate = o->rate;
+    k->sk = calloc(o->signers, 32);
+    k->pk = calloc(o->signers, 32);
+    k->reqs = calloc(per ? per : 1, sizeof *k->reqs);
+    k->sent_ns = calloc(per ? per : 1, sizeof *k->sent_ns);
+    k->late_ns = calloc(per ? per : 1, sizeof *k->late_ns);
+    k->lat_ns = calloc(per ? per : 1, sizeof *k->lat_ns);
+    uint64_t *nonce = calloc(o->signers, sizeof *nonce);
+    if (!k->sk || !k->pk || !k->reqs || !k->sent_ns || !k->late_ns || !k->lat_ns || !nonce)
+        return -1;
+    for (uint64_t i = 0; i < o->signers; i++)
+        if (crypto_keygen(k->sk[i], k->pk[i]) != 0 || setup_deposit(s, k->pk[i], SIGNER_AMOUNT))
+            return -1;
+    for (uint64_t i = 0; i < per; i++) {
+        uint64_t from = i % o->signers;
+        sign_item *it = &items[i];
+        memset(it, 0, sizeof *it);
+        it->tx.kind = LEDGER_TX_TRANSFER;
+        it->tx.nonce = ++nonce[from];
+        it->tx.amount = 1 + i % 7;
+        memcpy(it->tx.signer, k->pk[from], 32);
+        memcpy(it->tx.account,
+               o->accounts ? accounts[next_rand(&rng) % o->accounts]
+                           : k->pk[(from + 1) % o->signers],
+               32);
+        it->sk = k->sk[from];
+        it->id = i;
+        it->out = &k->reqs[i];
+    }
+    free(nonce);
+    return 0;
+}
+
+/* Fund everything and pre-sign every transfer. Out: cs[], *accounts (caller frees).
+ * Returns: 0 or -1 (message on stderr). */
+static int prepare(conn *cs, const options *o, setup *s, uint8_t (**accounts)[32])
+{
+    uint64_t per = o->count / o->connections;
+    sign_item *items = calloc(per * o->connections + 1, sizeof *items);
+    int rc = 0;
+    *accounts = calloc(o->accounts + 1, 32);
+    if (items == NULL || *accounts == NULL)
+        rc = -1;
+    for (uint64_t i = 0; rc == 0 && i < o->accounts; i++) {
+        derive_key(s, i, (*accounts)[i]);
+        rc = setup_deposit(s, (*accounts)[i], ACCOUNT_AMOUNT);
+    }
+    for (uint64_t c = 0; rc == 0 && c < o->connections; c++)
+        rc = conn_prepare(&cs[c], c, o, s, (const uint8_t(*)[32]) * accounts, items + c * per);
+    if (rc == 0)
+        rc = setup_flush(s);
+    if (rc == 0 && sign_all(items, per * o->connections, &s->hasher) != 0) {
+        fprintf(stderr, "lstd-bench-rpc: signing failed\n");
+        rc = -1;
+    }
+    free(items);
+    return rc;
+}
+
+/* verify_per_s_one_core: BIP-340 verifications per second on this thread, the fastest of
+ * VERIFY_ROUNDS rounds over `samples` signatures made here. Returns: the rate, or 0. */
+static double verify_rate(uint64_t samples)
+{
+    uint8_t sk[32], pk[32];
+    uint8_t(*msg)[32] = calloc(samples, 32), (*sig)[64] = calloc(samples, 64);
+    double best = 0;
+    if (msg == NULL || sig == NULL || samples == 0 || crypto_keygen(sk, pk) != 0)
+        goto out;
+    for (uint64_t i = 0; i < samples; i++) {
+        crypto_tagged_hash(msg[i], "lstd-bench-rpc/verify", 21, &i, sizeof i);
+        if (crypto_sign(sig[i], msg[i], sk) != 0)
+            goto out;
+    }
+    for (int r = 0; r < VERIFY_ROUNDS; r++) {
+        uint64_t good = 0;
+        double t0 = bench_now_s();
+        for (uint64_t i = 0; i < samples; i++)
+            good += crypto_verify(sig[i], msg[i], pk);
+        double rate = (double)samples / (bench_now_s() - t0);
+        if (good != samples) {
+            best = 0;
+            break;
+        }
+        best = rate > best ? rate : best;
+    }
+out:
+    crypto_wipe(sk, sizeof sk);
+    free(msg);
+    free(sig);
+    return best;
+}
+
+/* ---- load ---------------------------------------------------------------------------------- */
+
+static void record_reply(conn *c, const char *buf, int len, uint64_t now)
+{
+    reply r;
+    if (len < 0 || reply_parse(buf, (size_t)len, &r) != 0 || r.id >= c->count ||
+        c->lat_ns[r.id] != 0)
+        return;
+    c->lat_ns[r.id] = now > c->sent_ns[r.id] ? now - c->sent_ns[r.id] : 1;
+    c->last_reply_ns = now;
+    if (r.ok) {
+        c->ok++;
+    } else {
+        c->not_ok++;
+        if (c->first_error[0] == '\0')
+            snprintf(c->first_error, sizeof c->first_error, "%s", r.error[0] ? r.error : "?");
+    }
+}
+
+/* Closed loop: keep `window` transfers in flight; latency from each one's send. */
+static void *conn_closed(void *arg)
 {
     conn *c = arg;
     uint64_t sent = 0, done = 0;
-    char reply[4096];
+    char buf[4096];
+    while (bench_now_ns() < c->t0_ns)
+        usleep(100);
     while (done < c->count) {
         while (sent < c->count && sent - done < c->window) {
-            c->sent_ns[sent] = now_ns();
+            c->sent_ns[sent] = bench_now_ns();
             if (zmq_send(c->sock, c->reqs[sent].data, c->reqs[sent].size, 0) < 0)
                 return NULL;
             sent++;
         }
-        int len = zmq_recv(c->sock, reply, sizeof reply, 0);
-        uint64_t id = 0;
-        bool ok = false;
-        if (len < 0 || reply_parse(reply, (size_t)len, &id, &ok) != 0 || id >= c->count)
-            return NULL;
-        c->lat_ns[id] = now_ns() - c->sent_ns[id];
-        c->failed += !ok;
+        int len = zmq_recv(c->sock, buf, sizeof buf, 0);
+        if (len < 0)
+            return NULL; /* RECV_TIMEOUT_MS of silence: the rest are unanswered */
+        record_reply(c, buf, len, bench_now_ns());
         done++;
     }
     return NULL;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* Wait for replies until `until_ns` (or RECV_TIMEOUT_MS when 0) and record them. zmq_poll
+ * counts whole milliseconds, so the last fraction of a millisecond is slept precisely instead
+ * (a reply arriving then is read, and timed, at most that fraction late).
+ * Returns: replies recorded, or -1 (a socket error). */
+static int await_replies(conn *c, uint64_t until_ns)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    char buf[4096];
+    zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
+    uint64_t now = bench_now_ns(), wait = until_ns > now ? until_ns - now : 0;
+    long timeout_ms = until_ns == 0 ? RECV_TIMEOUT_MS : (long)(wait / 1000000u);
+    if (timeout_ms == 0 && wait > 0) {
+        struct timespec ts = {0, (long)wait};
+        nanosleep(&ts, NULL);
+    } else if (zmq_poll(&item, 1, timeout_ms) < 0 && errno != EINTR) {
+        return -1;
+    }
+    int len, got = 0;
+    while ((len = zmq_recv(c->sock, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0) {
+        record_reply(c, buf, len, bench_now_ns());
+        got++;
+    }
+    return got;
+}
+
+/* Open loop: transfer i of connection c is due at t0 + (i·C + c) / rate and sent then,
+ * whatever is outstanding; its latency runs from that scheduled time, so a stall anywhere
+ * (server or bench) shows as latency. How late the sends went out is kept (late_ns). */
+static void *conn_open(void *arg)
+{
+    conn *c = arg;
+    uint64_t sent = 0, done = 0;
+    double step_ns = 1e9 / (double)c->rate;
+    for (uint64_t i = 0; i < c->count; i++)
+        c->sent_ns[i] = c->t0_ns + (uint64_t)((double)(i * c->connections + c->index) * step_ns);
+    while (done < c->count) {
+        uint64_t now = bench_now_ns();
+        while (sent < c->count && c->sent_ns[sent] <= now) {
+            if (zmq_send(c->sock, c->reqs[sent].data, c->reqs[sent].size, 0) < 0)
+                return NULL;
+            c->late_ns[sent] = bench_now_ns() - c->sent_ns[sent];
+            sent++;
+        }
+        int got = await_replies(c, sent < c->count ? c->sent_ns[sent] : 0);
+        if (got < 0 || (got == 0 && sent == c->count))
+            return NULL; /* RECV_TIMEOUT_MS of silence: the rest are unanswered */
+        done += (uint64_t)got;
+    }
+    return NULL;
+}
+
+static int connect_all(conn *cs, const options *o, void *zctx)
+{
+    int timeout_ms = RECV_TIMEOUT_MS, unlimited = 0;
+    for (uint64_t c = 0; c < o->connections; c++) {
+        cs[c].sock = zmq_socket(zctx, ZMQ_DEALER);
+        if (cs[c].sock == NULL)
+            return -1;
+        zmq_setsockopt(cs[c].sock, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+        zmq_setsockopt(cs[c].sock, ZMQ_LINGER, &unlimited, sizeof unlimited); /* 0: drop */
+        zmq_setsockopt(cs[c].sock, ZMQ_SNDHWM, &unlimited, sizeof unlimited);
+        zmq_setsockopt(cs[c].sock, ZMQ_RCVHWM, &unlimited, sizeof unlimited);
+        if (zmq_connect(cs[c].sock, o->endpoint) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Run every connection on its own thread. Returns: the start time t0 (ns). */
+static uint64_t run_load(conn *cs, const options *o)
+{
+    pthread_t *th = calloc(o->connections, sizeof *th);
+    uint64_t t0 = bench_now_ns() + START_DELAY_NS;
+    for (uint64_t c = 0; c < o->connections; c++) {
+        cs[c].t0_ns = t0;
+        if (th == NULL || pthread_create(&th[c], NULL, o->rate ? conn_open : conn_closed, &cs[c])) {
+            fprintf(stderr, "lstd-bench-rpc: cannot start a connection thread\n");
+            exit(1);
+        }
+    }
+    for (uint64_t c = 0; c < o->connections; c++)
+        pthread_join(th[c], NULL);
+    free(th);
+    return t0;
+}
+
+/* ---- results ------------------------------------------------------------------------------- */
+
+typedef struct summary {
+    double verify_per_s, transfers_per_s, p50, p99, p999, max, late_p99, setup_s, rss_mb;
+    uint64_t total, answered, ok, not_ok, accounts;
+    const char *first_error;
+} summary;
+
+/* Latency quantiles over every answered transfer, throughput over t0 .. the last reply. */
+static int summarize(summary *s, const conn *cs, const options *o, uint64_t t0)
+{
+    uint64_t per = o->count / o->connections, last = t0;
+    double *lat = calloc(per * o->connections + 1, sizeof *lat);
+    double *late = calloc(per * o->connections + 1, sizeof *late);
+    if (lat == NULL || late == NULL)
+        return -1;
+    s->total = per * o->connections;
+    s->first_error = "";
+    for (uint64_t c = 0; c < o->connections; c++) {
+        s->ok += cs[c].ok;
+        s->not_ok += cs[c].not_ok;
+        if (cs[c].first_error[0] && !s->first_error[0])
+            s->first_error = cs[c].first_error;
+        last = cs[c].last_reply_ns > last ? cs[c].last_reply_ns : last;
+        for (uint64_t i = 0; i < per; i++) {
+            late[c * per + i] = (double)cs[c].late_ns[i] / 1e6;
+            if (cs[c].lat_ns[i] != 0)
+                lat[s->answered++] = (double)cs[c].lat_ns[i] / 1e6;
+        }
+    }
+    bench_sort(lat, s->answered);
+    bench_sort(late, s->total);
+    s->p50 = bench_quantile(lat, s->answered, 0.5);
+    s->p99 = bench_quantile(lat, s->answered, 0.99);
+    s->p999 = bench_quantile(lat, s->answered, 0.999);
+    s->max = s->answered ? lat[s->answered - 1] : 0;
+    s->late_p99 = o->rate ? bench_quantile(late, s->total, 0.99) : 0;
+    s->transfers_per_s = last > t0 ? (double)s->ok * 1e9 / (double)(last - t0) : 0;
+    free(lat);
+    free(late);
+    return 0;
+}
+
+static void print_json(const summary *s, const options *o)
+{
+    printf("{\"mode\":\"%s\",\"connections\":%" PRIu64 ",\"window\":%" PRIu64
+           ",\"rate_per_s\":%" PRIu64 ",\"count\":%" PRIu64 ",\"accounts\":%" PRIu64
+           ",\"verify_per_s_one_core\":%.1f,\"transfers_per_s\":%.1f,\"p50_ms\":%.3f,"
+           "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"send_late_p99_ms\":%.3f,"
+           "\"ok\":%" PRIu64 ",\"not_ok\":%" PRIu64 ",\"unanswered\":%" PRIu64
+           ",\"first_error\":\"%s\",\"setup_s\":%.2f,\"rss_mb\":%.1f,\"rss_of\":\"bench\"}\n",
+           o->rate ? "open" : "closed", o->connections, o->rate ? 0 : o->window, o->rate, s->total,
+           s->accounts, s->verify_per_s, s->transfers_per_s, s->p50, s->p99, s->p999, s->max,
+           s->late_p99, s->ok, s->not_ok, s->total - s->answered, s->first_error, s->setup_s,
+           s->rss_mb);
+}
+
+static void print_human(const summary *s, const options *o)
+{
+    char mode[64], failed[ERROR_NAME_MAX + 16] = "";
+    if (o->rate)
+        snprintf(mode, sizeof mode, "open loop at %" PRIu64 "/s", o->rate);
+    else
+        snprintf(mode, sizeof mode, "window %" PRIu64, o->window);
+    if (s->first_error[0])
+        snprintf(failed, sizeof failed, " (first: %s)", s->first_error);
+    printf("%" PRIu64 " transfers among %" PRIu64 " accounts over %" PRIu64
+           " connections (%s): %.0f/s; latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max "
+           "%.2f ms; verify %.0f/s on one core; %" PRIu64 " not ok%s, %" PRIu64
+           " unanswered; bench peak RSS %.0f MiB\n",
+           s->total, s->accounts, o->connections, mode, s->transfers_per_s, s->p50, s->p99, s->p999,
+           s->max, s->verify_per_s, s->not_ok, failed, s->total - s->answered, s->rss_mb);
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+/* Returns: 0 parsed, 1 --help, 2 a usage error. */
+static int parse_options(options *o, int argc, char **argv)
+{
+    struct {
+        const char *name;
+        uint64_t *v;
+    } nums[] = {{"--connections", &o->connections},
+                {"--signers", &o->signers},
+                {"--count", &o->count},
+                {"--window", &o->window},
+                {"--accounts", &o->accounts},
+                {"--rate", &o->rate},
+                {"--verify-samples", &o->verify_samples}};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        size_t k = 0;
+        while (k < sizeof nums / sizeof nums[0] && strcmp(a, nums[k].name) != 0)
+            k++;
+        if (k < sizeof nums / sizeof nums[0] && bench_parse_u64(v, nums[k].v))
+            i++;
+        else if (strcmp(a, "--endpoint") == 0 && v)
+            o->endpoint = argv[++i];
+        else if (strcmp(a, "--keys") == 0 && v)
+            o->keys_dir = argv[++i];
+        else if (strcmp(a, "--json") == 0)
+            o->json = true;
+        else
+            return strcmp(a, "--help") == 0 ? 1 : 2;
+    }
+    if (o->connections == 0 || o->connections > 64 || o->signers == 0 || o->signers > 4096 ||
+        o->count < o->connections || o->window == 0 || o->verify_samples == 0 ||
+        o->accounts > UINT32_MAX)
+        return 2;
+    return 0;
+}
+
+static void conn_free(conn *k)
+{
+    for (uint64_t i = 0; k->reqs != NULL && i < k->count; i++)
+        msgpack_sbuffer_destroy(&k->reqs[i]);
+    if (k->sk != NULL)
+        crypto_wipe(k->sk, k->signers * 32);
+    if (k->sock != NULL)
+        zmq_close(k->sock);
+    free(k->sk);
+    free(k->pk);
+    free(k->reqs);
+    free(k->sent_ns);
+    free(k->late_ns);
+    free(k->lat_ns);
+}
+
+static void setup_close(setup *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        msgpack_sbuffer_destroy(&s->bufs[i]);
+    if (s->sock != NULL)
+        zmq_close(s->sock);
+    free(s->items);
+    free(s->bufs);
+    crypto_wipe(s->csk, sizeof s->csk);
+}
+
+/* Setup, the verify timing, the load; Out: *sum. Returns: 0 or -1 (message on stderr). */
+static int bench_run(const options *o, void *zctx, setup *s, conn *cs, uint8_t (**accounts)[32],
+                     summary *sum)
+{
+    double t0 = bench_now_s();
+    if (setup_open(s, o, zctx) != 0 || prepare(cs, o, s, accounts) != 0 ||
+        connect_all(cs, o, zctx) != 0)
+        return -1;
+    sum->setup_s = bench_now_s() - t0;
+    sum->verify_per_s = verify_rate(o->verify_samples); /* a quiet machine, before the load */
+    if (sum->verify_per_s == 0) {
+        fprintf(stderr, "lstd-bench-rpc: the verify timing failed\n");
+        return -1;
+    }
+    uint64_t start = run_load(cs, o);
+    return summarize(sum, cs, o, start);
 }
 
 int main(int argc, char **argv)
 {
-    uint64_t connections = 4, signers = 16, count = 40000, window = 256;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--endpoint") == 0 && v)
-            endpoint = argv[++i];
-        else if (strcmp(a, "--keys") == 0 && v)
-            keys_dir = argv[++i];
-        else if (strcmp(a, "--connections") == 0 && v)
-            connections = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(a, "--signers") == 0 && v)
-            signers = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(a, "--count") == 0 && v)
-            count = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(a, "--window") == 0 && v)
-            window = strtoull(argv[++i], NULL, 10);
-        else {
-            fputs(usage_text, strcmp(a, "--help") == 0 ? stdout : stderr);
-            return strcmp(a, "--help") == 0 ? 0 : 2;
-        }
+    options o = {.endpoint = "tcp://127.0.0.1:7440",
+                 .keys_dir = "./lstd-data/keys",
+                 .connections = 4,
+                 .signers = 16,
+                 .count = 40000,
+                 .window = 256,
+                 .verify_samples = 4000};
+    int prc = parse_options(&o, argc, argv);
+    if (prc != 0) {
+        fputs(usage_text, prc == 1 ? stdout : stderr);
+        return prc == 1 ? 0 : 2;
     }
-    if (connections == 0 || connections > 64 || signers == 0 || signers > 4096 || count == 0 ||
-        window == 0) {
-        fputs(usage_text, stderr);
-        return 2;
+    void *zctx = zmq_ctx_new();
+    setup s;
+    summary sum = {.accounts = o.accounts + o.connections * o.signers};
+    uint8_t(*accounts)[32] = NULL;
+    conn *cs = calloc(o.connections, sizeof *cs);
+    memset(&s, 0, sizeof s);
+    int rc = zctx != NULL && cs != NULL ? bench_run(&o, zctx, &s, cs, &accounts, &sum) : -1;
+    if (rc == 0) {
+        sum.rss_mb = bench_rss_mb();
+        if (o.json)
+            print_json(&sum, &o);
+        else
+            print_human(&sum, &o);
     }
-    char path[1024], ledger_id[33];
-    uint8_t csk[32], cpk[32];
-    uint64_t cnonce;
-    snprintf(path, sizeof path, "%s/custodian.key", keys_dir);
-    void *zctx = zmq_ctx_new(), *setup = zmq_socket(zctx, ZMQ_DEALER);
-    int timeout_ms = 30000;
-    zmq_setsockopt(setup, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-    if (rpc_key_read(path, csk) != 0 || crypto_pubkey(cpk, csk) != 0 ||
-        zmq_connect(setup, endpoint) != 0 || setup_info(setup, cpk, ledger_id, &cnonce) != 0) {
-        fprintf(stderr, "lstd-bench-rpc: cannot read %s or query %s\n", path, endpoint);
-        return 1;
-    }
-    conn *cs = calloc(connections, sizeof *cs);
-    uint64_t per = count / connections;
-    /* keys, funding deposits, and pre-signed transfers */
-    for (uint64_t c = 0; c < connections; c++) {
-        conn *k = &cs[c];
-        k->signers = (unsigned)signers;
-        k->sk = calloc(signers, 32);
-        k->pk = calloc(signers, 32);
-        k->count = per;
-        k->window = window;
-        k->reqs = calloc(per, sizeof *k->reqs);
-        k->sent_ns = calloc(per, sizeof *k->sent_ns);
-        k->lat_ns = calloc(per, sizeof *k->lat_ns);
-        uint64_t *nonce = calloc(signers, sizeof *nonce);
-        for (uint64_t s = 0; s < signers; s++) {
-            char reply[4096];
-            int len;
-            msgpack_sbuffer req;
-            ledger_tx tx = {.kind = LEDGER_TX_DEPOSIT, .nonce = cnonce++, .amount = 1000000000000};
-            if (crypto_keygen(k->sk[s], k->pk[s]) != 0)
-                return 1;
-            memcpy(tx.signer, cpk, 32);
-            memcpy(tx.account, k->pk[s], 32);
-            crypto_tagged_hash(tx.ref, "bench", 5, k->pk[s], 32);
-            sign_into(&req, 0, &tx, csk, ledger_id);
-            if (!roundtrip(setup, &req, reply, sizeof reply, &len)) {
-                fprintf(stderr, "lstd-bench-rpc: funding deposit failed\n");
-                return 1;
-            }
-            msgpack_sbuffer_destroy(&req);
-        }
-        for (uint64_t i = 0; i < per; i++) {
-            uint64_t s = i % signers;
-            ledger_tx tx = {.kind = LEDGER_TX_TRANSFER, .nonce = ++nonce[s], .amount = 1 + i % 7};
-            memcpy(tx.signer, k->pk[s], 32);
-            memcpy(tx.account, k->pk[(s + 1) % signers], 32);
-            sign_into(&k->reqs[i], i, &tx, k->sk[s], ledger_id);
-        }
-        free(nonce);
-        k->sock = zmq_socket(zctx, ZMQ_DEALER);
-        zmq_setsockopt(k->sock, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-        zmq_connect(k->sock, endpoint);
-    }
-    pthread_t *th = calloc(connections, sizeof *th);
-    uint64_t t0 = now_ns();
-    for (uint64_t c = 0; c < connections; c++)
-        pthread_create(&th[c], NULL, conn_run, &cs[c]);
-    for (uint64_t c = 0; c < connections; c++)
-        pthread_join(th[c], NULL);
-    double secs = (double)(now_ns() - t0) / 1e9;
-    uint64_t total = per * connections, failed = 0, *all = calloc(total, sizeof *all), n = 0;
-    for (uint64_t c = 0; c < connections; c++) {
-        failed += cs[c].failed;
-        for (uint64_t i = 0; i < per; i++)
-            if (cs[c].lat_ns[i] != 0)
-                all[n++] = cs[c].lat_ns[i];
-    }
-    qsort(all, n, sizeof *all, cmp_u64);
-    printf("%" PRIu64 " transfers over %" PRIu64 " connections (window %" PRIu64 "): %.0f/s; "
-           "latency p50 %.2f ms, p99 %.2f ms, max %.2f ms; %" PRIu64 " not ok, %" PRIu64
-           " unanswered\n",
-           total, connections, window, (double)n / secs, n ? (double)all[n / 2] / 1e6 : 0.0,
-           n ? (double)all[n * 99 / 100] / 1e6 : 0.0, n ? (double)all[n - 1] / 1e6 : 0.0, failed,
-           total - n);
-    return failed == 0 && n == total ? 0 : 1;
+    for (uint64_t c = 0; cs != NULL && c < o.connections; c++)
+        conn_free(&cs[c]);
+    free(cs);
+    free(accounts);
+    setup_close(&s);
+    if (zctx != NULL)
+        zmq_ctx_term(zctx);
+    return rc == 0 && sum.not_ok == 0 && sum.answered == sum.total ? 0 : 1;
 }
