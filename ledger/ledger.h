@@ -316,6 +316,14 @@ void ledger_genesis_defaults(ledger_genesis *g);
  *  written), LEDGER_GENESIS_INVALID (bad id, key, fee or parameter) or a store error. */
 LEDGER_WARN_UNUSED int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g);
 
+/** Encode the genesis configuration: the genesis bytes of PROTOCOL.md ("History").
+ *  Returns: bytes written, or 0 if cap is too small. */
+size_t ledger_genesis_encode(uint8_t *out, size_t cap, const ledger_genesis *g);
+
+/** Genesis hash: tagged SHA-256 "lstd/genesis/v1" over the genesis bytes; the first history
+ *  record's prev. */
+void ledger_genesis_hash(uint8_t out[LEDGER_HASH_SIZE], const uint8_t *bytes, size_t len);
+
 /** Read the genesis configuration back. Returns: LEDGER_OK, LEDGER_NOT_INITIALIZED,
  *  LEDGER_STORE_CORRUPT or a store error. */
 LEDGER_WARN_UNUSED int ledger_genesis_read(ledger_store *st, ledger_genesis *g);

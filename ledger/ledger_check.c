@@ -218,8 +218,8 @@ static int check_history(check *c)
     int rc = ledger_genesis_read(c->st, &g);
     if (rc != LEDGER_OK)
         return rc == LEDGER_STORE_CORRUPT ? fail(c, "genesis does not decode") : rc;
-    size_t n = genesis_encode(gen, sizeof gen, &g);
-    genesis_hash(prev, gen, n);
+    size_t n = ledger_genesis_encode(gen, sizeof gen, &g);
+    ledger_genesis_hash(prev, gen, n);
     for (uint64_t seq = 1; seq < c->chain.next_seq; seq++) {
         ledger_record r, by_hash;
         rc = ledger_read_record(c->st, seq, &r);

@@ -70,7 +70,7 @@ static bool genesis_valid(const ledger_genesis *g)
     return true;
 }
 
-size_t genesis_encode(uint8_t *out, size_t cap, const ledger_genesis *g)
+size_t ledger_genesis_encode(uint8_t *out, size_t cap, const ledger_genesis *g)
 {
     enc e = {.buf = out, .cap = cap};
     uint8_t head[2] = {GENESIS_VERSION, (uint8_t)strnlen(g->ledger_id, LEDGER_ID_MAX)};
@@ -125,7 +125,7 @@ static int genesis_decode(ledger_genesis *g, const uint8_t *in, size_t len)
     return dec_done(&d) ? LEDGER_OK : LEDGER_STORE_CORRUPT;
 }
 
-void genesis_hash(uint8_t out[LEDGER_HASH_SIZE], const uint8_t *bytes, size_t len)
+void ledger_genesis_hash(uint8_t out[LEDGER_HASH_SIZE], const uint8_t *bytes, size_t len)
 {
     static const char tag[] = "lstd/genesis/v1";
     crypto_tagged_hash(out, tag, sizeof tag - 1, bytes, len);
@@ -180,7 +180,7 @@ int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g)
         return found;
     if (!genesis_valid(g))
         return LEDGER_GENESIS_INVALID;
-    size_t n = genesis_encode(bytes, sizeof bytes, g);
+    size_t n = ledger_genesis_encode(bytes, sizeof bytes, g);
     memset(&b, 0, sizeof b);
     b.st = st;
     b.now = g->timestamp;
@@ -202,7 +202,7 @@ int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g)
     p->epoch_anchor_ts = g->epoch_origin;
     b.chain.next_seq = b.chain.next_batch = 1;
     b.chain.last_ts = g->timestamp;
-    genesis_hash(b.chain.head, bytes, n);
+    ledger_genesis_hash(b.chain.head, bytes, n);
     int rc = st->put(st->self, LEDGER_T_META, &key, 1, bytes, n);
     if (rc == LEDGER_OK)
         rc = save_account(&b, ledger_dead_account, &dead);

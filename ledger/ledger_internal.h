@@ -197,11 +197,6 @@ int op_pause_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
 int op_role_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
 int op_operator_reset(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
 
-/** Encode the genesis configuration (ledger_genesis.c). Returns: bytes written or 0. */
-size_t genesis_encode(uint8_t *out, size_t cap, const ledger_genesis *g);
-/** Genesis hash: tagged SHA-256 "lstd/genesis/v1" over the encoded genesis. */
-void genesis_hash(uint8_t out[LEDGER_HASH_SIZE], const uint8_t *bytes, size_t len);
-
 /** The highest fee a side may charge now or once its scheduled increase applies. */
 static inline uint64_t fee_ceiling(const ledger_fee *f)
 {

@@ -563,6 +563,12 @@ static int q_quote(query *q)
     if (rc == LEDGER_OK)
         rc = q->req->quote_shares ? ledger_shares_to_amount(&p, shares, &amount)
                                   : ledger_amount_to_shares(&p, amount, &shares);
+    /* a query answers with query codes: the ledger's rule codes are for transactions */
+    if (rc == LEDGER_OVERFLOW || rc == LEDGER_POOL_EMPTY) {
+        q->message = rc == LEDGER_OVERFLOW ? "the quote does not fit in 64 bits"
+                                           : "the pool holds nothing: there is no price to mint at";
+        return LEDGER_OUT_OF_RANGE;
+    }
     if (rc != LEDGER_OK)
         return rc;
     uint64_t num = q->req->quote_shares ? p.assets : p.assets + p.unvested; /* A + U fits */
@@ -654,8 +660,7 @@ static int (*const handlers[])(query *q) = {
 static int reply_failure(msgpack_sbuffer *buf, const query *q, int rc)
 {
     char message[96];
-    if (rc == LEDGER_NOT_FOUND || rc == LEDGER_OUT_OF_RANGE || rc == LEDGER_POOL_EMPTY ||
-        rc == LEDGER_OVERFLOW || rc == LEDGER_UNKNOWN_OP)
+    if (rc == LEDGER_NOT_FOUND || rc == LEDGER_OUT_OF_RANGE || rc == LEDGER_UNKNOWN_OP)
         return rpc_reply_error(buf, &q->req->id, rc, q->message);
     snprintf(message, sizeof message, "internal server error: store read failed (%s)",
              rc == LEDGER_STORE_NOTFOUND ? "missing record" : ledger_err_name(rc));

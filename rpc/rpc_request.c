@@ -228,6 +228,35 @@ static const msgpack_object *map_get(const msgpack_object_map *m, const char *na
     return NULL;
 }
 
+/* Returns: true if the n bytes are well-formed UTF-8 (no overlong forms, no surrogates, at
+ * most U+10FFFF): every str a client sends must be, or replies echoing it would not be. */
+static bool utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i], len = c < 0x80                 ? 1
+                                 : c >= 0xc2 && c <= 0xdf ? 2
+                                 : (c & 0xf0) == 0xe0     ? 3
+                                 : c >= 0xf0 && c <= 0xf4 ? 4
+                                                          : 0;
+        if (len == 0 || n - i < len)
+            return false;
+        for (unsigned k = 1; k < len; k++)
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+        if ((c == 0xe0 && p[i + 1] < 0xa0) || (c == 0xed && p[i + 1] > 0x9f) ||
+            (c == 0xf0 && p[i + 1] < 0x90) || (c == 0xf4 && p[i + 1] > 0x8f))
+            return false; /* overlong, surrogate, or beyond U+10FFFF */
+        i += len;
+    }
+    return true;
+}
+
+static bool str_utf8(const msgpack_object *v)
+{
+    return v->type != MSGPACK_OBJECT_STR || utf8_valid(v->via.str.ptr, v->via.str.size);
+}
+
 /* Set out->id from v when it has an echoable type. Returns: false when v is ill-typed. */
 static bool read_id(rpc_id *id, const msgpack_object *v)
 {
@@ -236,7 +265,7 @@ static bool read_id(rpc_id *id, const msgpack_object *v)
         id->u = v->via.u64;
         return true;
     }
-    if (v->type == MSGPACK_OBJECT_STR && v->via.str.size <= RPC_ID_MAX) {
+    if (v->type == MSGPACK_OBJECT_STR && v->via.str.size <= RPC_ID_MAX && str_utf8(v)) {
         id->type = 2;
         id->len = (uint8_t)v->via.str.size;
         if (v->via.str.size > 0)
@@ -255,6 +284,8 @@ static int check_keys(rpc_request *out, const msgpack_object_map *m, errbuf *e)
             describe(got, &m->ptr[i].key);
             return fail(e, LEDGER_WRONG_TYPE, "map keys must be str, got %s", got);
         }
+        if (!str_utf8(&m->ptr[i].key) || !str_utf8(&m->ptr[i].val))
+            return fail(e, LEDGER_MALFORMED, "a str in the request is not valid UTF-8");
     }
     for (uint32_t i = 0; i < m->size; i++) {
         for (uint32_t j = 0; j < i; j++) {
@@ -485,6 +516,8 @@ static int decode_map(rpc_request *out, const msgpack_object *top, errbuf *e)
     const msgpack_object_map *m = &top->via.map;
     const msgpack_object *id = map_get(m, "id");
     bool id_ok = id == NULL || read_id(&out->id, id);
+    if (id != NULL && !str_utf8(id)) /* never echo bytes a strict decoder would refuse */
+        return fail(e, LEDGER_MALFORMED, "field \"id\" is not valid UTF-8");
     int rc = check_keys(out, m, e);
     if (rc != LEDGER_OK)
         return rc;
@@ -501,6 +534,34 @@ static int decode_map(rpc_request *out, const msgpack_object *top, errbuf *e)
     return decode_fields(out, m, op, fields, n, e);
 }
 
+/* For a request refused before it could be decoded (too large, not well-formed): when it
+ * starts as a map whose first key is "id" with a uint or a short UTF-8 str value, that id is
+ * readable, so the error reply can echo it. Out: out->id (left zero otherwise). */
+static void peek_id(rpc_id *id, const uint8_t *b, size_t len)
+{
+    size_t p = (b[0] & 0xf0) == 0x80 ? 1 : b[0] == 0xde ? 3 : b[0] == 0xdf ? 5 : 0;
+    uint64_t v = 0;
+    if (len == 0 || p == 0 || len < p + 4 || memcmp(b + p, "\xa2id", 3) != 0)
+        return;
+    p += 3;
+    unsigned t = b[p++], n = t <= 0x7f ? 0 : t == 0xcc ? 1 : t == 0xcd ? 2 : t == 0xce ? 4 : 8;
+    if (t <= 0x7f || (t >= 0xcc && t <= 0xcf)) {
+        if (len - p < n)
+            return;
+        for (unsigned i = 0; i < n; i++)
+            v = v << 8 | b[p + i];
+        id->type = 1;
+        id->u = t <= 0x7f ? t : v;
+        return;
+    }
+    size_t sl = (t & 0xe0) == 0xa0 ? (t & 0x1f) : t == 0xd9 && p < len ? b[p++] : SIZE_MAX;
+    if (sl > RPC_ID_MAX || len - p < sl || !utf8_valid((const char *)b + p, sl))
+        return;
+    id->type = 2;
+    id->len = (uint8_t)sl;
+    memcpy(id->s, b + p, sl);
+}
+
 int rpc_request_decode(rpc_request *out, const uint8_t *buf, size_t len, char *msg, size_t msg_size)
 {
     errbuf e = {msg, msg_size};
@@ -510,6 +571,8 @@ int rpc_request_decode(rpc_request *out, const uint8_t *buf, size_t len, char *m
     memset(out, 0, sizeof *out);
     if (msg != NULL && msg_size > 0)
         msg[0] = '\0';
+    if (len > 0)
+        peek_id(&out->id, buf, len);
     if (len > RPC_REQUEST_MAX_BYTES)
         return fail(&e, LEDGER_TOO_LARGE, "request of %zu bytes exceeds the limit of %u bytes", len,
                     RPC_REQUEST_MAX_BYTES);

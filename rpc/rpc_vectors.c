@@ -89,5 +89,5 @@ int rpc_vectors_write(FILE *out)
         if (one_vector(out, &tx, sk[0]) != 0)
             return -1;
     }
-    return 0;
+    return rpc_history_vector_write(out);
 }

@@ -10,4 +10,10 @@
  *  Returns: 0, or -1 if signing failed. */
 int rpc_vectors_write(FILE *out);
 
+/** Write the history vector (rpc_history_vector.c): a genesis and three records applied on
+ *  a real store in a temporary directory, with the genesis bytes and hash, each record's
+ *  stored value, the chain head and the state digest, all in hex. Part of rpc_vectors_write.
+ *  Returns: 0, or -1. */
+int rpc_history_vector_write(FILE *out);
+
 #endif

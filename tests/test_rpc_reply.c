@@ -1027,7 +1027,7 @@ static void test_quote(qt *t)
     CHECK_U64(U64(res, "amount"), 1038289);
     CHECK(p.assets > p.shares);
     req.number = UINT64_MAX; /* worth more than 2^64 at a rate above 1 */
-    QUERY_ERR(t, &req, "OVERFLOW");
+    QUERY_ERR(t, &req, "OUT_OF_RANGE"); /* a query code, not the rule code OVERFLOW */
     req.quote_shares = false;
     res = QUERY_OK(t, &req);
     CHECK_U64(U64(res, "shares"), mdf(UINT64_MAX, p.shares, p.assets + p.unvested));
@@ -1134,7 +1134,7 @@ static void test_empty_pool(void)
     f.now += 1000;
     ok_do(&f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, 0, 1); /* all assets lost */
     rpc_request req = rq(RPC_Q_QUOTE, NULL, 5);
-    QUERY_ERR(&t, &req, "POOL_EMPTY"); /* no rate to mint at */
+    QUERY_ERR(&t, &req, "OUT_OF_RANGE"); /* no price to mint at: a query code */
     req.quote_shares = true;
     const msgpack_object *q = QUERY_OK(&t, &req); /* shares of an empty pool are worth 0 */
     CHECK_U64(U64(q, "amount"), 0);

@@ -851,17 +851,58 @@ static void test_size_limit(void)
     CHECK(strstr(msg, "65537") != NULL);
     msgpack_sbuffer_destroy(&sb);
 
-    /* TOO_LARGE looks at nothing else: garbage, or a valid id, is not read */
+    /* TOO_LARGE parses nothing, but a leading id (the map's first key) is read so the reply
+     * can echo it: a uint, a short UTF-8 str; garbage or anything else leaves no id */
     uint8_t *big = calloc(RPC_MESSAGE_MAX_BYTES, 1);
     if (big == NULL)
         abort();
     big[0] = 0xc1;
     CHECK_CODE(decode_buf(&r, big, RPC_REQUEST_MAX_BYTES + 1), LEDGER_TOO_LARGE);
+    CHECK_U64(r.id.type, 0);
     CHECK_CODE(decode_buf(&r, big, RPC_MESSAGE_MAX_BYTES), LEDGER_TOO_LARGE);
     memcpy(big, "\x82\xa2id\x07", 5);
     CHECK_CODE(decode_buf(&r, big, RPC_REQUEST_MAX_BYTES + 1), LEDGER_TOO_LARGE);
+    CHECK(r.id.type == 1 && r.id.u == 7);
+    memcpy(big, "\x82\xa2id\xcd\x12\x34", 7);
+    CHECK_CODE(decode_buf(&r, big, RPC_REQUEST_MAX_BYTES + 1), LEDGER_TOO_LARGE);
+    CHECK(r.id.type == 1 && r.id.u == 0x1234);
+    memcpy(big,
+           "\x82\xa2id\xa3"
+           "abc",
+           8);
+    CHECK_CODE(decode_buf(&r, big, RPC_REQUEST_MAX_BYTES + 1), LEDGER_TOO_LARGE);
+    CHECK(r.id.type == 2 && r.id.len == 3 && memcmp(r.id.s, "abc", 3) == 0);
+    memcpy(big, "\x82\xa2id\xa2\xc3\x28", 7); /* not UTF-8: not echoed */
+    CHECK_CODE(decode_buf(&r, big, RPC_REQUEST_MAX_BYTES + 1), LEDGER_TOO_LARGE);
+    CHECK_U64(r.id.type, 0);
+    memcpy(big, "\x82\xa2op\x07", 5); /* id not first: not looked for */
+    CHECK_CODE(decode_buf(&r, big, RPC_REQUEST_MAX_BYTES + 1), LEDGER_TOO_LARGE);
     CHECK_U64(r.id.type, 0);
     free(big);
+}
+
+/* Every str must be UTF-8 (a reply that echoes it must stay decodable): an id, a key, the op
+ * that are not are MALFORMED, and a bad id is never echoed; a readable id of a request with
+ * trailing bytes is. */
+static void test_utf8(void)
+{
+    rpc_request r;
+    static const uint8_t bad_id[] = "\x82\xa2id\xa2\xc3\x28\xa2op\xa4pool";
+    CHECK_CODE(decode_buf(&r, bad_id, sizeof bad_id - 1), LEDGER_MALFORMED);
+    CHECK(strstr(msg, "UTF-8") != NULL);
+    CHECK_U64(r.id.type, 0);
+    static const uint8_t bad_key[] = "\x82\xa2id\x05\xa2\xed\xa0\xa4pool"; /* surrogate */
+    CHECK_CODE(decode_buf(&r, bad_key, sizeof bad_key - 1), LEDGER_MALFORMED);
+    CHECK(r.id.type == 1 && r.id.u == 5);
+    static const uint8_t bad_op[] = "\x82\xa2id\x05\xa2op\xa2\xc0\xaf"; /* overlong */
+    CHECK_CODE(decode_buf(&r, bad_op, sizeof bad_op - 1), LEDGER_MALFORMED);
+    static const uint8_t good[] = "\x82\xa2id\xa5\xc3\xa9t\xc3\xa9\xa2op\xa4pool"; /* été */
+    CHECK_CODE(decode_buf(&r, good, sizeof good - 1), LEDGER_OK);
+    CHECK(r.id.type == 2 && r.id.len == 5);
+    /* not one well-formed object (trailing bytes), but the leading id is readable */
+    static const uint8_t extra[] = "\x82\xa2id\x09\xa2op\xa4pool\xc0";
+    CHECK_CODE(decode_buf(&r, extra, sizeof extra - 1), LEDGER_MALFORMED);
+    CHECK(r.id.type == 1 && r.id.u == 9);
 }
 
 /* The message is NUL-terminated in any buffer, and optional. */
@@ -1040,7 +1081,8 @@ static void test_mutations(test_rng *rng, uint64_t iters)
         /* MALFORMED after a passing check can only mean "not a map": msgpack-c never
          * disagrees with the walk */
         if (rc == LEDGER_MALFORMED && rpc_msgpack_check(p, len) == LEDGER_OK)
-            CHECK(strstr(msg, "must be a msgpack map") != NULL);
+            CHECK(strstr(msg, "must be a msgpack map") != NULL ||
+                  strstr(msg, "not valid UTF-8") != NULL || strstr(msg, "trailing") != NULL);
         if (rc == LEDGER_OK && r.is_tx)
             CHECK(ledger_kind_lookup(r.tx.kind) != NULL);
         oracle(p, len);
@@ -1079,6 +1121,7 @@ int main(void)
     test_object_limit();
     test_size_limit();
     test_message_buffer();
+    test_utf8();
     test_mutations(&rng, iters);
     return test_finish("test_rpc_request");
 }

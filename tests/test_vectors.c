@@ -53,6 +53,35 @@ static void check_vector(const char *block, const char *end)
     CHECK(crypto_verify(sig, hash, req.tx.signer));
 }
 
+/* The history vector, checked from its printed bytes with the formulas of PROTOCOL.md only:
+ * genesis hash = tagged("lstd/genesis/v1", genesis bytes); record hash = tagged(
+ * "lstd/record/v1", be64(seq) || value); each value's prev (bytes 1..32) is the previous hash
+ * (the first: the genesis hash); the head is the last record's hash. */
+static void check_history(const char *block, const char *end)
+{
+    uint8_t genesis[2048], ghash[32], want[32], prev[32], head[32], value[1024], buf[8 + 1024];
+    long gn = hex_field(block, end, "genesis bytes", genesis, sizeof genesis);
+    CHECK(gn > 0 && hex_field(block, end, "genesis hash", want, 32) == 32);
+    crypto_tagged_hash(ghash, "lstd/genesis/v1", 15, genesis, (size_t)gn);
+    CHECK(memcmp(ghash, want, 32) == 0);
+    memcpy(prev, ghash, 32);
+    int records = 0;
+    for (int seq = 1;; seq++, records++) {
+        char label[32];
+        snprintf(label, sizeof label, "record %d", seq);
+        long n = hex_field(block, end, label, value, sizeof value);
+        if (n < 0)
+            break;
+        CHECK(n > 1 + 64 && value[0] == 1 && memcmp(value + 1, prev, 32) == 0);
+        for (int k = 0; k < 8; k++)
+            buf[k] = (uint8_t)((uint64_t)seq >> (56 - 8 * k));
+        memcpy(buf + 8, value, (size_t)n);
+        crypto_tagged_hash(prev, "lstd/record/v1", 14, buf, 8 + (size_t)n);
+    }
+    CHECK_U64(records, 3);
+    CHECK(hex_field(block, end, "head", head, 32) == 32 && memcmp(head, prev, 32) == 0);
+}
+
 int main(void)
 {
     char *doc = test_read_file(LSTD_SOURCE_DIR "/PROTOCOL.md"), *gen = NULL;
@@ -70,13 +99,20 @@ int main(void)
             test_failures++;
         }
     }
-    int kinds = 0;
-    for (const char *b = strstr(gen, "### "); b != NULL; kinds++) {
+    int kinds = 0, histories = 0;
+    for (const char *b = strstr(gen, "### "); b != NULL;) {
         const char *next = strstr(b + 4, "### ");
-        check_vector(b, next ? next : gen + gen_len);
+        if (strncmp(b, "### history", 11) == 0) {
+            check_history(b, next ? next : gen + gen_len);
+            histories++;
+        } else {
+            check_vector(b, next ? next : gen + gen_len);
+            kinds++;
+        }
         b = next;
     }
     CHECK_U64(kinds, LEDGER_TX_KIND_MAX);
+    CHECK_U64(histories, 1);
     free(gen);
     free(doc);
     return test_finish("test_vectors");
