@@ -14,12 +14,18 @@
 #define DEFAULT_TIMEOUT_MS 5000
 #define OPTIONS_MAX 8
 #define WATCH_WAIT_MS 2000 /* idle wait per turn of `watch` (then it asks the server) */
+#define HINT_MAX (LST_NAME_MAX + 32)
+
+/* The global flags, for "did you mean" (parse_global reads them). */
+static const char *const global_flags[] = {"endpoint", "events", "key",     "timeout",
+                                           "json",     "base",   "version", "help"};
+#define GLOBAL_FLAG_COUNT (sizeof global_flags / sizeof global_flags[0])
 
 enum { EXIT_OK = 0, EXIT_OTHER = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3, EXIT_REJECTED = 4 };
 
 typedef struct cli {
     const char *endpoint, *events, *key_path;
-    bool json, base;
+    bool json, base, version;
     int timeout_ms;
     lst_client *c;
     bool have_decimals;
@@ -102,6 +108,22 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+/* "; did you mean --shares?" for an unknown option name: the closest of the command's options
+ * and the global flags, or "" when none is close. Out: hint. */
+static void suggest_option(const char *name, const char *const *allowed, char hint[HINT_MAX])
+{
+    const char *names[LST_FIELDS_MAX + 2 + GLOBAL_FLAG_COUNT];
+    size_t n = 0;
+    for (size_t j = 0; allowed != NULL && allowed[j] != NULL && j < LST_FIELDS_MAX + 2; j++)
+        names[n++] = allowed[j];
+    for (size_t j = 0; j < GLOBAL_FLAG_COUNT; j++)
+        names[n++] = global_flags[j];
+    const char *best = lst_closest_name(name, names, n);
+    hint[0] = '\0';
+    if (best != NULL)
+        snprintf(hint, HINT_MAX, "; did you mean --%s?", best);
+}
+
 /* Split the command's arguments into --name value options (names in `allowed`, '-' read as
  * '_') and at most pos_max positionals. Returns: EXIT_OK or EXIT_USAGE (message printed). */
 static int parse_args(const cli *k, const char *const *allowed, int pos_max, args *a)
@@ -127,8 +149,11 @@ static int parse_args(const cli *k, const char *const *allowed, int pos_max, arg
         bool known = false;
         for (size_t j = 0; allowed != NULL && allowed[j] != NULL; j++)
             known = known || strcmp(allowed[j], name) == 0;
-        if (!known)
-            return usage_error(k, "unknown option --%s", name);
+        if (!known) {
+            char hint[HINT_MAX];
+            suggest_option(name, allowed, hint);
+            return usage_error(k, "unknown option --%s%s", name, hint);
+        }
         for (int j = 0; j < a->n; j++)
             if (strcmp(a->name[j], name) == 0)
                 return usage_error(k, "--%s given twice", name);
@@ -974,13 +999,15 @@ static const char help_head[] =
     "  --base          amounts in base units, in and out\n"
     "  --timeout MS    wait per attempt (default 5000); a request is resent twice before lst\n"
     "                  gives up (resending a transaction is safe: it is recorded once)\n"
+    "  --version       print \"lst VERSION\" and exit\n"
     "\n"
     "AMOUNT: human units with the pool's decimals, exact: 1.5 is 1500000000 base units when\n"
     "  decimals is 9; a trailing u means base units always (1500000000u); --base makes base\n"
     "  units the default. Shares are counted the same way.\n"
     "KEY: an address (64 hex characters) or a key file (its address).\n"
     "REF: 64 hex characters, or text of at most 32 bytes (stored zero-padded).\n"
-    "Exit status: 0 done, 1 other failure, 2 usage error, 3 cannot connect or no reply,\n"
+    "Exit status: 0 done, 1 other failure, 2 usage error (an unknown command, option or flag\n"
+    "  names the closest known one: \"did you mean --shares?\"), 3 cannot connect or no reply,\n"
     "  4 rejected by the ledger or the server (its error name is printed).\n";
 
 static void print_help(FILE *out)
@@ -1010,13 +1037,38 @@ static int usage_command(const cli *k, FILE *out)
     return EXIT_OK;
 }
 
+/* "; did you mean transfer?" for an unknown command: the closest command or transaction kind
+ * (for a word starting with '-', the closest global flag), or "" when none is close. */
+static void suggest_command(const char *word, char hint[HINT_MAX])
+{
+    const char *names[sizeof commands / sizeof commands[0] + LST_KIND_MAX];
+    size_t n = 0;
+    const char *best;
+    hint[0] = '\0';
+    if (word[0] == '-') {
+        best = lst_closest_name(word + strspn(word, "-"), global_flags, GLOBAL_FLAG_COUNT);
+        if (best != NULL)
+            snprintf(hint, HINT_MAX, "; did you mean --%s?", best);
+        return;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        names[n++] = commands[i].name;
+    for (unsigned kind = 1; kind <= LST_KIND_MAX; kind++)
+        names[n++] = lst_kind_name(kind);
+    if ((best = lst_closest_name(word, names, n)) != NULL)
+        snprintf(hint, HINT_MAX, "; did you mean %s?", best);
+}
+
 static int cmd_help(cli *k)
 {
     if (k->argc > 1) {
         cli sub = *k;
+        char hint[HINT_MAX];
         sub.cmd = k->argv[1];
-        if (find_command(sub.cmd) == NULL && lst_kind_by_name(sub.cmd) == 0)
-            return usage_error(k, "no command '%s'", sub.cmd);
+        if (find_command(sub.cmd) == NULL && lst_kind_by_name(sub.cmd) == 0) {
+            suggest_command(sub.cmd, hint);
+            return usage_error(k, "no command '%s'%s", sub.cmd, hint);
+        }
         return usage_command(&sub, stdout);
     }
     print_help(stdout);
@@ -1048,6 +1100,8 @@ static int parse_global(cli *k, int argc, char **argv)
         }
         if (strcmp(arg, "--json") == 0) {
             k->json = true;
+        } else if (strcmp(arg, "--version") == 0) {
+            k->version = true;
         } else if (strcmp(arg, "--base") == 0) {
             k->base = true;
         } else if (which < 0) {
@@ -1085,7 +1139,10 @@ static int run(cli *k)
     }
     const command *c = find_command(k->cmd);
     if (c == NULL && lst_kind_by_name(k->cmd) == 0) {
-        fprintf(stderr, "lst: unknown command '%s' (lst help lists them)\n", k->cmd);
+        char hint[HINT_MAX];
+        suggest_command(k->cmd, hint);
+        fprintf(stderr, "lst: unknown %s '%s'%s (lst help lists them)\n",
+                k->cmd[0] == '-' ? "flag" : "command", k->cmd, hint);
         return EXIT_USAGE;
     }
     for (int i = 1; i < k->argc; i++)
@@ -1105,7 +1162,9 @@ int main(int argc, char **argv)
     if (k.argv == NULL)
         return EXIT_OTHER;
     int rc = parse_global(&k, argc, argv);
-    if (rc == EXIT_OK)
+    if (rc == EXIT_OK && k.version)
+        printf("lst %s\n", LSTD_VERSION);
+    else if (rc == EXIT_OK)
         rc = run(&k);
     lst_client_destroy(&k.c);
     free(k.argv);

@@ -310,6 +310,11 @@ unsigned lst_param_by_name(const char *name)
     return 0;
 }
 
+const char *lst_closest_name(const char *word, const char *const *names, size_t count)
+{
+    return rpc_closest_name(word, names, count);
+}
+
 /* ---- transactions ------------------------------------------------------------------------ */
 
 int lst_tx_init(lst_tx *tx, const char *kind_name)

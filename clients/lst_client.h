@@ -126,6 +126,12 @@ const char *lst_kind_output(unsigned kind, unsigned index);
 /** Returns: the number of a ledger parameter by its name ("MAX_APR_BPS", any case), or 0. */
 unsigned lst_param_by_name(const char *name);
 
+/** For "did you mean": the one of names[0..count) closest to word, at most 2 edits away
+ *  (insert, delete or replace a character, or swap two neighbours; ASCII case ignored) and
+ *  fewer edits than word has characters; the first of equally close names.
+ *  Returns: that element of names, or NULL when none is that close. */
+const char *lst_closest_name(const char *word, const char *const *names, size_t count);
+
 /* ---- transactions ------------------------------------------------------------------------ */
 
 /* A transaction being built. Plain data: lives wherever the caller puts it. Every field of

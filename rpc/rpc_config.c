@@ -14,6 +14,7 @@
 static const char help_text[] =
     "usage: lstd init (--config FILE | --dev) [flags]   create a ledger in an unused data dir\n"
     "       lstd [--dev] [flags]                          serve the ledger in the data dir\n"
+    "       lstd --version                                print \"lstd VERSION\"\n"
     "\n"
     "Runs the lstd ledger service: requests on a ZeroMQ ROUTER socket, committed transactions\n"
     "published on a PUB socket (PROTOCOL.md). With no flags it uses the embedded defaults below.\n"
@@ -25,7 +26,20 @@ static const char help_text[] =
     "(fresh admin, custodian, operator and treasury keys written with mode 0600 to DATA/keys/,\n"
     "their addresses printed): `lstd init --dev`, or `lstd --dev`, which creates one when the\n"
     "data directory is unused and otherwise serves what is there.\n"
+    "One process per ledger: lstd (serving, or init) holds an exclusive lock on DATA/lstd.lock\n"
+    "(mode 0600, holding its pid) while it runs; a second lstd on that directory exits 1 naming\n"
+    "the pid. The file stays after lstd exits, and a directory holding nothing else counts as\n"
+    "empty. lstd-verify, lstd-backup and lstd-inspect do not take the lock.\n"
+    "Serving binds both sockets before it creates or opens anything: a port already taken is\n"
+    "exit 1 with no ledger and no keys created.\n"
     "SIGINT/SIGTERM: stop accepting, commit and answer what is in flight, exit 0.\n"
+    "SIGHUP: never stops lstd. It reads its arguments again (the --config file where it\n"
+    "appears, later flags still overriding it) and applies batch-max, the one setting that is\n"
+    "safe to change while running; any other setting that changed is named as needing a\n"
+    "restart (endpoints, data, verify-threads, queue-max, durability; the genesis never\n"
+    "changes). One line on stderr says what it did; a file that no longer parses is reported\n"
+    "and nothing changes.\n"
+    "An unknown flag or key is a usage error (exit 2) naming the closest known one.\n"
     "\n"
     "flags (each also a config-file key without the dashes, e.g. `batch-max = 1024`):\n"
     "  --endpoint URL        request socket (ROUTER)        default tcp://127.0.0.1:7440\n"
@@ -38,8 +52,11 @@ static const char help_text[] =
     "                        nosync: no fsync (survives a killed process, not power loss)\n"
     "  --config FILE         read `key = value` lines from FILE at this point\n"
     "  --dev                 allow creating a development ledger (see above; flag only)\n"
+    "  --version             print \"lstd VERSION\" and exit\n"
     "  --help                this text\n"
-    "\n"
+    "\n";
+
+static const char help_genesis[] =
     "genesis keys (config file only, used by `lstd init` and checked when serving):\n"
     "  ledger_id = NAME                  1..15 printable ASCII characters; init appends\n"
     "                                    '-' and 16 random hex digits\n"
@@ -54,9 +71,102 @@ static const char help_text[] =
     "                                    a reward vests over, default 86400, 0 = at once)\n"
     "If the data directory already holds a ledger, a configured genesis must match it.\n";
 
-const char *rpc_config_help(void)
+/* Every name set_service, set_genesis_identity and set_genesis_setting accept (with the
+ * parameters' lowercase names), and the flags that are not keys: the candidates of "did you
+ * mean". test_rpc_names checks these lists against the functions. */
+static const char *const service_keys[] = {"endpoint",  "events",    "data",      "verify-threads",
+                                           "batch-max", "queue-max", "durability"};
+static const char *const flag_only[] = {"config", "dev", "help", "version"};
+static const char *const genesis_keys[] = {"ledger_id",   "admin",        "custodian",
+                                           "treasury",    "operator",     "decimals",
+                                           "dead_shares", "epoch_origin", "treasury_fee_bps"};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define NAME_LEN_MAX 64
+#define NAME_EDITS_MAX 2
+
+static char fold(char c)
 {
-    return help_text;
+    return (char)tolower((unsigned char)c);
+}
+
+/* Edit distance of a and b, ASCII case folded (optimal string alignment: insert, delete,
+ * replace, swap two neighbours). Returns: it, or NAME_EDITS_MAX + 1 when it is more. */
+static size_t name_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), rows[3][NAME_LEN_MAX + 1];
+    if (la > NAME_LEN_MAX || lb > NAME_LEN_MAX || (la > lb ? la - lb : lb - la) > NAME_EDITS_MAX)
+        return NAME_EDITS_MAX + 1;
+    for (size_t j = 0; j <= lb; j++)
+        rows[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t *cur = rows[i % 3], *prev = rows[(i - 1) % 3], *prev2 = rows[(i + 1) % 3];
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t v = prev[j - 1] + (fold(a[i - 1]) != fold(b[j - 1]));
+            v = prev[j] + 1 < v ? prev[j] + 1 : v;
+            v = cur[j - 1] + 1 < v ? cur[j - 1] + 1 : v;
+            if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) &&
+                fold(a[i - 2]) == fold(b[j - 1]) && prev2[j - 2] + 1 < v)
+                v = prev2[j - 2] + 1;
+            cur[j] = v;
+        }
+    }
+    size_t d = rows[la % 3][lb];
+    return d > NAME_EDITS_MAX ? NAME_EDITS_MAX + 1 : d;
+}
+
+const char *rpc_closest_name(const char *word, const char *const *names, size_t count)
+{
+    const char *best = NULL;
+    size_t best_d = NAME_EDITS_MAX + 1, len = strlen(word);
+    for (size_t i = 0; i < count; i++) {
+        size_t d = name_distance(word, names[i]);
+        if (d < best_d && d < len) /* fewer edits than characters: "ab" is no typo of "tx" */
+            best = names[i], best_d = d;
+    }
+    return best;
+}
+
+/* The lowercase name of a parameter ("vest_s"), the way the config file spells it. */
+static void param_lower(unsigned num, char out[40])
+{
+    const char *name = ledger_param_name(num);
+    size_t i = 0;
+    for (; name[i] && i < 39; i++)
+        out[i] = fold(name[i]);
+    out[i] = '\0';
+}
+
+/* "; did you mean --batch-max?" (a flag) or "; did you mean vest_s?" (a config-file key) for
+ * name (without dashes), or "" when nothing is close. Out: out. */
+static void suggest_setting(const char *name, bool file_key, char *out, size_t size)
+{
+    char params[LEDGER_PARAM_COUNT][40];
+    const char *names[ARRAY_LEN(service_keys) + ARRAY_LEN(flag_only) + ARRAY_LEN(genesis_keys) +
+                      LEDGER_PARAM_COUNT];
+    size_t n = 0;
+    for (size_t i = 0; i < ARRAY_LEN(service_keys); i++)
+        names[n++] = service_keys[i];
+    for (size_t i = 0; !file_key && i < ARRAY_LEN(flag_only); i++)
+        names[n++] = flag_only[i];
+    for (size_t i = 0; file_key && i < ARRAY_LEN(genesis_keys); i++)
+        names[n++] = genesis_keys[i];
+    for (unsigned p = 1; file_key && p < LEDGER_PARAM_COUNT; p++) {
+        param_lower(p, params[p]);
+        names[n++] = params[p];
+    }
+    const char *best = rpc_closest_name(name, names, n);
+    if (best == NULL)
+        out[0] = '\0';
+    else
+        snprintf(out, size, "; did you mean %s%s?", file_key ? "" : "--", best);
+}
+
+void rpc_config_help(FILE *out)
+{
+    fputs(help_text, out);
+    fputs(help_genesis, out);
 }
 
 void rpc_config_defaults(rpc_config *cfg)
@@ -212,11 +322,7 @@ static int set_param(ledger_genesis *g, const char *key, const char *v, char *wh
     for (size_t p = 0; p < sizeof param_ranges / sizeof param_ranges[0]; p++) {
         char lower[40];
         unsigned num = param_ranges[p].num;
-        const char *name = ledger_param_name(num);
-        size_t i = 0;
-        for (; name[i] && i < sizeof lower - 1; i++)
-            lower[i] = (char)tolower((unsigned char)name[i]);
-        lower[i] = '\0';
+        param_lower(num, lower);
         if (strcmp(key, lower) != 0)
             continue;
         if (parse_u64(v, param_ranges[p].lo, param_ranges[p].hi, &g->params[num]) == 0)
@@ -285,27 +391,58 @@ int rpc_config_read_file(rpc_config *cfg, const char *path, char *err, size_t er
         if (*s == '\0')
             continue;
         int rc = -1;
-        char why[160] = "";
+        char why[160] = "", *key = NULL;
         if ((eq = strchr(s, '=')) != NULL) {
             *eq = '\0';
-            char *key = trim(s), *value = trim(eq + 1);
+            key = trim(s);
+            char *value = trim(eq + 1);
             rc = set_service(cfg, key, value);
             if (rc == 0)
                 rc = set_genesis_identity(cfg, key, value);
             if (rc == 0)
                 rc = set_genesis_setting(cfg, key, value, why, sizeof why);
         }
-        if (rc != 1) {
+        if (rc == 0) {
+            char hint[NAME_LEN_MAX + 32];
+            suggest_setting(key, true, hint, sizeof hint);
+            snprintf(err, err_size, "%s:%d: unknown key '%.*s'%s", path, n, NAME_LEN_MAX, key,
+                     hint);
+        } else if (rc != 1) {
             snprintf(err, err_size, "%s:%d: %s", path, n,
-                     rc == 0       ? "unknown key"
-                     : why[0] != 0 ? why
-                                   : "bad value or not `key = value`");
+                     why[0] != 0 ? why : "bad value or not `key = value`");
+        }
+        if (rc != 1) {
             fclose(f);
             return -1;
         }
     }
     fclose(f);
     return 0;
+}
+
+/* A flag that takes a value: --config or a service key. */
+static bool flag_with_value(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(service_keys); i++)
+        if (strcmp(name, service_keys[i]) == 0)
+            return true;
+    return strcmp(name, "config") == 0;
+}
+
+/* The message for an argument that is no flag lstd knows. Returns: -1. */
+static int unknown_argument(const char *a, char *err, size_t err_size)
+{
+    char hint[NAME_LEN_MAX + 32] = "";
+    if (a[0] == '-') {
+        suggest_setting(a + strspn(a, "-"), false, hint, sizeof hint);
+        snprintf(err, err_size, "%.*s: unknown flag%s (see --help)", NAME_LEN_MAX, a, hint);
+    } else {
+        static const char *const commands[] = {"init"};
+        if (rpc_closest_name(a, commands, 1) != NULL)
+            snprintf(hint, sizeof hint, "; did you mean `lstd init`?");
+        snprintf(err, err_size, "%.*s: unexpected argument%s (see --help)", NAME_LEN_MAX, a, hint);
+    }
+    return -1;
 }
 
 int rpc_config_parse_args(rpc_config *cfg, int argc, char **argv, char *err, size_t err_size)
@@ -316,23 +453,32 @@ int rpc_config_parse_args(rpc_config *cfg, int argc, char **argv, char *err, siz
             cfg->help = true;
             continue;
         }
+        if (strcmp(a, "--version") == 0) {
+            cfg->version = true;
+            continue;
+        }
         if (strcmp(a, "--dev") == 0) {
             cfg->dev = true;
             continue;
         }
-        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
-            snprintf(err, err_size, "%s: unknown flag or missing value (see --help)", a);
+        if (strncmp(a, "--", 2) != 0 || !flag_with_value(a + 2))
+            return unknown_argument(a, err, err_size);
+        if (i + 1 >= argc) {
+            snprintf(err, err_size, "%s needs a value (see --help)", a);
             return -1;
         }
         const char *v = argv[++i];
-        int rc = strcmp(a, "--config") == 0
-                     ? (rpc_config_read_file(cfg, v, err, err_size) == 0 ? 1 : -2)
-                     : set_service(cfg, a + 2, v);
-        if (rc == -2)
-            return -1;
-        if (rc != 1) {
-            snprintf(err, err_size, "%s %s: %s (see --help)", a, v,
-                     rc == 0 ? "unknown flag" : "bad value");
+        if (strcmp(a, "--config") == 0) {
+            if (rpc_config_read_file(cfg, v, err, err_size) != 0)
+                return -1;
+            if (set_copy(cfg->config_path, v) != 0) {
+                snprintf(err, err_size, "--config: the path is too long");
+                return -1;
+            }
+            continue;
+        }
+        if (set_service(cfg, a + 2, v) != 1) {
+            snprintf(err, err_size, "%s %s: bad value (see --help)", a, v);
             return -1;
         }
     }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ledger.h"
 
@@ -18,7 +19,9 @@ typedef struct rpc_config {
     unsigned queue_max; /* requests in flight before BUSY */
     int durability;     /* enum store_durability */
     bool help;
-    bool dev; /* --dev: a development ledger may be created in an unused data directory */
+    bool version; /* --version: print "lstd VERSION" and exit */
+    bool dev;     /* --dev: a development ledger may be created in an unused data directory */
+    char config_path[RPC_PATH_MAX]; /* the last --config read ("" when none): SIGHUP re-reads */
     /* production genesis (config file only); has_genesis when any genesis key was given */
     bool has_genesis;
     ledger_genesis genesis;
@@ -30,15 +33,22 @@ typedef struct rpc_config {
 void rpc_config_defaults(rpc_config *cfg);
 
 /** Apply command-line flags (argv[1..]); --config FILE is read where it appears, so later
- *  flags override the file. Out: err (a message naming the bad flag or line).
+ *  flags override the file. Out: err (a message naming the bad flag or line; an unknown flag
+ *  or key names the closest known one: "did you mean --batch-max?").
  *  Returns: 0, or -1 on a usage error. */
 int rpc_config_parse_args(rpc_config *cfg, int argc, char **argv, char *err, size_t err_size);
 
 /** Read a config file of `key = value` lines ('#' comments). Returns: 0 or -1 (err set). */
 int rpc_config_read_file(rpc_config *cfg, const char *path, char *err, size_t err_size);
 
-/** The --help text. Static storage. */
-const char *rpc_config_help(void);
+/** The known name closest to word, for "did you mean": at most 2 edits away (inserting,
+ *  deleting or replacing a character, or swapping two neighbours, each 1; ASCII case is
+ *  ignored) and fewer edits than word has characters; the first of equally close names.
+ *  Returns: one of names (not copied), or NULL when none is that close. */
+const char *rpc_closest_name(const char *word, const char *const *names, size_t count);
+
+/** Write the --help text to out. */
+void rpc_config_help(FILE *out);
 
 /** Parse 64 hex characters into 32 bytes. Returns: 0 or -1. */
 int rpc_hex_decode32(uint8_t out[32], const char *hex);

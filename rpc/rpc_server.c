@@ -1,6 +1,7 @@
 /* rpc_server.c - receiving thread, verification pool, sequencer with group commit, events */
 #include "rpc_server.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -67,7 +68,10 @@ struct rpc_server {
     time_t started;
     /* sequencer scratch */
     ledger_result *results;
+    uint64_t results_cap; /* entries in results; grown by the sequencer only */
+    unsigned batch_max;   /* under lock: set by rpc_server_set_batch_max, read per group */
     msgpack_sbuffer seq_buf;
+    char requests_url[RPC_PATH_MAX], events_url[RPC_PATH_MAX]; /* as bound */
 };
 
 /* ---- replies -------------------------------------------------------------------------------- */
@@ -440,6 +444,21 @@ static void process(rpc_server *s, uint64_t first, uint64_t n)
     store_lmdb_abort(&txn);
 }
 
+/* The size limit of the next group (called by the sequencer with s->lock held): batch_max as
+ * last set, with results grown to it first; if that fails, what results holds. */
+static uint64_t group_max(rpc_server *s)
+{
+    uint64_t want = s->batch_max;
+    if (want > s->results_cap) {
+        ledger_result *grown = realloc(s->results, want * sizeof *grown);
+        if (grown != NULL) {
+            s->results = grown;
+            s->results_cap = want;
+        }
+    }
+    return want < s->results_cap ? want : s->results_cap;
+}
+
 static void *seq_main(void *arg)
 {
     rpc_server *s = arg;
@@ -453,8 +472,8 @@ static void *seq_main(void *arg)
             pthread_cond_wait(&s->seq_cv, &s->lock);
             continue;
         }
-        uint64_t first = s->tail, n = 0;
-        while (n < s->cfg.batch_max && first + n < s->head && s->ring[(first + n) % s->cap].ready)
+        uint64_t first = s->tail, n = 0, max = group_max(s);
+        while (n < max && first + n < s->head && s->ring[(first + n) % s->cap].ready)
             n++;
         pthread_mutex_unlock(&s->lock);
         process(s, first, n);
@@ -478,7 +497,7 @@ static void *socket_new(rpc_server *s, int type)
     return sock;
 }
 
-static int bind_print(void *sock, const char *endpoint, char *actual, size_t size)
+static int bind_actual(void *sock, const char *endpoint, char *actual, size_t size)
 {
     if (zmq_bind(sock, endpoint) != 0) {
         fprintf(stderr, "lstd: cannot bind %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
@@ -492,7 +511,6 @@ static int sockets_open(rpc_server *s)
     int one = 1, zero = 0;
     int64_t max_msg = RPC_MESSAGE_MAX_BYTES;
     int hwm = REPLY_HWM;
-    char req_url[RPC_PATH_MAX], ev_url[RPC_PATH_MAX];
     s->zctx = zmq_ctx_new();
     if (s->zctx == NULL)
         return -1;
@@ -508,13 +526,11 @@ static int sockets_open(rpc_server *s)
     zmq_setsockopt(s->reply_pull, ZMQ_RCVHWM, &zero, sizeof zero);
     zmq_setsockopt(s->reply_push, ZMQ_SNDHWM, &zero, sizeof zero);
     zmq_setsockopt(s->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    if (bind_print(s->router, s->cfg.endpoint, req_url, sizeof req_url) != 0 ||
-        bind_print(s->pub, s->cfg.events_endpoint, ev_url, sizeof ev_url) != 0 ||
+    if (bind_actual(s->router, s->cfg.endpoint, s->requests_url, sizeof s->requests_url) != 0 ||
+        bind_actual(s->pub, s->cfg.events_endpoint, s->events_url, sizeof s->events_url) != 0 ||
         zmq_bind(s->reply_pull, REPLY_ENDPOINT) != 0 ||
         zmq_connect(s->reply_push, REPLY_ENDPOINT) != 0)
         return -1;
-    printf("lstd: ready requests=%s events=%s\n", req_url, ev_url);
-    fflush(stdout);
     return 0;
 }
 
@@ -564,31 +580,50 @@ static int threads_start(rpc_server *s)
     return 0;
 }
 
-int rpc_server_start(rpc_server **out, const rpc_config *cfg, store_lmdb *store)
+int rpc_server_bind(rpc_server **out, const rpc_config *cfg)
 {
     rpc_server *s = calloc(1, sizeof *s);
     *out = NULL;
     if (s == NULL)
         return -1;
     s->cfg = *cfg;
-    s->store = store;
     s->cap = cfg->queue_max;
-    s->started = time(NULL);
+    s->batch_max = cfg->batch_max;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->seq_cv, NULL);
     msgpack_sbuffer_init(&s->seq_buf);
-    s->ring = calloc(s->cap, sizeof *s->ring);
-    s->results = calloc(cfg->batch_max, sizeof *s->results);
-    if (s->ring == NULL || s->results == NULL || read_ledger_id(s) != 0 || sockets_open(s) != 0 ||
-        threads_start(s) != 0) {
+    if (sockets_open(s) != 0) {
         fprintf(stderr, "lstd: cannot start the service\n");
-        atomic_store(&s->stopping, true);
         rpc_server_stop(&s);
         return -1;
     }
     *out = s;
     return 0;
+}
+
+int rpc_server_start(rpc_server *s, store_lmdb *store)
+{
+    s->store = store;
+    s->started = time(NULL);
+    s->ring = calloc(s->cap, sizeof *s->ring);
+    s->results_cap = s->batch_max;
+    s->results = calloc(s->results_cap, sizeof *s->results);
+    if (s->ring == NULL || s->results == NULL || read_ledger_id(s) != 0 || threads_start(s) != 0) {
+        fprintf(stderr, "lstd: cannot start the service\n");
+        return -1;
+    }
+    printf("lstd: ready requests=%s events=%s\n", s->requests_url, s->events_url);
+    fflush(stdout);
+    return 0;
+}
+
+void rpc_server_set_batch_max(rpc_server *s, unsigned batch_max)
+{
+    assert(batch_max >= 1);
+    pthread_mutex_lock(&s->lock);
+    s->batch_max = batch_max;
+    pthread_mutex_unlock(&s->lock);
 }
 
 void rpc_server_stop(rpc_server **sp)

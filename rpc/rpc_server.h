@@ -7,17 +7,27 @@
 
 typedef struct rpc_server rpc_server;
 
-/** Bind the sockets and start the threads: one receiving thread (owns the ROUTER socket),
+/** Bind the request (ROUTER) and event (PUB) sockets, and nothing else: no thread, no store.
+ *  lstd binds first, so that a port already taken fails before any ledger is created or
+ *  opened. Out: *out. Returns: 0, or -1 with a message on stderr (*out NULL, nothing left). */
+int rpc_server_bind(rpc_server **out, const rpc_config *cfg) __attribute__((warn_unused_result));
+
+/** Serve store on a bound server: one receiving thread (owns the ROUTER socket),
  *  cfg->verify_threads signature verifiers, one sequencer that applies batches in arrival
- *  order, commits each durably, then replies and publishes. The store must hold a genesis.
- *  The actual endpoints (useful with port 0 / "*") are printed on stdout as one line:
- *  "lstd: ready requests=<url> events=<url>".
- *  Out: *out. Returns: 0, or -1 with a message on stderr (nothing left running). */
-int rpc_server_start(rpc_server **out, const rpc_config *cfg, store_lmdb *store);
+ *  order, commits each durably, then replies and publishes. The store must hold a genesis and
+ *  outlive the server. Then the actual endpoints (useful with port 0 / "*") are printed on
+ *  stdout as one line: "lstd: ready requests=<url> events=<url>".
+ *  Returns: 0, or -1 with a message on stderr. Either way the caller ends with rpc_server_stop. */
+int rpc_server_start(rpc_server *s, store_lmdb *store) __attribute__((warn_unused_result));
+
+/** Transactions per batch from the next batch on (1..65536; SIGHUP's reload). Safe to call from
+ *  any one thread while the server runs: the sequencer picks it up between batches. */
+void rpc_server_set_batch_max(rpc_server *s, unsigned batch_max);
 
 /** Stop accepting (new requests are answered SHUTTING_DOWN), finish, commit and answer every
- *  request already accepted, publish its events, then stop the threads and free the server.
- *  *s is set to NULL. */
+ *  request already accepted, publish its events, then stop the threads, close the sockets and
+ *  free the server (also one that is only bound, or whose start failed). *s is set to NULL;
+ *  NULL is allowed. */
 void rpc_server_stop(rpc_server **s);
 
 #endif

@@ -173,14 +173,14 @@ int rh_load_key(const rh_server *s, const char *role, rh_key *k)
 
 /* ---- process control ------------------------------------------------------------------------ */
 
-static void child_exec(char **argv, int out_fd, pid_t parent)
+static void child_exec(char **argv, int out_fd, int err_fd, pid_t parent)
 {
     sigset_t none;
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(127);
-    if (dup2(out_fd, 1) < 0)
+    if (dup2(out_fd, 1) < 0 || (err_fd >= 0 && dup2(err_fd, 2) < 0))
         _exit(127);
     close_range(3, ~0u, 0);
     sigemptyset(&none);
@@ -281,8 +281,17 @@ int rh_launch(rh_server *s)
     for (int i = 0; i < s->extra_count; i++)
         argv[n++] = s->extra[i];
     argv[n] = NULL;
+    int err_fd = s->err_path[0] != '\0'
+                     ? open(s->err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
+                     : -1;
+    if (s->err_path[0] != '\0' && err_fd < 0) {
+        perror(s->err_path);
+        return -1;
+    }
     if (pipe2(pfd, O_CLOEXEC) != 0) {
         perror("pipe2");
+        if (err_fd >= 0)
+            close(err_fd);
         return -1;
     }
     pid_t parent = getpid();
@@ -294,10 +303,12 @@ int rh_launch(rh_server *s)
         return -1;
     }
     if (pid == 0)
-        child_exec(argv, pfd[1], parent);
+        child_exec(argv, pfd[1], err_fd, parent);
     setpgid(pid, pid); /* also done by the child; whichever runs first */
     track(pid);
     close(pfd[1]);
+    if (err_fd >= 0)
+        close(err_fd);
     s->pid = pid;
     s->has_status = false;
     int rc = read_ready(s, pfd[0]);

@@ -30,8 +30,9 @@ typedef struct rh_server {
     char events[256];   /* PUB url from the ready line */
     char ledger_id[LEDGER_ID_MAX + 1];
     rh_key admin, custodian, operator_key, treasury; /* the development keys (DATA/keys) */
-    bool production; /* genesis from a config file: no development keys to load */
-    bool has_status; /* exited and reaped: wait_status holds its status */
+    bool production;    /* genesis from a config file: no development keys to load */
+    char err_path[600]; /* when not "": the server's stderr is appended to this file */
+    bool has_status;    /* exited and reaped: wait_status holds its status */
     int wait_status;
 } rh_server;
 
@@ -84,7 +85,8 @@ rh_server *rh_prepare(const char *const *extra);
 int rh_init_ledger(rh_server *s);
 
 /** (Re)start the process on the server's existing data directory with its extra flags
- *  (and --dev unless production, so the first launch creates a development ledger).
+ *  (and --dev unless production, so the first launch creates a development ledger); its
+ *  stderr goes to err_path when that is set, else to the test's.
  *  Returns: 0, or -1 (reason on stderr; nothing left running). */
 int rh_launch(rh_server *s);
 

@@ -17,7 +17,6 @@
 #define ARGS_MAX 40
 
 static char *work; /* scratch directory: ledgers and the tools' outputs */
-static unsigned runs;
 
 /* A finished tool run: exit code (128 + signal when killed), stdout, stderr. */
 typedef struct run_out {
@@ -25,34 +24,11 @@ typedef struct run_out {
     char *out, *err;
 } run_out;
 
-/* Run argv (NULL-terminated) with stdout and stderr into files; kill it after TOOL_TIMEOUT_S.
+/* Run argv (NULL-terminated); a hang past TOOL_TIMEOUT_S is a failure, not a stuck test.
  * Out: *r (free with run_free). */
 static void run_tool(const char *const *argv, run_out *r)
 {
-    char out_path[PATH_SIZE], err_path[PATH_SIZE];
-    runs++;
-    snprintf(out_path, sizeof out_path, "%s/out-%u.txt", work, runs);
-    snprintf(err_path, sizeof err_path, "%s/err-%u.txt", work, runs);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        abort();
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(127);
-        alarm(TOOL_TIMEOUT_S); /* a hang is a failure, not a stuck test */
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        ;
-    r->code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    r->out = test_read_file(out_path);
-    r->err = test_read_file(err_path);
+    r->code = test_run(argv, TOOL_TIMEOUT_S * 1000u, &r->out, &r->err);
 }
 
 static void run_free(run_out *r)

@@ -532,6 +532,17 @@ static void test_exit_codes(void)
         {LST("lien", "one"), "needs the id"},
         {LST("--timeout", "soon", "pool"), "--timeout"},
         {LST("quote", "--amount", "1", "--shares", "1"), "exactly one"},
+        /* "did you mean": commands, kinds, options and global flags */
+        {LST("tranfer"), "lst: unknown command 'tranfer'; did you mean transfer? (lst help"},
+        {LST("acount", "alice.key"), "did you mean account?"},
+        {LST("withdraw_requets", "--shares", "1"), "did you mean withdraw_request?"},
+        {LST("--key", "alice.key", "transfer", "--to", "carol.key", "--shars", "1"),
+         "lst: transfer: unknown option --shars; did you mean --shares? (lst transfer --help)"},
+        {LST("--key", "alice.key", "transfer", "--to", "carol.key", "--shares", "1", "--jsno"),
+         "unknown option --jsno; did you mean --json?"},
+        {LST("--jsn", "pool"), "lst: unknown flag '--jsn'; did you mean --json?"},
+        {LST("help", "depost"), "no command 'depost'; did you mean deposit?"},
+        {LST("frobnicate"), "lst: unknown command 'frobnicate' (lst help lists them)"},
     };
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
         CHECK_STATUS(usage[i].r, 2);

@@ -1,9 +1,14 @@
 /* test_util.c - assertion reporting, temp directories and PRNG for the tests */
 #include "test_util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,4 +142,87 @@ char *test_read_file(const char *path)
     }
     fclose(f);
     return buf;
+}
+
+/* Append what fd has to *buf (*len bytes so far). Returns: 0 at end of file or on error, else 1. */
+static int drain_fd(int fd, char **buf, size_t *len)
+{
+    char chunk[4096];
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return 1;
+    if (n <= 0)
+        return 0;
+    char *grown = realloc(*buf, *len + (size_t)n + 1);
+    if (grown == NULL)
+        abort();
+    memcpy(grown + *len, chunk, (size_t)n);
+    *len += (size_t)n;
+    grown[*len] = '\0';
+    *buf = grown;
+    return 1;
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int test_run(const char *const *argv, unsigned timeout_ms, char **out, char **err)
+{
+    int pipes[2][2];
+    char *text[2] = {calloc(1, 1), calloc(1, 1)};
+    size_t len[2] = {0, 0};
+    if (text[0] == NULL || text[1] == NULL || pipe2(pipes[0], O_CLOEXEC) != 0 ||
+        pipe2(pipes[1], O_CLOEXEC) != 0)
+        abort();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        abort();
+    if (pid == 0) {
+        int null_fd = open("/dev/null", O_RDONLY);
+        if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(pipes[0][1], 1) < 0 ||
+            dup2(pipes[1][1], 2) < 0)
+            _exit(127);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pipes[0][1]);
+    close(pipes[1][1]);
+    struct pollfd p[2] = {{pipes[0][0], POLLIN, 0}, {pipes[1][0], POLLIN, 0}};
+    uint64_t deadline = monotonic_ms() + timeout_ms;
+    int open_fds = 2, st;
+    while (open_fds > 0 && monotonic_ms() < deadline) {
+        if (poll(p, 2, 100) <= 0)
+            continue;
+        for (int i = 0; i < 2; i++)
+            if (p[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP)) &&
+                !drain_fd(p[i].fd, &text[i], &len[i])) {
+                close(p[i].fd);
+                p[i].fd = -1;
+                open_fds--;
+            }
+    }
+    if (open_fds > 0) {
+        fprintf(stderr, "%s did not finish within %u ms: killed\n", argv[0], timeout_ms);
+        kill(pid, SIGKILL);
+    }
+    for (int i = 0; i < 2; i++)
+        if (p[i].fd >= 0)
+            close(p[i].fd);
+    waitpid(pid, &st, 0);
+    char **dest[2] = {out, err};
+    for (int i = 0; i < 2; i++) {
+        if (dest[i] != NULL)
+            *dest[i] = text[i];
+        else
+            free(text[i]);
+    }
+    if (open_fds > 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

@@ -77,4 +77,10 @@ char *test_read_file(const char *path);
 /** $name parsed as an unsigned integer, or def when unset or unparsable. */
 uint64_t test_env_u64(const char *name, uint64_t def);
 
+/** Run argv (argv[0] a path; NULL-terminated) to its end, stdin from /dev/null, killing it
+ *  after timeout_ms. Out: *out, *err: what it wrote on stdout and stderr, NUL-terminated and
+ *  malloc'd (the caller frees; a NULL pointer discards that stream).
+ *  Returns: its exit code, 128 + signal, or -1 when it had to be killed. */
+int test_run(const char *const *argv, unsigned timeout_ms, char **out, char **err);
+
 #endif

@@ -24,6 +24,7 @@ enum {
 static void usage(FILE *out)
 {
     fputs("usage: lstd-backup [--help] DATA_DIR DEST_DIR\n"
+          "       lstd-backup --version      print \"lstd-backup VERSION\"\n"
           "\n"
           "Writes a consistent, compacted copy of an lstd ledger to DEST_DIR/ledger, so that\n"
           "`lstd --data DEST_DIR` starts from it. DATA_DIR is lstd's --data directory (its\n"
@@ -170,6 +171,10 @@ static void report_done(const char *dest, const char *data_dir)
 int main(int argc, char **argv)
 {
     char src[PATH_MAX], dest_ledger[PATH_MAX];
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("lstd-backup %s\n", LSTD_VERSION);
+        return EXIT_DONE;
+    }
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
         return EXIT_DONE;

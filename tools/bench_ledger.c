@@ -32,6 +32,7 @@ static const char *const scenario_names[SC_COUNT] = {"uniform", "zipf", "deposit
 
 static const char usage_text[] =
     "usage: lstd-bench-ledger [options] DIR\n"
+    "       lstd-bench-ledger --version   print \"lstd-bench-ledger VERSION\"\n"
     "\n"
     "Creates a fresh ledger in DIR (which must not hold one), deposits to N accounts in large\n"
     "batches (the setup, timed too), optionally applies --history transfers, then measures\n"
@@ -749,6 +750,10 @@ int main(int argc, char **argv)
                  .mix_every = 2000,
                  .seed = 1,
                  .zipf_s = 1.0};
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("lstd-bench-ledger %s\n", LSTD_VERSION);
+        return 0;
+    }
     int prc = parse_options(&o, argc, argv);
     if (prc != 0) {
         fputs(usage_text, prc == 1 ? stdout : stderr);

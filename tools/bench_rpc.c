@@ -28,6 +28,7 @@
 
 static const char usage_text[] =
     "usage: lstd-bench-rpc [options]\n"
+    "       lstd-bench-rpc --version   print \"lstd-bench-rpc VERSION\"\n"
     "\n"
     "Against a running development lstd: the custodian (DIR/custodian.key) deposits to\n"
     "`signers` fresh accounts per connection (and to --accounts further accounts), then each of\n"
@@ -742,6 +743,10 @@ int main(int argc, char **argv)
                  .count = 40000,
                  .window = 256,
                  .verify_samples = 4000};
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("lstd-bench-rpc %s\n", LSTD_VERSION);
+        return 0;
+    }
     int prc = parse_options(&o, argc, argv);
     if (prc != 0) {
         fputs(usage_text, prc == 1 ? stdout : stderr);

@@ -25,6 +25,7 @@ __extension__ typedef unsigned __int128 u128;
 static void usage(FILE *out)
 {
     fputs("usage: lstd-inspect [--help] [--accounts N] [--history N] DATA_DIR\n"
+          "       lstd-inspect --version     print \"lstd-inspect VERSION\"\n"
           "\n"
           "Prints an lstd ledger in readable form: ledger id and chain head, the pool (A, S,\n"
           "the rate as an exact fraction and a decimal, the unvested reward and its schedule,\n"
@@ -491,6 +492,10 @@ int main(int argc, char **argv)
     inspect in;
     char dir[PATH_MAX];
     memset(&in, 0, sizeof in);
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("lstd-inspect %s\n", LSTD_VERSION);
+        return EXIT_SHOWN;
+    }
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
         return EXIT_SHOWN;

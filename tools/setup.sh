@@ -1,8 +1,9 @@
 #!/bin/sh
 # setup.sh - install missing Debian packages, build lstd, then start it or run the test suite
 #
-#   tools/setup.sh start [lstd flags]   build (build/) and start the service with --dev (data:
-#                                       ./lstd-data; a development ledger on the first start)
+#   tools/setup.sh start [lstd flags]   build lstd and lst (build/; not the tests) and start the
+#                                       service with --dev (data: ./lstd-data; a development
+#                                       ledger on the first start)
 #   tools/setup.sh test [--long]        build normal and ASan+UBSan trees, run every test in both,
 #                                       the integration tests in a ThreadSanitizer tree, then the
 #                                       JavaScript client's tests (clients/js) on build/
@@ -30,11 +31,16 @@ install_missing() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
 }
 
-build() { # build <dir> [cmake args]
+build() { # build <dir> [cmake args]: every target (the tests too)
     dir=$1
     shift
     cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
     cmake --build "$dir" -j "$(nproc)"
+}
+
+build_service() { # build_service <dir>: only what `start` runs (lstd, and lst to talk to it)
+    cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$1" -j "$(nproc)" --target lstd lst
 }
 
 run_tests() { # run_tests <dir> [ctest args]
@@ -49,7 +55,7 @@ cmd=${1:-}
 case "$cmd" in
 start)
     install_missing
-    build build
+    build_service build
     exec build/lstd --dev "$@"
     ;;
 test)

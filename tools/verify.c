@@ -29,6 +29,7 @@ enum {
 static void usage(FILE *out)
 {
     fputs("usage: lstd-verify [--help] DATA_DIR\n"
+          "       lstd-verify --version      print \"lstd-verify VERSION\"\n"
           "\n"
           "Verifies an lstd ledger: DATA_DIR is lstd's --data directory (its ledger/ is used) or\n"
           "the LMDB directory itself. The store is opened read-only and read through one\n"
@@ -777,6 +778,10 @@ static int run(verify *v)
 int main(int argc, char **argv)
 {
     static verify v;
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("lstd-verify %s\n", LSTD_VERSION);
+        return EXIT_VERIFIED;
+    }
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
         return EXIT_VERIFIED;
