@@ -487,15 +487,16 @@ static void print_result_json(const lst_result *res)
         json_str(res->message);
         putchar(',');
     }
-    printf("\"kind\":\"%s\",\"nonce\":%" PRIu64 ",\"hash\":\"%s\"", lst_kind_name(res->kind),
+    printf("\"kind\":\"%s\",\"nonce\":\"%" PRIu64 "\",\"hash\":\"%s\"", lst_kind_name(res->kind),
            res->nonce, hex);
     if (res->recorded) {
         printf(",\"result\":{\"hash\":\"%s\",\"code\":\"%s\",\"recorded\":true,\"duplicate\":%s,"
-               "\"seq\":%" PRIu64 ",\"batch\":%" PRIu64 ",\"time\":%" PRIu64 ",\"out\":{",
+               "\"seq\":\"%" PRIu64 "\",\"batch\":\"%" PRIu64 "\",\"time\":\"%" PRIu64
+               "\",\"out\":{",
                hex, res->ok ? "OK" : res->error, res->duplicate ? "true" : "false", res->seq,
                res->batch, res->time);
         for (unsigned i = 0; i < res->out_count; i++)
-            printf("%s\"%s\":%" PRIu64, i ? "," : "", res->out[i].name, res->out[i].value);
+            printf("%s\"%s\":\"%" PRIu64 "\"", i ? "," : "", res->out[i].name, res->out[i].value);
         printf("}}");
     }
     printf("}\n");
@@ -994,8 +995,9 @@ static const char help_head[] =
     "  --endpoint URL  requests endpoint (default $LST_ENDPOINT, else " DEFAULT_ENDPOINT ")\n"
     "  --events URL    events endpoint (default $LST_EVENTS, else " DEFAULT_EVENTS ")\n"
     "  --key FILE      the signing key (transactions; default account of account/history)\n"
-    "  --json          print one JSON object per result: integers exact in base units, bytes\n"
-    "                  as hex (a query prints its reply {ok, result}; a watch one per record)\n"
+    "  --json          print one JSON object per result: every integer as a decimal string in\n"
+    "                  base units (exact in jq and JSON.parse), bytes as hex (a query prints\n"
+    "                  its reply {ok, result}; a watch one per record)\n"
     "  --base          amounts in base units, in and out\n"
     "  --timeout MS    wait per attempt (default 5000); a request is resent twice before lst\n"
     "                  gives up (resending a transaction is safe: it is recorded once)\n"

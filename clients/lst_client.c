@@ -841,10 +841,11 @@ static int json_object(const msgpack_object *o, const char *skip_key, FILE *out)
         return fputs("null", out) == EOF ? -1 : 0;
     case MSGPACK_OBJECT_BOOLEAN:
         return fputs(o->via.boolean ? "true" : "false", out) == EOF ? -1 : 0;
+    /* integers as decimal strings: jq and JSON.parse round numbers above 2^53 */
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        return fprintf(out, "%" PRIu64, o->via.u64) < 0 ? -1 : 0;
+        return fprintf(out, "\"%" PRIu64 "\"", o->via.u64) < 0 ? -1 : 0;
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return fprintf(out, "%" PRId64, o->via.i64) < 0 ? -1 : 0;
+        return fprintf(out, "\"%" PRId64 "\"", o->via.i64) < 0 ? -1 : 0;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         return fprintf(out, "%.17g", o->via.f64) < 0 ? -1 : 0;

@@ -333,8 +333,9 @@ const lst_value *lst_value_at(const lst_value *v, size_t i);
 /** Returns: the key of map entry i when it is a str (*len its length); else NULL. */
 const char *lst_value_key(const lst_value *v, size_t i, size_t *len);
 
-/** Write v as compact JSON on one line (no newline): bin as a hex string, integers exact,
- *  str escaped, map keys as strings; skip_key (may be NULL) leaves out one top-level key.
+/** Write v as compact JSON on one line (no newline): bin as a hex string, every integer as
+ *  a string of decimal digits (exact in any JSON parser, as Ethereum JSON-RPC does), str
+ *  escaped, map keys as strings; skip_key (may be NULL) leaves out one top-level key.
  *  Returns: 0, or -1 when writing failed. */
 int lst_value_json(const lst_value *v, const char *skip_key, FILE *out);
 

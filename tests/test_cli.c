@@ -376,6 +376,10 @@ static void test_walkthrough(void)
     free(readme);
     r = LST("--json", "pool");
     CHECK_STATUS(r, 0);
+    /* every integer is a decimal string: jq and JSON.parse keep all its digits (issue 10) */
+    CHECK(strstr(r.out, "\"shares\":\"") != NULL && strstr(r.out, "\"seq\":\"") != NULL);
+    for (const char *p = strchr(r.out, ':'); p != NULL; p = strchr(p + 1, ':'))
+        CHECK(p[1] < '0' || p[1] > '9'); /* no bare number anywhere in the reply */
     now = JSON_U64(r.out, "result.now");
     vested = (uint64_t)((u128)u * (now - accepted) / 86400);
     CHECK_U64(JSON_U64(r.out, "result.assets"), a + vested);
