@@ -1659,7 +1659,7 @@ int lst_events_open(lst_client *c, uint64_t after_seq, const uint8_t *account)
     if (account != NULL) {
         memcpy(c->ev_account, account, 32);
         lst_hex_encode(hex, account);
-        snprintf(topic, sizeof topic, "acct/%s", hex);
+        snprintf(topic, sizeof topic, "acct/%s/", hex);
     } else {
         snprintf(topic, sizeof topic, "tx/");
     }

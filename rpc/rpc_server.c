@@ -384,7 +384,7 @@ static void publish(rpc_server *s, const batch_job *j, ledger_store *view)
         if (rpc_pack_record(&pk, &r) != 0)
             break; /* out of memory: subscribers catch up with the events query */
         const ledger_kind_info *k = ledger_kind_lookup(r.tx.kind);
-        snprintf(topic, sizeof topic, "tx/%s", k->name);
+        snprintf(topic, sizeof topic, "tx/%s/", k->name); /* '/' ends it: exact match */
         zmq_send(s->pub, topic, strlen(topic), ZMQ_SNDMORE);
         zmq_send(s->pub, buf.data, buf.size, 0);
         const uint8_t *keys[3] = {r.tx.signer, NULL, NULL}; /* kinds name at most 2 keys */
@@ -399,7 +399,7 @@ static void publish(rpc_server *s, const batch_job *j, ledger_store *view)
             if (seen)
                 continue;
             rpc_hex_encode32(hex, keys[a]);
-            snprintf(topic, sizeof topic, "acct/%s", hex);
+            snprintf(topic, sizeof topic, "acct/%s/", hex);
             zmq_send(s->pub, topic, strlen(topic), ZMQ_SNDMORE);
             zmq_send(s->pub, buf.data, buf.size, 0);
         }

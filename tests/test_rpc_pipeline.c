@@ -170,9 +170,9 @@ static void on_event(subscriber *sub, int which)
     sub->count++;
     if (which == 1) {
         rh_hex(hex, users[1].pk);
-        snprintf(want, sizeof want, "acct/%s", hex);
+        snprintf(want, sizeof want, "acct/%s/", hex);
     } else {
-        snprintf(want, sizeof want, "tx/%s", kind);
+        snprintf(want, sizeof want, "tx/%s/", kind);
     }
     if (strcmp(topic, want) != 0) {
         fprintf(stderr, "%s: topic %s for a %s record, want %s\n", sub->what, topic, kind, want);
@@ -572,6 +572,81 @@ static void check_events(void)
     CHECK_U64(subs[0].last, seq_hi);
 }
 
+/* Submit a transaction of users[from] (its next nonce). Returns: its seq (0 on failure). */
+static uint64_t submit_user(void *d, ledger_tx *t, int from)
+{
+    rh_reply r;
+    rh_reply_init(&r);
+    uint64_t seq = 0;
+    if (rh_submit(srv, d, t, &users[from], &r, NULL) == 0) {
+        rh_check_ok(&r, __FILE__, __LINE__);
+        seq = rh_u64_at(rh_get_map(r.root, "result"), "seq", __FILE__, __LINE__);
+    }
+    rh_reply_free(&r);
+    return seq;
+}
+
+static uint64_t transfer_one(void *d, int from, int to)
+{
+    ledger_tx t = rh_tx(LEDGER_TX_TRANSFER);
+    rh_tx_key(&t, "to", users[to].pk);
+    rh_tx_u64(&t, "shares", 1);
+    return submit_user(d, &t, from);
+}
+
+/* Read events until seq `until`; counts the kinds seen, checks every topic is the kind's. */
+static void read_until(void *sub, uint64_t until, int *transfers, int *transfer_froms)
+{
+    rh_reply ev;
+    char topic[80];
+    rh_reply_init(&ev);
+    for (int n = 0; n < 1000 && rh_recv_event(sub, topic, sizeof topic, &ev) == 0; n++) {
+        uint64_t seq = rh_u64_at(ev.root, "seq", __FILE__, __LINE__);
+        bool tf = rh_str_is(rh_get(ev.root, "kind"), "transfer_from");
+        CHECK(strcmp(topic, tf ? "tx/transfer_from/" : "tx/transfer/") == 0);
+        *transfers += !tf;
+        *transfer_froms += tf;
+        if (seq >= until)
+            break;
+    }
+    rh_reply_free(&ev);
+}
+
+/* Topics end in '/', so "tx/transfer/" is transfers only, while "tx/transfer" (a prefix, on
+ * purpose) also gets transfer_from (issue 10). */
+static void check_exact_topics(void *d)
+{
+    void *exact = rh_sub(srv, "tx/transfer/"), *prefix = rh_sub(srv, "tx/transfer");
+    int e_t = 0, e_tf = 0, p_t = 0, p_tf = 0;
+    rh_set_timeout(exact, 100);
+    rh_set_timeout(prefix, 100);
+    for (int i = 0; i < 100 && (e_t == 0 || p_t == 0); i++) { /* until both have joined */
+        uint64_t seq = transfer_one(d, 1, 2);
+        read_until(exact, seq, &e_t, &e_tf);
+        read_until(prefix, seq, &p_t, &p_tf);
+    }
+    CHECK(e_t > 0 && p_t > 0);
+    e_t = e_tf = p_t = p_tf = 0;
+    ledger_tx t = rh_tx(LEDGER_TX_APPROVE);
+    rh_tx_key(&t, "spender", users[2].pk);
+    rh_tx_u64(&t, "shares", 5);
+    CHECK(submit_user(d, &t, 1) > 0);
+    t = rh_tx(LEDGER_TX_TRANSFER_FROM);
+    rh_tx_key(&t, "owner", users[1].pk);
+    rh_tx_key(&t, "to", users[3].pk);
+    rh_tx_u64(&t, "shares", 1);
+    CHECK(submit_user(d, &t, 2) > 0);
+    uint64_t last = transfer_one(d, 1, 2);
+    rh_set_timeout(exact, 5000);
+    rh_set_timeout(prefix, 5000);
+    read_until(exact, last, &e_t, &e_tf);
+    read_until(prefix, last, &p_t, &p_tf);
+    CHECK(e_t == 1 && e_tf == 0);
+    CHECK(p_t == 1 && p_tf == 1);
+    rh_close(exact);
+    rh_close(prefix);
+}
+
 /* The health counters saw the duplicates and no BUSY. */
 static void check_health(void)
 {
@@ -625,7 +700,8 @@ int main(void)
     test_duplicates(dl[0]);
     test_concurrent_duplicate(dl[1], dl[3]);
     test_req();
-    check_health();
+    check_health(); /* before more transactions: its bounds are over the blast's */
+    check_exact_topics(dl[0]);
     CHECK_U64(rh_stop(srv, SIGINT, 20000), 0);
     for (int c = 0; c < CONNS; c++) {
         rh_close(dl[c]);

@@ -566,7 +566,7 @@ export class Subscription {
     this._sock.connect(client.eventsEndpoint);
     // A global stream (tx/) has consecutive seqs, so gaps are visible; one account's stream
     // is caught up through its history.
-    this._sock.subscribe(this.account !== undefined ? `acct/${this.account}` : "tx/");
+    this._sock.subscribe(this.account !== undefined ? `acct/${this.account}/` : "tx/");
     client._subs.add(this);
     // "From now" is the last seq when subscribe() was called, not when iteration starts.
     this._start = this.cursor !== undefined ? Promise.resolve(this.cursor) : client.pool().then((p) => p.seq);
