@@ -1,6 +1,8 @@
 /* ledger_vest.c - reward smoothing: reported rewards vest linearly into the rate */
 #include "ledger_internal.h"
 
+#define VEST_S_MAX 2592000u /* the range of param VEST_S (ledger.h) */
+
 void ledger_pool_vest(ledger_pool *p, uint64_t now)
 {
     uint64_t vested;
@@ -29,7 +31,9 @@ void pool_vest_add(ledger_pool *p, uint64_t amount, uint64_t now)
         return;
     }
     uint64_t remaining = p->unvested > 0 && p->vest_end > now ? p->vest_end - now : 0;
-    /* remaining and period are at most VEST_S's maximum (2^22): no overflow in 128 bits */
+    if (remaining > VEST_S_MAX) /* only a schedule saturated at the end of time */
+        remaining = VEST_S_MAX;
+    /* remaining and period are at most VEST_S's maximum (< 2^22): no overflow in 128 bits */
     math_u128 weight = (math_u128)p->unvested * remaining + (math_u128)amount * period;
     math_u128 total = (math_u128)p->unvested + amount;
     p->unvested += amount;
