@@ -230,27 +230,13 @@ int lst_amount_parse(const char *text, unsigned decimals, bool base_units, uint6
     return LST_OK;
 }
 
-/* The decimal digits of v. Out: out (NUL-terminated, at least LST_U128_DIGITS_MAX + 1). */
-static void u128_digits(char *out, lst_u128 v)
-{
-    char tmp[LST_U128_DIGITS_MAX + 1];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
-}
-
 size_t lst_amount_format_u128(char *buf, size_t size, lst_u128 units, unsigned decimals)
 {
     char whole[LST_U128_DIGITS_MAX + 1], frac[24];
     if (decimals > 19)
         decimals = 0;
     uint64_t p = pow10_u64(decimals);
-    u128_digits(whole, units / p);
+    ledger_u128_str(whole, units / p); /* lst_u128 is ledger_u128 */
     if (decimals == 0)
         return (size_t)snprintf(buf, size, "%s", whole);
     snprintf(frac, sizeof frac, "%0*" PRIu64, (int)decimals, (uint64_t)(units % p));

@@ -1364,10 +1364,15 @@ static void do_report(run *r)
     exec_report(r, signer, id, epoch, balance, NULL);
 }
 
-static int exec_accept(run *r, int signer, uint64_t id, uint64_t epoch, uint64_t balance)
+/* The admin's bookings of a balance without the limits: report_accept (the held report
+ * exactly: REPORT_NOT_PENDING otherwise) and operator_reset (OPERATOR_NOT_FOUND ->
+ * EPOCH_IN_FUTURE -> FEE_TOO_HIGH/OVERFLOW; the epoch may go down; the hold is dropped). */
+static int exec_admin_book(run *r, unsigned kind, int signer, uint64_t id, uint64_t epoch,
+                           uint64_t balance)
 {
     model *m = begin(r);
     m_operator *o = m_op(m, id);
+    bool reset = kind == LEDGER_TX_OPERATOR_RESET;
     effect eff;
     expect e = {0};
     memset(&eff, 0, sizeof eff);
@@ -1375,18 +1380,28 @@ static int exec_accept(run *r, int signer, uint64_t id, uint64_t epoch, uint64_t
         e.code = LEDGER_NOT_ADMIN;
     else if (o == NULL)
         e.code = LEDGER_OPERATOR_NOT_FOUND;
-    else if (o->held_epoch == 0 || o->held_epoch != epoch || o->held_balance != balance)
+    else if (!reset && (o->held_epoch == 0 || o->held_epoch != epoch || o->held_balance != balance))
         e.code = LEDGER_REPORT_NOT_PENDING;
+    else if (reset && epoch > m_epoch_now(m, r->f.now))
+        e.code = LEDGER_EPOCH_IN_FUTURE;
     else if ((e.code = m_effect(m, o, r->f.now, balance, &eff)) == LEDGER_OK)
         effect_out(&eff, &e);
-    describe_report(r, "report_accept", id, signer, epoch, balance, o);
-    ledger_result res =
-        submit(r, signer, LEDGER_TX_REPORT_ACCEPT, FX_NONE, FX_NONE, id, balance, epoch);
+    describe_report(r, reset ? "operator_reset" : "report_accept", id, signer, epoch, balance, o);
+    ledger_result res = submit(r, signer, kind, FX_NONE, FX_NONE, id, balance, epoch);
+    seen.future_epochs += res.code == LEDGER_EPOCH_IN_FUTURE;
     if (!check_result(r, &res, &e))
         return res.code;
     m_apply_effect(r, o, epoch, balance, &eff);
-    seen.accepted++;
+    if (reset)
+        seen.resets++;
+    else
+        seen.accepted++;
     return LEDGER_OK;
+}
+
+static int exec_accept(run *r, int signer, uint64_t id, uint64_t epoch, uint64_t balance)
+{
+    return exec_admin_book(r, LEDGER_TX_REPORT_ACCEPT, signer, id, epoch, balance);
 }
 
 static void do_report_accept(run *r)
@@ -1409,32 +1424,9 @@ static void do_report_accept(run *r)
     exec_accept(r, signer, id, epoch, balance);
 }
 
-/* operator_reset: OPERATOR_NOT_FOUND -> EPOCH_IN_FUTURE -> FEE_TOO_HIGH/OVERFLOW, then booked
- * like report_accept without the limits; the epoch may go down; the hold is dropped. */
 static int exec_reset(run *r, int signer, uint64_t id, uint64_t epoch, uint64_t balance)
 {
-    model *m = begin(r);
-    m_operator *o = m_op(m, id);
-    effect eff;
-    expect e = {0};
-    memset(&eff, 0, sizeof eff);
-    if (signer != FX_ADMIN)
-        e.code = LEDGER_NOT_ADMIN;
-    else if (o == NULL)
-        e.code = LEDGER_OPERATOR_NOT_FOUND;
-    else if (epoch > m_epoch_now(m, r->f.now))
-        e.code = LEDGER_EPOCH_IN_FUTURE;
-    else if ((e.code = m_effect(m, o, r->f.now, balance, &eff)) == LEDGER_OK)
-        effect_out(&eff, &e);
-    describe_report(r, "operator_reset", id, signer, epoch, balance, o);
-    ledger_result res =
-        submit(r, signer, LEDGER_TX_OPERATOR_RESET, FX_NONE, FX_NONE, id, balance, epoch);
-    seen.future_epochs += res.code == LEDGER_EPOCH_IN_FUTURE;
-    if (!check_result(r, &res, &e))
-        return res.code;
-    m_apply_effect(r, o, epoch, balance, &eff);
-    seen.resets++;
-    return LEDGER_OK;
+    return exec_admin_book(r, LEDGER_TX_OPERATOR_RESET, signer, id, epoch, balance);
 }
 
 static void do_operator_reset(run *r)

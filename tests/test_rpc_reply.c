@@ -1026,7 +1026,7 @@ static void test_quote(qt *t)
     CHECK_U64(U64(res, "amount"), mdf(1000000, p.assets, p.shares));
     CHECK_U64(U64(res, "amount"), 1038289);
     CHECK(p.assets > p.shares);
-    req.number = UINT64_MAX; /* worth more than 2^64 at a rate above 1 */
+    req.number = UINT64_MAX;            /* worth more than 2^64 at a rate above 1 */
     QUERY_ERR(t, &req, "OUT_OF_RANGE"); /* a query code, not the rule code OVERFLOW */
     req.quote_shares = false;
     res = QUERY_OK(t, &req);

@@ -11,7 +11,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc > 1) {
-        puts("usage: lstd-vectors [--version]\n\nPrints the test-vector section of PROTOCOL.md: one signed "
+        puts("usage: lstd-vectors [--version]\n\nPrints the test-vector section of PROTOCOL.md: "
+             "one signed "
              "example of every transaction kind (keys, signing bytes, hash, signature, request).");
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
