@@ -360,6 +360,11 @@ LEDGER_WARN_UNUSED int ledger_apply(ledger_batch *b, const ledger_tx *tx,
                                     const uint8_t hash[LEDGER_HASH_SIZE],
                                     const uint8_t sig[LEDGER_SIG_SIZE], ledger_result *res);
 
+/** Hint the store that the accounts (and the tx hashes, when hashes is not NULL) of these n
+ *  transactions are about to be read: call before applying them. Changes nothing. */
+void ledger_batch_prefetch(ledger_batch *b, const ledger_tx *txs,
+                           const uint8_t (*hashes)[LEDGER_HASH_SIZE], size_t n);
+
 /** Write the batch's pool and chain records. The caller commits the view after this.
  *  A batch that recorded no transaction writes nothing and consumes no batch number.
  *  Returns: LEDGER_OK or a store error. */
@@ -393,6 +398,21 @@ typedef struct ledger_record {
 
 /** Read history record `seq`. Returns: LEDGER_OK, LEDGER_STORE_NOTFOUND, LEDGER_STORE_CORRUPT. */
 LEDGER_WARN_UNUSED int ledger_read_record(ledger_store *st, uint64_t seq, ledger_record *out);
+
+/** Write the index entries of a recorded transaction (tx hash -> seq; one account-history
+ *  entry per account it names), as applying it did: a store rebuilding its indexes from the
+ *  history calls this for each record. Returns: LEDGER_OK or a store error. */
+LEDGER_WARN_UNUSED int ledger_index_record(ledger_store *st, const ledger_record *r);
+
+/** Whether a table is covered by the state digest, and the element hash of one of its
+ *  entries (PROTOCOL.md, "Verifying the history"): a store loading a checkpoint recomputes
+ *  the digest from these. */
+bool ledger_table_digested(unsigned table);
+void ledger_element_hash(uint8_t out[LEDGER_HASH_SIZE], unsigned table, const uint8_t *key,
+                         size_t key_len, const uint8_t *val, size_t val_len);
+/** digest += h, digest -= h (mod 2^256, big-endian): the digest is order-independent. */
+void ledger_digest_add(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SIZE]);
+void ledger_digest_sub(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SIZE]);
 
 /** Look up a recorded transaction by hash. Returns: as ledger_read_record. */
 LEDGER_WARN_UNUSED int ledger_read_tx(ledger_store *st, const uint8_t hash[LEDGER_HASH_SIZE],

@@ -70,19 +70,28 @@ static int run_handler(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     return handlers[tx->kind].fn(b, tx, out);
 }
 
-/* Index the record under every account it names, once each. */
-static int index_accounts(ledger_batch *b, const ledger_tx *tx, uint64_t seq)
+/* Index a record: its tx hash, and under every account it names, once each. */
+static int index_record(ledger_store *st, const ledger_tx *tx, const uint8_t hash[LEDGER_HASH_SIZE],
+                        uint64_t seq)
 {
     const uint8_t *keys[3] = {tx->signer, tx->account, tx->account2};
-    for (int i = 0; i < 3; i++) {
+    uint8_t be_seq[8], key[40];
+    be64_put(be_seq, seq);
+    int rc = st->put(st->self, LEDGER_T_TX, hash, LEDGER_HASH_SIZE, be_seq, 8);
+    for (int i = 0; rc == LEDGER_OK && i < 3; i++) {
         if (key_is_zero(keys[i]) || (i > 0 && key_eq(keys[i], keys[0])) ||
             (i == 2 && key_eq(keys[2], keys[1])))
             continue;
-        int rc = save_index(b, LEDGER_T_ACCOUNT_TX, keys[i], seq, NULL, 0);
-        if (rc != LEDGER_OK)
-            return rc;
+        memcpy(key, keys[i], 32);
+        memcpy(key + 32, be_seq, 8);
+        rc = st->put(st->self, LEDGER_T_ACCOUNT_TX, key, 40, NULL, 0);
     }
-    return LEDGER_OK;
+    return rc;
+}
+
+int ledger_index_record(ledger_store *st, const ledger_record *r)
+{
+    return index_record(st, &r->tx, r->tx_hash, r->seq);
 }
 
 /* Append the history record, the tx-hash index and the account indexes; advance the chain. */
@@ -104,9 +113,7 @@ static int record(ledger_batch *b, const ledger_tx *tx, const uint8_t hash[LEDGE
     be64_put(key, res->seq);
     int rc = n == 0 ? LEDGER_KIND_UNKNOWN : st_put(b, LEDGER_T_HISTORY, key, 8, val, n);
     if (rc == LEDGER_OK)
-        rc = st_put(b, LEDGER_T_TX, hash, LEDGER_HASH_SIZE, key, 8);
-    if (rc == LEDGER_OK)
-        rc = index_accounts(b, tx, res->seq);
+        rc = index_record(b->st, tx, hash, res->seq);
     if (rc != LEDGER_OK)
         return rc;
     record_history_hash(b->chain.head, res->seq, val, n);
@@ -174,11 +181,38 @@ int ledger_apply(ledger_batch *b, const ledger_tx *tx, const uint8_t hash_in[LED
     return record(b, tx, hash, sig, res);
 }
 
+#define PREFETCH_CHUNK 256 /* transactions hinted at a time: 24 KiB of keys */
+
+void ledger_batch_prefetch(ledger_batch *b, const ledger_tx *txs,
+                           const uint8_t (*hashes)[LEDGER_HASH_SIZE], size_t n)
+{
+    ledger_store *st = b->st;
+    uint8_t keys[3 * PREFETCH_CHUNK][LEDGER_KEY_SIZE];
+    if (st->prefetch == NULL)
+        return;
+    for (size_t at = 0; at < n; at += PREFETCH_CHUNK) {
+        size_t m = n - at < PREFETCH_CHUNK ? n - at : PREFETCH_CHUNK, k = 0;
+        for (size_t i = 0; i < m; i++) {
+            const ledger_tx *tx = &txs[at + i];
+            memcpy(keys[k++], tx->signer, LEDGER_KEY_SIZE);
+            if (!key_is_zero(tx->account))
+                memcpy(keys[k++], tx->account, LEDGER_KEY_SIZE);
+            if (!key_is_zero(tx->account2))
+                memcpy(keys[k++], tx->account2, LEDGER_KEY_SIZE);
+        }
+        st->prefetch(st->self, LEDGER_T_ACCOUNT, keys[0], LEDGER_KEY_SIZE, k);
+        if (hashes != NULL)
+            st->prefetch(st->self, LEDGER_T_TX, hashes[at], LEDGER_HASH_SIZE, m);
+    }
+}
+
 int ledger_batch_end(ledger_batch *b)
 {
     if (b->applied == 0)
         return LEDGER_OK;
     int rc = save_pool(b);
+    if (rc == LEDGER_OK)
+        rc = digest_fold(b->st, b->chain.digest);
     if (rc != LEDGER_OK)
         return rc;
     b->chain.next_batch++;

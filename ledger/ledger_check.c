@@ -187,8 +187,8 @@ static int visit_digest(check *c, const uint8_t *key, size_t kn, const uint8_t *
     digest_acc *d = arg;
     uint8_t h[LEDGER_HASH_SIZE];
     (void)c;
-    state_element_hash(h, d->table, key, kn, val, vn);
-    digest_add(d->digest, h);
+    ledger_element_hash(h, d->table, key, kn, val, vn);
+    ledger_digest_add(d->digest, h);
     return LEDGER_OK;
 }
 
@@ -198,7 +198,7 @@ static int check_digest(check *c)
     digest_acc d;
     memset(&d, 0, sizeof d);
     for (d.table = LEDGER_T_META; d.table <= LEDGER_T_ACCOUNT_TX; d.table++) {
-        if (!table_digested(d.table))
+        if (!ledger_table_digested(d.table))
             continue;
         int rc = scan(c, d.table, NULL, 0, visit_digest, &d);
         if (rc != LEDGER_OK)

@@ -210,5 +210,7 @@ int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g)
         rc = genesis_operators(&b, g);
     if (rc == LEDGER_OK)
         rc = save_pool(&b);
+    if (rc == LEDGER_OK)
+        rc = digest_fold(st, b.chain.digest);
     return rc == LEDGER_OK ? write_chain(st, &b.chain) : rc;
 }

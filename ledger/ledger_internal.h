@@ -129,18 +129,15 @@ void record_history_hash(uint8_t out[LEDGER_HASH_SIZE], uint64_t seq, const uint
 
 /* ---- state access inside a batch (ledger_state.c) --------------------------------------- */
 
-/* Every write to a digested table goes through st_put/st_del, which keep b->chain.digest
- * equal to the sum over all digested entries of H(table || key_len || key || value). */
+/* Every state write goes through st_put/st_del; at the end of the batch digest_fold brings
+ * b->chain.digest back to the sum over all digested entries of
+ * H(table || key_len || key || value), hashing each changed entry once. */
 int st_put(ledger_batch *b, unsigned table, const uint8_t *key, size_t key_len, const uint8_t *val,
            size_t val_len);
 int st_del(ledger_batch *b, unsigned table, const uint8_t *key, size_t key_len);
-/** Element hash of one entry (used by st_put and by ledger_check's recomputation). */
-void state_element_hash(uint8_t out[LEDGER_HASH_SIZE], unsigned table, const uint8_t *key,
-                        size_t key_len, const uint8_t *val, size_t val_len);
-void digest_add(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SIZE]);
-void digest_sub(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SIZE]);
-/** Returns: true for tables covered by the state digest (all but META and HISTORY). */
-bool table_digested(unsigned table);
+/** Fold the entries changed in this batch into digest (through the view's `changed`).
+ *  Returns: LEDGER_OK, LEDGER_INTERNAL (a view that does not track writes) or a store error. */
+int digest_fold(ledger_store *st, uint8_t digest[LEDGER_HASH_SIZE]);
 
 int save_account(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE], const ledger_account *a);
 int save_lien(ledger_batch *b, const ledger_lien *l);

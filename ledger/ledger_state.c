@@ -32,13 +32,15 @@ static const crypto_tag *tag_state(void)
     return &tags.state;
 }
 
-bool table_digested(unsigned table)
+/* The history and its two indexes are covered by the chain of record hashes instead. */
+bool ledger_table_digested(unsigned table)
 {
-    return table != LEDGER_T_META && table != LEDGER_T_HISTORY;
+    return table != LEDGER_T_META && table != LEDGER_T_HISTORY && table != LEDGER_T_TX &&
+           table != LEDGER_T_ACCOUNT_TX;
 }
 
-void state_element_hash(uint8_t out[LEDGER_HASH_SIZE], unsigned table, const uint8_t *key,
-                        size_t key_len, const uint8_t *val, size_t val_len)
+void ledger_element_hash(uint8_t out[LEDGER_HASH_SIZE], unsigned table, const uint8_t *key,
+                         size_t key_len, const uint8_t *val, size_t val_len)
 {
     uint8_t head[2] = {(uint8_t)table, (uint8_t)key_len};
     crypto_part parts[3] = {{head, 2}, {key, key_len}, {val, val_len}};
@@ -47,7 +49,7 @@ void state_element_hash(uint8_t out[LEDGER_HASH_SIZE], unsigned table, const uin
 
 /* The digest is a 256-bit big-endian number; element hashes are added and removed mod 2^256,
  * so it depends only on the set of entries, not on the order they were written in. */
-void digest_add(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SIZE])
+void ledger_digest_add(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SIZE])
 {
     unsigned carry = 0;
     for (int i = LEDGER_HASH_SIZE - 1; i >= 0; i--) {
@@ -57,7 +59,7 @@ void digest_add(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SI
     }
 }
 
-void digest_sub(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SIZE])
+void ledger_digest_sub(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SIZE])
 {
     int borrow = 0;
     for (int i = LEDGER_HASH_SIZE - 1; i >= 0; i--) {
@@ -67,46 +69,39 @@ void digest_sub(uint8_t digest[LEDGER_HASH_SIZE], const uint8_t h[LEDGER_HASH_SI
     }
 }
 
-/* Remove the old entry's element hash (if any) from the digest. */
-static int digest_remove_old(ledger_batch *b, unsigned table, const uint8_t *key, size_t key_len)
-{
-    const uint8_t *old;
-    size_t old_len;
-    uint8_t h[LEDGER_HASH_SIZE];
-    int rc = b->st->get(b->st->self, table, key, key_len, &old, &old_len);
-    if (rc == LEDGER_STORE_NOTFOUND)
-        return LEDGER_OK;
-    if (rc != 0)
-        return rc;
-    if (old_len > LEDGER_VALUE_MAX)
-        return LEDGER_STORE_CORRUPT;
-    state_element_hash(h, table, key, key_len, old, old_len);
-    digest_sub(b->chain.digest, h);
-    return LEDGER_OK;
-}
-
+/* Writes go straight to the view; the digest is folded once per batch from what changed. */
 int st_put(ledger_batch *b, unsigned table, const uint8_t *key, size_t key_len, const uint8_t *val,
            size_t val_len)
 {
-    if (table_digested(table)) {
-        uint8_t h[LEDGER_HASH_SIZE];
-        int rc = digest_remove_old(b, table, key, key_len);
-        if (rc != LEDGER_OK)
-            return rc;
-        state_element_hash(h, table, key, key_len, val, val_len);
-        digest_add(b->chain.digest, h);
-    }
     return b->st->put(b->st->self, table, key, key_len, val, val_len);
 }
 
 int st_del(ledger_batch *b, unsigned table, const uint8_t *key, size_t key_len)
 {
-    if (table_digested(table)) {
-        int rc = digest_remove_old(b, table, key, key_len);
-        if (rc != LEDGER_OK)
-            return rc;
-    }
     return b->st->del(b->st->self, table, key, key_len);
+}
+
+/* One changed entry: its old element hash leaves the digest, the new value's comes in (and is
+ * kept by the store for the next time the entry changes). */
+static void fold_one(void *ctx, unsigned table, const uint8_t *key, size_t key_len,
+                     const uint8_t *val, size_t val_len, const uint8_t *old_hash, uint8_t *new_hash)
+{
+    uint8_t *digest = ctx;
+    if (!ledger_table_digested(table))
+        return;
+    if (old_hash != NULL)
+        ledger_digest_sub(digest, old_hash);
+    if (val != NULL) {
+        ledger_element_hash(new_hash, table, key, key_len, val, val_len);
+        ledger_digest_add(digest, new_hash);
+    }
+}
+
+int digest_fold(ledger_store *st, uint8_t digest[LEDGER_HASH_SIZE])
+{
+    if (st->changed == NULL)
+        return LEDGER_INTERNAL; /* batches are applied to a store that tracks its writes */
+    return st->changed(st->self, fold_one, digest);
 }
 
 /* ---- typed reads ------------------------------------------------------------------------ */

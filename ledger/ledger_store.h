@@ -32,6 +32,14 @@ enum ledger_table {
  * LEDGER_STORE_CORRUPT when the store finds its own order broken). */
 #define LEDGER_STORE_NOTFOUND (-1)
 
+/** What `changed` hands the state machine for one entry written since the batch began.
+ *  val is NULL when the entry is gone now; old_hash is NULL when it was absent before (else
+ *  the element hash kept with its value as of the batch start); new_hash is the store's
+ *  slot for the element hash of the current value (NULL when gone): fn writes it there. */
+typedef void (*ledger_changed_fn)(void *ctx, unsigned table, const uint8_t *key, size_t key_len,
+                                  const uint8_t *val, size_t val_len, const uint8_t *old_hash,
+                                  uint8_t *new_hash);
+
 /** A view of the store inside one transaction (a write batch or a read snapshot).
  *  Pointers returned by get and next stay valid until the next call on the same view. */
 typedef struct ledger_store {
@@ -50,6 +58,16 @@ typedef struct ledger_store {
      *  when what it found is not greater: a damaged store; scans rely on the progress). */
     int (*next)(void *self, unsigned table, const uint8_t *key, size_t key_len,
                 const uint8_t **key_out, size_t *key_out_len, const uint8_t **val, size_t *val_len);
+    /** Visit every entry put or deleted since the write batch began, once each, in any order
+     *  (an entry written fifty times is visited once). The state digest is folded from these
+     *  visits at the end of a batch, so each changed entry is hashed once. NULL in a read
+     *  view. Returns: 0 or an error. */
+    int (*changed)(void *self, ledger_changed_fn fn, void *ctx);
+    /** A hint, NULL when the store takes none: the n keys (key_len bytes each, back to back)
+     *  of `table` will be read soon, so bring them towards the CPU cache now. A batch's
+     *  accounts are hinted before it is applied, as TigerBeetle prefetches a batch's objects:
+     *  the memory latency of a million accounts is then paid in parallel, not one by one. */
+    void (*prefetch)(void *self, unsigned table, const uint8_t *keys, size_t key_len, size_t n);
 } ledger_store;
 
 #endif

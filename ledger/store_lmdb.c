@@ -144,6 +144,21 @@ static int view_put(void *self, unsigned table, const uint8_t *key, size_t key_l
     return rc == 0 ? 0 : txn_fail(t, rc, "put");
 }
 
+int store_lmdb_append(ledger_store *view, unsigned table, const uint8_t *key, size_t key_len,
+                      const uint8_t *val, size_t val_len)
+{
+    store_txn *t = view->self;
+    uint8_t buf[1 + LEDGER_KEY_MAX];
+    MDB_val k, v = {.mv_size = val_len, .mv_data = (void *)val};
+    assert(view->put == view_put && t->write);
+    if (t->poison)
+        return t->poison;
+    if (key_len == 0 || !key_make(buf, table, key, key_len, &k))
+        return txn_fail_arg(t, "append");
+    int rc = mdb_put(t->txn, t->store->dbi, &k, &v, MDB_APPEND);
+    return rc == 0 ? 0 : txn_fail(t, rc, rc == MDB_KEYEXIST ? "append (key not last)" : "append");
+}
+
 static int view_del(void *self, unsigned table, const uint8_t *key, size_t key_len)
 {
     store_txn *t = self;

@@ -36,6 +36,12 @@ void store_lmdb_close(store_lmdb **s);
  *  Returns: 0, LEDGER_STORE_IO or LEDGER_NO_MEMORY. */
 int store_lmdb_begin(store_lmdb *s, bool write, store_txn **txn, ledger_store *view);
 
+/** Put (table, key) -> val in a write view of this store, where the key sorts after every
+ *  key in the store (MDB_APPEND: no page search, pages filled completely). Returns: 0, or an
+ *  error (LEDGER_STORE_IO when the key is not the last; the transaction is then poisoned). */
+int store_lmdb_append(ledger_store *view, unsigned table, const uint8_t *key, size_t key_len,
+                      const uint8_t *val, size_t val_len);
+
 /** Commit a write transaction durably (per the durability mode) and free it; *txn = NULL.
  *  A read transaction is simply ended. Returns: 0, LEDGER_STORE_FULL or LEDGER_STORE_IO
  *  (in both cases nothing was committed). */

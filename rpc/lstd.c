@@ -1,5 +1,6 @@
 /* lstd.c - the lstd service: create a ledger once (init), or open one and serve it */
 #include <errno.h>
+#include <inttypes.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
@@ -8,12 +9,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rpc_config.h"
 #include "rpc_datadir.h"
 #include "rpc_genesis.h"
 #include "rpc_server.h"
-#include "store_lmdb.h"
+#include "store_db.h"
 
 #define RELOAD_LINE_MAX 1024
 
@@ -26,16 +28,35 @@ static bool ledger_present(const rpc_config *cfg)
     return stat(path, &st) == 0 && st.st_size > 0;
 }
 
-static int open_store(const rpc_config *cfg, store_lmdb **store)
+static void ledger_dir(const rpc_config *cfg, char *out, size_t size)
 {
-    char path[RPC_PATH_MAX + 16];
-    if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "lstd: mkdir %s: %s\n", cfg->data_dir, strerror(errno));
+    snprintf(out, size, "%s/ledger", cfg->data_dir);
+}
+
+/* Open (load, verify, replay) the ledger. Returns: 0 or -1 (message on stderr). */
+static int open_store(const rpc_config *cfg, store_db **store)
+{
+    char path[RPC_PATH_MAX + 16], msg[512];
+    uint64_t limit = (uint64_t)cfg->memory_limit_mb << 20;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (limit == 0 && pages > 0 && page > 0)
+        limit = (uint64_t)pages * (uint64_t)page / 4 * 3;
+    store_db_options opt = {.durability = cfg->durability, .memory_limit_bytes = limit};
+    ledger_dir(cfg, path, sizeof path);
+    int rc = store_db_open(store, path, &opt, msg, sizeof msg);
+    if (rc != 0) {
+        fprintf(stderr, "lstd: cannot open the ledger in %s: %s (%s)\n", path, msg,
+                ledger_err_name(rc));
         return -1;
     }
-    snprintf(path, sizeof path, "%s/ledger", cfg->data_dir);
-    store_options opt = {.durability = cfg->durability};
-    return store_lmdb_open(store, path, &opt) == 0 ? 0 : -1;
+    store_db_stats st;
+    store_db_stats_get(*store, &st);
+    fprintf(stderr,
+            "lstd: opened %s in %" PRIu64 " ms: %" PRIu64 " accounts, %" PRIu64
+            " MiB of state and indexes in memory, %" PRIu64
+            " records replayed after the checkpoint\n",
+            path, st.open_ms, st.accounts, (st.state_bytes + st.index_bytes) >> 20, st.replayed);
+    return 0;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -51,12 +72,13 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
  * attempt wrote), so it can be tried again. Returns: 0 or -1 (message on stderr). */
 static int create_ledger(const rpc_config *cfg)
 {
-    store_lmdb *store;
-    int rc = open_store(cfg, &store);
-    if (rc == 0) {
-        rc = rpc_genesis_create(store, cfg, (uint64_t)time(NULL));
-        store_lmdb_close(&store);
+    char path[RPC_PATH_MAX + 16];
+    if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "lstd: mkdir %s: %s\n", cfg->data_dir, strerror(errno));
+        return -1;
     }
+    ledger_dir(cfg, path, sizeof path);
+    int rc = rpc_genesis_create(path, cfg, (uint64_t)time(NULL));
     if (rc != 0)
         nftw(cfg->data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
@@ -115,14 +137,14 @@ static int check_servable(const rpc_config *cfg, bool *fresh)
 }
 
 /* Open the ledger to serve, creating the development one first when fresh. */
-static int open_ledger(const rpc_config *cfg, bool fresh, store_lmdb **store)
+static int open_ledger(const rpc_config *cfg, bool fresh, store_db **store)
 {
     if (fresh && create_ledger(cfg) != 0)
         return -1;
     if (open_store(cfg, store) != 0)
         return -1;
     if (rpc_genesis_check(*store, cfg) != 0) {
-        store_lmdb_close(store);
+        store_db_close(store);
         return -1;
     }
     return 0;
@@ -189,14 +211,14 @@ static int serve(rpc_config *cfg, int argc, char **argv, const sigset_t *signals
     bool fresh;
     int lock = -1;
     rpc_server *server = NULL;
-    store_lmdb *store = NULL;
+    store_db *store = NULL;
     if (check_servable(cfg, &fresh) != 0 || rpc_datadir_lock(cfg->data_dir, &lock) != 0)
         return 1;
     /* under the lock: another lstd may have created the ledger since the check */
     if (check_servable(cfg, &fresh) != 0 || rpc_server_bind(&server, cfg) != 0 ||
         open_ledger(cfg, fresh, &store) != 0 || rpc_server_start(server, store) != 0) {
         rpc_server_stop(&server);
-        store_lmdb_close(&store);
+        store_db_close(&store);
         rpc_datadir_unlock(&lock);
         return 1;
     }
@@ -206,7 +228,7 @@ static int serve(rpc_config *cfg, int argc, char **argv, const sigset_t *signals
     fprintf(stderr, "lstd: %s: finishing requests in flight\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     rpc_server_stop(&server);
-    store_lmdb_close(&store);
+    store_db_close(&store);
     rpc_datadir_unlock(&lock);
     fprintf(stderr, "lstd: stopped\n");
     return 0;

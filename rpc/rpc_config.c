@@ -50,6 +50,8 @@ static const char help_text[] =
     "  --queue-max N         requests in flight before BUSY default 16384 (1..1048576)\n"
     "  --durability MODE     sync: fsync every batch before replying (default);\n"
     "                        nosync: no fsync (survives a killed process, not power loss)\n"
+    "  --memory-limit-mb N   state and indexes held in memory must fit, or lstd refuses to\n"
+    "                        start saying how much they need; default 0: 3/4 of physical memory\n"
     "  --config FILE         read `key = value` lines from FILE at this point\n"
     "  --dev                 allow creating a development ledger (see above; flag only)\n"
     "  --version             print \"lstd VERSION\" and exit\n"
@@ -74,8 +76,9 @@ static const char help_genesis[] =
 /* Every name set_service, set_genesis_identity and set_genesis_setting accept (with the
  * parameters' lowercase names), and the flags that are not keys: the candidates of "did you
  * mean". test_rpc_names checks these lists against the functions. */
-static const char *const service_keys[] = {"endpoint",  "events",    "data",      "verify-threads",
-                                           "batch-max", "queue-max", "durability"};
+static const char *const service_keys[] = {"endpoint",       "events",         "data",
+                                           "verify-threads", "batch-max",      "queue-max",
+                                           "durability",     "memory-limit-mb"};
 static const char *const flag_only[] = {"config", "dev", "help", "version"};
 static const char *const genesis_keys[] = {"ledger_id",   "admin",        "custodian",
                                            "treasury",    "operator",     "decimals",
@@ -255,6 +258,8 @@ static int set_service(rpc_config *cfg, const char *key, const char *v)
         return set_unsigned(&cfg->batch_max, v, 1, 65536) == 0 ? 1 : -1;
     if (strcmp(key, "queue-max") == 0)
         return set_unsigned(&cfg->queue_max, v, 1, 1048576) == 0 ? 1 : -1;
+    if (strcmp(key, "memory-limit-mb") == 0)
+        return set_unsigned(&cfg->memory_limit_mb, v, 0, 1u << 30) == 0 ? 1 : -1;
     if (strcmp(key, "durability") == 0) {
         if (strcmp(v, "sync") == 0)
             cfg->durability = STORE_SYNC;

@@ -82,25 +82,6 @@ int rpc_key_read(const char *path, uint8_t seckey[32])
     return rc;
 }
 
-typedef struct genesis_job {
-    const ledger_genesis *g;
-    int found; /* 1: the store already held a genesis (read into existing) */
-    ledger_genesis existing;
-} genesis_job;
-
-static int genesis_fn(void *ctx, ledger_store *view)
-{
-    genesis_job *j = ctx;
-    int rc = ledger_genesis_read(view, &j->existing);
-    if (rc == LEDGER_OK) {
-        j->found = 1;
-        return LEDGER_OK;
-    }
-    if (rc != LEDGER_NOT_INITIALIZED)
-        return rc;
-    return j->g == NULL ? LEDGER_OK : ledger_genesis_apply(view, j->g);
-}
-
 /* Is `id` the configured `name` with a salt appended (name-<16 hex>)? */
 static bool salted_from(const char *id, const char *name)
 {
@@ -220,60 +201,49 @@ static void print_dev(const rpc_config *cfg, const ledger_genesis *g)
            g->epoch_origin, g->params[LEDGER_PARAM_EPOCH_S]);
 }
 
-/* Probe the store: Out: *j (found, existing). Returns: 0, or -1 (message on stderr). */
-static int genesis_probe(store_lmdb *store, genesis_job *j)
-{
-    memset(j, 0, sizeof *j);
-    int rc = store_lmdb_write(store, genesis_fn, j); /* j->g NULL: writes nothing */
-    if (rc != 0)
-        fprintf(stderr, "lstd: cannot read the ledger: %s\n", ledger_err_name(rc));
-    return rc != 0 ? -1 : 0;
-}
-
-int rpc_genesis_create(store_lmdb *store, const rpc_config *cfg, uint64_t now)
+int rpc_genesis_create(const char *ledger_dir, const rpc_config *cfg, uint64_t now)
 {
     ledger_genesis dev, prod;
-    genesis_job j;
-    if (genesis_probe(store, &j) != 0)
-        return -1;
-    if (j.found) {
-        fprintf(stderr, "lstd: %s already holds ledger %s\n", cfg->data_dir, j.existing.ledger_id);
-        return -1;
-    }
+    const ledger_genesis *g;
     if (cfg->has_genesis) {
         prod = cfg->genesis;
         if (set_times(&prod, now) != 0 || salt_ledger_id(prod.ledger_id, cfg->genesis.ledger_id))
             return -1;
-        j.g = &prod;
+        g = &prod;
     } else {
         if (dev_genesis(cfg, &dev, now) != 0)
             return -1;
-        j.g = &dev;
+        g = &dev;
     }
-    int rc = store_lmdb_write(store, genesis_fn, &j);
+    store_db_options opt = {.durability = cfg->durability};
+    int rc = store_db_create(ledger_dir, g, &opt);
+    if (rc == LEDGER_ALREADY_INITIALIZED) {
+        fprintf(stderr, "lstd: %s already holds a ledger\n", cfg->data_dir);
+        return -1;
+    }
     if (rc != 0) {
         fprintf(stderr, "lstd: genesis refused: %s\n", ledger_err_name(rc));
         return -1;
     }
-    if (j.g == &dev)
+    if (g == &dev)
         print_dev(cfg, &dev);
     else
         printf("lstd: created ledger %s from the configured genesis\n", prod.ledger_id);
     return 0;
 }
 
-int rpc_genesis_check(store_lmdb *store, const rpc_config *cfg)
+int rpc_genesis_check(store_db *db, const rpc_config *cfg)
 {
-    genesis_job j;
-    if (genesis_probe(store, &j) != 0)
-        return -1;
-    if (!j.found) {
-        fprintf(stderr, "lstd: %s holds no ledger: create one with `lstd init`\n", cfg->data_dir);
+    ledger_genesis existing;
+    int rc = ledger_genesis_read(store_db_view(db), &existing);
+    if (rc != LEDGER_OK) {
+        fprintf(stderr, "lstd: %s holds no readable ledger: %s\n", cfg->data_dir,
+                ledger_err_name(rc));
         return -1;
     }
-    if (cfg->has_genesis && !same_genesis(&cfg->genesis, &j.existing)) {
+    if (cfg->has_genesis && !same_genesis(&cfg->genesis, &existing)) {
         fprintf(stderr, "lstd: %s holds ledger %s, not the configured genesis\n", cfg->data_dir,
-                j.existing.ledger_id);
+                existing.ledger_id);
         return -1;
     }
     return 0;

@@ -3,24 +3,24 @@
 #define LSTD_RPC_GENESIS_H
 
 #include "rpc_config.h"
-#include "store_lmdb.h"
+#include "store_db.h"
 
 #define RPC_SALT_BYTES 8 /* random part of every ledger id */
 #define RPC_LEDGER_NAME_MAX (LEDGER_ID_MAX - 1 - 2 * RPC_SALT_BYTES) /* 15: the configured name */
 
-/** Create the ledger in an empty store: the configured production genesis (cfg->has_genesis)
- *  or else a development one (fresh admin, custodian, operator and treasury keys written as
- *  DATA/keys/<role>.key, 64 hex characters and a newline, mode 0600, never overwritten; their
- *  addresses printed). Its ledger id is the configured ledger_id (dev: "lstd-dev") followed by
+/** Create the ledger in ledger_dir (store_db_create): the configured production genesis
+ * (cfg->has_genesis) or else a development one (fresh admin, custodian, operator and treasury keys
+ * written as DATA/keys/<role>.key, 64 hex characters and a newline, mode 0600, never overwritten;
+ * their addresses printed). Its ledger id is the configured ledger_id (dev: "lstd-dev") followed by
  *  '-' and 16 random hex digits, so no two ledgers share an id. `now` is the genesis time;
  *  the epoch clock starts at epoch_origin (default 0, Unix time).
  *  Returns: 0, or -1 with a message on stderr (also when the store already holds a ledger). */
-int rpc_genesis_create(store_lmdb *store, const rpc_config *cfg, uint64_t now);
+int rpc_genesis_create(const char *ledger_dir, const rpc_config *cfg, uint64_t now);
 
-/** Check at start that the store holds a ledger and, with a configured genesis, that it is
+/** Check at start that the opened ledger, with a configured genesis, is
  *  that genesis (the stored id being its ledger_id with a salt). Never creates one.
  *  Returns: 0, or -1 with a message on stderr. */
-int rpc_genesis_check(store_lmdb *store, const rpc_config *cfg);
+int rpc_genesis_check(store_db *db, const rpc_config *cfg);
 
 /** Write a secret key file (hex + newline) with mode 0600; refuses to overwrite.
  *  Returns: 0, or -1 with errno set (EEXIST when the file exists). */

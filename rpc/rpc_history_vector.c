@@ -1,14 +1,13 @@
 /* rpc_history_vector.c - PROTOCOL.md's history vector: a genesis and three records, chained */
 #include "rpc_vectors.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
 #include "ledger.h"
-#include "store_lmdb.h"
+#include "store_mem.h"
 
 #define HISTORY_TIME 1700000000u
 #define HISTORY_RECORDS 3
@@ -28,12 +27,6 @@ static void hex_line(FILE *out, const char *label, const uint8_t *b, size_t n)
     for (size_t i = 0; i < n; i++)
         fprintf(out, "%02x", b[i]);
     fputc('\n', out);
-}
-
-static int genesis_fn(void *ctx, ledger_store *view)
-{
-    history_job *j = ctx;
-    return ledger_genesis_apply(view, &j->g);
 }
 
 /* One batch of the three transactions, then the stored record values and the chain. */
@@ -105,30 +98,20 @@ static int history_setup(history_job *j, uint8_t sk[3][32])
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-/* Apply genesis and batch on a real store in a temporary directory. Returns: 0 or -1. */
+/* Apply genesis and batch on an in-memory store (the one the service applies to).
+ * Returns: 0 or -1. */
 static int history_run(history_job *j)
 {
-    const char *base = getenv("TMPDIR");
-    char dir[512];
-    store_lmdb *s;
-    store_options opt = {.durability = STORE_NOSYNC};
-    snprintf(dir, sizeof dir, "%s/lstd-vectors-XXXXXX", base ? base : "/tmp");
-    if (mkdtemp(dir) == NULL)
+    store_mem *m;
+    ledger_store view;
+    if (store_mem_new(&m, 1) != 0)
         return -1;
-    int rc = store_lmdb_open(&s, dir, &opt);
-    if (rc == 0) {
-        rc = store_lmdb_write(s, genesis_fn, j);
-        if (rc == 0)
-            rc = store_lmdb_write(s, batch_fn, j);
-        store_lmdb_close(&s);
-    }
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    store_mem_view(m, &view);
+    int rc = ledger_genesis_apply(&view, &j->g);
+    store_mem_commit(m);
+    if (rc == 0)
+        rc = batch_fn(j, &view);
+    store_mem_free(&m);
     return rc == 0 ? 0 : -1;
 }
 

@@ -47,7 +47,8 @@ typedef struct counters {
 
 struct rpc_server {
     rpc_config cfg;
-    store_lmdb *store;
+    store_db *store;
+    pthread_mutex_t push_lock; /* reply_push: the log thread's, or the sequencer's on no memory */
     char ledger_id[LEDGER_ID_MAX + 1];
     ledger_tx_hasher hasher; /* the ledger's transaction tag, prepared once */
     void *zctx, *router, *pub, *reply_pull, *reply_push;
@@ -280,30 +281,47 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* ---- sequencing ----------------------------------------------------------------------------- */
 
+/* One reply of a batch: where it goes, what it answers, where its bytes are. */
+typedef struct out_msg {
+    envelope env;
+    rpc_id id;
+    bool final; /* a verifier's error: the same whatever the batch does */
+    size_t at, len;
+} out_msg;
+
+/* An event of a batch: topic and payload, back to back in events. */
+typedef struct out_event {
+    size_t at, topic_len, len;
+} out_event;
+
+/* A batch between the sequencer (which applies it and encodes every reply and event) and the
+ * log thread (which sends them once the batch is durable, then frees this). */
 typedef struct batch_job {
     rpc_server *s;
-    uint64_t first, n, now;
+    uint64_t first, n, now, now_ms;
     uint64_t seq_begin, seq_end; /* recorded seqs [begin, end) */
+    out_msg *msgs;
+    msgpack_sbuffer replies, events;
+    out_event *evs;
+    size_t nev, ev_cap;
 } batch_job;
 
-static int apply_fn(void *ctx, ledger_store *view)
+static void job_free(batch_job *j)
 {
-    batch_job *j = ctx;
-    rpc_server *s = j->s;
-    ledger_batch b;
-    int rc = ledger_batch_begin(&b, view, j->now);
-    j->seq_begin = b.chain.next_seq;
-    for (uint64_t i = 0; rc == LEDGER_OK && i < j->n; i++) {
-        item *it = &s->ring[(j->first + i) % s->cap];
-        if (it->req.is_tx && it->error == 0)
-            rc = ledger_apply(&b, &it->req.tx, it->hash, it->req.sig, &s->results[i]);
-    }
-    if (rc == LEDGER_OK)
-        rc = ledger_batch_end(&b);
-    j->seq_end = b.chain.next_seq;
-    return rc;
+    msgpack_sbuffer_destroy(&j->replies);
+    msgpack_sbuffer_destroy(&j->events);
+    free(j->msgs);
+    free(j->evs);
+    free(j);
 }
 
 static void counters_snapshot(rpc_server *s, rpc_counters *out)
@@ -327,20 +345,12 @@ static void counters_snapshot(rpc_server *s, rpc_counters *out)
     out->replies_dropped = c->replies_dropped;
 }
 
-/* Encode the reply for one item (after the batch committed, or failed with commit_rc). A query
- * is answered as of `now`, the clock reading the group's batch used. */
-static int encode_item(rpc_server *s, item *it, const ledger_result *res, int commit_rc,
-                       ledger_store *view, uint64_t now)
+/* Encode the reply for one item of an applied batch. A query is answered from the state after
+ * the batch, as of `now`, the clock reading the batch used. */
+static int encode_item(rpc_server *s, item *it, const ledger_result *res, ledger_store *view,
+                       uint64_t now, msgpack_sbuffer *buf)
 {
-    msgpack_sbuffer *buf = &s->seq_buf;
-    if (it->error != 0) {
-        s->c.bad_signatures += it->error == LEDGER_BAD_SIGNATURE;
-        return rpc_reply_error(buf, &it->req.id, it->error, ledger_err_message(it->error));
-    }
     if (it->req.is_tx) {
-        if (commit_rc != 0)
-            return rpc_reply_error(buf, &it->req.id, LEDGER_INTERNAL,
-                                   "the batch could not be committed; nothing was applied");
         s->c.transactions++;
         s->c.duplicates += res->duplicate;
         return rpc_reply_tx(buf, &it->req.id, &it->req.tx, it->hash, res);
@@ -348,28 +358,65 @@ static int encode_item(rpc_server *s, item *it, const ledger_result *res, int co
     rpc_counters snap;
     s->c.queries++;
     counters_snapshot(s, &snap);
-    if (view == NULL)
-        return rpc_reply_error(buf, &it->req.id, LEDGER_INTERNAL, "cannot open a read snapshot");
     return rpc_reply_query(buf, view, &it->req, now, &snap);
 }
 
-static void reply_all(rpc_server *s, const batch_job *j, int commit_rc, ledger_store *view)
+/* Encode one reply into the job's buffer. Returns: 0 or -1 (no memory). */
+static int job_reply(batch_job *j, out_msg *m, int (*encode)(void *, msgpack_sbuffer *), void *ctx)
 {
-    for (uint64_t i = 0; i < j->n; i++) {
-        item *it = &s->ring[(j->first + i) % s->cap];
-        atomic_fetch_add(&s->replies_made, 1);
-        if (encode_item(s, it, &s->results[i], commit_rc, view, j->now) != 0 ||
-            send_reply(s->reply_push, &it->env, s->seq_buf.data, s->seq_buf.size, 0) != 0) {
-            /* nothing reaches the receiver for this one: take it back from the count it
-             * waits for at shutdown */
-            s->c.replies_dropped++;
-            atomic_fetch_sub(&s->replies_made, 1);
-        }
-    }
+    msgpack_sbuffer *buf = &j->s->seq_buf;
+    msgpack_sbuffer_clear(buf);
+    if (encode(ctx, buf) != 0 || msgpack_sbuffer_write(&j->replies, buf->data, buf->size) != 0)
+        return -1;
+    m->at = j->replies.size - buf->size;
+    m->len = buf->size;
+    return 0;
 }
 
-/* Publish every record of the batch under its kind topic and each account it names. */
-static void publish(rpc_server *s, const batch_job *j, ledger_store *view)
+typedef struct item_enc {
+    rpc_server *s;
+    item *it;
+    const ledger_result *res;
+    ledger_store *view;
+    uint64_t now;
+} item_enc;
+
+static int enc_item(void *ctx, msgpack_sbuffer *buf)
+{
+    item_enc *e = ctx;
+    return encode_item(e->s, e->it, e->res, e->view, e->now, buf);
+}
+
+static int enc_verify_error(void *ctx, msgpack_sbuffer *buf)
+{
+    item *it = ctx;
+    return rpc_reply_error(buf, &it->req.id, it->error, ledger_err_message(it->error));
+}
+
+static int job_event(batch_job *j, const char *topic, const msgpack_sbuffer *payload)
+{
+    if (j->nev == j->ev_cap) {
+        size_t cap = j->ev_cap ? j->ev_cap * 2 : 16;
+        out_event *e = realloc(j->evs, cap * sizeof *e);
+        if (e == NULL)
+            return -1;
+        j->evs = e;
+        j->ev_cap = cap;
+    }
+    size_t tl = strlen(topic);
+    out_event *e = &j->evs[j->nev];
+    e->at = j->events.size;
+    e->topic_len = tl;
+    e->len = payload->size;
+    if (msgpack_sbuffer_write(&j->events, topic, tl) != 0 ||
+        msgpack_sbuffer_write(&j->events, payload->data, payload->size) != 0)
+        return -1;
+    j->nev++;
+    return 0;
+}
+
+/* Every record of the batch, under its kind topic and each account it names. */
+static void encode_events(batch_job *j, ledger_store *view)
 {
     msgpack_sbuffer buf;
     msgpack_packer pk;
@@ -378,15 +425,13 @@ static void publish(rpc_server *s, const batch_job *j, ledger_store *view)
     for (uint64_t seq = j->seq_begin; seq < j->seq_end; seq++) {
         ledger_record r;
         char topic[80], hex[65];
-        if (ledger_read_record(view, seq, &r) != LEDGER_OK)
-            break;
         msgpack_sbuffer_clear(&buf);
-        if (rpc_pack_record(&pk, &r) != 0)
+        if (ledger_read_record(view, seq, &r) != LEDGER_OK || rpc_pack_record(&pk, &r) != 0)
             break; /* out of memory: subscribers catch up with the events query */
         const ledger_kind_info *k = ledger_kind_lookup(r.tx.kind);
         snprintf(topic, sizeof topic, "tx/%s/", k->name); /* '/' ends it: exact match */
-        zmq_send(s->pub, topic, strlen(topic), ZMQ_SNDMORE);
-        zmq_send(s->pub, buf.data, buf.size, 0);
+        if (job_event(j, topic, &buf) != 0)
+            break;
         const uint8_t *keys[3] = {r.tx.signer, NULL, NULL}; /* kinds name at most 2 keys */
         int nkeys = 1;
         for (unsigned f = 0; f < k->field_count; f++)
@@ -400,48 +445,140 @@ static void publish(rpc_server *s, const batch_job *j, ledger_store *view)
                 continue;
             rpc_hex_encode32(hex, keys[a]);
             snprintf(topic, sizeof topic, "acct/%s/", hex);
-            zmq_send(s->pub, topic, strlen(topic), ZMQ_SNDMORE);
-            zmq_send(s->pub, buf.data, buf.size, 0);
+            if (job_event(j, topic, &buf) != 0)
+                break;
         }
     }
     msgpack_sbuffer_destroy(&buf);
 }
 
-static uint64_t now_ms(void)
+#define PREFETCH_TXS 256 /* transactions whose accounts are hinted to the store at a time */
+
+/* Hint the store at the accounts and tx hashes of the n items from ring position `from`. */
+static void prefetch(rpc_server *s, ledger_batch *b, uint64_t from, uint64_t n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    static _Thread_local ledger_tx txs[PREFETCH_TXS];
+    static _Thread_local uint8_t hashes[PREFETCH_TXS][LEDGER_HASH_SIZE];
+    size_t k = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const item *it = &s->ring[(from + i) % s->cap];
+        if (!it->req.is_tx || it->error != 0)
+            continue;
+        txs[k] = it->req.tx;
+        memcpy(hashes[k++], it->hash, LEDGER_HASH_SIZE);
+    }
+    ledger_batch_prefetch(b, txs, (const uint8_t(*)[LEDGER_HASH_SIZE])hashes, k);
 }
 
-/* One group: apply every transaction in one durable commit, then answer in arrival order
- * (queries read the committed state as of the same clock reading as the batch), then publish. */
-static void process(rpc_server *s, uint64_t first, uint64_t n)
+/* Apply the group as one batch and encode its replies and events (the store's batch fn). */
+static int apply_fn(void *ctx, ledger_store *view)
 {
-    batch_job j = {s, first, n, (uint64_t)time(NULL), 0, 0};
+    batch_job *j = ctx;
+    rpc_server *s = j->s;
+    ledger_batch b;
     bool any_tx = false;
-    for (uint64_t i = 0; i < n; i++) {
-        item *it = &s->ring[(first + i) % s->cap];
+    for (uint64_t i = 0; i < j->n; i++) {
+        item *it = &s->ring[(j->first + i) % s->cap];
         any_tx = any_tx || (it->req.is_tx && it->error == 0);
     }
-    uint64_t t0 = now_ms();
-    int rc = any_tx ? store_lmdb_write(s->store, apply_fn, &j) : 0;
-    if (rc != 0)
-        fprintf(stderr, "lstd: batch of %" PRIu64 " failed: %s; answered INTERNAL\n", n,
-                ledger_err_name(rc));
-    if (any_tx && rc == 0 && j.seq_end > j.seq_begin) {
-        s->c.batches++;
-        s->c.commit_ms_total += now_ms() - t0;
-        if (n > s->c.batch_size_max)
-            s->c.batch_size_max = n;
+    int rc = any_tx ? ledger_batch_begin(&b, view, j->now) : LEDGER_OK;
+    j->seq_begin = j->seq_end = any_tx ? b.chain.next_seq : 0;
+    for (uint64_t i = 0; any_tx && rc == LEDGER_OK && i < j->n; i++) {
+        item *it = &s->ring[(j->first + i) % s->cap];
+        if (i % PREFETCH_TXS == 0)
+            prefetch(s, &b, j->first + i, j->n - i < PREFETCH_TXS ? j->n - i : PREFETCH_TXS);
+        if (it->req.is_tx && it->error == 0)
+            rc = ledger_apply(&b, &it->req.tx, it->hash, it->req.sig, &s->results[i]);
     }
-    store_txn *txn = NULL;
-    ledger_store view;
-    bool have_view = store_lmdb_begin(s->store, false, &txn, &view) == 0;
-    reply_all(s, &j, rc, have_view ? &view : NULL);
-    if (have_view && rc == 0 && j.seq_end > j.seq_begin)
-        publish(s, &j, &view);
-    store_lmdb_abort(&txn);
+    if (any_tx && rc == LEDGER_OK)
+        rc = ledger_batch_end(&b);
+    if (rc != LEDGER_OK)
+        return rc;
+    if (any_tx)
+        j->seq_end = b.chain.next_seq;
+    for (uint64_t i = 0; i < j->n; i++) {
+        item *it = &s->ring[(j->first + i) % s->cap];
+        item_enc e = {s, it, &s->results[i], view, j->now};
+        if (!j->msgs[i].final && job_reply(j, &j->msgs[i], enc_item, &e) != 0)
+            return LEDGER_NO_MEMORY;
+    }
+    encode_events(j, view);
+    return LEDGER_OK;
+}
+
+/* The log thread, once the batch is durable (rc 0) or failed: send every reply, then the
+ * events. A failed batch applied nothing: each transaction and query in it is answered
+ * INTERNAL (a verifier's error keeps its own reply). */
+static void job_done(void *ctx, int rc)
+{
+    batch_job *j = ctx;
+    rpc_server *s = j->s;
+    msgpack_sbuffer err;
+    msgpack_sbuffer_init(&err);
+    if (rc != 0)
+        fprintf(stderr, "lstd: batch of %" PRIu64 " failed: %s; answered INTERNAL\n", j->n,
+                ledger_err_name(rc));
+    pthread_mutex_lock(&s->push_lock);
+    for (uint64_t i = 0; i < j->n; i++) {
+        out_msg *m = &j->msgs[i];
+        const void *data = j->replies.data + m->at;
+        size_t len = m->len;
+        if (rc != 0 && !m->final) {
+            msgpack_sbuffer_clear(&err);
+            rpc_reply_error(&err, &m->id, LEDGER_INTERNAL,
+                            "the batch could not be committed; nothing was applied");
+            data = err.data;
+            len = err.size;
+        }
+        if (len == 0 || send_reply(s->reply_push, &m->env, data, len, 0) != 0) {
+            s->c.replies_dropped++; /* the receiver no longer waits for this one */
+            atomic_fetch_sub(&s->replies_made, 1);
+        }
+    }
+    pthread_mutex_unlock(&s->push_lock);
+    for (size_t e = 0; rc == 0 && e < j->nev; e++) {
+        const out_event *ev = &j->evs[e];
+        zmq_send(s->pub, j->events.data + ev->at, ev->topic_len, ZMQ_SNDMORE);
+        zmq_send(s->pub, j->events.data + ev->at + ev->topic_len, ev->len, 0);
+    }
+    if (rc == 0 && j->seq_end > j->seq_begin) {
+        s->c.batches++;
+        s->c.commit_ms_total += now_ms() - j->now_ms;
+        if (j->n > s->c.batch_size_max)
+            s->c.batch_size_max = j->n;
+    }
+    msgpack_sbuffer_destroy(&err);
+    job_free(j);
+}
+
+/* One group: apply it as one batch on the store, which answers it through job_done once the
+ * batch is durable; the next group is applied meanwhile. */
+static void process(rpc_server *s, uint64_t first, uint64_t n)
+{
+    batch_job *j = calloc(1, sizeof *j);
+    out_msg *msgs = j != NULL ? calloc(n, sizeof *msgs) : NULL;
+    if (msgs == NULL) {
+        free(j);
+        fprintf(stderr, "lstd: no memory for a batch of %" PRIu64 "; its requests go unanswered\n",
+                n);
+        s->c.replies_dropped += n;
+        return;
+    }
+    *j = (batch_job){.s = s, .first = first, .n = n, .now = (uint64_t)time(NULL), .msgs = msgs};
+    j->now_ms = now_ms();
+    msgpack_sbuffer_init(&j->replies);
+    msgpack_sbuffer_init(&j->events);
+    for (uint64_t i = 0; i < n; i++) {
+        item *it = &s->ring[(first + i) % s->cap];
+        msgs[i].env = it->env;
+        msgs[i].id = it->req.id;
+        if (it->error != 0) {
+            s->c.bad_signatures += it->error == LEDGER_BAD_SIGNATURE;
+            msgs[i].final = job_reply(j, &msgs[i], enc_verify_error, it) == 0;
+        }
+    }
+    atomic_fetch_add(&s->replies_made, n);
+    store_db_submit(s->store, apply_fn, j, job_done, j); /* job_done runs whatever it returns */
 }
 
 /* The size limit of the next group (called by the sequencer with s->lock held): batch_max as
@@ -549,14 +686,8 @@ static void sockets_close(rpc_server *s)
 
 static int read_ledger_id(rpc_server *s)
 {
-    store_txn *t;
-    ledger_store v;
     ledger_genesis g;
-    if (store_lmdb_begin(s->store, false, &t, &v) != 0)
-        return -1;
-    int rc = ledger_genesis_read(&v, &g);
-    store_lmdb_abort(&t);
-    if (rc != LEDGER_OK)
+    if (ledger_genesis_read(store_db_view(s->store), &g) != LEDGER_OK)
         return -1;
     memcpy(s->ledger_id, g.ledger_id, sizeof s->ledger_id);
     ledger_tx_hasher_init(&s->hasher, s->ledger_id);
@@ -590,6 +721,7 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg)
     s->cap = cfg->queue_max;
     s->batch_max = cfg->batch_max;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->push_lock, NULL);
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->seq_cv, NULL);
     msgpack_sbuffer_init(&s->seq_buf);
@@ -602,7 +734,7 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg)
     return 0;
 }
 
-int rpc_server_start(rpc_server *s, store_lmdb *store)
+int rpc_server_start(rpc_server *s, store_db *store)
 {
     s->store = store;
     s->started = time(NULL);
@@ -644,11 +776,14 @@ void rpc_server_stop(rpc_server **sp)
         pthread_join(s->workers[i], NULL);
     if (s->seq_started)
         pthread_join(s->seq_thread, NULL);
+    if (s->store != NULL) /* the store's log thread ends each batch in job_done: let it */
+        (void)store_db_flush(s->store);
     sockets_close(s);
     msgpack_sbuffer_destroy(&s->seq_buf);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->seq_cv);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->push_lock);
     free(s->workers);
     free(s->ring);
     free(s->results);

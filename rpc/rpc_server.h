@@ -3,7 +3,7 @@
 #define LSTD_RPC_SERVER_H
 
 #include "rpc_config.h"
-#include "store_lmdb.h"
+#include "store_db.h"
 
 typedef struct rpc_server rpc_server;
 
@@ -14,11 +14,12 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg) __attribute__((warn
 
 /** Serve store on a bound server: one receiving thread (owns the ROUTER socket),
  *  cfg->verify_threads signature verifiers, one sequencer that applies batches in arrival
- *  order, commits each durably, then replies and publishes. The store must hold a genesis and
- *  outlive the server. Then the actual endpoints (useful with port 0 / "*") are printed on
- *  stdout as one line: "lstd: ready requests=<url> events=<url>".
- *  Returns: 0, or -1 with a message on stderr. Either way the caller ends with rpc_server_stop. */
-int rpc_server_start(rpc_server *s, store_lmdb *store) __attribute__((warn_unused_result));
+ *  order and hands each to the store's log; once a batch is durable the log thread sends its
+ *  replies and events (the sequencer applies the next batches meanwhile). The store must hold a
+ * genesis and outlive the server. Then the actual endpoints (useful with port 0 / "*") are printed
+ * on stdout as one line: "lstd: ready requests=<url> events=<url>". Returns: 0, or -1 with a
+ * message on stderr. Either way the caller ends with rpc_server_stop. */
+int rpc_server_start(rpc_server *s, store_db *store) __attribute__((warn_unused_result));
 
 /** Transactions per batch from the next batch on (1..65536; SIGHUP's reload). Safe to call from
  *  any one thread while the server runs: the sequencer picks it up between batches. */

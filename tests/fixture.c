@@ -1,4 +1,5 @@
-/* fixture.c - test harness: genesis on LMDB, signed submission in batches, snapshot reads */
+/* fixture.c - test harness: a durable ledger (store_db), signed submission in batches, snapshot
+ * reads */
 #include "fixture.h"
 
 #include <stdlib.h>
@@ -25,9 +26,16 @@ static void keys_make(fixture *f)
     }
 }
 
-static int genesis_fn(void *ctx, ledger_store *view)
+static void db_open(fixture *f)
 {
-    return ledger_genesis_apply(view, ctx);
+    store_db_options opt = {
+        .durability = STORE_NOSYNC, .seed = 1, .checkpoint_interval_ms = f->checkpoint_ms};
+    char msg[256];
+    int rc = store_db_open(&f->store, f->dir, &opt, msg, sizeof msg);
+    if (rc != 0) {
+        fprintf(stderr, "fixture: open: %s\n", msg);
+        die("store_db_open", rc);
+    }
 }
 
 void fx_open(fixture *f, void (*tweak)(ledger_genesis *g))
@@ -49,27 +57,22 @@ void fx_open(fixture *f, void (*tweak)(ledger_genesis *g))
     g->operators[0].fee_bps = 500;
     if (tweak)
         tweak(g);
-    store_options opt = {.durability = STORE_NOSYNC};
-    int rc = store_lmdb_open(&f->store, f->dir, &opt);
-    if (rc != 0)
-        die("store_lmdb_open", rc);
-    rc = store_lmdb_write(f->store, genesis_fn, g);
+    store_db_options opt = {.durability = STORE_NOSYNC};
+    int rc = store_db_create(f->dir, g, &opt);
     if (rc != 0)
         die("genesis", rc);
+    db_open(f);
 }
 
 void fx_reopen(fixture *f)
 {
-    store_options opt = {.durability = STORE_NOSYNC};
-    store_lmdb_close(&f->store);
-    int rc = store_lmdb_open(&f->store, f->dir, &opt);
-    if (rc != 0)
-        die("store_lmdb_open", rc);
+    store_db_close(&f->store);
+    db_open(f);
 }
 
 void fx_close(fixture *f)
 {
-    store_lmdb_close(&f->store);
+    store_db_close(&f->store);
     test_rmtree(f->dir);
     free(f->dir);
     f->dir = NULL;
@@ -78,15 +81,10 @@ void fx_close(fixture *f)
 #define FX_READ(name, type, call)                                                                  \
     type fx_##name(fixture *f FX_ARGS)                                                             \
     {                                                                                              \
-        store_txn *t;                                                                              \
-        ledger_store v;                                                                            \
+        ledger_store v = *store_db_view(f->store);                                                 \
         type out;                                                                                  \
         memset(&out, 0, sizeof out);                                                               \
-        int rc = store_lmdb_begin(f->store, false, &t, &v);                                        \
-        if (rc != 0)                                                                               \
-            die("begin", rc);                                                                      \
-        rc = call;                                                                                 \
-        store_lmdb_abort(&t);                                                                      \
+        int rc = call;                                                                             \
         if (rc != LEDGER_OK)                                                                       \
             die(#name, rc);                                                                        \
         return out;                                                                                \
@@ -165,7 +163,7 @@ void fx_submit_batch(fixture *f, const ledger_tx *txs, size_t n, ledger_result *
     for (size_t i = 0; i < n; i++)
         fx_sign(f, &txs[i], sigs[i]);
     batch_job j = {f, txs, (const uint8_t(*)[LEDGER_SIG_SIZE])sigs, n, res};
-    int rc = store_lmdb_write(f->store, batch_fn, &j);
+    int rc = store_db_write(f->store, batch_fn, &j);
     free(sigs);
     if (rc != 0)
         die("batch", rc);
@@ -187,14 +185,8 @@ ledger_result fx_do(fixture *f, int signer, unsigned kind, int account, int acco
 
 void fx_check(fixture *f)
 {
-    store_txn *t;
-    ledger_store v;
     char msg[256];
-    int rc = store_lmdb_begin(f->store, false, &t, &v);
-    if (rc != 0)
-        die("begin", rc);
-    rc = ledger_check(&v, msg, sizeof msg);
-    store_lmdb_abort(&t);
+    int rc = ledger_check(store_db_view(f->store), msg, sizeof msg);
     if (rc != LEDGER_OK) {
         fprintf(stderr, "ledger_check: %s: %s\n", ledger_err_name(rc), msg);
         test_failures++;
@@ -255,9 +247,15 @@ static int damage_fn(void *ctx, ledger_store *v)
     return v->put(v->self, d->table, d->key, d->key_len, copy, n);
 }
 
-int fx_damage_store(store_lmdb *s, const fx_damage *d)
+int fx_damage_env(const char *env_dir, const fx_damage *d)
 {
-    return store_lmdb_write(s, damage_fn, (void *)d);
+    store_lmdb *s;
+    int rc = store_lmdb_open(&s, env_dir, NULL);
+    if (rc == 0) {
+        rc = store_lmdb_write(s, damage_fn, (void *)d);
+        store_lmdb_close(&s);
+    }
+    return rc;
 }
 
 void fx_random_tx(ledger_tx *tx, unsigned kind, test_rng *r)

@@ -1,9 +1,10 @@
-/* fixture.h - a ledger on a real LMDB store with real keys and signatures, for the tests */
+/* fixture.h - a ledger on the real durable store (LMDB log and checkpoint) with real keys and
+ * signatures, for the tests */
 #ifndef LSTD_TEST_FIXTURE_H
 #define LSTD_TEST_FIXTURE_H
 
 #include "ledger.h"
-#include "store_lmdb.h"
+#include "store_db.h"
 #include "test_util.h"
 
 /* Key slots. Users are FX_USER + 0 .. FX_KEYS - 1. */
@@ -20,10 +21,11 @@ enum {
 
 typedef struct fixture {
     char *dir;
-    store_lmdb *store;
+    store_db *store;
     uint8_t sk[FX_KEYS][32], pk[FX_KEYS][32];
-    uint64_t now;     /* batch time passed to the ledger; tests advance it */
-    uint64_t ref_seq; /* source of unique deposit references */
+    uint64_t now;           /* batch time passed to the ledger; tests advance it */
+    uint64_t ref_seq;       /* source of unique deposit references */
+    uint64_t checkpoint_ms; /* the store's checkpoint interval at the next open; 0: default */
     ledger_genesis genesis;
 } fixture;
 
@@ -46,7 +48,7 @@ ledger_tx fx_tx(fixture *f, int signer, unsigned kind, int account, int account2
 /** Sign tx (real BIP-340), verify the signature, apply it in its own batch and commit. */
 ledger_result fx_submit(fixture *f, const ledger_tx *tx);
 
-/** Apply n signed transactions in one batch (one LMDB write transaction). */
+/** Apply n signed transactions in one batch and wait until it is durable. */
 void fx_submit_batch(fixture *f, const ledger_tx *txs, size_t n, ledger_result *res);
 
 /** Shorthand: fx_submit(fx_tx(...)). */
@@ -80,9 +82,11 @@ typedef struct fx_damage {
     size_t byte; /* which value byte to flip */
 } fx_damage;
 
-/** Flip d->byte of the value at (table, key) through a write transaction of s: LMDB's own
- *  structure stays valid, so only the ledger's checks can notice. Returns: 0 or a code. */
-int fx_damage_store(store_lmdb *s, const fx_damage *d);
+/** Flip d->byte of the value at (table, key) in the LMDB environment in env_dir (the log:
+ *  the ledger directory; the checkpoint: its checkpoint/ directory) through one write
+ *  transaction, with the ledger closed: LMDB's own structure stays valid, so only the
+ *  ledger's checks can notice. Returns: 0 or a code. */
+int fx_damage_env(const char *env_dir, const fx_damage *d);
 
 /** Sign a transaction with the secret key of slot `signer` (fills signer key and nonce is
  *  kept). Out: sig. */

@@ -2199,20 +2199,18 @@ typedef struct snapshot {
     ledger_operator ops[OPS];
 } snapshot;
 
+/* Reads go through the durable ledger's view: every batch is durable once fx_submit returns,
+ * so it shows what a read snapshot of the committed store did. */
 static bool read_snapshot(run *r, snapshot *s)
 {
-    store_txn *t;
-    ledger_store v;
-    int rc = store_lmdb_begin(r->f.store, false, &t, &v);
-    if (rc == 0)
-        rc = ledger_read_pool(&v, &s->pool);
+    ledger_store *v = store_db_view(r->f.store);
+    int rc = ledger_read_pool(v, &s->pool);
     for (int i = 0; rc == LEDGER_OK && i < FX_KEYS; i++)
-        rc = ledger_read_account(&v, r->f.pk[i], &s->acct[i]);
+        rc = ledger_read_account(v, r->f.pk[i], &s->acct[i]);
     if (rc == LEDGER_OK)
-        rc = ledger_read_account(&v, ledger_dead_account, &s->acct[DEAD]);
+        rc = ledger_read_account(v, ledger_dead_account, &s->acct[DEAD]);
     for (uint64_t id = 1; rc == LEDGER_OK && id <= r->m.op_count; id++)
-        rc = ledger_read_operator(&v, id, &s->ops[id]);
-    store_lmdb_abort(&t);
+        rc = ledger_read_operator(v, id, &s->ops[id]);
     if (rc != LEDGER_OK)
         fail(r, "reading the ledger state: %s", ledger_err_name(rc));
     return rc == LEDGER_OK;
@@ -2459,20 +2457,14 @@ static void check_allowances(run *r, ledger_store *v)
 /* The whole-store check plus every lien, request and allowance against the model. */
 static void sweep(run *r)
 {
-    store_txn *t;
-    ledger_store v;
     int before = test_failures;
     fx_check(&r->f);
     if (test_failures != before)
         fail(r, "ledger_check reported a violation (above)");
-    if (store_lmdb_begin(r->f.store, false, &t, &v) != 0) {
-        fail(r, "store_lmdb_begin");
-        return;
-    }
-    check_liens(r, &v);
-    check_requests(r, &v);
-    check_allowances(r, &v);
-    store_lmdb_abort(&t);
+    ledger_store *v = store_db_view(r->f.store);
+    check_liens(r, v);
+    check_requests(r, v);
+    check_allowances(r, v);
 }
 
 /* ---- the random walk ---------------------------------------------------------------------- */

@@ -184,13 +184,7 @@ static const msgpack_object *reply_on(qt *t, ledger_store *view, const rpc_reque
 
 static const msgpack_object *reply_of(qt *t, const rpc_request *req)
 {
-    store_txn *txn;
-    ledger_store view;
-    if (store_lmdb_begin(t->f->store, false, &txn, &view) != 0)
-        abort();
-    const msgpack_object *r = reply_on(t, &view, req);
-    store_lmdb_abort(&txn);
-    return r;
+    return reply_on(t, store_db_view(t->f->store), req);
 }
 
 /* Run a query that must succeed. Returns: its result map. */
@@ -776,12 +770,7 @@ static void check_deposit_record(const msgpack_object *m, const scenario *sc, fi
 {
     uint8_t hash[32];
     ledger_record rec;
-    store_txn *txn;
-    ledger_store view;
-    if (store_lmdb_begin(f->store, false, &txn, &view) != 0)
-        abort();
-    CHECK_CODE(ledger_read_record(&view, 1, &rec), LEDGER_OK);
-    store_lmdb_abort(&txn);
+    CHECK_CODE(ledger_read_record(store_db_view(f->store), 1, &rec), LEDGER_OK);
     CHECK_CODE(ledger_tx_hash(hash, "lstd-test", &sc->deposit_tx), LEDGER_OK);
     KEYS_ARE(m, "seq", "batch", "time", "hash", "prev", "kind", "signer", "nonce", "fields", "sig",
              "code", "ok", "out");
@@ -906,14 +895,10 @@ static void test_history_events(qt *t, const scenario *sc)
 static void test_record_chain(qt *t)
 {
     ledger_record prev;
-    store_txn *txn;
-    ledger_store view;
-    if (store_lmdb_begin(t->f->store, false, &txn, &view) != 0)
-        abort();
-    CHECK_CODE(ledger_read_record(&view, 1, &prev), LEDGER_OK);
+    ledger_store *view = store_db_view(t->f->store);
+    CHECK_CODE(ledger_read_record(view, 1, &prev), LEDGER_OK);
     rpc_request req = rq_page(RPC_Q_EVENTS, NULL, 1, 1);
-    const msgpack_object *recs = ARRAY(mp_get(reply_on(t, &view, &req), "result"), "records", 1);
-    store_lmdb_abort(&txn);
+    const msgpack_object *recs = ARRAY(mp_get(reply_on(t, view, &req), "result"), "records", 1);
     if (recs != NULL) {
         KEY_IS(ITEM(recs, 0), "prev", prev.hash);
         STR_IS(ITEM(recs, 0), "kind", "deposit");
@@ -1053,7 +1038,8 @@ static int failing_next(void *self, unsigned table, const uint8_t *key, size_t k
 
 static void test_failures_of_store(qt *t)
 {
-    ledger_store broken = {NULL, failing_get, NULL, NULL, failing_next};
+    /* a read view: no put, del or changed */
+    ledger_store broken = {NULL, failing_get, NULL, NULL, failing_next, NULL, NULL};
     static const unsigned queries[] = {RPC_Q_POOL,     RPC_Q_ACCOUNT, RPC_Q_TX,    RPC_Q_HISTORY,
                                        RPC_Q_OPERATOR, RPC_Q_QUOTE,   RPC_Q_LIEN,  RPC_Q_WITHDRAWAL,
                                        RPC_Q_QUEUE,    RPC_Q_EVENTS,  RPC_Q_HEALTH};

@@ -456,9 +456,69 @@ static void test_sigterm_unread(void)
     rh_free(&srv);
 }
 
+/* SIGKILL after a transaction's batch is in the log and before its reply is sent (the store's
+ * fault hook LSTD_FAULT_KILL_AFTER_COMMITS=2: the second log commit kills the server). The
+ * client hears nothing; after the restart the transaction is there, and sending the same
+ * bytes again answers it as the duplicate it is, with the seq it was recorded at. */
+static void test_kill_after_append(void)
+{
+    const char *args[] = {"--durability", "sync", NULL};
+    msgpack_sbuffer buf;
+    rh_reply r;
+    rh_key k;
+    uint8_t ref[32], hash[32], sig[64];
+    setenv("LSTD_FAULT_KILL_AFTER_COMMITS", "2", 1);
+    srv = rh_start(args);
+    unsetenv("LSTD_FAULT_KILL_AFTER_COMMITS");
+    if (srv == NULL) {
+        test_failures++;
+        return;
+    }
+    void *dl = rh_dealer(srv);
+    rh_keygen(&k);
+    fund(dl, &k, 0x31); /* the first commit: answered */
+    uint64_t seq = pool_u64(dl, "seq", NULL);
+    ledger_tx t = rh_tx(LEDGER_TX_DEPOSIT);
+    memset(ref, 0x32, 32);
+    rh_tx_key(&t, "to", k.pk);
+    rh_tx_u64(&t, "amount", 5000);
+    rh_tx_key(&t, "external_ref", ref);
+    t.nonce = rh_next_nonce(dl, srv->custodian.pk);
+    rh_sign(srv, &t, &srv->custodian, hash, sig);
+    msgpack_sbuffer_init(&buf);
+    uint64_t id = rh_next_id();
+    rh_pack_tx(&buf, &t, sig, id, NULL, NULL);
+    rh_reply_init(&r);
+    rh_set_timeout(dl, 3000);
+    CHECK(rh_send(dl, buf.data, buf.size) == 0);
+    CHECK(rh_recv(dl, &r) == -1); /* durable, never answered */
+    CHECK_U64(rh_wait(srv, 10000), 128 + SIGKILL);
+    rh_close(dl);
+    if (rh_launch(srv) != 0) {
+        test_failures++;
+        msgpack_sbuffer_destroy(&buf);
+        return;
+    }
+    dl = rh_dealer(srv);
+    CHECK_U64(pool_u64(dl, "seq", NULL), seq + 1);
+    CHECK(rh_call(dl, &buf, id, &r) == 0);
+    CHECK_OK(&r);
+    const msgpack_object *res = RH_MAP(r.root, "result");
+    CHECK(RH_BOOL(res, "duplicate"));
+    CHECK_U64(RH_U64(res, "seq"), seq + 1);
+    printf("killed after the append: seq %" PRIu64 " was durable; the resend is its duplicate\n",
+           seq + 1);
+    rh_reply_free(&r);
+    rh_close(dl);
+    msgpack_sbuffer_destroy(&buf);
+    CHECK_U64(rh_stop(srv, SIGTERM, 20000), 0);
+    rh_free(&srv);
+}
+
 int main(void)
 {
     rh_init("test_rpc_restart", 150);
+    test_kill_after_append();
     rh_keygen(&sink);
     test_sigterm();
     test_sigkill();

@@ -6,6 +6,7 @@
 #include "fixture.h"
 #include "ledger.h"
 #include "store_lmdb.h"
+#include "store_mem.h"
 #include "test_util.h"
 
 __extension__ typedef unsigned __int128 u128;
@@ -144,43 +145,32 @@ static int slot_of(const fixture *f, const uint8_t key[32])
     return -1;
 }
 
-static ledger_store read_begin(fixture *f, store_txn **t)
+/* The durable ledger's view of its current state (every batch is durable when fx_submit
+ * returns, so this is what a read snapshot of the committed store showed). */
+static ledger_store *read_view(fixture *f)
 {
-    ledger_store v;
-    if (store_lmdb_begin(f->store, false, t, &v) != 0)
-        abort();
-    return v;
+    return store_db_view(f->store);
 }
 
 static bool account_exists(fixture *f, int slot)
 {
-    store_txn *t;
-    ledger_store v = read_begin(f, &t);
+    ledger_store *v = read_view(f);
     const uint8_t *val;
     size_t n;
-    int rc = v.get(v.self, LEDGER_T_ACCOUNT, f->pk[slot], 32, &val, &n);
-    store_lmdb_abort(&t);
-    return rc == 0;
+    return v->get(v->self, LEDGER_T_ACCOUNT, f->pk[slot], 32, &val, &n) == 0;
 }
 
 static uint64_t allowance(fixture *f, int owner, int spender)
 {
-    store_txn *t;
-    ledger_store v = read_begin(f, &t);
     uint64_t out = UINT64_MAX;
-    CHECK_CODE(ledger_read_allowance(&v, f->pk[owner], f->pk[spender], &out), LEDGER_OK);
-    store_lmdb_abort(&t);
+    CHECK_CODE(ledger_read_allowance(read_view(f), f->pk[owner], f->pk[spender], &out), LEDGER_OK);
     return out;
 }
 
 static int read_lien(fixture *f, uint64_t id, ledger_lien *l)
 {
-    store_txn *t;
-    ledger_store v = read_begin(f, &t);
     memset(l, 0, sizeof *l);
-    int rc = ledger_read_lien(&v, id, l);
-    store_lmdb_abort(&t);
-    return rc;
+    return ledger_read_lien(read_view(f), id, l);
 }
 
 #define CHECK_OUT(r, o0, o1, o2, o3)                                                               \
@@ -213,21 +203,19 @@ typedef struct snapshot {
 
 static void snap_take(fixture *f, snapshot *s)
 {
-    store_txn *t;
-    ledger_store v = read_begin(f, &t);
+    ledger_store *v = read_view(f);
     memset(s, 0, sizeof *s);
-    int rc = ledger_read_chain(&v, &s->chain);
+    int rc = ledger_read_chain(v, &s->chain);
     if (rc == LEDGER_OK)
-        rc = ledger_read_pool(&v, &s->pool);
+        rc = ledger_read_pool(v, &s->pool);
     for (int i = 0; rc == LEDGER_OK && i < FX_KEYS; i++)
-        rc = ledger_read_account(&v, f->pk[i], &s->acct[i]);
+        rc = ledger_read_account(v, f->pk[i], &s->acct[i]);
     for (uint64_t id = 1; rc == LEDGER_OK && id <= SNAP_RECORDS; id++) {
         if (id <= s->pool.operator_count)
-            rc = ledger_read_operator(&v, id, &s->op[id - 1]);
-        s->lien_rc[id - 1] = ledger_read_lien(&v, id, &s->lien[id - 1]);
-        s->wd_rc[id - 1] = ledger_read_withdrawal(&v, id, &s->wd[id - 1]);
+            rc = ledger_read_operator(v, id, &s->op[id - 1]);
+        s->lien_rc[id - 1] = ledger_read_lien(v, id, &s->lien[id - 1]);
+        s->wd_rc[id - 1] = ledger_read_withdrawal(v, id, &s->wd[id - 1]);
     }
-    store_lmdb_abort(&t);
     CHECK_CODE(rc, LEDGER_OK);
 }
 
@@ -1700,7 +1688,7 @@ static void unknown_kind(fixture *f, uint8_t kind)
     tx.kind = kind;
     raw_job j = {f, &tx, &r};
     snap_take(f, &before);
-    CHECK_CODE(store_lmdb_write(f->store, raw_fn, &j), LEDGER_OK);
+    CHECK_CODE(store_db_write(f->store, raw_fn, &j), LEDGER_OK);
     snap_take(f, &after);
     seen(r.code);
     CHECK_CODE(r.code, LEDGER_KIND_UNKNOWN);
@@ -1840,11 +1828,6 @@ static void test_nonce(void)
 
 /* ---- genesis ------------------------------------------------------------------------------ */
 
-static int genesis_fn(void *ctx, ledger_store *view)
-{
-    return ledger_genesis_apply(view, ctx);
-}
-
 /* Variant `which` of a valid genesis that breaks one rule (false when there are no more). */
 static bool genesis_break(ledger_genesis *g, int which)
 {
@@ -1917,56 +1900,133 @@ static bool genesis_break(ledger_genesis *g, int which)
     return true;
 }
 
-static void expect_uninitialized(store_lmdb *s)
+/* ledger_genesis_apply as one batch of a scratch store: kept when it succeeds, undone
+ * otherwise, as store_db does with a batch that fails. */
+static int mem_genesis(store_mem *m, const ledger_genesis *g)
 {
-    store_txn *t;
     ledger_store v;
+    store_mem_view(m, &v);
+    int rc = ledger_genesis_apply(&v, g);
+    if (rc == LEDGER_OK)
+        store_mem_commit(m);
+    else
+        store_mem_abort(m);
+    return rc;
+}
+
+static void expect_uninitialized(ledger_store *v)
+{
     ledger_batch b;
     ledger_pool p;
     ledger_genesis g;
+    CHECK_CODE(ledger_batch_begin(&b, v, 5), LEDGER_NOT_INITIALIZED);
+    CHECK_CODE(ledger_read_pool(v, &p), LEDGER_NOT_INITIALIZED);
+    CHECK_CODE(ledger_genesis_read(v, &g), LEDGER_NOT_INITIALIZED);
+}
+
+static int lmdb_genesis_fn(void *ctx, ledger_store *view)
+{
+    return ledger_genesis_apply(view, ctx);
+}
+
+/* The rules of the genesis, on the writable view the state machine now needs (a store that
+ * tracks its writes: store_mem). The test used to apply them to a raw LMDB write view; such a
+ * view has no `changed`, so the genesis is refused there with LEDGER_INTERNAL and nothing is
+ * written (checked below), and the durable path is store_db_create (genesis_durable). */
+static void genesis_rules(const fixture *f)
+{
+    store_mem *m;
+    ledger_store v;
+    ledger_genesis g;
+    CHECK_CODE(store_mem_new(&m, 7), 0);
+    store_mem_view(m, &v);
+    expect_uninitialized(&v);
+    for (int which = 0;; which++) {
+        g = f->genesis;
+        if (!genesis_break(&g, which))
+            break;
+        int rc = mem_genesis(m, &g);
+        if (rc != LEDGER_GENESIS_INVALID)
+            fprintf(stderr, "  genesis variant %d\n", which);
+        CHECK_CODE(rc, LEDGER_GENESIS_INVALID);
+    }
+    expect_uninitialized(&v);
+    g = f->genesis;
+    g.treasury_fee_bps = 9500; /* with the operator's 500: exactly 100% */
+    CHECK_CODE(mem_genesis(m, &g), LEDGER_OK);
+    /* a genesis never overwrites a ledger, valid or not */
+    CHECK_CODE(mem_genesis(m, &g), LEDGER_ALREADY_INITIALIZED);
+    CHECK_CODE(mem_genesis(m, &f->genesis), LEDGER_ALREADY_INITIALIZED);
+    ledger_batch b;
+    CHECK_CODE(ledger_batch_begin(&b, &v, 5), LEDGER_OK);
+    CHECK_U64(b.now, f->genesis.timestamp); /* time never goes back before the genesis */
+    store_mem_free(&m);
+
+    /* a view that does not track its writes cannot take a genesis, and keeps nothing */
+    store_lmdb *s;
+    store_txn *t;
+    store_options opt = {.durability = STORE_NOSYNC};
+    char *dir = test_tmpdir("lstd-rules");
+    CHECK(store_lmdb_open(&s, dir, &opt) == 0);
+    CHECK_CODE(store_lmdb_write(s, lmdb_genesis_fn, (void *)&f->genesis), LEDGER_INTERNAL);
     CHECK(store_lmdb_begin(s, false, &t, &v) == 0);
-    CHECK_CODE(ledger_batch_begin(&b, &v, 5), LEDGER_NOT_INITIALIZED);
-    CHECK_CODE(ledger_read_pool(&v, &p), LEDGER_NOT_INITIALIZED);
-    CHECK_CODE(ledger_genesis_read(&v, &g), LEDGER_NOT_INITIALIZED);
+    expect_uninitialized(&v);
     store_lmdb_abort(&t);
+    store_lmdb_close(&s);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* The same rules through the durable ledger: store_db_create refuses every broken genesis and
+ * leaves no ledger behind (store_db_open finds none); a valid one is created once and never
+ * overwritten. */
+static void genesis_durable(const fixture *f)
+{
+    store_db_options opt = {.durability = STORE_NOSYNC};
+    store_db *db = NULL;
+    ledger_genesis g;
+    char msg[256];
+    char *dir = test_tmpdir("lstd-rules-db");
+    CHECK_CODE(store_db_open(&db, dir, &opt, msg, sizeof msg), LEDGER_NOT_INITIALIZED);
+    for (int which = 0;; which++) {
+        g = f->genesis;
+        if (!genesis_break(&g, which))
+            break;
+        int rc = store_db_create(dir, &g, &opt);
+        if (rc != LEDGER_GENESIS_INVALID)
+            fprintf(stderr, "  genesis variant %d (store_db_create)\n", which);
+        CHECK_CODE(rc, LEDGER_GENESIS_INVALID);
+    }
+    CHECK_CODE(store_db_open(&db, dir, &opt, msg, sizeof msg), LEDGER_NOT_INITIALIZED);
+    CHECK(db == NULL);
+    g = f->genesis;
+    g.treasury_fee_bps = 9500;
+    CHECK_CODE(store_db_create(dir, &g, &opt), LEDGER_OK);
+    CHECK_CODE(store_db_create(dir, &g, &opt), LEDGER_ALREADY_INITIALIZED);
+    CHECK_CODE(store_db_create(dir, &f->genesis, &opt), LEDGER_ALREADY_INITIALIZED);
+    int rc = store_db_open(&db, dir, &opt, msg, sizeof msg);
+    if (rc != LEDGER_OK)
+        fprintf(stderr, "  store_db_open: %s\n", msg);
+    CHECK_CODE(rc, LEDGER_OK);
+    if (db != NULL) {
+        ledger_genesis back;
+        ledger_batch b;
+        CHECK_CODE(ledger_genesis_read(store_db_view(db), &back), LEDGER_OK);
+        CHECK_U64(back.treasury_fee_bps, 9500); /* the first genesis, not overwritten */
+        CHECK_CODE(ledger_batch_begin(&b, store_db_view(db), 5), LEDGER_OK);
+        CHECK_U64(b.now, f->genesis.timestamp);
+        store_db_close(&db);
+    }
+    test_rmtree(dir);
+    free(dir);
 }
 
 static void test_genesis(void)
 {
     fixture f;
-    store_lmdb *s;
-    store_options opt = {.durability = STORE_NOSYNC};
-    ledger_genesis g;
     fx_open(&f, NULL); /* for its keys and a valid configuration */
-    char *dir = test_tmpdir("lstd-rules");
-    CHECK(store_lmdb_open(&s, dir, &opt) == 0);
-    expect_uninitialized(s);
-    for (int which = 0;; which++) {
-        g = f.genesis;
-        if (!genesis_break(&g, which))
-            break;
-        int rc = store_lmdb_write(s, genesis_fn, &g);
-        if (rc != LEDGER_GENESIS_INVALID)
-            fprintf(stderr, "  genesis variant %d\n", which);
-        CHECK_CODE(rc, LEDGER_GENESIS_INVALID);
-    }
-    expect_uninitialized(s);
-    g = f.genesis;
-    g.treasury_fee_bps = 9500; /* with the operator's 500: exactly 100% */
-    CHECK_CODE(store_lmdb_write(s, genesis_fn, &g), LEDGER_OK);
-    /* a genesis never overwrites a ledger, valid or not */
-    CHECK_CODE(store_lmdb_write(s, genesis_fn, &g), LEDGER_ALREADY_INITIALIZED);
-    CHECK_CODE(store_lmdb_write(s, genesis_fn, &f.genesis), LEDGER_ALREADY_INITIALIZED);
-    store_txn *t;
-    ledger_store v;
-    ledger_batch b;
-    CHECK(store_lmdb_begin(s, false, &t, &v) == 0);
-    CHECK_CODE(ledger_batch_begin(&b, &v, 5), LEDGER_OK);
-    CHECK_U64(b.now, f.genesis.timestamp); /* time never goes back before the genesis */
-    store_lmdb_abort(&t);
-    store_lmdb_close(&s);
-    test_rmtree(dir);
-    free(dir);
+    genesis_rules(&f);
+    genesis_durable(&f);
     fx_close(&f);
 }
 

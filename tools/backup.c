@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "ledger.h"
-#include "store_lmdb.h"
+#include "store_db.h"
 
 enum {
     EXIT_DONE = 0,
@@ -96,22 +96,14 @@ static int dest_usable(const char *dest)
     return EXIT_DONE;
 }
 
-/* Copy the source's last committed state to dest_ledger. Returns: an exit status. */
+/* Copy the source ledger (checkpoint, then log) to dest_ledger. Returns: an exit status. */
 static int copy_store(const char *src_dir, const char *dest, const char *dest_ledger)
 {
-    store_lmdb *src;
-    store_options opt = {.read_only = true};
-    if (store_lmdb_open(&src, src_dir, &opt) != 0) {
-        fprintf(stderr, "lstd-backup: cannot open the store in %s\n", src_dir);
-        return EXIT_UNREADABLE;
-    }
     if (mkdir(dest, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "lstd-backup: mkdir %s: %s\n", dest, strerror(errno));
-        store_lmdb_close(&src);
         return EXIT_UNREADABLE;
     }
-    int rc = store_lmdb_backup(src, dest_ledger, true);
-    store_lmdb_close(&src);
+    int rc = store_db_backup(src_dir, dest_ledger, true);
     if (rc != 0) {
         fprintf(stderr, "lstd-backup: the copy failed: %s\n", ledger_err_name(rc));
         return EXIT_UNREADABLE;
@@ -119,30 +111,27 @@ static int copy_store(const char *src_dir, const char *dest, const char *dest_le
     return EXIT_DONE;
 }
 
-/* Open the backup read-only and run ledger_check on it. Returns: an exit status. */
+/* Open the backup read-only as lstd would (checkpoint digest, history links, replay of the log
+ * after the checkpoint) and run ledger_check on it. Returns: an exit status. */
 static int check_backup(const char *dest_ledger)
 {
-    store_lmdb *b;
-    store_txn *t = NULL;
-    ledger_store v;
+    store_db *b;
     ledger_genesis g;
     ledger_chain c;
     char msg[MSG_MAX], head[65], digest[65];
-    store_options opt = {.read_only = true};
-    if (store_lmdb_open(&b, dest_ledger, &opt) != 0 || store_lmdb_begin(b, false, &t, &v) != 0) {
-        fprintf(stderr, "lstd-backup: cannot open the backup in %s\n", dest_ledger);
-        store_lmdb_close(&b);
-        return EXIT_UNREADABLE;
+    store_db_options opt = {.read_only = true};
+    int rc = store_db_open(&b, dest_ledger, &opt, msg, sizeof msg);
+    if (rc == LEDGER_OK) {
+        ledger_store *v = store_db_view(b);
+        rc = ledger_genesis_read(v, &g);
+        if (rc == LEDGER_OK)
+            rc = ledger_read_chain(v, &c);
+        if (rc == LEDGER_OK)
+            rc = ledger_check(v, msg, sizeof msg);
+        else
+            snprintf(msg, sizeof msg, "genesis or chain unreadable");
+        store_db_close(&b);
     }
-    int rc = ledger_genesis_read(&v, &g);
-    if (rc == LEDGER_OK)
-        rc = ledger_read_chain(&v, &c);
-    if (rc == LEDGER_OK)
-        rc = ledger_check(&v, msg, sizeof msg);
-    else
-        snprintf(msg, sizeof msg, "genesis or chain unreadable");
-    store_lmdb_abort(&t);
-    store_lmdb_close(&b);
     if (rc != LEDGER_OK) {
         printf("lstd-backup: FAILED: the backup does not check: %s (%s)\n", msg,
                ledger_err_name(rc));
@@ -153,7 +142,8 @@ static int check_backup(const char *dest_ledger)
     printf("lstd-backup: ledger %s, %" PRIu64 " records, %" PRIu64 " batches, last batch time "
            "%" PRIu64 "\nhead    %s\ndigest  %s\n",
            g.ledger_id, c.next_seq - 1, c.next_batch - 1, c.last_ts, head, digest);
-    printf("check   ok   invariants, chain links, tx index, recomputed digest\n");
+    printf("check   ok   checkpoint digest, replay of the log after it, invariants, chain "
+           "links, tx index, recomputed digest\n");
     return EXIT_DONE;
 }
 

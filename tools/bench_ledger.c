@@ -1,4 +1,5 @@
-/* bench_ledger.c - lstd-bench-ledger: transactions/s and batch latency of ledger + LMDB store */
+/* bench_ledger.c - lstd-bench-ledger: transactions/s and batch latency of the ledger's commit path
+ */
 #include <assert.h>
 #include <inttypes.h>
 #include <math.h>
@@ -12,7 +13,7 @@
 #include "bench_util.h"
 #include "crypto.h"
 #include "ledger.h"
-#include "store_lmdb.h"
+#include "store_db.h"
 
 #define START_S 1700000000u         /* genesis and first batch time: a realistic Unix time */
 #define SETUP_AMOUNT 1000000000u    /* base units deposited to each account at setup */
@@ -26,6 +27,7 @@
 #define SUCCESS_FRACTION_MIN 0.99  /* per kind; below it the run warns (fails with --strict) */
 #define KEYGEN_THREADS_MAX 8
 #define KINDS (LEDGER_TX_KIND_MAX + 1)
+#define PREFETCH_TXS 256 /* transactions whose accounts are hinted at a time */
 
 enum scenario { SC_UNIFORM, SC_ZIPF, SC_DEPOSITS, SC_MIX, SC_COUNT };
 static const char *const scenario_names[SC_COUNT] = {"uniform", "zipf", "deposits", "mix"};
@@ -36,8 +38,12 @@ static const char usage_text[] =
     "\n"
     "Creates a fresh ledger in DIR (which must not hold one), deposits to N accounts in large\n"
     "batches (the setup, timed too), optionally applies --history transfers, then measures\n"
-    "--batches batches of --batch-size transactions of the scenario, one LMDB write\n"
-    "transaction per batch (ledger_batch_begin, ledger_apply each, ledger_batch_end, commit).\n"
+    "--batches batches of --batch-size transactions of the scenario through the service's\n"
+    "commit path: each batch is applied to the state in memory (ledger_batch_begin,\n"
+    "ledger_apply each, ledger_batch_end) and handed to the log writer, which appends it and\n"
+    "(--sync) fsyncs; the next batch is applied meanwhile, and checkpoints run in the\n"
+    "background. A batch's latency runs from the start of its apply until it is durable;\n"
+    "throughput counts the time outside filling batches (the service's verifiers do that).\n"
     "Signatures are not verified and transaction hashes are computed before timing (the\n"
     "service's verifiers do both before the ledger), so this measures the state machine and\n"
     "storage alone. The clock advances 1 s per batch. Every transaction's result is counted\n"
@@ -59,15 +65,16 @@ static const char usage_text[] =
     "  --mix-every N      transfers between two mix groups (default 2000)\n"
     "  --zipf-s X         Zipf exponent (default 1.0)\n"
     "  --seed N           random seed (default 1)\n"
-    "  --map-mb N         initial LMDB map size in MiB (default: the store's 64 MiB; it doubles\n"
-    "                     when full, and the batch that fills it is run again)\n"
-    "  --sync             fsync every commit (default: no fsync)\n"
+    "  --map-mb N         initial LMDB map size of the log and the checkpoint in MiB (default\n"
+    "                     64; it doubles when full)\n"
+    "  --checkpoint-ms N  checkpoint interval (default 10000, as lstd)\n"
+    "  --sync             fsync every log commit (default: no fsync)\n"
     "  --json             print one JSON line instead of the summary line\n"
     "  --strict           exit 3 when a kind falls below 99% successes\n";
 
 typedef struct options {
     uint64_t accounts, batches, batch_size, setup_batch, history, report_every, mix_every;
-    uint64_t seed, map_mb;
+    uint64_t seed, map_mb, checkpoint_ms;
     double zipf_s;
     unsigned scenario;
     bool sync, json, strict;
@@ -90,16 +97,24 @@ typedef struct tally {
 typedef struct phase {
     const char *name;
     uint64_t batches, done; /* capacity of lat_ms, batches run */
-    double *lat_ms;         /* apply + commit of each batch */
-    double apply_s;         /* sum of the batches' apply + commit */
+    double *lat_ms;         /* from the start of each batch's apply until it is durable */
+    double *start_s;        /* when each batch's apply started */
+    struct batch_done *dones;
+    double apply_s; /* time spent outside filling batches, until the last one was durable */
+    int failed;     /* a batch the log could not make durable */
     uint64_t txs, transfers;
     tally kinds[KINDS];
     uint64_t mark_batch, mark_txs; /* start of the running --report-every stretch */
 } phase;
 
+typedef struct batch_done {
+    struct phase *ph;
+    uint64_t i;
+} batch_done;
+
 typedef struct bench {
     const options *opt;
-    store_lmdb *store;
+    store_db *store;
     uint8_t (*keys)[32]; /* 0: admin, custodian, treasury; 1..N: accounts; N+1: operator */
     uint64_t *nonces;    /* last nonce used by each key */
     uint64_t accounts, now, rng, ref_seq, setup_next;
@@ -361,30 +376,25 @@ static int apply_fn(void *ctx, ledger_store *view)
     static const uint8_t sig[LEDGER_SIG_SIZE];
     ledger_batch batch;
     int rc = ledger_batch_begin(&batch, view, b->now);
-    for (size_t i = 0; rc == LEDGER_OK && i < b->n; i++)
+    for (size_t i = 0; rc == LEDGER_OK && i < b->n; i++) {
+        if (i % PREFETCH_TXS == 0) /* as the service does */
+            ledger_batch_prefetch(&batch, &b->txs[i], (const uint8_t(*)[32])b->hashes[i],
+                                  b->n - i < PREFETCH_TXS ? b->n - i : PREFETCH_TXS);
         rc = ledger_apply(&batch, &b->txs[i], b->hashes[i], sig, &b->res[i]);
+    }
     return rc == LEDGER_OK ? ledger_batch_end(&batch) : rc;
-}
-
-static int genesis_fn(void *ctx, ledger_store *view)
-{
-    return ledger_genesis_apply(view, ctx);
 }
 
 /* Mix: the lien and request ids the next group gets and operator 1's report state, read
  * back from the store (untimed) so one failed transaction does not derail the rest. */
 static int mix_resync(bench *b)
 {
-    store_txn *txn;
-    ledger_store view;
+    ledger_store *view = store_db_view(b->store);
     ledger_pool p;
     ledger_operator o;
-    if (store_lmdb_begin(b->store, false, &txn, &view) != 0)
-        return -1;
-    int rc = ledger_read_pool(&view, &p);
+    int rc = ledger_read_pool(view, &p);
     if (rc == LEDGER_OK)
-        rc = ledger_read_operator(&view, OPERATOR_ID, &o);
-    store_lmdb_abort(&txn);
+        rc = ledger_read_operator(view, OPERATOR_ID, &o);
     if (rc != LEDGER_OK)
         return -1;
     b->next_lien = p.next_lien_id;
@@ -427,7 +437,30 @@ static void report_stretch(phase *ph)
     ph->mark_txs = ph->txs;
 }
 
-/* Fill one batch (untimed, hashes included), apply and commit it (timed), count the results.
+/* The log thread: batch i of the phase is durable. */
+static void on_durable(void *ctx, int rc)
+{
+    batch_done *d = ctx;
+    d->ph->lat_ms[d->i] = (bench_now_s() - d->ph->start_s[d->i]) * 1000;
+    if (rc != 0)
+        d->ph->failed = rc;
+}
+
+/* Wait until every batch of the phase is durable (timed). Returns: 0 or -1. */
+static int phase_flush(bench *b, phase *ph)
+{
+    double t0 = bench_now_s();
+    int rc = store_db_flush(b->store);
+    ph->apply_s += bench_now_s() - t0;
+    if (rc != 0 || ph->failed != 0) {
+        fprintf(stderr, "lstd-bench-ledger: %s: the log failed: %s\n", ph->name,
+                ledger_err_name(rc != 0 ? rc : ph->failed));
+        return -1;
+    }
+    return 0;
+}
+
+/* Fill one batch (untimed, hashes included), apply and submit it (timed), count the results.
  * Returns: 0, or -1 after a message (an internal or store error: the run cannot go on). */
 static int run_batch(bench *b, phase *ph, fill_fn *fill, size_t size)
 {
@@ -438,24 +471,27 @@ static int run_batch(bench *b, phase *ph, fill_fn *fill, size_t size)
         if (ledger_tx_hash_with(b->hashes[i], &b->hasher, &b->txs[i]) != LEDGER_OK)
             return -1;
     double t0 = bench_now_s();
-    int rc = store_lmdb_write(b->store, apply_fn, b);
-    double ms = (bench_now_s() - t0) * 1000;
+    uint64_t slot = ph->done < ph->batches ? ph->done : ph->batches; /* spare slot past the end */
+    ph->start_s[slot] = t0;
+    ph->dones[slot] = (batch_done){ph, slot};
+    int rc = store_db_submit(b->store, apply_fn, b, on_durable, &ph->dones[slot]);
+    ph->apply_s += bench_now_s() - t0;
     if (rc != 0) {
         fprintf(stderr, "lstd-bench-ledger: %s batch %" PRIu64 ": %s\n", ph->name, ph->done + 1,
                 ledger_err_name(rc));
         return -1;
     }
-    if (ph->done < ph->batches)
-        ph->lat_ms[ph->done] = ms;
     ph->done++;
-    ph->apply_s += ms / 1000;
     ph->txs += b->n;
     for (size_t i = 0; i < b->n; i++) {
         tally_add(&ph->kinds[b->txs[i].kind], &b->res[i]);
         ph->transfers += b->txs[i].kind == LEDGER_TX_TRANSFER;
     }
-    if (b->opt->report_every > 0 && ph->txs - ph->mark_txs >= b->opt->report_every)
+    if (b->opt->report_every > 0 && ph->txs - ph->mark_txs >= b->opt->report_every) {
+        if (phase_flush(b, ph) != 0) /* the stretch's latencies are all in */
+            return -1;
         report_stretch(ph);
+    }
     return b->opt->scenario == SC_MIX && mix_resync(b) != 0 ? -1 : 0;
 }
 
@@ -468,6 +504,8 @@ static int run_phase(bench *b, phase *ph, fill_fn *fill, uint64_t count, uint64_
             return -1;
         done += n;
     }
+    if (phase_flush(b, ph) != 0)
+        return -1;
     if (b->opt->report_every > 0 && ph->txs > ph->mark_txs)
         report_stretch(ph);
     return 0;
@@ -478,11 +516,14 @@ static int phase_init(phase *ph, const char *name, uint64_t batches)
     memset(ph, 0, sizeof *ph);
     ph->name = name;
     ph->batches = batches;
-    ph->lat_ms = calloc(batches ? batches : 1, sizeof *ph->lat_ms);
-    if (ph->lat_ms == NULL)
+    ph->lat_ms = calloc(batches + 1, sizeof *ph->lat_ms);
+    ph->start_s = calloc(batches + 1, sizeof *ph->start_s);
+    ph->dones = calloc(batches + 1, sizeof *ph->dones);
+    bool ok = ph->lat_ms && ph->start_s && ph->dones;
+    if (!ok)
         fprintf(stderr, "lstd-bench-ledger: out of memory (%s: %" PRIu64 " batches)\n", name,
                 batches);
-    return ph->lat_ms ? 0 : -1;
+    return ok ? 0 : -1;
 }
 
 /* ---- results ---------------------------------------------------------------------------- */
@@ -509,7 +550,7 @@ static unsigned check_success(phase *const *phases, size_t count)
 typedef struct summary {
     double tx_per_s, transfers_per_s, p50, p99, p999, max, mean; /* latencies in ms */
     double setup_per_s, setup_s, keygen_s, history_per_s, rss_mb;
-    uint64_t ok, intended, map_mb, db_mb;
+    uint64_t ok, intended, state_mb, db_mb, checkpoints, checkpoint_ms_max;
     unsigned warnings;
 } summary;
 
@@ -536,12 +577,14 @@ static void print_json(const options *o, const summary *s, const phase *m)
            ",\"tx_per_s\":%.1f,\"transfers_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
            "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"mean_ms\":%.3f,\"setup_per_s\":%.1f,"
            "\"setup_s\":%.2f,\"keygen_s\":%.2f,\"history_per_s\":%.1f,\"rss_mb\":%.1f,"
-           "\"map_mb\":%" PRIu64 ",\"db_mb\":%" PRIu64 ",\"intended\":%" PRIu64 ",\"ok\":%" PRIu64
+           "\"state_mb\":%" PRIu64 ",\"db_mb\":%" PRIu64 ",\"checkpoints\":%" PRIu64
+           ",\"checkpoint_ms_max\":%" PRIu64 ",\"intended\":%" PRIu64 ",\"ok\":%" PRIu64
            ",\"kinds\":{",
            scenario_names[o->scenario], o->accounts, m->done, o->batch_size,
            o->sync ? "true" : "false", o->history, o->seed, s->tx_per_s, s->transfers_per_s, s->p50,
            s->p99, s->p999, s->max, s->mean, s->setup_per_s, s->setup_s, s->keygen_s,
-           s->history_per_s, s->rss_mb, s->map_mb, s->db_mb, s->intended, s->ok);
+           s->history_per_s, s->rss_mb, s->state_mb, s->db_mb, s->checkpoints, s->checkpoint_ms_max,
+           s->intended, s->ok);
     const char *sep = "";
     for (unsigned k = 1; k < KINDS; k++)
         if (m->kinds[k].intended > 0) {
@@ -556,11 +599,12 @@ static void print_human(const options *o, const summary *s, const phase *m)
 {
     printf("%s: accounts %" PRIu64 " (set up at %.0f/s), %" PRIu64 " batches of %" PRIu64
            " (%s): %.0f tx/s, %.0f transfers/s; batch p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, "
-           "max %.2f ms; %" PRIu64 " of %" PRIu64 " succeeded; map %" PRIu64
-           " MiB, peak RSS %.0f MiB\n",
+           "max %.2f ms; %" PRIu64 " of %" PRIu64 " succeeded; state %" PRIu64 " MiB, %" PRIu64
+           " checkpoints (longest %" PRIu64 " ms), peak RSS %.0f MiB\n",
            scenario_names[o->scenario], o->accounts, s->setup_per_s, m->done, o->batch_size,
            o->sync ? "fsync" : "no fsync", s->tx_per_s, s->transfers_per_s, s->p50, s->p99, s->p999,
-           s->max, s->ok, s->intended, s->map_mb, s->rss_mb);
+           s->max, s->ok, s->intended, s->state_mb, s->checkpoints, s->checkpoint_ms_max,
+           s->rss_mb);
 }
 
 /* ---- options and main -------------------------------------------------------------------- */
@@ -575,7 +619,7 @@ static int parse_options(options *o, int argc, char **argv)
                 {"--batch-size", &o->batch_size}, {"--setup-batch", &o->setup_batch},
                 {"--history", &o->history},       {"--report-every", &o->report_every},
                 {"--mix-every", &o->mix_every},   {"--seed", &o->seed},
-                {"--map-mb", &o->map_mb}};
+                {"--map-mb", &o->map_mb},         {"--checkpoint-ms", &o->checkpoint_ms}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t k = 0;
@@ -644,24 +688,13 @@ static void genesis_config(const bench *b, ledger_genesis *g)
     g->operators[0].fee_bps = OPERATOR_FEE_BPS;
 }
 
-/* Returns: true when the store holds no genesis (ledger_genesis_apply needs an empty one). */
-static bool store_is_empty(store_lmdb *s)
-{
-    store_txn *txn;
-    ledger_store view;
-    ledger_genesis g;
-    if (store_lmdb_begin(s, false, &txn, &view) != 0)
-        return false;
-    int rc = ledger_genesis_read(&view, &g);
-    store_lmdb_abort(&txn);
-    return rc == LEDGER_NOT_INITIALIZED;
-}
-
 static int bench_open(bench *b, const options *o)
 {
     uint64_t cap = o->batch_size > o->setup_batch ? o->batch_size : o->setup_batch;
-    store_options so = {.map_size_bytes = o->map_mb << 20,
-                        .durability = o->sync ? STORE_SYNC : STORE_NOSYNC};
+    store_db_options so = {.map_size_bytes = o->map_mb << 20,
+                           .durability = o->sync ? STORE_SYNC : STORE_NOSYNC,
+                           .checkpoint_interval_ms = o->checkpoint_ms};
+    char msg[512];
     ledger_genesis g;
     memset(b, 0, sizeof *b);
     b->opt = o;
@@ -682,17 +715,21 @@ static int bench_open(bench *b, const options *o)
     }
     zipf_init(&b->z, o->accounts, o->zipf_s);
     make_keys(b->keys, o->accounts + 2);
-    if (store_lmdb_open(&b->store, o->dir, &so) != 0)
-        return -1;
     genesis_config(b, &g);
     ledger_tx_hasher_init(&b->hasher, g.ledger_id);
     b->fund_amount = (o->accounts * SETUP_AMOUNT + g.dead_shares) / 2; /* half the buffer */
-    if (!store_is_empty(b->store)) { /* ledger_genesis_apply would overwrite it */
+    int rc = store_db_create(o->dir, &g, &so);
+    if (rc == LEDGER_ALREADY_INITIALIZED) {
         fprintf(stderr, "lstd-bench-ledger: %s already holds a ledger\n", o->dir);
         return -1;
     }
-    if (store_lmdb_write(b->store, genesis_fn, &g) != 0) {
-        fprintf(stderr, "lstd-bench-ledger: cannot write the genesis into %s\n", o->dir);
+    if (rc != 0) {
+        fprintf(stderr, "lstd-bench-ledger: cannot create a ledger in %s: %s\n", o->dir,
+                ledger_err_name(rc));
+        return -1;
+    }
+    if (store_db_open(&b->store, o->dir, &so, msg, sizeof msg) != 0) {
+        fprintf(stderr, "lstd-bench-ledger: cannot open %s: %s\n", o->dir, msg);
         return -1;
     }
     return 0;
@@ -700,7 +737,7 @@ static int bench_open(bench *b, const options *o)
 
 static void bench_close(bench *b)
 {
-    store_lmdb_close(&b->store);
+    store_db_close(&b->store);
     free(b->keys);
     free(b->nonces);
     free(b->txs);
@@ -736,7 +773,11 @@ static int run(bench *b, const options *o, phase *setup, phase *hist, phase *m, 
     s->history_per_s = hist->apply_s > 0 ? (double)hist->txs / hist->apply_s : 0;
     if (run_phase(b, m, measure_fill[o->scenario], o->batches * o->batch_size, o->batch_size) != 0)
         return -1;
-    s->map_mb = store_lmdb_map_size(b->store) >> 20;
+    store_db_stats st;
+    store_db_stats_get(b->store, &st);
+    s->state_mb = (st.state_bytes + st.index_bytes) >> 20;
+    s->checkpoints = st.checkpoints;
+    s->checkpoint_ms_max = st.checkpoint_ms_max;
     s->db_mb = file_mb(o->dir, "data.mdb");
     return 0;
 }
@@ -780,8 +821,11 @@ int main(int argc, char **argv)
         else
             print_human(&o, &s, &m);
     }
-    free(setup.lat_ms);
-    free(hist.lat_ms);
-    free(m.lat_ms);
+    phase *all[] = {&setup, &hist, &m};
+    for (int i = 0; i < 3; i++) {
+        free(all[i]->lat_ms);
+        free(all[i]->start_s);
+        free(all[i]->dones);
+    }
     return rc != 0 ? 1 : o.strict && s.warnings > 0 ? 3 : 0;
 }

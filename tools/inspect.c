@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "ledger.h"
-#include "store_lmdb.h"
+#include "store_db.h"
 
 enum { EXIT_SHOWN = 0, EXIT_USAGE = 2, EXIT_UNREADABLE = 3 };
 
@@ -509,18 +509,17 @@ int main(int argc, char **argv)
         return EXIT_UNREADABLE;
     signal(SIGBUS, on_fault);
     signal(SIGSEGV, on_fault);
-    store_lmdb *s;
-    store_txn *t = NULL;
-    ledger_store v;
-    store_options opt = {.read_only = true};
-    if (store_lmdb_open(&s, dir, &opt) != 0 || store_lmdb_begin(s, false, &t, &v) != 0) {
-        fprintf(stderr, "lstd-inspect: cannot open the store in %s\n", dir);
-        store_lmdb_close(&s);
+    store_db *db;
+    store_db_options opt = {.read_only = true};
+    char msg[512];
+    int rc = store_db_open(&db, dir, &opt, msg, sizeof msg);
+    if (rc != 0) {
+        fprintf(stderr, "lstd-inspect: cannot open the ledger in %s: %s (%s)\n", dir, msg,
+                ledger_err_name(rc));
         return EXIT_UNREADABLE;
     }
-    in.v = &v;
+    in.v = store_db_view(db);
     int status = show_all(&in);
-    store_lmdb_abort(&t);
-    store_lmdb_close(&s);
+    store_db_close(&db);
     return status;
 }

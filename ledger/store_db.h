@@ -1,0 +1,117 @@
+/* store_db.h - the durable ledger: state in memory, an appended batch log, background checkpoints
+ */
+#ifndef LSTD_STORE_DB_H
+#define LSTD_STORE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger.h"
+#include "store_lmdb.h"
+
+/* A ledger directory holds two LMDB environments:
+ *   DIR/data.mdb             the log: genesis, the chain head after the last durable batch,
+ *                            and every history record (seq keys, appended with MDB_APPEND);
+ *   DIR/checkpoint/data.mdb  the state as of some earlier batch (written in the background).
+ * State, the tx-hash index and the account-history index live in memory. A batch is durable
+ * once its records and chain head are in the log (one LMDB commit: one fsync of data, one of
+ * the meta page). Opening loads the checkpoint, checks its digest, rebuilds the indexes from
+ * the history and replays the log after the checkpoint. ledger/README.md ("Storage") has the
+ * whole design. */
+typedef struct store_db store_db;
+
+typedef struct store_db_options {
+    int durability;                  /* enum store_durability of the log (default STORE_SYNC) */
+    uint64_t map_size_bytes;         /* initial LMDB map of each environment; 0 = 64 MiB */
+    uint64_t map_size_max_bytes;     /* growth stops here; 0 = 1 TiB */
+    uint64_t memory_limit_bytes;     /* 0: no limit; opening fails when the state needs more */
+    uint64_t checkpoint_interval_ms; /* 0 = 10000: how often changed state is checkpointed */
+    bool read_only;                  /* load and replay in memory; never write (tools) */
+    bool lenient;                    /* read_only: load a checkpoint whose digest or history
+                                        links do not check (lstd-verify, to name what is
+                                        damaged); the first such finding is in the message */
+    uint64_t seed;                   /* layout seed of the in-memory tables; 0 = random */
+} store_db_options;
+
+/** Create a ledger in directory dir (made with mode 0700 when missing): the checkpoint holds
+ *  the genesis state, the log the genesis. dir must not hold a ledger already.
+ *  Returns: LEDGER_OK, LEDGER_ALREADY_INITIALIZED, LEDGER_GENESIS_INVALID, LEDGER_STORE_IO or
+ *  LEDGER_NO_MEMORY (a message on stderr for I/O). */
+LEDGER_WARN_UNUSED int store_db_create(const char *dir, const ledger_genesis *g,
+                                       const store_db_options *opt);
+
+/** Open the ledger in dir: load and verify the checkpoint, rebuild the indexes, replay the
+ *  log after it, compare the result with the log's chain head and digest, then start the log
+ *  writer and the checkpointer (unless read_only). opt may be NULL.
+ *  Out: *out; on failure a one-line reason in msg.
+ *  Returns: LEDGER_OK, LEDGER_NOT_INITIALIZED (no ledger in dir), LEDGER_STORE_CORRUPT
+ *  (damaged or inconsistent), LEDGER_NO_MEMORY (including over memory_limit_bytes) or
+ *  LEDGER_STORE_IO. */
+LEDGER_WARN_UNUSED int store_db_open(store_db **out, const char *dir, const store_db_options *opt,
+                                     char *msg, size_t msg_size);
+
+/** A second, independent state for checking src: src's genesis, with every record src holds
+ *  replayed from it in memory (read-only; src's log is read through src, whose view it uses,
+ *  so both see the same history). Out: *out (close it before src); a reason in msg.
+ *  Returns: LEDGER_OK, LEDGER_STORE_CORRUPT (a record does not reproduce: msg names it, or
+ *  the end state differs from src's chain) or LEDGER_NO_MEMORY. */
+LEDGER_WARN_UNUSED int store_db_replay(store_db **out, store_db *src, char *msg, size_t msg_size);
+
+/** Wait until every submitted batch is durable, checkpoint what changed (so the next open
+ *  replays nothing), stop the threads and free everything; *db = NULL. NULL is ignored. */
+void store_db_close(store_db **db);
+
+/** The view of the current state: memory for state, the log and this process's pending
+ *  batches for history. Only the thread that submits may use it; pointers it returns are
+ *  valid until the next write or store_db call. */
+ledger_store *store_db_view(store_db *db);
+
+/** Called on the log thread once a batch is durable (rc 0) or can never be (rc != 0: fn
+ *  failed, or the store is closing on a failed disk), in submission order; when submit cannot
+ *  even queue the batch (no memory), on the submitting thread at once. */
+typedef void (*store_db_done_fn)(void *ctx, int rc);
+
+/** Run fn(ctx, view) as one batch: when it returns 0 the batch's writes are kept and its
+ *  records queued for the log, otherwise every write is undone. done (may be NULL) is then
+ *  called as above, also for a batch that wrote nothing, so replies can wait for it. Returns
+ *  while the batch is still being written: the next batch is applied meanwhile. Blocks only
+ *  while STORE_DB_PIPELINE batches wait for the disk. fn NULL: an empty batch (ordering only).
+ *  Returns: fn's code (done is called with it too), or LEDGER_NO_MEMORY (nothing queued), or
+ * LEDGER_INTERNAL on a read-only store (done is not called then). */
+int store_db_submit(store_db *db, int (*fn)(void *ctx, ledger_store *view), void *ctx,
+                    store_db_done_fn done, void *done_ctx);
+
+#define STORE_DB_PIPELINE 64 /* batches queued for the log before submit waits */
+
+/** store_db_submit, then wait until the batch is durable. Returns: fn's code, or the
+ *  durability failure. */
+int store_db_write(store_db *db, int (*fn)(void *ctx, ledger_store *view), void *ctx);
+
+/** Wait until every submitted batch is durable. Returns: 0 or the log's failure code. */
+int store_db_flush(store_db *db);
+
+/** Write a checkpoint of everything durable now and wait for it. Returns: 0 or an error. */
+int store_db_checkpoint(store_db *db);
+
+typedef struct store_db_stats {
+    uint64_t state_bytes;       /* memory of the state tables */
+    uint64_t index_bytes;       /* memory of the tx-hash and account-history indexes */
+    uint64_t accounts;          /* account records */
+    uint64_t durable_seq;       /* records 1..durable_seq-1 are in the log */
+    uint64_t checkpoint_seq;    /* the last checkpoint holds the state before this seq */
+    uint64_t checkpoints;       /* written since open */
+    uint64_t checkpoint_ms_max; /* longest checkpoint write */
+    uint64_t log_commits;       /* log transactions (each may hold several batches) */
+    uint64_t replayed;          /* records replayed at open */
+    uint64_t open_ms;           /* time open took */
+} store_db_stats;
+
+/** Counters (any thread). */
+void store_db_stats_get(store_db *db, store_db_stats *out);
+
+/** Copy the log and the checkpoint into dest_dir (a hot backup that opens as a ledger):
+ *  the checkpoint first, then the log, each one LMDB snapshot. Returns: 0 or LEDGER_STORE_IO. */
+int store_db_backup(const char *dir, const char *dest_dir, bool compact);
+
+#endif

@@ -1,0 +1,526 @@
+/* store_db_pipe.c - submit, the log writer thread and the checkpointer thread */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger_internal.h"
+#include "store_db_internal.h"
+
+#define LOG_RETRY_MS 1000
+#define CKPT_INTERVAL_DEFAULT_MS 10000
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void pending_free(pending *p)
+{
+    free(p->rec);
+    free(p->off);
+    free(p);
+}
+
+/* ---- submitting --------------------------------------------------------------------------- */
+
+/* Free the durable batches at the head of the queue: from now on their records are read from
+ * the log (the next read snapshot begins after their commit). */
+static void reclaim(store_db *db)
+{
+    pending *done = NULL;
+    pthread_mutex_lock(&db->lock);
+    while (db->head != NULL && db->head->durable) {
+        pending *p = db->head;
+        db->head = p->next;
+        if (db->head == NULL)
+            db->tail = NULL;
+        p->next = done;
+        done = p;
+    }
+    db->visible_seq = db->durable_seq;
+    pthread_mutex_unlock(&db->lock);
+    while (done != NULL) {
+        pending *next = done->next;
+        pending_free(done);
+        done = next;
+    }
+}
+
+/* Keep or undo the batch's writes in all three in-memory stores. */
+static void batch_end(store_db *db, bool keep)
+{
+    if (keep) {
+        store_mem_commit(db->state);
+        store_mem_commit(db->acct);
+        store_txindex_commit(db->txs);
+    } else {
+        store_mem_abort(db->state);
+        store_mem_abort(db->acct);
+        store_txindex_abort(db->txs);
+    }
+}
+
+/* Does the batch change any state entry? */
+static void any_change(void *ctx, unsigned table, const uint8_t *key, size_t key_len,
+                       const uint8_t *val, size_t val_len, const uint8_t *old_hash,
+                       uint8_t *new_hash)
+{
+    (void)table, (void)key, (void)key_len, (void)val, (void)val_len, (void)old_hash;
+    (void)new_hash;
+    *(bool *)ctx = true;
+}
+
+/* After fn: the chain record the log will carry. */
+static int batch_seal(store_db *db, pending *p)
+{
+    const uint8_t key = META_CHAIN, *v;
+    size_t n;
+    bool changed = false;
+    if (p->n == 0) { /* state may change only with a record: the log could not replay it */
+        store_mem_changed(db->state, any_change, &changed);
+        return changed ? LEDGER_INTERNAL : 0;
+    }
+    int rc = db->view.get(db->view.self, LEDGER_T_META, &key, 1, &v, &n);
+    if (rc != 0 || n > sizeof p->chain)
+        return LEDGER_INTERNAL;
+    memcpy(p->chain, v, n);
+    p->chain_len = n;
+    return 0;
+}
+
+void db_stats_memory(store_db *db)
+{
+    pthread_mutex_lock(&db->lock);
+    db->stats.state_bytes = store_mem_bytes(db->state);
+    db->stats.index_bytes = store_mem_bytes(db->acct) + store_txindex_bytes(db->txs);
+    db->stats.accounts = store_mem_count(db->state, LEDGER_T_ACCOUNT);
+    pthread_mutex_unlock(&db->lock);
+}
+
+int store_db_submit(store_db *db, int (*fn)(void *ctx, ledger_store *view), void *ctx,
+                    store_db_done_fn done, void *done_ctx)
+{
+    if (db->opt.read_only)
+        return LEDGER_INTERNAL;
+    db_read_end(db);
+    pthread_mutex_lock(&db->lock); /* room: batches not yet durable (reclaim frees the rest) */
+    while (db->submitted_batches - db->durable_batches >= STORE_DB_PIPELINE)
+        pthread_cond_wait(&db->durable_cv, &db->lock);
+    pthread_mutex_unlock(&db->lock);
+    reclaim(db);
+    pending *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        if (done != NULL)
+            done(done_ctx, LEDGER_NO_MEMORY); /* out of order, on this thread: nothing applied */
+        return LEDGER_NO_MEMORY;
+    }
+    db->cur = p;
+    int rc = fn != NULL ? fn(ctx, &db->view) : 0;
+    if (rc == 0)
+        rc = batch_seal(db, p);
+    db_read_end(db);
+    db->cur = NULL;
+    batch_end(db, rc == 0);
+    if (rc != 0)
+        p->n = 0;
+    db_capture_tick(db, false);
+    p->rc = rc;
+    p->done = done;
+    p->done_ctx = done_ctx;
+    pthread_mutex_lock(&db->lock);
+    if (db->tail != NULL)
+        db->tail->next = p;
+    else
+        db->head = p;
+    db->tail = p;
+    if (db->log_next == NULL)
+        db->log_next = p;
+    db->submitted_batches++;
+    pthread_cond_signal(&db->log_cv);
+    pthread_mutex_unlock(&db->lock);
+    db_stats_memory(db);
+    return rc;
+}
+
+typedef struct sync_wait {
+    store_db *db;
+    bool done;
+    int rc;
+} sync_wait;
+
+static void sync_done(void *ctx, int rc)
+{
+    sync_wait *w = ctx;
+    pthread_mutex_lock(&w->db->lock);
+    w->done = true;
+    w->rc = rc;
+    pthread_cond_broadcast(&w->db->durable_cv);
+    pthread_mutex_unlock(&w->db->lock);
+}
+
+int store_db_write(store_db *db, int (*fn)(void *ctx, ledger_store *view), void *ctx)
+{
+    sync_wait w = {db, false, 0};
+    int rc = store_db_submit(db, fn, ctx, sync_done, &w);
+    if (db->opt.read_only)
+        return rc;
+    pthread_mutex_lock(&db->lock);
+    while (!w.done)
+        pthread_cond_wait(&db->durable_cv, &db->lock);
+    pthread_mutex_unlock(&db->lock);
+    return rc != 0 ? rc : w.rc;
+}
+
+int store_db_flush(store_db *db)
+{
+    db_read_end(db);
+    if (db->opt.read_only)
+        return 0;
+    pthread_mutex_lock(&db->lock);
+    while (db->durable_batches < db->submitted_batches)
+        pthread_cond_wait(&db->durable_cv, &db->lock);
+    int rc = db->log_failed;
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+int store_db_checkpoint(store_db *db)
+{
+    int rc = store_db_flush(db);
+    if (rc != 0 || db->opt.read_only)
+        return rc;
+    db_capture_tick(db, true); /* finishes the running capture */
+    db_capture_tick(db, true); /* and one of everything written since it began */
+    pthread_mutex_lock(&db->lock);
+    while (db->ckpt_written < db->ckpt_queued)
+        pthread_cond_wait(&db->durable_cv, &db->lock);
+    rc = db->ckpt_broken ? LEDGER_STORE_IO : db->ckpt_rc;
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+/* ---- the log writer ----------------------------------------------------------------------- */
+
+typedef struct range {
+    pending *first, *last;
+} range;
+
+/* Append the range's records and the chain after its last recording batch. Repeatable. */
+static int log_write_fn(void *ctx, ledger_store *view)
+{
+    range *r = ctx;
+    const pending *chain = NULL;
+    uint8_t key[8];
+    const uint8_t meta = META_CHAIN;
+    for (pending *p = r->first;; p = p->next) {
+        for (uint64_t i = 0; i < p->n; i++) {
+            be64_put(key, p->first_seq + i);
+            int rc = store_lmdb_append(view, LEDGER_T_HISTORY, key, 8, p->rec + p->off[i],
+                                       p->off[i + 1] - p->off[i]);
+            if (rc != 0)
+                return rc;
+        }
+        if (p->n > 0)
+            chain = p;
+        if (p == r->last)
+            break;
+    }
+    if (chain == NULL)
+        return 0;
+    return view->put(view->self, LEDGER_T_META, &meta, 1, chain->chain, chain->chain_len);
+}
+
+/* Write the range, retrying a failing disk every second until it works or the store closes.
+ * Out: *wrote (the range held records). Returns: 0 or the failure closing gave up on. */
+static int log_write(store_db *db, range *r, bool *wrote)
+{
+    bool any = false;
+    for (pending *p = r->first;; p = p->next) {
+        any = any || p->n > 0;
+        if (p == r->last)
+            break;
+    }
+    *wrote = any;
+    for (int attempt = 0; any; attempt++) {
+        int rc = store_lmdb_write(db->log, log_write_fn, r);
+        if (rc == 0)
+            return 0;
+        if (attempt == 0)
+            fprintf(stderr, "lstd: the log cannot be written (%s); retrying every second\n",
+                    ledger_err_name(rc));
+        pthread_mutex_lock(&db->lock);
+        bool stop = db->stopping;
+        pthread_mutex_unlock(&db->lock);
+        if (stop)
+            return rc;
+        sleep_ms(LOG_RETRY_MS);
+    }
+    return 0;
+}
+
+/* Mark the range durable (lock held). */
+static void range_durable(store_db *db, range *r, int rc)
+{
+    for (pending *p = r->first;; p = p->next) {
+        p->durable = true;
+        db->durable_batches++;
+        if (rc == 0 && p->n > 0)
+            db->durable_seq = p->first_seq + p->n;
+        if (p == r->last)
+            break;
+    }
+    db->log_next = r->last->next;
+    db->stats.durable_seq = db->durable_seq;
+    if (rc != 0)
+        db->log_failed = rc;
+}
+
+static void *log_main(void *arg)
+{
+    store_db *db = arg;
+    pthread_mutex_lock(&db->lock);
+    for (;;) {
+        while (db->log_next == NULL && !db->stopping)
+            pthread_cond_wait(&db->log_cv, &db->lock);
+        if (db->log_next == NULL)
+            break;
+        range r = {db->log_next, db->tail};
+        pthread_mutex_unlock(&db->lock);
+        bool wrote;
+        int rc = log_write(db, &r, &wrote);
+        if (wrote && db->fault_kill_after_commits != 0 && --db->fault_kill_after_commits == 0)
+            kill(getpid(), SIGKILL); /* durable, not answered: the crash tests' window */
+        for (pending *p = r.first;; p = p->next) {
+            if (p->done != NULL)
+                p->done(p->done_ctx, rc != 0 ? rc : p->rc);
+            if (p == r.last)
+                break;
+        }
+        pthread_mutex_lock(&db->lock);
+        range_durable(db, &r, rc);
+        db->stats.log_commits++;
+        pthread_cond_broadcast(&db->durable_cv);
+        pthread_cond_signal(&db->ckpt_cv);
+    }
+    pthread_mutex_unlock(&db->lock);
+    return NULL;
+}
+
+/* ---- captures (the submitting thread) ------------------------------------------------------ */
+
+#define CAPTURE_STEP 4096 /* entries captured after each batch */
+
+/* Begin a capture when due: the interval passed (or forced), something changed, and the
+ * checkpointer has written the previous one (so at most one capture waits in memory). */
+static void capture_begin(store_db *db, bool all)
+{
+    uint64_t interval =
+        db->opt.checkpoint_interval_ms ? db->opt.checkpoint_interval_ms : CKPT_INTERVAL_DEFAULT_MS;
+    ledger_chain c;
+    if (store_mem_dirty(db->state) == 0 || (!all && now_ms() < db->capture_began_ms + interval))
+        return;
+    pthread_mutex_lock(&db->lock);
+    bool busy = db->ckpt_written < db->ckpt_queued;
+    pthread_mutex_unlock(&db->lock);
+    if ((busy && !all) || ledger_read_chain(&db->view, &c) != LEDGER_OK)
+        return;
+    capture *cap = calloc(1, sizeof *cap);
+    if (cap == NULL)
+        return; /* try again after the next batch */
+    cap->seq = c.next_seq;
+    if (store_mem_capture_begin(db->state, capture_add, cap) != 0) {
+        free(cap);
+        return;
+    }
+    db->filling = cap;
+    db->capture_began_ms = now_ms();
+}
+
+void db_capture_tick(store_db *db, bool all)
+{
+    bool done;
+    if (db->opt.read_only)
+        return;
+    pthread_mutex_lock(&db->lock);
+    bool broken = db->ckpt_broken;
+    pthread_mutex_unlock(&db->lock);
+    if (broken)
+        return;
+    if (db->filling == NULL)
+        capture_begin(db, all);
+    if (db->filling == NULL)
+        return;
+    int rc = store_mem_capture_step(db->state, all ? UINT64_MAX : CAPTURE_STEP, &done);
+    if (!done)
+        return;
+    capture *cap = db->filling;
+    db->filling = NULL;
+    if (rc != 0) {
+        /* the entries already emitted are marked clean: a later checkpoint would miss them */
+        fprintf(stderr, "lstd: a checkpoint capture ran out of memory; no more checkpoints until "
+                        "restart (the log keeps everything; the next start replays more)\n");
+        free(cap->buf);
+        free(cap);
+        pthread_mutex_lock(&db->lock);
+        db->ckpt_broken = true;
+        pthread_mutex_unlock(&db->lock);
+        return;
+    }
+    pthread_mutex_lock(&db->lock);
+    if (db->cap_tail != NULL)
+        db->cap_tail->next = cap;
+    else
+        db->cap_head = cap;
+    db->cap_tail = cap;
+    db->ckpt_queued++;
+    pthread_cond_signal(&db->ckpt_cv);
+    pthread_mutex_unlock(&db->lock);
+}
+
+/* ---- the checkpointer --------------------------------------------------------------------- */
+
+typedef struct entry {
+    const uint8_t *at; /* table, key_len, key, present, val_len, val */
+} entry;
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const uint8_t *x = ((const entry *)a)->at, *y = ((const entry *)b)->at;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    int c = memcmp(x + 2, y + 2, x[1] < y[1] ? x[1] : y[1]);
+    return c != 0 ? c : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+typedef struct sorted {
+    entry *e;
+    uint64_t n;
+    bool kill_halfway; /* fault injection */
+} sorted;
+
+/* Write the capture's entries in key order (B-tree pages are then visited once). Repeatable. */
+static int ckpt_write_fn(void *ctx, ledger_store *view)
+{
+    const sorted *s = ctx;
+    for (uint64_t i = 0; i < s->n; i++) {
+        const uint8_t *p = s->e[i].at, *key = p + 2, *e = key + p[1];
+        size_t val_len = (size_t)e[1] << 24 | (size_t)e[2] << 16 | (size_t)e[3] << 8 | e[4];
+        int rc = e[0] ? view->put(view->self, p[0], key, p[1], e + 5, val_len)
+                      : view->del(view->self, p[0], key, p[1]);
+        if (rc != 0)
+            return rc;
+        if (s->kill_halfway && i == s->n / 2)
+            kill(getpid(), SIGKILL); /* a checkpoint half written: the crash tests' window */
+    }
+    return 0;
+}
+
+/* Sort and write one capture, retrying a failing disk until it works or the store closes. */
+static int ckpt_write(store_db *db, capture *cap)
+{
+    sorted s = {calloc(cap->count + 1, sizeof(entry)), 0, db->fault_kill_in_checkpoint};
+    if (s.e == NULL)
+        return LEDGER_NO_MEMORY;
+    for (size_t at = 0; at < cap->len; s.n++) {
+        const uint8_t *p = cap->buf + at, *e = p + 2 + p[1];
+        s.e[s.n].at = p;
+        at += 7 + p[1] + ((size_t)e[1] << 24 | (size_t)e[2] << 16 | (size_t)e[3] << 8 | e[4]);
+    }
+    uint64_t t0 = now_ms();
+    qsort(s.e, s.n, sizeof *s.e, entry_cmp);
+    int rc;
+    for (int attempt = 0; (rc = store_lmdb_write(db->ckpt, ckpt_write_fn, &s)) != 0; attempt++) {
+        if (attempt == 0)
+            fprintf(stderr, "lstd: checkpoint failed (%s); retrying every second\n",
+                    ledger_err_name(rc));
+        pthread_mutex_lock(&db->lock);
+        bool stop = db->ckpt_stopping;
+        pthread_mutex_unlock(&db->lock);
+        if (stop)
+            break;
+        sleep_ms(LOG_RETRY_MS);
+    }
+    free(s.e);
+    uint64_t ms = now_ms() - t0;
+    pthread_mutex_lock(&db->lock);
+    if (rc == 0) {
+        db->stats.checkpoints++;
+        db->stats.checkpoint_seq = cap->seq;
+        if (ms > db->stats.checkpoint_ms_max)
+            db->stats.checkpoint_ms_max = ms;
+    }
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+static void *ckpt_main(void *arg)
+{
+    store_db *db = arg;
+    pthread_mutex_lock(&db->lock);
+    for (;;) {
+        while (db->cap_head == NULL && !db->ckpt_stopping)
+            pthread_cond_wait(&db->ckpt_cv, &db->lock);
+        capture *cap = db->cap_head;
+        if (cap == NULL)
+            break;
+        /* a checkpoint may only hold what the log holds */
+        while (db->durable_seq < cap->seq && !db->log_failed && !db->ckpt_stopping)
+            pthread_cond_wait(&db->durable_cv, &db->lock);
+        bool writable = db->durable_seq >= cap->seq;
+        pthread_mutex_unlock(&db->lock);
+        int rc = writable ? ckpt_write(db, cap) : LEDGER_STORE_IO;
+        pthread_mutex_lock(&db->lock);
+        db->cap_head = cap->next;
+        if (db->cap_head == NULL)
+            db->cap_tail = NULL;
+        if (rc != 0)
+            db->ckpt_broken = true; /* later captures would not hold what this one had */
+        db->ckpt_rc = rc;
+        db->ckpt_written++;
+        pthread_cond_broadcast(&db->durable_cv);
+        free(cap->buf);
+        free(cap);
+    }
+    pthread_mutex_unlock(&db->lock);
+    return NULL;
+}
+
+int db_threads_start(store_db *db)
+{
+    if (pthread_create(&db->log_thread, NULL, log_main, db) != 0)
+        return LEDGER_NO_MEMORY;
+    db->log_started = true;
+    if (pthread_create(&db->ckpt_thread, NULL, ckpt_main, db) != 0)
+        return LEDGER_NO_MEMORY;
+    db->ckpt_started = true;
+    return 0;
+}
+
+void db_threads_stop(store_db *db)
+{
+    pthread_mutex_lock(&db->lock);
+    db->stopping = true; /* the log thread writes what is queued, then ends */
+    pthread_cond_broadcast(&db->log_cv);
+    pthread_mutex_unlock(&db->lock);
+    if (db->log_started)
+        pthread_join(db->log_thread, NULL);
+    pthread_mutex_lock(&db->lock);
+    db->ckpt_stopping = true; /* then the checkpointer writes what it holds, and ends */
+    pthread_cond_broadcast(&db->ckpt_cv);
+    pthread_mutex_unlock(&db->lock);
+    if (db->ckpt_started)
+        pthread_join(db->ckpt_thread, NULL);
+    db->log_started = db->ckpt_started = false;
+}

@@ -1,0 +1,692 @@
+/* store_mem.c - hash tables threaded through treaps, with a per-batch undo log */
+#include "store_mem.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger_error.h"
+
+#define TABLES 256
+#define BUCKETS_MIN 1024u
+
+typedef struct node {
+    struct node *left, *right, *chain; /* treap children; next in the bucket */
+    struct node *ck_link[2];           /* the dirty and the capture list (by generation parity) */
+    uint64_t ck_gen;                   /* 0 clean; else the list generation it is on */
+    uint8_t *val;
+    uint32_t val_len, val_cap;
+    uint64_t mark;   /* batch number of the last write (== store's batch: written now) */
+    uint32_t prio;   /* treap priority: a max-heap on it */
+    uint64_t bucket; /* full bucket hash, so growing needs no rehash of the key */
+    uint8_t table, key_len;
+    bool gone; /* deleted in this batch: out of the table, kept for the undo log */
+    uint8_t hash[32];
+    uint8_t key[];
+} node;
+
+enum undo_kind { UNDO_NEW, UNDO_VALUE, UNDO_APPEND };
+
+typedef struct undo {
+    node *n;
+    uint8_t kind;
+    uint32_t old_len; /* UNDO_VALUE: saved value's length; UNDO_APPEND: length before */
+    size_t old_at;    /* UNDO_VALUE: offset of the saved value in the arena */
+    uint8_t old_hash[32];
+} undo;
+
+struct store_mem {
+    node **buckets;
+    uint64_t nbuckets, count, seed, rng;
+    node *roots[TABLES];
+    uint64_t counts[TABLES];
+    uint64_t bytes; /* entries and values */
+    uint64_t batch;
+    undo *undo;
+    size_t undo_len, undo_cap;
+    uint8_t *arena; /* saved values of this batch */
+    size_t arena_len, arena_cap;
+    /* checkpoint tracking: entries written since the last capture began (dirty list, of
+     * generation dirty_gen), and those a running capture still has to emit (of dirty_gen - 1) */
+    bool tracking;
+    uint64_t dirty_gen;
+    node *dirty, *pending;
+    uint64_t dirty_n, pending_n;
+    store_mem_emit_fn emit;
+    void *emit_ctx;
+    bool capturing, emit_failed;
+};
+
+/* ---- keys, hashing, allocation ------------------------------------------------------------ */
+
+/* A present entry's value, never NULL (an empty value has no allocation): NULL means gone. */
+static const uint8_t *val_of(const node *n)
+{
+    static const uint8_t empty[1];
+    return n->val != NULL ? n->val : empty;
+}
+
+static int key_cmp(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+    int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
+    return c != 0 ? c : (a_len > b_len) - (a_len < b_len);
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* Keyed with the store's seed: clients choose keys, not where they land. */
+static uint64_t key_hash(const store_mem *m, unsigned table, const uint8_t *key, size_t len)
+{
+    uint64_t h = mix(m->seed ^ (table * 0x9e3779b97f4a7c15ull) ^ len);
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, key + i, len - i < 8 ? len - i : 8);
+        h = mix(h ^ w) + 0x9e3779b97f4a7c15ull;
+    }
+    return h;
+}
+
+static uint32_t next_prio(store_mem *m)
+{
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return (uint32_t)(m->rng >> 32);
+}
+
+static bool key_valid(unsigned table, size_t key_len)
+{
+    return table < TABLES && key_len > 0 && key_len <= LEDGER_KEY_MAX;
+}
+
+/* Make room for len bytes of value. Returns: false when out of memory. */
+static bool val_reserve(store_mem *m, node *n, size_t len, bool geometric)
+{
+    if (len <= n->val_cap)
+        return true;
+    size_t cap = geometric && n->val_cap > 0 ? (size_t)n->val_cap * 2 : len;
+    cap = cap < len ? len : cap;
+    if (cap > UINT32_MAX)
+        return false;
+    uint8_t *v = realloc(n->val, cap);
+    if (v == NULL)
+        return false;
+    m->bytes += cap - n->val_cap;
+    n->val = v;
+    n->val_cap = (uint32_t)cap;
+    return true;
+}
+
+static void node_free(store_mem *m, node *n)
+{
+    m->bytes -= sizeof *n + n->key_len + n->val_cap;
+    free(n->val);
+    free(n);
+}
+
+/* ---- the treap ---------------------------------------------------------------------------- */
+
+static node *rotate_right(node *t)
+{
+    node *l = t->left;
+    t->left = l->right;
+    l->right = t;
+    return l;
+}
+
+static node *rotate_left(node *t)
+{
+    node *r = t->right;
+    t->right = r->left;
+    r->left = t;
+    return r;
+}
+
+static node *treap_insert(node *t, node *n)
+{
+    if (t == NULL)
+        return n;
+    if (key_cmp(n->key, n->key_len, t->key, t->key_len) < 0) {
+        t->left = treap_insert(t->left, n);
+        if (t->left->prio > t->prio)
+            t = rotate_right(t);
+    } else {
+        t->right = treap_insert(t->right, n);
+        if (t->right->prio > t->prio)
+            t = rotate_left(t);
+    }
+    return t;
+}
+
+static node *treap_merge(node *a, node *b)
+{
+    if (a == NULL)
+        return b;
+    if (b == NULL)
+        return a;
+    if (a->prio > b->prio) {
+        a->right = treap_merge(a->right, b);
+        return a;
+    }
+    b->left = treap_merge(a, b->left);
+    return b;
+}
+
+static node *treap_remove(node *t, const node *n)
+{
+    if (t == n)
+        return treap_merge(t->left, t->right);
+    if (key_cmp(n->key, n->key_len, t->key, t->key_len) < 0)
+        t->left = treap_remove(t->left, n);
+    else
+        t->right = treap_remove(t->right, n);
+    return t;
+}
+
+/* The first entry whose key sorts strictly after (key, len); len 0: the first entry. */
+static node *treap_after(node *t, const uint8_t *key, size_t len)
+{
+    node *best = NULL;
+    while (t != NULL) {
+        if (len == 0 || key_cmp(t->key, t->key_len, key, len) > 0) {
+            best = t;
+            t = t->left;
+        } else {
+            t = t->right;
+        }
+    }
+    return best;
+}
+
+/* ---- the hash table ----------------------------------------------------------------------- */
+
+static node *find(const store_mem *m, unsigned table, const uint8_t *key, size_t len)
+{
+    uint64_t h = key_hash(m, table, key, len);
+    for (node *n = m->buckets[h & (m->nbuckets - 1)]; n != NULL; n = n->chain)
+        if (n->bucket == h && n->table == table && n->key_len == len &&
+            memcmp(n->key, key, len) == 0)
+            return n;
+    return NULL;
+}
+
+/* Double the bucket array when entries outnumber buckets. Failure only costs speed. */
+static void maybe_grow(store_mem *m)
+{
+    if (m->count < m->nbuckets)
+        return;
+    uint64_t nb = m->nbuckets * 2;
+    node **b = calloc(nb, sizeof *b);
+    if (b == NULL)
+        return;
+    for (uint64_t i = 0; i < m->nbuckets; i++)
+        for (node *n = m->buckets[i], *next; n != NULL; n = next) {
+            next = n->chain;
+            n->chain = b[n->bucket & (nb - 1)];
+            b[n->bucket & (nb - 1)] = n;
+        }
+    free(m->buckets);
+    m->bytes += (nb - m->nbuckets) * sizeof *b;
+    m->buckets = b;
+    m->nbuckets = nb;
+}
+
+static void link_in(store_mem *m, node *n)
+{
+    node **slot = &m->buckets[n->bucket & (m->nbuckets - 1)];
+    n->chain = *slot;
+    *slot = n;
+    n->left = n->right = NULL;
+    m->roots[n->table] = treap_insert(m->roots[n->table], n);
+    m->counts[n->table]++;
+    m->count++;
+    n->gone = false;
+    maybe_grow(m);
+}
+
+static void unlink_out(store_mem *m, node *n)
+{
+    node **p = &m->buckets[n->bucket & (m->nbuckets - 1)];
+    while (*p != n)
+        p = &(*p)->chain;
+    *p = n->chain;
+    m->roots[n->table] = treap_remove(m->roots[n->table], n);
+    m->counts[n->table]--;
+    m->count--;
+    n->gone = true;
+}
+
+static node *node_new(store_mem *m, unsigned table, const uint8_t *key, size_t len)
+{
+    node *n = calloc(1, sizeof *n + len);
+    if (n == NULL)
+        return NULL;
+    n->table = (uint8_t)table;
+    n->key_len = (uint8_t)len;
+    memcpy(n->key, key, len);
+    n->bucket = key_hash(m, table, key, len);
+    n->prio = next_prio(m);
+    m->bytes += sizeof *n + len;
+    return n;
+}
+
+/* ---- the undo log ------------------------------------------------------------------------- */
+
+static undo *undo_push(store_mem *m, node *n, enum undo_kind kind)
+{
+    if (m->undo_len == m->undo_cap) {
+        size_t cap = m->undo_cap ? m->undo_cap * 2 : 256;
+        undo *u = realloc(m->undo, cap * sizeof *u);
+        if (u == NULL)
+            return NULL;
+        m->undo = u;
+        m->undo_cap = cap;
+    }
+    undo *u = &m->undo[m->undo_len];
+    u->n = n;
+    u->kind = (uint8_t)kind;
+    u->old_len = n->val_len;
+    memcpy(u->old_hash, n->hash, 32);
+    n->mark = m->batch;
+    m->undo_len++;
+    return u;
+}
+
+/* Save an entry's value before its first write in this batch. Returns: false on no memory. */
+static void capture(store_mem *m, node *n);
+
+static bool save_before(store_mem *m, node *n, enum undo_kind kind)
+{
+    if (n->mark == m->batch)
+        return true;
+    if (m->capturing && n->ck_gen == m->dirty_gen - 1)
+        capture(m, n); /* the capture needs the value as of its start: emit it first */
+    if (kind == UNDO_VALUE && m->arena_cap - m->arena_len < n->val_len) {
+        size_t cap = m->arena_cap ? m->arena_cap : 65536;
+        while (cap - m->arena_len < n->val_len)
+            cap *= 2;
+        uint8_t *a = realloc(m->arena, cap);
+        if (a == NULL)
+            return false;
+        m->arena = a;
+        m->arena_cap = cap;
+    }
+    undo *u = undo_push(m, n, kind);
+    if (u == NULL)
+        return false;
+    if (kind == UNDO_VALUE) {
+        u->old_at = m->arena_len;
+        if (n->val_len > 0)
+            memcpy(m->arena + m->arena_len, n->val, n->val_len);
+        m->arena_len += n->val_len;
+    }
+    return true;
+}
+
+/* A new entry, linked in and logged. Returns: NULL on no memory. */
+static node *create(store_mem *m, unsigned table, const uint8_t *key, size_t len)
+{
+    node *n = node_new(m, table, key, len);
+    if (n == NULL)
+        return NULL;
+    n->mark = m->batch - 1;
+    if (undo_push(m, n, UNDO_NEW) == NULL) {
+        node_free(m, n);
+        return NULL;
+    }
+    link_in(m, n);
+    return n;
+}
+
+static void batch_reset(store_mem *m)
+{
+    m->undo_len = 0;
+    m->arena_len = 0;
+    m->batch++;
+}
+
+/* Put a written entry on the dirty list (once per generation). */
+static void mark_dirty(store_mem *m, node *n)
+{
+    if (n->ck_gen == m->dirty_gen)
+        return;
+    n->ck_gen = m->dirty_gen;
+    n->ck_link[m->dirty_gen & 1] = m->dirty;
+    m->dirty = n;
+    m->dirty_n++;
+}
+
+void store_mem_commit(store_mem *m)
+{
+    for (size_t i = 0; i < m->undo_len; i++) {
+        node *n = m->undo[i].n;
+        if (m->tracking)
+            mark_dirty(m, n); /* a deleted entry stays until its tombstone is captured */
+        else if (n->gone)
+            node_free(m, n);
+    }
+    batch_reset(m);
+}
+
+void store_mem_abort(store_mem *m)
+{
+    for (size_t i = m->undo_len; i-- > 0;) {
+        undo *u = &m->undo[i];
+        node *n = u->n;
+        if (u->kind == UNDO_NEW) {
+            if (!n->gone)
+                unlink_out(m, n);
+            node_free(m, n);
+            continue;
+        }
+        if (u->kind == UNDO_VALUE && u->old_len > 0) /* it was at most this long when saved */
+            memcpy(n->val, m->arena + u->old_at, u->old_len);
+        n->val_len = u->old_len;
+        memcpy(n->hash, u->old_hash, 32);
+        if (n->gone)
+            link_in(m, n);
+    }
+    batch_reset(m);
+}
+
+int store_mem_changed(store_mem *m, ledger_changed_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < m->undo_len; i++) {
+        undo *u = &m->undo[i];
+        node *n = u->n;
+        bool had = u->kind != UNDO_NEW;
+        if (!had && n->gone)
+            continue; /* created and deleted in this batch: nothing changed */
+        fn(ctx, n->table, n->key, n->key_len, n->gone ? NULL : val_of(n), n->gone ? 0 : n->val_len,
+           had ? u->old_hash : NULL, n->gone ? NULL : n->hash);
+    }
+    return 0;
+}
+
+/* ---- the view ----------------------------------------------------------------------------- */
+
+static int view_get(void *self, unsigned table, const uint8_t *key, size_t key_len,
+                    const uint8_t **val, size_t *val_len)
+{
+    store_mem *m = self;
+    if (!key_valid(table, key_len))
+        return LEDGER_STORE_NOTFOUND;
+    node *n = find(m, table, key, key_len);
+    if (n == NULL)
+        return LEDGER_STORE_NOTFOUND;
+    *val = val_of(n);
+    *val_len = n->val_len;
+    return 0;
+}
+
+static int view_put(void *self, unsigned table, const uint8_t *key, size_t key_len,
+                    const uint8_t *val, size_t val_len)
+{
+    store_mem *m = self;
+    if (!key_valid(table, key_len) || val_len > UINT32_MAX)
+        return LEDGER_STORE_IO;
+    node *n = find(m, table, key, key_len);
+    if (n == NULL)
+        n = create(m, table, key, key_len);
+    else if (!save_before(m, n, UNDO_VALUE))
+        return LEDGER_NO_MEMORY;
+    if (n == NULL || !val_reserve(m, n, val_len, false))
+        return LEDGER_NO_MEMORY; /* a new entry stays, empty, until abort */
+    if (val_len > 0)
+        memcpy(n->val, val, val_len);
+    n->val_len = (uint32_t)val_len;
+    return 0;
+}
+
+static int view_del(void *self, unsigned table, const uint8_t *key, size_t key_len)
+{
+    store_mem *m = self;
+    if (!key_valid(table, key_len))
+        return LEDGER_STORE_IO;
+    node *n = find(m, table, key, key_len);
+    if (n == NULL)
+        return 0;
+    if (!save_before(m, n, UNDO_VALUE))
+        return LEDGER_NO_MEMORY;
+    unlink_out(m, n);
+    return 0;
+}
+
+static int view_next(void *self, unsigned table, const uint8_t *key, size_t key_len,
+                     const uint8_t **key_out, size_t *key_out_len, const uint8_t **val,
+                     size_t *val_len)
+{
+    store_mem *m = self;
+    if (table >= TABLES || key_len > LEDGER_KEY_MAX)
+        return LEDGER_STORE_IO;
+    node *n = treap_after(m->roots[table], key, key_len);
+    if (n == NULL)
+        return LEDGER_STORE_NOTFOUND;
+    *key_out = n->key;
+    *key_out_len = n->key_len;
+    *val = val_of(n);
+    *val_len = n->val_len;
+    return 0;
+}
+
+static int view_changed(void *self, ledger_changed_fn fn, void *ctx)
+{
+    return store_mem_changed(self, fn, ctx);
+}
+
+#define PREFETCH_MAX 1024
+
+void store_mem_prefetch(store_mem *m, unsigned table, const uint8_t *keys, size_t key_len, size_t n)
+{
+    uint64_t h[PREFETCH_MAX];
+    if (!key_valid(table, key_len))
+        return;
+    for (size_t at = 0; at < n; at += PREFETCH_MAX) {
+        size_t k = n - at < PREFETCH_MAX ? n - at : PREFETCH_MAX;
+        /* three passes, each a dependent load further: bucket, entry, value */
+        for (size_t i = 0; i < k; i++) {
+            h[i] = key_hash(m, table, keys + (at + i) * key_len, key_len) & (m->nbuckets - 1);
+            __builtin_prefetch(&m->buckets[h[i]]);
+        }
+        for (size_t i = 0; i < k; i++)
+            if (m->buckets[h[i]] != NULL)
+                __builtin_prefetch(m->buckets[h[i]]);
+        for (size_t i = 0; i < k; i++)
+            if (m->buckets[h[i]] != NULL)
+                __builtin_prefetch(m->buckets[h[i]]->val);
+    }
+}
+
+static void view_prefetch(void *self, unsigned table, const uint8_t *keys, size_t key_len, size_t n)
+{
+    store_mem_prefetch(self, table, keys, key_len, n);
+}
+
+void store_mem_view(store_mem *m, ledger_store *view)
+{
+    *view = (ledger_store){.self = m,
+                           .get = view_get,
+                           .put = view_put,
+                           .del = view_del,
+                           .next = view_next,
+                           .changed = view_changed,
+                           .prefetch = view_prefetch};
+}
+
+/* ---- checkpoint capture ------------------------------------------------------------------- */
+
+/* Emit an entry's value as of the capture's start (NULL: deleted) and take it off the capture. */
+static void capture(store_mem *m, node *n)
+{
+    if (!m->emit(m->emit_ctx, n->table, n->key, n->key_len, n->gone ? NULL : val_of(n),
+                 n->gone ? 0 : n->val_len))
+        m->emit_failed = true;
+    n->ck_gen = 0;
+    m->pending_n--;
+}
+
+void store_mem_track(store_mem *m)
+{
+    m->tracking = true;
+}
+
+int store_mem_capture_begin(store_mem *m, store_mem_emit_fn emit, void *ctx)
+{
+    if (!m->tracking || m->capturing || m->undo_len > 0)
+        return LEDGER_INTERNAL;
+    m->pending = m->dirty;
+    m->pending_n = m->dirty_n;
+    m->dirty = NULL;
+    m->dirty_n = 0;
+    m->dirty_gen++;
+    m->emit = emit;
+    m->emit_ctx = ctx;
+    m->capturing = true;
+    m->emit_failed = false;
+    return 0;
+}
+
+int store_mem_capture_step(store_mem *m, uint64_t max, bool *done)
+{
+    uint64_t pending_gen = m->dirty_gen - 1;
+    *done = false;
+    if (!m->capturing || m->undo_len > 0)
+        return LEDGER_INTERNAL;
+    for (uint64_t k = 0; k < max && m->pending != NULL; k++) {
+        node *n = m->pending;
+        m->pending = n->ck_link[pending_gen & 1];
+        if (n->ck_gen != pending_gen)
+            continue; /* emitted when it was written since; now on the dirty list */
+        capture(m, n);
+        if (n->gone)
+            node_free(m, n);
+    }
+    if (m->pending != NULL)
+        return 0;
+    m->capturing = false;
+    *done = true;
+    return m->emit_failed ? LEDGER_NO_MEMORY : 0;
+}
+
+uint64_t store_mem_dirty(const store_mem *m)
+{
+    return m->dirty_n;
+}
+
+/* ---- the rest ----------------------------------------------------------------------------- */
+
+int store_mem_append(store_mem *m, unsigned table, const uint8_t *key, size_t key_len,
+                     const uint8_t *bytes, size_t n_bytes)
+{
+    if (!key_valid(table, key_len))
+        return LEDGER_STORE_IO;
+    node *n = find(m, table, key, key_len);
+    if (n == NULL)
+        n = create(m, table, key, key_len);
+    else if (!save_before(m, n, UNDO_APPEND))
+        return LEDGER_NO_MEMORY;
+    if (n == NULL || (uint64_t)n->val_len + n_bytes > UINT32_MAX ||
+        !val_reserve(m, n, n->val_len + n_bytes, true))
+        return LEDGER_NO_MEMORY;
+    memcpy(n->val + n->val_len, bytes, n_bytes);
+    n->val_len += (uint32_t)n_bytes;
+    return 0;
+}
+
+int store_mem_load(store_mem *m, unsigned table, const uint8_t *key, size_t key_len,
+                   const uint8_t *val, size_t val_len, const uint8_t hash[32])
+{
+    if (!key_valid(table, key_len) || val_len > UINT32_MAX)
+        return LEDGER_STORE_IO;
+    if (find(m, table, key, key_len) != NULL)
+        return LEDGER_STORE_CORRUPT;
+    node *n = node_new(m, table, key, key_len);
+    if (n == NULL || !val_reserve(m, n, val_len, false)) {
+        if (n != NULL)
+            node_free(m, n);
+        return LEDGER_NO_MEMORY;
+    }
+    if (val_len > 0)
+        memcpy(n->val, val, val_len);
+    n->val_len = (uint32_t)val_len;
+    memcpy(n->hash, hash, 32);
+    n->mark = m->batch - 1;
+    link_in(m, n);
+    return 0;
+}
+
+int store_mem_hash(store_mem *m, unsigned table, const uint8_t *key, size_t key_len,
+                   const uint8_t **hash)
+{
+    node *n = key_valid(table, key_len) ? find(m, table, key, key_len) : NULL;
+    if (n == NULL)
+        return LEDGER_STORE_NOTFOUND;
+    *hash = n->hash;
+    return 0;
+}
+
+uint64_t store_mem_count(const store_mem *m, unsigned table)
+{
+    return table < TABLES ? m->counts[table] : 0;
+}
+
+uint64_t store_mem_bytes(const store_mem *m)
+{
+    /* each allocation also costs the allocator about 16 bytes of its own */
+    return m->bytes + m->count * 32 + m->undo_cap * sizeof(undo) + m->arena_cap;
+}
+
+int store_mem_new(store_mem **out, uint64_t seed)
+{
+    store_mem *m = calloc(1, sizeof *m);
+    *out = NULL;
+    if (m == NULL)
+        return LEDGER_NO_MEMORY;
+    m->nbuckets = BUCKETS_MIN;
+    m->buckets = calloc(m->nbuckets, sizeof *m->buckets);
+    if (m->buckets == NULL) {
+        free(m);
+        return LEDGER_NO_MEMORY;
+    }
+    m->bytes = sizeof *m + m->nbuckets * sizeof *m->buckets;
+    m->seed = mix(seed);
+    m->rng = mix(seed ^ 0x5851f42d4c957f2dull) | 1;
+    m->batch = 2;     /* marks start at 0: never the current batch */
+    m->dirty_gen = 2; /* generations start at 0 too: clean */
+    *out = m;
+    return 0;
+}
+
+void store_mem_free(store_mem **mp)
+{
+    store_mem *m = *mp;
+    if (m == NULL)
+        return;
+    *mp = NULL;
+    store_mem_abort(m);
+    for (int list = 0; list < 2; list++) { /* deleted entries waiting for their capture */
+        uint64_t gen = m->dirty_gen - (uint64_t)list;
+        for (node *n = list ? m->pending : m->dirty, *next; n != NULL; n = next) {
+            next = n->ck_link[gen & 1];
+            if (n->gone && n->ck_gen == gen)
+                node_free(m, n);
+        }
+    }
+    for (uint64_t i = 0; i < m->nbuckets; i++)
+        for (node *n = m->buckets[i], *next; n != NULL; n = next) {
+            next = n->chain;
+            free(n->val);
+            free(n);
+        }
+    free(m->buckets);
+    free(m->undo);
+    free(m->arena);
+    free(m);
+}

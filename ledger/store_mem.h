@@ -1,0 +1,93 @@
+/* store_mem.h - ordered in-memory tables with a per-batch undo log and cached element hashes */
+#ifndef LSTD_STORE_MEM_H
+#define LSTD_STORE_MEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ledger_store.h"
+
+/* The state the ledger applies batches to. Every table is a hash table (point reads and
+ * writes in O(1)) threaded through a treap ordered by key bytes (`next` in O(log n); random
+ * priorities, so no choice of keys can unbalance it). Each entry keeps the element hash the
+ * state machine computed for its value, so replacing a value never re-hashes the old one.
+ *
+ * Writes since the last store_mem_commit form one batch: the first write to an entry saves
+ * its value and hash, so store_mem_abort puts everything back, and `changed` visits each
+ * written entry once. One thread at a time; nothing here does I/O. */
+typedef struct store_mem store_mem;
+
+/** Make an empty store. seed picks the treap priorities and the bucket hash (any value;
+ *  the caller draws it at random so that no client can predict the layout).
+ *  Out: *out (free with store_mem_free). Returns: 0 or LEDGER_NO_MEMORY. */
+int store_mem_new(store_mem **out, uint64_t seed);
+
+/** Free the store and everything in it; *m = NULL. NULL is ignored. */
+void store_mem_free(store_mem **m);
+
+/** The ledger_store view of the store (get, put, del, next, changed). Pointers it returns
+ *  stay valid until the next write to the same entry or the end of the batch. */
+void store_mem_view(store_mem *m, ledger_store *view);
+
+/** End the batch: keep its writes and forget how to undo them. */
+void store_mem_commit(store_mem *m);
+
+/** End the batch by undoing every write since the last commit (values and hashes). */
+void store_mem_abort(store_mem *m);
+
+/** Visit the entries written in this batch (as the view's `changed`). Returns: 0. */
+int store_mem_changed(store_mem *m, ledger_changed_fn fn, void *ctx);
+
+/** Append n bytes to the value of (table, key), creating it if absent; the value grows
+ *  geometrically, and abort truncates it back. Returns: 0, LEDGER_NO_MEMORY or
+ *  LEDGER_STORE_IO (key length out of range). */
+int store_mem_append(store_mem *m, unsigned table, const uint8_t *key, size_t key_len,
+                     const uint8_t *bytes, size_t n);
+
+/** Insert an entry with its element hash outside any batch (loading a checkpoint): it is
+ *  not visited by `changed` and not undone. Returns: 0, LEDGER_NO_MEMORY, LEDGER_STORE_IO
+ *  (key out of range) or LEDGER_STORE_CORRUPT (the key is already present). */
+int store_mem_load(store_mem *m, unsigned table, const uint8_t *key, size_t key_len,
+                   const uint8_t *val, size_t val_len, const uint8_t hash[32]);
+
+/** The element hash kept with (table, key). Returns: 0 or LEDGER_STORE_NOTFOUND. */
+int store_mem_hash(store_mem *m, unsigned table, const uint8_t *key, size_t key_len,
+                   const uint8_t **hash);
+
+/* Checkpoint capture (a store that tracks it: store_mem_track). Every entry written since the
+ * last capture began is on a dirty list. A capture takes that list and emits each entry's value
+ * as of that moment - a few at a time between batches (store_mem_capture_step), and any entry
+ * about to be written first, before the write - so the capture is a consistent snapshot of the
+ * changes while batches go on, and no batch waits for all of it. Deleted entries are kept until
+ * their tombstone is emitted. */
+
+/** Receives one captured entry (val NULL: deleted). Returns: false when out of memory. */
+typedef bool (*store_mem_emit_fn)(void *ctx, unsigned table, const uint8_t *key, size_t key_len,
+                                  const uint8_t *val, size_t val_len);
+
+/** Track written entries for captures from now on. */
+void store_mem_track(store_mem *m);
+
+/** Begin a capture of everything written since the last one began (between batches).
+ *  Returns: 0, or LEDGER_INTERNAL (not tracking, a capture running, or inside a batch). */
+int store_mem_capture_begin(store_mem *m, store_mem_emit_fn emit, void *ctx);
+
+/** Emit up to max more entries of the running capture (between batches). Out: *done when
+ *  it is complete. Returns: 0, LEDGER_NO_MEMORY (done, but an emit failed: the capture is
+ *  incomplete) or LEDGER_INTERNAL (no capture running, or inside a batch). */
+int store_mem_capture_step(store_mem *m, uint64_t max, bool *done);
+
+/** Entries written since the last capture began. */
+uint64_t store_mem_dirty(const store_mem *m);
+
+/** The view's prefetch: bring the buckets, entries and values of n keys towards the cache. */
+void store_mem_prefetch(store_mem *m, unsigned table, const uint8_t *keys, size_t key_len,
+                        size_t n);
+
+/** Entries held in one table. */
+uint64_t store_mem_count(const store_mem *m, unsigned table);
+
+/** Bytes the store holds from the allocator (entries, values, buckets, undo log). */
+uint64_t store_mem_bytes(const store_mem *m);
+
+#endif
