@@ -16,11 +16,13 @@ typedef struct node {
     uint64_t ck_gen;                   /* 0 clean; else the list generation it is on */
     uint8_t *val;
     uint32_t val_len, val_cap;
-    uint64_t mark;   /* batch number of the last write (== store's batch: written now) */
-    uint32_t prio;   /* treap priority: a max-heap on it */
-    uint64_t bucket; /* full bucket hash, so growing needs no rehash of the key */
+    uint64_t mark;    /* batch number of the last write (== store's batch: written now) */
+    uint32_t prio;    /* treap priority: a max-heap on it */
+    uint32_t undo_at; /* its undo record, while mark is the current batch */
+    uint64_t bucket;  /* full bucket hash, so growing needs no rehash of the key */
     uint8_t table, key_len;
-    bool gone; /* deleted in this batch: out of the table, kept for the undo log */
+    bool gone; /* deleted: a tombstone, still linked (one node per key) until it is no longer
+                  needed: at the end of its batch, or once a capture has emitted it */
     uint8_t hash[32];
     uint8_t key[];
 } node;
@@ -30,6 +32,7 @@ enum undo_kind { UNDO_NEW, UNDO_VALUE, UNDO_APPEND };
 typedef struct undo {
     node *n;
     uint8_t kind;
+    bool was_gone;    /* a tombstone before the batch */
     uint32_t old_len; /* UNDO_VALUE: saved value's length; UNDO_APPEND: length before */
     size_t old_at;    /* UNDO_VALUE: offset of the saved value in the arena */
     uint8_t old_hash[32];
@@ -245,9 +248,8 @@ static void link_in(store_mem *m, node *n)
     *slot = n;
     n->left = n->right = NULL;
     m->roots[n->table] = treap_insert(m->roots[n->table], n);
-    m->counts[n->table]++;
+    m->counts[n->table] += !n->gone;
     m->count++;
-    n->gone = false;
     maybe_grow(m);
 }
 
@@ -258,9 +260,20 @@ static void unlink_out(store_mem *m, node *n)
         p = &(*p)->chain;
     *p = n->chain;
     m->roots[n->table] = treap_remove(m->roots[n->table], n);
-    m->counts[n->table]--;
+    m->counts[n->table] -= !n->gone;
     m->count--;
-    n->gone = true;
+}
+
+/* Mark an entry deleted or present again (it stays linked either way). */
+static void set_gone(store_mem *m, node *n, bool gone)
+{
+    if (n->gone == gone)
+        return;
+    n->gone = gone;
+    if (gone)
+        m->counts[n->table]--;
+    else
+        m->counts[n->table]++;
 }
 
 static node *node_new(store_mem *m, unsigned table, const uint8_t *key, size_t len)
@@ -292,25 +305,23 @@ static undo *undo_push(store_mem *m, node *n, enum undo_kind kind)
     undo *u = &m->undo[m->undo_len];
     u->n = n;
     u->kind = (uint8_t)kind;
+    u->was_gone = n->gone;
     u->old_len = n->val_len;
     memcpy(u->old_hash, n->hash, 32);
     n->mark = m->batch;
-    m->undo_len++;
+    n->undo_at = (uint32_t)m->undo_len++;
     return u;
 }
 
 /* Save an entry's value before its first write in this batch. Returns: false on no memory. */
 static void capture(store_mem *m, node *n);
 
-static bool save_before(store_mem *m, node *n, enum undo_kind kind)
+/* Copy the first len bytes of n's value into the arena. Returns: false on no memory. */
+static bool arena_save(store_mem *m, undo *u, const node *n, size_t len)
 {
-    if (n->mark == m->batch)
-        return true;
-    if (m->capturing && n->ck_gen == m->dirty_gen - 1)
-        capture(m, n); /* the capture needs the value as of its start: emit it first */
-    if (kind == UNDO_VALUE && m->arena_cap - m->arena_len < n->val_len) {
+    if (m->arena_cap - m->arena_len < len) {
         size_t cap = m->arena_cap ? m->arena_cap : 65536;
-        while (cap - m->arena_len < n->val_len)
+        while (cap - m->arena_len < len)
             cap *= 2;
         uint8_t *a = realloc(m->arena, cap);
         if (a == NULL)
@@ -318,14 +329,34 @@ static bool save_before(store_mem *m, node *n, enum undo_kind kind)
         m->arena = a;
         m->arena_cap = cap;
     }
+    u->old_at = m->arena_len;
+    if (len > 0)
+        memcpy(m->arena + m->arena_len, n->val, len);
+    m->arena_len += len;
+    return true;
+}
+
+static bool save_before(store_mem *m, node *n, enum undo_kind kind)
+{
+    if (n->mark == m->batch) {
+        undo *u = &m->undo[n->undo_at];
+        /* appended to so far, overwritten now: the bytes before the appends are still there */
+        if (kind == UNDO_VALUE && u->kind == UNDO_APPEND) {
+            if (!arena_save(m, u, n, u->old_len))
+                return false;
+            u->kind = UNDO_VALUE;
+        }
+        return true;
+    }
+    if (m->capturing && n->ck_gen == m->dirty_gen - 1)
+        capture(m, n); /* the capture needs the value as of its start: emit it first */
     undo *u = undo_push(m, n, kind);
     if (u == NULL)
         return false;
-    if (kind == UNDO_VALUE) {
-        u->old_at = m->arena_len;
-        if (n->val_len > 0)
-            memcpy(m->arena + m->arena_len, n->val, n->val_len);
-        m->arena_len += n->val_len;
+    if (kind == UNDO_VALUE && !arena_save(m, u, n, n->val_len)) {
+        m->undo_len--; /* not logged after all: the entry is unchanged */
+        n->mark = m->batch - 1;
+        return false;
     }
     return true;
 }
@@ -367,10 +398,12 @@ void store_mem_commit(store_mem *m)
 {
     for (size_t i = 0; i < m->undo_len; i++) {
         node *n = m->undo[i].n;
-        if (m->tracking)
-            mark_dirty(m, n); /* a deleted entry stays until its tombstone is captured */
-        else if (n->gone)
+        if (m->tracking) {
+            mark_dirty(m, n); /* a tombstone stays until a capture has emitted it */
+        } else if (n->gone) {
+            unlink_out(m, n);
             node_free(m, n);
+        }
     }
     batch_reset(m);
 }
@@ -381,8 +414,7 @@ void store_mem_abort(store_mem *m)
         undo *u = &m->undo[i];
         node *n = u->n;
         if (u->kind == UNDO_NEW) {
-            if (!n->gone)
-                unlink_out(m, n);
+            unlink_out(m, n);
             node_free(m, n);
             continue;
         }
@@ -390,8 +422,7 @@ void store_mem_abort(store_mem *m)
             memcpy(n->val, m->arena + u->old_at, u->old_len);
         n->val_len = u->old_len;
         memcpy(n->hash, u->old_hash, 32);
-        if (n->gone)
-            link_in(m, n);
+        set_gone(m, n, u->was_gone);
     }
     batch_reset(m);
 }
@@ -401,9 +432,9 @@ int store_mem_changed(store_mem *m, ledger_changed_fn fn, void *ctx)
     for (size_t i = 0; i < m->undo_len; i++) {
         undo *u = &m->undo[i];
         node *n = u->n;
-        bool had = u->kind != UNDO_NEW;
+        bool had = u->kind != UNDO_NEW && !u->was_gone;
         if (!had && n->gone)
-            continue; /* created and deleted in this batch: nothing changed */
+            continue; /* absent before and after this batch: nothing changed */
         fn(ctx, n->table, n->key, n->key_len, n->gone ? NULL : val_of(n), n->gone ? 0 : n->val_len,
            had ? u->old_hash : NULL, n->gone ? NULL : n->hash);
     }
@@ -419,7 +450,7 @@ static int view_get(void *self, unsigned table, const uint8_t *key, size_t key_l
     if (!key_valid(table, key_len))
         return LEDGER_STORE_NOTFOUND;
     node *n = find(m, table, key, key_len);
-    if (n == NULL)
+    if (n == NULL || n->gone)
         return LEDGER_STORE_NOTFOUND;
     *val = val_of(n);
     *val_len = n->val_len;
@@ -442,6 +473,7 @@ static int view_put(void *self, unsigned table, const uint8_t *key, size_t key_l
     if (val_len > 0)
         memcpy(n->val, val, val_len);
     n->val_len = (uint32_t)val_len;
+    set_gone(m, n, false);
     return 0;
 }
 
@@ -451,11 +483,11 @@ static int view_del(void *self, unsigned table, const uint8_t *key, size_t key_l
     if (!key_valid(table, key_len))
         return LEDGER_STORE_IO;
     node *n = find(m, table, key, key_len);
-    if (n == NULL)
+    if (n == NULL || n->gone)
         return 0;
     if (!save_before(m, n, UNDO_VALUE))
         return LEDGER_NO_MEMORY;
-    unlink_out(m, n);
+    set_gone(m, n, true);
     return 0;
 }
 
@@ -467,6 +499,8 @@ static int view_next(void *self, unsigned table, const uint8_t *key, size_t key_
     if (table >= TABLES || key_len > LEDGER_KEY_MAX)
         return LEDGER_STORE_IO;
     node *n = treap_after(m->roots[table], key, key_len);
+    while (n != NULL && n->gone) /* tombstones waiting for a capture */
+        n = treap_after(m->roots[table], n->key, n->key_len);
     if (n == NULL)
         return LEDGER_STORE_NOTFOUND;
     *key_out = n->key;
@@ -565,8 +599,10 @@ int store_mem_capture_step(store_mem *m, uint64_t max, bool *done)
         if (n->ck_gen != pending_gen)
             continue; /* emitted when it was written since; now on the dirty list */
         capture(m, n);
-        if (n->gone)
+        if (n->gone) { /* its tombstone is emitted: nothing needs it any more */
+            unlink_out(m, n);
             node_free(m, n);
+        }
     }
     if (m->pending != NULL)
         return 0;
@@ -590,12 +626,17 @@ int store_mem_append(store_mem *m, unsigned table, const uint8_t *key, size_t ke
     node *n = find(m, table, key, key_len);
     if (n == NULL)
         n = create(m, table, key, key_len);
-    else if (!save_before(m, n, UNDO_APPEND))
+    else if (!save_before(m, n, n->gone ? UNDO_VALUE : UNDO_APPEND)) /* a tombstone: anew */
         return LEDGER_NO_MEMORY;
+    if (n != NULL && n->gone) {
+        n->val_len = 0;
+        set_gone(m, n, false);
+    }
     if (n == NULL || (uint64_t)n->val_len + n_bytes > UINT32_MAX ||
         !val_reserve(m, n, n->val_len + n_bytes, true))
         return LEDGER_NO_MEMORY;
-    memcpy(n->val + n->val_len, bytes, n_bytes);
+    if (n_bytes > 0)
+        memcpy(n->val + n->val_len, bytes, n_bytes);
     n->val_len += (uint32_t)n_bytes;
     return 0;
 }
@@ -626,7 +667,7 @@ int store_mem_hash(store_mem *m, unsigned table, const uint8_t *key, size_t key_
                    const uint8_t **hash)
 {
     node *n = key_valid(table, key_len) ? find(m, table, key, key_len) : NULL;
-    if (n == NULL)
+    if (n == NULL || n->gone)
         return LEDGER_STORE_NOTFOUND;
     *hash = n->hash;
     return 0;
@@ -671,15 +712,7 @@ void store_mem_free(store_mem **mp)
         return;
     *mp = NULL;
     store_mem_abort(m);
-    for (int list = 0; list < 2; list++) { /* deleted entries waiting for their capture */
-        uint64_t gen = m->dirty_gen - (uint64_t)list;
-        for (node *n = list ? m->pending : m->dirty, *next; n != NULL; n = next) {
-            next = n->ck_link[gen & 1];
-            if (n->gone && n->ck_gen == gen)
-                node_free(m, n);
-        }
-    }
-    for (uint64_t i = 0; i < m->nbuckets; i++)
+    for (uint64_t i = 0; i < m->nbuckets; i++) /* every entry, tombstones too, is linked */
         for (node *n = m->buckets[i], *next; n != NULL; n = next) {
             next = n->chain;
             free(n->val);
