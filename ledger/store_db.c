@@ -79,19 +79,17 @@ static int db_new(store_db **out, const char *dir, const store_db_options *opt)
 static void db_free(store_db *db)
 {
     db_read_end(db);
-    for (pending *p = db->head, *next; p != NULL; p = next) {
-        next = p->next;
-        free(p->rec);
-        free(p->off);
-        free(p);
-    }
+    for (int list = 0; list < 2; list++)
+        for (pending *p = list ? db->spare : db->head, *next; p != NULL; p = next) {
+            next = p->next;
+            db_pending_free(p);
+        }
     capture *filling = db->filling;
     if (filling != NULL)
         filling->next = db->cap_head;
     for (capture *c = filling != NULL ? filling : db->cap_head, *next; c != NULL; c = next) {
         next = c->next;
-        free(c->buf);
-        free(c);
+        capture_free(c);
     }
     store_mem_free(&db->state);
     store_mem_free(&db->acct);

@@ -28,12 +28,20 @@ typedef struct pending {
 /* A checkpoint: the state entries changed since the previous one, as of the batch before seq
  * (entries: table u8, key_len u8, key, present u8, val_len be32, val). Filled by the
  * submitting thread a step per batch, then written by the checkpointer once seq is durable. */
-typedef struct capture {
-    uint8_t *buf;
+typedef struct chunk {
+    struct chunk *next;
     size_t len, cap;
+    uint8_t data[];
+} chunk;
+
+typedef struct capture {
+    chunk *first, *last; /* entries never span chunks: growing never copies */
     uint64_t count, seq;
     struct capture *next;
 } capture;
+
+/** Free a capture and its chunks. */
+void capture_free(capture *c);
 
 struct store_db {
     store_db_options opt;
@@ -49,6 +57,8 @@ struct store_db {
     ledger_store rview;
     uint64_t visible_seq; /* records below this are read from the log */
     pending *cur;         /* the batch being applied */
+    pending *spare;       /* reclaimed batches for reuse */
+    unsigned spares;
     uint8_t key_out[LEDGER_KEY_MAX], val_out[8];
     /* the pipeline, under lock */
     pthread_mutex_t lock;
@@ -81,6 +91,8 @@ bool capture_add(void *ctx, unsigned table, const uint8_t *key, size_t key_len, 
                  size_t val_len);
 
 /* store_db_pipe.c */
+/** Free a batch and its buffers. */
+void db_pending_free(pending *p);
 /** Refresh the memory counters in stats (the submitting thread). */
 void db_stats_memory(store_db *db);
 int db_threads_start(store_db *db);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,11 +27,44 @@ static void sleep_ms(uint64_t ms)
     nanosleep(&ts, NULL);
 }
 
-static void pending_free(pending *p)
+#define SPARE_MAX 16               /* reclaimed batches kept for reuse, buffers and all */
+#define SPARE_BYTES_MAX (8u << 20) /* a batch holding more record bytes is freed instead */
+
+void db_pending_free(pending *p)
 {
     free(p->rec);
     free(p->off);
     free(p);
+}
+
+/* A batch from the spares (its buffers already grown: no allocation or page fault per batch
+ * in the steady state), or a new one. */
+static pending *spare_take(store_db *db)
+{
+    pending *p = db->spare;
+    if (p == NULL)
+        return calloc(1, sizeof(pending));
+    db->spare = p->next;
+    db->spares--;
+    uint8_t *rec = p->rec;
+    size_t *off = p->off, rec_cap = p->rec_cap, off_cap = p->off_cap;
+    memset(p, 0, sizeof *p);
+    p->rec = rec;
+    p->off = off;
+    p->rec_cap = rec_cap;
+    p->off_cap = off_cap;
+    return p;
+}
+
+static void spare_give(store_db *db, pending *p)
+{
+    if (db->spares >= SPARE_MAX || p->rec_cap > SPARE_BYTES_MAX) {
+        db_pending_free(p);
+        return;
+    }
+    p->next = db->spare;
+    db->spare = p;
+    db->spares++;
 }
 
 /* ---- submitting --------------------------------------------------------------------------- */
@@ -53,7 +87,7 @@ static void reclaim(store_db *db)
     pthread_mutex_unlock(&db->lock);
     while (done != NULL) {
         pending *next = done->next;
-        pending_free(done);
+        spare_give(db, done);
         done = next;
     }
 }
@@ -120,7 +154,7 @@ int store_db_submit(store_db *db, int (*fn)(void *ctx, ledger_store *view), void
         pthread_cond_wait(&db->durable_cv, &db->lock);
     pthread_mutex_unlock(&db->lock);
     reclaim(db);
-    pending *p = calloc(1, sizeof *p);
+    pending *p = spare_take(db);
     if (p == NULL) {
         if (done != NULL)
             done(done_ctx, LEDGER_NO_MEMORY); /* out of order, on this thread: nothing applied */
@@ -371,8 +405,7 @@ void db_capture_tick(store_db *db, bool all)
         /* the entries already emitted are marked clean: a later checkpoint would miss them */
         fprintf(stderr, "lstd: a checkpoint capture ran out of memory; no more checkpoints until "
                         "restart (the log keeps everything; the next start replays more)\n");
-        free(cap->buf);
-        free(cap);
+        capture_free(cap);
         pthread_mutex_lock(&db->lock);
         db->ckpt_broken = true;
         pthread_mutex_unlock(&db->lock);
@@ -433,11 +466,12 @@ static int ckpt_write(store_db *db, capture *cap)
     sorted s = {calloc(cap->count + 1, sizeof(entry)), 0, db->fault_kill_in_checkpoint};
     if (s.e == NULL)
         return LEDGER_NO_MEMORY;
-    for (size_t at = 0; at < cap->len; s.n++) {
-        const uint8_t *p = cap->buf + at, *e = p + 2 + p[1];
-        s.e[s.n].at = p;
-        at += 7 + p[1] + ((size_t)e[1] << 24 | (size_t)e[2] << 16 | (size_t)e[3] << 8 | e[4]);
-    }
+    for (const chunk *k = cap->first; k != NULL; k = k->next)
+        for (size_t at = 0; at < k->len; s.n++) {
+            const uint8_t *p = k->data + at, *e = p + 2 + p[1];
+            s.e[s.n].at = p;
+            at += 7 + p[1] + ((size_t)e[1] << 24 | (size_t)e[2] << 16 | (size_t)e[3] << 8 | e[4]);
+        }
     uint64_t t0 = now_ms();
     qsort(s.e, s.n, sizeof *s.e, entry_cmp);
     int rc;
@@ -465,9 +499,13 @@ static int ckpt_write(store_db *db, capture *cap)
     return rc;
 }
 
+#define CKPT_NICE 10 /* the checkpointer yields the CPU to applying and logging batches */
+
 static void *ckpt_main(void *arg)
 {
     store_db *db = arg;
+    /* Linux: a thread's nice value is its own (best effort: a failure only costs latency) */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), CKPT_NICE);
     pthread_mutex_lock(&db->lock);
     for (;;) {
         while (db->cap_head == NULL && !db->ckpt_stopping)
@@ -490,8 +528,7 @@ static void *ckpt_main(void *arg)
         db->ckpt_rc = rc;
         db->ckpt_written++;
         pthread_cond_broadcast(&db->durable_cv);
-        free(cap->buf);
-        free(cap);
+        capture_free(cap);
     }
     pthread_mutex_unlock(&db->lock);
     return NULL;

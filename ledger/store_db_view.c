@@ -301,14 +301,27 @@ void db_view_init(store_db *db)
 
 /* ---- captures ---------------------------------------------------------------------------- */
 
+#define CHUNK_BYTES (1u << 20)
+
 bool capture_add(void *ctx, unsigned table, const uint8_t *key, size_t key_len, const uint8_t *val,
                  size_t val_len)
 {
     capture *c = ctx;
-    size_t need = c->len + 7 + key_len + val_len;
-    if (!grow((void **)&c->buf, &c->cap, need, 1))
-        return false;
-    uint8_t *p = c->buf + c->len;
+    size_t need = 7 + key_len + val_len;
+    chunk *k = c->last;
+    if (k == NULL || k->cap - k->len < need) {
+        size_t cap = need > CHUNK_BYTES ? need : CHUNK_BYTES;
+        chunk *n = malloc(sizeof *n + cap);
+        if (n == NULL)
+            return false;
+        *n = (chunk){NULL, 0, cap};
+        if (k != NULL)
+            k->next = n;
+        else
+            c->first = n;
+        c->last = k = n;
+    }
+    uint8_t *p = k->data + k->len;
     p[0] = (uint8_t)table;
     p[1] = (uint8_t)key_len;
     memcpy(p + 2, key, key_len);
@@ -320,7 +333,16 @@ bool capture_add(void *ctx, unsigned table, const uint8_t *key, size_t key_len, 
     p[4] = (uint8_t)val_len;
     if (val_len > 0)
         memcpy(p + 5, val, val_len);
-    c->len = need;
+    k->len += need;
     c->count++;
     return true;
+}
+
+void capture_free(capture *c)
+{
+    for (chunk *k = c->first, *next; k != NULL; k = next) {
+        next = k->next;
+        free(k);
+    }
+    free(c);
 }

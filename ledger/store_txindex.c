@@ -1,4 +1,4 @@
-/* store_txindex.c - linear probing over (hash prefix, seq) slots, grown by doubling */
+/* store_txindex.c - linear probing over (hash prefix, seq) slots, grown incrementally */
 #include "store_txindex.h"
 
 #include <stdlib.h>
@@ -8,14 +8,25 @@
 
 #define SLOTS_MIN 4096u
 #define TOMB UINT64_MAX /* a removed slot: probes continue past it */
+#define MOVE_PER_ADD 8  /* old slots moved per addition while growing: done long before full */
 
 typedef struct slot {
     uint64_t tag, seq; /* seq 0: empty */
 } slot;
 
-struct store_txindex {
+/* One open-addressing table. */
+typedef struct table {
     slot *slots;
-    uint64_t cap, count, tombs, seed;
+    uint64_t cap, used; /* used: live entries and tombstones */
+} table;
+
+/* Growing never stops the world: a table twice the size is made, each addition moves a few
+ * slots of the old one into it, and lookups look in both until the old one is empty. */
+struct store_txindex {
+    table t, old;   /* old.slots NULL unless growing */
+    uint64_t moved; /* old slots handled so far */
+    uint64_t count; /* live entries, over both tables */
+    uint64_t seed;
     slot *added; /* entries added since the last commit */
     size_t added_len, added_cap;
 };
@@ -27,45 +38,56 @@ static uint64_t tag_of(const uint8_t hash[32])
     return t;
 }
 
-static uint64_t home(const store_txindex *x, uint64_t tag)
+static uint64_t home(const store_txindex *x, const table *t, uint64_t tag)
 {
     uint64_t h = (tag ^ x->seed) * 0x9e3779b97f4a7c15ull;
-    return (h ^ (h >> 29)) & (x->cap - 1);
+    return (h ^ (h >> 29)) & (t->cap - 1);
 }
 
-static void place(store_txindex *x, uint64_t tag, uint64_t seq)
+static void place(const store_txindex *x, table *t, uint64_t tag, uint64_t seq)
 {
-    uint64_t i = home(x, tag);
-    while (x->slots[i].seq != 0 && x->slots[i].seq != TOMB)
-        i = (i + 1) & (x->cap - 1);
-    if (x->slots[i].seq == TOMB)
-        x->tombs--;
-    x->slots[i] = (slot){tag, seq};
-    x->count++;
+    uint64_t i = home(x, t, tag);
+    while (t->slots[i].seq != 0 && t->slots[i].seq != TOMB)
+        i = (i + 1) & (t->cap - 1);
+    t->used += t->slots[i].seq == 0;
+    t->slots[i] = (slot){tag, seq};
 }
 
-/* Rebuild at twice the size (or the same size, to clear tombstones). */
-static int rehash(store_txindex *x, uint64_t cap)
+/* Move the next few old slots over; free the old table once it is all moved. Entries stay in
+ * the old table too until it is freed, so its probe chains stay intact. */
+static void move_some(store_txindex *x)
 {
-    slot *old = x->slots;
-    uint64_t old_cap = x->cap;
+    for (int k = 0; k < MOVE_PER_ADD && x->old.slots != NULL; k++, x->moved++) {
+        if (x->moved == x->old.cap) {
+            free(x->old.slots);
+            x->old = (table){0};
+            return;
+        }
+        const slot *s = &x->old.slots[x->moved];
+        if (s->seq != 0 && s->seq != TOMB)
+            place(x, &x->t, s->tag, s->seq);
+    }
+}
+
+/* Begin growing into a table of twice the live entries' room (or the same size, when it is
+ * mostly tombstones). Returns: 0 or LEDGER_NO_MEMORY. */
+static int grow(store_txindex *x)
+{
+    uint64_t cap = x->count * 10 > x->t.cap * 4 ? x->t.cap * 2 : x->t.cap;
     slot *s = calloc(cap, sizeof *s);
     if (s == NULL)
         return LEDGER_NO_MEMORY;
-    x->slots = s;
-    x->cap = cap;
-    x->count = x->tombs = 0;
-    for (uint64_t i = 0; i < old_cap; i++)
-        if (old[i].seq != 0 && old[i].seq != TOMB)
-            place(x, old[i].tag, old[i].seq);
-    free(old);
+    x->old = x->t;
+    x->t = (table){s, cap, 0};
+    x->moved = 0;
     return 0;
 }
 
 int store_txindex_add(store_txindex *x, const uint8_t hash[32], uint64_t seq)
 {
-    if ((x->count + x->tombs + 1) * 10 > x->cap * 7 &&
-        rehash(x, x->count * 10 > x->cap * 5 ? x->cap * 2 : x->cap) != 0)
+    /* a new table is never more than half full when it is made; MOVE_PER_ADD old slots per
+     * addition empty the old one before the new one reaches 70% */
+    if (x->old.slots == NULL && (x->t.used + 1) * 10 > x->t.cap * 7 && grow(x) != 0)
         return LEDGER_NO_MEMORY;
     if (x->added_len == x->added_cap) {
         size_t cap = x->added_cap ? x->added_cap * 2 : 1024;
@@ -75,17 +97,18 @@ int store_txindex_add(store_txindex *x, const uint8_t hash[32], uint64_t seq)
         x->added = a;
         x->added_cap = cap;
     }
+    move_some(x);
     x->added[x->added_len++] = (slot){tag_of(hash), seq};
-    place(x, tag_of(hash), seq);
+    place(x, &x->t, tag_of(hash), seq);
+    x->count++;
     return 0;
 }
 
-uint64_t store_txindex_find(const store_txindex *x, const uint8_t hash[32],
-                            bool (*is)(void *ctx, uint64_t seq), void *ctx)
+static uint64_t find_in(const store_txindex *x, const table *t, uint64_t tag,
+                        bool (*is)(void *ctx, uint64_t seq), void *ctx)
 {
-    uint64_t tag = tag_of(hash);
-    for (uint64_t i = home(x, tag), n = 0; n < x->cap; i = (i + 1) & (x->cap - 1), n++) {
-        const slot *s = &x->slots[i];
+    for (uint64_t i = home(x, t, tag), n = 0; n < t->cap; i = (i + 1) & (t->cap - 1), n++) {
+        const slot *s = &t->slots[i];
         if (s->seq == 0)
             return 0;
         if (s->seq != TOMB && s->tag == tag && is(ctx, s->seq))
@@ -94,10 +117,17 @@ uint64_t store_txindex_find(const store_txindex *x, const uint8_t hash[32],
     return 0;
 }
 
+uint64_t store_txindex_find(const store_txindex *x, const uint8_t hash[32],
+                            bool (*is)(void *ctx, uint64_t seq), void *ctx)
+{
+    uint64_t tag = tag_of(hash), seq = find_in(x, &x->t, tag, is, ctx);
+    return seq != 0 || x->old.slots == NULL ? seq : find_in(x, &x->old, tag, is, ctx);
+}
+
 void store_txindex_prefetch(const store_txindex *x, const uint8_t *hashes, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        __builtin_prefetch(&x->slots[home(x, tag_of(hashes + 32 * i))]);
+        __builtin_prefetch(&x->t.slots[home(x, &x->t, tag_of(hashes + 32 * i))]);
 }
 
 void store_txindex_commit(store_txindex *x)
@@ -105,17 +135,24 @@ void store_txindex_commit(store_txindex *x)
     x->added_len = 0;
 }
 
+/* Turn the slot holding (tag, seq) into a tombstone, if the table has it. */
+static void remove_from(const store_txindex *x, table *t, uint64_t tag, uint64_t seq)
+{
+    for (uint64_t i = home(x, t, tag); t->slots[i].seq != 0; i = (i + 1) & (t->cap - 1))
+        if (t->slots[i].seq == seq && t->slots[i].tag == tag) {
+            t->slots[i].seq = TOMB;
+            return;
+        }
+}
+
 void store_txindex_abort(store_txindex *x)
 {
     for (size_t k = x->added_len; k-- > 0;) {
         const slot *a = &x->added[k];
-        for (uint64_t i = home(x, a->tag); x->slots[i].seq != 0; i = (i + 1) & (x->cap - 1))
-            if (x->slots[i].seq == a->seq) {
-                x->slots[i].seq = TOMB;
-                x->count--;
-                x->tombs++;
-                break;
-            }
+        remove_from(x, &x->t, a->tag, a->seq);
+        if (x->old.slots != NULL) /* never placed there, but moved entries are copies */
+            remove_from(x, &x->old, a->tag, a->seq);
+        x->count--;
     }
     x->added_len = 0;
 }
@@ -127,7 +164,7 @@ uint64_t store_txindex_count(const store_txindex *x)
 
 uint64_t store_txindex_bytes(const store_txindex *x)
 {
-    return sizeof *x + x->cap * sizeof(slot) + x->added_cap * sizeof(slot);
+    return sizeof *x + (x->t.cap + x->old.cap) * sizeof(slot) + x->added_cap * sizeof(slot);
 }
 
 int store_txindex_new(store_txindex **out, uint64_t seed)
@@ -136,10 +173,10 @@ int store_txindex_new(store_txindex **out, uint64_t seed)
     *out = NULL;
     if (x == NULL)
         return LEDGER_NO_MEMORY;
-    x->cap = SLOTS_MIN;
     x->seed = seed;
-    x->slots = calloc(x->cap, sizeof *x->slots);
-    if (x->slots == NULL) {
+    x->t.cap = SLOTS_MIN;
+    x->t.slots = calloc(x->t.cap, sizeof(slot));
+    if (x->t.slots == NULL) {
         free(x);
         return LEDGER_NO_MEMORY;
     }
@@ -151,7 +188,8 @@ void store_txindex_free(store_txindex **xp)
 {
     if (*xp == NULL)
         return;
-    free((*xp)->slots);
+    free((*xp)->t.slots);
+    free((*xp)->old.slots);
     free((*xp)->added);
     free(*xp);
     *xp = NULL;

@@ -4,6 +4,7 @@
 
 #include "ledger_error.h"
 #include "store_mem.h"
+#include "store_txindex.h"
 #include "test_util.h"
 
 #define TABLES 3  /* tables 2, 3, 4 */
@@ -237,10 +238,71 @@ static void walk(uint64_t seed, uint64_t steps)
     store_mem_free(&m);
 }
 
+/* ---- the tx-hash index ---------------------------------------------------------------------- */
+
+typedef struct tx_model {
+    uint8_t (*hash)[32]; /* hash of seq i at i (seq 0 unused) */
+    uint64_t n;          /* seqs 1..n-1 are indexed */
+} tx_model;
+
+typedef struct probe {
+    const tx_model *md;
+    const uint8_t *hash;
+} probe;
+
+static bool has_hash(void *ctx, uint64_t seq)
+{
+    probe *p = ctx;
+    return seq < p->md->n && memcmp(p->md->hash[seq], p->hash, 32) == 0;
+}
+
+/* Batches of additions, a quarter undone, across several doublings (grown a few slots per
+ * addition): every indexed hash is found at its seq, and hashes undone or never added are
+ * not, including ones sharing the 8-byte prefix the table keys on. */
+static void txindex_walk(uint64_t seed, uint64_t total)
+{
+    store_txindex *x;
+    test_rng r;
+    tx_model md = {calloc(total + 1, 32), 1};
+    test_rng_seed(&r, seed);
+    CHECK_CODE(store_txindex_new(&x, seed), 0);
+    while (md.hash != NULL && md.n < total) {
+        uint64_t first = md.n, k = 1 + test_rng_below(&r, 400);
+        for (uint64_t i = 0; i < k && md.n < total; i++, md.n++) {
+            test_rng_fill(&r, md.hash[md.n], 32);
+            if (md.n > 1 && test_rng_below(&r, 50) == 0) /* a prefix twin */
+                memcpy(md.hash[md.n], md.hash[md.n - 1], 8);
+            CHECK_CODE(store_txindex_add(x, md.hash[md.n], md.n), 0);
+        }
+        if (test_rng_below(&r, 4) == 0) {
+            store_txindex_abort(x);
+            for (uint64_t s = first; s < md.n; s++) {
+                probe p = {&md, md.hash[s]};
+                CHECK_U64(store_txindex_find(x, md.hash[s], has_hash, &p), 0);
+            }
+            md.n = first;
+        } else {
+            store_txindex_commit(x);
+        }
+        CHECK_U64(store_txindex_count(x), md.n - 1);
+    }
+    for (uint64_t s = 1; s < md.n; s++) {
+        probe p = {&md, md.hash[s]};
+        CHECK_U64(store_txindex_find(x, md.hash[s], has_hash, &p), s);
+    }
+    uint8_t absent[32];
+    memset(absent, 0xee, 32);
+    probe none = {&md, absent};
+    CHECK_U64(store_txindex_find(x, absent, has_hash, &none), 0);
+    store_txindex_free(&x);
+    free(md.hash);
+}
+
 int main(void)
 {
     uint64_t seed = test_seed(), steps = test_env_u64("LSTD_ITERATIONS", 20000);
     for (int run = 0; run < 4; run++)
         walk(seed + (uint64_t)run, steps / 4);
+    txindex_walk(seed, 5 * steps); /* 4096 slots to start: several doublings */
     return test_finish("test_store_mem");
 }
