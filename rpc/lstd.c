@@ -41,7 +41,9 @@ static int open_store(const rpc_config *cfg, store_db **store)
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (limit == 0 && pages > 0 && page > 0)
         limit = (uint64_t)pages * (uint64_t)page / 4 * 3;
-    store_db_options opt = {.durability = cfg->durability, .memory_limit_bytes = limit};
+    store_db_options opt = {.durability = cfg->durability,
+                            .memory_limit_bytes = limit,
+                            .checkpoint_interval_ms = (uint64_t)cfg->checkpoint_s * 1000};
     ledger_dir(cfg, path, sizeof path);
     int rc = store_db_open(store, path, &opt, msg, sizeof msg);
     if (rc != 0) {
@@ -191,6 +193,10 @@ static void reload(rpc_server *server, rpc_config *running, int argc, char **arg
         list_add(restart, sizeof restart, "queue-max");
     if (next.durability != running->durability)
         list_add(restart, sizeof restart, "durability");
+    if (next.memory_limit_mb != running->memory_limit_mb)
+        list_add(restart, sizeof restart, "memory-limit-mb");
+    if (next.checkpoint_s != running->checkpoint_s)
+        list_add(restart, sizeof restart, "checkpoint-s");
     if (next.has_genesis != running->has_genesis ||
         memcmp(&next.genesis, &running->genesis, sizeof next.genesis) != 0)
         list_add(restart, sizeof restart, "the genesis (it never changes: ignored)");

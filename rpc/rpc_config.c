@@ -36,8 +36,9 @@ static const char help_text[] =
     "SIGHUP: never stops lstd. It reads its arguments again (the --config file where it\n"
     "appears, later flags still overriding it) and applies batch-max, the one setting that is\n"
     "safe to change while running; any other setting that changed is named as needing a\n"
-    "restart (endpoints, data, verify-threads, queue-max, durability; the genesis never\n"
-    "changes). One line on stderr says what it did; a file that no longer parses is reported\n"
+    "restart (endpoints, data, verify-threads, queue-max, durability, memory-limit-mb,\n"
+    "checkpoint-s; the genesis never changes). One line on stderr says what it did; a file that no "
+    "longer parses is reported\n"
     "and nothing changes.\n"
     "An unknown flag or key is a usage error (exit 2) naming the closest known one.\n"
     "\n"
@@ -46,12 +47,16 @@ static const char help_text[] =
     "  --events URL          event socket (PUB)             default tcp://127.0.0.1:7441\n"
     "  --data DIR            data directory                 default ./lstd-data\n"
     "  --verify-threads N    signature verification threads default: online CPUs\n"
-    "  --batch-max N         transactions per batch/commit  default 4096 (1..65536)\n"
+    "  --batch-max N         transactions per batch         default 4096 (1..65536)\n"
     "  --queue-max N         requests in flight before BUSY default 16384 (1..1048576)\n"
-    "  --durability MODE     sync: fsync every batch before replying (default);\n"
+    "  --durability MODE     sync: fsync the log (one commit may hold several batches) before\n"
+    "                        replying (default);\n"
     "                        nosync: no fsync (survives a killed process, not power loss)\n"
     "  --memory-limit-mb N   state and indexes held in memory must fit, or lstd refuses to\n"
     "                        start saying how much they need; default 0: 3/4 of physical memory\n"
+    "  --checkpoint-s N      seconds between checkpoints of the changed state (default 10,\n"
+    "                        1..3600): longer costs less while running, and replays more at\n"
+    "                        the start after a crash (a clean stop checkpoints last)\n"
     "  --config FILE         read `key = value` lines from FILE at this point\n"
     "  --dev                 allow creating a development ledger (see above; flag only)\n"
     "  --version             print \"lstd VERSION\" and exit\n"
@@ -76,9 +81,9 @@ static const char help_genesis[] =
 /* Every name set_service, set_genesis_identity and set_genesis_setting accept (with the
  * parameters' lowercase names), and the flags that are not keys: the candidates of "did you
  * mean". test_rpc_names checks these lists against the functions. */
-static const char *const service_keys[] = {"endpoint",       "events",         "data",
-                                           "verify-threads", "batch-max",      "queue-max",
-                                           "durability",     "memory-limit-mb"};
+static const char *const service_keys[] = {"endpoint",       "events",          "data",
+                                           "verify-threads", "batch-max",       "queue-max",
+                                           "durability",     "memory-limit-mb", "checkpoint-s"};
 static const char *const flag_only[] = {"config", "dev", "help", "version"};
 static const char *const genesis_keys[] = {"ledger_id",   "admin",        "custodian",
                                            "treasury",    "operator",     "decimals",
@@ -183,6 +188,7 @@ void rpc_config_defaults(rpc_config *cfg)
     cfg->batch_max = 4096;
     cfg->queue_max = 16384;
     cfg->durability = STORE_SYNC;
+    cfg->checkpoint_s = 10;
     ledger_genesis_defaults(&cfg->genesis);
 }
 
@@ -260,6 +266,8 @@ static int set_service(rpc_config *cfg, const char *key, const char *v)
         return set_unsigned(&cfg->queue_max, v, 1, 1048576) == 0 ? 1 : -1;
     if (strcmp(key, "memory-limit-mb") == 0)
         return set_unsigned(&cfg->memory_limit_mb, v, 0, 1u << 30) == 0 ? 1 : -1;
+    if (strcmp(key, "checkpoint-s") == 0)
+        return set_unsigned(&cfg->checkpoint_s, v, 1, 3600) == 0 ? 1 : -1;
     if (strcmp(key, "durability") == 0) {
         if (strcmp(v, "sync") == 0)
             cfg->durability = STORE_SYNC;

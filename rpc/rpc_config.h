@@ -15,10 +15,11 @@ typedef struct rpc_config {
     char events_endpoint[RPC_PATH_MAX]; /* PUB: events */
     char data_dir[RPC_PATH_MAX];
     unsigned verify_threads;
-    unsigned batch_max;       /* transactions per batch (one durable commit) */
+    unsigned batch_max;       /* transactions per batch (applied as one) */
     unsigned queue_max;       /* requests in flight before BUSY */
     int durability;           /* enum store_durability */
     unsigned memory_limit_mb; /* state + indexes must fit; 0: three quarters of physical memory */
+    unsigned checkpoint_s;    /* seconds between checkpoints of changed state (1..3600) */
     bool help;
     bool version; /* --version: print "lstd VERSION" and exit */
     bool dev;     /* --dev: a development ledger may be created in an unused data directory */
