@@ -365,9 +365,12 @@ LEDGER_WARN_UNUSED int ledger_apply(ledger_batch *b, const ledger_tx *tx,
 void ledger_batch_prefetch(ledger_batch *b, const ledger_tx *txs,
                            const uint8_t (*hashes)[LEDGER_HASH_SIZE], size_t n);
 
-/** Write the batch's pool and chain records. The caller commits the view after this.
- *  A batch that recorded no transaction writes nothing and consumes no batch number.
- *  Returns: LEDGER_OK or a store error. */
+/** Write the batch's pool record, fold every entry the batch changed into the state digest
+ *  (the view's `changed`: one hash per changed entry) and write the chain record. The caller
+ *  then keeps the view's writes (or undoes them all). A batch that recorded no transaction
+ *  writes nothing and consumes no batch number.
+ *  Returns: LEDGER_OK, LEDGER_INTERNAL (a view that does not track its writes) or a store
+ *  error. */
 LEDGER_WARN_UNUSED int ledger_batch_end(ledger_batch *b);
 
 /* ---- reads (any view) ------------------------------------------------------------------- */
