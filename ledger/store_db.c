@@ -456,6 +456,7 @@ void store_db_close(store_db **dbp)
         return;
     *dbp = NULL;
     if (!db->opt.read_only) {
+        store_db_shutdown(db);
         if (store_db_flush(db) == 0)
             (void)store_db_checkpoint(db);
         db_threads_stop(db);

@@ -58,8 +58,16 @@ LEDGER_WARN_UNUSED int store_db_open(store_db **out, const char *dir, const stor
  *  the end state differs from src's chain) or LEDGER_NO_MEMORY. */
 LEDGER_WARN_UNUSED int store_db_replay(store_db **out, store_db *src, char *msg, size_t msg_size);
 
-/** Wait until every submitted batch is durable, checkpoint what changed (so the next open
- *  replays nothing), stop the threads and free everything; *db = NULL. NULL is ignored. */
+/** Stop retrying a failing log (the disk full, say): from now on a log commit that fails is
+ *  given up, its batches answered with the failure (done rc != 0; nothing of them is
+ *  durable), and later submits are refused at once. Until this is called the log thread
+ *  retries every second for as long as it takes, so a disk that recovers loses nothing. The
+ *  service calls it when it begins to stop, so a stop always ends. Any thread. */
+void store_db_shutdown(store_db *db);
+
+/** store_db_shutdown, wait until every submitted batch is durable (or given up), checkpoint
+ *  what changed when the log holds everything (so the next open replays nothing), stop the
+ *  threads and free everything; *db = NULL. NULL is ignored. */
 void store_db_close(store_db **db);
 
 /** The view of the current state: memory for state, the log and this process's pending

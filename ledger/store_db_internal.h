@@ -73,6 +73,7 @@ struct store_db {
     uint64_t ckpt_queued, ckpt_written;
     int ckpt_rc;
     bool stopping, ckpt_stopping, log_started, ckpt_started;
+    bool closing; /* store_db_shutdown: a failing log commit is given up */
     pthread_t log_thread, ckpt_thread;
     store_db_stats stats;
     /* fault injection for the crash tests (ledger/README.md, "Testing the commit path"):

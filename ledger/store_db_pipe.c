@@ -149,6 +149,14 @@ int store_db_submit(store_db *db, int (*fn)(void *ctx, ledger_store *view), void
     if (db->opt.read_only)
         return LEDGER_INTERNAL;
     db_read_end(db);
+    pthread_mutex_lock(&db->lock);
+    int failed = db->log_failed;
+    pthread_mutex_unlock(&db->lock);
+    if (failed != 0) { /* memory is ahead of the log now: apply nothing more */
+        if (done != NULL)
+            done(done_ctx, failed);
+        return failed;
+    }
     pthread_mutex_lock(&db->lock); /* room: batches not yet durable (reclaim frees the rest) */
     while (db->submitted_batches - db->durable_batches >= STORE_DB_PIPELINE)
         pthread_cond_wait(&db->durable_cv, &db->lock);
@@ -295,13 +303,20 @@ static int log_write(store_db *db, range *r, bool *wrote)
             fprintf(stderr, "lstd: the log cannot be written (%s); retrying every second\n",
                     ledger_err_name(rc));
         pthread_mutex_lock(&db->lock);
-        bool stop = db->stopping;
+        bool stop = db->closing || db->stopping;
         pthread_mutex_unlock(&db->lock);
         if (stop)
             return rc;
         sleep_ms(LOG_RETRY_MS);
     }
     return 0;
+}
+
+void store_db_shutdown(store_db *db)
+{
+    pthread_mutex_lock(&db->lock);
+    db->closing = true;
+    pthread_mutex_unlock(&db->lock);
 }
 
 /* Mark the range durable (lock held). */

@@ -765,6 +765,8 @@ void rpc_server_stop(rpc_server **sp)
         return;
     *sp = NULL;
     atomic_store(&s->stopping, true);
+    if (s->store != NULL) /* a log that cannot be written is given up: a stop always ends */
+        store_db_shutdown(s->store);
     if (s->io_started)
         pthread_join(s->io_thread, NULL); /* returns once every accepted request is answered */
     pthread_mutex_lock(&s->lock);

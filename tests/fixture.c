@@ -28,8 +28,11 @@ static void keys_make(fixture *f)
 
 static void db_open(fixture *f)
 {
-    store_db_options opt = {
-        .durability = STORE_NOSYNC, .seed = 1, .checkpoint_interval_ms = f->checkpoint_ms};
+    store_db_options opt = {.durability = STORE_NOSYNC,
+                            .seed = 1,
+                            .checkpoint_interval_ms = f->checkpoint_ms,
+                            .map_size_bytes = f->map_max_bytes,
+                            .map_size_max_bytes = f->map_max_bytes};
     char msg[256];
     int rc = store_db_open(&f->store, f->dir, &opt, msg, sizeof msg);
     if (rc != 0) {
@@ -167,6 +170,20 @@ void fx_submit_batch(fixture *f, const ledger_tx *txs, size_t n, ledger_result *
     free(sigs);
     if (rc != 0)
         die("batch", rc);
+}
+
+int fx_submit_async(fixture *f, const ledger_tx *txs, size_t n, ledger_result *res,
+                    store_db_done_fn done, void *ctx)
+{
+    uint8_t(*sigs)[LEDGER_SIG_SIZE] = malloc(n * LEDGER_SIG_SIZE + 1);
+    if (sigs == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        fx_sign(f, &txs[i], sigs[i]);
+    batch_job j = {f, txs, (const uint8_t(*)[LEDGER_SIG_SIZE])sigs, n, res};
+    int rc = store_db_submit(f->store, batch_fn, &j, done, ctx); /* applied before it returns */
+    free(sigs);
+    return rc;
 }
 
 ledger_result fx_submit(fixture *f, const ledger_tx *tx)

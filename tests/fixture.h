@@ -26,6 +26,7 @@ typedef struct fixture {
     uint64_t now;           /* batch time passed to the ledger; tests advance it */
     uint64_t ref_seq;       /* source of unique deposit references */
     uint64_t checkpoint_ms; /* the store's checkpoint interval at the next open; 0: default */
+    uint64_t map_max_bytes; /* the LMDB maps' size and limit at the next open; 0: default */
     ledger_genesis genesis;
 } fixture;
 
@@ -47,6 +48,12 @@ ledger_tx fx_tx(fixture *f, int signer, unsigned kind, int account, int account2
 
 /** Sign tx (real BIP-340), verify the signature, apply it in its own batch and commit. */
 ledger_result fx_submit(fixture *f, const ledger_tx *tx);
+
+/** Sign and submit n transactions as one batch without waiting: done(ctx, rc) runs once it
+ *  is durable (rc 0) or given up. res must stay valid until then. Returns: store_db_submit's
+ *  code. */
+int fx_submit_async(fixture *f, const ledger_tx *txs, size_t n, ledger_result *res,
+                    store_db_done_fn done, void *ctx);
 
 /** Apply n signed transactions in one batch and wait until it is durable. */
 void fx_submit_batch(fixture *f, const ledger_tx *txs, size_t n, ledger_result *res);

@@ -1,4 +1,5 @@
 /* test_crash.c - a ledger process killed mid-batch reopens at a committed batch, intact */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,81 @@ static void kill_in_checkpoint(fixture *f, test_rng *rng)
     store_db_close(&f->store);
 }
 
+/* The log cannot grow (a full disk): a batch applied in memory waits, unanswered, while the
+ * log thread retries; store_db_shutdown gives it up, answered as failed; later submits are
+ * refused; a reopen is at the last durable batch, and with room again the ledger goes on. */
+typedef struct wait_done {
+    int calls, rc;
+} wait_done;
+
+static void on_done(void *ctx, int rc)
+{
+    wait_done *w = ctx;
+    __atomic_store_n(&w->rc, rc, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&w->calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static bool wait_for(wait_done *w, int calls, unsigned ms)
+{
+    for (unsigned t = 0; t < ms; t++) {
+        if (__atomic_load_n(&w->calls, __ATOMIC_SEQ_CST) >= calls)
+            return true;
+        struct timespec d = {0, 1000000};
+        nanosleep(&d, NULL);
+    }
+    return false;
+}
+
+static void full_log(void)
+{
+    fixture f;
+    ledger_tx txs[32];
+    ledger_result res[32];
+    static wait_done w[4096];
+    fx_open(&f, NULL);
+    store_db_close(&f.store);
+    f.map_max_bytes = 1u << 20;
+    fx_reopen(&f);
+    uint64_t durable = fx_chain(&f).next_seq;
+    int stuck = -1;
+    for (int b = 0; b < 4096 && stuck < 0; b++) {
+        for (int i = 0; i < 32; i++)
+            txs[i] =
+                fx_tx(&f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, FX_USER + i % 8, FX_NONE, 0, 1000000, 0);
+        for (int i = 1; i < 32; i++)
+            txs[i].nonce = txs[0].nonce + (uint64_t)i;
+        CHECK_CODE(fx_submit_async(&f, txs, 32, res, on_done, &w[b]), 0);
+        if (!wait_for(&w[b], 1, 3000))
+            stuck = b; /* three seconds and still not durable: the log is full */
+        else if (w[b].rc == 0)
+            durable = fx_chain(&f).next_seq;
+        f.now++;
+    }
+    printf("full log: batch %d waits (the log retries); durable up to seq %" PRIu64 "\n", stuck,
+           durable);
+    CHECK(stuck > 0);
+    if (stuck > 0) {
+        CHECK_U64(__atomic_load_n(&w[stuck].calls, __ATOMIC_SEQ_CST), 0); /* never answered yet */
+        store_db_shutdown(f.store);
+        CHECK(wait_for(&w[stuck], 1, 5000));
+        CHECK(w[stuck].rc != 0); /* given up: answered as failed */
+        wait_done later = {0, 0};
+        CHECK(fx_submit_async(&f, txs, 1, res, on_done, &later) != 0);
+        CHECK(later.calls == 1 && later.rc != 0);
+    }
+    fx_reopen(&f); /* at the last durable batch */
+    CHECK_U64(fx_chain(&f).next_seq, durable);
+    fx_check(&f);
+    store_db_close(&f.store);
+    f.map_max_bytes = 0;
+    fx_reopen(&f); /* room again: it goes on */
+    ledger_result r = fx_do(&f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, FX_USER, FX_NONE, 0, 5, 0);
+    CHECK_CODE(r.code, LEDGER_OK);
+    CHECK_U64(r.seq, durable);
+    fx_check(&f);
+    fx_close(&f);
+}
+
 int main(void)
 {
     fixture f;
@@ -126,5 +202,6 @@ int main(void)
     kill_in_checkpoint(&f, &rng);
     fx_reopen(&f);
     fx_close(&f);
+    full_log();
     return test_finish("test_crash");
 }
