@@ -12,9 +12,8 @@
 #include "ledger_internal.h"
 #include "store_db_internal.h"
 
-#define META_FORMAT 3     /* log format marker: absent in directories of older lstd versions */
-#define LOG_FORMAT 2      /* history records in the log, state in the checkpoint */
-#define REBUILD_STEP 4096 /* records indexed between commits of the index undo logs */
+#define META_FORMAT 3 /* log format marker: absent in directories of older lstd versions */
+#define LOG_FORMAT 2  /* history records in the log, state in the checkpoint */
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
@@ -263,39 +262,65 @@ static int check_identity(store_db *db, ledger_chain *log_chain, char *msg, size
     return 0;
 }
 
+#define REBUILD_CHUNK 256 /* records read, then their index entries hinted, then indexed */
+
+/* Hint the index entries a chunk of records is about to touch (as a batch hints its accounts):
+ * the tx-hash slots and each named account's history entry. */
+static void rebuild_prefetch(store_db *db, const ledger_record *r, size_t n)
+{
+    uint8_t keys[3 * REBUILD_CHUNK][LEDGER_KEY_SIZE], hashes[REBUILD_CHUNK][LEDGER_HASH_SIZE];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *named[3] = {r[i].tx.signer, r[i].tx.account, r[i].tx.account2};
+        for (int j = 0; j < 3; j++)
+            if (!key_is_zero(named[j]))
+                memcpy(keys[k++], named[j], LEDGER_KEY_SIZE);
+        memcpy(hashes[i], r[i].tx_hash, LEDGER_HASH_SIZE);
+    }
+    store_mem_prefetch(db->acct, LEDGER_T_ACCOUNT_TX, keys[0], LEDGER_KEY_SIZE, k);
+    store_txindex_prefetch(db->txs, hashes[0], n);
+}
+
 /* Index every record the checkpoint covers, checking each links to the one before. */
 static int rebuild_indexes(store_db *db, const ledger_chain *c, char *msg, size_t size)
 {
     uint8_t prev[LEDGER_HASH_SIZE], gen[2048];
     ledger_genesis g;
-    int rc = ledger_genesis_read(&db->view, &g);
-    if (rc != 0)
-        return say(msg, size, LEDGER_STORE_CORRUPT, "the genesis does not decode");
-    ledger_genesis_hash(prev, gen, ledger_genesis_encode(gen, sizeof gen, &g));
-    for (uint64_t seq = 1; seq < c->next_seq; seq++) {
-        ledger_record r;
-        rc = ledger_read_record(&db->rview, seq, &r);
-        if (rc != 0)
-            return say(msg, size, LEDGER_STORE_CORRUPT,
-                       "history record %" PRIu64 " is missing or does not decode", seq);
-        if (memcmp(r.prev, prev, LEDGER_HASH_SIZE) != 0 && !db->opt.lenient)
-            return say(msg, size, LEDGER_STORE_CORRUPT,
-                       "history link broken between records %" PRIu64 " and %" PRIu64
-                       " (one of them is damaged)",
-                       seq - 1, seq);
-        memcpy(prev, r.hash, LEDGER_HASH_SIZE);
-        if ((rc = ledger_index_record(&db->view, &r)) != 0)
-            return say(msg, size, rc, "cannot index record %" PRIu64, seq);
-        if (seq % REBUILD_STEP == 0) {
-            store_mem_commit(db->acct);
-            store_txindex_commit(db->txs);
-        }
+    ledger_record *r = malloc(REBUILD_CHUNK * sizeof *r);
+    int rc = r == NULL ? LEDGER_NO_MEMORY : ledger_genesis_read(&db->view, &g);
+    if (rc != 0) {
+        free(r);
+        return say(msg, size, rc == LEDGER_NO_MEMORY ? rc : LEDGER_STORE_CORRUPT,
+                   "the genesis does not decode");
     }
-    store_mem_commit(db->acct);
-    store_txindex_commit(db->txs);
-    if (memcmp(prev, c->head, LEDGER_HASH_SIZE) != 0 && !db->opt.lenient)
-        return say(msg, size, LEDGER_STORE_CORRUPT, "the checkpoint's chain head is not the log's");
-    return 0;
+    ledger_genesis_hash(prev, gen, ledger_genesis_encode(gen, sizeof gen, &g));
+    for (uint64_t first = 1; rc == 0 && first < c->next_seq; first += REBUILD_CHUNK) {
+        size_t n = c->next_seq - first < REBUILD_CHUNK ? c->next_seq - first : REBUILD_CHUNK;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            uint64_t seq = first + i;
+            if (ledger_read_record(&db->rview, seq, &r[i]) != 0)
+                rc = say(msg, size, LEDGER_STORE_CORRUPT,
+                         "history record %" PRIu64 " is missing or does not decode", seq);
+            else if (memcmp(r[i].prev, prev, LEDGER_HASH_SIZE) != 0 && !db->opt.lenient)
+                rc = say(msg, size, LEDGER_STORE_CORRUPT,
+                         "history link broken between records %" PRIu64 " and %" PRIu64
+                         " (one of them is damaged)",
+                         seq - 1, seq);
+            else
+                memcpy(prev, r[i].hash, LEDGER_HASH_SIZE);
+        }
+        if (rc == 0)
+            rebuild_prefetch(db, r, n);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if ((rc = ledger_index_record(&db->view, &r[i])) != 0)
+                say(msg, size, rc, "cannot index record %" PRIu64, first + i);
+        store_mem_commit(db->acct); /* the undo logs stay small */
+        store_txindex_commit(db->txs);
+    }
+    free(r);
+    if (rc == 0 && memcmp(prev, c->head, LEDGER_HASH_SIZE) != 0 && !db->opt.lenient)
+        rc = say(msg, size, LEDGER_STORE_CORRUPT, "the checkpoint's chain head is not the log's");
+    return rc;
 }
 
 /* ledger_replay's commit: keep the batch (what it changed is on the dirty list, for the next
