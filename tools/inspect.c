@@ -35,7 +35,9 @@ static void usage(FILE *out)
           "(default 20), the withdrawal queue, the liens, and the last N history records\n"
           "(default 20). The pool is shown as stored: vested to the last batch that recorded\n"
           "a transaction. DATA_DIR is lstd's --data directory (its ledger/ is read) or the\n"
-          "LMDB directory itself. Read-only, through one snapshot: safe beside a running lstd.\n"
+          "ledger directory itself. Read-only: the ledger is loaded as lstd loads it (the\n"
+          "checkpoint, then the log after it) into this process's memory; safe beside a\n"
+          "running lstd, showing what its log holds.\n"
           "Amounts and shares are in base units; lifetime totals are exact 128-bit decimals.\n"
           "\n"
           "Exit status: 0 shown, 2 usage, 3 the store cannot be opened or read.\n",
