@@ -149,7 +149,9 @@ int store_db_submit(store_db *db, int (*fn)(void *ctx, ledger_store *view), void
     if (db->opt.read_only)
         return LEDGER_INTERNAL;
     db_read_end(db);
-    pthread_mutex_lock(&db->lock);
+    pthread_mutex_lock(&db->lock); /* room: batches not yet durable (reclaim frees the rest) */
+    while (db->log_failed == 0 && db->submitted_batches - db->durable_batches >= STORE_DB_PIPELINE)
+        pthread_cond_wait(&db->durable_cv, &db->lock);
     int failed = db->log_failed;
     pthread_mutex_unlock(&db->lock);
     if (failed != 0) { /* memory is ahead of the log now: apply nothing more */
@@ -157,10 +159,6 @@ int store_db_submit(store_db *db, int (*fn)(void *ctx, ledger_store *view), void
             done(done_ctx, failed);
         return failed;
     }
-    pthread_mutex_lock(&db->lock); /* room: batches not yet durable (reclaim frees the rest) */
-    while (db->submitted_batches - db->durable_batches >= STORE_DB_PIPELINE)
-        pthread_cond_wait(&db->durable_cv, &db->lock);
-    pthread_mutex_unlock(&db->lock);
     reclaim(db);
     pending *p = spare_take(db);
     if (p == NULL) {
@@ -443,6 +441,13 @@ typedef struct entry {
     const uint8_t *at; /* table, key_len, key, present, val_len, val */
 } entry;
 
+/* The value length of the capture entry at p (capture_add's layout). */
+static size_t entry_val_len(const uint8_t *p)
+{
+    const uint8_t *e = p + 2 + p[1];
+    return (size_t)e[1] << 24 | (size_t)e[2] << 16 | (size_t)e[3] << 8 | e[4];
+}
+
 static int entry_cmp(const void *a, const void *b)
 {
     const uint8_t *x = ((const entry *)a)->at, *y = ((const entry *)b)->at;
@@ -464,7 +469,7 @@ static int ckpt_write_fn(void *ctx, ledger_store *view)
     const sorted *s = ctx;
     for (uint64_t i = 0; i < s->n; i++) {
         const uint8_t *p = s->e[i].at, *key = p + 2, *e = key + p[1];
-        size_t val_len = (size_t)e[1] << 24 | (size_t)e[2] << 16 | (size_t)e[3] << 8 | e[4];
+        size_t val_len = entry_val_len(p);
         int rc = e[0] ? view->put(view->self, p[0], key, p[1], e + 5, val_len)
                       : view->del(view->self, p[0], key, p[1]);
         if (rc != 0)
@@ -483,9 +488,9 @@ static int ckpt_write(store_db *db, capture *cap)
         return LEDGER_NO_MEMORY;
     for (const chunk *k = cap->first; k != NULL; k = k->next)
         for (size_t at = 0; at < k->len; s.n++) {
-            const uint8_t *p = k->data + at, *e = p + 2 + p[1];
+            const uint8_t *p = k->data + at;
             s.e[s.n].at = p;
-            at += 7 + p[1] + ((size_t)e[1] << 24 | (size_t)e[2] << 16 | (size_t)e[3] << 8 | e[4]);
+            at += 7 + p[1] + entry_val_len(p);
         }
     uint64_t t0 = now_ms();
     qsort(s.e, s.n, sizeof *s.e, entry_cmp);

@@ -663,16 +663,6 @@ int store_mem_load(store_mem *m, unsigned table, const uint8_t *key, size_t key_
     return 0;
 }
 
-int store_mem_hash(store_mem *m, unsigned table, const uint8_t *key, size_t key_len,
-                   const uint8_t **hash)
-{
-    node *n = key_valid(table, key_len) ? find(m, table, key, key_len) : NULL;
-    if (n == NULL || n->gone)
-        return LEDGER_STORE_NOTFOUND;
-    *hash = n->hash;
-    return 0;
-}
-
 uint64_t store_mem_count(const store_mem *m, unsigned table)
 {
     return table < TABLES ? m->counts[table] : 0;

@@ -50,10 +50,6 @@ int store_mem_append(store_mem *m, unsigned table, const uint8_t *key, size_t ke
 int store_mem_load(store_mem *m, unsigned table, const uint8_t *key, size_t key_len,
                    const uint8_t *val, size_t val_len, const uint8_t hash[32]);
 
-/** The element hash kept with (table, key). Returns: 0 or LEDGER_STORE_NOTFOUND. */
-int store_mem_hash(store_mem *m, unsigned table, const uint8_t *key, size_t key_len,
-                   const uint8_t **hash);
-
 /* Checkpoint capture (a store that tracks it: store_mem_track). Every entry written since the
  * last capture began is on a dirty list. A capture takes that list and emits each entry's value
  * as of that moment - a few at a time between batches (store_mem_capture_step), and any entry

@@ -158,7 +158,10 @@ static int batch_fn(void *ctx, ledger_store *view)
     return rc == LEDGER_OK ? ledger_batch_end(&b) : rc;
 }
 
-void fx_submit_batch(fixture *f, const ledger_tx *txs, size_t n, ledger_result *res)
+/* Sign the n transactions and run them as one batch: waiting until it is durable, or not
+ * (done then says when). Returns: the store's code. */
+static int submit_signed(fixture *f, const ledger_tx *txs, size_t n, ledger_result *res,
+                         store_db_done_fn done, void *ctx, bool wait)
 {
     uint8_t(*sigs)[LEDGER_SIG_SIZE] = malloc(n * LEDGER_SIG_SIZE + 1);
     if (sigs == NULL)
@@ -166,8 +169,15 @@ void fx_submit_batch(fixture *f, const ledger_tx *txs, size_t n, ledger_result *
     for (size_t i = 0; i < n; i++)
         fx_sign(f, &txs[i], sigs[i]);
     batch_job j = {f, txs, (const uint8_t(*)[LEDGER_SIG_SIZE])sigs, n, res};
-    int rc = store_db_write(f->store, batch_fn, &j);
+    int rc = wait ? store_db_write(f->store, batch_fn, &j)
+                  : store_db_submit(f->store, batch_fn, &j, done, ctx); /* applied on return */
     free(sigs);
+    return rc;
+}
+
+void fx_submit_batch(fixture *f, const ledger_tx *txs, size_t n, ledger_result *res)
+{
+    int rc = submit_signed(f, txs, n, res, NULL, NULL, true);
     if (rc != 0)
         die("batch", rc);
 }
@@ -175,15 +185,7 @@ void fx_submit_batch(fixture *f, const ledger_tx *txs, size_t n, ledger_result *
 int fx_submit_async(fixture *f, const ledger_tx *txs, size_t n, ledger_result *res,
                     store_db_done_fn done, void *ctx)
 {
-    uint8_t(*sigs)[LEDGER_SIG_SIZE] = malloc(n * LEDGER_SIG_SIZE + 1);
-    if (sigs == NULL)
-        abort();
-    for (size_t i = 0; i < n; i++)
-        fx_sign(f, &txs[i], sigs[i]);
-    batch_job j = {f, txs, (const uint8_t(*)[LEDGER_SIG_SIZE])sigs, n, res};
-    int rc = store_db_submit(f->store, batch_fn, &j, done, ctx); /* applied before it returns */
-    free(sigs);
-    return rc;
+    return submit_signed(f, txs, n, res, done, ctx, false);
 }
 
 ledger_result fx_submit(fixture *f, const ledger_tx *tx)
