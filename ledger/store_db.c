@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ledger_internal.h"
 #include "store_db_internal.h"
@@ -47,6 +48,15 @@ static store_options lmdb_options(const store_db_options *o)
                            .map_size_max_bytes = o->map_size_max_bytes,
                            .durability = o->durability,
                            .read_only = o->read_only};
+}
+
+/* The checkpoint's environment: never synced by LMDB's commit; the checkpointer syncs it
+ * a chunk at a time (db_ckpt_sync) so that its large write never queues ahead of the log's. */
+static store_options ckpt_options(const store_db_options *o)
+{
+    store_options c = lmdb_options(o);
+    c.durability = STORE_NOSYNC;
+    return c;
 }
 
 /* The parts every store_db has; the environments are opened by the caller. */
@@ -174,13 +184,13 @@ int store_db_create(const char *dir, const ledger_genesis *g, const store_db_opt
     char cdir[4200];
     store_db_options o = opt ? *opt : (store_db_options){0};
     o.read_only = false;
-    store_options lo = lmdb_options(&o);
+    store_options lo = lmdb_options(&o), co = ckpt_options(&o);
     int rc = db_new(&db, dir, &o);
     ckpt_dir(cdir, sizeof cdir, dir);
     if (rc == 0)
         rc = store_lmdb_open(&db->log, dir, &lo);
     if (rc == 0)
-        rc = store_lmdb_open(&db->ckpt, cdir, &lo);
+        rc = store_lmdb_open(&db->ckpt, cdir, &co);
     int found = rc == 0 ? has_genesis(db->log) : rc;
     if (found == 0)
         found = has_genesis(db->ckpt);
@@ -192,6 +202,8 @@ int store_db_create(const char *dir, const ledger_genesis *g, const store_db_opt
         /* the checkpoint first: a log with a genesis is what makes the directory a ledger */
         rc = store_lmdb_write(db->ckpt, dump_state, db->state);
     }
+    if (rc == 0)
+        rc = db_ckpt_sync(db);
     if (rc == 0)
         rc = store_lmdb_write(db->log, log_init, db->state);
     if (db != NULL)
@@ -236,11 +248,12 @@ static int genesis_bytes(ledger_store *v, const uint8_t **val, size_t *n)
     return v->get(v->self, LEDGER_T_META, &key, 1, val, n);
 }
 
-/* Check the log is this format and the checkpoint belongs to it. Out: *log_chain. */
-static int check_identity(store_db *db, ledger_chain *log_chain, char *msg, size_t size)
+/* Begin the log's read snapshot (kept for rebuilding and replaying) and check it is a ledger
+ * of this format. Out: *log_chain. */
+static int read_log(store_db *db, ledger_chain *log_chain, char *msg, size_t size)
 {
-    const uint8_t key = META_FORMAT, *a, *b, *f;
-    size_t an, bn, fn;
+    const uint8_t key = META_FORMAT, *a, *f;
+    size_t an, fn;
     int rc = store_lmdb_begin(db->log, false, &db->rtxn, &db->rview);
     if (rc != 0)
         return say(msg, size, rc, "cannot read the log");
@@ -255,11 +268,60 @@ static int check_identity(store_db *db, ledger_chain *log_chain, char *msg, size
                    db->dir);
     if (rc == 0)
         rc = ledger_read_chain(&db->rview, log_chain);
+    return rc == 0
+               ? 0
+               : say(msg, size, LEDGER_STORE_CORRUPT, "the log's genesis or chain does not decode");
+}
+
+/* Load the checkpoint into the state store and check it against the log: the same genesis,
+ * its state hashing to its digest, not ahead of the log. Out: *c (the checkpoint's chain). */
+static int load_checked(store_db *db, const ledger_chain *l, ledger_chain *c, char *msg,
+                        size_t size)
+{
+    uint8_t digest[LEDGER_HASH_SIZE];
+    const uint8_t *a, *b;
+    size_t an, bn;
+    if (db->ckpt == NULL)
+        return say(msg, size, LEDGER_STORE_CORRUPT, "the checkpoint cannot be opened");
+    int rc = load_checkpoint(db, digest, msg, size);
     if (rc != 0)
-        return say(msg, size, LEDGER_STORE_CORRUPT, "the log's genesis or chain does not decode");
-    if (genesis_bytes(&db->view, &b, &bn) != 0 || an != bn || memcmp(a, b, an) != 0)
+        return rc;
+    if (genesis_bytes(&db->view, &b, &bn) == LEDGER_STORE_NOTFOUND)
+        return say(msg, size, LEDGER_STORE_CORRUPT, "the checkpoint is empty (missing or lost)");
+    if (genesis_bytes(&db->view, &b, &bn) != 0 || genesis_bytes(&db->rview, &a, &an) != 0 ||
+        an != bn || memcmp(a, b, an) != 0)
         return say(msg, size, LEDGER_STORE_CORRUPT, "the checkpoint is not of this ledger");
+    if (ledger_read_chain(&db->view, c) != 0)
+        return say(msg, size, LEDGER_STORE_CORRUPT, "the checkpoint holds no chain record");
+    if (memcmp(digest, c->digest, LEDGER_HASH_SIZE) != 0 && !db->opt.lenient)
+        return say(msg, size, LEDGER_STORE_CORRUPT,
+                   "the checkpoint is damaged: its state does not hash to its digest");
+    if (c->next_seq > l->next_seq)
+        return say(msg, size, LEDGER_STORE_CORRUPT,
+                   "the checkpoint (seq %" PRIu64 ") is ahead of the log (seq %" PRIu64 ")",
+                   c->next_seq, l->next_seq);
     return 0;
+}
+
+/* Drop whatever a bad checkpoint loaded and start from the log's genesis: the replay of the
+ * whole log then rebuilds the state (and checks it against the log's chain and digest).
+ * Out: *c (the genesis state's chain). */
+static int state_from_genesis(store_db *db, ledger_chain *c, char *msg, size_t size)
+{
+    ledger_genesis g;
+    store_mem_free(&db->state);
+    if (store_mem_new(&db->state, db->opt.seed) != 0)
+        return say(msg, size, LEDGER_NO_MEMORY, "no memory for the state");
+    store_mem_track(db->state);
+    int rc = ledger_genesis_read(&db->rview, &g);
+    if (rc == 0)
+        rc = ledger_genesis_apply(&db->view, &g);
+    store_mem_commit(db->state);
+    if (rc == 0)
+        rc = ledger_read_chain(&db->view, c);
+    return rc == 0 ? 0
+                   : say(msg, size, LEDGER_STORE_CORRUPT, "the log's genesis does not apply (%s)",
+                         ledger_err_name(rc));
 }
 
 #define REBUILD_CHUNK 256 /* records read, then their index entries hinted, then indexed */
@@ -370,22 +432,67 @@ static int check_memory(store_db *db, char *msg, size_t size)
     return 0;
 }
 
+/* Open the checkpoint's environment; db->ckpt stays NULL when it cannot be opened (missing,
+ * truncated, not LMDB), which recovery then treats as a damaged checkpoint. */
+static void ckpt_open(store_db *db)
+{
+    char cdir[4200];
+    store_options co = ckpt_options(&db->opt);
+    ckpt_dir(cdir, sizeof cdir, db->dir);
+    if (store_lmdb_open(&db->ckpt, cdir, &co) != 0)
+        db->ckpt = NULL;
+}
+
+/* Set a damaged checkpoint aside (DIR/checkpoint/data.mdb.damaged, replacing an older one)
+ * and open an empty one in its place; the first checkpoint after open fills it. */
+static int ckpt_replace(store_db *db, char *msg, size_t size)
+{
+    char cdir[4200], path[4300], aside[4320];
+    ckpt_dir(cdir, sizeof cdir, db->dir);
+    store_lmdb_close(&db->ckpt);
+    snprintf(path, sizeof path, "%s/data.mdb", cdir);
+    snprintf(aside, sizeof aside, "%s.damaged", path);
+    if (rename(path, aside) != 0 && errno != ENOENT)
+        return say(msg, size, LEDGER_STORE_IO, "cannot set %s aside: %s", path, strerror(errno));
+    snprintf(path, sizeof path, "%s/lock.mdb", cdir);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return say(msg, size, LEDGER_STORE_IO, "cannot remove %s: %s", path, strerror(errno));
+    ckpt_open(db);
+    return db->ckpt != NULL
+               ? 0
+               : say(msg, size, LEDGER_STORE_IO, "cannot create a new checkpoint in %s", cdir);
+}
+
+/* Load the checkpoint, or, when it is damaged or missing, start over from the log's genesis
+ * (read-only opens report the damage instead). Out: *c, the chain the state starts from. */
+static int load_or_rebuild(store_db *db, const ledger_chain *l, ledger_chain *c, char *msg,
+                           size_t size)
+{
+    int rc = load_checked(db, l, c, msg, size);
+    if (rc != LEDGER_STORE_CORRUPT && rc != LEDGER_STORE_IO)
+        return rc;
+    if (db->opt.read_only) { /* the tools report it; lstd repairs it */
+        size_t n = strlen(msg);
+        if (n < size)
+            snprintf(msg + n, size - n, "; lstd rebuilds the state from the log when it starts");
+        return LEDGER_STORE_CORRUPT;
+    }
+    fprintf(stderr,
+            "lstd: %s: %s; rebuilding the state from the log's %" PRIu64
+            " records (checked against its chain and digest); the damaged file is kept as "
+            "checkpoint/data.mdb.damaged\n",
+            db->dir, msg, l->next_seq - 1);
+    db->stats.rebuilt = true;
+    rc = state_from_genesis(db, c, msg, size);
+    return rc == 0 ? ckpt_replace(db, msg, size) : rc;
+}
+
 static int recover(store_db *db, char *msg, size_t size)
 {
-    uint8_t digest[LEDGER_HASH_SIZE];
     ledger_chain c, l;
-    int rc = load_checkpoint(db, digest, msg, size);
+    int rc = read_log(db, &l, msg, size);
     if (rc == 0)
-        rc = check_identity(db, &l, msg, size);
-    if (rc == 0 && ledger_read_chain(&db->view, &c) != 0)
-        rc = say(msg, size, LEDGER_STORE_CORRUPT, "the checkpoint holds no chain record");
-    if (rc == 0 && memcmp(digest, c.digest, LEDGER_HASH_SIZE) != 0 && !db->opt.lenient)
-        rc = say(msg, size, LEDGER_STORE_CORRUPT,
-                 "the checkpoint is damaged: its state does not hash to its digest");
-    if (rc == 0 && c.next_seq > l.next_seq)
-        rc = say(msg, size, LEDGER_STORE_CORRUPT,
-                 "the checkpoint (seq %" PRIu64 ") is ahead of the log (seq %" PRIu64 ")",
-                 c.next_seq, l.next_seq);
+        rc = load_or_rebuild(db, &l, &c, msg, size);
     if (rc == 0)
         rc = rebuild_indexes(db, &c, msg, size);
     if (rc == 0)
@@ -393,40 +500,45 @@ static int recover(store_db *db, char *msg, size_t size)
     if (rc == 0)
         rc = check_memory(db, msg, size);
     db_read_end(db);
+    if (rc != 0)
+        return rc;
     db->durable_seq = db->visible_seq = l.next_seq;
     db->stats.durable_seq = l.next_seq;
     db->stats.checkpoint_seq = c.next_seq;
-    return rc;
+    return 0;
 }
 
 int store_db_open(store_db **out, const char *dir, const store_db_options *opt, char *msg,
                   size_t msg_size)
 {
     store_db *db;
-    char cdir[4200];
+    char path[4200];
     struct stat st;
     uint64_t t0 = ms_now();
     *out = NULL;
     if (msg_size > 0)
         msg[0] = '\0';
     int rc = db_new(&db, dir, opt);
-    ckpt_dir(cdir, sizeof cdir, dir);
     if (db != NULL && db->opt.lenient)
         db->opt.read_only = true;
     store_options lo = db != NULL ? lmdb_options(&db->opt) : (store_options){0};
-    if (rc == 0 && (stat(dir, &st) != 0 || stat(cdir, &st) != 0))
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (rc == 0 && stat(path, &st) != 0)
         rc = say(msg, msg_size, LEDGER_NOT_INITIALIZED, "%s holds no ledger", dir);
     if (rc == 0 && (rc = store_lmdb_open(&db->log, dir, &lo)) != 0)
         say(msg, msg_size, rc, "cannot open the log in %s", dir);
-    if (rc == 0 && (rc = store_lmdb_open(&db->ckpt, cdir, &lo)) != 0)
-        say(msg, msg_size, rc, "cannot open the checkpoint in %s", cdir);
-    if (rc == 0)
+    if (rc == 0) {
+        ckpt_open(db);
         rc = recover(db, msg, msg_size);
+    }
     if (rc == 0 && !db->opt.read_only) {
         const char *k = getenv("LSTD_FAULT_KILL_AFTER_COMMITS");
         db->fault_kill_after_commits = k != NULL ? strtoull(k, NULL, 10) : 0;
         db->fault_kill_in_checkpoint = getenv("LSTD_FAULT_KILL_IN_CHECKPOINT") != NULL;
         rc = db_threads_start(db);
+        /* a rebuilt state goes into the new checkpoint before anything else happens */
+        if (rc == 0 && db->stats.rebuilt && (rc = store_db_checkpoint(db)) != 0)
+            say(msg, msg_size, rc, "cannot write the rebuilt state's checkpoint");
     }
     if (rc != 0) {
         if (db != NULL) {

@@ -43,7 +43,9 @@ LEDGER_WARN_UNUSED int store_db_create(const char *dir, const ledger_genesis *g,
 
 /** Open the ledger in dir: load and verify the checkpoint, rebuild the indexes, replay the
  *  log after it, compare the result with the log's chain head and digest, then start the log
- *  writer and the checkpointer (unless read_only). opt may be NULL.
+ *  writer and the checkpointer (unless read_only). A checkpoint that is missing, unreadable or
+ *  damaged is rebuilt from the whole log (said on stderr, stats.rebuilt; the damaged file is
+ *  kept as checkpoint/data.mdb.damaged) unless read_only, which reports it. opt may be NULL.
  *  Out: *out; on failure a one-line reason in msg.
  *  Returns: LEDGER_OK, LEDGER_NOT_INITIALIZED (no ledger in dir), LEDGER_STORE_CORRUPT
  *  (damaged or inconsistent), LEDGER_NO_MEMORY (including over memory_limit_bytes) or
@@ -113,6 +115,8 @@ typedef struct store_db_stats {
     uint64_t log_commits;       /* log transactions (each may hold several batches) */
     uint64_t replayed;          /* records replayed at open */
     uint64_t open_ms;           /* time open took */
+    bool rebuilt;               /* open found the checkpoint damaged or missing and rebuilt
+                                   the state from the whole log */
 } store_db_stats;
 
 /** Counters (any thread). */

@@ -96,6 +96,9 @@ bool capture_add(void *ctx, unsigned table, const uint8_t *key, size_t key_len, 
 void db_pending_free(pending *p);
 /** Refresh the memory counters in stats (the submitting thread). */
 void db_stats_memory(store_db *db);
+/** Make what the checkpoint's environment committed durable (paced; nothing with NOSYNC).
+ *  Returns: 0 or LEDGER_STORE_IO. */
+int db_ckpt_sync(store_db *db);
 int db_threads_start(store_db *db);
 void db_threads_stop(store_db *db);
 /** Between batches: begin a capture when one is due, and take its next step. all: finish the

@@ -480,6 +480,14 @@ static int ckpt_write_fn(void *ctx, ledger_store *view)
     return 0;
 }
 
+#define CKPT_SYNC_CHUNK_BYTES (4u << 20) /* the checkpoint reaches the disk 4 MiB at a time */
+
+int db_ckpt_sync(store_db *db)
+{
+    return db->opt.durability == STORE_SYNC ? store_lmdb_sync_paced(db->ckpt, CKPT_SYNC_CHUNK_BYTES)
+                                            : 0;
+}
+
 /* Sort and write one capture, retrying a failing disk until it works or the store closes. */
 static int ckpt_write(store_db *db, capture *cap)
 {
@@ -495,7 +503,9 @@ static int ckpt_write(store_db *db, capture *cap)
     uint64_t t0 = now_ms();
     qsort(s.e, s.n, sizeof *s.e, entry_cmp);
     int rc;
-    for (int attempt = 0; (rc = store_lmdb_write(db->ckpt, ckpt_write_fn, &s)) != 0; attempt++) {
+    for (int attempt = 0;
+         (rc = store_lmdb_write(db->ckpt, ckpt_write_fn, &s)) != 0 || (rc = db_ckpt_sync(db)) != 0;
+         attempt++) {
         if (attempt == 0)
             fprintf(stderr, "lstd: checkpoint failed (%s); retrying every second\n",
                     ledger_err_name(rc));

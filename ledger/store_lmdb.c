@@ -462,6 +462,24 @@ uint64_t store_lmdb_map_size(store_lmdb *s)
     return size;
 }
 
+int store_lmdb_sync_paced(store_lmdb *s, uint64_t chunk_bytes)
+{
+    assert(s != NULL && chunk_bytes > 0 && chunk_bytes <= INT64_MAX);
+    int fd;
+    struct stat st;
+    int rc = mdb_env_get_fd(s->env, &fd);
+    if (rc == 0 && fstat(fd, &st) != 0)
+        rc = errno;
+    for (uint64_t at = 0; rc == 0 && at < (uint64_t)st.st_size; at += chunk_bytes)
+        if (sync_file_range(fd, (off_t)at, (off_t)chunk_bytes,
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                SYNC_FILE_RANGE_WAIT_AFTER) != 0)
+            rc = errno;
+    if (rc == 0)
+        rc = mdb_env_sync(s->env, 1);
+    return rc == 0 ? 0 : store_error(rc, "sync");
+}
+
 /* One copy attempt inside the gate, so no grow of this process remaps under it.
  * Returns: 0 or an LMDB/errno code. */
 static int backup_once(store_lmdb *s, const char *dest_dir, unsigned flags)

@@ -60,6 +60,15 @@ int store_lmdb_grow(store_lmdb *s);
  *  repeatable (all its effects go through the view). Returns: 0, fn's code or a store error. */
 int store_lmdb_write(store_lmdb *s, int (*fn)(void *ctx, ledger_store *view), void *ctx);
 
+/** Write what committed transactions left in the page cache (an environment opened
+ *  STORE_NOSYNC) to disk chunk_bytes at a time, each chunk waited for before the next is
+ *  started, then fsync the file: the same durability as a synced commit, but the disk's queue
+ *  never holds more than one chunk of this file, so another file's small fsync (the log's)
+ *  waits for one chunk at most instead of the whole write. Any thread; concurrent commits are
+ *  allowed (they are covered only if they finished before the final fsync).
+ *  Returns: 0 or LEDGER_STORE_IO (message on stderr). */
+int store_lmdb_sync_paced(store_lmdb *s, uint64_t chunk_bytes);
+
 /** Copy the last committed state into dest_dir/data.mdb (a hot backup): one read snapshot,
  *  so the copy is consistent even while this or another process writes, and writers are not
  *  blocked. compact: leave out free pages and renumber (mdb_env_copy2 with MDB_CP_COMPACT);

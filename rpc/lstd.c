@@ -55,9 +55,9 @@ static int open_store(const rpc_config *cfg, store_db **store)
     store_db_stats_get(*store, &st);
     fprintf(stderr,
             "lstd: opened %s in %" PRIu64 " ms: %" PRIu64 " accounts, %" PRIu64
-            " MiB of state and indexes in memory, %" PRIu64
-            " records replayed after the checkpoint\n",
-            path, st.open_ms, st.accounts, (st.state_bytes + st.index_bytes) >> 20, st.replayed);
+            " MiB of state and indexes in memory, %" PRIu64 " records replayed %s\n",
+            path, st.open_ms, st.accounts, (st.state_bytes + st.index_bytes) >> 20, st.replayed,
+            st.rebuilt ? "from the genesis (the checkpoint was rebuilt)" : "after the checkpoint");
     return 0;
 }
 

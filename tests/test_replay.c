@@ -1,7 +1,9 @@
 /* test_replay.c - replaying the history into a fresh store reproduces state, digest and chain;
- * a damaged log or checkpoint is refused at open; ledger_check catches a damaged value */
+ * a damaged log is refused at open, a damaged checkpoint rebuilt from the log; ledger_check
+ * catches a damaged value */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -283,22 +285,130 @@ static void test_damaged_account(size_t byte, const char *expect)
     fx_close(&f);
 }
 
-/* The same damage in the checkpoint (DIR/checkpoint): whatever byte it is, the state loaded
- * at open no longer hashes to the checkpoint's digest, and the ledger is refused. */
+/* Reopen a closed fixture whose checkpoint was spoiled by `spoil`: a read-only open (the
+ * tools) reports it, naming `expect`; a writable open (lstd) rebuilds the state from the
+ * whole log, to exactly the state before, sets the damaged file aside and writes a new
+ * checkpoint, so the next open loads it again. */
+static void expect_rebuilt(fixture *f, const char *expect, const char *what)
+{
+    char msg[256], path[4200];
+    struct stat st;
+    store_db *db = NULL;
+    store_db_stats stats;
+    store_db_options ro = {.read_only = true, .seed = 1};
+    CHECK_CODE(store_db_open(&db, f->dir, &ro, msg, sizeof msg), LEDGER_STORE_CORRUPT);
+    printf("%s, read-only open: %s\n", what, msg);
+    CHECK(strstr(msg, expect) != NULL && strstr(msg, "lstd rebuilds") != NULL);
+    fx_reopen(f);
+    store_db_stats_get(f->store, &stats);
+    CHECK(stats.rebuilt);
+    CHECK_U64(stats.replayed, fx_chain(f).next_seq - 1);
+    CHECK_U64(stats.checkpoints, 1);
+    snprintf(path, sizeof path, "%s/checkpoint/data.mdb.damaged", f->dir);
+    CHECK(strcmp(expect, "cannot be opened") == 0 || stat(path, &st) == 0);
+    fx_check(f);
+    fx_reopen(f); /* the new checkpoint loads, nothing to replay */
+    store_db_stats_get(f->store, &stats);
+    CHECK(!stats.rebuilt);
+    CHECK_U64(stats.replayed, 0);
+}
+
+/* The state (every table the ledger reads back) of the fixture equals `before`'s. */
+static void same_as(fixture *f, store_mem *before)
+{
+    ledger_store bv;
+    store_mem_view(before, &bv);
+    same_ledger(store_db_view(f->store), &bv);
+    store_mem *now = copy_of(store_db_view(f->store));
+    ledger_store nv;
+    store_mem_view(now, &nv);
+    for (unsigned t = 1; t < 256; t++) {
+        if (t == LEDGER_T_TX || t == LEDGER_T_ACCOUNT_TX || t == LEDGER_T_HISTORY)
+            continue; /* indexes and history, rebuilt from the log either way */
+        const uint8_t *k = NULL, *v, *k2, *v2;
+        size_t kn = 0, vn, kn2, vn2;
+        while (bv.next(bv.self, t, k, kn, &k, &kn, &v, &vn) == 0) {
+            CHECK_CODE(nv.get(nv.self, t, k, kn, &v2, &vn2), LEDGER_OK);
+            CHECK(vn2 == vn && memcmp(v, v2, vn) == 0);
+        }
+        k = NULL, kn = 0;
+        size_t count = 0, count2 = 0;
+        while (bv.next(bv.self, t, k, kn, &k, &kn, &v, &vn) == 0)
+            count++;
+        k2 = NULL, kn2 = 0;
+        while (nv.next(nv.self, t, k2, kn2, &k2, &kn2, &v2, &vn2) == 0)
+            count2++;
+        CHECK_U64(count2, count);
+    }
+    store_mem_free(&now);
+}
+
+/* A flipped byte in an account record of the checkpoint: the state loaded no longer hashes
+ * to the checkpoint's digest. */
 static void test_damaged_checkpoint(size_t byte)
 {
     fixture f;
-    char msg[256], cdir[4200];
+    char cdir[4200], what[64];
     fx_open(&f, NULL);
     fx_build_history(&f);
+    store_mem *before = copy_of(store_db_view(f.store));
     store_db_close(&f.store);
     fx_damage d = {.table = LEDGER_T_ACCOUNT, .key_len = 32, .byte = byte};
     memcpy(d.key, f.pk[FX_USER + 2], 32);
     snprintf(cdir, sizeof cdir, "%s/checkpoint", f.dir);
     CHECK_CODE(fx_damage_env(cdir, &d), 0);
-    expect_refused(&f, msg, sizeof msg);
-    printf("damaged checkpoint account byte %zu: %s\n", byte, msg);
-    CHECK(strstr(msg, "digest") != NULL);
+    snprintf(what, sizeof what, "damaged checkpoint account byte %zu", byte);
+    expect_rebuilt(&f, "digest", what);
+    same_as(&f, before);
+    store_mem_free(&before);
+    fx_close(&f);
+}
+
+/* What a machine crash during a checkpoint can leave (its pages are synced a chunk at a time,
+ * after LMDB's commit): the checkpoint file emptied, cut short, its data pages never written
+ * (zeros after the two meta pages), or the whole checkpoint directory gone. */
+enum spoil { SPOIL_EMPTY, SPOIL_SHORT, SPOIL_ZERO_PAGES, SPOIL_MISSING };
+
+static void spoil_checkpoint(const char *dir, enum spoil how)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/checkpoint/data.mdb", dir);
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    if (how == SPOIL_MISSING) {
+        snprintf(path, sizeof path, "%s/checkpoint", dir);
+        test_rmtree(path);
+        return;
+    }
+    if (how != SPOIL_ZERO_PAGES) {
+        CHECK(truncate(path, how == SPOIL_EMPTY ? 0 : st.st_size / 2) == 0);
+        return;
+    }
+    FILE *fp = fopen(path, "r+b");
+    CHECK(fp != NULL);
+    static uint8_t zero[4096];
+    CHECK(fseek(fp, 2 * 4096, SEEK_SET) == 0);
+    for (off_t at = 2 * 4096; at < st.st_size; at += 4096)
+        CHECK(fwrite(zero, 1, sizeof zero, fp) == sizeof zero);
+    CHECK(fclose(fp) == 0);
+}
+
+static void test_spoiled_checkpoint(enum spoil how, const char *expect, const char *what)
+{
+    fixture f;
+    fx_open(&f, NULL);
+    fx_build_history(&f);
+    store_mem *before = copy_of(store_db_view(f.store));
+    store_db_close(&f.store);
+    spoil_checkpoint(f.dir, how);
+    expect_rebuilt(&f, expect, what);
+    same_as(&f, before);
+    /* and the rebuilt ledger goes on */
+    CHECK_CODE(fx_do(&f, FX_USER + 1, LEDGER_TX_TRANSFER, FX_USER + 2, FX_NONE, 0, 1, 0).code,
+               LEDGER_OK);
+    fx_reopen(&f);
+    fx_check(&f);
+    store_mem_free(&before);
     fx_close(&f);
 }
 
@@ -358,6 +468,10 @@ int main(void)
     test_damaged_account(31, "state digest");
     test_damaged_checkpoint(7);
     test_damaged_checkpoint(31);
+    test_spoiled_checkpoint(SPOIL_EMPTY, "cannot be opened", "empty checkpoint file");
+    test_spoiled_checkpoint(SPOIL_SHORT, "cannot be opened", "checkpoint file cut in half");
+    test_spoiled_checkpoint(SPOIL_ZERO_PAGES, "checkpoint", "checkpoint pages never written");
+    test_spoiled_checkpoint(SPOIL_MISSING, "cannot be opened", "checkpoint directory missing");
     test_keys_out_of_order();
     return test_finish("test_replay");
 }

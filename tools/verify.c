@@ -154,7 +154,7 @@ static int open_source(verify *v)
     int rc = store_db_open(&v->src, v->dir, &opt, msg, sizeof msg);
     if (rc == LEDGER_STORE_CORRUPT) {
         /* lstd would refuse this; load it anyway, so the steps below name what is damaged */
-        finding(v, "open", "%s (lstd refuses to start on it)", msg);
+        finding(v, "open", "%s (lstd does not serve it as it is)", msg);
         opt.lenient = true;
         rc = store_db_open(&v->src, v->dir, &opt, msg, sizeof msg);
         if (rc == LEDGER_STORE_CORRUPT) {
