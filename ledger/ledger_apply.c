@@ -136,6 +136,40 @@ static int find_duplicate(ledger_batch *b, const uint8_t hash[LEDGER_HASH_SIZE],
     return 1;
 }
 
+/* Whether the signer has standing, i.e. whether its transaction may be recorded: it holds
+ * shares (free, pledged or queued), a role (admin, custodian, treasury, an operator's key), or
+ * is the party this transaction needs: the spender of this allowance (transfer_from), a
+ * lien's beneficiary (release, seize). A key holding nothing would otherwise grow the history for
+ * free with transactions that can only fail or change nothing of value.
+ * Returns: 1 yes, 0 no, or a store error. */
+static int signer_standing(ledger_batch *b, const ledger_tx *tx, const ledger_account *a)
+{
+    const uint8_t *v;
+    size_t n;
+    uint64_t allowance;
+    if (a->shares != 0 || a->locked != 0 || a->queued != 0 || key_eq(tx->signer, b->pool.admin) ||
+        key_eq(tx->signer, b->pool.custodian) || key_eq(tx->signer, b->pool.treasury))
+        return 1;
+    int rc = b->st->get(b->st->self, LEDGER_T_OPERATOR_KEY, tx->signer, LEDGER_KEY_SIZE, &v, &n);
+    if (rc != LEDGER_STORE_NOTFOUND)
+        return rc == LEDGER_OK ? 1 : rc;
+    if (tx->kind == LEDGER_TX_TRANSFER_FROM) {
+        rc = ledger_read_allowance(b->st, tx->account, tx->signer, &allowance);
+        return rc == LEDGER_OK ? allowance != 0 : rc;
+    }
+    if (tx->kind != LEDGER_TX_RELEASE && tx->kind != LEDGER_TX_SEIZE)
+        return 0;
+    /* a party to some lien (the owner of one holds locked shares: so a beneficiary) */
+    const uint8_t *k;
+    size_t kn;
+    rc = b->st->next(b->st->self, LEDGER_T_ACCOUNT_LIEN, tx->signer, LEDGER_KEY_SIZE, &k, &kn, &v,
+                     &n);
+    if (rc == LEDGER_STORE_NOTFOUND)
+        return 0;
+    return rc != LEDGER_OK ? rc
+                           : kn > LEDGER_KEY_SIZE && memcmp(k, tx->signer, LEDGER_KEY_SIZE) == 0;
+}
+
 int ledger_apply(ledger_batch *b, const ledger_tx *tx, const uint8_t hash_in[LEDGER_HASH_SIZE],
                  const uint8_t sig[LEDGER_SIG_SIZE], ledger_result *res)
 {
@@ -165,6 +199,11 @@ int ledger_apply(ledger_batch *b, const ledger_tx *tx, const uint8_t hash_in[LED
     if (tx->nonce != signer.nonce + 1) {
         res->code = LEDGER_NONCE_GAP;
         return LEDGER_OK;
+    }
+    rc = signer_standing(b, tx, &signer);
+    if (rc != 1) {
+        res->code = LEDGER_SIGNER_HOLDS_NOTHING;
+        return rc == 0 ? LEDGER_OK : rc;
     }
     /* The nonce is consumed whatever the handler decides; it reloads accounts it touches. */
     signer.nonce = tx->nonce;

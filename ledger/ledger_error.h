@@ -13,6 +13,8 @@
     X(NONCE_USED, 2, "nonce already used by a different transaction of this signer")               \
     X(NONCE_GAP, 3, "nonce is ahead of the signer's next nonce")                                   \
     X(TX_MALFORMED, 4, "transaction bytes do not match the documented layout")                     \
+    X(SIGNER_HOLDS_NOTHING, 5,                                                                     \
+      "signer holds no shares, role, allowance or lien this transaction needs; not recorded")      \
     X(MALFORMED, 10, "request is not one well-formed msgpack map")                                 \
     X(TOO_LARGE, 11, "request exceeds the size limit")                                             \
     X(WRONG_TYPE, 12, "field has the wrong type or size")                                          \

@@ -194,6 +194,10 @@ typedef struct run {
     bool want_unpause; /* something is paused: usually lifted soon */
     bool want_drain;   /* the buffer was left at the queue's needs: finalize it all next */
     int script, phase;
+    bool unrecorded; /* the last submit's signer held nothing: the ledger records nothing */
+    struct {
+        uint64_t A, U, vest_ts, vested_at;
+    } pre; /* the model's vesting before begin(), restored when nothing is recorded */
     sandwich sw;
     bunker bk;
     fee_up fu;
@@ -208,7 +212,7 @@ static unsigned long code_seen[CODES];
 
 /* Rarer situations the walk should reach; printed so a weakened generator shows. */
 static struct {
-    unsigned long returned, slashes, accepted, owner_releases, fee_matured;
+    unsigned long returned, slashes, accepted, owner_releases, fee_matured, unrecorded;
     unsigned long vested_gains, bunker_finalized, resets, future_epochs, params_set, reanchors;
     unsigned long sw_started, sw_requested, sw_checked, sw_literal, sw_abandoned, sw_pending_end;
     unsigned long bk_started, bk_exits, bk_exact, bk_abandoned;
@@ -445,6 +449,12 @@ static ledger_result submit(run *r, int signer, unsigned kind, int account, int 
  * the operation (both said OK). */
 static bool check_result(run *r, const ledger_result *res, const expect *e)
 {
+    if (r->unrecorded) {
+        if (res->code != LEDGER_SIGNER_HOLDS_NOTHING || res->seq != 0)
+            fail(r, "result %s (seq %" PRIu64 ") from a signer holding nothing",
+                 ledger_err_name(res->code), res->seq);
+        return false;
+    }
     if (res->code != e->code) {
         fail(r, "result %s, model predicts %s", ledger_err_name(res->code),
              ledger_err_name(e->code));
@@ -462,8 +472,32 @@ static model *begin(run *r)
     model *m = &r->m;
     if (m->vested_at != r->f.now && m->vested_at != m->last_batch)
         fail(r, "test bug: the model vested at %" PRIu64 ", a time no batch used", m->vested_at);
+    if (m->vested_at == m->last_batch) /* as the ledger stored it */
+        r->pre.A = m->A, r->pre.U = m->U, r->pre.vest_ts = m->vest_ts,
+        r->pre.vested_at = m->vested_at;
     m_vest(m, r->f.now);
     return m;
+}
+
+/* Whether the ledger records a transaction of this signer (ledger/README.md, "Standing"): it
+ * holds shares free, pledged or queued, a role or an operator's key, or is the spender of
+ * this allowance (transfer_from) or the beneficiary of some lien (release, seize). */
+static bool m_standing(const model *m, int signer, unsigned kind, int account)
+{
+    const m_account *a = &m->acct[signer];
+    if (a->free != 0 || a->locked != 0 || a->queued != 0 || signer == FX_ADMIN ||
+        signer == FX_CUSTODIAN || signer == FX_TREASURY)
+        return true;
+    for (uint64_t id = 1; id <= m->op_count; id++)
+        if (m->ops[id].key == signer)
+            return true;
+    if (kind == LEDGER_TX_TRANSFER_FROM)
+        return account >= 0 && account < FX_KEYS && m->allowance[account][signer] != 0;
+    if (kind == LEDGER_TX_RELEASE || kind == LEDGER_TX_SEIZE)
+        for (uint64_t id = 1; id < m->next_lien; id++)
+            if (m->liens[id].shares > 0 && m->liens[id].ben == signer)
+                return true;
+    return false;
 }
 
 static ledger_result submit(run *r, int signer, unsigned kind, int account, int account2,
@@ -472,9 +506,17 @@ static ledger_result submit(run *r, int signer, unsigned kind, int account, int 
     if (r->m.vested_at != r->f.now)
         fail(r, "test bug: transaction predicted on a model not vested to the batch time");
     ledger_tx tx = fx_tx(&r->f, signer, kind, account, account2, id, amount, limit);
+    r->unrecorded = !m_standing(&r->m, signer, kind, account);
     ledger_result res = fx_submit(&r->f, &tx);
-    r->m.acct[signer].nonce++; /* every code the test provokes is recorded */
-    r->m.last_batch = r->f.now;
+    if (r->unrecorded) { /* nothing stored, not even the vesting */
+        model *m = &r->m;
+        m->A = r->pre.A, m->U = r->pre.U, m->vest_ts = r->pre.vest_ts;
+        m->vested_at = r->pre.vested_at;
+        seen.unrecorded++;
+    } else {
+        r->m.acct[signer].nonce++; /* every other code the test provokes is recorded */
+        r->m.last_batch = r->f.now;
+    }
     if (res.code >= 0 && res.code < CODES)
         code_seen[res.code]++;
     return res;
@@ -2973,10 +3015,11 @@ static void print_coverage(void)
             printf(" %s=%lu", ledger_err_name(c), code_seen[c]);
     printf("\nevents: returned %lu, slashes %lu, accepted %lu, owner releases %lu, fee increases "
            "applied %lu, vesting gains %lu, bunker finalizations %lu, resets %lu, future epochs "
-           "%lu, parameters set %lu, epoch re-anchors %lu\n",
+           "%lu, parameters set %lu, epoch re-anchors %lu, unrecorded (signer holding nothing) "
+           "%lu\n",
            seen.returned, seen.slashes, seen.accepted, seen.owner_releases, seen.fee_matured,
            seen.vested_gains, seen.bunker_finalized, seen.resets, seen.future_epochs,
-           seen.params_set, seen.reanchors);
+           seen.params_set, seen.reanchors, seen.unrecorded);
     printf("sandwiches: %lu started, %lu requested, %lu checked at finalization (%lu with no "
            "older reward vesting), %lu abandoned, %lu pending at the end; max take from the "
            "report's gain %" PRIu64 " ppm of it (quote %" PRIu64 " ppm); holders' max loss "

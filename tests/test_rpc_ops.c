@@ -369,6 +369,8 @@ static const msgpack_object *operator_q(uint64_t id)
     return q_num("operator", "operator_id", id);
 }
 
+static rh_key u1, u2, op2, fee2, op2b, fee2b, t2, other;
+
 /* An account with more than 100 allowances: the list stops at 100 and says truncated. The
  * approvals are pipelined (sent before any reply is read). */
 static void test_truncated(void)
@@ -377,6 +379,26 @@ static void test_truncated(void)
     rh_key owner;
     static msgpack_sbuffer bufs[N];
     rh_keygen(&owner);
+    /* a key holding nothing is not recorded: an error reply without a result, no nonce used */
+    {
+        uint8_t hash[32], sig[64];
+        msgpack_sbuffer b;
+        ledger_tx t = rh_tx(LEDGER_TX_APPROVE);
+        K(&t, "spender", u2.pk), U(&t, "shares", 1);
+        t.nonce = 1;
+        rh_sign(srv, &t, &owner, hash, sig);
+        msgpack_sbuffer_init(&b);
+        rh_pack_tx(&b, &t, sig, 899999, NULL, NULL);
+        rh_send(dl, b.data, b.size);
+        msgpack_sbuffer_destroy(&b);
+        CHECK(rh_recv(dl, &rp) == 0);
+        CHECK_ERROR(&rp, "SIGNER_HOLDS_NOTHING");
+        CHECK(rh_get(rp.root, "result") == NULL);
+    }
+    /* so give it one share */
+    ledger_tx fund = rh_tx(LEDGER_TX_TRANSFER);
+    K(&fund, "to", owner.pk), U(&fund, "shares", 1);
+    TX_OK(&fund, &u1, 1);
     for (uint64_t i = 0; i < N; i++) {
         rh_key spender;
         uint8_t hash[32], sig[64];
@@ -509,7 +531,6 @@ static void test_help(void)
 
 /* ---- the walk: what it did, for the checks after it --------------------------------------- */
 
-static rh_key u1, u2, op2, fee2, op2b, fee2b, t2, other;
 static uint8_t ref1[32], ref2[32], ref3[32], payout[32];
 static const rh_key *adm, *cus, *op1;
 static uint64_t u1_free, u1_locked, u1_queued, u2_free, u2_queued;

@@ -541,7 +541,7 @@ static void report_held_at(fixture *f, int signer, uint64_t id, uint64_t epoch, 
 static void deposit_basics(fixture *f)
 {
     const unsigned D = LEDGER_TX_DEPOSIT;
-    DO_REJECT(f, FX_USER + 4, D, FX_USER, FX_NONE, 0, 1000, 0, LEDGER_NOT_CUSTODIAN);
+    DO_REJECT(f, FX_USER + 4, D, FX_USER, FX_NONE, 0, 1000, 0, LEDGER_SIGNER_HOLDS_NOTHING);
     DO_REJECT(f, FX_ADMIN, D, FX_USER, FX_NONE, 0, 1000, 0, LEDGER_NOT_CUSTODIAN);
     DO_REJECT(f, FX_CUSTODIAN, D, FX_USER, FX_NONE, 0, 0, 0, LEDGER_AMOUNT_ZERO);
     DO_REJECT(f, FX_CUSTODIAN, D, FX_NONE, FX_NONE, 0, 1000, 0, LEDGER_INVALID_ACCOUNT);
@@ -702,9 +702,9 @@ static void test_transfer(void)
     CHECK_ACCT(&f, U1, 0, 0, 0);
     CHECK_ACCT(&f, U2, 310, 0, 0);
     CHECK_ACCT(&f, U0, 9690, 0, 0);
-    /* a fresh signer with no shares: rejected, but the account now holds its nonce */
-    DO_REJECT(&f, U5, T, U0, FX_NONE, 0, 1, 0, LEDGER_INSUFFICIENT_SHARES);
-    CHECK_U64(fx_account(&f, U5).nonce, 1);
+    /* a fresh signer with no shares: not recorded, its nonce not consumed */
+    DO_REJECT(&f, U5, T, U0, FX_NONE, 0, 1, 0, LEDGER_SIGNER_HOLDS_NOTHING);
+    CHECK_U64(fx_account(&f, U5).nonce, 0);
     ledger_pool p = fx_pool(&f);
     CHECK(p.shares == 1010000 && p.assets == 1010000);
     fx_check(&f);
@@ -725,7 +725,7 @@ static void test_allowance(void)
     DO_REJECT(&f, U0, AP, U0, FX_NONE, 0, 1000, 0, LEDGER_SELF_APPROVAL);
     DO_REJECT(&f, U0, AP, FX_NONE, FX_NONE, 0, 1000, 0, LEDGER_INVALID_ACCOUNT);
     REJECT_BAD_KEY(&f, U0, AP, FX_NONE, FX_NONE, 1, 0, 1000, 0);
-    DO_REJECT(&f, U1, TF, U0, U2, 0, 1, 0, LEDGER_ALLOWANCE_EXCEEDED); /* none yet */
+    DO_REJECT(&f, U1, TF, U0, U2, 0, 1, 0, LEDGER_SIGNER_HOLDS_NOTHING); /* no allowance yet */
     ledger_result r = DO_OK(&f, U0, AP, U1, FX_NONE, 0, 50, 0);
     CHECK_OUT(r, 50, 0, 0, 0);
     r = DO_OK(&f, U0, AP, U1, FX_NONE, 0, 1000, 0); /* sets, does not add */
@@ -737,7 +737,7 @@ static void test_allowance(void)
     DO_REJECT(&f, U1, TF, U0, U2, 0, 0, 0, LEDGER_AMOUNT_ZERO);
     DO_REJECT(&f, U1, TF, U0, FX_NONE, 0, 10, 0, LEDGER_INVALID_ACCOUNT);
     REJECT_BAD_KEY(&f, U1, TF, U0, FX_NONE, 2, 0, 10, 0);
-    DO_REJECT(&f, U2, TF, U0, U2, 0, 10, 0, LEDGER_ALLOWANCE_EXCEEDED); /* not the spender */
+    DO_REJECT(&f, U2, TF, U0, U2, 0, 10, 0, LEDGER_SIGNER_HOLDS_NOTHING); /* not the spender */
     r = DO_OK(&f, U1, TF, U0, U2, 0, 400, 0);
     CHECK_OUT(r, 400, 600, 0, 0);
     CHECK_U64(allowance(&f, U0, U1), 600);
@@ -819,12 +819,12 @@ static void lien_release(fixture *f)
     CHECK(read_lien(f, 1, &l) == LEDGER_OK && l.shares == 2500);
     DO_REJECT(f, U1, RL, FX_NONE, FX_NONE, 1, 2501, 0, LEDGER_LIEN_SHARES_EXCEEDED);
     DO_REJECT(f, U1, RL, FX_NONE, FX_NONE, 1, 0, 0, LEDGER_AMOUNT_ZERO);
-    DO_REJECT(f, U2, RL, FX_NONE, FX_NONE, 1, 1, 0, LEDGER_LIEN_NOT_BENEFICIARY);
+    DO_REJECT(f, U2, RL, FX_NONE, FX_NONE, 1, 1, 0, LEDGER_SIGNER_HOLDS_NOTHING);
     DO_REJECT(f, U0, RL, FX_NONE, FX_NONE, 1, 100, 0, LEDGER_LIEN_NOT_EXPIRED);
     DO_REJECT(f, U0, RL, FX_NONE, FX_NONE, 2, 100, 0, LEDGER_LIEN_NOT_EXPIRED); /* never */
     DO_REJECT(f, U1, RL, FX_NONE, FX_NONE, 99, 1, 0, LEDGER_LIEN_NOT_FOUND);
 
-    DO_REJECT(f, U2, SZ, U2, FX_NONE, 1, 100, 0, LEDGER_LIEN_NOT_BENEFICIARY);
+    DO_REJECT(f, U2, SZ, U2, FX_NONE, 1, 100, 0, LEDGER_SIGNER_HOLDS_NOTHING);
     DO_REJECT(f, U0, SZ, U0, FX_NONE, 1, 100, 0, LEDGER_LIEN_NOT_BENEFICIARY);
     DO_REJECT(f, U1, SZ, FX_NONE, FX_NONE, 1, 100, 0, LEDGER_INVALID_ACCOUNT);
     REJECT_BAD_KEY(f, U1, SZ, FX_NONE, FX_NONE, 1, 1, 100, 0);
@@ -1220,9 +1220,10 @@ static void operator_registry(fixture *f)
     ledger_operator n = fx_operator(f, 2);
     CHECK(memcmp(n.key, f->pk[U9], 32) == 0 && memcmp(n.fee_account, f->pk[U10], 32) == 0 &&
           n.fee.bps == 300 && n.active == 1);
-    DO_REJECT(f, U6, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 2, 0, 1, LEDGER_NOT_OPERATOR);
+    /* the old key holds nothing now */
+    DO_REJECT(f, U6, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 2, 0, 1, LEDGER_SIGNER_HOLDS_NOTHING);
     DO_REJECT(f, U6, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 2, 1, 0,
-              LEDGER_NOT_OPERATOR_OR_CUSTODIAN);
+              LEDGER_SIGNER_HOLDS_NOTHING);
     report_at(f, U9, LEDGER_TX_REPORT, 2, 1, 0, 500, 300, __LINE__);
     r = DO_OK(f, A, SK, U9, U7, 2, 0, 0); /* keeping its own key is allowed */
     CHECK_OUT(r, 2, 0, 0, 0);
@@ -1483,6 +1484,7 @@ static void admin_rejections(fixture *f)
     const unsigned FS = LEDGER_TX_FEE_SET, PS = LEDGER_TX_PARAM_SET, PA = LEDGER_TX_PAUSE_SET;
     const unsigned RS = LEDGER_TX_ROLE_SET;
     const int U0 = FX_USER, U6 = FX_USER + 6, U7 = FX_USER + 7, A = FX_ADMIN;
+    DEPOSIT(f, U0, 1000); /* a holder, so its transactions are recorded (and refused) */
     DO_REJECT(f, U0, FS, FX_NONE, FX_NONE, 0, 100, 0, LEDGER_NOT_ADMIN);
     DO_REJECT(f, FX_CUSTODIAN, FS, FX_NONE, FX_NONE, 0, 100, 0, LEDGER_NOT_ADMIN);
     DO_REJECT(f, U0, PS, FX_NONE, FX_NONE, LEDGER_PARAM_MAX_APR_BPS, 100, 0, LEDGER_NOT_ADMIN);
@@ -1620,22 +1622,25 @@ static void admin_roles(fixture *f)
     ledger_result r = DO_OK(f, FX_ADMIN, RS, U0, FX_NONE, LEDGER_ROLE_ADMIN, 0, 0);
     CHECK_OUT(r, LEDGER_ROLE_ADMIN, 0, 0, 0);
     CHECK(memcmp(fx_pool(f).admin, f->pk[U0], 32) == 0);
-    DO_REJECT(f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, 0, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(f, FX_ADMIN, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, 0, 0,
+              LEDGER_SIGNER_HOLDS_NOTHING);
     DO_OK(f, U0, LEDGER_TX_PAUSE_SET, FX_NONE, FX_NONE, 0, 0, 0);
 
     r = DO_OK(f, U0, RS, U1, FX_NONE, LEDGER_ROLE_CUSTODIAN, 0, 0);
     CHECK_OUT(r, LEDGER_ROLE_CUSTODIAN, 0, 0, 0);
-    DO_REJECT(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U3, FX_NONE, 0, 1000, 0, LEDGER_NOT_CUSTODIAN);
+    DO_REJECT(f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, U3, FX_NONE, 0, 1000, 0,
+              LEDGER_SIGNER_HOLDS_NOTHING);
     DO_REJECT(f, FX_CUSTODIAN, LEDGER_TX_WITHDRAW_FINALIZE, FX_NONE, FX_NONE, 1, 0, 0,
-              LEDGER_NOT_CUSTODIAN);
+              LEDGER_SIGNER_HOLDS_NOTHING);
     ledger_pool p = pool_now(f);
     uint64_t minted = mul_div(1000000, p.shares, p.assets + p.unvested);
     r = DO_OK(f, U1, LEDGER_TX_DEPOSIT, U3, FX_NONE, 0, 1000000, 0);
     CHECK_OUT(r, minted, 1000000, 0, 0);
     CHECK_ACCT(f, U3, minted, 0, 0);
-    /* the old custodian is not the operator either: it lost the exit right too */
+    /* the old custodian is not the operator either: it lost the exit right too (holding
+     * nothing, it is not even recorded) */
     DO_REJECT(f, FX_CUSTODIAN, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 1, 1, 0,
-              LEDGER_NOT_OPERATOR_OR_CUSTODIAN);
+              LEDGER_SIGNER_HOLDS_NOTHING);
 
     r = DO_OK(f, U0, RS, U2, FX_NONE, LEDGER_ROLE_TREASURY, 0, 0);
     CHECK_OUT(r, LEDGER_ROLE_TREASURY, 0, 0, 0);
@@ -1822,6 +1827,67 @@ static void test_nonce(void)
     unknown_kind(&f, 0);
     unknown_kind(&f, 99);
     decode_rules(&f);
+    fx_check(&f);
+    fx_close(&f);
+}
+
+/* ---- standing: who may be recorded ------------------------------------------------------- */
+
+/* A signer holding nothing (no shares free, pledged or queued, no role, no operator key, not
+ * the spender of the allowance it spends, no party to any lien) is refused before its nonce:
+ * every kind gets SIGNER_HOLDS_NOTHING, not recorded, nothing changed (the audit's free
+ * history growth: approve from fresh keys). Each way of holding something makes the signer's
+ * transactions recorded again, and a holder gets the rule codes as before. */
+static void test_standing(void)
+{
+    const int U1 = FX_USER + 1, U2 = FX_USER + 2, U3 = FX_USER + 3, U4 = FX_USER + 4;
+    const int H = LEDGER_SIGNER_HOLDS_NOTHING, TF = LEDGER_TX_TRANSFER_FROM;
+    const unsigned T = LEDGER_TX_TRANSFER;
+    fixture f;
+    fx_open(&f, NULL);
+    for (unsigned kind = 1; kind <= LEDGER_TX_KIND_MAX; kind++)
+        DO_REJECT(&f, U1, kind, U2, U3, 1, 1, 0, H);
+    CHECK_U64(fx_account(&f, U1).nonce, 0);
+    /* every role holds something, shares or not */
+    DO_REJECT(&f, FX_ADMIN, T, U2, FX_NONE, 0, 1, 0, LEDGER_INSUFFICIENT_SHARES);
+    DO_REJECT(&f, FX_CUSTODIAN, T, U2, FX_NONE, 0, 1, 0, LEDGER_INSUFFICIENT_SHARES);
+    DO_REJECT(&f, FX_TREASURY, T, U2, FX_NONE, 0, 1, 0, LEDGER_INSUFFICIENT_SHARES);
+    DO_REJECT(&f, FX_OPERATOR, T, U2, FX_NONE, 0, 1, 0, LEDGER_INSUFFICIENT_SHARES);
+
+    /* free shares; a holder without the role gets the role codes, recorded */
+    DEPOSIT(&f, U1, 1000);
+    DO_REJECT(&f, U1, LEDGER_TX_DEPOSIT, U2, FX_NONE, 0, 1, 0, LEDGER_NOT_CUSTODIAN);
+    DO_REJECT(&f, U1, LEDGER_TX_FEE_SET, FX_NONE, FX_NONE, 0, 1, 0, LEDGER_NOT_ADMIN);
+    DO_REJECT(&f, U1, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, 0, 1, LEDGER_NOT_OPERATOR);
+    DO_REJECT(&f, U1, LEDGER_TX_OPERATOR_EXIT, FX_NONE, FX_NONE, 1, 1, 0,
+              LEDGER_NOT_OPERATOR_OR_CUSTODIAN);
+    DO_REJECT(&f, U1, TF, U3, U1, 0, 1, 0, LEDGER_ALLOWANCE_EXCEEDED);
+    DO_OK(&f, U1, LEDGER_TX_APPROVE, U2, FX_NONE, 0, 50, 0);
+
+    /* the spender of this allowance, and of no other */
+    DO_REJECT(&f, U2, TF, U1, U3, 0, 51, 0, LEDGER_ALLOWANCE_EXCEEDED);
+    DO_OK(&f, U2, TF, U1, U3, 0, 50, 0);       /* U3 holds 50 now; U2 still nothing */
+    DO_REJECT(&f, U2, TF, U1, U3, 0, 1, 0, H); /* spent: allowance 0 */
+    DO_REJECT(&f, U2, TF, U3, U2, 0, 1, 0, H); /* U3 never approved U2 */
+
+    /* pledged shares only, and the lien's beneficiary */
+    ledger_result r = DO_OK(&f, U1, LEDGER_TX_LOCK, U4, FX_NONE, 0, 950, f.now + 1000);
+    uint64_t lien = r.out[0];
+    CHECK_ACCT(&f, U1, 0, 950, 0);
+    DO_REJECT(&f, U1, T, U2, FX_NONE, 0, 1, 0, LEDGER_INSUFFICIENT_SHARES);
+    DO_REJECT(&f, U4, LEDGER_TX_RELEASE, FX_NONE, FX_NONE, 99, 1, 0, LEDGER_LIEN_NOT_FOUND);
+    DO_REJECT(&f, U4, T, U2, FX_NONE, 0, 1, 0, H); /* a beneficiary has standing for liens only */
+    DO_OK(&f, U4, LEDGER_TX_RELEASE, FX_NONE, FX_NONE, lien, 950, 0);
+    DO_REJECT(&f, U4, LEDGER_TX_RELEASE, FX_NONE, FX_NONE, lien, 1, 0, H); /* no lien left */
+
+    /* queued shares only */
+    DO_OK(&f, U3, LEDGER_TX_WITHDRAW_REQUEST, FX_NONE, FX_NONE, 0, 50, 0);
+    CHECK_ACCT(&f, U3, 0, 0, 50);
+    DO_REJECT(&f, U3, T, U2, FX_NONE, 0, 1, 0, LEDGER_INSUFFICIENT_SHARES);
+
+    /* a holder who gave everything away holds nothing again */
+    DO_OK(&f, U1, T, U2, FX_NONE, 0, 950, 0);
+    DO_REJECT(&f, U1, T, U2, FX_NONE, 0, 1, 0, H);
     fx_check(&f);
     fx_close(&f);
 }
@@ -2416,6 +2482,7 @@ int main(void)
     test_report();
     test_admin();
     test_nonce();
+    test_standing();
     test_genesis();
     test_economics();
     check_codes_reached();
