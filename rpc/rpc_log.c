@@ -209,6 +209,16 @@ static bool is_held(const ledger_tx *tx, const ledger_result *res)
            (res->code == LEDGER_REPORT_APR_EXCEEDED || res->code == LEDGER_REPORT_DROP_EXCEEDED);
 }
 
+/* Whether the kind has a field of this name (an output of the same name, fee_set's fee_bps
+ * say, echoes it and is left out: one key per line). */
+static bool is_field(const ledger_kind_info *k, const char *name)
+{
+    for (unsigned f = 0; f < k->field_count; f++)
+        if (strcmp(k->fields[f].name, name) == 0)
+            return true;
+    return false;
+}
+
 /* Append " name=value" for every field of the kind, then the outputs of a success. */
 static size_t tx_fields(char *out, size_t size, const ledger_tx *tx, const ledger_result *res)
 {
@@ -227,7 +237,7 @@ static size_t tx_fields(char *out, size_t size, const ledger_tx *tx, const ledge
         }
     }
     for (unsigned i = 0; k != NULL && res->code == LEDGER_OK && i < 4 && n < size; i++)
-        if (k->out_names[i] != NULL)
+        if (k->out_names[i] != NULL && !is_field(k, k->out_names[i]))
             n += (size_t)snprintf(out + n, size - n, " %s=%" PRIu64, k->out_names[i], res->out[i]);
     return n < size ? n : size - 1;
 }
