@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "rpc_harness.h"
+#include "store_lmdb.h"
 #include "test_util.h"
 
 #if !defined(LSTD_VERIFY) || !defined(LSTD_BACKUP) || !defined(LSTD_INSPECT)
@@ -382,6 +383,87 @@ static void test_bind_first(void)
     rh_free(&s);
 }
 
+/* ---- upgrades ----------------------------------------------------------------------------------
+ */
+
+/* Set the log's format marker (meta key 3, ledger/README.md "The data directory") to format.
+ * Returns: 0 or -1. */
+static int set_log_format(const rh_server *s, uint8_t format)
+{
+    char dir[700];
+    const uint8_t key = 3;
+    store_lmdb *db = NULL;
+    store_txn *txn = NULL;
+    ledger_store view;
+    snprintf(dir, sizeof dir, "%s/ledger", s->data_dir);
+    int rc = store_lmdb_open(&db, dir, NULL);
+    if (rc == 0)
+        rc = store_lmdb_begin(db, true, &txn, &view);
+    if (rc == 0)
+        rc = view.put(view.self, LEDGER_T_META, &key, 1, &format, 1);
+    if (rc == 0)
+        rc = store_lmdb_commit(&txn);
+    store_lmdb_abort(&txn);
+    store_lmdb_close(&db);
+    return rc == 0 ? 0 : -1;
+}
+
+/* The whole file. Out: *len. Returns: malloc'd bytes (the caller frees), NULL when unreadable. */
+static uint8_t *read_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    *len = 0;
+    if (f == NULL)
+        return NULL;
+    for (size_t cap = 0;;) {
+        if (*len == cap) {
+            uint8_t *grown = realloc(buf, cap = cap * 2 + 65536);
+            if (grown == NULL)
+                abort();
+            buf = grown;
+        }
+        size_t n = fread(buf + *len, 1, cap - *len, f);
+        *len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* A ledger whose log names a format this lstd does not know (one a newer lstd wrote) is
+ * refused at open, exit 1, naming the ledger, and left exactly as it was; with its format back
+ * it is served again. */
+static void test_newer_format(void)
+{
+    char log[700], want[800];
+    rh_server *s = prepare(NULL);
+    CHECK(rh_launch(s) == 0);
+    CHECK_U64(rh_stop(s, SIGTERM, 10000), 0);
+    CHECK(set_log_format(s, 3) == 0);
+    snprintf(log, sizeof log, "%s/ledger/data.mdb", s->data_dir);
+    size_t before_len, after_len;
+    uint8_t *before = read_bytes(log, &before_len);
+    CHECK(rh_launch(s) != 0);
+    CHECK(exited_with(s, 1));
+    snprintf(
+        want, sizeof want,
+        " level=error event=open_failed msg=\"cannot open the ledger in %s/ledger: ", s->data_dir);
+    WAIT_LOG(s, want, 1);
+    WAIT_LOG(s, "(STORE_CORRUPT)\"\n", 1);
+    uint8_t *after = read_bytes(log, &after_len);
+    CHECK(before != NULL && after != NULL && before_len == after_len && before_len > 0 &&
+          memcmp(before, after, before_len) == 0);
+    free(before);
+    free(after);
+    CHECK(set_log_format(s, 2) == 0);
+    CHECK(rh_launch(s) == 0);
+    check_answers(s);
+    CHECK_U64(rh_stop(s, SIGTERM, 10000), 0);
+    rh_free(&s);
+}
+
 int main(void)
 {
     rh_init("test_rpc_daemon", 120);
@@ -390,5 +472,6 @@ int main(void)
     test_second_refused();
     test_init_locked();
     test_bind_first();
+    test_newer_format();
     return test_finish("test_rpc_daemon");
 }
