@@ -84,8 +84,8 @@ static const char help_log[] =
     "operator_register, operator_set_active, operator_set_keys, fee_set, param_set, pause_set,\n"
     "role_set, operator_reset (info; warn when rejected); at debug also every batch and every\n"
     "other transaction. Under the journal each line starts with its syslog priority (<3>..<7>).\n"
-    "Refusals at start keep their sentence in msg=\"...\"; usage errors (exit 2) and `lstd init`\n"
-    "print plain `lstd: ...` lines.\n"
+    "Refusals at start keep their sentence in msg=\"...\"; usage errors (exit 2), `lstd init`\n"
+    "and a port already taken (`lstd: cannot bind URL: ...`) print plain `lstd: ...` lines.\n"
     "\n";
 
 static const char help_genesis[] =
