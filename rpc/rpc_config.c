@@ -77,7 +77,7 @@ static const char help_flags[] =
 static const char help_log[] =
     "log (stderr, or --log-file): one line per event, `key=value` fields separated by spaces,\n"
     "a value holding a space or a quote in double quotes:\n"
-    "  ts=2026-12-01T10:00:00.123Z level=info event=ready requests=tcp://127.0.0.1:7440 ...\n"
+    "  ts=2026-12-01T10:00:00.123Z level=info event=ready ledger_id=ID requests=tcp://...\n"
     "Every line starts with ts= (UTC, milliseconds), level= and event=; the fields after them\n"
     "are fixed per event (README.md, Operations, lists them): start, open, ready, reload,\n"
     "stopping, stopped; batch_failed (error); report_held (warn); report, report_accept,\n"
