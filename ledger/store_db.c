@@ -278,8 +278,14 @@ static int read_log(store_db *db, ledger_chain *log_chain, char *msg, size_t siz
     rc = genesis_bytes(&db->rview, &a, &an);
     if (rc == LEDGER_STORE_NOTFOUND)
         return say(msg, size, LEDGER_NOT_INITIALIZED, "%s holds no ledger", db->dir);
-    if (db->rview.get(db->rview.self, LEDGER_T_META, &key, 1, &f, &fn) != 0 || fn != 1 ||
-        f[0] != LOG_FORMAT)
+    bool has_format =
+        db->rview.get(db->rview.self, LEDGER_T_META, &key, 1, &f, &fn) == 0 && fn == 1;
+    if (has_format && f[0] > LOG_FORMAT)
+        return say(msg, size, LEDGER_STORE_CORRUPT,
+                   "%s was written by a newer lstd (log format %u; this version reads %u): run "
+                   "that version or a later one",
+                   db->dir, f[0], LOG_FORMAT);
+    if (!has_format || f[0] != LOG_FORMAT)
         return say(msg, size, LEDGER_STORE_CORRUPT,
                    "%s was written by an older lstd (state inside the log); this version keeps "
                    "state in DIR/checkpoint and cannot open it",

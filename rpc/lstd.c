@@ -9,15 +9,18 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "rpc_config.h"
 #include "rpc_datadir.h"
 #include "rpc_genesis.h"
+#include "rpc_log.h"
 #include "rpc_server.h"
 #include "store_db.h"
 
-#define RELOAD_LINE_MAX 1024
+#define QUOTED_MAX (2 * RPC_PATH_MAX + 8) /* a path as a log field */
+#define USEC_PER_S 1000000u
 
 /* Returns: true if DATA/ledger/data.mdb exists and is not empty. */
 static bool ledger_present(const rpc_config *cfg)
@@ -45,19 +48,22 @@ static int open_store(const rpc_config *cfg, store_db **store)
                             .memory_limit_bytes = limit,
                             .checkpoint_interval_ms = (uint64_t)cfg->checkpoint_s * 1000};
     ledger_dir(cfg, path, sizeof path);
+    char q[QUOTED_MAX];
+    sd_notifyf(0, "STATUS=opening the ledger in %s", path);
     int rc = store_db_open(store, path, &opt, msg, sizeof msg);
     if (rc != 0) {
-        fprintf(stderr, "lstd: cannot open the ledger in %s: %s (%s)\n", path, msg,
-                ledger_err_name(rc));
+        rpc_log_msg(RPC_LOG_ERROR, "open_failed", "cannot open the ledger in %s: %s (%s)", path,
+                    msg, ledger_err_name(rc));
         return -1;
     }
     store_db_stats st;
     store_db_stats_get(*store, &st);
-    fprintf(stderr,
-            "lstd: opened %s in %" PRIu64 " ms: %" PRIu64 " accounts, %" PRIu64
-            " MiB of state and indexes in memory, %" PRIu64 " records replayed %s\n",
-            path, st.open_ms, st.accounts, (st.state_bytes + st.index_bytes) >> 20, st.replayed,
-            st.rebuilt ? "from the genesis (the checkpoint was rebuilt)" : "after the checkpoint");
+    rpc_log(RPC_LOG_INFO, "open",
+            " ledger=%s ms=%" PRIu64 " accounts=%" PRIu64 " memory_mib=%" PRIu64
+            " replayed=%" PRIu64 " durable_seq=%" PRIu64 " rebuilt=%s",
+            rpc_log_quote(q, sizeof q, path), st.open_ms, st.accounts,
+            (st.state_bytes + st.index_bytes) >> 20, st.replayed, st.durable_seq,
+            st.rebuilt ? "true" : "false");
     return 0;
 }
 
@@ -76,7 +82,7 @@ static int create_ledger(const rpc_config *cfg)
 {
     char path[RPC_PATH_MAX + 16];
     if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "lstd: mkdir %s: %s\n", cfg->data_dir, strerror(errno));
+        rpc_log_msg(RPC_LOG_ERROR, "create_failed", "mkdir %s: %s", cfg->data_dir, strerror(errno));
         return -1;
     }
     ledger_dir(cfg, path, sizeof path);
@@ -88,10 +94,10 @@ static int create_ledger(const rpc_config *cfg)
 
 static void refuse_not_empty(const rpc_config *cfg)
 {
-    fprintf(stderr,
-            "lstd: %s is not empty: refusing to create a ledger where one may have been "
-            "(its signatures must never apply to a new one); use an empty directory\n",
-            cfg->data_dir);
+    rpc_log_msg(RPC_LOG_ERROR, "init_refused",
+                "%s is not empty: refusing to create a ledger where one may have been "
+                "(its signatures must never apply to a new one); use an empty directory",
+                cfg->data_dir);
 }
 
 /* lstd init: the emptiness check comes before the lock, so that a directory that is not ours
@@ -101,7 +107,8 @@ static int init(const rpc_config *cfg)
 {
     int lock = -1;
     if (cfg->dev == cfg->has_genesis) {
-        fprintf(stderr, "lstd: init needs exactly one of --dev and a --config with a genesis\n");
+        rpc_log_msg(RPC_LOG_ERROR, "init_refused",
+                    "init needs exactly one of --dev and a --config with a genesis");
         return 1;
     }
     if (!rpc_datadir_unused(cfg->data_dir)) {
@@ -130,113 +137,238 @@ static int check_servable(const rpc_config *cfg, bool *fresh)
     bool unused = rpc_datadir_unused(cfg->data_dir);
     if (cfg->dev && !cfg->has_genesis && unused)
         return 0;
-    fprintf(stderr,
-            "lstd: no ledger in %s (%s/ledger/data.mdb is missing or empty): create one with "
-            "`lstd init`%s; a ledger is never created as a side effect of starting\n",
-            cfg->data_dir, cfg->data_dir,
-            unused ? " (or start with --dev for a development ledger)" : " in an empty directory");
+    rpc_log_msg(RPC_LOG_ERROR, "no_ledger",
+                "no ledger in %s (%s/ledger/data.mdb is missing or empty): create one with "
+                "`lstd init`%s; a ledger is never created as a side effect of starting",
+                cfg->data_dir, cfg->data_dir,
+                unused ? " (or start with --dev for a development ledger)"
+                       : " in an empty directory");
     return -1;
 }
 
-/* Open the ledger to serve, creating the development one first when fresh. */
-static int open_ledger(const rpc_config *cfg, bool fresh, store_db **store)
+/* Open the ledger to serve, creating the development one first when fresh.
+ * Out: id (the ledger's id, for the status line). */
+static int open_ledger(const rpc_config *cfg, bool fresh, store_db **store,
+                       char id[LEDGER_ID_MAX + 1])
 {
+    ledger_genesis g;
     if (fresh && create_ledger(cfg) != 0)
         return -1;
     if (open_store(cfg, store) != 0)
         return -1;
-    if (rpc_genesis_check(*store, cfg) != 0) {
+    if (rpc_genesis_check(*store, cfg) != 0 ||
+        ledger_genesis_read(store_db_view(*store), &g) != LEDGER_OK) {
         store_db_close(store);
         return -1;
     }
+    memcpy(id, g.ledger_id, LEDGER_ID_MAX + 1);
     return 0;
 }
 
-/* Append ", name" (or "name" first) to a list. */
-static void list_add(char *list, size_t size, const char *name)
+/* Append ",item" (or "item" first) to a comma-separated list. */
+static void list_add(char *list, size_t size, const char *item)
 {
     size_t used = strlen(list);
-    snprintf(list + used, size - used, "%s%s", used > 0 ? ", " : "", name);
+    snprintf(list + used, size - used, "%s%s", used > 0 ? "," : "", item);
 }
 
-/* SIGHUP: read the arguments again exactly as at start (the --config file where it appears,
- * the flags after it still overriding it), apply what is safe to change while running
- * (batch-max) and name what would need a restart. One line on stderr. */
+static uint64_t monotonic_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * USEC_PER_S + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Point the log at path again (the same file after logrotate renamed it, or a new one).
+ * Returns: 0, or -1 (said in the log, which stays where it was). */
+static int log_reopen(const char *path)
+{
+    char err[RPC_PATH_MAX + 128];
+    if (rpc_log_open(path, err, sizeof err) == 0)
+        return 0;
+    rpc_log_msg(RPC_LOG_ERROR, "log_reopen_failed", "%s; the log stays where it was", err);
+    return -1;
+}
+
+/* The settings a reload applies (batch_max, log_level, log_file) go from running to next.
+ * Out: applied (a list of what changed). */
+static void reload_apply(rpc_server *server, rpc_config *running, const rpc_config *next,
+                         char *applied, size_t size)
+{
+    char item[96];
+    if (next->batch_max != running->batch_max) {
+        snprintf(item, sizeof item, "batch_max:%u->%u", running->batch_max, next->batch_max);
+        list_add(applied, size, item);
+        rpc_server_set_batch_max(server, next->batch_max);
+        running->batch_max = next->batch_max;
+    }
+    if (next->log_level != running->log_level) {
+        snprintf(item, sizeof item, "log_level:%s->%s",
+                 rpc_log_level_name((rpc_log_level)running->log_level),
+                 rpc_log_level_name((rpc_log_level)next->log_level));
+        list_add(applied, size, item);
+        rpc_log_set_level((rpc_log_level)next->log_level);
+        running->log_level = next->log_level;
+    }
+    if (strcmp(next->log_file, running->log_file) != 0 && log_reopen(next->log_file) == 0) {
+        list_add(applied, size, "log_file");
+        memcpy(running->log_file, next->log_file, sizeof running->log_file);
+    } else {
+        log_reopen(running->log_file); /* logrotate: the same path, a new file */
+    }
+}
+
+/* The settings that differ between running and next and would need a restart. Out: list. */
+static void reload_restart_list(const rpc_config *running, const rpc_config *next, char *list,
+                                size_t size)
+{
+    if (strcmp(next->endpoint, running->endpoint) != 0)
+        list_add(list, size, "endpoint");
+    if (strcmp(next->events_endpoint, running->events_endpoint) != 0)
+        list_add(list, size, "events");
+    if (strcmp(next->data_dir, running->data_dir) != 0)
+        list_add(list, size, "data");
+    if (next->verify_threads != running->verify_threads)
+        list_add(list, size, "verify_threads");
+    if (next->queue_max != running->queue_max)
+        list_add(list, size, "queue_max");
+    if (next->durability != running->durability)
+        list_add(list, size, "durability");
+    if (next->memory_limit_mb != running->memory_limit_mb)
+        list_add(list, size, "memory_limit_mb");
+    if (next->checkpoint_s != running->checkpoint_s)
+        list_add(list, size, "checkpoint_s");
+}
+
+/* SIGHUP: reopen the log, read the arguments again exactly as at start (the --config file
+ * where it appears, the flags after it still overriding it), apply what is safe to change
+ * while running (batch_max, log_level, log_file) and name what would need a restart. One
+ * log line, event=reload. */
 static void reload(rpc_server *server, rpc_config *running, int argc, char **argv)
 {
     rpc_config next;
-    char err[512], applied[128] = "", restart[256] = "";
-    if (running->config_path[0] == '\0') {
-        fprintf(stderr, "lstd: SIGHUP: no --config file to read again; settings unchanged "
-                        "(batch-max is the one setting a reload can change)\n");
-        return;
-    }
+    char err[512], applied[256] = "", restart[256] = "", q[QUOTED_MAX];
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading", monotonic_usec());
     rpc_config_defaults(&next);
-    if (rpc_config_parse_args(&next, argc, argv, err, sizeof err) != 0) {
-        fprintf(stderr, "lstd: SIGHUP: kept the running settings: %s\n", err);
+    if (running->config_path[0] == '\0') {
+        log_reopen(running->log_file);
+        rpc_log(RPC_LOG_INFO, "reload",
+                " config=none outcome=unchanged msg=\"no --config file to read again; the log "
+                "was reopened, settings are unchanged\"");
         return;
     }
-    if (next.batch_max != running->batch_max) {
-        snprintf(applied, sizeof applied, "batch-max %u -> %u", running->batch_max, next.batch_max);
-        rpc_server_set_batch_max(server, next.batch_max);
-        running->batch_max = next.batch_max;
+    rpc_log_quote(q, sizeof q, running->config_path);
+    if (rpc_config_parse_args(&next, argc, argv, err, sizeof err) != 0) {
+        char why[sizeof err + 64];
+        log_reopen(running->log_file);
+        snprintf(why, sizeof why, "kept the running settings: %s", err);
+        rpc_log(RPC_LOG_ERROR, "reload", " config=%s outcome=kept msg=%s", q,
+                rpc_log_quote(err, sizeof err, why));
+        return;
     }
-    if (strcmp(next.endpoint, running->endpoint) != 0)
-        list_add(restart, sizeof restart, "endpoint");
-    if (strcmp(next.events_endpoint, running->events_endpoint) != 0)
-        list_add(restart, sizeof restart, "events");
-    if (strcmp(next.data_dir, running->data_dir) != 0)
-        list_add(restart, sizeof restart, "data");
-    if (next.verify_threads != running->verify_threads)
-        list_add(restart, sizeof restart, "verify-threads");
-    if (next.queue_max != running->queue_max)
-        list_add(restart, sizeof restart, "queue-max");
-    if (next.durability != running->durability)
-        list_add(restart, sizeof restart, "durability");
-    if (next.memory_limit_mb != running->memory_limit_mb)
-        list_add(restart, sizeof restart, "memory-limit-mb");
-    if (next.checkpoint_s != running->checkpoint_s)
-        list_add(restart, sizeof restart, "checkpoint-s");
-    if (next.has_genesis != running->has_genesis ||
-        memcmp(&next.genesis, &running->genesis, sizeof next.genesis) != 0)
-        list_add(restart, sizeof restart, "the genesis (it never changes: ignored)");
-    char what[RELOAD_LINE_MAX];
-    if (applied[0] == '\0' && restart[0] == '\0')
-        snprintf(what, sizeof what, "nothing changed");
-    else
-        snprintf(what, sizeof what, "applied %s%s%s", applied[0] != '\0' ? applied : "nothing",
-                 restart[0] != '\0' ? "; not applied, needs a restart: " : "", restart);
-    fprintf(stderr, "lstd: SIGHUP: read %s again: %s\n", running->config_path, what);
+    reload_apply(server, running, &next, applied, sizeof applied);
+    reload_restart_list(running, &next, restart, sizeof restart);
+    bool genesis = next.has_genesis != running->has_genesis ||
+                   memcmp(&next.genesis, &running->genesis, sizeof next.genesis) != 0;
+    rpc_log(RPC_LOG_INFO, "reload", " config=%s outcome=%s%s%s%s%s%s", q,
+            applied[0] != '\0' || restart[0] != '\0' || genesis ? "applied" : "unchanged",
+            applied[0] != '\0' ? " applied=" : "", applied,
+            restart[0] != '\0' ? " needs_restart=" : "", restart,
+            genesis ? " ignored=genesis" : "");
+}
+
+/* Wait for the next signal in signals; with the systemd watchdog on (every_usec > 0) wake
+ * every every_usec to tell systemd the main loop is alive. Returns: the signal. */
+static int next_signal(const sigset_t *signals, uint64_t every_usec)
+{
+    for (;;) {
+        int sig = 0;
+        if (every_usec == 0) {
+            if (sigwait(signals, &sig) == 0)
+                return sig;
+            continue;
+        }
+        struct timespec t = {(time_t)(every_usec / USEC_PER_S),
+                             (long)(every_usec % USEC_PER_S) * 1000};
+        sig = sigtimedwait(signals, NULL, &t);
+        if (sig > 0)
+            return sig;
+        if (errno == EAGAIN)
+            sd_notify(0, "WATCHDOG=1");
+    }
+}
+
+/* The watchdog interval: half of $WATCHDOG_USEC when systemd set it for this process, else 0. */
+static uint64_t watchdog_every_usec(void)
+{
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+        return 0;
+    return usec / 2 > 0 ? usec / 2 : 1;
+}
+
+static void notify_serving(const rpc_config *cfg, const char *id)
+{
+    sd_notifyf(0, "READY=1\nSTATUS=serving ledger %s: requests %s, events %s", id, cfg->endpoint,
+               cfg->events_endpoint);
 }
 
 /* Serve until SIGINT or SIGTERM; SIGHUP reloads. The order: check, lock the data directory,
  * bind the sockets, and only then create (--dev, unused directory) or open the ledger, so a
- * second lstd or a taken port fails before anything is written. Returns: the exit status. */
+ * second lstd or a taken port fails before anything is written. Under systemd, READY=1 follows
+ * the ready line and STOPPING=1 the stop signal. Returns: the exit status. */
 static int serve(rpc_config *cfg, int argc, char **argv, const sigset_t *signals)
 {
     bool fresh;
     int lock = -1;
+    char id[LEDGER_ID_MAX + 1];
     rpc_server *server = NULL;
     store_db *store = NULL;
     if (check_servable(cfg, &fresh) != 0 || rpc_datadir_lock(cfg->data_dir, &lock) != 0)
         return 1;
     /* under the lock: another lstd may have created the ledger since the check */
     if (check_servable(cfg, &fresh) != 0 || rpc_server_bind(&server, cfg) != 0 ||
-        open_ledger(cfg, fresh, &store) != 0 || rpc_server_start(server, store) != 0) {
+        open_ledger(cfg, fresh, &store, id) != 0 || rpc_server_start(server, store) != 0) {
         rpc_server_stop(&server);
         store_db_close(&store);
         rpc_datadir_unlock(&lock);
         return 1;
     }
-    int sig = 0;
-    while (sigwait(signals, &sig) == 0 && sig == SIGHUP)
+    uint64_t watchdog_usec = watchdog_every_usec();
+    notify_serving(cfg, id);
+    if (watchdog_usec > 0)
+        sd_notify(0, "WATCHDOG=1");
+    int sig;
+    while ((sig = next_signal(signals, watchdog_usec)) == SIGHUP) {
         reload(server, cfg, argc, argv);
-    fprintf(stderr, "lstd: %s: finishing requests in flight\n",
-            sig == SIGINT ? "SIGINT" : "SIGTERM");
+        notify_serving(cfg, id);
+    }
+    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    sd_notifyf(0, "STOPPING=1\nSTATUS=%s: finishing requests in flight", name);
+    rpc_log(RPC_LOG_INFO, "stopping", " signal=%s msg=\"finishing requests in flight\"", name);
     rpc_server_stop(&server);
     store_db_close(&store);
     rpc_datadir_unlock(&lock);
-    fprintf(stderr, "lstd: stopped\n");
+    rpc_log(RPC_LOG_INFO, "stopped", " exit=0");
+    return 0;
+}
+
+/* Logging for serving: the level and the file from the settings, then the start line.
+ * Returns: 0, or -1 (the file cannot be opened; said on stderr). */
+static int log_start(const rpc_config *cfg)
+{
+    char err[RPC_PATH_MAX + 128], data[QUOTED_MAX], config[QUOTED_MAX], file[QUOTED_MAX];
+    rpc_log_set_level((rpc_log_level)cfg->log_level);
+    if (rpc_log_open(cfg->log_file, err, sizeof err) != 0) {
+        rpc_log_msg(RPC_LOG_ERROR, "log_open_failed", "%s", err);
+        return -1;
+    }
+    rpc_log(RPC_LOG_INFO, "start", " version=%s pid=%ld data=%s config=%s log_level=%s log_file=%s",
+            LSTD_VERSION, (long)getpid(), rpc_log_quote(data, sizeof data, cfg->data_dir),
+            cfg->config_path[0] != '\0' ? rpc_log_quote(config, sizeof config, cfg->config_path)
+                                        : "none",
+            rpc_log_level_name((rpc_log_level)cfg->log_level),
+            cfg->log_file[0] != '\0' ? rpc_log_quote(file, sizeof file, cfg->log_file) : "stderr");
     return 0;
 }
 
@@ -270,7 +402,14 @@ int main(int argc, char **argv)
         rpc_config_help(stdout);
         return 0;
     }
-    if (is_init)
+    if (is_init) {
+        rpc_log_set_plain(true); /* an operator at a terminal: plain sentences on stderr */
         return init(&cfg);
-    return serve(&cfg, argc, argv, &signals);
+    }
+    if (log_start(&cfg) != 0)
+        return 1;
+    int rc = serve(&cfg, argc, argv, &signals);
+    if (rc != 0)
+        rpc_log(RPC_LOG_ERROR, "stopped", " exit=%d", rc);
+    return rc;
 }

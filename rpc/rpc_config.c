@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rpc_log.h"
 #include "store_lmdb.h"
 
 static const char help_text[] =
@@ -33,16 +34,23 @@ static const char help_text[] =
     "Serving binds both sockets before it creates or opens anything: a port already taken is\n"
     "exit 1 with no ledger and no keys created.\n"
     "SIGINT/SIGTERM: stop accepting, commit and answer what is in flight, exit 0.\n"
-    "SIGHUP: never stops lstd. It reads its arguments again (the --config file where it\n"
-    "appears, later flags still overriding it) and applies batch-max, the one setting that is\n"
-    "safe to change while running; any other setting that changed is named as needing a\n"
-    "restart (endpoints, data, verify-threads, queue-max, durability, memory-limit-mb,\n"
-    "checkpoint-s; the genesis never changes). One line on stderr says what it did; a file that no "
-    "longer parses is reported\n"
-    "and nothing changes.\n"
+    "SIGHUP: never stops lstd. It reopens the log file (so logrotate can rename it), reads\n"
+    "its arguments again (the --config file where it appears, later flags still overriding\n"
+    "it) and applies batch_max, log_level and log_file, the settings that are safe to change\n"
+    "while running; any other setting that changed is named as needing a restart (endpoint,\n"
+    "events, data, verify_threads, queue_max, durability, memory_limit_mb, checkpoint_s; the\n"
+    "genesis never changes). One log line (event=reload) says what it did; a file that no\n"
+    "longer parses is reported and nothing changes.\n"
+    "Under systemd (Type=notify; $NOTIFY_SOCKET set) lstd reports READY=1 once serving (after\n"
+    "the ready line), RELOADING=1 and READY=1 around a SIGHUP, STOPPING=1 at SIGINT/SIGTERM,\n"
+    "STATUS= lines, and WATCHDOG=1 every half of WatchdogSec when the unit sets it. Without\n"
+    "$NOTIFY_SOCKET nothing of this happens.\n"
     "An unknown flag or key is a usage error (exit 2) naming the closest known one.\n"
-    "\n"
-    "flags (each also a config-file key without the dashes, e.g. `batch-max = 1024`):\n"
+    "\n";
+
+static const char help_flags[] =
+    "flags (each also a config-file key: the flag's name with '_' for '-', e.g.\n"
+    "`batch_max = 1024` for --batch-max 1024):\n"
     "  --endpoint URL        request socket (ROUTER)        default tcp://127.0.0.1:7440\n"
     "  --events URL          event socket (PUB)             default tcp://127.0.0.1:7441\n"
     "  --data DIR            data directory                 default ./lstd-data\n"
@@ -60,10 +68,27 @@ static const char help_text[] =
     "  --checkpoint-s N      seconds between checkpoints of the changed state (default 10,\n"
     "                        1..3600): longer costs less while running, and replays more at\n"
     "                        the start after a crash (a clean stop checkpoints last)\n"
+    "  --log-level LEVEL     error, warn, info (default) or debug\n"
+    "  --log-file FILE       append the log to FILE (created mode 0640) instead of stderr;\n"
+    "                        stderr itself is redirected there too; SIGHUP reopens it\n"
     "  --config FILE         read `key = value` lines from FILE at this point\n"
     "  --dev                 allow creating a development ledger (see above; flag only)\n"
     "  --version             print \"lstd VERSION\" and exit\n"
     "  --help                this text\n"
+    "\n";
+
+static const char help_log[] =
+    "log (stderr, or --log-file): one line per event, `key=value` fields separated by spaces,\n"
+    "a value holding a space or a quote in double quotes:\n"
+    "  ts=2026-12-01T10:00:00.123Z level=info event=ready ledger_id=ID requests=tcp://...\n"
+    "Every line starts with ts= (UTC, milliseconds), level= and event=; the fields after them\n"
+    "are fixed per event (README.md, Operations, lists them): start, open, ready, reload,\n"
+    "stopping, stopped; batch_failed (error); report_held (warn); report, report_accept,\n"
+    "operator_register, operator_set_active, operator_set_keys, fee_set, param_set, pause_set,\n"
+    "role_set, operator_reset (info; warn when rejected); at debug also every batch and every\n"
+    "other transaction. Under the journal each line starts with its syslog priority (<3>..<7>).\n"
+    "Refusals at start keep their sentence in msg=\"...\"; usage errors (exit 2), `lstd init`\n"
+    "and a port already taken (`lstd: cannot bind URL: ...`) print plain `lstd: ...` lines.\n"
     "\n";
 
 static const char help_genesis[] =
@@ -84,9 +109,9 @@ static const char help_genesis[] =
 /* Every name set_service, set_genesis_identity and set_genesis_setting accept (with the
  * parameters' lowercase names), and the flags that are not keys: the candidates of "did you
  * mean". test_rpc_names checks these lists against the functions. */
-static const char *const service_keys[] = {"endpoint",       "events",          "data",
-                                           "verify-threads", "batch-max",       "queue-max",
-                                           "durability",     "memory-limit-mb", "checkpoint-s"};
+static const char *const service_keys[] = {
+    "endpoint",   "events",          "data",         "verify_threads", "batch_max", "queue_max",
+    "durability", "memory_limit_mb", "checkpoint_s", "log_level",      "log_file"};
 static const char *const flag_only[] = {"config", "dev", "help", "version"};
 static const char *const genesis_keys[] = {"ledger_id",   "admin",        "custodian",
                                            "treasury",    "operator",     "decimals",
@@ -149,16 +174,29 @@ static void param_lower(unsigned num, char out[40])
     out[i] = '\0';
 }
 
+/* A name with every `from` replaced by `to`: a key's flag (batch_max: --batch-max) or back.
+ * Out: out (NAME_LEN_MAX + 1 bytes; a longer name is cut). */
+static void flag_spelling(const char *name, char from, char to, char *out)
+{
+    size_t i = 0;
+    for (; name[i] != '\0' && i < NAME_LEN_MAX; i++)
+        out[i] = name[i] == from ? to : name[i];
+    out[i] = '\0';
+}
+
 /* "; did you mean --batch-max?" (a flag) or "; did you mean vest_s?" (a config-file key) for
  * name (without dashes), or "" when nothing is close. Out: out. */
 static void suggest_setting(const char *name, bool file_key, char *out, size_t size)
 {
     char params[LEDGER_PARAM_COUNT][40];
+    char flags[ARRAY_LEN(service_keys)][NAME_LEN_MAX + 1];
     const char *names[ARRAY_LEN(service_keys) + ARRAY_LEN(flag_only) + ARRAY_LEN(genesis_keys) +
                       LEDGER_PARAM_COUNT];
     size_t n = 0;
-    for (size_t i = 0; i < ARRAY_LEN(service_keys); i++)
-        names[n++] = service_keys[i];
+    for (size_t i = 0; i < ARRAY_LEN(service_keys); i++) {
+        flag_spelling(service_keys[i], '_', '-', flags[i]);
+        names[n++] = file_key ? service_keys[i] : flags[i];
+    }
     for (size_t i = 0; !file_key && i < ARRAY_LEN(flag_only); i++)
         names[n++] = flag_only[i];
     for (size_t i = 0; file_key && i < ARRAY_LEN(genesis_keys); i++)
@@ -177,6 +215,8 @@ static void suggest_setting(const char *name, bool file_key, char *out, size_t s
 void rpc_config_help(FILE *out)
 {
     fputs(help_text, out);
+    fputs(help_flags, out);
+    fputs(help_log, out);
     fputs(help_genesis, out);
 }
 
@@ -192,6 +232,7 @@ void rpc_config_defaults(rpc_config *cfg)
     cfg->queue_max = 16384;
     cfg->durability = STORE_SYNC;
     cfg->checkpoint_s = 10;
+    cfg->log_level = RPC_LOG_INFO;
     ledger_genesis_defaults(&cfg->genesis);
 }
 
@@ -261,16 +302,25 @@ static int set_service(rpc_config *cfg, const char *key, const char *v)
         return set_copy(cfg->events_endpoint, v) == 0 ? 1 : -1;
     if (strcmp(key, "data") == 0)
         return set_copy(cfg->data_dir, v) == 0 ? 1 : -1;
-    if (strcmp(key, "verify-threads") == 0)
+    if (strcmp(key, "verify_threads") == 0)
         return set_unsigned(&cfg->verify_threads, v, 1, 64) == 0 ? 1 : -1;
-    if (strcmp(key, "batch-max") == 0)
+    if (strcmp(key, "batch_max") == 0)
         return set_unsigned(&cfg->batch_max, v, 1, 65536) == 0 ? 1 : -1;
-    if (strcmp(key, "queue-max") == 0)
+    if (strcmp(key, "queue_max") == 0)
         return set_unsigned(&cfg->queue_max, v, 1, 1048576) == 0 ? 1 : -1;
-    if (strcmp(key, "memory-limit-mb") == 0)
+    if (strcmp(key, "memory_limit_mb") == 0)
         return set_unsigned(&cfg->memory_limit_mb, v, 0, 1u << 30) == 0 ? 1 : -1;
-    if (strcmp(key, "checkpoint-s") == 0)
+    if (strcmp(key, "checkpoint_s") == 0)
         return set_unsigned(&cfg->checkpoint_s, v, 1, 3600) == 0 ? 1 : -1;
+    if (strcmp(key, "log_file") == 0)
+        return set_copy(cfg->log_file, v) == 0 ? 1 : -1;
+    if (strcmp(key, "log_level") == 0) {
+        rpc_log_level level;
+        if (rpc_log_level_parse(v, &level) != 0)
+            return -1;
+        cfg->log_level = (int)level;
+        return 1;
+    }
     if (strcmp(key, "durability") == 0) {
         if (strcmp(v, "sync") == 0)
             cfg->durability = STORE_SYNC;
@@ -477,7 +527,10 @@ int rpc_config_parse_args(rpc_config *cfg, int argc, char **argv, char *err, siz
             cfg->dev = true;
             continue;
         }
-        if (strncmp(a, "--", 2) != 0 || !flag_with_value(a + 2))
+        char key[NAME_LEN_MAX + 1] = ""; /* one spelling each: --batch-max, batch_max */
+        if (strncmp(a, "--", 2) == 0 && strchr(a + 2, '_') == NULL && strlen(a + 2) <= NAME_LEN_MAX)
+            flag_spelling(a + 2, '-', '_', key);
+        if (!flag_with_value(key))
             return unknown_argument(a, err, err_size);
         if (i + 1 >= argc) {
             snprintf(err, err_size, "%s needs a value (see --help)", a);
@@ -493,7 +546,7 @@ int rpc_config_parse_args(rpc_config *cfg, int argc, char **argv, char *err, siz
             }
             continue;
         }
-        if (set_service(cfg, a + 2, v) != 1) {
+        if (set_service(cfg, key, v) != 1) {
             snprintf(err, err_size, "%s %s: bad value (see --help)", a, v);
             return -1;
         }

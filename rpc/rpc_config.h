@@ -20,6 +20,8 @@ typedef struct rpc_config {
     int durability;           /* enum store_durability */
     unsigned memory_limit_mb; /* state + indexes must fit; 0: three quarters of physical memory */
     unsigned checkpoint_s;    /* seconds between checkpoints of changed state (1..3600) */
+    int log_level;            /* enum rpc_log_level (default info) */
+    char log_file[RPC_PATH_MAX]; /* "" : stderr */
     bool help;
     bool version; /* --version: print "lstd VERSION" and exit */
     bool dev;     /* --dev: a development ledger may be created in an unused data directory */
@@ -31,13 +33,14 @@ typedef struct rpc_config {
 
 /** Fill cfg with the embedded defaults: endpoints tcp://127.0.0.1:7440 and :7441, data
  *  directory ./lstd-data, verification threads = online CPUs, batch_max 4096,
- *  queue_max 16384, durability sync. */
+ *  queue_max 16384, durability sync, checkpoint_s 10, log_level info, log_file "" (stderr). */
 void rpc_config_defaults(rpc_config *cfg);
 
 /** Apply command-line flags (argv[1..]); --config FILE is read where it appears, so later
- *  flags override the file. Out: err (a message naming the bad flag or line; an unknown flag
- *  or key names the closest known one: "did you mean --batch-max?").
- *  Returns: 0, or -1 on a usage error. */
+ *  flags override the file. Every setting has one name: `batch_max` in a file, `--batch-max`
+ *  as a flag (the key with '-' for '_'); the other spelling is unknown, with a suggestion. Out: err
+ * (a message naming the bad flag or line; an unknown flag or key names the closest known one: "did
+ * you mean --batch-max?"). Returns: 0, or -1 on a usage error. */
 int rpc_config_parse_args(rpc_config *cfg, int argc, char **argv, char *err, size_t err_size);
 
 /** Read a config file of `key = value` lines ('#' comments). Returns: 0 or -1 (err set). */

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rpc_log.h"
+
 #define LOCK_PATH_MAX 1024
 #define PID_TEXT_MAX 32
 
@@ -61,38 +63,39 @@ int rpc_datadir_lock(const char *dir, int *fd)
     char path[LOCK_PATH_MAX];
     *fd = -1;
     if (snprintf(path, sizeof path, "%s/%s", dir, RPC_LOCK_FILE) >= (int)sizeof path) {
-        fprintf(stderr, "lstd: %s: path too long\n", dir);
+        rpc_log_msg(RPC_LOG_ERROR, "lock_failed", "%s: path too long", dir);
         return -1;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "lstd: mkdir %s: %s\n", dir, strerror(errno));
+        rpc_log_msg(RPC_LOG_ERROR, "lock_failed", "mkdir %s: %s", dir, strerror(errno));
         return -1;
     }
     int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (f < 0) {
-        fprintf(stderr, "lstd: cannot open the lock file %s: %s\n", path, strerror(errno));
+        rpc_log_msg(RPC_LOG_ERROR, "lock_failed", "cannot open the lock file %s: %s", path,
+                    strerror(errno));
         return -1;
     }
     if (flock(f, LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
         long pid = err == EWOULDBLOCK ? holder_pid(f) : 0;
         if (err != EWOULDBLOCK)
-            fprintf(stderr, "lstd: cannot lock %s: %s\n", path, strerror(err));
+            rpc_log_msg(RPC_LOG_ERROR, "lock_failed", "cannot lock %s: %s", path, strerror(err));
         else if (pid > 0)
-            fprintf(stderr,
-                    "lstd: %s is in use by another lstd (pid %ld holds %s); one process per "
-                    "ledger: stop that one first\n",
-                    dir, pid, path);
+            rpc_log_msg(RPC_LOG_ERROR, "datadir_in_use",
+                        "%s is in use by another lstd (pid %ld holds %s); one process per "
+                        "ledger: stop that one first",
+                        dir, pid, path);
         else
-            fprintf(stderr,
-                    "lstd: %s is in use by another process (it holds %s); one process per "
-                    "ledger: stop that one first\n",
-                    dir, path);
+            rpc_log_msg(RPC_LOG_ERROR, "datadir_in_use",
+                        "%s is in use by another process (it holds %s); one process per "
+                        "ledger: stop that one first",
+                        dir, path);
         close(f);
         return -1;
     }
     if (write_pid(f) != 0) {
-        fprintf(stderr, "lstd: cannot write %s: %s\n", path, strerror(errno));
+        rpc_log_msg(RPC_LOG_ERROR, "lock_failed", "cannot write %s: %s", path, strerror(errno));
         close(f);
         return -1;
     }

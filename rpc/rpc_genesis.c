@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "rpc_log.h"
 
 int rpc_key_write(const char *path, const uint8_t seckey[32])
 {
@@ -110,10 +111,10 @@ static int set_times(ledger_genesis *g, uint64_t now)
     g->timestamp = now;
     if (g->epoch_origin <= now)
         return 0;
-    fprintf(stderr,
-            "lstd: epoch_origin %" PRIu64 " is after the genesis time %" PRIu64
-            " (now): epoch 0 must have started when the ledger is created\n",
-            g->epoch_origin, now);
+    rpc_log_msg(RPC_LOG_ERROR, "genesis_refused",
+                "epoch_origin %" PRIu64 " is after the genesis time %" PRIu64
+                " (now): epoch 0 must have started when the ledger is created",
+                g->epoch_origin, now);
     return -1;
 }
 
@@ -124,8 +125,8 @@ static int dev_key(const rpc_config *cfg, const char *role, uint8_t pub[32])
     uint8_t sec[32];
     snprintf(path, sizeof path, "%s/keys/%s.key", cfg->data_dir, role);
     if (crypto_keygen(sec, pub) != 0 || rpc_key_write(path, sec) != 0) {
-        fprintf(stderr, "lstd: cannot write %s: %s\n", path,
-                errno == EEXIST ? "exists (refusing to overwrite a key)" : strerror(errno));
+        rpc_log_msg(RPC_LOG_ERROR, "create_failed", "cannot write %s: %s", path,
+                    errno == EEXIST ? "exists (refusing to overwrite a key)" : strerror(errno));
         crypto_wipe(sec, sizeof sec);
         return -1;
     }
@@ -143,14 +144,15 @@ static int salt_ledger_id(char id[LEDGER_ID_MAX + 1], const char *name)
     char hex[2 * RPC_SALT_BYTES + 1];
     size_t n = strlen(name);
     if (n == 0 || n > RPC_LEDGER_NAME_MAX) {
-        fprintf(stderr,
-                "lstd: ledger_id must be 1..%d characters: init appends '-' and %d random hex "
-                "digits\n",
-                RPC_LEDGER_NAME_MAX, 2 * RPC_SALT_BYTES);
+        rpc_log_msg(RPC_LOG_ERROR, "genesis_refused",
+                    "ledger_id must be 1..%d characters: init appends '-' and %d random hex "
+                    "digits",
+                    RPC_LEDGER_NAME_MAX, 2 * RPC_SALT_BYTES);
         return -1;
     }
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
-        fprintf(stderr, "lstd: the OS random source failed: %s\n", strerror(errno));
+        rpc_log_msg(RPC_LOG_ERROR, "create_failed", "the OS random source failed: %s",
+                    strerror(errno));
         return -1;
     }
     ledger_hex(hex, rnd, sizeof rnd);
@@ -166,7 +168,7 @@ static int dev_genesis(const rpc_config *cfg, ledger_genesis *g, uint64_t now)
         return -1;
     snprintf(path, sizeof path, "%s/keys", cfg->data_dir);
     if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "lstd: mkdir %s: %s\n", path, strerror(errno));
+        rpc_log_msg(RPC_LOG_ERROR, "create_failed", "mkdir %s: %s", path, strerror(errno));
         return -1;
     }
     g->operator_count = 1;
@@ -218,11 +220,11 @@ int rpc_genesis_create(const char *ledger_dir, const rpc_config *cfg, uint64_t n
     store_db_options opt = {.durability = cfg->durability};
     int rc = store_db_create(ledger_dir, g, &opt);
     if (rc == LEDGER_ALREADY_INITIALIZED) {
-        fprintf(stderr, "lstd: %s already holds a ledger\n", cfg->data_dir);
+        rpc_log_msg(RPC_LOG_ERROR, "init_refused", "%s already holds a ledger", cfg->data_dir);
         return -1;
     }
     if (rc != 0) {
-        fprintf(stderr, "lstd: genesis refused: %s\n", ledger_err_name(rc));
+        rpc_log_msg(RPC_LOG_ERROR, "genesis_refused", "genesis refused: %s", ledger_err_name(rc));
         return -1;
     }
     if (g == &dev)
@@ -237,13 +239,14 @@ int rpc_genesis_check(store_db *db, const rpc_config *cfg)
     ledger_genesis existing;
     int rc = ledger_genesis_read(store_db_view(db), &existing);
     if (rc != LEDGER_OK) {
-        fprintf(stderr, "lstd: %s holds no readable ledger: %s\n", cfg->data_dir,
-                ledger_err_name(rc));
+        rpc_log_msg(RPC_LOG_ERROR, "genesis_mismatch", "%s holds no readable ledger: %s",
+                    cfg->data_dir, ledger_err_name(rc));
         return -1;
     }
     if (cfg->has_genesis && !same_genesis(&cfg->genesis, &existing)) {
-        fprintf(stderr, "lstd: %s holds ledger %s, not the configured genesis\n", cfg->data_dir,
-                existing.ledger_id);
+        rpc_log_msg(RPC_LOG_ERROR, "genesis_mismatch",
+                    "%s holds ledger %s, not the configured genesis", cfg->data_dir,
+                    existing.ledger_id);
         return -1;
     }
     return 0;

@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "crypto.h"
+#include "rpc_log.h"
 #include "rpc_reply.h"
 #include "rpc_request.h"
 
@@ -303,6 +304,12 @@ typedef struct out_event {
     size_t at, topic_len, len;
 } out_event;
 
+/* A recorded transaction the log must show once its batch is durable (rpc_log_tx). */
+typedef struct tx_note {
+    ledger_tx tx;
+    ledger_result res;
+} tx_note;
+
 /* A batch between the sequencer (which applies it and encodes every reply and event) and the
  * log thread (which sends them once the batch is durable, then frees this). */
 typedef struct batch_job {
@@ -313,6 +320,8 @@ typedef struct batch_job {
     msgpack_sbuffer replies, events;
     out_event *evs;
     size_t nev, ev_cap;
+    tx_note *notes; /* reports and admin kinds (every kind at debug) */
+    size_t nnotes, notes_cap;
 } batch_job;
 
 static void job_free(batch_job *j)
@@ -321,6 +330,7 @@ static void job_free(batch_job *j)
     msgpack_sbuffer_destroy(&j->events);
     free(j->msgs);
     free(j->evs);
+    free(j->notes);
     free(j);
 }
 
@@ -415,6 +425,20 @@ static int job_event(batch_job *j, const char *topic, const msgpack_sbuffer *pay
     return 0;
 }
 
+/* Keep a transaction for the log (dropped when there is no memory: the history has it). */
+static void job_note(batch_job *j, const ledger_tx *tx, const ledger_result *res)
+{
+    if (j->nnotes == j->notes_cap) {
+        size_t cap = j->notes_cap ? j->notes_cap * 2 : 8;
+        tx_note *n = realloc(j->notes, cap * sizeof *n);
+        if (n == NULL)
+            return;
+        j->notes = n;
+        j->notes_cap = cap;
+    }
+    j->notes[j->nnotes++] = (tx_note){*tx, *res};
+}
+
 /* Every record of the batch, under its kind topic and each account it names. */
 static void encode_events(batch_job *j, ledger_store *view)
 {
@@ -496,11 +520,15 @@ static int apply_fn(void *ctx, ledger_store *view)
         return rc;
     if (any_tx)
         j->seq_end = b.chain.next_seq;
+    j->nnotes = 0;
     for (uint64_t i = 0; i < j->n; i++) {
         item *it = &s->ring[(j->first + i) % s->cap];
         item_enc e = {s, it, &s->results[i], view, j->now};
         if (!j->msgs[i].final && job_reply(j, &j->msgs[i], enc_item, &e) != 0)
             return LEDGER_NO_MEMORY;
+        if (it->req.is_tx && it->error == 0 && !s->results[i].duplicate &&
+            rpc_log_tx_wanted(it->req.tx.kind))
+            job_note(j, &it->req.tx, &s->results[i]);
     }
     encode_events(j, view);
     return LEDGER_OK;
@@ -516,8 +544,10 @@ static void job_done(void *ctx, int rc)
     msgpack_sbuffer err;
     msgpack_sbuffer_init(&err);
     if (rc != 0)
-        fprintf(stderr, "lstd: batch of %" PRIu64 " failed: %s; answered INTERNAL\n", j->n,
-                ledger_err_name(rc));
+        rpc_log(RPC_LOG_ERROR, "batch_failed",
+                " requests=%" PRIu64 " code=%s msg=\"the batch could not be committed; nothing "
+                "of it was applied and each of its requests was answered INTERNAL\"",
+                j->n, ledger_err_name(rc));
     pthread_mutex_lock(&s->push_lock);
     for (uint64_t i = 0; i < j->n; i++) {
         out_msg *m = &j->msgs[i];
@@ -541,6 +571,12 @@ static void job_done(void *ctx, int rc)
         zmq_send(s->pub, j->events.data + ev->at, ev->topic_len, ZMQ_SNDMORE);
         zmq_send(s->pub, j->events.data + ev->at + ev->topic_len, ev->len, 0);
     }
+    for (size_t i = 0; rc == 0 && i < j->nnotes; i++)
+        rpc_log_tx(&j->notes[i].tx, &j->notes[i].res);
+    if (rc == 0 && rpc_log_enabled(RPC_LOG_DEBUG))
+        rpc_log(RPC_LOG_DEBUG, "batch",
+                " requests=%" PRIu64 " first_seq=%" PRIu64 " records=%" PRIu64 " ms=%" PRIu64, j->n,
+                j->seq_begin, j->seq_end - j->seq_begin, now_ms() - j->now_ms);
     if (rc == 0 && j->seq_end > j->seq_begin) {
         s->c.batches++;
         s->c.commit_ms_total += now_ms() - j->now_ms;
@@ -559,7 +595,9 @@ static void process(rpc_server *s, uint64_t first, uint64_t n)
     out_msg *msgs = j != NULL ? calloc(n, sizeof *msgs) : NULL;
     if (msgs == NULL) {
         free(j);
-        fprintf(stderr, "lstd: no memory for a batch of %" PRIu64 "; its requests go unanswered\n",
+        rpc_log(RPC_LOG_ERROR, "batch_failed",
+                " requests=%" PRIu64 " code=NO_MEMORY msg=\"no memory for the batch; its requests "
+                "go unanswered\"",
                 n);
         s->c.replies_dropped += n;
         return;
@@ -747,6 +785,8 @@ int rpc_server_start(rpc_server *s, store_db *store)
     }
     printf("lstd: ready requests=%s events=%s\n", s->requests_url, s->events_url);
     fflush(stdout);
+    rpc_log(RPC_LOG_INFO, "ready", " ledger_id=%s requests=%s events=%s", s->ledger_id,
+            s->requests_url, s->events_url);
     return 0;
 }
 

@@ -35,7 +35,7 @@ static void write_config(const rh_server *s, const prod *k, const char *extra_li
             "operator = %s %s 300   # second operator\n"
             "decimals = 9\ndead_shares = 5000000\ntreasury_fee_bps = 400\n"
             "max_apr_bps = 2000\nepoch_s = 12\nepoch_origin = 1606824023\nvest_s = 3600\n"
-            "batch-max = 512\nverify-threads = 1\n%s\n",
+            "batch_max = 512\nverify_threads = 1\n%s\n",
             a, c, t, o1, o1, o2, o2, extra_line ? extra_line : "");
     fclose(f);
 }
@@ -243,7 +243,7 @@ int main(void)
     CHECK(s->has_status && WIFEXITED(s->wait_status) && WEXITSTATUS(s->wait_status) == 1);
 
     /* a bad line is a usage error naming file and line: exit 2 */
-    write_config(s, &k, "batch-max = lots");
+    write_config(s, &k, "batch_max = lots");
     CHECK(rh_launch(s) != 0);
     CHECK(s->has_status && WIFEXITED(s->wait_status) && WEXITSTATUS(s->wait_status) == 2);
     write_config(s, &k, "no_such_key = 1");

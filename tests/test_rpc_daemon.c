@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "rpc_harness.h"
+#include "store_lmdb.h"
 #include "test_util.h"
 
 #if !defined(LSTD_VERIFY) || !defined(LSTD_BACKUP) || !defined(LSTD_INSPECT)
@@ -160,9 +161,9 @@ static void test_sighup_without_config(void)
     rh_server *s = prepare(NULL);
     CHECK(rh_launch(s) == 0);
     rh_signal(s, SIGHUP);
-    WAIT_LOG(s, "lstd: SIGHUP: no --config file to read again; settings unchanged", 1);
+    WAIT_LOG(s, " level=info event=reload config=none outcome=unchanged msg=", 1);
     rh_signal(s, SIGHUP);
-    WAIT_LOG(s, "lstd: SIGHUP: no --config file", 2);
+    WAIT_LOG(s, " event=reload config=none outcome=unchanged", 2);
     CHECK(rh_running(s));
     check_answers(s);
     CHECK_U64(rh_stop(s, SIGTERM, 10000), 0);
@@ -174,20 +175,20 @@ static void test_sighup_without_config(void)
  * nothing. Every time, lstd keeps serving; SIGTERM still stops it with 0. */
 static void test_sighup_reload(void)
 {
-    char conf[700], want[1024];
+    char conf[700], want[2048];
     uint64_t nonce = 0;
     rh_server *s = prepare(NULL);
     snprintf(conf, sizeof conf, "%s/lstd.conf", s->dir);
-    write_file(conf, "# service settings only (a development ledger)\nbatch-max = 4096\n");
+    write_file(conf, "# service settings only (a development ledger)\nbatch_max = 4096\n");
     s->extra[s->extra_count++] = strdup("--config");
     s->extra[s->extra_count++] = strdup(conf);
     CHECK(rh_launch(s) == 0);
 
-    write_file(conf, "batch-max = 2\nqueue-max = 99\n");
+    write_file(conf, "batch_max = 2\nqueue_max = 99\n");
     rh_signal(s, SIGHUP);
     snprintf(want, sizeof want,
-             "lstd: SIGHUP: read %s again: applied batch-max 4096 -> 2; not applied, needs a "
-             "restart: queue-max\n",
+             " level=info event=reload config=%s outcome=applied applied=batch_max:4096->2 "
+             "needs_restart=queue_max\n",
              conf);
     WAIT_LOG(s, want, 1);
     burst(s, &nonce);
@@ -195,20 +196,20 @@ static void test_sighup_reload(void)
     CHECK(max >= 1 && max <= 2);
 
     /* a file that no longer parses: reported, the running settings (batch-max 2) kept */
-    write_file(conf, "batch-max = 64\nbatch-mx = 64\n");
+    write_file(conf, "batch_max = 64\nbatch-mx = 64\n");
     rh_signal(s, SIGHUP);
     snprintf(want, sizeof want,
-             "lstd: SIGHUP: kept the running settings: %s:2: unknown key 'batch-mx'; did you mean "
-             "batch-max?\n",
-             conf);
+             " level=error event=reload config=%s outcome=kept msg=\"kept the running settings: "
+             "%s:2: unknown key 'batch-mx'; did you mean batch_max?\"\n",
+             conf, conf);
     WAIT_LOG(s, want, 1);
     burst(s, &nonce);
     max = batch_size_max(s);
     CHECK(max >= 1 && max <= 2);
 
-    write_file(conf, "batch-max = 2\n");
+    write_file(conf, "batch_max = 2\n");
     rh_signal(s, SIGHUP);
-    snprintf(want, sizeof want, "lstd: SIGHUP: read %s again: nothing changed\n", conf);
+    snprintf(want, sizeof want, " event=reload config=%s outcome=unchanged\n", conf);
     WAIT_LOG(s, want, 1);
     check_answers(s);
     CHECK_U64(rh_stop(s, SIGTERM, 10000), 0);
@@ -248,8 +249,8 @@ static void test_second_refused(void)
     CHECK(rh_launch(second) != 0);
     CHECK(exited_with(second, 1));
     snprintf(want, sizeof want,
-             "lstd: %s is in use by another lstd (pid %d holds %s); one process per ledger: stop "
-             "that one first\n",
+             " level=error event=datadir_in_use msg=\"%s is in use by another lstd (pid %d holds "
+             "%s); one process per ledger: stop that one first\"\n",
              first->data_dir, (int)first->pid, lock);
     WAIT_LOG(second, want, 1);
     check_answers(first);
@@ -292,8 +293,9 @@ static void test_init_locked(void)
     snprintf(ledger, sizeof ledger, "%s/ledger/data.mdb", data);
     CHECK(mkdir(data, 0700) == 0);
     int fd = hold_lock(data);
-    snprintf(want, sizeof want, "lstd: %s is in use by another lstd (pid %d holds %s/lstd.lock)",
-             data, (int)getpid(), data);
+    /* init says it plainly ("lstd: ..."), serving in a log line (msg="..."): both this */
+    snprintf(want, sizeof want, "%s is in use by another lstd (pid %d holds %s/lstd.lock)", data,
+             (int)getpid(), data);
     CHECK_U64(test_run((const char *const[]){LSTD_BINARY, "init", "--dev", "--data", data, NULL},
                        RUN_TIMEOUT_MS, NULL, &err),
               1);
@@ -381,6 +383,88 @@ static void test_bind_first(void)
     rh_free(&s);
 }
 
+/* ---- upgrades ----------------------------------------------------------------------------------
+ */
+
+/* Set the log's format marker (meta key 3, ledger/README.md "The data directory") to format.
+ * Returns: 0 or -1. */
+static int set_log_format(const rh_server *s, uint8_t format)
+{
+    char dir[700];
+    const uint8_t key = 3;
+    store_lmdb *db = NULL;
+    store_txn *txn = NULL;
+    ledger_store view;
+    snprintf(dir, sizeof dir, "%s/ledger", s->data_dir);
+    int rc = store_lmdb_open(&db, dir, NULL);
+    if (rc == 0)
+        rc = store_lmdb_begin(db, true, &txn, &view);
+    if (rc == 0)
+        rc = view.put(view.self, LEDGER_T_META, &key, 1, &format, 1);
+    if (rc == 0)
+        rc = store_lmdb_commit(&txn);
+    store_lmdb_abort(&txn);
+    store_lmdb_close(&db);
+    return rc == 0 ? 0 : -1;
+}
+
+/* The whole file. Out: *len. Returns: malloc'd bytes (the caller frees), NULL when unreadable. */
+static uint8_t *read_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    *len = 0;
+    if (f == NULL)
+        return NULL;
+    for (size_t cap = 0;;) {
+        if (*len == cap) {
+            uint8_t *grown = realloc(buf, cap = cap * 2 + 65536);
+            if (grown == NULL)
+                abort();
+            buf = grown;
+        }
+        size_t n = fread(buf + *len, 1, cap - *len, f);
+        *len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* A ledger whose log names a format this lstd does not know (one a newer lstd wrote) is
+ * refused at open, exit 1, naming the ledger, and left exactly as it was; with its format back
+ * it is served again. */
+static void test_newer_format(void)
+{
+    char log[700], want[800];
+    rh_server *s = prepare(NULL);
+    CHECK(rh_launch(s) == 0);
+    CHECK_U64(rh_stop(s, SIGTERM, 10000), 0);
+    CHECK(set_log_format(s, 3) == 0);
+    snprintf(log, sizeof log, "%s/ledger/data.mdb", s->data_dir);
+    size_t before_len, after_len;
+    uint8_t *before = read_bytes(log, &before_len);
+    CHECK(rh_launch(s) != 0);
+    CHECK(exited_with(s, 1));
+    snprintf(
+        want, sizeof want,
+        " level=error event=open_failed msg=\"cannot open the ledger in %s/ledger: ", s->data_dir);
+    WAIT_LOG(s, want, 1);
+    WAIT_LOG(s, "was written by a newer lstd (log format 3; this version reads 2)", 1);
+    WAIT_LOG(s, "(STORE_CORRUPT)\"\n", 1);
+    uint8_t *after = read_bytes(log, &after_len);
+    CHECK(before != NULL && after != NULL && before_len == after_len && before_len > 0 &&
+          memcmp(before, after, before_len) == 0);
+    free(before);
+    free(after);
+    CHECK(set_log_format(s, 2) == 0);
+    CHECK(rh_launch(s) == 0);
+    check_answers(s);
+    CHECK_U64(rh_stop(s, SIGTERM, 10000), 0);
+    rh_free(&s);
+}
+
 int main(void)
 {
     rh_init("test_rpc_daemon", 120);
@@ -389,5 +473,6 @@ int main(void)
     test_second_refused();
     test_init_locked();
     test_bind_first();
+    test_newer_format();
     return test_finish("test_rpc_daemon");
 }

@@ -123,8 +123,16 @@ static void test_flags_and_keys(void)
     char want[800];
     snprintf(want, sizeof want, "%s:2: unknown key 'vest'; did you mean vest_s?", path);
     CHECK_PARSE(want, "--config", path);
-    path = config_file("batch_max = 5\n");
-    CHECK_PARSE("unknown key 'batch_max'; did you mean batch-max?", "--config", path);
+    /* one spelling per setting: batch_max in a file, --batch-max as a flag */
+    path = config_file("batch-max = 5\n");
+    CHECK_PARSE("unknown key 'batch-max'; did you mean batch_max?", "--config", path);
+    CHECK_PARSE("--batch_max: unknown flag; did you mean --batch-max? (see --help)", "--batch_max",
+                "5");
+    CHECK_PARSE("did you mean --log-level?", "--log_level", "debug");
+    CHECK_PARSE("--log-level loud: bad value", "--log-level", "loud");
+    CHECK_PARSE(NULL, "--log-level", "debug", "--log-file", "/dev/null");
+    path = config_file("log_level = warn\nlog_file = /tmp/x.log\nbatch_max = 7\n");
+    CHECK_PARSE(NULL, "--config", path);
     path = config_file("ADMIN = 00\n");
     CHECK_PARSE("unknown key 'ADMIN'; did you mean admin?", "--config", path);
     path = config_file("dev = 1\n"); /* a flag only, never a key */
@@ -166,9 +174,13 @@ static void test_every_key_suggested(void)
             snprintf(line, sizeof line, "%sx = 1\n", name);
             snprintf(want, sizeof want, "unknown key '%sx'; did you mean %s?", name, name);
             CHECK_PARSE(want, "--config", config_file(line));
-            if (fns[f].flag) {
-                snprintf(line, sizeof line, "--%sx", name);
-                snprintf(want, sizeof want, "did you mean --%s?", name);
+            if (fns[f].flag) { /* the flag: the key with '-' for '_' */
+                char flag[64];
+                for (size_t i = 0; i < sizeof flag; i++)
+                    if ((flag[i] = name[i] == '_' ? '-' : name[i]) == '\0')
+                        break;
+                snprintf(line, sizeof line, "--%sx", flag);
+                snprintf(want, sizeof want, "did you mean --%s?", flag);
                 CHECK_PARSE(want, line, "1");
             }
         }

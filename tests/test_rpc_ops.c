@@ -482,6 +482,8 @@ static int check_keys_documented(const char *src, const char *fn, const char *pr
         if (close_quote == NULL || close_quote - q > 60)
             break;
         snprintf(flag, sizeof flag, "%s%.*s", prefix, (int)(close_quote - q), q);
+        for (char *c = flag; prefix[0] != '\0' && *c != '\0'; c++)
+            *c = *c == '_' ? '-' : *c; /* a flag is its key with '-' for '_' */
         found++;
         if (text != NULL && strstr(text, flag) == NULL) {
             fprintf(stderr, "--help does not mention %s (rpc_config.c accepts it)\n", flag);
