@@ -159,13 +159,32 @@ static void list_add(char *list, size_t size, const char *name)
     snprintf(list + used, size - used, "%s%s", used > 0 ? ", " : "", name);
 }
 
+/* Name each bound (PROTOCOL.md, "Limits") that differs: all need a restart. */
+static void list_bounds(char *list, size_t size, const rpc_config *a, const rpc_config *b)
+{
+    if (a->conn_max != b->conn_max)
+        list_add(list, size, "conn-max");
+    if (a->conn_queue_max != b->conn_queue_max)
+        list_add(list, size, "conn-queue-max");
+    if (a->conn_reply_bytes != b->conn_reply_bytes)
+        list_add(list, size, "conn-reply-bytes");
+    if (a->reply_bytes_max != b->reply_bytes_max)
+        list_add(list, size, "reply-bytes-max");
+    if (a->sub_max != b->sub_max)
+        list_add(list, size, "sub-max");
+    if (a->sub_topics_max != b->sub_topics_max)
+        list_add(list, size, "sub-topics-max");
+    if (a->sub_queue_bytes != b->sub_queue_bytes)
+        list_add(list, size, "sub-queue-bytes");
+}
+
 /* SIGHUP: read the arguments again exactly as at start (the --config file where it appears,
  * the flags after it still overriding it), apply what is safe to change while running
  * (batch-max) and name what would need a restart. One line on stderr. */
 static void reload(rpc_server *server, rpc_config *running, int argc, char **argv)
 {
     rpc_config next;
-    char err[512], applied[128] = "", restart[256] = "";
+    char err[512], applied[128] = "", restart[512] = "";
     if (running->config_path[0] == '\0') {
         fprintf(stderr, "lstd: SIGHUP: no --config file to read again; settings unchanged "
                         "(batch-max is the one setting a reload can change)\n");
@@ -197,6 +216,7 @@ static void reload(rpc_server *server, rpc_config *running, int argc, char **arg
         list_add(restart, sizeof restart, "memory-limit-mb");
     if (next.checkpoint_s != running->checkpoint_s)
         list_add(restart, sizeof restart, "checkpoint-s");
+    list_bounds(restart, sizeof restart, &next, running);
     if (next.has_genesis != running->has_genesis ||
         memcmp(&next.genesis, &running->genesis, sizeof next.genesis) != 0)
         list_add(restart, sizeof restart, "the genesis (it never changes: ignored)");

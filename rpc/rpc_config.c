@@ -37,7 +37,8 @@ static const char help_text[] =
     "appears, later flags still overriding it) and applies batch-max, the one setting that is\n"
     "safe to change while running; any other setting that changed is named as needing a\n"
     "restart (endpoints, data, verify-threads, queue-max, durability, memory-limit-mb,\n"
-    "checkpoint-s; the genesis never changes). One line on stderr says what it did; a file that no "
+    "checkpoint-s, the bounds; the genesis never changes). One line on stderr says what it did; a "
+    "file that no "
     "longer parses is reported\n"
     "and nothing changes.\n"
     "An unknown flag or key is a usage error (exit 2) naming the closest known one.\n"
@@ -63,6 +64,27 @@ static const char help_text[] =
     "  --help                this text\n"
     "\n";
 
+static const char help_bounds[] =
+    "bounds (PROTOCOL.md, \"Limits\"; memory per connection and in all is bounded by them):\n"
+    "  --conn-max N          request connections at once; more are closed as they connect\n"
+    "                        (default 1024, 1..65536)\n"
+    "  --conn-queue-max N    requests one connection may have in flight (default 4096,\n"
+    "                        1..1048576); fairness: a connection holds at most\n"
+    "                        min(conn-queue-max, queue-max / n) while n connections have\n"
+    "                        requests in flight, more is BUSY; verification and batches take\n"
+    "                        the connections in turn, one request each\n"
+    "  --conn-reply-bytes N  bytes of replies that may wait for one connection to read them\n"
+    "                        (default 4194304, 65536..2^40): past it its queries are answered\n"
+    "                        BUSY and it is not read until it has read its replies\n"
+    "  --reply-bytes-max N   the same for all connections together (default 268435456,\n"
+    "                        1048576..2^44)\n"
+    "  --sub-max N           subscriber connections at once (default 256, 1..65536)\n"
+    "  --sub-topics-max N    subscriptions one subscriber may hold; more are ignored\n"
+    "                        (default 256, 1..65536)\n"
+    "  --sub-queue-bytes N   bytes of events that may wait for one subscriber; events beyond\n"
+    "                        are dropped for it (default 2097152, 65536..2^40)\n"
+    "\n";
+
 static const char help_genesis[] =
     "genesis keys (config file only, used by `lstd init` and checked when serving):\n"
     "  ledger_id = NAME                  1..15 printable ASCII characters; init appends\n"
@@ -81,9 +103,11 @@ static const char help_genesis[] =
 /* Every name set_service, set_genesis_identity and set_genesis_setting accept (with the
  * parameters' lowercase names), and the flags that are not keys: the candidates of "did you
  * mean". test_rpc_names checks these lists against the functions. */
-static const char *const service_keys[] = {"endpoint",       "events",          "data",
-                                           "verify-threads", "batch-max",       "queue-max",
-                                           "durability",     "memory-limit-mb", "checkpoint-s"};
+static const char *const service_keys[] = {
+    "endpoint",        "events",    "data",           "verify-threads",
+    "batch-max",       "queue-max", "durability",     "memory-limit-mb",
+    "checkpoint-s",    "conn-max",  "conn-queue-max", "conn-reply-bytes",
+    "reply-bytes-max", "sub-max",   "sub-topics-max", "sub-queue-bytes"};
 static const char *const flag_only[] = {"config", "dev", "help", "version"};
 static const char *const genesis_keys[] = {"ledger_id",   "admin",        "custodian",
                                            "treasury",    "operator",     "decimals",
@@ -174,6 +198,7 @@ static void suggest_setting(const char *name, bool file_key, char *out, size_t s
 void rpc_config_help(FILE *out)
 {
     fputs(help_text, out);
+    fputs(help_bounds, out);
     fputs(help_genesis, out);
 }
 
@@ -189,6 +214,13 @@ void rpc_config_defaults(rpc_config *cfg)
     cfg->queue_max = 16384;
     cfg->durability = STORE_SYNC;
     cfg->checkpoint_s = 10;
+    cfg->conn_max = 1024;
+    cfg->conn_queue_max = 4096;
+    cfg->conn_reply_bytes = 4u << 20;
+    cfg->reply_bytes_max = 256u << 20;
+    cfg->sub_max = 256;
+    cfg->sub_topics_max = 256;
+    cfg->sub_queue_bytes = 2u << 20;
     ledger_genesis_defaults(&cfg->genesis);
 }
 
@@ -248,6 +280,11 @@ static int set_unsigned(unsigned *dst, const char *v, uint64_t lo, uint64_t hi)
     return 0;
 }
 
+static int set_bytes(uint64_t *dst, const char *v, uint64_t lo, uint64_t hi)
+{
+    return parse_u64(v, lo, hi, dst);
+}
+
 /* Service settings shared by flags and the file. Returns: 1 handled, 0 not a service key,
  * -1 bad value. */
 static int set_service(rpc_config *cfg, const char *key, const char *v)
@@ -268,6 +305,20 @@ static int set_service(rpc_config *cfg, const char *key, const char *v)
         return set_unsigned(&cfg->memory_limit_mb, v, 0, 1u << 30) == 0 ? 1 : -1;
     if (strcmp(key, "checkpoint-s") == 0)
         return set_unsigned(&cfg->checkpoint_s, v, 1, 3600) == 0 ? 1 : -1;
+    if (strcmp(key, "conn-max") == 0) /* the bounds: PROTOCOL.md, "Limits" */
+        return set_unsigned(&cfg->conn_max, v, 1, 65536) == 0 ? 1 : -1;
+    if (strcmp(key, "conn-queue-max") == 0)
+        return set_unsigned(&cfg->conn_queue_max, v, 1, 1048576) == 0 ? 1 : -1;
+    if (strcmp(key, "conn-reply-bytes") == 0)
+        return set_bytes(&cfg->conn_reply_bytes, v, 65536, 1ull << 40) == 0 ? 1 : -1;
+    if (strcmp(key, "reply-bytes-max") == 0)
+        return set_bytes(&cfg->reply_bytes_max, v, 1u << 20, 1ull << 44) == 0 ? 1 : -1;
+    if (strcmp(key, "sub-max") == 0)
+        return set_unsigned(&cfg->sub_max, v, 1, 65536) == 0 ? 1 : -1;
+    if (strcmp(key, "sub-topics-max") == 0)
+        return set_unsigned(&cfg->sub_topics_max, v, 1, 65536) == 0 ? 1 : -1;
+    if (strcmp(key, "sub-queue-bytes") == 0)
+        return set_bytes(&cfg->sub_queue_bytes, v, 65536, 1ull << 40) == 0 ? 1 : -1;
     if (strcmp(key, "durability") == 0) {
         if (strcmp(v, "sync") == 0)
             cfg->durability = STORE_SYNC;

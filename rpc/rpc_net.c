@@ -211,8 +211,9 @@ static void conn_release(rpc_net *n, unsigned slot)
         n->h.closed(n->h.ctx, slot);
 }
 
-/* Append raw bytes to the output (the caller checked out_max). Returns: 0 or -1. */
-static int out_reserve(conn *c, size_t more)
+/* Room for more bytes of output, the buffer growing by doubling but never past max + more
+ * (out_max, checked by the caller). Returns: 0 or -1. */
+static int out_reserve(conn *c, size_t more, size_t max)
 {
     if (c->out_off > 0 && c->out_off == c->out_len)
         c->out_off = c->out_len = 0;
@@ -228,6 +229,8 @@ static int out_reserve(conn *c, size_t more)
     size_t cap = c->out_cap ? c->out_cap : 4096;
     while (cap < c->out_len + more)
         cap *= 2;
+    if (cap > max + more && max + more >= c->out_len + more)
+        cap = max + more;
     uint8_t *grown = realloc(c->out, cap);
     if (grown == NULL)
         return -1;
@@ -244,10 +247,11 @@ static void mark_dirty(rpc_net *n, unsigned slot)
     }
 }
 
+/* Queue bytes of our own (the hello, a PONG) within out_max. Returns: 0 or -1. */
 static int queue_raw(rpc_net *n, unsigned slot, const void *data, size_t len)
 {
     conn *c = &n->conns[slot];
-    if (out_reserve(c, len) != 0)
+    if (c->out_len - c->out_off + len > n->cfg.out_max || out_reserve(c, len, n->cfg.out_max) != 0)
         return -1;
     memcpy(c->out + c->out_len, data, len);
     c->out_len += len;
@@ -306,7 +310,8 @@ static int on_command(rpc_net *n, unsigned slot, const rpc_zmtp_frame *f)
     if (rpc_zmtp_command_is(f, "PING", &arg, &arg_len)) {
         uint8_t pong[RPC_ZMTP_PONG_MAX];
         size_t len = rpc_zmtp_pong(pong, arg, arg_len);
-        if (queue_raw(n, slot, pong, len) != 0) {
+        if (queue_raw(n, slot, pong, len) != 0) { /* PINGs, and no PONG read: dropped */
+            n->drops[RPC_NET_PROTOCOL]++;
             conn_release(n, slot);
             return -1;
         }
@@ -449,7 +454,8 @@ int rpc_net_send(rpc_net *n, unsigned slot, const rpc_net_part *parts, size_t co
     size_t total = 0;
     for (size_t i = 0; i < count; i++)
         total += RPC_ZMTP_HEADER_MAX + parts[i].len;
-    if (c->out_len - c->out_off + total > n->cfg.out_max || out_reserve(c, total) != 0)
+    if (c->out_len - c->out_off + total > n->cfg.out_max ||
+        out_reserve(c, total, n->cfg.out_max) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         c->out_len += rpc_zmtp_header(c->out + c->out_len, parts[i].len, i + 1 < count, false);

@@ -265,6 +265,15 @@ uint64_t rpc_sched_depth(rpc_sched *s)
     return d;
 }
 
+bool rpc_sched_within_share(rpc_sched *s, uint32_t flow_id)
+{
+    pthread_mutex_lock(&s->lock);
+    const flow *f = &s->flows[flow_id];
+    bool ok = f->inflight < share(s, f);
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
 uint32_t rpc_sched_flow_depth(rpc_sched *s, uint32_t flow_id)
 {
     pthread_mutex_lock(&s->lock);

@@ -11,11 +11,12 @@
 /* The fairness rule. Every request waits in its connection's queue (a "flow"), in the order
  * the connection sent it. Admission: a request is taken when fewer than `capacity` are in
  * flight in all, and its connection holds fewer than its share, min(flow_max, capacity / n),
- * n being the connections with requests in flight counting its own; otherwise it is refused
- * (BUSY). Service: the verifiers take the next unverified request of each connection in turn,
- * one each, and the sequencer fills a batch the same way, one verified request from the head
- * of each connection's queue per round. So while others wait, a connection gets 1/n of the
- * verification and of each batch, however fast it sends, and its own order is kept. */
+ * n being the connections with requests in flight counting its own (the receiver reads a
+ * connection only while it is within its share, rpc_sched_within_share). Service: the verifiers
+ * take the next unverified request of each connection in turn, one each, and the sequencer fills a
+ * batch the same way, one verified request from the head of each connection's queue per round. So
+ * while others wait, a connection gets 1/n of the verification and of each batch, however fast it
+ * sends, and its own order is kept. */
 
 /* Where a reply goes: the connection (an rpc_net handle) and whether a REQ delimiter came. */
 typedef struct rpc_envelope {
@@ -75,6 +76,10 @@ void rpc_sched_quit(rpc_sched *s);
 
 /** Returns: requests in flight (queued, being verified or in a batch being applied). */
 uint64_t rpc_sched_depth(rpc_sched *s);
+
+/** Returns: whether a request of connection `flow` is within its share now (the receiver does
+ *  not read a connection that is not: it waits, in order, instead of being refused). */
+bool rpc_sched_within_share(rpc_sched *s, uint32_t flow);
 
 /** Returns: requests connection `flow` has in flight. */
 uint32_t rpc_sched_flow_depth(rpc_sched *s, uint32_t flow);
