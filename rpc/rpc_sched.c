@@ -111,14 +111,15 @@ static uint32_t share(const rpc_sched *s, const flow *f)
     return cap > 0 ? cap : 1;
 }
 
-int rpc_sched_push(rpc_sched *s, uint32_t flow_id, const rpc_envelope *env, const rpc_request *req)
+int rpc_sched_push(rpc_sched *s, uint32_t flow_id, const rpc_envelope *env, const rpc_request *req,
+                   bool *at_share)
 {
     pthread_mutex_lock(&s->lock);
     flow *f = &s->flows[flow_id];
-    int rc = s->nfree == 0 ? RPC_SCHED_FULL : f->inflight >= share(s, f) ? RPC_SCHED_SHARE : 0;
-    if (rc != RPC_SCHED_OK) {
+    if (s->nfree == 0) {
+        *at_share = f->inflight >= share(s, f);
         pthread_mutex_unlock(&s->lock);
-        return rc;
+        return RPC_SCHED_FULL;
     }
     uint32_t idx = s->free_items[--s->nfree];
     rpc_item *it = &s->items[idx];
@@ -147,6 +148,7 @@ int rpc_sched_push(rpc_sched *s, uint32_t flow_id, const rpc_envelope *env, cons
         f->in_sq = true;
         turn_push(&s->sq, flow_id);
     }
+    *at_share = f->inflight >= share(s, f);
     pthread_cond_signal(&s->work_cv);
     pthread_mutex_unlock(&s->lock);
     return RPC_SCHED_OK;

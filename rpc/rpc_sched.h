@@ -9,10 +9,10 @@
 #include "rpc_request.h"
 
 /* The fairness rule. Every request waits in its connection's queue (a "flow"), in the order
- * the connection sent it. Admission: a request is taken when fewer than `capacity` are in
- * flight in all, and its connection holds fewer than its share, min(flow_max, capacity / n),
- * n being the connections with requests in flight counting its own (the receiver reads a
- * connection only while it is within its share, rpc_sched_within_share). Service: the verifiers
+ * the connection sent it. Admission: a connection is read only while it holds fewer than its
+ * share, min(flow_max, capacity / n), n being the connections with requests in flight counting
+ * its own (rpc_sched_within_share); a request is refused only when `capacity` are in flight in
+ * all. Service: the verifiers
  * take the next unverified request of each connection in turn, one each, and the sequencer fills a
  * batch the same way, one verified request from the head of each connection's queue per round. So
  * while others wait, a connection gets 1/n of the verification and of each batch, however fast it
@@ -37,7 +37,7 @@ typedef struct rpc_item {
 
 typedef struct rpc_sched rpc_sched;
 
-enum rpc_sched_admit { RPC_SCHED_OK = 0, RPC_SCHED_FULL = 1, RPC_SCHED_SHARE = 2 };
+enum rpc_sched_admit { RPC_SCHED_OK = 0, RPC_SCHED_FULL = 1 };
 
 /** A scheduler for `capacity` requests in flight among `flows` connections (0..flows-1), each
  *  holding at most flow_max. Out: *out. Returns: 0, or -1 (no memory; *out NULL). */
@@ -47,10 +47,13 @@ int rpc_sched_new(rpc_sched **out, uint32_t capacity, uint32_t flows, uint32_t f
 /** Free the scheduler (no thread may be using it); *s = NULL. NULL is allowed. */
 void rpc_sched_free(rpc_sched **s);
 
-/** Admit a request of connection `flow` (the receiver).
- *  Returns: RPC_SCHED_OK (queued), RPC_SCHED_FULL (capacity in flight) or RPC_SCHED_SHARE (the
- *  connection holds its share): nothing is queued then. */
-int rpc_sched_push(rpc_sched *s, uint32_t flow, const rpc_envelope *env, const rpc_request *req);
+/** Queue a request of connection `flow` (the receiver, which reads a connection only while
+ *  it is within its share: a request already read is queued even when the share has just
+ *  shrunk, as more connections came). Out: *at_share, whether the connection holds its share
+ *  now, so the receiver need not ask rpc_sched_within_share before the next one unless so.
+ *  Returns: RPC_SCHED_OK (queued), or RPC_SCHED_FULL (capacity in flight: nothing queued). */
+int rpc_sched_push(rpc_sched *s, uint32_t flow, const rpc_envelope *env, const rpc_request *req,
+                   bool *at_share);
 
 /** The next request to verify, connections in turn; blocks until there is one.
  *  Returns: it, or NULL once rpc_sched_quit was called and none is left to verify. */

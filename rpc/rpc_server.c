@@ -30,6 +30,7 @@ typedef struct slot_state {
     bool bad;                 /* receiver only: the message cannot be a request */
     bool paused_unread;       /* receiver only: not read for its unread replies (counted once) */
     bool paused_share;        /* receiver only: not read, holding its share (counted once) */
+    bool at_share;            /* receiver only: held its share at the last push or check */
     _Atomic uint64_t conn;    /* the handle of the connection in the slot, or NO_CONN */
     _Atomic uint64_t transit; /* reply bytes made by the sequencer, not yet taken by the receiver */
     _Atomic uint64_t queued;  /* reply bytes queued by the receiver, not yet written */
@@ -117,7 +118,9 @@ static bool on_can_read(void *ctx, unsigned slot)
     rpc_server *s = ctx;
     slot_state *st = &s->slots[slot];
     bool unread = over_unread(s, slot);
-    bool share = !unread && !rpc_sched_within_share(s->sched, slot);
+    if (!unread && st->at_share) /* only the receiver adds: below its share it stays below */
+        st->at_share = !rpc_sched_within_share(s->sched, slot);
+    bool share = !unread && st->at_share;
     if (unread && !st->paused_unread)
         s->c.paused_unread++;
     if (share && !st->paused_share)
@@ -206,17 +209,13 @@ static void forward_replies(rpc_server *s)
 
 /* ---- receiving ------------------------------------------------------------------------------ */
 
-/* Place a decoded request among its connection's, or answer BUSY (the queue is full; a
- * connection over its share is not read, so SHARE is not expected here). */
+/* Place a decoded request among its connection's, or answer BUSY (the queue is full). */
 static void enqueue(rpc_server *s, unsigned slot, const rpc_envelope *env, const rpc_request *req)
 {
-    int rc = rpc_sched_push(s->sched, slot, env, req);
-    if (rc == RPC_SCHED_OK)
+    if (rpc_sched_push(s->sched, slot, env, req, &s->slots[slot].at_share) == RPC_SCHED_OK)
         return;
     s->c.busy++;
-    answer_now(s, env, &req->id, LEDGER_BUSY,
-               rc == RPC_SCHED_FULL ? "request queue is full; retry later"
-                                    : "this connection holds its share of the queue; retry later");
+    answer_now(s, env, &req->id, LEDGER_BUSY, "request queue is full; retry later");
 }
 
 /* The last frame of a message from slot's connection: the request, answered or queued. */
@@ -274,7 +273,7 @@ static void on_opened(void *ctx, unsigned slot)
 {
     rpc_server *s = ctx;
     slot_state *st = &s->slots[slot];
-    st->delimiter = st->bad = st->paused_unread = st->paused_share = false;
+    st->delimiter = st->bad = st->paused_unread = st->paused_share = st->at_share = false;
     atomic_store(&s->slots[slot].conn, rpc_net_handle(s->net, slot));
 }
 

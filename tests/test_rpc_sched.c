@@ -4,15 +4,21 @@
 #include "rpc_sched.h"
 #include "test_util.h"
 
-/* A request of connection flow numbered n (its id). */
+static bool last_at_share;
+
+/* A request of connection flow numbered n (its id); last_at_share: the flow at its share. */
 static int push(rpc_sched *s, uint32_t flow, uint64_t n)
 {
     rpc_envelope env = {.conn = flow, .delimiter = false};
     rpc_request req;
+    bool at_share;
     memset(&req, 0, sizeof req);
     req.id.type = 1;
     req.id.u = n;
-    return rpc_sched_push(s, flow, &env, &req);
+    int rc = rpc_sched_push(s, flow, &env, &req, &at_share);
+    CHECK(at_share == !rpc_sched_within_share(s, flow));
+    last_at_share = at_share;
+    return rc;
 }
 
 /* Admission: alone a connection may take min(flow_max, capacity); with n connections in
@@ -21,13 +27,18 @@ static void test_admission(void)
 {
     rpc_sched *s;
     CHECK(rpc_sched_new(&s, 8, 4, 6) == 0);
-    for (uint64_t i = 0; i < 6; i++)
+    for (uint64_t i = 0; i < 6; i++) {
+        CHECK(rpc_sched_within_share(s, 0));
         CHECK_U64(push(s, 0, i), RPC_SCHED_OK);
-    CHECK_U64(push(s, 0, 6), RPC_SCHED_SHARE); /* flow_max */
-    CHECK_U64(push(s, 1, 100), RPC_SCHED_OK);  /* share 8/2 = 4: flow 0 is over it now */
-    CHECK_U64(push(s, 0, 7), RPC_SCHED_SHARE);
+        CHECK(last_at_share == (i == 5)); /* flow_max */
+    }
+    CHECK(!rpc_sched_within_share(s, 0));
+    CHECK(rpc_sched_within_share(s, 1));
+    CHECK_U64(push(s, 1, 100), RPC_SCHED_OK); /* share 8/2 = 4: flow 0 is over it now */
+    CHECK(!last_at_share && !rpc_sched_within_share(s, 0));
     CHECK_U64(push(s, 1, 101), RPC_SCHED_OK);
     CHECK_U64(push(s, 2, 200), RPC_SCHED_FULL); /* 8 in flight */
+    CHECK(!last_at_share);                      /* its share is 8/3 = 2; it holds none */
     CHECK_U64(rpc_sched_depth(s), 8);
     CHECK_U64(rpc_sched_flow_depth(s, 0), 6);
     CHECK_U64(rpc_sched_flow_depth(s, 1), 2);
