@@ -31,9 +31,11 @@ static const char usage_text[] =
     "             again whenever lstd drops the connection (default 512 MiB)\n"
     "  events     --count events queries (limit 1000) on one DEALER that never reads (default\n"
     "             20000); the ledger is first given 1000 records (custodian deposits)\n"
-    "  topics     --count random subscriptions of 1..195 bytes on one subscriber (default\n"
+    "  topics     --count random subscriptions of 1..195 bytes on one libzmq SUB (default\n"
     "             200000: ~19.6 MB)\n"
-    "  bigtopic   one subscription of 64 MiB\n"
+    "  bigtopic   one subscription of --bytes (a raw frame; default here 64 MiB)\n"
+    "             (both: then custodian deposits until lstd's RSS stays put over 20 of them,\n"
+    "             since a libzmq PUB reads subscriptions only when it publishes)\n"
     "  slowsubs   --subs subscribers to everything that never read (default 20), then --count\n"
     "             custodian deposits (default 20000: 3 events each)\n"
     "\n"
@@ -136,6 +138,40 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+typedef struct custodian {
+    uint8_t sk[32], pk[32];
+    ledger_tx_hasher hasher;
+    uint64_t nonce;
+    void *d; /* the other client's socket, which makes the deposits */
+    bool ok;
+} custodian;
+
+static int deposits(custodian *c, void *d, uint64_t n);
+
+/* Write everything to a subscriber connection; whenever lstd stops taking bytes for a while,
+ * make it publish (a deposit): a libzmq PUB reads subscriptions only when it is used. */
+static int write_sub(int fd, const void *data, size_t len, custodian *c)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (c != NULL && c->ok)
+                deposits(c, c->d, 1);
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0 && getenv("FLOOD_DEBUG"))
+            fprintf(stderr, "send: %s\n", strerror(errno));
+        if (w <= 0)
+            return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
 /* A TCP connection that has sent a ZMTP 3.0 greeting and READY as `type`, and read lstd's. */
 static int zmtp_open(const char *url, const char *type, int rcvbuf)
 {
@@ -149,7 +185,7 @@ static int zmtp_open(const char *url, const char *type, int rcvbuf)
         return -1;
     a.sin_port = htons((uint16_t)port);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {10, 0};
+    struct timeval tv = {0, 200000}; /* 0.2 s */
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (rcvbuf > 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
@@ -176,7 +212,7 @@ static void flood_more(const options *o, void *d, result *r)
     while (r->sent_bytes < o->bytes) {
         if (fd < 0 && (fd = zmtp_open(o->endpoint, "DEALER", 0)) < 0)
             break;
-        if (write_all(fd, chunk, sizeof chunk) != 0) {
+        if (write_sub(fd, chunk, sizeof chunk, NULL) != 0) {
             close(fd);
             fd = -1;
             r->drops++;
@@ -191,12 +227,6 @@ static void flood_more(const options *o, void *d, result *r)
     if (fd >= 0)
         close(fd);
 }
-
-typedef struct custodian {
-    uint8_t sk[32], pk[32];
-    ledger_tx_hasher hasher;
-    uint64_t nonce;
-} custodian;
 
 static uint64_t result_u64(const char *buf, int len, const char *key)
 {
@@ -314,53 +344,66 @@ static void flood_events(const options *o, void *zctx, void *d, result *r, custo
     zmq_close(fl);
 }
 
-/* Subscriptions, as ZMTP 3.0 subscription messages, n of them (each of a random length in
- * 1..max_len, or exactly fixed_len when it is not 0) on fd. */
-static void subscribe_many(int fd, uint64_t n, size_t max_len, size_t fixed_len, result *r)
+/* Deposits until lstd's RSS has not changed over 20 of them (at most 2000): a libzmq PUB
+ * reads the subscriptions waiting in its pipes only when it publishes. */
+static void settle_by_deposits(const options *o, custodian *c, void *d)
 {
-    static uint8_t buf[1 << 16];
-    size_t used = 0;
-    uint64_t x = 88172645463325252ull;
-    for (uint64_t i = 0; i < n; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        size_t len = fixed_len ? fixed_len : 1 + (size_t)(x % max_len);
-        if (used + len + 2 > sizeof buf) {
-            write_all(fd, buf, used);
-            r->sent_bytes += used;
-            used = 0;
-        }
-        buf[used++] = 0;
-        buf[used++] = (uint8_t)(len + 1);
-        buf[used++] = 1;
-        for (size_t k = 0; k < len; k++)
-            buf[used++] = (uint8_t)('a' + (x >> (k % 56)) % 26);
+    long last = -1;
+    for (int same = 0, i = 0; c->ok && same < 20 && i < 2000; i++) {
+        deposits(c, d, 1);
+        long now = status_kb(o->pid, "VmRSS");
+        same = now == last ? same + 1 : 0;
+        last = now;
     }
-    write_all(fd, buf, used);
-    r->sent_bytes += used;
 }
 
-static void flood_topics(const options *o, void *d, result *r, bool big)
+/* random subscriptions of 1..195 bytes through a libzmq SUB with no send high-water mark (or
+ * a SUB would drop those its pipe cannot hold); one of 64 MiB as a raw ZMTP frame (libzmq's
+ * SUB recurses once per byte of a topic it stores). */
+static void flood_topics(const options *o, void *zctx, void *d, result *r, bool big, custodian *c)
 {
-    int fd = zmtp_open(o->events, "SUB", 0);
-    if (fd < 0)
-        return;
-    if (!big) {
-        subscribe_many(fd, o->count, 195, 0, r);
-    } else { /* one subscription message of 64 MiB: 1, then the topic */
-        static uint8_t topic[1 << 16];
-        uint8_t head[9] = {2, 0, 0, 0, 0, 4, 0, 0, 0};
-        memset(topic, 't', sizeof topic);
-        topic[0] = 1;
-        write_all(fd, head, sizeof head);
-        for (int i = 0; i < 1024 && write_all(fd, topic, sizeof topic) == 0; i++)
-            r->sent_bytes += sizeof topic;
+    void *sub = zmq_socket(zctx, ZMQ_SUB);
+    int zero = 0, fd = -1;
+    zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sub, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_connect(sub, o->events);
+    usleep(100000);
+    uint64_t x = 88172645463325252ull;
+    char topic[256];
+    for (uint64_t i = 0; !big && i < o->count; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t len = 1 + (size_t)(x % 195);
+        for (size_t k = 0; k < len; k++)
+            topic[k] = (char)('a' + (x >> (k % 56)) % 26);
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, len);
+        r->sent_bytes += len + 1;
+        if (c->ok && i % 10000 == 9999)
+            deposits(c, d, 1);
     }
+    if (big && (fd = zmtp_open(o->events, "SUB", 0)) >= 0) {
+        static uint8_t body[1 << 16];
+        uint64_t chunks = o->bytes / sizeof body; /* a frame of chunks * 64 KiB: 1, the topic */
+        uint8_t head[9] = {2};
+        for (int i = 0; i < 8; i++)
+            head[1 + i] = (uint8_t)((chunks * sizeof body) >> (56 - 8 * i));
+        memset(body, 't', sizeof body);
+        body[0] = 1;
+        write_sub(fd, head, sizeof head, c);
+        for (uint64_t i = 0; i < chunks && write_sub(fd, body, sizeof body, c) == 0; i++) {
+            r->sent_bytes += sizeof body;
+            body[0] = 't';
+        }
+    }
+    usleep(200000);
+    settle_by_deposits(o, c, d);
     other_client(d, r);
     usleep((useconds_t)o->settle_ms * 1000);
     other_client(d, r);
     r->rss_after_kb = status_kb(o->pid, "VmRSS");
     r->hwm_after_kb = status_kb(o->pid, "VmHWM");
-    close(fd);
+    if (fd >= 0)
+        close(fd);
+    zmq_close(sub);
 }
 
 static void flood_slowsubs(const options *o, void *d, result *r, custodian *c)
@@ -445,7 +488,6 @@ int main(int argc, char **argv)
     options o = {.endpoint = "tcp://127.0.0.1:7440",
                  .events = "tcp://127.0.0.1:7441",
                  .keys = "./lstd-data/keys",
-                 .bytes = 512u << 20,
                  .subs = 20,
                  .settle_ms = 2000};
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -460,11 +502,14 @@ int main(int argc, char **argv)
     bool topics = strcmp(o.what, "topics") == 0, slow = strcmp(o.what, "slowsubs") == 0;
     if (o.count == 0)
         o.count = topics ? 200000 : 20000;
+    if (o.bytes == 0)
+        o.bytes = strcmp(o.what, "bigtopic") == 0 ? 64u << 20 : 512u << 20;
     void *zctx = zmq_ctx_new(), *d = dealer(zctx, o.endpoint, 60000);
     result r = {0};
-    custodian c;
-    if ((strcmp(o.what, "events") == 0 || slow) &&
-        (custodian_open(&c, &o, d) != 0 || (!slow && deposits(&c, d, 1000) != 0))) {
+    custodian c = {.d = d};
+    bool needs = strcmp(o.what, "events") == 0 || slow;
+    c.ok = custodian_open(&c, &o, d) == 0;
+    if (needs && (!c.ok || (!slow && deposits(&c, d, 1000) != 0))) {
         fprintf(stderr, "lstd-bench-flood: cannot use the custodian key in %s\n", o.keys);
         return 1;
     }
@@ -481,7 +526,7 @@ int main(int argc, char **argv)
     } else if (slow) {
         flood_slowsubs(&o, d, &r, &c);
     } else {
-        flood_topics(&o, d, &r, !topics);
+        flood_topics(&o, zctx, d, &r, !topics, &c);
     }
     print(&o, &r);
     zmq_close(d);
