@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 256
@@ -20,6 +21,7 @@
 typedef struct conn {
     int fd; /* -1: the slot is free */
     uint32_t gen;
+    uint64_t opened_ms; /* when accepted */
     rpc_zmtp_in in;
     uint8_t *out; /* queued output: [out_off, out_len) */
     size_t out_off, out_len, out_cap;
@@ -43,6 +45,13 @@ struct rpc_net {
     uint64_t drops[RPC_NET_DROPS];
     uint8_t rbuf[RPC_NET_READ_MAX];
 };
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* ---- listening --------------------------------------------------------------------------------
  */
@@ -274,6 +283,7 @@ static void accept_one(rpc_net *n, int fd)
     n->live++;
     conn *c = &n->conns[slot];
     c->fd = fd;
+    c->opened_ms = now_ms();
     rpc_zmtp_in_init(&c->in, n->cfg.role, &n->cfg.limits);
     uint8_t hello[RPC_ZMTP_HELLO_MAX];
     size_t len = rpc_zmtp_hello(hello, n->cfg.role);
@@ -504,9 +514,16 @@ long rpc_net_poll_timeout(const rpc_net *n, long idle_ms)
 
 void rpc_net_service(rpc_net *n, const zmq_pollitem_t *items, size_t count)
 {
-    for (unsigned slot = 0; slot < n->cfg.conn_max; slot++)
-        if (n->conns[slot].fd >= 0 && n->conns[slot].left != NULL)
+    uint64_t now = now_ms();
+    for (unsigned slot = 0; slot < n->cfg.conn_max; slot++) {
+        conn *c = &n->conns[slot];
+        if (c->fd >= 0 && !c->in.ready && now - c->opened_ms > RPC_NET_HANDSHAKE_MS) {
+            n->drops[RPC_NET_PROTOCOL]++; /* it holds a slot and says nothing */
+            conn_release(n, slot);
+        } else if (c->fd >= 0 && c->left != NULL) {
             parse_left(n, slot);
+        }
+    }
     for (size_t i = 1; i < count && i - 1 < n->npolled; i++) {
         unsigned slot = n->polled[i - 1];
         conn *c = &n->conns[slot];

@@ -16,6 +16,7 @@
  * kernel's socket buffers hold its bytes. One thread owns an rpc_net. */
 
 #define RPC_NET_READ_MAX (64u * 1024u) /* bytes read from one connection per turn */
+#define RPC_NET_HANDSHAKE_MS 30000     /* a connection not through its handshake by then: dropped */
 
 typedef struct rpc_net rpc_net;
 
@@ -51,7 +52,7 @@ typedef struct rpc_net_part {
 /* Why lstd closed connections (counted). */
 enum rpc_net_drop {
     RPC_NET_REFUSED = 0, /* accepted while conn_max were open */
-    RPC_NET_PROTOCOL,    /* broke ZMTP or the limits (rpc_zmtp_next failed) */
+    RPC_NET_PROTOCOL,    /* broke ZMTP or the limits, or no handshake in RPC_NET_HANDSHAKE_MS */
     RPC_NET_OWNER,       /* rpc_net_drop by the owner */
     RPC_NET_DROPS
 };
@@ -81,7 +82,8 @@ size_t rpc_net_poll_items(rpc_net *n, zmq_pollitem_t *items);
 long rpc_net_poll_timeout(const rpc_net *n, long idle_ms);
 
 /** After zmq_poll on the items rpc_net_poll_items filled (count of them): accept, read and
- *  parse (the handler sees each frame), write queued output. */
+ *  parse (the handler sees each frame), write queued output, and drop connections that have
+ *  not finished their handshake within RPC_NET_HANDSHAKE_MS (call it at least every second). */
 void rpc_net_service(rpc_net *n, const zmq_pollitem_t *items, size_t count);
 
 /** Queue one message (parts are its frames, every one but the last with MORE) for slot.
