@@ -27,6 +27,7 @@ struct rpc_events {
     unsigned *matched;     /* scratch: subscribers of one topic */
     zmq_pollitem_t *items; /* scratch: the pull socket, then rpc_net's items */
     _Atomic uint64_t subscribers, subscriptions, refused, protocol_drops, ignored, dropped;
+    _Atomic uint64_t piped; /* bytes published and not yet fanned out */
 };
 
 static uint64_t now_ms(void)
@@ -111,9 +112,11 @@ static bool drain(rpc_events *ev)
             return true;
         }
         zmq_msg_init(&bytes);
-        if (zmq_msg_recv(&bytes, ev->pull, 0) >= 0)
+        if (zmq_msg_recv(&bytes, ev->pull, 0) >= 0) {
             fan_out(ev, zmq_msg_data(&index), zmq_msg_size(&index) / sizeof(rpc_event),
                     zmq_msg_data(&bytes), zmq_msg_size(&bytes));
+            atomic_fetch_sub(&ev->piped, zmq_msg_size(&index) + zmq_msg_size(&bytes));
+        }
         zmq_msg_close(&bytes);
         zmq_msg_close(&index);
     }
@@ -218,10 +221,17 @@ bool rpc_events_listened(const rpc_events *ev)
 void rpc_events_publish(rpc_events *ev, const rpc_event *evs, size_t n, const void *bytes,
                         size_t size)
 {
+    size_t total = n * sizeof *evs + size;
     if (n == 0 || !rpc_events_listened(ev))
         return;
-    if (zmq_send(ev->push, evs, n * sizeof *evs, ZMQ_SNDMORE) >= 0)
-        zmq_send(ev->push, bytes, size, 0);
+    if (atomic_load(&ev->piped) + total > RPC_EVENTS_PIPE_MAX) {
+        ev->dropped += n; /* the publisher is behind: subscribers see a gap */
+        return;
+    }
+    atomic_fetch_add(&ev->piped, total);
+    if (zmq_send(ev->push, evs, n * sizeof *evs, ZMQ_SNDMORE) < 0 ||
+        zmq_send(ev->push, bytes, size, 0) < 0)
+        atomic_fetch_sub(&ev->piped, total);
 }
 
 void rpc_events_stats_get(const rpc_events *ev, rpc_events_stats *out)

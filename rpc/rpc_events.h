@@ -12,6 +12,10 @@
  * sub_topics_max, and at most sub_queue_bytes of events wait for one subscriber (the rest are
  * dropped for it, counted). */
 
+/* Bytes of published batches waiting for the publisher thread to fan them out: a batch that
+ * would take them beyond is not published (its events count as dropped). */
+#define RPC_EVENTS_PIPE_MAX (32u << 20)
+
 /* One event of a batch: its topic and then its payload, `at` bytes into the batch's bytes. */
 typedef struct rpc_event {
     size_t at, topic_len, len;
@@ -26,7 +30,8 @@ typedef struct rpc_events_config {
 typedef struct rpc_events_stats {
     uint64_t subscribers, subscriptions;     /* now */
     uint64_t refused, protocol_drops;        /* connections closed at sub_max, for the protocol */
-    uint64_t subscriptions_ignored, dropped; /* subscriptions refused; events not queued */
+    uint64_t subscriptions_ignored, dropped; /* subscriptions refused; events not sent (to one
+                                                subscriber, or a batch's to all of them) */
 } rpc_events_stats;
 
 typedef struct rpc_events rpc_events;
@@ -44,7 +49,8 @@ int rpc_events_start(rpc_events *ev) __attribute__((warn_unused_result));
 bool rpc_events_listened(const rpc_events *ev);
 
 /** Publish the n events of one batch, held in bytes (copied): to every subscriber holding a
- *  prefix of each topic, in order, as two frames (topic, payload). One thread at a time. */
+ *  prefix of each topic, in order, as two frames (topic, payload); not at all when the
+ *  publisher thread has RPC_EVENTS_PIPE_MAX bytes still to fan out. One thread at a time. */
 void rpc_events_publish(rpc_events *ev, const rpc_event *evs, size_t n, const void *bytes,
                         size_t size);
 
