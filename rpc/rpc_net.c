@@ -27,7 +27,8 @@ typedef struct conn {
     size_t out_off, out_len, out_cap;
     uint8_t *left; /* input read but not parsed yet: [left_off, left_len) */
     size_t left_off, left_len;
-    bool dirty; /* in the dirty list (output queued) */
+    bool dirty;   /* in the dirty list (output queued) */
+    unsigned pos; /* its place in open[] */
 } conn;
 
 struct rpc_net {
@@ -41,6 +42,7 @@ struct rpc_net {
     unsigned ndirty;
     unsigned *polled; /* the slot of each item rpc_net_poll_items filled after the listener */
     unsigned npolled;
+    unsigned *open; /* the slots in use, live of them, in no order */
     unsigned live;
     uint64_t drops[RPC_NET_DROPS];
     uint8_t rbuf[RPC_NET_READ_MAX];
@@ -154,7 +156,8 @@ static int net_alloc(rpc_net *n, const rpc_net_config *cfg, const rpc_net_handle
     n->free_slots = calloc(cfg->conn_max, sizeof *n->free_slots);
     n->dirty = calloc(cfg->conn_max, sizeof *n->dirty);
     n->polled = calloc(cfg->conn_max, sizeof *n->polled);
-    if (!n->conns || !n->free_slots || !n->dirty || !n->polled)
+    n->open = calloc(cfg->conn_max, sizeof *n->open);
+    if (!n->conns || !n->free_slots || !n->dirty || !n->polled || !n->open)
         return -1;
     for (unsigned i = 0; i < cfg->conn_max; i++) {
         n->conns[i].fd = -1;
@@ -213,7 +216,8 @@ static void conn_release(rpc_net *n, unsigned slot)
         }
     c->dirty = false;
     n->free_slots[(n->free_head + n->free_count++) % n->cfg.conn_max] = slot;
-    n->live--;
+    n->open[c->pos] = n->open[--n->live];
+    n->conns[n->open[c->pos]].pos = c->pos;
     if (n->h.queued != NULL)
         n->h.queued(n->h.ctx, slot, 0);
     if (n->h.closed != NULL)
@@ -280,8 +284,9 @@ static void accept_one(rpc_net *n, int fd)
     unsigned slot = n->free_slots[n->free_head];
     n->free_head = (n->free_head + 1) % n->cfg.conn_max;
     n->free_count--;
-    n->live++;
     conn *c = &n->conns[slot];
+    c->pos = n->live;
+    n->open[n->live++] = slot;
     c->fd = fd;
     c->opened_ms = now_ms();
     rpc_zmtp_in_init(&c->in, n->cfg.role, &n->cfg.limits);
@@ -486,10 +491,9 @@ size_t rpc_net_poll_items(rpc_net *n, zmq_pollitem_t *items)
     size_t k = 0;
     items[k++] = (zmq_pollitem_t){NULL, n->listen_fd, ZMQ_POLLIN, 0};
     n->npolled = 0;
-    for (unsigned slot = 0; slot < n->cfg.conn_max; slot++) {
+    for (unsigned i = 0; i < n->live; i++) {
+        unsigned slot = n->open[i];
         conn *c = &n->conns[slot];
-        if (c->fd < 0)
-            continue;
         short ev = (short)(c->left == NULL && may_read(n, slot) ? ZMQ_POLLIN : 0);
         if (c->out_len > c->out_off)
             ev |= ZMQ_POLLOUT;
@@ -503,10 +507,10 @@ size_t rpc_net_poll_items(rpc_net *n, zmq_pollitem_t *items)
 
 long rpc_net_poll_timeout(const rpc_net *n, long idle_ms)
 {
-    for (unsigned slot = 0; slot < n->cfg.conn_max; slot++) {
+    for (unsigned i = 0; i < n->live; i++) {
+        unsigned slot = n->open[i];
         const conn *c = &n->conns[slot];
-        if (c->fd >= 0 && c->left != NULL &&
-            (n->h.can_read == NULL || n->h.can_read(n->h.ctx, slot)))
+        if (c->left != NULL && (n->h.can_read == NULL || n->h.can_read(n->h.ctx, slot)))
             return 0;
     }
     return idle_ms;
@@ -515,14 +519,17 @@ long rpc_net_poll_timeout(const rpc_net *n, long idle_ms)
 void rpc_net_service(rpc_net *n, const zmq_pollitem_t *items, size_t count)
 {
     uint64_t now = now_ms();
-    for (unsigned slot = 0; slot < n->cfg.conn_max; slot++) {
+    for (unsigned i = 0; i < n->live;) {
+        unsigned slot = n->open[i];
         conn *c = &n->conns[slot];
-        if (c->fd >= 0 && !c->in.ready && now - c->opened_ms > RPC_NET_HANDSHAKE_MS) {
+        if (!c->in.ready && now - c->opened_ms > RPC_NET_HANDSHAKE_MS) {
             n->drops[RPC_NET_PROTOCOL]++; /* it holds a slot and says nothing */
-            conn_release(n, slot);
-        } else if (c->fd >= 0 && c->left != NULL) {
-            parse_left(n, slot);
+            conn_release(n, slot);        /* open[i] is another one now */
+            continue;
         }
+        if (c->left != NULL)
+            parse_left(n, slot);
+        i += n->open[i] == slot; /* unless parsing released it */
     }
     for (size_t i = 1; i < count && i - 1 < n->npolled; i++) {
         unsigned slot = n->polled[i - 1];
@@ -589,14 +596,14 @@ void rpc_net_close(rpc_net **np)
     *np = NULL;
     n->h.queued = NULL; /* the owner is going away: tell it nothing more */
     n->h.closed = NULL;
-    for (unsigned slot = 0; n->conns != NULL && slot < n->cfg.conn_max; slot++)
-        if (n->conns[slot].fd >= 0)
-            conn_release(n, slot);
+    while (n->open != NULL && n->live > 0)
+        conn_release(n, n->open[0]);
     if (n->listen_fd >= 0)
         close(n->listen_fd);
     free(n->conns);
     free(n->free_slots);
     free(n->dirty);
     free(n->polled);
+    free(n->open);
     free(n);
 }

@@ -21,7 +21,8 @@
 #define REPLY_ENDPOINT "inproc://lstd-replies"
 #define POLL_MS 100
 #define LINGER_MS 2000
-#define ENVELOPE_BYTES 9 /* a reply's first frame: its connection's handle (8 bytes), delimiter */
+#define ENVELOPE_BYTES 9 /* a reply's connection handle (8 bytes, little end) and delimiter */
+#define REPLY_HEAD_BYTES (ENVELOPE_BYTES + 4) /* and its length, on the reply pipe */
 #define NO_CONN UINT64_MAX
 
 /* Per connection slot: the message being received, and its replies not yet written out. */
@@ -117,17 +118,17 @@ static bool on_can_read(void *ctx, unsigned slot)
 {
     rpc_server *s = ctx;
     slot_state *st = &s->slots[slot];
-    bool unread = over_unread(s, slot);
-    if (!unread && st->at_share) /* only the receiver adds: below its share it stays below */
+    bool replies = over_unread(s, slot);
+    if (!replies && st->at_share) /* only the receiver adds: below its share it stays below */
         st->at_share = !rpc_sched_within_share(s->sched, slot);
-    bool share = !unread && st->at_share;
-    if (unread && !st->paused_unread)
+    bool share = !replies && st->at_share;
+    if (replies && !st->paused_unread)
         s->c.paused_unread++;
     if (share && !st->paused_share)
         s->c.paused_share++;
-    st->paused_unread = unread;
+    st->paused_unread = replies;
     st->paused_share = share;
-    return !unread && !share;
+    return !replies && !share;
 }
 
 static void on_queued(void *ctx, unsigned slot, size_t bytes)
@@ -183,27 +184,32 @@ static void answer_now(rpc_server *s, const rpc_envelope *env, const rpc_id *id,
         deliver(s, env, s->rx_buf.data, s->rx_buf.size);
 }
 
-/* Move replies the sequencer produced from the PULL socket to their connections. */
+/* Move replies from the PULL socket to their connections: each message holds a batch's, one
+ * after another, each its envelope, its length (4 bytes, little end) and its bytes. */
 static void forward_replies(rpc_server *s)
 {
     for (;;) {
-        zmq_msg_t head, body;
-        zmq_msg_init(&head);
-        if (zmq_msg_recv(&head, s->reply_pull, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&head);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s->reply_pull, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
             return;
         }
-        zmq_msg_init(&body);
-        int got = zmq_msg_recv(&body, s->reply_pull, 0);
-        rpc_envelope env;
-        if (got >= 0 && zmq_msg_size(&head) == ENVELOPE_BYTES) {
-            envelope_unpack(&env, zmq_msg_data(&head));
-            transit_add(s, slot_of(env.conn), -(int64_t)zmq_msg_size(&body));
-            deliver(s, &env, zmq_msg_data(&body), zmq_msg_size(&body));
+        const uint8_t *p = zmq_msg_data(&m), *end = p + zmq_msg_size(&m);
+        while (end - p >= REPLY_HEAD_BYTES) {
+            rpc_envelope env;
+            envelope_unpack(&env, p);
+            size_t len =
+                (size_t)p[9] | (size_t)p[10] << 8 | (size_t)p[11] << 16 | (size_t)p[12] << 24;
+            p += REPLY_HEAD_BYTES;
+            if (len > (size_t)(end - p))
+                break; /* cannot happen: job_done wrote it */
+            transit_add(s, slot_of(env.conn), -(int64_t)len);
+            deliver(s, &env, p, len);
+            p += len;
+            s->replies_forwarded++;
         }
-        zmq_msg_close(&body);
-        zmq_msg_close(&head);
-        s->replies_forwarded++;
+        zmq_msg_close(&m);
     }
 }
 
@@ -593,30 +599,83 @@ static int apply_fn(void *ctx, ledger_store *view)
     return LEDGER_OK;
 }
 
-/* Push one reply to the receiver (push_lock held); a failed batch answers INTERNAL instead of
- * what was encoded (a verifier's error keeps its own reply). */
-static void job_push(batch_job *j, out_msg *m, int rc, msgpack_sbuffer *err)
+/* What one reply of the batch is: what was encoded, or for a failed batch INTERNAL (appended
+ * to errs; a verifier's error keeps its own reply). Out: *at (in j->replies, or in errs when
+ * *in_errs), *len. */
+static void job_reply_bytes(batch_job *j, const out_msg *m, int rc, msgpack_sbuffer *errs,
+                            size_t *at, size_t *len, bool *in_errs)
+{
+    msgpack_sbuffer one;
+    *at = m->at;
+    *len = m->len;
+    *in_errs = false;
+    if (rc == 0 || m->final)
+        return;
+    msgpack_sbuffer_init(&one);
+    if (rpc_reply_error(&one, &m->id, LEDGER_INTERNAL,
+                        "the batch could not be committed; nothing was applied") == 0 &&
+        msgpack_sbuffer_write(errs, one.data, one.size) == 0) {
+        transit_add(j->s, slot_of(m->env.conn), (int64_t)one.size - (int64_t)m->len);
+        *at = errs->size - one.size;
+        *len = one.size;
+        *in_errs = true;
+    }
+    msgpack_sbuffer_destroy(&one);
+}
+
+static void free_bytes(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+/* A reply that will not reach the receiver: it no longer waits for it, nor counts its bytes. */
+static void reply_lost(rpc_server *s, const out_msg *m, size_t len)
+{
+    s->c.replies_dropped++;
+    transit_add(s, slot_of(m->env.conn), -(int64_t)len);
+    atomic_fetch_sub(&s->replies_made, 1);
+}
+
+/* Every reply of the batch, in one message to the receiver (push_lock held). */
+static void job_push(batch_job *j, int rc)
 {
     rpc_server *s = j->s;
-    const void *data = j->replies.data + m->at;
-    size_t len = m->len;
-    uint8_t env[ENVELOPE_BYTES];
-    if (rc != 0 && !m->final) {
-        msgpack_sbuffer_clear(err);
-        if (rpc_reply_error(err, &m->id, LEDGER_INTERNAL,
-                            "the batch could not be committed; nothing was applied") == 0) {
-            data = err->data;
-            transit_add(s, slot_of(m->env.conn), (int64_t)err->size - (int64_t)len);
-            len = err->size;
+    msgpack_sbuffer errs;
+    msgpack_sbuffer_init(&errs);
+    size_t *at = calloc(j->n, sizeof *at), *len = calloc(j->n, sizeof *len), total = 0;
+    bool *in_errs = calloc(j->n, sizeof *in_errs);
+    for (uint64_t i = 0; at != NULL && len != NULL && in_errs != NULL && i < j->n; i++) {
+        job_reply_bytes(j, &j->msgs[i], rc, &errs, &at[i], &len[i], &in_errs[i]);
+        total += len[i] > 0 ? REPLY_HEAD_BYTES + len[i] : 0;
+    }
+    uint8_t *buf = at != NULL && len != NULL && in_errs != NULL ? malloc(total + 1) : NULL;
+    size_t used = 0;
+    for (uint64_t i = 0; i < j->n; i++) {
+        size_t l = len != NULL ? len[i] : j->msgs[i].len;
+        if (buf == NULL || l == 0) {
+            reply_lost(s, &j->msgs[i], l);
+            continue;
         }
+        envelope_pack(buf + used, &j->msgs[i].env);
+        for (unsigned b = 0; b < 4; b++)
+            buf[used + ENVELOPE_BYTES + b] = (uint8_t)(l >> (8 * b));
+        memcpy(buf + used + REPLY_HEAD_BYTES, (in_errs[i] ? errs.data : j->replies.data) + at[i],
+               l);
+        used += REPLY_HEAD_BYTES + l;
     }
-    envelope_pack(env, &m->env);
-    if (len == 0 || zmq_send(s->reply_push, env, sizeof env, ZMQ_SNDMORE) < 0 ||
-        zmq_send(s->reply_push, data, len, 0) < 0) {
-        s->c.replies_dropped++; /* the receiver no longer waits for this one */
-        transit_add(s, slot_of(m->env.conn), -(int64_t)len);
-        atomic_fetch_sub(&s->replies_made, 1);
+    zmq_msg_t m;
+    if (buf != NULL && (zmq_msg_init_data(&m, buf, used, free_bytes, NULL) != 0 ||
+                        zmq_msg_send(&m, s->reply_push, 0) < 0)) {
+        for (uint64_t i = 0; i < j->n; i++) /* cannot happen: an inproc pipe without a limit */
+            if (len[i] > 0)
+                reply_lost(s, &j->msgs[i], len[i]);
+        zmq_msg_close(&m);
     }
+    free(at);
+    free(len);
+    free(in_errs);
+    msgpack_sbuffer_destroy(&errs);
 }
 
 /* The log thread, once the batch is durable (rc 0) or failed: send every reply, then the
@@ -626,14 +685,11 @@ static void job_done(void *ctx, int rc)
 {
     batch_job *j = ctx;
     rpc_server *s = j->s;
-    msgpack_sbuffer err;
-    msgpack_sbuffer_init(&err);
     if (rc != 0)
         fprintf(stderr, "lstd: batch of %" PRIu64 " failed: %s; answered INTERNAL\n", j->n,
                 ledger_err_name(rc));
     pthread_mutex_lock(&s->push_lock);
-    for (uint64_t i = 0; i < j->n; i++)
-        job_push(j, &j->msgs[i], rc, &err);
+    job_push(j, rc);
     pthread_mutex_unlock(&s->push_lock);
     if (rc == 0)
         rpc_events_publish(s->events, j->evs, j->nev, j->events.data, j->events.size);
@@ -643,7 +699,6 @@ static void job_done(void *ctx, int rc)
         if (j->n > s->c.batch_size_max)
             s->c.batch_size_max = j->n;
     }
-    msgpack_sbuffer_destroy(&err);
     job_free(j);
 }
 
