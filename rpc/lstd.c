@@ -218,6 +218,25 @@ static void reload_apply(rpc_server *server, rpc_config *running, const rpc_conf
     }
 }
 
+/* Name each bound (PROTOCOL.md, "Limits") that differs: all need a restart. */
+static void list_bounds(char *list, size_t size, const rpc_config *a, const rpc_config *b)
+{
+    if (a->conn_max != b->conn_max)
+        list_add(list, size, "conn_max");
+    if (a->conn_queue_max != b->conn_queue_max)
+        list_add(list, size, "conn_queue_max");
+    if (a->conn_reply_bytes != b->conn_reply_bytes)
+        list_add(list, size, "conn_reply_bytes");
+    if (a->reply_bytes_max != b->reply_bytes_max)
+        list_add(list, size, "reply_bytes_max");
+    if (a->sub_max != b->sub_max)
+        list_add(list, size, "sub_max");
+    if (a->sub_topics_max != b->sub_topics_max)
+        list_add(list, size, "sub_topics_max");
+    if (a->sub_queue_bytes != b->sub_queue_bytes)
+        list_add(list, size, "sub_queue_bytes");
+}
+
 /* The settings that differ between running and next and would need a restart. Out: list. */
 static void reload_restart_list(const rpc_config *running, const rpc_config *next, char *list,
                                 size_t size)
@@ -238,6 +257,7 @@ static void reload_restart_list(const rpc_config *running, const rpc_config *nex
         list_add(list, size, "memory_limit_mb");
     if (next->checkpoint_s != running->checkpoint_s)
         list_add(list, size, "checkpoint_s");
+    list_bounds(list, size, next, running);
 }
 
 /* SIGHUP: reopen the log, read the arguments again exactly as at start (the --config file

@@ -18,7 +18,8 @@ static const char help_text[] =
     "       lstd --version                                print \"lstd VERSION\"\n"
     "\n"
     "Runs the lstd ledger service: requests on a ZeroMQ ROUTER socket, committed transactions\n"
-    "published on a PUB socket (PROTOCOL.md). With no flags it uses the embedded defaults below.\n"
+    "published on a PUB socket (PROTOCOL.md; lstd speaks ZMTP 3 on both itself, to bound what\n"
+    "each connection costs). With no flags it uses the embedded defaults below.\n"
     "A ledger is created once, explicitly: `lstd init` refuses a data directory that is not\n"
     "empty, and serving refuses a directory without a ledger (a lost data file never becomes a\n"
     "fresh ledger). Every ledger id ends in 16 random hex digits chosen at init, so signatures\n"
@@ -38,8 +39,9 @@ static const char help_text[] =
     "its arguments again (the --config file where it appears, later flags still overriding\n"
     "it) and applies batch_max, log_level and log_file, the settings that are safe to change\n"
     "while running; any other setting that changed is named as needing a restart (endpoint,\n"
-    "events, data, verify_threads, queue_max, durability, memory_limit_mb, checkpoint_s; the\n"
-    "genesis never changes). One log line (event=reload) says what it did; a file that no\n"
+    "events, data, verify_threads, queue_max, durability, memory_limit_mb, checkpoint_s, the\n"
+    "bounds; the genesis never changes). One log line (event=reload) says what it did; a file that "
+    "no\n"
     "longer parses is reported and nothing changes.\n"
     "Under systemd (Type=notify; $NOTIFY_SOCKET set) lstd reports READY=1 once serving (after\n"
     "the ready line), RELOADING=1 and READY=1 around a SIGHUP, STOPPING=1 at SIGINT/SIGTERM,\n"
@@ -91,6 +93,27 @@ static const char help_log[] =
     "and a port already taken (`lstd: cannot bind URL: ...`) print plain `lstd: ...` lines.\n"
     "\n";
 
+static const char help_bounds[] =
+    "bounds (PROTOCOL.md, \"Limits\"; memory per connection and in all is bounded by them):\n"
+    "  --conn-max N          request connections at once; more are closed as they connect\n"
+    "                        (default 1024, 1..65536)\n"
+    "  --conn-queue-max N    requests one connection may have in flight (default 4096,\n"
+    "                        1..1048576); fairness: a connection holds at most\n"
+    "                        min(conn-queue-max, queue-max / n) while n connections have\n"
+    "                        requests in flight, more is BUSY; verification and batches take\n"
+    "                        the connections in turn, one request each\n"
+    "  --conn-reply-bytes N  bytes of replies that may wait for one connection to read them\n"
+    "                        (default 4194304, 65536..2^40): past it its queries are answered\n"
+    "                        BUSY and it is not read until it has read its replies\n"
+    "  --reply-bytes-max N   the same for all connections together (default 268435456,\n"
+    "                        1048576..2^44)\n"
+    "  --sub-max N           subscriber connections at once (default 256, 1..65536)\n"
+    "  --sub-topics-max N    subscriptions one subscriber may hold; more are ignored\n"
+    "                        (default 256, 1..65536)\n"
+    "  --sub-queue-bytes N   bytes of events that may wait for one subscriber; events beyond\n"
+    "                        are dropped for it (default 2097152, 65536..2^40)\n"
+    "\n";
+
 static const char help_genesis[] =
     "genesis keys (config file only, used by `lstd init` and checked when serving):\n"
     "  ledger_id = NAME                  1..15 printable ASCII characters; init appends\n"
@@ -109,9 +132,12 @@ static const char help_genesis[] =
 /* Every name set_service, set_genesis_identity and set_genesis_setting accept (with the
  * parameters' lowercase names), and the flags that are not keys: the candidates of "did you
  * mean". test_rpc_names checks these lists against the functions. */
-static const char *const service_keys[] = {
-    "endpoint",   "events",          "data",         "verify_threads", "batch_max", "queue_max",
-    "durability", "memory_limit_mb", "checkpoint_s", "log_level",      "log_file"};
+static const char *const service_keys[] = {"endpoint",       "events",           "data",
+                                           "verify_threads", "batch_max",        "queue_max",
+                                           "durability",     "memory_limit_mb",  "checkpoint_s",
+                                           "log_level",      "log_file",         "conn_max",
+                                           "conn_queue_max", "conn_reply_bytes", "reply_bytes_max",
+                                           "sub_max",        "sub_topics_max",   "sub_queue_bytes"};
 static const char *const flag_only[] = {"config", "dev", "help", "version"};
 static const char *const genesis_keys[] = {"ledger_id",   "admin",        "custodian",
                                            "treasury",    "operator",     "decimals",
@@ -217,6 +243,7 @@ void rpc_config_help(FILE *out)
     fputs(help_text, out);
     fputs(help_flags, out);
     fputs(help_log, out);
+    fputs(help_bounds, out);
     fputs(help_genesis, out);
 }
 
@@ -233,6 +260,13 @@ void rpc_config_defaults(rpc_config *cfg)
     cfg->durability = STORE_SYNC;
     cfg->checkpoint_s = 10;
     cfg->log_level = RPC_LOG_INFO;
+    cfg->conn_max = 1024;
+    cfg->conn_queue_max = 4096;
+    cfg->conn_reply_bytes = 4u << 20;
+    cfg->reply_bytes_max = 256u << 20;
+    cfg->sub_max = 256;
+    cfg->sub_topics_max = 256;
+    cfg->sub_queue_bytes = 2u << 20;
     ledger_genesis_defaults(&cfg->genesis);
 }
 
@@ -292,6 +326,11 @@ static int set_unsigned(unsigned *dst, const char *v, uint64_t lo, uint64_t hi)
     return 0;
 }
 
+static int set_bytes(uint64_t *dst, const char *v, uint64_t lo, uint64_t hi)
+{
+    return parse_u64(v, lo, hi, dst);
+}
+
 /* Service settings shared by flags and the file. Returns: 1 handled, 0 not a service key,
  * -1 bad value. */
 static int set_service(rpc_config *cfg, const char *key, const char *v)
@@ -321,6 +360,20 @@ static int set_service(rpc_config *cfg, const char *key, const char *v)
         cfg->log_level = (int)level;
         return 1;
     }
+    if (strcmp(key, "conn_max") == 0) /* the bounds: PROTOCOL.md, "Limits" */
+        return set_unsigned(&cfg->conn_max, v, 1, 65536) == 0 ? 1 : -1;
+    if (strcmp(key, "conn_queue_max") == 0)
+        return set_unsigned(&cfg->conn_queue_max, v, 1, 1048576) == 0 ? 1 : -1;
+    if (strcmp(key, "conn_reply_bytes") == 0)
+        return set_bytes(&cfg->conn_reply_bytes, v, 65536, 1ull << 40) == 0 ? 1 : -1;
+    if (strcmp(key, "reply_bytes_max") == 0)
+        return set_bytes(&cfg->reply_bytes_max, v, 1u << 20, 1ull << 44) == 0 ? 1 : -1;
+    if (strcmp(key, "sub_max") == 0)
+        return set_unsigned(&cfg->sub_max, v, 1, 65536) == 0 ? 1 : -1;
+    if (strcmp(key, "sub_topics_max") == 0)
+        return set_unsigned(&cfg->sub_topics_max, v, 1, 65536) == 0 ? 1 : -1;
+    if (strcmp(key, "sub_queue_bytes") == 0)
+        return set_bytes(&cfg->sub_queue_bytes, v, 65536, 1ull << 40) == 0 ? 1 : -1;
     if (strcmp(key, "durability") == 0) {
         if (strcmp(v, "sync") == 0)
             cfg->durability = STORE_SYNC;

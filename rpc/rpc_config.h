@@ -22,6 +22,14 @@ typedef struct rpc_config {
     unsigned checkpoint_s;    /* seconds between checkpoints of changed state (1..3600) */
     int log_level;            /* enum rpc_log_level (default info) */
     char log_file[RPC_PATH_MAX]; /* "" : stderr */
+    /* bounds per connection and in all (PROTOCOL.md, "Limits") */
+    unsigned conn_max;         /* request connections at once */
+    unsigned conn_queue_max;   /* requests one connection may have in flight */
+    uint64_t conn_reply_bytes; /* replies waiting for one connection: past it, not read */
+    uint64_t reply_bytes_max;  /* replies waiting for all connections together */
+    unsigned sub_max;          /* subscriber connections at once */
+    unsigned sub_topics_max;   /* subscriptions one subscriber may hold */
+    uint64_t sub_queue_bytes;  /* events waiting for one subscriber: past it, dropped */
     bool help;
     bool version; /* --version: print "lstd VERSION" and exit */
     bool dev;     /* --dev: a development ledger may be created in an unused data directory */
@@ -33,7 +41,9 @@ typedef struct rpc_config {
 
 /** Fill cfg with the embedded defaults: endpoints tcp://127.0.0.1:7440 and :7441, data
  *  directory ./lstd-data, verification threads = online CPUs, batch_max 4096,
- *  queue_max 16384, durability sync, checkpoint_s 10, log_level info, log_file "" (stderr). */
+ *  queue_max 16384, durability sync, checkpoint_s 10, log_level info, log_file "" (stderr),
+ *  and the bounds of --help (conn_max 1024, conn_queue_max 4096, conn_reply_bytes 4 MiB,
+ *  reply_bytes_max 256 MiB, sub_max 256, sub_topics_max 256, sub_queue_bytes 2 MiB). */
 void rpc_config_defaults(rpc_config *cfg);
 
 /** Apply command-line flags (argv[1..]); --config FILE is read where it appears, so later

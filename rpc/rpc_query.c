@@ -612,9 +612,22 @@ static int q_queue(query *q)
 
 /* ---- health ------------------------------------------------------------------------------ */
 
+/* The counters of the bounds (PROTOCOL.md, "Limits"). */
+static int pack_bound_counters(msgpack_packer *pk, const rpc_counters *c)
+{
+    return rpc_pack_u64(pk, "busy_unread", c->busy_unread) ||
+           rpc_pack_u64(pk, "paused_unread", c->paused_unread) ||
+           rpc_pack_u64(pk, "paused_share", c->paused_share) ||
+           rpc_pack_u64(pk, "refused", c->refused) ||
+           rpc_pack_u64(pk, "protocol_drops", c->protocol_drops) ||
+           rpc_pack_u64(pk, "slow_drops", c->slow_drops) ||
+           rpc_pack_u64(pk, "subscriptions_ignored", c->subscriptions_ignored) ||
+           rpc_pack_u64(pk, "events_dropped", c->events_dropped);
+}
+
 static int pack_counters(msgpack_packer *pk, const rpc_counters *c)
 {
-    return rpc_pack_key(pk, "counters") || msgpack_pack_map(pk, 11) ||
+    return rpc_pack_key(pk, "counters") || msgpack_pack_map(pk, 19) ||
            rpc_pack_u64(pk, "requests", c->requests) ||
            rpc_pack_u64(pk, "transactions", c->transactions) ||
            rpc_pack_u64(pk, "queries", c->queries) || rpc_pack_u64(pk, "batches", c->batches) ||
@@ -623,7 +636,7 @@ static int pack_counters(msgpack_packer *pk, const rpc_counters *c)
            rpc_pack_u64(pk, "busy", c->busy) || rpc_pack_u64(pk, "malformed", c->malformed) ||
            rpc_pack_u64(pk, "bad_signatures", c->bad_signatures) ||
            rpc_pack_u64(pk, "duplicates", c->duplicates) ||
-           rpc_pack_u64(pk, "replies_dropped", c->replies_dropped);
+           rpc_pack_u64(pk, "replies_dropped", c->replies_dropped) || pack_bound_counters(pk, c);
 }
 
 static int q_health(query *q)
@@ -637,13 +650,17 @@ static int q_health(query *q)
         rc = ledger_read_chain(q->view, &ch);
     if (rc != LEDGER_OK)
         return rc;
-    return packed(msgpack_pack_map(q->pk, 8) || rpc_pack_str(q->pk, "status", "ok") ||
+    return packed(msgpack_pack_map(q->pk, 12) || rpc_pack_str(q->pk, "status", "ok") ||
                   rpc_pack_str(q->pk, "ledger_id", g.ledger_id) ||
                   rpc_pack_u64(q->pk, "seq", ch.next_seq - 1) ||
                   rpc_pack_u64(q->pk, "batch", ch.next_batch - 1) ||
                   rpc_pack_u64(q->pk, "uptime_s", c->uptime_s) ||
                   rpc_pack_u64(q->pk, "queue_depth", c->queue_depth) ||
-                  rpc_pack_u64(q->pk, "queue_max", c->queue_max) || pack_counters(q->pk, c));
+                  rpc_pack_u64(q->pk, "queue_max", c->queue_max) ||
+                  rpc_pack_u64(q->pk, "connections", c->connections) ||
+                  rpc_pack_u64(q->pk, "subscribers", c->subscribers) ||
+                  rpc_pack_u64(q->pk, "subscriptions", c->subscriptions) ||
+                  rpc_pack_u64(q->pk, "reply_bytes", c->reply_bytes) || pack_counters(q->pk, c));
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */

@@ -9,11 +9,21 @@
 #include "ledger.h"
 #include "rpc_request.h"
 
+/* The largest reply lstd makes (an events page of 1000 records of at most RPC_RECORD_MAX_BYTES
+ * each, and its envelope), and the largest reply to a transaction or an error reply.
+ * test_rpc_reply checks both against the largest records and replies it can build. */
+#define RPC_RECORD_MAX_BYTES 512
+#define RPC_REPLY_MAX_BYTES (1024u * 1024u)
+#define RPC_SMALL_REPLY_MAX 1024
+
 /* Server-wide figures the health query reports (filled by the server). */
 typedef struct rpc_counters {
     uint64_t requests, transactions, queries, batches, batch_size_max, commit_ms_total;
     uint64_t busy, malformed, bad_signatures, duplicates, replies_dropped;
+    uint64_t busy_unread, paused_unread, paused_share, refused, protocol_drops, slow_drops;
+    uint64_t subscriptions_ignored, events_dropped;
     uint64_t queue_depth, queue_max, uptime_s;
+    uint64_t connections, subscribers, subscriptions, reply_bytes; /* now */
 } rpc_counters;
 
 /** Encode an error reply {id, ok: false, error, message} into buf (cleared first).

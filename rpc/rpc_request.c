@@ -562,6 +562,17 @@ static void peek_id(rpc_id *id, const uint8_t *b, size_t len)
     memcpy(id->s, b + p, sl);
 }
 
+int rpc_request_too_large(rpc_request *out, const uint8_t *prefix, size_t prefix_len, uint64_t size,
+                          char *msg, size_t msg_size)
+{
+    errbuf e = {msg, msg_size};
+    memset(out, 0, sizeof *out);
+    if (prefix_len > 0)
+        peek_id(&out->id, prefix, prefix_len);
+    return fail(&e, LEDGER_TOO_LARGE, "request of %llu bytes exceeds the limit of %u bytes",
+                (unsigned long long)size, RPC_REQUEST_MAX_BYTES);
+}
+
 int rpc_request_decode(rpc_request *out, const uint8_t *buf, size_t len, char *msg, size_t msg_size)
 {
     errbuf e = {msg, msg_size};

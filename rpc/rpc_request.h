@@ -9,7 +9,8 @@
 #include "ledger.h"
 
 #define RPC_REQUEST_MAX_BYTES (64u * 1024u)   /* larger requests: TOO_LARGE */
-#define RPC_MESSAGE_MAX_BYTES (1024u * 1024u) /* ZMQ_MAXMSGSIZE: larger ones are dropped */
+#define RPC_MESSAGE_MAX_BYTES (1024u * 1024u) /* a message's frames in all: more drops the peer */
+#define RPC_MESSAGE_FRAMES_MAX 16             /* a message's frames: more drops the peer */
 #define RPC_ID_MAX 64
 #define RPC_DEPTH_MAX 4     /* nesting of maps/arrays accepted in a request */
 #define RPC_OBJECTS_MAX 256 /* msgpack objects accepted in a request */
@@ -77,5 +78,11 @@ int rpc_msgpack_check(const uint8_t *buf, size_t len);
  *  LEDGER_OUT_OF_RANGE or LEDGER_NO_MEMORY. */
 int rpc_request_decode(rpc_request *out, const uint8_t *buf, size_t len, char *msg,
                        size_t msg_size);
+
+/** The answer to a request of size bytes (> RPC_REQUEST_MAX_BYTES) of which only the first
+ *  prefix_len were kept: its id when readable from them (as rpc_request_decode reads it).
+ *  Out: *out (only its id set), msg. Returns: LEDGER_TOO_LARGE. */
+int rpc_request_too_large(rpc_request *out, const uint8_t *prefix, size_t prefix_len, uint64_t size,
+                          char *msg, size_t msg_size);
 
 #endif

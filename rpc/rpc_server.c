@@ -1,4 +1,4 @@
-/* rpc_server.c - receiving thread, verification pool, sequencer with group commit, events */
+/* rpc_server.c - receiving thread, verification pool, sequencer with group commit, replies */
 #include "rpc_server.h"
 
 #include <assert.h>
@@ -12,38 +12,37 @@
 #include <zmq.h>
 
 #include "crypto.h"
+#include "rpc_events.h"
 #include "rpc_log.h"
+#include "rpc_net.h"
 #include "rpc_reply.h"
 #include "rpc_request.h"
+#include "rpc_sched.h"
 
 #define REPLY_ENDPOINT "inproc://lstd-replies"
 #define POLL_MS 100
-#define RECV_BURST 256 /* requests read per poll before replies get a turn */
 #define LINGER_MS 2000
-/* Replies queued per client before further ones are dropped (and counted): a client that
- * pipelines this many requests without reading any replies is not reading at all. */
-#define REPLY_HWM 100000
+#define ENVELOPE_BYTES 9 /* a reply's connection handle (8 bytes, little end) and delimiter */
+#define REPLY_HEAD_BYTES (ENVELOPE_BYTES + 4) /* and its length, on the reply pipe */
+#define NO_CONN UINT64_MAX
 
-/* Where a reply goes: the ROUTER identity frame, and whether a REQ delimiter came with it. */
-typedef struct envelope {
-    uint8_t ident[255];
-    uint8_t ident_len;
-    bool delimiter;
-} envelope;
-
-/* One slot of the in-flight ring. Owned by the receiver until published (head advanced),
- * then by one verifier until `ready`, then by the sequencer until tail passes it. */
-typedef struct item {
-    envelope env;
-    rpc_request req;
-    uint8_t hash[LEDGER_HASH_SIZE];
-    int error; /* set by the verifier: BAD_SIGNATURE or LEDGER_MISMATCH */
-    bool ready;
-} item;
+/* Per connection slot: the message being received, and its replies not yet written out. */
+typedef struct slot_state {
+    bool delimiter;           /* receiver only: the message began with a REQ delimiter */
+    bool bad;                 /* receiver only: the message cannot be a request */
+    bool paused_unread;       /* receiver only: not read for its unread replies (counted once) */
+    bool paused_share;        /* receiver only: not read, holding its share (counted once) */
+    bool at_share;            /* receiver only: held its share at the last push or check */
+    _Atomic uint64_t conn;    /* the handle of the connection in the slot, or NO_CONN */
+    _Atomic uint64_t transit; /* reply bytes made by the sequencer, not yet taken by the receiver */
+    _Atomic uint64_t queued;  /* reply bytes queued by the receiver, not yet written */
+} slot_state;
 
 typedef struct counters {
     _Atomic uint64_t requests, transactions, queries, batches, batch_size_max, commit_ms_total;
     _Atomic uint64_t busy, malformed, bad_signatures, duplicates, replies_dropped;
+    _Atomic uint64_t busy_unread, paused_unread, paused_share, slow_drops;
+    _Atomic uint64_t connections, refused, protocol_drops; /* the receiver's rpc_net figures */
 } counters;
 
 struct rpc_server {
@@ -52,204 +51,290 @@ struct rpc_server {
     pthread_mutex_t push_lock; /* reply_push: the log thread's, or the sequencer's on no memory */
     char ledger_id[LEDGER_ID_MAX + 1];
     ledger_tx_hasher hasher; /* the ledger's transaction tag, prepared once */
-    void *zctx, *router, *pub, *reply_pull, *reply_push;
+    void *zctx, *reply_pull, *reply_push;
+    rpc_net *net;       /* the request socket: the receiver's */
+    rpc_events *events; /* the event socket and its thread */
+    rpc_sched *sched;   /* requests in flight */
+    zmq_pollitem_t *items;
+    slot_state *slots;              /* cfg.conn_max */
+    _Atomic uint64_t pending_total; /* transit + queued of every slot */
     pthread_t io_thread, seq_thread, *workers;
     unsigned workers_started;
     bool io_started, seq_started;
-    /* the ring */
-    item *ring;
-    uint64_t cap, head, verify_next, tail;
-    bool quit; /* workers and sequencer exit once the ring is empty */
-    pthread_mutex_t lock;
-    pthread_cond_t work_cv, seq_cv;
-    /* shutdown and accounting */
     atomic_bool stopping;
     _Atomic uint64_t replies_made; /* by the sequencer, before it pushes each reply */
     uint64_t replies_forwarded;    /* by the receiver */
     counters c;
     time_t started;
     /* sequencer scratch */
+    rpc_item **batch;
     ledger_result *results;
-    uint64_t results_cap; /* entries in results; grown by the sequencer only */
-    unsigned batch_max;   /* under lock: set by rpc_server_set_batch_max, read per group */
-    msgpack_sbuffer seq_buf;
+    uint64_t results_cap; /* entries in batch and results; grown by the sequencer only */
+    pthread_mutex_t lock; /* batch_max */
+    unsigned batch_max;
+    msgpack_sbuffer seq_buf, rx_buf;                           /* the sequencer's, the receiver's */
     char requests_url[RPC_PATH_MAX], events_url[RPC_PATH_MAX]; /* as bound */
 };
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- unread replies ----------------------------------------------------------------------------
+ * A connection's replies not yet written to its socket: made by the sequencer and on their way
+ * (transit), or queued by the receiver (queued). PROTOCOL.md, "Limits". */
+
+static unsigned slot_of(uint64_t handle)
+{
+    return (unsigned)(uint32_t)handle;
+}
+
+static void transit_add(rpc_server *s, unsigned slot, int64_t delta)
+{
+    atomic_fetch_add(&s->slots[slot].transit, (uint64_t)delta);
+    atomic_fetch_add(&s->pending_total, (uint64_t)delta);
+}
+
+static uint64_t unread(rpc_server *s, unsigned slot)
+{
+    return atomic_load(&s->slots[slot].transit) + atomic_load(&s->slots[slot].queued);
+}
+
+/* Whether the slot's connection is over its share of unread replies: its own, or (all
+ * together over reply-bytes-max) any at all. */
+static bool over_unread(rpc_server *s, unsigned slot)
+{
+    uint64_t mine = unread(s, slot);
+    return mine >= s->cfg.conn_reply_bytes ||
+           (mine > 0 && atomic_load(&s->pending_total) >= s->cfg.reply_bytes_max);
+}
+
+/* rpc_net: may this connection be read? Not while over its unread replies, nor while it holds
+ * its share of the requests in flight (rpc_sched.h): it waits, in order, TCP holding back the
+ * rest. Each pause is counted once. */
+static bool on_can_read(void *ctx, unsigned slot)
+{
+    rpc_server *s = ctx;
+    slot_state *st = &s->slots[slot];
+    bool replies = over_unread(s, slot);
+    if (!replies && st->at_share) /* only the receiver adds: below its share it stays below */
+        st->at_share = !rpc_sched_within_share(s->sched, slot);
+    bool share = !replies && st->at_share;
+    if (replies && !st->paused_unread)
+        s->c.paused_unread++;
+    if (share && !st->paused_share)
+        s->c.paused_share++;
+    st->paused_unread = replies;
+    st->paused_share = share;
+    return !replies && !share;
+}
+
+static void on_queued(void *ctx, unsigned slot, size_t bytes)
+{
+    rpc_server *s = ctx;
+    uint64_t was = atomic_exchange(&s->slots[slot].queued, bytes);
+    atomic_fetch_add(&s->pending_total, (uint64_t)bytes - was);
+}
+
 /* ---- replies -------------------------------------------------------------------------------- */
 
-/* Send envelope + payload on a socket (the ROUTER, or the sequencer's PUSH).
- * Returns: 0 or -1 (errno from ZeroMQ). */
-static int send_reply(void *sock, const envelope *env, const void *payload, size_t len, int flags)
+static void envelope_pack(uint8_t out[ENVELOPE_BYTES], const rpc_envelope *env)
 {
-    if (zmq_send(sock, env->ident, env->ident_len, flags | ZMQ_SNDMORE) < 0)
-        return -1;
-    if (env->delimiter && zmq_send(sock, "", 0, flags | ZMQ_SNDMORE) < 0)
-        return -1;
-    return zmq_send(sock, payload, len, flags) < 0 ? -1 : 0;
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(env->conn >> (8 * i));
+    out[8] = env->delimiter;
+}
+
+static void envelope_unpack(rpc_envelope *env, const uint8_t in[ENVELOPE_BYTES])
+{
+    env->conn = 0;
+    for (int i = 0; i < 8; i++)
+        env->conn |= (uint64_t)in[i] << (8 * i);
+    env->delimiter = in[8] != 0;
+}
+
+/* Queue a reply on its connection (the receiver). A connection that would go beyond the hard
+ * bound is dropped (it cannot, while the pause and the query rule hold). */
+static void deliver(rpc_server *s, const rpc_envelope *env, const void *payload, size_t len)
+{
+    int slot = rpc_net_slot(s->net, env->conn);
+    rpc_net_part parts[2] = {{"", 0}, {payload, len}};
+    int rc = slot < 0 ? -2
+                      : rpc_net_send(s->net, (unsigned)slot, parts + !env->delimiter,
+                                     env->delimiter ? 2 : 1);
+    if (rc == -1) {
+        fprintf(stderr, "lstd: a connection with %zu bytes of unread replies dropped\n",
+                rpc_net_queued(s->net, (unsigned)slot));
+        s->c.slow_drops++;
+        rpc_net_drop(s->net, (unsigned)slot);
+    }
+    if (rc != 0)
+        s->c.replies_dropped++; /* its connection is gone */
 }
 
 /* The receiver answers directly (errors it found itself, BUSY, SHUTTING_DOWN). */
-static void answer_now(rpc_server *s, msgpack_sbuffer *buf, const envelope *env, const rpc_id *id,
-                       int code, const char *message)
+static void answer_now(rpc_server *s, const rpc_envelope *env, const rpc_id *id, int code,
+                       const char *message)
 {
-    if (rpc_reply_error(buf, id, code, message) != 0 ||
-        send_reply(s->router, env, buf->data, buf->size, ZMQ_DONTWAIT) != 0)
+    if (rpc_reply_error(&s->rx_buf, id, code, message) != 0)
         s->c.replies_dropped++;
+    else
+        deliver(s, env, s->rx_buf.data, s->rx_buf.size);
 }
 
-/* Move replies the sequencer produced from the PULL socket to the ROUTER, frame by frame. */
+/* Move replies from the PULL socket to their connections: each message holds a batch's, one
+ * after another, each its envelope, its length (4 bytes, little end) and its bytes. */
 static void forward_replies(rpc_server *s)
 {
     for (;;) {
         zmq_msg_t m;
-        int more = 1, dropped = 0;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, s->reply_pull, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
             return;
         }
-        while (more) {
-            more = zmq_msg_more(&m);
-            if (!dropped &&
-                zmq_msg_send(&m, s->router, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0)
-                dropped = 1; /* peer gone (ROUTER_MANDATORY) or its queue full */
-            zmq_msg_close(&m);
-            if (more) {
-                zmq_msg_init(&m);
-                if (zmq_msg_recv(&m, s->reply_pull, 0) < 0) {
-                    zmq_msg_close(&m);
-                    break;
-                }
-            }
+        const uint8_t *p = zmq_msg_data(&m), *end = p + zmq_msg_size(&m);
+        while (end - p >= REPLY_HEAD_BYTES) {
+            rpc_envelope env;
+            envelope_unpack(&env, p);
+            size_t len =
+                (size_t)p[9] | (size_t)p[10] << 8 | (size_t)p[11] << 16 | (size_t)p[12] << 24;
+            p += REPLY_HEAD_BYTES;
+            if (len > (size_t)(end - p))
+                break; /* cannot happen: job_done wrote it */
+            transit_add(s, slot_of(env.conn), -(int64_t)len);
+            deliver(s, &env, p, len);
+            p += len;
+            s->replies_forwarded++;
         }
-        s->c.replies_dropped += (uint64_t)dropped;
-        s->replies_forwarded++;
+        zmq_msg_close(&m);
     }
 }
 
 /* ---- receiving ------------------------------------------------------------------------------ */
 
-/* Read one whole multipart message: identity, optional empty delimiter, payload. Extra frames
- * make the request malformed. Out: env, *payload (zmq message to close).
- * Returns: 1 got one, 0 nothing waiting, -1 malformed framing (env valid). */
-static int recv_frames(rpc_server *s, envelope *env, zmq_msg_t *payload)
+/* Place a decoded request among its connection's, or answer BUSY (the queue is full). */
+static void enqueue(rpc_server *s, unsigned slot, const rpc_envelope *env, const rpc_request *req)
 {
-    zmq_msg_t f;
-    int frames = 0, bad = 0;
-    zmq_msg_init(payload);
-    zmq_msg_init(&f);
-    if (zmq_msg_recv(&f, s->router, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&f);
+    if (rpc_sched_push(s->sched, slot, env, req, &s->slots[slot].at_share) == RPC_SCHED_OK)
+        return;
+    s->c.busy++;
+    answer_now(s, env, &req->id, LEDGER_BUSY, "request queue is full; retry later");
+}
+
+/* The last frame of a message from slot's connection: the request, answered or queued. */
+static void on_request(rpc_server *s, unsigned slot, const rpc_zmtp_frame *f)
+{
+    slot_state *st = &s->slots[slot];
+    rpc_envelope env = {rpc_net_handle(s->net, slot), st->delimiter};
+    rpc_request req;
+    char msg[256];
+    int code;
+    s->c.requests++;
+    if (st->bad) {
+        memset(&req.id, 0, sizeof req.id);
+        snprintf(msg, sizeof msg, "a request is one frame (after a REQ delimiter)");
+        code = LEDGER_MALFORMED;
+    } else if (f->skipped) {
+        code = rpc_request_too_large(&req, f->data, f->len, f->size, msg, sizeof msg);
+    } else {
+        code = rpc_request_decode(&req, f->data, f->len, msg, sizeof msg);
+    }
+    if (code != LEDGER_OK) {
+        s->c.malformed++;
+        answer_now(s, &env, &req.id, code, msg);
+    } else if (atomic_load(&s->stopping)) {
+        answer_now(s, &env, &req.id, LEDGER_SHUTTING_DOWN, "server is shutting down");
+    } else {
+        enqueue(s, slot, &env, &req);
+    }
+}
+
+/* rpc_net: a frame of a request message. A request is one frame, after an empty delimiter
+ * frame when it comes from a REQ socket; any other shape is MALFORMED, answered once the
+ * message ends. Frames are not kept: only the payload frame is looked at, as it comes. */
+static int on_frame(void *ctx, unsigned slot, const rpc_zmtp_frame *f)
+{
+    rpc_server *s = ctx;
+    slot_state *st = &s->slots[slot];
+    if (f->command)
+        return 0; /* SUBSCRIBE and the like mean nothing here */
+    if (f->index == 0) {
+        st->delimiter = f->size == 0 && f->more;
+        st->bad = false;
+        if (st->delimiter)
+            return 0;
+    }
+    if (f->more) { /* a frame after the payload follows */
+        st->bad = true;
         return 0;
     }
-    env->ident_len = (uint8_t)(zmq_msg_size(&f) < 255 ? zmq_msg_size(&f) : 255);
-    memcpy(env->ident, zmq_msg_data(&f), env->ident_len);
-    env->delimiter = false;
-    while (zmq_msg_more(&f)) {
-        zmq_msg_close(&f);
-        zmq_msg_init(&f);
-        if (zmq_msg_recv(&f, s->router, 0) < 0)
-            break;
-        frames++;
-        if (frames == 1 && zmq_msg_size(&f) == 0 && zmq_msg_more(&f))
-            env->delimiter = true;
-        else if (zmq_msg_size(payload) == 0 && !bad && frames <= 2)
-            zmq_msg_copy(payload, &f);
-        else
-            bad = 1;
-    }
-    zmq_msg_close(&f);
-    return bad || frames == 0 ? -1 : 1;
+    on_request(s, slot, f);
+    return on_can_read(s, slot) ? 0 : 1;
 }
 
-/* Place a decoded request in the ring, or answer BUSY. */
-static void enqueue(rpc_server *s, msgpack_sbuffer *buf, const envelope *env,
-                    const rpc_request *req)
+static void on_opened(void *ctx, unsigned slot)
 {
-    pthread_mutex_lock(&s->lock);
-    bool full = s->head - s->tail >= s->cap;
-    uint64_t at = s->head;
-    pthread_mutex_unlock(&s->lock);
-    if (full) {
-        s->c.busy++;
-        answer_now(s, buf, env, &req->id, LEDGER_BUSY, "request queue is full; retry later");
-        return;
-    }
-    item *it = &s->ring[at % s->cap]; /* free and unseen until head moves past it */
-    it->env = *env;
-    it->req = *req;
-    it->error = 0;
-    it->ready = false;
-    pthread_mutex_lock(&s->lock);
-    s->head++;
-    pthread_cond_signal(&s->work_cv);
-    pthread_mutex_unlock(&s->lock);
+    rpc_server *s = ctx;
+    slot_state *st = &s->slots[slot];
+    st->delimiter = st->bad = st->paused_unread = st->paused_share = st->at_share = false;
+    atomic_store(&s->slots[slot].conn, rpc_net_handle(s->net, slot));
 }
 
-static void receive_requests(rpc_server *s, msgpack_sbuffer *buf)
+static void on_closed(void *ctx, unsigned slot)
 {
-    for (int n = 0; n < RECV_BURST; n++) {
-        envelope env;
-        zmq_msg_t payload;
-        rpc_request req;
-        char msg[256];
-        int got = recv_frames(s, &env, &payload);
-        if (got == 0) {
-            zmq_msg_close(&payload);
-            return;
-        }
-        s->c.requests++;
-        int code = got < 0 ? LEDGER_MALFORMED
-                           : rpc_request_decode(&req, zmq_msg_data(&payload),
-                                                zmq_msg_size(&payload), msg, sizeof msg);
-        zmq_msg_close(&payload);
-        if (got < 0) {
-            memset(&req.id, 0, sizeof req.id);
-            snprintf(msg, sizeof msg, "a request is one frame (after a REQ delimiter)");
-        }
-        if (code != LEDGER_OK) {
-            s->c.malformed++;
-            answer_now(s, buf, &env, &req.id, code, msg);
-        } else if (atomic_load(&s->stopping)) {
-            answer_now(s, buf, &env, &req.id, LEDGER_SHUTTING_DOWN, "server is shutting down");
-        } else {
-            enqueue(s, buf, &env, &req);
-        }
-    }
+    rpc_server *s = ctx;
+    atomic_store(&s->slots[slot].conn, NO_CONN);
 }
 
 static bool drained(rpc_server *s)
 {
-    pthread_mutex_lock(&s->lock);
-    bool empty = s->head == s->tail;
-    pthread_mutex_unlock(&s->lock);
-    return empty && s->replies_forwarded == atomic_load(&s->replies_made);
+    return rpc_sched_depth(s->sched) == 0 && s->replies_forwarded == atomic_load(&s->replies_made);
+}
+
+static void net_stats(rpc_server *s)
+{
+    rpc_net_stats st;
+    rpc_net_stats_get(s->net, &st);
+    s->c.connections = st.connections;
+    s->c.refused = st.drops[RPC_NET_REFUSED];
+    s->c.protocol_drops = st.drops[RPC_NET_PROTOCOL];
+}
+
+/* One turn of the receiver: wait for replies or sockets, forward, read, write. */
+static int io_turn(rpc_server *s, long timeout_ms)
+{
+    s->items[0] = (zmq_pollitem_t){s->reply_pull, 0, ZMQ_POLLIN, 0};
+    size_t k = 1 + rpc_net_poll_items(s->net, s->items + 1);
+    if (zmq_poll(s->items, (int)k, rpc_net_poll_timeout(s->net, timeout_ms)) < 0 &&
+        zmq_errno() != EINTR)
+        return -1;
+    if (s->items[0].revents & ZMQ_POLLIN)
+        forward_replies(s);
+    rpc_net_service(s->net, s->items + 1, k - 1);
+    rpc_net_flush(s->net);
+    net_stats(s);
+    return 0;
 }
 
 static void *io_main(void *arg)
 {
     rpc_server *s = arg;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    for (;;) {
-        zmq_pollitem_t p[2] = {{s->router, 0, ZMQ_POLLIN, 0}, {s->reply_pull, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(p, 2, POLL_MS) < 0 && zmq_errno() != EINTR)
-            break;
-        if (p[1].revents & ZMQ_POLLIN)
-            forward_replies(s);
-        if (p[0].revents & ZMQ_POLLIN)
-            receive_requests(s, &buf);
-        if (atomic_load(&s->stopping) && drained(s))
-            break;
-    }
-    msgpack_sbuffer_destroy(&buf);
+    while (io_turn(s, POLL_MS) == 0 && !(atomic_load(&s->stopping) && drained(s)))
+        ;
+    /* every accepted request is answered: give the replies up to LINGER_MS to be written */
+    uint64_t deadline = now_ms() + LINGER_MS;
+    while (rpc_net_pending(s->net) && now_ms() < deadline && io_turn(s, 10) == 0)
+        ;
     return NULL;
 }
 
 /* ---- verification --------------------------------------------------------------------------- */
 
-static void verify(rpc_server *s, item *it)
+static void verify(rpc_server *s, rpc_item *it)
 {
     if (!it->req.is_tx)
         return;
@@ -265,44 +350,23 @@ static void verify(rpc_server *s, item *it)
 static void *worker_main(void *arg)
 {
     rpc_server *s = arg;
-    pthread_mutex_lock(&s->lock);
-    for (;;) {
-        while (!s->quit && s->verify_next == s->head)
-            pthread_cond_wait(&s->work_cv, &s->lock);
-        if (s->verify_next == s->head)
-            break; /* quit and nothing left */
-        item *it = &s->ring[s->verify_next++ % s->cap];
-        pthread_mutex_unlock(&s->lock);
+    rpc_item *it;
+    while ((it = rpc_sched_take_verify(s->sched)) != NULL) {
         verify(s, it);
-        pthread_mutex_lock(&s->lock);
-        it->ready = true;
-        pthread_cond_signal(&s->seq_cv);
+        rpc_sched_verified(s->sched, it);
     }
-    pthread_mutex_unlock(&s->lock);
     return NULL;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- sequencing ----------------------------------------------------------------------------- */
 
 /* One reply of a batch: where it goes, what it answers, where its bytes are. */
 typedef struct out_msg {
-    envelope env;
+    rpc_envelope env;
     rpc_id id;
     bool final; /* a verifier's error: the same whatever the batch does */
     size_t at, len;
 } out_msg;
-
-/* An event of a batch: topic and payload, back to back in events. */
-typedef struct out_event {
-    size_t at, topic_len, len;
-} out_event;
 
 /* A recorded transaction the log must show once its batch is durable (rpc_log_tx). */
 typedef struct tx_note {
@@ -314,11 +378,12 @@ typedef struct tx_note {
  * log thread (which sends them once the batch is durable, then frees this). */
 typedef struct batch_job {
     rpc_server *s;
-    uint64_t first, n, now, now_ms;
+    rpc_item **items; /* the sequencer's, valid while it applies the batch */
+    uint64_t n, now, now_ms;
     uint64_t seq_begin, seq_end; /* recorded seqs [begin, end) */
     out_msg *msgs;
     msgpack_sbuffer replies, events;
-    out_event *evs;
+    rpc_event *evs;
     size_t nev, ev_cap;
     tx_note *notes; /* reports and admin kinds (every kind at debug) */
     size_t nnotes, notes_cap;
@@ -334,13 +399,29 @@ static void job_free(batch_job *j)
     free(j);
 }
 
+static void counters_bounds(rpc_server *s, rpc_counters *out)
+{
+    rpc_events_stats ev;
+    rpc_events_stats_get(s->events, &ev);
+    out->busy_unread = s->c.busy_unread;
+    out->paused_unread = s->c.paused_unread;
+    out->paused_share = s->c.paused_share;
+    out->refused = s->c.refused + ev.refused;
+    out->protocol_drops = s->c.protocol_drops + ev.protocol_drops;
+    out->slow_drops = s->c.slow_drops;
+    out->subscriptions_ignored = ev.subscriptions_ignored;
+    out->events_dropped = ev.dropped;
+    out->connections = s->c.connections;
+    out->subscribers = ev.subscribers;
+    out->subscriptions = ev.subscriptions;
+    out->reply_bytes = atomic_load(&s->pending_total);
+}
+
 static void counters_snapshot(rpc_server *s, rpc_counters *out)
 {
     counters *c = &s->c;
-    pthread_mutex_lock(&s->lock);
-    out->queue_depth = s->head - s->tail;
-    pthread_mutex_unlock(&s->lock);
-    out->queue_max = s->cap;
+    out->queue_depth = rpc_sched_depth(s->sched);
+    out->queue_max = s->cfg.queue_max;
     out->uptime_s = (uint64_t)(time(NULL) - s->started);
     out->requests = c->requests;
     out->transactions = c->transactions;
@@ -353,11 +434,14 @@ static void counters_snapshot(rpc_server *s, rpc_counters *out)
     out->bad_signatures = c->bad_signatures;
     out->duplicates = c->duplicates;
     out->replies_dropped = c->replies_dropped;
+    counters_bounds(s, out);
 }
 
 /* Encode the reply for one item of an applied batch. A query is answered from the state after
- * the batch, as of `now`, the clock reading the batch used. */
-static int encode_item(rpc_server *s, item *it, const ledger_result *res, ledger_store *view,
+ * the batch, as of `now`, the clock reading the batch used; but BUSY when its connection's
+ * unread replies are over their bound (PROTOCOL.md, "Limits"), and not at all (nothing
+ * encoded) when its connection has gone. */
+static int encode_item(rpc_server *s, rpc_item *it, const ledger_result *res, ledger_store *view,
                        uint64_t now, msgpack_sbuffer *buf)
 {
     if (it->req.is_tx) {
@@ -365,13 +449,23 @@ static int encode_item(rpc_server *s, item *it, const ledger_result *res, ledger
         s->c.duplicates += res->duplicate;
         return rpc_reply_tx(buf, &it->req.id, &it->req.tx, it->hash, res);
     }
+    if (atomic_load(&s->slots[slot_of(it->env.conn)].conn) != it->env.conn)
+        return 0;
+    if (over_unread(s, slot_of(it->env.conn))) {
+        s->c.busy++;
+        s->c.busy_unread++;
+        return rpc_reply_error(buf, &it->req.id, LEDGER_BUSY,
+                               "too many bytes of replies to this connection are unread; read "
+                               "them, then retry");
+    }
     rpc_counters snap;
     s->c.queries++;
     counters_snapshot(s, &snap);
     return rpc_reply_query(buf, view, &it->req, now, &snap);
 }
 
-/* Encode one reply into the job's buffer. Returns: 0 or -1 (no memory). */
+/* Encode one reply into the job's buffer; its bytes count as unread for its connection from
+ * now on. Returns: 0 or -1 (no memory). */
 static int job_reply(batch_job *j, out_msg *m, int (*encode)(void *, msgpack_sbuffer *), void *ctx)
 {
     msgpack_sbuffer *buf = &j->s->seq_buf;
@@ -380,12 +474,13 @@ static int job_reply(batch_job *j, out_msg *m, int (*encode)(void *, msgpack_sbu
         return -1;
     m->at = j->replies.size - buf->size;
     m->len = buf->size;
+    transit_add(j->s, slot_of(m->env.conn), (int64_t)m->len);
     return 0;
 }
 
 typedef struct item_enc {
     rpc_server *s;
-    item *it;
+    rpc_item *it;
     const ledger_result *res;
     ledger_store *view;
     uint64_t now;
@@ -399,7 +494,7 @@ static int enc_item(void *ctx, msgpack_sbuffer *buf)
 
 static int enc_verify_error(void *ctx, msgpack_sbuffer *buf)
 {
-    item *it = ctx;
+    rpc_item *it = ctx;
     return rpc_reply_error(buf, &it->req.id, it->error, ledger_err_message(it->error));
 }
 
@@ -407,14 +502,14 @@ static int job_event(batch_job *j, const char *topic, const msgpack_sbuffer *pay
 {
     if (j->nev == j->ev_cap) {
         size_t cap = j->ev_cap ? j->ev_cap * 2 : 16;
-        out_event *e = realloc(j->evs, cap * sizeof *e);
+        rpc_event *e = realloc(j->evs, cap * sizeof *e);
         if (e == NULL)
             return -1;
         j->evs = e;
         j->ev_cap = cap;
     }
     size_t tl = strlen(topic);
-    out_event *e = &j->evs[j->nev];
+    rpc_event *e = &j->evs[j->nev];
     e->at = j->events.size;
     e->topic_len = tl;
     e->len = payload->size;
@@ -478,14 +573,14 @@ static void encode_events(batch_job *j, ledger_store *view)
 
 #define PREFETCH_TXS 256 /* transactions whose accounts are hinted to the store at a time */
 
-/* Hint the store at the accounts and tx hashes of the n items from ring position `from`. */
-static void prefetch(rpc_server *s, ledger_batch *b, uint64_t from, uint64_t n)
+/* Hint the store at the accounts and tx hashes of the n items from items. */
+static void prefetch(ledger_batch *b, rpc_item *const *items, uint64_t n)
 {
     static _Thread_local ledger_tx txs[PREFETCH_TXS];
     static _Thread_local uint8_t hashes[PREFETCH_TXS][LEDGER_HASH_SIZE];
     size_t k = 0;
     for (uint64_t i = 0; i < n; i++) {
-        const item *it = &s->ring[(from + i) % s->cap];
+        const rpc_item *it = items[i];
         if (!it->req.is_tx || it->error != 0)
             continue;
         txs[k] = it->req.tx;
@@ -501,16 +596,14 @@ static int apply_fn(void *ctx, ledger_store *view)
     rpc_server *s = j->s;
     ledger_batch b;
     bool any_tx = false;
-    for (uint64_t i = 0; i < j->n; i++) {
-        item *it = &s->ring[(j->first + i) % s->cap];
-        any_tx = any_tx || (it->req.is_tx && it->error == 0);
-    }
+    for (uint64_t i = 0; i < j->n; i++)
+        any_tx = any_tx || (j->items[i]->req.is_tx && j->items[i]->error == 0);
     int rc = any_tx ? ledger_batch_begin(&b, view, j->now) : LEDGER_OK;
     j->seq_begin = j->seq_end = any_tx ? b.chain.next_seq : 0;
     for (uint64_t i = 0; any_tx && rc == LEDGER_OK && i < j->n; i++) {
-        item *it = &s->ring[(j->first + i) % s->cap];
+        rpc_item *it = j->items[i];
         if (i % PREFETCH_TXS == 0)
-            prefetch(s, &b, j->first + i, j->n - i < PREFETCH_TXS ? j->n - i : PREFETCH_TXS);
+            prefetch(&b, j->items + i, j->n - i < PREFETCH_TXS ? j->n - i : PREFETCH_TXS);
         if (it->req.is_tx && it->error == 0)
             rc = ledger_apply(&b, &it->req.tx, it->hash, it->req.sig, &s->results[i]);
     }
@@ -522,7 +615,7 @@ static int apply_fn(void *ctx, ledger_store *view)
         j->seq_end = b.chain.next_seq;
     j->nnotes = 0;
     for (uint64_t i = 0; i < j->n; i++) {
-        item *it = &s->ring[(j->first + i) % s->cap];
+        rpc_item *it = j->items[i];
         item_enc e = {s, it, &s->results[i], view, j->now};
         if (!j->msgs[i].final && job_reply(j, &j->msgs[i], enc_item, &e) != 0)
             return LEDGER_NO_MEMORY;
@@ -530,47 +623,107 @@ static int apply_fn(void *ctx, ledger_store *view)
             rpc_log_tx_wanted(it->req.tx.kind))
             job_note(j, &it->req.tx, &s->results[i]);
     }
-    encode_events(j, view);
+    if (rpc_events_listened(s->events))
+        encode_events(j, view);
     return LEDGER_OK;
+}
+
+/* What one reply of the batch is: what was encoded, or for a failed batch INTERNAL (appended
+ * to errs; a verifier's error keeps its own reply). Out: *at (in j->replies, or in errs when
+ * *in_errs), *len. */
+static void job_reply_bytes(batch_job *j, const out_msg *m, int rc, msgpack_sbuffer *errs,
+                            size_t *at, size_t *len, bool *in_errs)
+{
+    msgpack_sbuffer one;
+    *at = m->at;
+    *len = m->len;
+    *in_errs = false;
+    if (rc == 0 || m->final)
+        return;
+    msgpack_sbuffer_init(&one);
+    if (rpc_reply_error(&one, &m->id, LEDGER_INTERNAL,
+                        "the batch could not be committed; nothing was applied") == 0 &&
+        msgpack_sbuffer_write(errs, one.data, one.size) == 0) {
+        transit_add(j->s, slot_of(m->env.conn), (int64_t)one.size - (int64_t)m->len);
+        *at = errs->size - one.size;
+        *len = one.size;
+        *in_errs = true;
+    }
+    msgpack_sbuffer_destroy(&one);
+}
+
+static void free_bytes(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+/* A reply that will not reach the receiver: it no longer waits for it, nor counts its bytes. */
+static void reply_lost(rpc_server *s, const out_msg *m, size_t len)
+{
+    s->c.replies_dropped++;
+    transit_add(s, slot_of(m->env.conn), -(int64_t)len);
+    atomic_fetch_sub(&s->replies_made, 1);
+}
+
+/* Every reply of the batch, in one message to the receiver (push_lock held). */
+static void job_push(batch_job *j, int rc)
+{
+    rpc_server *s = j->s;
+    msgpack_sbuffer errs;
+    msgpack_sbuffer_init(&errs);
+    size_t *at = calloc(j->n, sizeof *at), *len = calloc(j->n, sizeof *len), total = 0;
+    bool *in_errs = calloc(j->n, sizeof *in_errs);
+    for (uint64_t i = 0; at != NULL && len != NULL && in_errs != NULL && i < j->n; i++) {
+        job_reply_bytes(j, &j->msgs[i], rc, &errs, &at[i], &len[i], &in_errs[i]);
+        total += len[i] > 0 ? REPLY_HEAD_BYTES + len[i] : 0;
+    }
+    uint8_t *buf = at != NULL && len != NULL && in_errs != NULL ? malloc(total + 1) : NULL;
+    size_t used = 0;
+    for (uint64_t i = 0; i < j->n; i++) {
+        size_t l = len != NULL ? len[i] : j->msgs[i].len;
+        if (buf == NULL || l == 0) {
+            reply_lost(s, &j->msgs[i], l);
+            continue;
+        }
+        envelope_pack(buf + used, &j->msgs[i].env);
+        for (unsigned b = 0; b < 4; b++)
+            buf[used + ENVELOPE_BYTES + b] = (uint8_t)(l >> (8 * b));
+        memcpy(buf + used + REPLY_HEAD_BYTES, (in_errs[i] ? errs.data : j->replies.data) + at[i],
+               l);
+        used += REPLY_HEAD_BYTES + l;
+    }
+    zmq_msg_t m;
+    if (buf != NULL && (zmq_msg_init_data(&m, buf, used, free_bytes, NULL) != 0 ||
+                        zmq_msg_send(&m, s->reply_push, 0) < 0)) {
+        for (uint64_t i = 0; i < j->n; i++) /* cannot happen: an inproc pipe without a limit */
+            if (len[i] > 0)
+                reply_lost(s, &j->msgs[i], len[i]);
+        zmq_msg_close(&m);
+    }
+    free(at);
+    free(len);
+    free(in_errs);
+    msgpack_sbuffer_destroy(&errs);
 }
 
 /* The log thread, once the batch is durable (rc 0) or failed: send every reply, then the
  * events. A failed batch applied nothing: each transaction and query in it is answered
- * INTERNAL (a verifier's error keeps its own reply). */
+ * INTERNAL. */
 static void job_done(void *ctx, int rc)
 {
     batch_job *j = ctx;
     rpc_server *s = j->s;
-    msgpack_sbuffer err;
-    msgpack_sbuffer_init(&err);
     if (rc != 0)
         rpc_log(RPC_LOG_ERROR, "batch_failed",
                 " requests=%" PRIu64 " code=%s msg=\"the batch could not be committed; nothing "
                 "of it was applied and each of its requests was answered INTERNAL\"",
                 j->n, ledger_err_name(rc));
     pthread_mutex_lock(&s->push_lock);
-    for (uint64_t i = 0; i < j->n; i++) {
-        out_msg *m = &j->msgs[i];
-        const void *data = j->replies.data + m->at;
-        size_t len = m->len;
-        if (rc != 0 && !m->final) {
-            msgpack_sbuffer_clear(&err);
-            rpc_reply_error(&err, &m->id, LEDGER_INTERNAL,
-                            "the batch could not be committed; nothing was applied");
-            data = err.data;
-            len = err.size;
-        }
-        if (len == 0 || send_reply(s->reply_push, &m->env, data, len, 0) != 0) {
-            s->c.replies_dropped++; /* the receiver no longer waits for this one */
-            atomic_fetch_sub(&s->replies_made, 1);
-        }
-    }
+    job_push(j, rc);
     pthread_mutex_unlock(&s->push_lock);
-    for (size_t e = 0; rc == 0 && e < j->nev; e++) {
-        const out_event *ev = &j->evs[e];
-        zmq_send(s->pub, j->events.data + ev->at, ev->topic_len, ZMQ_SNDMORE);
-        zmq_send(s->pub, j->events.data + ev->at + ev->topic_len, ev->len, 0);
-    }
+    if (rc == 0)
+        rpc_events_publish(s->events, j->evs, j->nev, j->events.data, j->events.size);
     for (size_t i = 0; rc == 0 && i < j->nnotes; i++)
         rpc_log_tx(&j->notes[i].tx, &j->notes[i].res);
     if (rc == 0 && rpc_log_enabled(RPC_LOG_DEBUG))
@@ -583,13 +736,12 @@ static void job_done(void *ctx, int rc)
         if (j->n > s->c.batch_size_max)
             s->c.batch_size_max = j->n;
     }
-    msgpack_sbuffer_destroy(&err);
     job_free(j);
 }
 
 /* One group: apply it as one batch on the store, which answers it through job_done once the
  * batch is durable; the next group is applied meanwhile. */
-static void process(rpc_server *s, uint64_t first, uint64_t n)
+static void process(rpc_server *s, rpc_item **items, uint64_t n)
 {
     batch_job *j = calloc(1, sizeof *j);
     out_msg *msgs = j != NULL ? calloc(n, sizeof *msgs) : NULL;
@@ -602,12 +754,12 @@ static void process(rpc_server *s, uint64_t first, uint64_t n)
         s->c.replies_dropped += n;
         return;
     }
-    *j = (batch_job){.s = s, .first = first, .n = n, .now = (uint64_t)time(NULL), .msgs = msgs};
+    *j = (batch_job){.s = s, .items = items, .n = n, .now = (uint64_t)time(NULL), .msgs = msgs};
     j->now_ms = now_ms();
     msgpack_sbuffer_init(&j->replies);
     msgpack_sbuffer_init(&j->events);
     for (uint64_t i = 0; i < n; i++) {
-        item *it = &s->ring[(first + i) % s->cap];
+        rpc_item *it = items[i];
         msgs[i].env = it->env;
         msgs[i].id = it->req.id;
         if (it->error != 0) {
@@ -619,15 +771,20 @@ static void process(rpc_server *s, uint64_t first, uint64_t n)
     store_db_submit(s->store, apply_fn, j, job_done, j); /* job_done runs whatever it returns */
 }
 
-/* The size limit of the next group (called by the sequencer with s->lock held): batch_max as
- * last set, with results grown to it first; if that fails, what results holds. */
+/* The size limit of the next group: batch_max as last set, with the scratch arrays grown to
+ * it first; if that fails, what they hold. */
 static uint64_t group_max(rpc_server *s)
 {
+    pthread_mutex_lock(&s->lock);
     uint64_t want = s->batch_max;
+    pthread_mutex_unlock(&s->lock);
     if (want > s->results_cap) {
         ledger_result *grown = realloc(s->results, want * sizeof *grown);
-        if (grown != NULL) {
+        if (grown != NULL)
             s->results = grown;
+        rpc_item **items = grown != NULL ? realloc(s->batch, want * sizeof *items) : NULL;
+        if (items != NULL) {
+            s->batch = items;
             s->results_cap = want;
         }
     }
@@ -637,27 +794,12 @@ static uint64_t group_max(rpc_server *s)
 static void *seq_main(void *arg)
 {
     rpc_server *s = arg;
-    pthread_mutex_lock(&s->lock);
-    for (;;) {
-        while (!s->quit && (s->tail == s->head || !s->ring[s->tail % s->cap].ready))
-            pthread_cond_wait(&s->seq_cv, &s->lock);
-        if (s->tail == s->head)
-            break; /* quit and nothing left */
-        if (!s->ring[s->tail % s->cap].ready) {
-            pthread_cond_wait(&s->seq_cv, &s->lock);
-            continue;
-        }
-        uint64_t first = s->tail, n = 0, max = group_max(s);
-        while (n < max && first + n < s->head && s->ring[(first + n) % s->cap].ready)
-            n++;
-        pthread_mutex_unlock(&s->lock);
-        process(s, first, n);
-        pthread_mutex_lock(&s->lock);
-        for (uint64_t i = 0; i < n; i++)
-            s->ring[(first + i) % s->cap].ready = false;
-        s->tail += n;
+    while (rpc_sched_wait_batch(s->sched)) { /* until quit and nothing left */
+        uint64_t max = group_max(s);         /* batch-max as set now; may move s->batch */
+        size_t n = rpc_sched_take_batch(s->sched, s->batch, max);
+        process(s, s->batch, n);
+        rpc_sched_release(s->sched, s->batch, n);
     }
-    pthread_mutex_unlock(&s->lock);
     return NULL;
 }
 
@@ -672,37 +814,44 @@ static void *socket_new(rpc_server *s, int type)
     return sock;
 }
 
-static int bind_actual(void *sock, const char *endpoint, char *actual, size_t size)
+/* The requests' rpc_net: the hard bound of queued replies is what the rules above allow. */
+static int requests_bind(rpc_server *s)
 {
-    if (zmq_bind(sock, endpoint) != 0) {
-        fprintf(stderr, "lstd: cannot bind %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    return zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, actual, &size);
+    const rpc_config *cfg = &s->cfg;
+    rpc_net_config nc = {.role = RPC_ZMTP_ROUTER,
+                         .conn_max = cfg->conn_max,
+                         .out_max = cfg->conn_reply_bytes + RPC_REPLY_MAX_BYTES +
+                                    ((uint64_t)cfg->conn_queue_max + 1) * RPC_SMALL_REPLY_MAX,
+                         .limits = {.frame_keep_max = RPC_REQUEST_MAX_BYTES,
+                                    .message_max = RPC_MESSAGE_MAX_BYTES,
+                                    .frames_max = RPC_MESSAGE_FRAMES_MAX}};
+    rpc_net_handler h = {.ctx = s,
+                         .opened = on_opened,
+                         .frame = on_frame,
+                         .can_read = on_can_read,
+                         .queued = on_queued,
+                         .closed = on_closed};
+    return rpc_net_bind(&s->net, cfg->endpoint, &nc, &h, s->requests_url, sizeof s->requests_url);
 }
 
 static int sockets_open(rpc_server *s)
 {
-    int one = 1, zero = 0;
-    int64_t max_msg = RPC_MESSAGE_MAX_BYTES;
-    int hwm = REPLY_HWM;
+    int zero = 0;
+    rpc_events_config ec = {.sub_max = s->cfg.sub_max,
+                            .sub_topics_max = s->cfg.sub_topics_max,
+                            .sub_queue_bytes = s->cfg.sub_queue_bytes};
     s->zctx = zmq_ctx_new();
     if (s->zctx == NULL)
         return -1;
-    s->router = socket_new(s, ZMQ_ROUTER);
-    s->pub = socket_new(s, ZMQ_PUB);
     s->reply_pull = socket_new(s, ZMQ_PULL);
     s->reply_push = socket_new(s, ZMQ_PUSH);
-    if (!s->router || !s->pub || !s->reply_pull || !s->reply_push)
+    if (!s->reply_pull || !s->reply_push)
         return -1;
-    zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
-    zmq_setsockopt(s->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->reply_pull, ZMQ_RCVHWM, &zero, sizeof zero);
     zmq_setsockopt(s->reply_push, ZMQ_SNDHWM, &zero, sizeof zero);
-    zmq_setsockopt(s->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    if (bind_actual(s->router, s->cfg.endpoint, s->requests_url, sizeof s->requests_url) != 0 ||
-        bind_actual(s->pub, s->cfg.events_endpoint, s->events_url, sizeof s->events_url) != 0 ||
+    if (requests_bind(s) != 0 ||
+        rpc_events_bind(&s->events, s->zctx, s->cfg.events_endpoint, &ec, s->events_url,
+                        sizeof s->events_url) != 0 ||
         zmq_bind(s->reply_pull, REPLY_ENDPOINT) != 0 ||
         zmq_connect(s->reply_push, REPLY_ENDPOINT) != 0)
         return -1;
@@ -711,7 +860,9 @@ static int sockets_open(rpc_server *s)
 
 static void sockets_close(rpc_server *s)
 {
-    void **socks[] = {&s->router, &s->pub, &s->reply_pull, &s->reply_push};
+    rpc_events_stop(&s->events);
+    rpc_net_close(&s->net);
+    void **socks[] = {&s->reply_pull, &s->reply_push};
     for (size_t i = 0; i < sizeof socks / sizeof socks[0]; i++)
         if (*socks[i] != NULL) {
             zmq_close(*socks[i]);
@@ -743,6 +894,8 @@ static int threads_start(rpc_server *s)
     if (pthread_create(&s->seq_thread, NULL, seq_main, s) != 0)
         return -1;
     s->seq_started = true;
+    if (rpc_events_start(s->events) != 0)
+        return -1;
     if (pthread_create(&s->io_thread, NULL, io_main, s) != 0)
         return -1;
     s->io_started = true;
@@ -756,14 +909,16 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg)
     if (s == NULL)
         return -1;
     s->cfg = *cfg;
-    s->cap = cfg->queue_max;
     s->batch_max = cfg->batch_max;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->push_lock, NULL);
-    pthread_cond_init(&s->work_cv, NULL);
-    pthread_cond_init(&s->seq_cv, NULL);
     msgpack_sbuffer_init(&s->seq_buf);
-    if (sockets_open(s) != 0) {
+    msgpack_sbuffer_init(&s->rx_buf);
+    s->slots = calloc(cfg->conn_max, sizeof *s->slots);
+    for (unsigned i = 0; s->slots != NULL && i < cfg->conn_max; i++)
+        s->slots[i].conn = NO_CONN;
+    s->items = calloc((size_t)cfg->conn_max + 2, sizeof *s->items);
+    if (s->slots == NULL || s->items == NULL || sockets_open(s) != 0) {
         fprintf(stderr, "lstd: cannot start the service\n");
         rpc_server_stop(&s);
         return -1;
@@ -776,10 +931,12 @@ int rpc_server_start(rpc_server *s, store_db *store)
 {
     s->store = store;
     s->started = time(NULL);
-    s->ring = calloc(s->cap, sizeof *s->ring);
     s->results_cap = s->batch_max;
     s->results = calloc(s->results_cap, sizeof *s->results);
-    if (s->ring == NULL || s->results == NULL || read_ledger_id(s) != 0 || threads_start(s) != 0) {
+    s->batch = calloc(s->results_cap, sizeof *s->batch);
+    if (s->results == NULL || s->batch == NULL ||
+        rpc_sched_new(&s->sched, s->cfg.queue_max, s->cfg.conn_max, s->cfg.conn_queue_max) != 0 ||
+        read_ledger_id(s) != 0 || threads_start(s) != 0) {
         fprintf(stderr, "lstd: cannot start the service\n");
         return -1;
     }
@@ -798,6 +955,18 @@ void rpc_server_set_batch_max(rpc_server *s, unsigned batch_max)
     pthread_mutex_unlock(&s->lock);
 }
 
+static void threads_stop(rpc_server *s)
+{
+    if (s->io_started)
+        pthread_join(s->io_thread, NULL); /* returns once every accepted request is answered */
+    if (s->sched != NULL)
+        rpc_sched_quit(s->sched);
+    for (unsigned i = 0; i < s->workers_started; i++)
+        pthread_join(s->workers[i], NULL);
+    if (s->seq_started)
+        pthread_join(s->seq_thread, NULL);
+}
+
 void rpc_server_stop(rpc_server **sp)
 {
     rpc_server *s = *sp;
@@ -807,27 +976,19 @@ void rpc_server_stop(rpc_server **sp)
     atomic_store(&s->stopping, true);
     if (s->store != NULL) /* a log that cannot be written is given up: a stop always ends */
         store_db_shutdown(s->store);
-    if (s->io_started)
-        pthread_join(s->io_thread, NULL); /* returns once every accepted request is answered */
-    pthread_mutex_lock(&s->lock);
-    s->quit = true;
-    pthread_cond_broadcast(&s->work_cv);
-    pthread_cond_broadcast(&s->seq_cv);
-    pthread_mutex_unlock(&s->lock);
-    for (unsigned i = 0; i < s->workers_started; i++)
-        pthread_join(s->workers[i], NULL);
-    if (s->seq_started)
-        pthread_join(s->seq_thread, NULL);
+    threads_stop(s);
     if (s->store != NULL) /* the store's log thread ends each batch in job_done: let it */
         (void)store_db_flush(s->store);
     sockets_close(s);
     msgpack_sbuffer_destroy(&s->seq_buf);
-    pthread_cond_destroy(&s->work_cv);
-    pthread_cond_destroy(&s->seq_cv);
+    msgpack_sbuffer_destroy(&s->rx_buf);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->push_lock);
+    rpc_sched_free(&s->sched);
     free(s->workers);
-    free(s->ring);
+    free(s->batch);
     free(s->results);
+    free(s->slots);
+    free(s->items);
     free(s);
 }

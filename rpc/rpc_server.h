@@ -7,15 +7,18 @@
 
 typedef struct rpc_server rpc_server;
 
-/** Bind the request (ROUTER) and event (PUB) sockets, and nothing else: no thread, no store.
- *  lstd binds first, so that a port already taken fails before any ledger is created or
- *  opened. Out: *out. Returns: 0, or -1 with a message on stderr (*out NULL, nothing left). */
+/** Listen on the request endpoint (ZMTP, as a ROUTER: rpc_net) and the event endpoint (as a
+ *  PUB: rpc_events), and nothing else: no thread, no store. lstd binds first, so that a port
+ *  already taken fails before any ledger is created or opened. The bounds of cfg (conn_max
+ *  and the rest; PROTOCOL.md, "Limits") hold from the first connection on.
+ *  Out: *out. Returns: 0, or -1 with a message on stderr (*out NULL, nothing left). */
 int rpc_server_bind(rpc_server **out, const rpc_config *cfg) __attribute__((warn_unused_result));
 
-/** Serve store on a bound server: one receiving thread (owns the ROUTER socket),
- *  cfg->verify_threads signature verifiers, one sequencer that applies batches in arrival
- *  order and hands each to the store's log; once a batch is durable the log thread sends its
- *  replies and events (the sequencer applies the next batches meanwhile). The store must hold a
+/** Serve store on a bound server: one receiving thread (owns the request connections),
+ *  cfg->verify_threads signature verifiers and one sequencer that take the connections'
+ *  queued requests in turn (rpc_sched.h) and hand each batch to the store's log; once a batch
+ *  is durable the log thread passes its replies to the receiving thread and its events to the
+ *  publisher thread (the sequencer applies the next batches meanwhile). The store must hold a
  * genesis and outlive the server. Then the actual endpoints (useful with port 0 / "*") are printed
  * on stdout as one line: "lstd: ready requests=<url> events=<url>". Returns: 0, or -1 with a
  * message on stderr. Either way the caller ends with rpc_server_stop. */

@@ -1,6 +1,7 @@
 /* rpc_harness.c - start, stop and restart a real lstd process; build, send and read requests */
 #include "rpc_harness.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +9,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -462,6 +466,23 @@ void rh_free(rh_server **sp)
     free(s);
 }
 
+long rh_status_kb(const rh_server *s, const char *field)
+{
+    char path[64], line[256];
+    long kb = -1;
+    size_t fl = strlen(field);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)s->pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':' &&
+            sscanf(line + fl + 1, "%ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
 long rh_rss_kb(const rh_server *s)
 {
     char path[64], line[256];
@@ -647,6 +668,120 @@ void rh_set_timeout(void *sock, int timeout_ms)
 int rh_send(void *sock, const void *data, size_t len)
 {
     return zmq_send(sock, data, len, 0) == (int)len ? 0 : -1;
+}
+
+/* ---- raw ZMTP ------------------------------------------------------------------------------- */
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int read_all(int fd, uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t r = recv(fd, p, len, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+static int tcp_connect(const char *url, int rcvbuf)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    char host[64];
+    unsigned port;
+    if (sscanf(url, "tcp://%63[^:]:%u", host, &port) != 2 ||
+        inet_pton(AF_INET, host, &a.sin_addr) != 1)
+        return -1;
+    a.sin_port = htons((uint16_t)port);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {5, 0}; /* a send that blocks this long fails: no test hangs on one */
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int rh_zmtp_open(const char *url, const char *type, int rcvbuf)
+{
+    uint8_t g[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0, 'N', 'U', 'L', 'L'};
+    uint8_t ready[64], head[66], body[256];
+    size_t tl = strlen(type), n = 0;
+    int fd = tcp_connect(url, rcvbuf);
+    if (fd < 0)
+        return -1;
+    ready[n++] = 0x04;
+    ready[n++] = (uint8_t)(1 + 5 + 1 + 11 + 4 + tl);
+    memcpy(ready + n, "\x05READY\x0bSocket-Type\0\0\0", 21);
+    n += 21;
+    ready[n++] = (uint8_t)tl;
+    memcpy(ready + n, type, tl);
+    n += tl;
+    if (write_all(fd, g, sizeof g) != 0 || write_all(fd, ready, n) != 0 ||
+        read_all(fd, head, sizeof head) != 0 || head[0] != 0xff || head[64] != 0x04 ||
+        read_all(fd, body, head[65]) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int rh_zmtp_raw(int fd, const void *data, size_t len)
+{
+    return write_all(fd, data, len);
+}
+
+int rh_zmtp_frame(int fd, const void *data, size_t len, bool more)
+{
+    uint8_t h[9];
+    size_t hl = 2;
+    h[0] = more ? 1 : 0;
+    if (len <= 255) {
+        h[1] = (uint8_t)len;
+    } else {
+        h[0] |= 2;
+        for (int i = 0; i < 8; i++)
+            h[1 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+        hl = 9;
+    }
+    return write_all(fd, h, hl) == 0 && write_all(fd, data, len) == 0 ? 0 : -1;
+}
+
+bool rh_zmtp_closed(int fd, int timeout_ms)
+{
+    uint64_t deadline = rh_now_ms() + (uint64_t)timeout_ms;
+    uint8_t buf[4096];
+    while (rh_now_ms() < deadline) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        ssize_t r = recv(fd, buf, sizeof buf, 0);
+        if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+            return true;
+    }
+    return false;
 }
 
 /* ---- replies ----------------------------------------------------------------------------------

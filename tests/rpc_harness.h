@@ -115,6 +115,9 @@ void rh_free(rh_server **sp);
 /** Returns: the server's resident set size in KiB (VmRSS), or -1. */
 long rh_rss_kb(const rh_server *s);
 
+/** Returns: the server's field of /proc/PID/status in KiB ("VmRSS", "VmHWM": the peak), or -1. */
+long rh_status_kb(const rh_server *s, const char *field);
+
 /* ---- keys and transactions --------------------------------------------------------------- */
 
 /** A fresh random key pair. */
@@ -190,6 +193,23 @@ uint64_t rh_next_nonce(void *sock, const uint8_t pk[32]);
  *  fresh id and receive the reply. Out: hash (may be NULL). Returns: as rh_recv. */
 int rh_submit(const rh_server *s, void *sock, ledger_tx *tx, const rh_key *k, rh_reply *r,
               uint8_t hash[32]);
+
+/* ---- raw ZMTP, for clients libzmq would not let a test be (a message that never ends) ---- */
+
+/** A TCP connection to url ("tcp://HOST:PORT") that has sent a ZMTP 3.0 greeting and READY
+ *  as socket type `type` ("DEALER", "SUB") and read the server's greeting and READY. rcvbuf:
+ *  SO_RCVBUF set before connecting (0: the default). Returns: the socket, or -1. */
+int rh_zmtp_open(const char *url, const char *type, int rcvbuf);
+
+/** Write len raw bytes (blocking). Returns: 0, or -1 when the server has closed the connection. */
+int rh_zmtp_raw(int fd, const void *data, size_t len);
+
+/** Write one frame (blocking). Returns: 0, or -1 when the server has closed the connection. */
+int rh_zmtp_frame(int fd, const void *data, size_t len, bool more);
+
+/** Read and discard what comes until the server closes the connection or timeout_ms pass.
+ *  Returns: true when it closed. */
+bool rh_zmtp_closed(int fd, int timeout_ms);
 
 /* ---- reading replies ------------------------------------------------------------------------- */
 

@@ -1370,7 +1370,7 @@ static void check_health(void)
     }
     p = query("health", NULL, 0);
     CHECK_KEYS(p, "status", "ledger_id", "seq", "batch", "uptime_s", "queue_depth", "queue_max",
-               "counters");
+               "connections", "subscribers", "subscriptions", "reply_bytes", "counters");
     CHECK_STR(p, "status", "ok");
     CHECK_STR(p, "ledger_id", srv->ledger_id);
     CHECK_FIELD(p, "seq", nrec);
@@ -1378,10 +1378,13 @@ static void check_health(void)
     CHECK(RH_U64(p, "uptime_s") < 600);
     CHECK(RH_U64(p, "queue_depth") <= 1);
     CHECK_FIELD(p, "queue_max", 16384);
+    CHECK(RH_U64(p, "connections") >= 1);
+    CHECK(RH_U64(p, "reply_bytes") < 1u << 20);
     const msgpack_object *c = RH_MAP(p, "counters");
     CHECK_KEYS(c, "requests", "transactions", "queries", "batches", "batch_size_max",
                "commit_ms_total", "busy", "malformed", "bad_signatures", "duplicates",
-               "replies_dropped");
+               "replies_dropped", "busy_unread", "paused_unread", "paused_share", "refused",
+               "protocol_drops", "slow_drops", "subscriptions_ignored", "events_dropped");
     uint64_t ids = rh_next_id() - 1; /* requests with an id so far, and one without */
     CHECK(RH_U64(c, "requests") >= ids && RH_U64(c, "requests") <= ids + 1);
     CHECK(RH_U64(c, "transactions") >= nrec + 1);
@@ -1397,6 +1400,10 @@ static void check_health(void)
     CHECK_FIELD(c, "bad_signatures", 1);
     CHECK_FIELD(c, "duplicates", 2);
     CHECK_FIELD(c, "replies_dropped", 0);
+    const char *zero[] = {"paused_share",   "busy_unread", "refused",
+                          "protocol_drops", "slow_drops",  "events_dropped"};
+    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
+        CHECK_FIELD(c, zero[i], 0);
 }
 
 /* The pool's head is the next record's prev; approve 0 removes an allowance. */

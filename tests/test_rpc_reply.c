@@ -632,26 +632,36 @@ static void test_queue_health(qt *t)
     DEC_IS(res, "payable", 103697);
     CHECK_U64(U64(res, "buffer"), p.buffer);
     DEC_IS(res, "payable", w4.paid);
-    t->counters = (rpc_counters){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+    t->counters = (rpc_counters){1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13,
+                                 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26};
     req = rq(RPC_Q_HEALTH, NULL, 0);
     res = QUERY_OK(t, &req);
     KEYS_ARE(res, "status", "ledger_id", "seq", "batch", "uptime_s", "queue_depth", "queue_max",
-             "counters");
+             "connections", "subscribers", "subscriptions", "reply_bytes", "counters");
     STR_IS(res, "status", "ok");
     STR_IS(res, "ledger_id", "lstd-test");
     CHECK_U64(U64(res, "seq"), 24);
     CHECK_U64(U64(res, "batch"), 24);
-    CHECK_U64(U64(res, "queue_depth"), 12);
-    CHECK_U64(U64(res, "queue_max"), 13);
-    CHECK_U64(U64(res, "uptime_s"), 14);
+    CHECK_U64(U64(res, "queue_depth"), 20);
+    CHECK_U64(U64(res, "queue_max"), 21);
+    CHECK_U64(U64(res, "uptime_s"), 22);
+    CHECK_U64(U64(res, "connections"), 23);
+    CHECK_U64(U64(res, "subscribers"), 24);
+    CHECK_U64(U64(res, "subscriptions"), 25);
+    CHECK_U64(U64(res, "reply_bytes"), 26);
     const msgpack_object *c = mp_get(res, "counters");
     KEYS_ARE(c, "requests", "transactions", "queries", "batches", "batch_size_max",
              "commit_ms_total", "busy", "malformed", "bad_signatures", "duplicates",
-             "replies_dropped");
-    const char *names[] = {"requests",       "transactions",    "queries",        "batches",
-                           "batch_size_max", "commit_ms_total", "busy",           "malformed",
-                           "bad_signatures", "duplicates",      "replies_dropped"};
-    for (unsigned i = 0; i < 11; i++)
+             "replies_dropped", "busy_unread", "paused_unread", "paused_share", "refused",
+             "protocol_drops", "slow_drops", "subscriptions_ignored", "events_dropped");
+    const char *names[] = {"requests",       "transactions",    "queries",
+                           "batches",        "batch_size_max",  "commit_ms_total",
+                           "busy",           "malformed",       "bad_signatures",
+                           "duplicates",     "replies_dropped", "busy_unread",
+                           "paused_unread",  "paused_share",    "refused",
+                           "protocol_drops", "slow_drops",      "subscriptions_ignored",
+                           "events_dropped"};
+    for (unsigned i = 0; i < 19; i++)
         CHECK_U64(U64(c, names[i]), i + 1);
 }
 
@@ -1192,6 +1202,67 @@ static void test_wide_totals_and_bunker(void)
     fx_close(&f);
 }
 
+/* A record of kind with every value at its widest: its encoding within RPC_RECORD_MAX_BYTES. */
+static size_t widest_record(unsigned kind, int code)
+{
+    ledger_record r;
+    msgpack_sbuffer b;
+    msgpack_packer pk;
+    memset(&r, 0xff, sizeof r);
+    r.tx.kind = (uint8_t)kind;
+    r.result.code = code;
+    r.result.duplicate = true;
+    msgpack_sbuffer_init(&b);
+    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+    CHECK(rpc_pack_record(&pk, &r) == 0);
+    size_t n = b.size;
+    msgpack_sbuffer_destroy(&b);
+    return n;
+}
+
+/* The sizes rpc_reply.h promises, which bound the memory of unread replies (PROTOCOL.md,
+ * "Limits"): every record, a transaction reply and an error reply at their widest. */
+static void test_size_bounds(void)
+{
+    static const int codes[] = {
+#define CODE(name, num, msg) LEDGER_##name,
+        LEDGER_ERRORS(CODE)
+#undef CODE
+    };
+    size_t widest = 0, tx_widest = 0;
+    rpc_id id = {.type = 2, .len = RPC_ID_MAX};
+    memset(id.s, 'i', sizeof id.s);
+    uint8_t hash[32];
+    memset(hash, 0xff, sizeof hash);
+    msgpack_sbuffer b;
+    msgpack_sbuffer_init(&b);
+    for (unsigned k = 1; k <= LEDGER_TX_KIND_MAX; k++)
+        for (size_t c = 0; c < sizeof codes / sizeof codes[0]; c++) {
+            size_t n = widest_record(k, codes[c]);
+            widest = n > widest ? n : widest;
+            ledger_tx tx;
+            ledger_result res;
+            memset(&tx, 0xff, sizeof tx);
+            memset(&res, 0xff, sizeof res);
+            tx.kind = (uint8_t)k;
+            res.code = codes[c];
+            res.duplicate = true;
+            CHECK(rpc_reply_tx(&b, &id, &tx, hash, &res) == 0);
+            tx_widest = b.size > tx_widest ? b.size : tx_widest;
+        }
+    char message[256];
+    memset(message, 'm', sizeof message - 1);
+    message[sizeof message - 1] = '\0';
+    CHECK(rpc_reply_error(&b, &id, LEDGER_PAUSE_FLAGS_UNKNOWN, message) == 0);
+    printf("widest record %zu bytes, transaction reply %zu, error reply %zu\n", widest, tx_widest,
+           b.size);
+    CHECK(widest <= RPC_RECORD_MAX_BYTES);
+    CHECK(tx_widest <= RPC_SMALL_REPLY_MAX && b.size <= RPC_SMALL_REPLY_MAX);
+    /* an events page (1000 records) and its envelope and id; a history page holds 500 */
+    CHECK(1000u * RPC_RECORD_MAX_BYTES + 1024 <= RPC_REPLY_MAX_BYTES);
+    msgpack_sbuffer_destroy(&b);
+}
+
 int main(void)
 {
     fixture f;
@@ -1225,5 +1296,6 @@ int main(void)
     test_truncated_and_limit();
     test_empty_pool();
     test_wide_totals_and_bunker();
+    test_size_bounds();
     return test_finish("test_rpc_reply");
 }

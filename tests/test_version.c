@@ -12,9 +12,11 @@
 
 int main(void)
 {
-    static const char *const names[] = {"lstd",           "lst",          "lstd-verify",
-                                        "lstd-backup",    "lstd-inspect", "lstd-bench-ledger",
-                                        "lstd-bench-rpc", "lstd-vectors"};
+    static const char *const names[] = {"lstd",           "lst",
+                                        "lstd-verify",    "lstd-backup",
+                                        "lstd-inspect",   "lstd-bench-ledger",
+                                        "lstd-bench-rpc", "lstd-bench-flood",
+                                        "lstd-vectors"};
     /* the version comes from CMakeLists.txt's project(): digits and dots */
     CHECK(strchr(LSTD_VERSION, '.') != NULL &&
           strspn(LSTD_VERSION, "0123456789.") == strlen(LSTD_VERSION));

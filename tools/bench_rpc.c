@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <msgpack.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,13 +53,28 @@ static const char usage_text[] =
     "                       each one's scheduled send time, so a stall shows as latency\n"
     "                       (how late the bench itself sent them: send_late_p99_ms)\n"
     "  --verify-samples N   signatures timed for verify_per_s_one_core, default 4000\n"
+    "  --flood N            N more connections send transfers with bad signatures as fast as\n"
+    "                       they can (reading their replies) from before the load starts until\n"
+    "                       it ends: what the measured connections keep of their throughput\n"
+    "                       under such a flood (lstd's fairness between connections); default 0\n"
     "  --json               print one JSON line instead of the summary line\n";
 
 typedef struct options {
     const char *endpoint, *keys_dir;
-    uint64_t connections, signers, count, window, accounts, rate, verify_samples;
+    uint64_t connections, signers, count, window, accounts, rate, verify_samples, flood;
     bool json;
 } options;
+
+/* A flooding connection (--flood): its one request (a transfer whose signature cannot verify)
+ * sent over and over, its replies read and counted. */
+typedef struct flooder {
+    void *sock;
+    msgpack_sbuffer req;
+    atomic_bool stop;
+    _Atomic uint64_t replies;
+    pthread_t thread;
+    bool started;
+} flooder;
 
 typedef struct conn {
     void *sock;
@@ -559,6 +575,72 @@ static int connect_all(conn *cs, const options *o, void *zctx)
     return 0;
 }
 
+/* ---- the flood (--flood) ------------------------------------------------------------------- */
+
+#define FLOOD_BURST 64          /* requests sent before the flooder reads what came back */
+#define FLOOD_WARM_REPLIES 1000 /* the flood counts as on once each flooder got this many */
+
+static void *flood_main(void *arg)
+{
+    flooder *f = arg;
+    char buf[512];
+    while (!atomic_load(&f->stop)) {
+        for (int i = 0; i < FLOOD_BURST; i++)
+            zmq_send(f->sock, f->req.data, f->req.size, ZMQ_DONTWAIT);
+        zmq_pollitem_t item = {.socket = f->sock, .events = ZMQ_POLLIN};
+        zmq_poll(&item, 1, 1);
+        while (zmq_recv(f->sock, buf, sizeof buf, ZMQ_DONTWAIT) >= 0)
+            f->replies++;
+    }
+    return NULL;
+}
+
+/* Start o->flood flooders (each a transfer by the custodian signed with 64 zero bytes) and
+ * wait until each has had FLOOD_WARM_REPLIES replies. Returns: 0 or -1. */
+static int flood_start(flooder *fl, const options *o, const setup *s, void *zctx)
+{
+    int unlimited = 0;
+    rpc_id id = {.type = 1, .u = 1};
+    uint8_t sig[64] = {0};
+    ledger_tx tx = {.kind = LEDGER_TX_TRANSFER, .nonce = 1, .amount = 1};
+    memcpy(tx.signer, s->cpk, 32);
+    memcpy(tx.account, s->cpk, 32);
+    for (uint64_t i = 0; i < o->flood; i++) {
+        flooder *f = &fl[i];
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&f->req);
+        msgpack_packer_init(&pk, &f->req, msgpack_sbuffer_write);
+        f->sock = zmq_socket(zctx, ZMQ_DEALER);
+        if (f->sock == NULL || rpc_pack_tx_request(&pk, &id, &tx, sig, NULL) != 0)
+            return -1;
+        zmq_setsockopt(f->sock, ZMQ_LINGER, &unlimited, sizeof unlimited);
+        if (zmq_connect(f->sock, o->endpoint) != 0 ||
+            pthread_create(&f->thread, NULL, flood_main, f) != 0)
+            return -1;
+        f->started = true;
+    }
+    for (uint64_t i = 0; i < o->flood; i++)
+        for (int wait = 0; wait < 10000 && fl[i].replies < FLOOD_WARM_REPLIES; wait++)
+            usleep(1000);
+    return 0;
+}
+
+/* Stop the flooders. Returns: the replies they had, in all. */
+static uint64_t flood_stop(flooder *fl, uint64_t n)
+{
+    uint64_t replies = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        atomic_store(&fl[i].stop, true);
+        if (fl[i].started)
+            pthread_join(fl[i].thread, NULL);
+        if (fl[i].sock != NULL)
+            zmq_close(fl[i].sock);
+        msgpack_sbuffer_destroy(&fl[i].req);
+        replies += fl[i].replies;
+    }
+    return replies;
+}
+
 /* Run every connection on its own thread. Returns: the start time t0 (ns). */
 static uint64_t run_load(conn *cs, const options *o)
 {
@@ -581,6 +663,7 @@ static uint64_t run_load(conn *cs, const options *o)
 
 typedef struct summary {
     double verify_per_s, transfers_per_s, p50, p99, p999, max, late_p99, setup_s, rss_mb;
+    double flood_per_s; /* replies the flooders had per second of the load */
     uint64_t total, answered, ok, not_ok, accounts;
     const char *first_error;
 } summary;
@@ -627,16 +710,20 @@ static void print_json(const summary *s, const options *o)
            ",\"verify_per_s_one_core\":%.1f,\"transfers_per_s\":%.1f,\"p50_ms\":%.3f,"
            "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"send_late_p99_ms\":%.3f,"
            "\"ok\":%" PRIu64 ",\"not_ok\":%" PRIu64 ",\"unanswered\":%" PRIu64
-           ",\"first_error\":\"%s\",\"setup_s\":%.2f,\"rss_mb\":%.1f,\"rss_of\":\"bench\"}\n",
+           ",\"first_error\":\"%s\",\"flood\":%" PRIu64 ",\"flood_replies_per_s\":%.1f,"
+           "\"setup_s\":%.2f,\"rss_mb\":%.1f,\"rss_of\":\"bench\"}\n",
            o->rate ? "open" : "closed", o->connections, o->rate ? 0 : o->window, o->rate, s->total,
            s->accounts, s->verify_per_s, s->transfers_per_s, s->p50, s->p99, s->p999, s->max,
-           s->late_p99, s->ok, s->not_ok, s->total - s->answered, s->first_error, s->setup_s,
-           s->rss_mb);
+           s->late_p99, s->ok, s->not_ok, s->total - s->answered, s->first_error, o->flood,
+           s->flood_per_s, s->setup_s, s->rss_mb);
 }
 
 static void print_human(const summary *s, const options *o)
 {
-    char mode[64], failed[ERROR_NAME_MAX + 16] = "";
+    char mode[64], failed[ERROR_NAME_MAX + 16] = "", flood[96] = "";
+    if (o->flood)
+        snprintf(flood, sizeof flood, "; %" PRIu64 " flooding connections had %.0f replies/s",
+                 o->flood, s->flood_per_s);
     if (o->rate)
         snprintf(mode, sizeof mode, "open loop at %" PRIu64 "/s", o->rate);
     else
@@ -646,9 +733,9 @@ static void print_human(const summary *s, const options *o)
     printf("%" PRIu64 " transfers among %" PRIu64 " accounts over %" PRIu64
            " connections (%s): %.0f/s; latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max "
            "%.2f ms; verify %.0f/s on one core; %" PRIu64 " not ok%s, %" PRIu64
-           " unanswered; bench peak RSS %.0f MiB\n",
+           " unanswered%s; bench peak RSS %.0f MiB\n",
            s->total, s->accounts, o->connections, mode, s->transfers_per_s, s->p50, s->p99, s->p999,
-           s->max, s->verify_per_s, s->not_ok, failed, s->total - s->answered, s->rss_mb);
+           s->max, s->verify_per_s, s->not_ok, failed, s->total - s->answered, flood, s->rss_mb);
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
@@ -665,7 +752,8 @@ static int parse_options(options *o, int argc, char **argv)
                 {"--window", &o->window},
                 {"--accounts", &o->accounts},
                 {"--rate", &o->rate},
-                {"--verify-samples", &o->verify_samples}};
+                {"--verify-samples", &o->verify_samples},
+                {"--flood", &o->flood}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t k = 0;
@@ -684,7 +772,7 @@ static int parse_options(options *o, int argc, char **argv)
     }
     if (o->connections == 0 || o->connections > 64 || o->signers == 0 || o->signers > 4096 ||
         o->count < o->connections || o->window == 0 || o->verify_samples == 0 ||
-        o->accounts > UINT32_MAX)
+        o->accounts > UINT32_MAX || o->flood > 64)
         return 2;
     return 0;
 }
@@ -730,7 +818,19 @@ static int bench_run(const options *o, void *zctx, setup *s, conn *cs, uint8_t (
         fprintf(stderr, "lstd-bench-rpc: the verify timing failed\n");
         return -1;
     }
+    flooder *fl = calloc(o->flood + 1, sizeof *fl);
+    if (fl == NULL || flood_start(fl, o, s, zctx) != 0) {
+        fprintf(stderr, "lstd-bench-rpc: cannot start the flood\n");
+        free(fl);
+        return -1;
+    }
+    uint64_t before = 0;
+    for (uint64_t i = 0; i < o->flood; i++)
+        before += fl[i].replies;
     uint64_t start = run_load(cs, o);
+    double load_s = (double)(bench_now_ns() - start) / 1e9;
+    sum->flood_per_s = (double)(flood_stop(fl, o->flood) - before) / (load_s > 0 ? load_s : 1);
+    free(fl);
     return summarize(sum, cs, o, start);
 }
 

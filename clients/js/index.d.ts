@@ -266,10 +266,13 @@ export interface Queue {
 export interface Health {
   status: "ok"; ledger_id: string; seq: bigint; batch: bigint; uptime_s: bigint;
   queue_depth: bigint; queue_max: bigint;
+  connections: bigint; subscribers: bigint; subscriptions: bigint; reply_bytes: bigint;
   counters: {
     requests: bigint; transactions: bigint; queries: bigint; batches: bigint; batch_size_max: bigint;
     commit_ms_total: bigint; busy: bigint; malformed: bigint; bad_signatures: bigint;
     duplicates: bigint; replies_dropped: bigint;
+    busy_unread: bigint; paused_unread: bigint; paused_share: bigint; refused: bigint;
+    protocol_drops: bigint; slow_drops: bigint; subscriptions_ignored: bigint; events_dropped: bigint;
   };
 }
 

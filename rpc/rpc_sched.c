@@ -1,0 +1,285 @@
+/* rpc_sched.c - per-connection queues of requests, admitted by share and served in turn */
+#include "rpc_sched.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+
+typedef struct flow {
+    uint32_t head, tail; /* the queue: items not yet taken into a batch */
+    uint32_t vnext;      /* the first of them not yet given to a verifier */
+    uint32_t queued;     /* items in the queue */
+    uint32_t inflight;   /* queued, plus taken into a batch and not yet released */
+    bool in_vq, in_sq;   /* in the verify turn, in the sequence turn */
+} flow;
+
+/* A turn: a FIFO of flow ids, each at most once. */
+typedef struct turn {
+    uint32_t *ids;
+    uint32_t head, count, cap;
+} turn;
+
+struct rpc_sched {
+    pthread_mutex_t lock;
+    pthread_cond_t work_cv, seq_cv;
+    rpc_item *items;
+    uint32_t capacity, *free_items, nfree;
+    flow *flows;
+    uint32_t nflows, flow_max;
+    uint32_t active;      /* flows with inflight > 0 */
+    uint64_t queued;      /* items in all queues */
+    uint32_t ready_heads; /* flows whose head is verified: a batch can be taken */
+    turn vq, sq;
+    uint32_t *skipped; /* scratch of take_batch */
+    bool quit;
+};
+
+static void turn_push(turn *t, uint32_t id)
+{
+    t->ids[(t->head + t->count++) % t->cap] = id;
+}
+
+static uint32_t turn_pop(turn *t)
+{
+    uint32_t id = t->ids[t->head];
+    t->head = (t->head + 1) % t->cap;
+    t->count--;
+    return id;
+}
+
+int rpc_sched_new(rpc_sched **out, uint32_t capacity, uint32_t flows, uint32_t flow_max)
+{
+    rpc_sched *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (s == NULL)
+        return -1;
+    s->capacity = capacity;
+    s->nflows = flows;
+    s->flow_max = flow_max;
+    s->items = calloc(capacity, sizeof *s->items);
+    s->free_items = calloc(capacity, sizeof *s->free_items);
+    s->flows = calloc(flows, sizeof *s->flows);
+    s->vq.ids = calloc(flows, sizeof *s->vq.ids);
+    s->sq.ids = calloc(flows, sizeof *s->sq.ids);
+    s->skipped = calloc(flows, sizeof *s->skipped);
+    if (!s->items || !s->free_items || !s->flows || !s->vq.ids || !s->sq.ids || !s->skipped) {
+        rpc_sched_free(&s);
+        return -1;
+    }
+    s->vq.cap = s->sq.cap = flows;
+    for (uint32_t i = 0; i < capacity; i++)
+        s->free_items[i] = capacity - 1 - i;
+    s->nfree = capacity;
+    for (uint32_t f = 0; f < flows; f++)
+        s->flows[f] = (flow){.head = NONE, .tail = NONE, .vnext = NONE};
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->seq_cv, NULL);
+    *out = s;
+    return 0;
+}
+
+void rpc_sched_free(rpc_sched **sp)
+{
+    rpc_sched *s = *sp;
+    if (s == NULL)
+        return;
+    *sp = NULL;
+    if (s->items != NULL && s->free_items != NULL && s->flows != NULL && s->vq.ids != NULL &&
+        s->sq.ids != NULL && s->skipped != NULL) {
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->work_cv);
+        pthread_cond_destroy(&s->seq_cv);
+    }
+    free(s->items);
+    free(s->free_items);
+    free(s->flows);
+    free(s->vq.ids);
+    free(s->sq.ids);
+    free(s->skipped);
+    free(s);
+}
+
+/* The most a flow may hold now (called with the lock held). */
+static uint32_t share(const rpc_sched *s, const flow *f)
+{
+    uint32_t n = s->active + (f->inflight == 0);
+    uint32_t fair = s->capacity / n;
+    uint32_t cap = fair < s->flow_max ? fair : s->flow_max;
+    return cap > 0 ? cap : 1;
+}
+
+int rpc_sched_push(rpc_sched *s, uint32_t flow_id, const rpc_envelope *env, const rpc_request *req,
+                   bool *at_share)
+{
+    pthread_mutex_lock(&s->lock);
+    flow *f = &s->flows[flow_id];
+    if (s->nfree == 0) {
+        *at_share = f->inflight >= share(s, f);
+        pthread_mutex_unlock(&s->lock);
+        return RPC_SCHED_FULL;
+    }
+    uint32_t idx = s->free_items[--s->nfree];
+    rpc_item *it = &s->items[idx];
+    it->env = *env;
+    it->req = *req;
+    it->error = 0;
+    it->ready = false;
+    it->flow = flow_id;
+    it->next = NONE;
+    if (f->tail == NONE)
+        f->head = idx;
+    else
+        s->items[f->tail].next = idx;
+    f->tail = idx;
+    if (f->vnext == NONE)
+        f->vnext = idx;
+    s->active += f->inflight == 0;
+    f->inflight++;
+    f->queued++;
+    s->queued++;
+    if (!f->in_vq) {
+        f->in_vq = true;
+        turn_push(&s->vq, flow_id);
+    }
+    if (!f->in_sq) {
+        f->in_sq = true;
+        turn_push(&s->sq, flow_id);
+    }
+    *at_share = f->inflight >= share(s, f);
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->lock);
+    return RPC_SCHED_OK;
+}
+
+rpc_item *rpc_sched_take_verify(rpc_sched *s)
+{
+    pthread_mutex_lock(&s->lock);
+    while (!s->quit && s->vq.count == 0)
+        pthread_cond_wait(&s->work_cv, &s->lock);
+    rpc_item *it = NULL;
+    if (s->vq.count > 0) {
+        uint32_t id = turn_pop(&s->vq);
+        flow *f = &s->flows[id];
+        it = &s->items[f->vnext];
+        f->vnext = it->next;
+        if (f->vnext != NONE)
+            turn_push(&s->vq, id);
+        else
+            f->in_vq = false;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return it;
+}
+
+void rpc_sched_verified(rpc_sched *s, rpc_item *it)
+{
+    pthread_mutex_lock(&s->lock);
+    it->ready = true;
+    if (s->flows[it->flow].head == (uint32_t)(it - s->items))
+        s->ready_heads++;
+    pthread_cond_signal(&s->seq_cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Take the (verified) head of flow f (the lock held). */
+static rpc_item *take_head(rpc_sched *s, flow *f)
+{
+    rpc_item *it = &s->items[f->head];
+    f->head = it->next;
+    if (f->head == NONE)
+        f->tail = NONE;
+    if (f->head == NONE || !s->items[f->head].ready)
+        s->ready_heads--;
+    f->queued--;
+    s->queued--;
+    return it;
+}
+
+/* One verified head per flow and round, until max or none is ready (the lock held). */
+static size_t gather(rpc_sched *s, rpc_item **items, size_t max)
+{
+    size_t n = 0;
+    uint32_t nskipped = 0;
+    while (n < max && s->sq.count > 0) {
+        uint32_t id = turn_pop(&s->sq);
+        flow *f = &s->flows[id];
+        if (f->head != NONE && s->items[f->head].ready)
+            items[n++] = take_head(s, f);
+        if (f->queued == 0)
+            f->in_sq = false;
+        else if (s->items[f->head].ready)
+            turn_push(&s->sq, id); /* the next round */
+        else
+            s->skipped[nskipped++] = id; /* its head is not verified: not this batch */
+    }
+    for (uint32_t i = 0; i < nskipped; i++)
+        turn_push(&s->sq, s->skipped[i]);
+    return n;
+}
+
+bool rpc_sched_wait_batch(rpc_sched *s)
+{
+    pthread_mutex_lock(&s->lock);
+    bool ready;
+    while (!(ready = s->ready_heads > 0) && !(s->quit && s->queued == 0))
+        pthread_cond_wait(&s->seq_cv, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    return ready;
+}
+
+size_t rpc_sched_take_batch(rpc_sched *s, rpc_item **items, size_t max)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t n = gather(s, items, max);
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void rpc_sched_release(rpc_sched *s, rpc_item *const *items, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < n; i++) {
+        flow *f = &s->flows[items[i]->flow];
+        if (--f->inflight == 0)
+            s->active--;
+        s->free_items[s->nfree++] = (uint32_t)(items[i] - s->items);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void rpc_sched_quit(rpc_sched *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->quit = true;
+    pthread_cond_broadcast(&s->work_cv);
+    pthread_cond_broadcast(&s->seq_cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+uint64_t rpc_sched_depth(rpc_sched *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t d = s->capacity - s->nfree;
+    pthread_mutex_unlock(&s->lock);
+    return d;
+}
+
+bool rpc_sched_within_share(rpc_sched *s, uint32_t flow_id)
+{
+    pthread_mutex_lock(&s->lock);
+    const flow *f = &s->flows[flow_id];
+    bool ok = f->inflight < share(s, f);
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+uint32_t rpc_sched_flow_depth(rpc_sched *s, uint32_t flow_id)
+{
+    pthread_mutex_lock(&s->lock);
+    uint32_t d = s->flows[flow_id].inflight;
+    pthread_mutex_unlock(&s->lock);
+    return d;
+}
