@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* lstd reads ZMTP itself (rpc_stream.c) instead of leaving it to a libzmq ROUTER or PUB, which
+/* lstd reads ZMTP itself (rpc_net.c) instead of leaving it to a libzmq ROUTER or PUB, which
  * hold every frame of a multipart message and every subscription a peer sends, without bound.
  * Here each frame is taken as it arrives and only what is kept is stored: a frame body up to
  * a limit, the first RPC_ZMTP_PREFIX bytes of a longer one. Only the NULL mechanism (no
