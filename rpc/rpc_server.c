@@ -465,12 +465,19 @@ static int encode_item(rpc_server *s, rpc_item *it, const ledger_result *res, le
 }
 
 /* Encode one reply into the job's buffer; its bytes count as unread for its connection from
- * now on. Returns: 0 or -1 (no memory). */
+ * now on (an encoder that writes nothing leaves the reply empty: it is not sent).
+ * Returns: 0 or -1 (no memory). */
 static int job_reply(batch_job *j, out_msg *m, int (*encode)(void *, msgpack_sbuffer *), void *ctx)
 {
     msgpack_sbuffer *buf = &j->s->seq_buf;
     msgpack_sbuffer_clear(buf);
-    if (encode(ctx, buf) != 0 || msgpack_sbuffer_write(&j->replies, buf->data, buf->size) != 0)
+    if (encode(ctx, buf) != 0)
+        return -1;
+    if (buf->size == 0) { /* nothing to answer: the connection has gone */
+        m->at = m->len = 0;
+        return 0;
+    }
+    if (msgpack_sbuffer_write(&j->replies, buf->data, buf->size) != 0)
         return -1;
     m->at = j->replies.size - buf->size;
     m->len = buf->size;
