@@ -13,10 +13,13 @@
 
 #include "crypto.h"
 #include "rpc_log.h"
+#include "rpc_metrics.h"
+#include "rpc_rates.h"
 #include "rpc_reply.h"
 #include "rpc_request.h"
 
 #define REPLY_ENDPOINT "inproc://lstd-replies"
+#define MONITOR_ENDPOINT "inproc://lstd-monitor" /* the ROUTER's connection events */
 #define POLL_MS 100
 #define RECV_BURST 256 /* requests read per poll before replies get a turn */
 #define LINGER_MS 2000
@@ -46,13 +49,47 @@ typedef struct counters {
     _Atomic uint64_t busy, malformed, bad_signatures, duplicates, replies_dropped;
 } counters;
 
+/* What the metrics endpoint adds to the health counters. Each has one writer, named, which
+ * updates it with a relaxed load and store (no locked instruction on the hot path). */
+typedef struct metric_counts {
+    _Atomic uint64_t tx[LEDGER_TX_KIND_MAX + 1][RPC_METRICS_CODES + 1];     /* sequencer */
+    _Atomic uint64_t queries[RPC_METRICS_QUERIES];                          /* sequencer */
+    _Atomic uint64_t batch[RPC_METRICS_BATCH_BUCKETS + 1], batch_sum;       /* log thread */
+    _Atomic uint64_t commit[RPC_METRICS_COMMIT_BUCKETS + 1], commit_us_sum; /* log thread */
+    _Atomic uint64_t batches_failed;                                        /* any (fetch_add) */
+    _Atomic uint64_t accepted, disconnected;                                /* receiver */
+} metric_counts;
+
+/* Gauges the sequencer caches after each batch that recorded something, for the endpoint:
+ * the pool and chain as the batch left them, the operators after a batch that touched one. */
+typedef struct gauge_cache {
+    pthread_mutex_t lock;
+    bool have;
+    ledger_pool pool;
+    ledger_chain chain;
+    size_t nops;
+    rpc_metrics_operator *ops, *scratch; /* scratch: the sequencer's, filled outside the lock */
+} gauge_cache;
+
+/* One writer's increment of a counter others only read. */
+static inline void bump(_Atomic uint64_t *x, uint64_t by)
+{
+    atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + by,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t peek(_Atomic uint64_t *x)
+{
+    return atomic_load_explicit(x, memory_order_relaxed);
+}
+
 struct rpc_server {
     rpc_config cfg;
     store_db *store;
     pthread_mutex_t push_lock; /* reply_push: the log thread's, or the sequencer's on no memory */
     char ledger_id[LEDGER_ID_MAX + 1];
     ledger_tx_hasher hasher; /* the ledger's transaction tag, prepared once */
-    void *zctx, *router, *pub, *reply_pull, *reply_push;
+    void *zctx, *router, *pub, *reply_pull, *reply_push, *monitor;
     pthread_t io_thread, seq_thread, *workers;
     unsigned workers_started;
     bool io_started, seq_started;
@@ -67,6 +104,11 @@ struct rpc_server {
     _Atomic uint64_t replies_made; /* by the sequencer, before it pushes each reply */
     uint64_t replies_forwarded;    /* by the receiver */
     counters c;
+    metric_counts mc;
+    gauge_cache g;
+    rpc_metrics *metrics; /* NULL: --metrics off */
+    rpc_rates *rates;     /* the sequencer's (rate_history, and each rate change) */
+    char metrics_url[RPC_PATH_MAX];
     time_t started;
     /* sequencer scratch */
     ledger_result *results;
@@ -219,6 +261,34 @@ static void receive_requests(rpc_server *s, msgpack_sbuffer *buf)
     }
 }
 
+/* Count the ROUTER's connections from its socket monitor's events (two frames each: event
+ * number and value, then the endpoint). */
+static void read_monitor(rpc_server *s)
+{
+    for (;;) {
+        zmq_msg_t m;
+        uint16_t event = 0;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        if (zmq_msg_size(&m) >= 2)
+            memcpy(&event, zmq_msg_data(&m), 2);
+        bool more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        while (more) {
+            zmq_msg_init(&m);
+            more = zmq_msg_recv(&m, s->monitor, 0) >= 0 && zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+        if (event == ZMQ_EVENT_ACCEPTED)
+            bump(&s->mc.accepted, 1);
+        else if (event == ZMQ_EVENT_DISCONNECTED)
+            bump(&s->mc.disconnected, 1);
+    }
+}
+
 static bool drained(rpc_server *s)
 {
     pthread_mutex_lock(&s->lock);
@@ -233,9 +303,13 @@ static void *io_main(void *arg)
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     for (;;) {
-        zmq_pollitem_t p[2] = {{s->router, 0, ZMQ_POLLIN, 0}, {s->reply_pull, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(p, 2, POLL_MS) < 0 && zmq_errno() != EINTR)
+        zmq_pollitem_t p[3] = {{s->router, 0, ZMQ_POLLIN, 0},
+                               {s->reply_pull, 0, ZMQ_POLLIN, 0},
+                               {s->monitor, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(p, 3, POLL_MS) < 0 && zmq_errno() != EINTR)
             break;
+        if (p[2].revents & ZMQ_POLLIN)
+            read_monitor(s);
         if (p[1].revents & ZMQ_POLLIN)
             forward_replies(s);
         if (p[0].revents & ZMQ_POLLIN)
@@ -282,11 +356,16 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static uint64_t now_ms(void)
+static uint64_t now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t now_ms(void)
+{
+    return now_us() / 1000;
 }
 
 /* ---- sequencing ----------------------------------------------------------------------------- */
@@ -314,8 +393,8 @@ typedef struct tx_note {
  * log thread (which sends them once the batch is durable, then frees this). */
 typedef struct batch_job {
     rpc_server *s;
-    uint64_t first, n, now, now_ms;
-    uint64_t seq_begin, seq_end; /* recorded seqs [begin, end) */
+    uint64_t first, n, now, now_ms, now_us; /* now_*: monotonic, when the apply began */
+    uint64_t seq_begin, seq_end;            /* recorded seqs [begin, end) */
     out_msg *msgs;
     msgpack_sbuffer replies, events;
     out_event *evs;
@@ -363,12 +442,16 @@ static int encode_item(rpc_server *s, item *it, const ledger_result *res, ledger
     if (it->req.is_tx) {
         s->c.transactions++;
         s->c.duplicates += res->duplicate;
+        if (it->req.tx.kind <= LEDGER_TX_KIND_MAX)
+            bump(&s->mc.tx[it->req.tx.kind][rpc_metrics_code_slot(res->code)], 1);
         return rpc_reply_tx(buf, &it->req.id, &it->req.tx, it->hash, res);
     }
     rpc_counters snap;
     s->c.queries++;
+    if (it->req.query < RPC_METRICS_QUERIES)
+        bump(&s->mc.queries[it->req.query], 1);
     counters_snapshot(s, &snap);
-    return rpc_reply_query(buf, view, &it->req, now, &snap);
+    return rpc_reply_query(buf, view, &it->req, now, &snap, s->rates);
 }
 
 /* Encode one reply into the job's buffer. Returns: 0 or -1 (no memory). */
@@ -494,13 +577,80 @@ static void prefetch(rpc_server *s, ledger_batch *b, uint64_t from, uint64_t n)
     ledger_batch_prefetch(b, txs, (const uint8_t(*)[LEDGER_HASH_SIZE])hashes, k);
 }
 
+/* Up to count operators from the view into the cache's scratch. Returns: how many. */
+static size_t read_operators(rpc_server *s, ledger_store *view, uint64_t count)
+{
+    size_t n = 0;
+    for (uint64_t id = 1; id <= count && n < LEDGER_OPERATORS_MAX; id++) {
+        ledger_operator o;
+        if (ledger_read_operator(view, id, &o) != LEDGER_OK)
+            continue;
+        s->g.scratch[n++] = (rpc_metrics_operator){o.id, o.balance, o.last_report_ts, o.active != 0,
+                                                   o.held_epoch != 0};
+    }
+    return n;
+}
+
+/* Cache the gauges a batch left: its pool and chain, and the operators when ops (a kind that
+ * may change one was recorded). */
+static void cache_gauges(rpc_server *s, const ledger_pool *pool, const ledger_chain *chain,
+                         ledger_store *view, bool ops)
+{
+    size_t n = ops ? read_operators(s, view, pool->operator_count) : 0;
+    pthread_mutex_lock(&s->g.lock);
+    s->g.pool = *pool;
+    s->g.chain = *chain;
+    s->g.have = true;
+    if (ops) {
+        memcpy(s->g.ops, s->g.scratch, n * sizeof *s->g.ops);
+        s->g.nops = n;
+    }
+    pthread_mutex_unlock(&s->g.lock);
+}
+
+/* After applying a kind from OPERATOR_FUND on (rare): note that operators may have changed,
+ * and keep a rate change for the index. Returns: LEDGER_OK or the index's error. */
+static int note_rare_kind(rpc_server *s, const ledger_batch *b, const ledger_tx *tx,
+                          const ledger_result *res, bool *ops)
+{
+    *ops = *ops || res->seq != 0;
+    if (s->rates == NULL || !rpc_rates_wanted(tx->kind, res))
+        return LEDGER_OK;
+    return rpc_rates_add(s->rates, tx, res, &b->pool, b->chain.head);
+}
+
+/* A batch that must not be kept: the index forgets its changes. Returns: rc. */
+static int apply_failed(rpc_server *s, int rc)
+{
+    if (s->rates != NULL)
+        rpc_rates_abort(s->rates);
+    return rc;
+}
+
+/* The batch's rate changes go to the index before the batch goes to the log; then the gauges.
+ * Returns: LEDGER_OK, or LEDGER_STORE_IO (the index cannot be written: the batch is undone). */
+static int apply_keep(rpc_server *s, batch_job *j, const ledger_batch *b, ledger_store *view,
+                      bool ops)
+{
+    int rc = s->rates != NULL ? rpc_rates_commit(s->rates) : LEDGER_OK;
+    if (rc != LEDGER_OK) {
+        rpc_log(RPC_LOG_ERROR, "rate_index_failed",
+                " code=%s msg=\"the rate index cannot be written; the batch is not applied\"",
+                ledger_err_name(rc));
+        return rc;
+    }
+    if (j->seq_end > j->seq_begin)
+        cache_gauges(s, &b->pool, &b->chain, view, ops);
+    return LEDGER_OK;
+}
+
 /* Apply the group as one batch and encode its replies and events (the store's batch fn). */
 static int apply_fn(void *ctx, ledger_store *view)
 {
     batch_job *j = ctx;
     rpc_server *s = j->s;
     ledger_batch b;
-    bool any_tx = false;
+    bool any_tx = false, ops = false;
     for (uint64_t i = 0; i < j->n; i++) {
         item *it = &s->ring[(j->first + i) % s->cap];
         any_tx = any_tx || (it->req.is_tx && it->error == 0);
@@ -511,13 +661,16 @@ static int apply_fn(void *ctx, ledger_store *view)
         item *it = &s->ring[(j->first + i) % s->cap];
         if (i % PREFETCH_TXS == 0)
             prefetch(s, &b, j->first + i, j->n - i < PREFETCH_TXS ? j->n - i : PREFETCH_TXS);
-        if (it->req.is_tx && it->error == 0)
+        if (it->req.is_tx && it->error == 0) {
             rc = ledger_apply(&b, &it->req.tx, it->hash, it->req.sig, &s->results[i]);
+            if (rc == LEDGER_OK && it->req.tx.kind >= LEDGER_TX_OPERATOR_FUND)
+                rc = note_rare_kind(s, &b, &it->req.tx, &s->results[i], &ops);
+        }
     }
     if (any_tx && rc == LEDGER_OK)
         rc = ledger_batch_end(&b);
     if (rc != LEDGER_OK)
-        return rc;
+        return apply_failed(s, rc);
     if (any_tx)
         j->seq_end = b.chain.next_seq;
     j->nnotes = 0;
@@ -525,13 +678,13 @@ static int apply_fn(void *ctx, ledger_store *view)
         item *it = &s->ring[(j->first + i) % s->cap];
         item_enc e = {s, it, &s->results[i], view, j->now};
         if (!j->msgs[i].final && job_reply(j, &j->msgs[i], enc_item, &e) != 0)
-            return LEDGER_NO_MEMORY;
+            return apply_failed(s, LEDGER_NO_MEMORY);
         if (it->req.is_tx && it->error == 0 && !s->results[i].duplicate &&
             rpc_log_tx_wanted(it->req.tx.kind))
             job_note(j, &it->req.tx, &s->results[i]);
     }
     encode_events(j, view);
-    return LEDGER_OK;
+    return any_tx ? apply_keep(s, j, &b, view, ops) : LEDGER_OK;
 }
 
 /* The log thread, once the batch is durable (rc 0) or failed: send every reply, then the
@@ -543,6 +696,8 @@ static void job_done(void *ctx, int rc)
     rpc_server *s = j->s;
     msgpack_sbuffer err;
     msgpack_sbuffer_init(&err);
+    if (rc != 0)
+        atomic_fetch_add(&s->mc.batches_failed, 1);
     if (rc != 0)
         rpc_log(RPC_LOG_ERROR, "batch_failed",
                 " requests=%" PRIu64 " code=%s msg=\"the batch could not be committed; nothing "
@@ -578,10 +733,15 @@ static void job_done(void *ctx, int rc)
                 " requests=%" PRIu64 " first_seq=%" PRIu64 " records=%" PRIu64 " ms=%" PRIu64, j->n,
                 j->seq_begin, j->seq_end - j->seq_begin, now_ms() - j->now_ms);
     if (rc == 0 && j->seq_end > j->seq_begin) {
+        uint64_t took_us = now_us() - j->now_us;
         s->c.batches++;
-        s->c.commit_ms_total += now_ms() - j->now_ms;
+        s->c.commit_ms_total += took_us / 1000;
         if (j->n > s->c.batch_size_max)
             s->c.batch_size_max = j->n;
+        bump(&s->mc.batch[rpc_metrics_batch_bucket(j->n)], 1);
+        bump(&s->mc.batch_sum, j->n);
+        bump(&s->mc.commit[rpc_metrics_commit_bucket(took_us)], 1);
+        bump(&s->mc.commit_us_sum, took_us);
     }
     msgpack_sbuffer_destroy(&err);
     job_free(j);
@@ -600,10 +760,12 @@ static void process(rpc_server *s, uint64_t first, uint64_t n)
                 "go unanswered\"",
                 n);
         s->c.replies_dropped += n;
+        atomic_fetch_add(&s->mc.batches_failed, 1);
         return;
     }
     *j = (batch_job){.s = s, .first = first, .n = n, .now = (uint64_t)time(NULL), .msgs = msgs};
-    j->now_ms = now_ms();
+    j->now_us = now_us();
+    j->now_ms = j->now_us / 1000;
     msgpack_sbuffer_init(&j->replies);
     msgpack_sbuffer_init(&j->events);
     for (uint64_t i = 0; i < n; i++) {
@@ -612,6 +774,8 @@ static void process(rpc_server *s, uint64_t first, uint64_t n)
         msgs[i].id = it->req.id;
         if (it->error != 0) {
             s->c.bad_signatures += it->error == LEDGER_BAD_SIGNATURE;
+            if (it->req.tx.kind <= LEDGER_TX_KIND_MAX)
+                bump(&s->mc.tx[it->req.tx.kind][rpc_metrics_code_slot(it->error)], 1);
             msgs[i].final = job_reply(j, &msgs[i], enc_verify_error, it) == 0;
         }
     }
@@ -706,12 +870,22 @@ static int sockets_open(rpc_server *s)
         zmq_bind(s->reply_pull, REPLY_ENDPOINT) != 0 ||
         zmq_connect(s->reply_push, REPLY_ENDPOINT) != 0)
         return -1;
+    /* connected clients: the ROUTER's accepted and disconnected connections, counted by the
+     * receiver from its socket monitor */
+    if (zmq_socket_monitor(s->router, MONITOR_ENDPOINT,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+        (s->monitor = socket_new(s, ZMQ_PAIR)) == NULL ||
+        zmq_setsockopt(s->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_connect(s->monitor, MONITOR_ENDPOINT) != 0)
+        return -1;
     return 0;
 }
 
 static void sockets_close(rpc_server *s)
 {
-    void **socks[] = {&s->router, &s->pub, &s->reply_pull, &s->reply_push};
+    void **socks[] = {&s->monitor, &s->router, &s->pub, &s->reply_pull, &s->reply_push};
+    if (s->router != NULL && s->monitor != NULL)
+        zmq_socket_monitor(s->router, NULL, 0);
     for (size_t i = 0; i < sizeof socks / sizeof socks[0]; i++)
         if (*socks[i] != NULL) {
             zmq_close(*socks[i]);
@@ -763,8 +937,13 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg)
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->seq_cv, NULL);
     msgpack_sbuffer_init(&s->seq_buf);
+    pthread_mutex_init(&s->g.lock, NULL);
     if (sockets_open(s) != 0) {
         fprintf(stderr, "lstd: cannot start the service\n");
+        rpc_server_stop(&s);
+        return -1;
+    }
+    if (rpc_metrics_bind(&s->metrics, cfg->metrics, s->metrics_url, sizeof s->metrics_url) != 0) {
         rpc_server_stop(&s);
         return -1;
     }
@@ -772,21 +951,73 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg)
     return 0;
 }
 
-int rpc_server_start(rpc_server *s, store_db *store)
+/* The endpoint's snapshot (its thread, once per scrape). */
+static void metrics_snapshot(void *ctx, rpc_metrics_snapshot *out)
+{
+    rpc_server *s = ctx;
+    counters_snapshot(s, &out->counters);
+    out->start_time_s = (uint64_t)s->started;
+    out->wall_s = (uint64_t)time(NULL);
+    memcpy(out->ledger_id, s->ledger_id, sizeof out->ledger_id);
+    for (unsigned k = 0; k <= LEDGER_TX_KIND_MAX; k++)
+        for (unsigned c = 0; c <= RPC_METRICS_CODES; c++)
+            out->tx[k][c] = peek(&s->mc.tx[k][c]);
+    for (unsigned q = 0; q < RPC_METRICS_QUERIES; q++)
+        out->queries[q] = peek(&s->mc.queries[q]);
+    /* the sums before the buckets: a batch counted meanwhile shows in the buckets only */
+    out->batch_requests_sum = peek(&s->mc.batch_sum);
+    out->commit_us_sum = peek(&s->mc.commit_us_sum);
+    for (unsigned i = 0; i <= RPC_METRICS_BATCH_BUCKETS; i++)
+        out->batch_buckets[i] = peek(&s->mc.batch[i]);
+    for (unsigned i = 0; i <= RPC_METRICS_COMMIT_BUCKETS; i++)
+        out->commit_buckets[i] = peek(&s->mc.commit[i]);
+    out->batches_failed = atomic_load(&s->mc.batches_failed);
+    uint64_t closed = peek(&s->mc.disconnected), accepted = peek(&s->mc.accepted);
+    out->connections_total = accepted;
+    out->clients_connected = accepted > closed ? accepted - closed : 0;
+    store_db_stats_get(s->store, &out->store);
+    pthread_mutex_lock(&s->g.lock);
+    out->have_state = s->g.have;
+    out->pool = s->g.pool;
+    out->chain = s->g.chain;
+    out->operator_count = s->g.nops;
+    memcpy(out->operators, s->g.ops, s->g.nops * sizeof *s->g.ops);
+    pthread_mutex_unlock(&s->g.lock);
+}
+
+/* The gauges as the store holds them at start (this thread is the view's only user yet). */
+static int gauges_start(rpc_server *s)
+{
+    ledger_pool pool;
+    ledger_chain chain;
+    s->g.ops = calloc(LEDGER_OPERATORS_MAX, sizeof *s->g.ops);
+    s->g.scratch = calloc(LEDGER_OPERATORS_MAX, sizeof *s->g.scratch);
+    ledger_store *view = store_db_view(s->store);
+    if (s->g.ops == NULL || s->g.scratch == NULL || ledger_read_pool(view, &pool) != LEDGER_OK ||
+        ledger_read_chain(view, &chain) != LEDGER_OK)
+        return -1;
+    cache_gauges(s, &pool, &chain, view, true);
+    return 0;
+}
+
+int rpc_server_start(rpc_server *s, store_db *store, rpc_rates *rates)
 {
     s->store = store;
+    s->rates = rates;
     s->started = time(NULL);
     s->ring = calloc(s->cap, sizeof *s->ring);
     s->results_cap = s->batch_max;
     s->results = calloc(s->results_cap, sizeof *s->results);
-    if (s->ring == NULL || s->results == NULL || read_ledger_id(s) != 0 || threads_start(s) != 0) {
+    if (s->ring == NULL || s->results == NULL || read_ledger_id(s) != 0 || gauges_start(s) != 0 ||
+        threads_start(s) != 0 || rpc_metrics_start(s->metrics, metrics_snapshot, s) != 0) {
         fprintf(stderr, "lstd: cannot start the service\n");
         return -1;
     }
-    printf("lstd: ready requests=%s events=%s\n", s->requests_url, s->events_url);
+    printf("lstd: ready requests=%s events=%s metrics=%s\n", s->requests_url, s->events_url,
+           s->metrics_url);
     fflush(stdout);
-    rpc_log(RPC_LOG_INFO, "ready", " ledger_id=%s requests=%s events=%s", s->ledger_id,
-            s->requests_url, s->events_url);
+    rpc_log(RPC_LOG_INFO, "ready", " ledger_id=%s requests=%s events=%s metrics=%s", s->ledger_id,
+            s->requests_url, s->events_url, s->metrics_url);
     return 0;
 }
 
@@ -804,6 +1035,7 @@ void rpc_server_stop(rpc_server **sp)
     if (s == NULL)
         return;
     *sp = NULL;
+    rpc_metrics_stop(&s->metrics); /* first: its scrapes read the server */
     atomic_store(&s->stopping, true);
     if (s->store != NULL) /* a log that cannot be written is given up: a stop always ends */
         store_db_shutdown(s->store);
@@ -826,6 +1058,9 @@ void rpc_server_stop(rpc_server **sp)
     pthread_cond_destroy(&s->seq_cv);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->push_lock);
+    pthread_mutex_destroy(&s->g.lock);
+    free(s->g.ops);
+    free(s->g.scratch);
     free(s->workers);
     free(s->ring);
     free(s->results);
