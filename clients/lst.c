@@ -913,11 +913,12 @@ static void gp_quoted(FILE *f, const char *s)
 
 /* Every entry from `from` on, as "time rate annualised_percent" lines in data (the annualised
  * rate between each point and the one before; "?" for the first and for no time between).
- * Out: *points. Returns: an exit code. */
-static int rate_points(cli *k, uint64_t from, FILE *data, uint64_t *points)
+ * Out: *points, *any_apr (some point has an annualised rate). Returns: an exit code. */
+static int rate_points(cli *k, uint64_t from, FILE *data, uint64_t *points, bool *any_apr)
 {
     double last_rate = 0, last_t = 0;
     *points = 0;
+    *any_apr = false;
     for (bool more = true; more && *points < RATE_POINTS_MAX;) {
         lst_reply *r = NULL;
         int code = lst_query_rate_history(k->c, from, RATE_PAGE, &r);
@@ -932,6 +933,7 @@ static int rate_points(cli *k, uint64_t from, FILE *data, uint64_t *points)
             if (sh == 0)
                 continue;
             double rate = (double)a / (double)sh;
+            *any_apr = *any_apr || (*points > 0 && t > last_t);
             if (*points > 0 && t > last_t)
                 fprintf(data, "%.0f %.12f %.6f\n", t, rate,
                         (rate / last_rate - 1) * YEAR_S / (t - last_t) * 100);
@@ -947,8 +949,10 @@ static int rate_points(cli *k, uint64_t from, FILE *data, uint64_t *points)
     return EXIT_OK;
 }
 
-/* Run gnuplot on the data file, writing the PNG at png. Returns: an exit code. */
-static int run_gnuplot(const cli *k, const char *data, const char *png, const char *ledger)
+/* Run gnuplot on the data file, writing the PNG at png (the annualised rate too when apr).
+ * Returns: an exit code. */
+static int run_gnuplot(const cli *k, const char *data, const char *png, const char *ledger,
+                       bool apr)
 {
     FILE *gp = popen("gnuplot", "w");
     if (gp == NULL) {
@@ -965,8 +969,8 @@ static int run_gnuplot(const cli *k, const char *data, const char *png, const ch
             "set y2label 'annualised rate since the point before (%%)'\nplot ",
             ledger);
     gp_quoted(gp, data);
-    fprintf(gp, " using 1:2 with linespoints pt 7 ps 0.6 title 'rate A/S', '' using 1:3 axes "
-                "x1y2 with steps title 'annualised rate (%%)'\n");
+    fprintf(gp, " using 1:2 with linespoints pt 7 ps 0.6 title 'rate A/S'%s\n",
+            apr ? ", '' using 1:3 axes x1y2 with steps title 'annualised rate (%)'" : "");
     int st = pclose(gp);
     struct stat sb;
     if (st != 0 || stat(png, &sb) != 0 || sb.st_size == 0) {
@@ -984,6 +988,7 @@ static int rate_png(cli *k, uint64_t from, const char *png)
     char dir[] = "/tmp/lst-rate-XXXXXX", data[64];
     const char *ledger = "?";
     uint64_t points = 0;
+    bool apr = false;
     if (!on_path("gnuplot")) {
         fprintf(stderr, "lst: %s: --png needs gnuplot on PATH (Debian package gnuplot-nox)\n",
                 k->cmd);
@@ -999,7 +1004,7 @@ static int rate_png(cli *k, uint64_t from, const char *png)
     }
     snprintf(data, sizeof data, "%s/rates.dat", dir);
     FILE *f = fopen(data, "w");
-    int rc = f != NULL ? rate_points(k, from, f, &points) : EXIT_OTHER;
+    int rc = f != NULL ? rate_points(k, from, f, &points, &apr) : EXIT_OTHER;
     if (f != NULL && fclose(f) != 0)
         rc = EXIT_OTHER;
     if (rc == EXIT_OK && points == 0) {
@@ -1007,7 +1012,7 @@ static int rate_png(cli *k, uint64_t from, const char *png)
         rc = EXIT_OTHER;
     }
     if (rc == EXIT_OK)
-        rc = run_gnuplot(k, data, png, ledger);
+        rc = run_gnuplot(k, data, png, ledger, apr);
     unlink(data);
     rmdir(dir);
     if (rc == EXIT_OK && k->json) {
