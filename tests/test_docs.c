@@ -70,7 +70,7 @@ static void check_kind_row(const char *doc, const ledger_kind_info *info)
 #define NAMES_MAX 256
 
 typedef struct names {
-    char n[NAMES_MAX][96];
+    char n[NAMES_MAX][160];
     size_t count;
 } names;
 
