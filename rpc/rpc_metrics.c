@@ -255,8 +255,8 @@ static void render_latency(text *t, const rpc_metrics_snapshot *s)
               s->batch_buckets, batch_bounds, RPC_METRICS_BATCH_BUCKETS,
               (snprintf(sum, sizeof sum, "%" PRIu64, s->batch_requests_sum), sum));
     histogram(t, "lstd_commit_latency_seconds",
-              "Per committed batch: from the start of applying it until it is durable and its "
-              "replies go out.",
+              "Per committed batch: from the start of applying it until it is durable (when its "
+              "replies go out).",
               s->commit_buckets, commit_bounds, RPC_METRICS_COMMIT_BUCKETS,
               seconds_us(sum, s->commit_us_sum));
     histogram(t, "lstd_log_commit_seconds",

@@ -363,11 +363,6 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static uint64_t now_ms(void)
-{
-    return now_us() / 1000;
-}
-
 /* ---- sequencing ----------------------------------------------------------------------------- */
 
 /* One reply of a batch: where it goes, what it answers, where its bytes are. */
@@ -393,8 +388,8 @@ typedef struct tx_note {
  * log thread (which sends them once the batch is durable, then frees this). */
 typedef struct batch_job {
     rpc_server *s;
-    uint64_t first, n, now, now_ms, now_us; /* now_*: monotonic, when the apply began */
-    uint64_t seq_begin, seq_end;            /* recorded seqs [begin, end) */
+    uint64_t first, n, now, now_us; /* now_us: monotonic, when the apply began */
+    uint64_t seq_begin, seq_end;    /* recorded seqs [begin, end) */
     out_msg *msgs;
     msgpack_sbuffer replies, events;
     out_event *evs;
@@ -687,15 +682,33 @@ static int apply_fn(void *ctx, ledger_store *view)
     return any_tx ? apply_keep(s, j, &b, view, ops) : LEDGER_OK;
 }
 
-/* The log thread, once the batch is durable (rc 0) or failed: send every reply, then the
- * events. A failed batch applied nothing: each transaction and query in it is answered
- * INTERNAL (a verifier's error keeps its own reply). */
+/* A committed batch that recorded something, counted before its replies go out (so a client
+ * holding a reply sees its batch in the health counters and the metrics): took_us from the
+ * start of its apply until now, when the log thread learns it is durable. */
+static void count_batch(rpc_server *s, const batch_job *j, uint64_t took_us)
+{
+    s->c.batches++;
+    s->c.commit_ms_total += took_us / 1000;
+    if (j->n > s->c.batch_size_max)
+        s->c.batch_size_max = j->n;
+    bump(&s->mc.batch[rpc_metrics_batch_bucket(j->n)], 1);
+    bump(&s->mc.batch_sum, j->n);
+    bump(&s->mc.commit[rpc_metrics_commit_bucket(took_us)], 1);
+    bump(&s->mc.commit_us_sum, took_us);
+}
+
+/* The log thread, once the batch is durable (rc 0) or failed: count it, send every reply,
+ * then the events. A failed batch applied nothing: each transaction and query in it is
+ * answered INTERNAL (a verifier's error keeps its own reply). */
 static void job_done(void *ctx, int rc)
 {
     batch_job *j = ctx;
     rpc_server *s = j->s;
     msgpack_sbuffer err;
     msgpack_sbuffer_init(&err);
+    uint64_t took_us = now_us() - j->now_us;
+    if (rc == 0 && j->seq_end > j->seq_begin)
+        count_batch(s, j, took_us);
     if (rc != 0)
         atomic_fetch_add(&s->mc.batches_failed, 1);
     if (rc != 0)
@@ -731,18 +744,7 @@ static void job_done(void *ctx, int rc)
     if (rc == 0 && rpc_log_enabled(RPC_LOG_DEBUG))
         rpc_log(RPC_LOG_DEBUG, "batch",
                 " requests=%" PRIu64 " first_seq=%" PRIu64 " records=%" PRIu64 " ms=%" PRIu64, j->n,
-                j->seq_begin, j->seq_end - j->seq_begin, now_ms() - j->now_ms);
-    if (rc == 0 && j->seq_end > j->seq_begin) {
-        uint64_t took_us = now_us() - j->now_us;
-        s->c.batches++;
-        s->c.commit_ms_total += took_us / 1000;
-        if (j->n > s->c.batch_size_max)
-            s->c.batch_size_max = j->n;
-        bump(&s->mc.batch[rpc_metrics_batch_bucket(j->n)], 1);
-        bump(&s->mc.batch_sum, j->n);
-        bump(&s->mc.commit[rpc_metrics_commit_bucket(took_us)], 1);
-        bump(&s->mc.commit_us_sum, took_us);
-    }
+                j->seq_begin, j->seq_end - j->seq_begin, took_us / 1000);
     msgpack_sbuffer_destroy(&err);
     job_free(j);
 }
@@ -765,7 +767,6 @@ static void process(rpc_server *s, uint64_t first, uint64_t n)
     }
     *j = (batch_job){.s = s, .first = first, .n = n, .now = (uint64_t)time(NULL), .msgs = msgs};
     j->now_us = now_us();
-    j->now_ms = j->now_us / 1000;
     msgpack_sbuffer_init(&j->replies);
     msgpack_sbuffer_init(&j->events);
     for (uint64_t i = 0; i < n; i++) {

@@ -405,8 +405,18 @@ static void test_scrape(void)
     submit_ok(s, d, &rep, &s->operator_key, &r);
     uint64_t report_time = RH_U64(RH_MAP(r.root, "result"), "time");
 
+    /* the store marks a commit durable just after its replies go out: wait for the last one */
     double ms = 0;
-    scrape *m = scrape_url(s->metrics, &ms);
+    scrape *m = NULL;
+    for (uint64_t deadline = rh_now_ms() + 5000;; rh_sleep_ms(10)) {
+        free(m);
+        m = scrape_url(s->metrics, &ms);
+        const sample *ds = m != NULL ? find(m, "lstd_durable_seq", "") : NULL;
+        const sample *sq = m != NULL ? find(m, "lstd_seq", "") : NULL;
+        if (m == NULL || (ds != NULL && sq != NULL && ds->value == sq->value) ||
+            rh_now_ms() > deadline)
+            break;
+    }
     CHECK(m != NULL);
     if (m == NULL)
         goto done;
