@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "lst_client.h"
 
@@ -852,6 +856,206 @@ static int cmd_events(cli *k)
     return print_page(k, code, r);
 }
 
+/* ---- rate-history ------------------------------------------------------------------------ */
+
+#define RATE_PAGE 1000          /* entries per query when plotting every page */
+#define YEAR_S 31557600.0       /* a Julian year, for the annualised rate */
+#define RATE_POINTS_MAX 1000000 /* entries a plot takes at most */
+
+/* One entry as a line: seq, time (UTC), kind, operator, rate, A, S, U, gain, loss. */
+static void print_rate_line(const cli *k, const lst_value *e)
+{
+    static const char *const amounts[] = {"assets", "shares", "unvested", "gain", "loss"};
+    char text[80], stamp[32], kind[LST_NAME_MAX] = "?", rate[64] = "?";
+    size_t len;
+    const char *s;
+    time_t t = (time_t)lst_value_u64(lst_value_get(e, "time"));
+    struct tm tm;
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    if ((s = lst_value_str(lst_value_get(e, "kind"), &len)) != NULL)
+        snprintf(kind, sizeof kind, "%.*s", (int)len, s);
+    if ((s = lst_value_str(lst_value_get(e, "rate"), &len)) != NULL)
+        snprintf(rate, sizeof rate, "%.*s", (int)len, s);
+    printf("seq %" PRIu64 "  %s  %-14s operator %" PRIu64 "  rate %s",
+           lst_value_u64(lst_value_get(e, "seq")), stamp, kind,
+           lst_value_u64(lst_value_get(e, "operator_id")), rate);
+    for (int i = 0; i < 5; i++) {
+        leaf_text(k, amounts[i], false, lst_value_get(e, amounts[i]), text, sizeof text);
+        printf("  %s %s", amounts[i], text);
+    }
+    printf("\n");
+}
+
+/* Returns: whether an executable named name is on $PATH. */
+static bool on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char dir[4096], full[4200];
+    while (path != NULL && *path != '\0') {
+        size_t n = strcspn(path, ":");
+        snprintf(dir, sizeof dir, "%.*s", (int)(n < sizeof dir ? n : sizeof dir - 1), path);
+        snprintf(full, sizeof full, "%s/%s", n > 0 ? dir : ".", name);
+        if (access(full, X_OK) == 0)
+            return true;
+        path += n + (path[n] == ':');
+    }
+    return false;
+}
+
+/* A gnuplot single-quoted string holding s ('' for each quote). */
+static void gp_quoted(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s != '\0'; s++)
+        fputs(*s == '\'' ? "''" : (char[]){*s, 0}, f);
+    fputc('\'', f);
+}
+
+/* Every entry from `from` on, as "time rate annualised_percent" lines in data (the annualised
+ * rate between each point and the one before; "?" for the first and for no time between).
+ * Out: *points, *any_apr (some point has an annualised rate). Returns: an exit code. */
+static int rate_points(cli *k, uint64_t from, FILE *data, uint64_t *points, bool *any_apr)
+{
+    double last_rate = 0, last_t = 0;
+    *points = 0;
+    *any_apr = false;
+    for (bool more = true; more && *points < RATE_POINTS_MAX;) {
+        lst_reply *r = NULL;
+        int code = lst_query_rate_history(k->c, from, RATE_PAGE, &r);
+        if (code != LST_OK)
+            return finish_query(k, code, r);
+        const lst_value *list = lst_reply_get(r, "result.entries");
+        for (size_t i = 0; i < lst_value_len(list); i++) {
+            const lst_value *e = lst_value_at(list, i);
+            uint64_t a = lst_value_u64(lst_value_get(e, "assets"));
+            uint64_t sh = lst_value_u64(lst_value_get(e, "shares"));
+            double t = (double)lst_value_u64(lst_value_get(e, "time"));
+            if (sh == 0)
+                continue;
+            double rate = (double)a / (double)sh;
+            *any_apr = *any_apr || (*points > 0 && t > last_t);
+            if (*points > 0 && t > last_t)
+                fprintf(data, "%.0f %.12f %.6f\n", t, rate,
+                        (rate / last_rate - 1) * YEAR_S / (t - last_t) * 100);
+            else
+                fprintf(data, "%.0f %.12f ?\n", t, rate);
+            last_rate = rate, last_t = t, (*points)++;
+        }
+        more = lst_reply_type(r, "result.next") == LST_T_UINT;
+        if (more)
+            from = lst_reply_u64(r, "result.next");
+        lst_reply_destroy(&r);
+    }
+    return EXIT_OK;
+}
+
+/* Run gnuplot on the data file, writing the PNG at png (the annualised rate too when apr).
+ * Returns: an exit code. */
+static int run_gnuplot(const cli *k, const char *data, const char *png, const char *ledger,
+                       bool apr)
+{
+    FILE *gp = popen("gnuplot", "w");
+    if (gp == NULL) {
+        fprintf(stderr, "lst: %s: cannot run gnuplot: %s\n", k->cmd, strerror(errno));
+        return EXIT_OTHER;
+    }
+    fprintf(gp, "set terminal pngcairo size 1000,600 noenhanced font \",10\"\nset output ");
+    gp_quoted(gp, png);
+    fprintf(gp,
+            "\nset title 'exchange rate of ledger %s (rate_history)'\n"
+            "set xdata time\nset timefmt '%%s'\nset format x \"%%m-%%d\\n%%H:%%M:%%S\"\n"
+            "set datafile missing '?'\nset grid\nset key top left\nset ytics nomirror\n"
+            "set y2tics\nset format y '%%.12g'\nset ylabel 'assets per share (A/S)'\n"
+            "set y2label 'annualised rate since the point before (%%)'\nplot ",
+            ledger);
+    gp_quoted(gp, data);
+    fprintf(gp, " using 1:2 with linespoints pt 7 ps 0.6 title 'rate A/S'%s\n",
+            apr ? ", '' using 1:3 axes x1y2 with steps title 'annualised rate (%)'" : "");
+    int st = pclose(gp);
+    struct stat sb;
+    if (st != 0 || stat(png, &sb) != 0 || sb.st_size == 0) {
+        fprintf(stderr, "lst: %s: gnuplot failed (exit status %d) writing %s\n", k->cmd,
+                WIFEXITED(st) ? WEXITSTATUS(st) : -1, png);
+        return EXIT_OTHER;
+    }
+    return EXIT_OK;
+}
+
+/* rate-history --png FILE: every entry from --from on, plotted by gnuplot (Debian package
+ * gnuplot-nox) as the rate and the annualised rate between consecutive points. */
+static int rate_png(cli *k, uint64_t from, const char *png)
+{
+    char dir[] = "/tmp/lst-rate-XXXXXX", data[64];
+    const char *ledger = "?";
+    uint64_t points = 0;
+    bool apr = false;
+    if (!on_path("gnuplot")) {
+        fprintf(stderr, "lst: %s: --png needs gnuplot on PATH (Debian package gnuplot-nox)\n",
+                k->cmd);
+        return EXIT_OTHER;
+    }
+    int code = lst_client_ledger(k->c, &ledger, NULL);
+    if (code != LST_OK)
+        return fail(k, code);
+    if (mkdtemp(dir) == NULL) {
+        fprintf(stderr, "lst: %s: cannot make a temporary directory: %s\n", k->cmd,
+                strerror(errno));
+        return EXIT_OTHER;
+    }
+    snprintf(data, sizeof data, "%s/rates.dat", dir);
+    FILE *f = fopen(data, "w");
+    int rc = f != NULL ? rate_points(k, from, f, &points, &apr) : EXIT_OTHER;
+    if (f != NULL && fclose(f) != 0)
+        rc = EXIT_OTHER;
+    if (rc == EXIT_OK && points == 0) {
+        fprintf(stderr, "lst: %s: no rate changes to plot (no applied report yet)\n", k->cmd);
+        rc = EXIT_OTHER;
+    }
+    if (rc == EXIT_OK)
+        rc = run_gnuplot(k, data, png, ledger, apr);
+    unlink(data);
+    rmdir(dir);
+    if (rc == EXIT_OK && k->json) {
+        printf("{\"png\":");
+        json_str(png);
+        printf(",\"points\":\"%" PRIu64 "\"}\n", points);
+    } else if (rc == EXIT_OK) {
+        printf("%s: %" PRIu64 " points\n", png, points);
+    }
+    return rc;
+}
+
+static int cmd_rate_history(cli *k)
+{
+    static const char *const allowed[] = {"from", "limit", "png", NULL};
+    args a;
+    uint64_t from = 0, limit = 0;
+    lst_reply *r = NULL;
+    int rc = parse_args(k, allowed, 0, &a);
+    if (rc != EXIT_OK)
+        return rc;
+    if (opt(&a, "from") != NULL && !parse_u64(opt(&a, "from"), &from))
+        return usage_error(k, "--from: not a whole number");
+    if (opt(&a, "limit") != NULL &&
+        (!parse_u64(opt(&a, "limit"), &limit) || limit == 0 || limit > 1000))
+        return usage_error(k, "--limit: not a whole number in 1..1000");
+    if ((rc = connect_client(k)) != EXIT_OK)
+        return rc;
+    if (opt(&a, "png") != NULL)
+        return rate_png(k, from, opt(&a, "png"));
+    int code = lst_query_rate_history(k->c, from, limit, &r);
+    if (code != LST_OK || k->json)
+        return finish_query(k, code, r);
+    rc = need_decimals(k);
+    const lst_value *list = lst_reply_get(r, "result.entries");
+    for (size_t i = 0; rc == EXIT_OK && i < lst_value_len(list); i++)
+        print_rate_line(k, lst_value_at(list, i));
+    if (rc == EXIT_OK && lst_reply_type(r, "result.next") == LST_T_UINT)
+        printf("(more: --from %" PRIu64 ")\n", lst_reply_u64(r, "result.next"));
+    lst_reply_destroy(&r);
+    return rc;
+}
+
 /* watch: follow the events stream from --after (default: now), filling gaps from history. */
 static int cmd_watch(cli *k)
 {
@@ -923,6 +1127,9 @@ static const command commands[] = {
     {"events", cmd_events, "[--after SEQ] [--limit N]",
      "every recorded transaction after a seq (a page)"},
     {"health", cmd_simple, "", "server status and counters"},
+    {"rate-history", cmd_rate_history, "[--from SEQ] [--limit N] [--png FILE]",
+     "exchange-rate changes (reports, accepted reports, resets, slashes): seq, time, A, S, U;\n"
+     "      --png FILE plots every one from --from with gnuplot (rate and annualised rate)"},
     {"watch", cmd_watch, "[--after SEQ] [--account ACCOUNT] [--count N]",
      "follow new transactions live (from now by default), with catch-up"},
     {"help", cmd_help, "[COMMAND]", "this help, or one command's"},

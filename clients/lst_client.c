@@ -1367,6 +1367,12 @@ int lst_query_health(lst_client *c, lst_reply **out)
     return query(c, "health", NULL, 0, out);
 }
 
+int lst_query_rate_history(lst_client *c, uint64_t from, uint64_t limit, lst_reply **out)
+{
+    qfield f[] = {{"from", from, NULL}, {"limit", limit, NULL}};
+    return query(c, "rate_history", f, limit != 0 ? 2 : 1, out);
+}
+
 /* Read u64 figures named in `names` from result.<name> into out[]. Returns: true when all. */
 static bool read_figures(const lst_reply *r, const char *const *names, uint64_t *const *out,
                          size_t n)

@@ -364,6 +364,11 @@ LST_WARN_UNUSED int lst_query_queue(lst_client *c, lst_reply **out);
 LST_WARN_UNUSED int lst_query_events(lst_client *c, uint64_t after, uint64_t limit,
                                      lst_reply **out);
 LST_WARN_UNUSED int lst_query_health(lst_client *c, lst_reply **out);
+/** The exchange-rate changes with seq >= from (reports, accepted reports, resets, slashes:
+ *  PROTOCOL.md, rate_history), result.entries and result.next (the `from` of the next page,
+ *  nil at the end). limit 0: the server's default (100); at most 1000. */
+LST_WARN_UNUSED int lst_query_rate_history(lst_client *c, uint64_t from, uint64_t limit,
+                                           lst_reply **out);
 
 /* Typed summaries of the two most used queries. */
 typedef struct lst_pool_info {

@@ -113,6 +113,9 @@ int store_db_flush(store_db *db);
 /** Write a checkpoint of everything durable now and wait for it. Returns: 0 or an error. */
 int store_db_checkpoint(store_db *db);
 
+#define STORE_DB_COMMIT_BUCKETS 12     /* log commit latency: 125 us, 250 us, ... 256 ms */
+#define STORE_DB_COMMIT_BUCKET_US 125u /* the first bound; each next one doubles it */
+
 typedef struct store_db_stats {
     uint64_t state_bytes;       /* memory of the state tables */
     uint64_t index_bytes;       /* memory of the tx-hash and account-history indexes */
@@ -126,6 +129,12 @@ typedef struct store_db_stats {
     uint64_t open_ms;           /* time open took */
     bool rebuilt;               /* open found the checkpoint damaged or missing and rebuilt
                                    the state from the whole log */
+
+    /* log commits that held records: their summed time (the append and its fsync), and how
+     * many took at most STORE_DB_COMMIT_BUCKET_US << i microseconds (and more than the bound
+     * before); the last slot counts the longer ones */
+    uint64_t log_commit_us_total;
+    uint64_t log_commit_buckets[STORE_DB_COMMIT_BUCKETS + 1];
 } store_db_stats;
 
 /** Counters (any thread). */

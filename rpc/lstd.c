@@ -16,6 +16,7 @@
 #include "rpc_datadir.h"
 #include "rpc_genesis.h"
 #include "rpc_log.h"
+#include "rpc_rates.h"
 #include "rpc_server.h"
 #include "store_db.h"
 
@@ -165,6 +166,28 @@ static int open_ledger(const rpc_config *cfg, bool fresh, store_db **store,
     return 0;
 }
 
+/* Open the rate-history index beside the log (DATA/ledger/rate-index), rebuilding it from the
+ * log when it is missing or does not match (said in one log line when there was a history to
+ * replay). Returns: 0 or -1 (said in the log). */
+static int open_rates(const rpc_config *cfg, store_db *store, rpc_rates **rates)
+{
+    char path[RPC_PATH_MAX + 32], msg[600], q[QUOTED_MAX], why[400];
+    rpc_rates_info info;
+    snprintf(path, sizeof path, "%s/ledger/rate-index", cfg->data_dir);
+    int rc =
+        rpc_rates_open(rates, path, store, cfg->durability == STORE_SYNC, &info, msg, sizeof msg);
+    if (rc != LEDGER_OK) {
+        rpc_log_msg(RPC_LOG_ERROR, "rate_index_failed", "%s (%s)", msg, ledger_err_name(rc));
+        return -1;
+    }
+    if (info.rebuilt && info.replayed > 0)
+        rpc_log(RPC_LOG_WARN, "rate_index",
+                " file=%s rebuilt=true why=%s replayed=%" PRIu64 " entries=%" PRIu64 " ms=%" PRIu64,
+                rpc_log_quote(q, sizeof q, path), rpc_log_quote(why, sizeof why, info.why),
+                info.replayed, info.entries, info.ms);
+    return 0;
+}
+
 /* Append ",item" (or "item" first) to a comma-separated list. */
 static void list_add(char *list, size_t size, const char *item)
 {
@@ -247,6 +270,8 @@ static void reload_restart_list(const rpc_config *running, const rpc_config *nex
         list_add(list, size, "events");
     if (strcmp(next->data_dir, running->data_dir) != 0)
         list_add(list, size, "data");
+    if (strcmp(next->metrics, running->metrics) != 0)
+        list_add(list, size, "metrics");
     if (next->verify_threads != running->verify_threads)
         list_add(list, size, "verify_threads");
     if (next->queue_max != running->queue_max)
@@ -344,12 +369,15 @@ static int serve(rpc_config *cfg, int argc, char **argv, const sigset_t *signals
     char id[LEDGER_ID_MAX + 1];
     rpc_server *server = NULL;
     store_db *store = NULL;
+    rpc_rates *rates = NULL;
     if (check_servable(cfg, &fresh) != 0 || rpc_datadir_lock(cfg->data_dir, &lock) != 0)
         return 1;
     /* under the lock: another lstd may have created the ledger since the check */
     if (check_servable(cfg, &fresh) != 0 || rpc_server_bind(&server, cfg) != 0 ||
-        open_ledger(cfg, fresh, &store, id) != 0 || rpc_server_start(server, store) != 0) {
+        open_ledger(cfg, fresh, &store, id) != 0 || open_rates(cfg, store, &rates) != 0 ||
+        rpc_server_start(server, store, rates) != 0) {
         rpc_server_stop(&server);
+        rpc_rates_close(&rates);
         store_db_close(&store);
         rpc_datadir_unlock(&lock);
         return 1;
@@ -367,6 +395,7 @@ static int serve(rpc_config *cfg, int argc, char **argv, const sigset_t *signals
     sd_notifyf(0, "STOPPING=1\nSTATUS=%s: finishing requests in flight", name);
     rpc_log(RPC_LOG_INFO, "stopping", " signal=%s msg=\"finishing requests in flight\"", name);
     rpc_server_stop(&server);
+    rpc_rates_close(&rates);
     store_db_close(&store);
     rpc_datadir_unlock(&lock);
     rpc_log(RPC_LOG_INFO, "stopped", " exit=0");

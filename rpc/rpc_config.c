@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rpc_log.h"
+#include "rpc_metrics.h"
 #include "store_lmdb.h"
 
 static const char help_text[] =
@@ -32,16 +33,16 @@ static const char help_text[] =
     "(mode 0600, holding its pid) while it runs; a second lstd on that directory exits 1 naming\n"
     "the pid. The file stays after lstd exits, and a directory holding nothing else counts as\n"
     "empty. lstd-verify, lstd-backup and lstd-inspect do not take the lock.\n"
-    "Serving binds both sockets before it creates or opens anything: a port already taken is\n"
-    "exit 1 with no ledger and no keys created.\n"
+    "Serving binds both sockets and the metrics port before it creates or opens anything: a\n"
+    "port already taken is exit 1 with no ledger and no keys created.\n"
     "SIGINT/SIGTERM: stop accepting, commit and answer what is in flight, exit 0.\n"
     "SIGHUP: never stops lstd. It reopens the log file (so logrotate can rename it), reads\n"
     "its arguments again (the --config file where it appears, later flags still overriding\n"
     "it) and applies batch_max, log_level and log_file, the settings that are safe to change\n"
     "while running; any other setting that changed is named as needing a restart (endpoint,\n"
-    "events, data, verify_threads, queue_max, durability, memory_limit_mb, checkpoint_s, the\n"
-    "bounds; the genesis never changes). One log line (event=reload) says what it did; a\n"
-    "file that no longer parses is reported and nothing changes.\n"
+    "events, data, metrics, verify_threads, queue_max, durability, memory_limit_mb,\n"
+    "checkpoint_s, the bounds; the genesis never changes). One log line (event=reload) says\n"
+    "what it did; a file that no longer parses is reported and nothing changes.\n"
     "Under systemd (Type=notify; $NOTIFY_SOCKET set) lstd reports READY=1 once serving (after\n"
     "the ready line), RELOADING=1 and READY=1 around a SIGHUP, STOPPING=1 at SIGINT/SIGTERM,\n"
     "STATUS= lines, and WATCHDOG=1 every half of WatchdogSec when the unit sets it. Without\n"
@@ -55,6 +56,10 @@ static const char help_flags[] =
     "  --endpoint URL        request socket (ROUTER)        default tcp://127.0.0.1:7440\n"
     "  --events URL          event socket (PUB)             default tcp://127.0.0.1:7441\n"
     "  --data DIR            data directory                 default ./lstd-data\n"
+    "  --metrics HOST:PORT   Prometheus text format on http://HOST:PORT/metrics (its own\n"
+    "                        thread; GET only), default 127.0.0.1:9440 (loopback); port 0\n"
+    "                        picks a free one (the ready line names it); off: none. IPv6 as\n"
+    "                        [::1]:9440. Bound before the ledger is opened, as the sockets are\n"
     "  --verify-threads N    signature verification threads default: online CPUs\n"
     "  --batch-max N         transactions per batch         default 4096 (1..65536)\n"
     "  --queue-max N         requests in flight before BUSY default 16384 (1..1048576)\n"
@@ -84,12 +89,14 @@ static const char help_log[] =
     "  ts=2026-12-01T10:00:00.123Z level=info event=ready ledger_id=ID requests=tcp://...\n"
     "Every line starts with ts= (UTC, milliseconds), level= and event=; the fields after them\n"
     "are fixed per event (README.md, Operations, lists them): start, open, ready, reload,\n"
-    "stopping, stopped; batch_failed (error); report_held (warn); report, report_accept,\n"
+    "stopping, stopped; batch_failed, rate_index_failed (error); report_held, rate_index\n"
+    "(warn: the rate-history index was rebuilt from the log); report, report_accept,\n"
     "operator_register, operator_set_active, operator_set_keys, fee_set, param_set, pause_set,\n"
     "role_set, operator_reset (info; warn when rejected); at debug also every batch and every\n"
     "other transaction. Under the journal each line starts with its syslog priority (<3>..<7>).\n"
     "Refusals at start keep their sentence in msg=\"...\"; usage errors (exit 2), `lstd init`\n"
-    "and a port already taken (`lstd: cannot bind URL: ...`) print plain `lstd: ...` lines.\n"
+    "and a port already taken (`lstd: cannot bind URL: ...`, `lstd: cannot bind --metrics\n"
+    "ADDR: ...`) print plain `lstd: ...` lines.\n"
     "\n";
 
 static const char help_bounds[] =
@@ -131,12 +138,11 @@ static const char help_genesis[] =
 /* Every name set_service, set_genesis_identity and set_genesis_setting accept (with the
  * parameters' lowercase names), and the flags that are not keys: the candidates of "did you
  * mean". test_rpc_names checks these lists against the functions. */
-static const char *const service_keys[] = {"endpoint",       "events",           "data",
-                                           "verify_threads", "batch_max",        "queue_max",
-                                           "durability",     "memory_limit_mb",  "checkpoint_s",
-                                           "log_level",      "log_file",         "conn_max",
-                                           "conn_queue_max", "conn_reply_bytes", "reply_bytes_max",
-                                           "sub_max",        "sub_topics_max",   "sub_queue_bytes"};
+static const char *const service_keys[] = {
+    "endpoint",        "events",    "data",           "metrics",         "verify_threads",
+    "batch_max",       "queue_max", "durability",     "memory_limit_mb", "checkpoint_s",
+    "log_level",       "log_file",  "conn_max",       "conn_queue_max",  "conn_reply_bytes",
+    "reply_bytes_max", "sub_max",   "sub_topics_max", "sub_queue_bytes"};
 static const char *const flag_only[] = {"config", "dev", "help", "version"};
 static const char *const genesis_keys[] = {"ledger_id",   "admin",        "custodian",
                                            "treasury",    "operator",     "decimals",
@@ -253,6 +259,7 @@ void rpc_config_defaults(rpc_config *cfg)
     strcpy(cfg->endpoint, "tcp://127.0.0.1:7440");
     strcpy(cfg->events_endpoint, "tcp://127.0.0.1:7441");
     strcpy(cfg->data_dir, "./lstd-data");
+    strcpy(cfg->metrics, "127.0.0.1:9440");
     cfg->verify_threads = cpus > 0 && cpus < 64 ? (unsigned)cpus : 2;
     cfg->batch_max = 4096;
     cfg->queue_max = 16384;
@@ -340,6 +347,8 @@ static int set_service(rpc_config *cfg, const char *key, const char *v)
         return set_copy(cfg->events_endpoint, v) == 0 ? 1 : -1;
     if (strcmp(key, "data") == 0)
         return set_copy(cfg->data_dir, v) == 0 ? 1 : -1;
+    if (strcmp(key, "metrics") == 0)
+        return rpc_metrics_addr_valid(v) == 0 && set_copy(cfg->metrics, v) == 0 ? 1 : -1;
     if (strcmp(key, "verify_threads") == 0)
         return set_unsigned(&cfg->verify_threads, v, 1, 64) == 0 ? 1 : -1;
     if (strcmp(key, "batch_max") == 0)

@@ -14,6 +14,7 @@ typedef struct rpc_config {
     char endpoint[RPC_PATH_MAX];        /* ROUTER: requests */
     char events_endpoint[RPC_PATH_MAX]; /* PUB: events */
     char data_dir[RPC_PATH_MAX];
+    char metrics[RPC_PATH_MAX]; /* Prometheus endpoint HOST:PORT, or "off" */
     unsigned verify_threads;
     unsigned batch_max;       /* transactions per batch (applied as one) */
     unsigned queue_max;       /* requests in flight before BUSY */
@@ -39,11 +40,11 @@ typedef struct rpc_config {
     ledger_genesis genesis;
 } rpc_config;
 
-/** Fill cfg with the embedded defaults: endpoints tcp://127.0.0.1:7440 and :7441, data
- *  directory ./lstd-data, verification threads = online CPUs, batch_max 4096,
- *  queue_max 16384, durability sync, checkpoint_s 10, log_level info, log_file "" (stderr),
- *  and the bounds of --help (conn_max 1024, conn_queue_max 4096, conn_reply_bytes 4 MiB,
- *  reply_bytes_max 256 MiB, sub_max 256, sub_topics_max 256, sub_queue_bytes 2 MiB). */
+/** Fill cfg with the embedded defaults: endpoints tcp://127.0.0.1:7440 and :7441, metrics
+ *  127.0.0.1:9440, data directory ./lstd-data, verification threads = online CPUs, batch_max
+ *  4096, queue_max 16384, durability sync, checkpoint_s 10, log_level info, log_file ""
+ *  (stderr), and the bounds of --help (conn_max 1024, conn_queue_max 4096, conn_reply_bytes
+ *  4 MiB, reply_bytes_max 256 MiB, sub_max 256, sub_topics_max 256, sub_queue_bytes 2 MiB). */
 void rpc_config_defaults(rpc_config *cfg);
 
 /** Apply command-line flags (argv[1..]); --config FILE is read where it appears, so later

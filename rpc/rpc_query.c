@@ -13,6 +13,7 @@ __extension__ typedef unsigned __int128 u128;
 #define ACCOUNT_LIST_MAX 100  /* liens, allowances, withdrawals in an account reply */
 #define HISTORY_LIMIT_MAX 500 /* history page */
 #define EVENTS_LIMIT_MAX 1000 /* events page */
+#define RATES_LIMIT_MAX 1000  /* rate_history page */
 #define RATE_DIGITS 18        /* fractional digits of the pool's decimal rate */
 
 typedef struct query {
@@ -20,6 +21,7 @@ typedef struct query {
     ledger_store *view;
     const rpc_request *req;
     const rpc_counters *counters;
+    rpc_rates *rates;
     uint64_t clock;      /* the server's clock; the query's time is max(clock, last batch time) */
     const char *message; /* set with a NOT_FOUND to name what is missing */
 } query;
@@ -663,13 +665,61 @@ static int q_health(query *q)
                   rpc_pack_u64(q->pk, "reply_bytes", c->reply_bytes) || pack_counters(q->pk, c));
 }
 
+/* ---- rate history ------------------------------------------------------------------------ */
+
+static int pack_rate_entry(msgpack_packer *pk, const rpc_rate_entry *e)
+{
+    return msgpack_pack_map(pk, 11) || rpc_pack_u64(pk, "seq", e->seq) ||
+           rpc_pack_u64(pk, "batch", e->batch) || rpc_pack_u64(pk, "time", e->time) ||
+           rpc_pack_str(pk, "kind", rpc_rate_kind_name(e->kind)) ||
+           rpc_pack_u64(pk, "operator_id", e->operator_id) || rpc_pack_u64(pk, "gain", e->gain) ||
+           rpc_pack_u64(pk, "loss", e->loss) || rpc_pack_u64(pk, "assets", e->assets) ||
+           rpc_pack_u64(pk, "shares", e->shares) || rpc_pack_u64(pk, "unvested", e->unvested) ||
+           pack_rate(pk, "rate", e->assets, e->shares);
+}
+
+/* {entries: [...], next}: the rate changes with seq >= from; next is the `from` of the next
+ * page (the last seq returned + 1) when more exist, else nil. */
+static int q_rate_history(query *q)
+{
+    uint64_t limit = q->req->limit;
+    size_t n;
+    bool more;
+    if (limit == 0 || limit > RATES_LIMIT_MAX)
+        return LEDGER_OUT_OF_RANGE;
+    if (q->rates == NULL)
+        return LEDGER_INTERNAL;
+    rpc_rate_entry *e = malloc((size_t)limit * sizeof *e);
+    if (e == NULL)
+        return QUERY_NOMEM;
+    int rc = rpc_rates_read(q->rates, q->req->after, e, (size_t)limit, &n, &more);
+    if (rc == LEDGER_OK)
+        rc = packed(msgpack_pack_map(q->pk, 2) || rpc_pack_key(q->pk, "entries") ||
+                    msgpack_pack_array(q->pk, (uint32_t)n));
+    for (size_t i = 0; rc == LEDGER_OK && i < n; i++)
+        rc = packed(pack_rate_entry(q->pk, &e[i]));
+    if (rc == LEDGER_OK)
+        rc = packed(more && n > 0 ? rpc_pack_u64(q->pk, "next", e[n - 1].seq + 1)
+                                  : pack_nil(q->pk, "next"));
+    free(e);
+    return rc;
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 static int (*const handlers[])(query *q) = {
-    [RPC_Q_POOL] = q_pool,       [RPC_Q_ACCOUNT] = q_account,       [RPC_Q_TX] = q_tx,
-    [RPC_Q_HISTORY] = q_history, [RPC_Q_OPERATOR] = q_operator,     [RPC_Q_QUOTE] = q_quote,
-    [RPC_Q_LIEN] = q_lien,       [RPC_Q_WITHDRAWAL] = q_withdrawal, [RPC_Q_QUEUE] = q_queue,
-    [RPC_Q_EVENTS] = q_events,   [RPC_Q_HEALTH] = q_health,
+    [RPC_Q_POOL] = q_pool,
+    [RPC_Q_ACCOUNT] = q_account,
+    [RPC_Q_TX] = q_tx,
+    [RPC_Q_HISTORY] = q_history,
+    [RPC_Q_OPERATOR] = q_operator,
+    [RPC_Q_QUOTE] = q_quote,
+    [RPC_Q_LIEN] = q_lien,
+    [RPC_Q_WITHDRAWAL] = q_withdrawal,
+    [RPC_Q_QUEUE] = q_queue,
+    [RPC_Q_EVENTS] = q_events,
+    [RPC_Q_HEALTH] = q_health,
+    [RPC_Q_RATE_HISTORY] = q_rate_history,
 };
 
 /* Answer a failed query: the client-facing codes as they are, anything else (a store error)
@@ -685,10 +735,10 @@ static int reply_failure(msgpack_sbuffer *buf, const query *q, int rc)
 }
 
 int rpc_reply_query(msgpack_sbuffer *buf, ledger_store *view, const rpc_request *req, uint64_t now,
-                    const rpc_counters *counters)
+                    const rpc_counters *counters, rpc_rates *rates)
 {
     msgpack_packer pk;
-    query q = {&pk, view, req, counters, now, NULL};
+    query q = {&pk, view, req, counters, rates, now, NULL};
     assert(buf != NULL && view != NULL && req != NULL);
     msgpack_sbuffer_clear(buf);
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ledger.h"
+#include "rpc_rates.h"
 #include "rpc_request.h"
 
 /* The largest reply lstd makes (an events page of 1000 records of at most RPC_RECORD_MAX_BYTES
@@ -45,9 +46,10 @@ int rpc_pack_record(msgpack_packer *pk, const ledger_record *r);
  *  (seconds): the query's time is max(now, the last batch time), the time the next batch would
  *  use, and every figure that depends on time (the rate as rewards vest, values, quotes, the
  *  stake limit, fees in force, the epoch) is given as of it. The same view and `now` give the
- *  same bytes. counters is used by the health query only. Returns: 0 or -1 (out of memory). */
+ *  same bytes. counters is used by the health query only, rates by rate_history only (NULL:
+ *  it answers INTERNAL). Returns: 0 or -1 (out of memory). */
 int rpc_reply_query(msgpack_sbuffer *buf, ledger_store *view, const rpc_request *req, uint64_t now,
-                    const rpc_counters *counters);
+                    const rpc_counters *counters, rpc_rates *rates);
 
 /* ---- packing helpers shared by rpc_reply.c and rpc_query.c ------------------------------ */
 

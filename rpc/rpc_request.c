@@ -100,6 +100,9 @@ static const query_spec queries[] = {
                        UINT_OPT("limit", D_LIMIT, 100, 1, 1000)}},
     [RPC_Q_QUEUE] = {0, {{0}}},
     [RPC_Q_HEALTH] = {0, {{0}}},
+    [RPC_Q_RATE_HISTORY] = {2,
+                            {UINT_OPT("from", D_AFTER, 0, 0, UINT64_MAX),
+                             UINT_OPT("limit", D_LIMIT, 100, 1, 1000)}},
 };
 
 /* Every transaction carries these before the kind's own fields (PROTOCOL.md, "Transactions"). */

@@ -27,7 +27,8 @@
     X(WITHDRAWAL, "withdrawal")                                                                    \
     X(QUEUE, "queue")                                                                              \
     X(EVENTS, "events")                                                                            \
-    X(HEALTH, "health")
+    X(HEALTH, "health")                                                                            \
+    X(RATE_HISTORY, "rate_history")
 
 enum rpc_query {
     RPC_Q_NONE = 0,
@@ -60,8 +61,8 @@ typedef struct rpc_request {
     uint8_t key[LEDGER_KEY_SIZE]; /* account / hash */
     uint64_t number;              /* operator_id / lien_id / request_id / amount / shares */
     bool quote_shares;            /* quote: number is shares (else amount) */
-    uint64_t after;               /* history / events: default 0 */
-    uint64_t limit;               /* history / events: defaulted and range-checked */
+    uint64_t after;               /* history / events: default 0; rate_history: from */
+    uint64_t limit;               /* history / events / rate_history: defaulted, range-checked */
 } rpc_request;
 
 /** Check that buf holds exactly one msgpack object whose declared sizes are backed by bytes

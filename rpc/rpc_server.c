@@ -14,7 +14,9 @@
 #include "crypto.h"
 #include "rpc_events.h"
 #include "rpc_log.h"
+#include "rpc_metrics.h"
 #include "rpc_net.h"
+#include "rpc_rates.h"
 #include "rpc_reply.h"
 #include "rpc_request.h"
 #include "rpc_sched.h"
@@ -45,6 +47,40 @@ typedef struct counters {
     _Atomic uint64_t connections, refused, protocol_drops; /* the receiver's rpc_net figures */
 } counters;
 
+/* What the metrics endpoint adds to the health counters. Each has one writer, named, which
+ * updates it with a relaxed load and store (no locked instruction on the hot path). */
+typedef struct metric_counts {
+    _Atomic uint64_t tx[LEDGER_TX_KIND_MAX + 1][RPC_METRICS_CODES + 1];     /* sequencer */
+    _Atomic uint64_t queries[RPC_METRICS_QUERIES];                          /* sequencer */
+    _Atomic uint64_t batch[RPC_METRICS_BATCH_BUCKETS + 1], batch_sum;       /* log thread */
+    _Atomic uint64_t commit[RPC_METRICS_COMMIT_BUCKETS + 1], commit_us_sum; /* log thread */
+    _Atomic uint64_t batches_failed;                                        /* any (fetch_add) */
+    _Atomic uint64_t accepted, disconnected;                                /* receiver */
+} metric_counts;
+
+/* Gauges the sequencer caches after each batch that recorded something, for the endpoint:
+ * the pool and chain as the batch left them, the operators after a batch that touched one. */
+typedef struct gauge_cache {
+    pthread_mutex_t lock;
+    bool have;
+    ledger_pool pool;
+    ledger_chain chain;
+    size_t nops;
+    rpc_metrics_operator *ops, *scratch; /* scratch: the sequencer's, filled outside the lock */
+} gauge_cache;
+
+/* One writer's increment of a counter others only read. */
+static inline void bump(_Atomic uint64_t *x, uint64_t by)
+{
+    atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + by,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t peek(_Atomic uint64_t *x)
+{
+    return atomic_load_explicit(x, memory_order_relaxed);
+}
+
 struct rpc_server {
     rpc_config cfg;
     store_db *store;
@@ -65,6 +101,11 @@ struct rpc_server {
     _Atomic uint64_t replies_made; /* by the sequencer, before it pushes each reply */
     uint64_t replies_forwarded;    /* by the receiver */
     counters c;
+    metric_counts mc;
+    gauge_cache g;
+    rpc_metrics *metrics; /* NULL: --metrics off */
+    rpc_rates *rates;     /* the sequencer's (rate_history, and each rate change) */
+    char metrics_url[RPC_PATH_MAX];
     time_t started;
     /* sequencer scratch */
     rpc_item **batch;
@@ -282,12 +323,14 @@ static void on_opened(void *ctx, unsigned slot)
     slot_state *st = &s->slots[slot];
     st->delimiter = st->bad = st->paused_unread = st->paused_share = st->at_share = false;
     atomic_store(&s->slots[slot].conn, rpc_net_handle(s->net, slot));
+    bump(&s->mc.accepted, 1); /* connected clients: opened minus closed (the receiver's) */
 }
 
 static void on_closed(void *ctx, unsigned slot)
 {
     rpc_server *s = ctx;
     atomic_store(&s->slots[slot].conn, NO_CONN);
+    bump(&s->mc.disconnected, 1);
 }
 
 static bool drained(rpc_server *s)
@@ -358,6 +401,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /* ---- sequencing ----------------------------------------------------------------------------- */
 
 /* One reply of a batch: where it goes, what it answers, where its bytes are. */
@@ -378,8 +428,8 @@ typedef struct tx_note {
  * log thread (which sends them once the batch is durable, then frees this). */
 typedef struct batch_job {
     rpc_server *s;
-    rpc_item **items; /* the sequencer's, valid while it applies the batch */
-    uint64_t n, now, now_ms;
+    rpc_item **items;            /* the sequencer's, valid while it applies the batch */
+    uint64_t n, now, now_us;     /* now_us: monotonic, when the apply began */
     uint64_t seq_begin, seq_end; /* recorded seqs [begin, end) */
     out_msg *msgs;
     msgpack_sbuffer replies, events;
@@ -447,6 +497,8 @@ static int encode_item(rpc_server *s, rpc_item *it, const ledger_result *res, le
     if (it->req.is_tx) {
         s->c.transactions++;
         s->c.duplicates += res->duplicate;
+        if (it->req.tx.kind <= LEDGER_TX_KIND_MAX)
+            bump(&s->mc.tx[it->req.tx.kind][rpc_metrics_code_slot(res->code)], 1);
         return rpc_reply_tx(buf, &it->req.id, &it->req.tx, it->hash, res);
     }
     if (atomic_load(&s->slots[slot_of(it->env.conn)].conn) != it->env.conn)
@@ -460,8 +512,10 @@ static int encode_item(rpc_server *s, rpc_item *it, const ledger_result *res, le
     }
     rpc_counters snap;
     s->c.queries++;
+    if (it->req.query < RPC_METRICS_QUERIES)
+        bump(&s->mc.queries[it->req.query], 1);
     counters_snapshot(s, &snap);
-    return rpc_reply_query(buf, view, &it->req, now, &snap);
+    return rpc_reply_query(buf, view, &it->req, now, &snap, s->rates);
 }
 
 /* Encode one reply into the job's buffer; its bytes count as unread for its connection from
@@ -596,13 +650,80 @@ static void prefetch(ledger_batch *b, rpc_item *const *items, uint64_t n)
     ledger_batch_prefetch(b, txs, (const uint8_t(*)[LEDGER_HASH_SIZE])hashes, k);
 }
 
+/* Up to count operators from the view into the cache's scratch. Returns: how many. */
+static size_t read_operators(rpc_server *s, ledger_store *view, uint64_t count)
+{
+    size_t n = 0;
+    for (uint64_t id = 1; id <= count && n < LEDGER_OPERATORS_MAX; id++) {
+        ledger_operator o;
+        if (ledger_read_operator(view, id, &o) != LEDGER_OK)
+            continue;
+        s->g.scratch[n++] = (rpc_metrics_operator){o.id, o.balance, o.last_report_ts, o.active != 0,
+                                                   o.held_epoch != 0};
+    }
+    return n;
+}
+
+/* Cache the gauges a batch left: its pool and chain, and the operators when ops (a kind that
+ * may change one was recorded). */
+static void cache_gauges(rpc_server *s, const ledger_pool *pool, const ledger_chain *chain,
+                         ledger_store *view, bool ops)
+{
+    size_t n = ops ? read_operators(s, view, pool->operator_count) : 0;
+    pthread_mutex_lock(&s->g.lock);
+    s->g.pool = *pool;
+    s->g.chain = *chain;
+    s->g.have = true;
+    if (ops) {
+        memcpy(s->g.ops, s->g.scratch, n * sizeof *s->g.ops);
+        s->g.nops = n;
+    }
+    pthread_mutex_unlock(&s->g.lock);
+}
+
+/* After applying a kind from OPERATOR_FUND on (rare): note that operators may have changed,
+ * and keep a rate change for the index. Returns: LEDGER_OK or the index's error. */
+static int note_rare_kind(rpc_server *s, const ledger_batch *b, const ledger_tx *tx,
+                          const ledger_result *res, bool *ops)
+{
+    *ops = *ops || res->seq != 0;
+    if (s->rates == NULL || !rpc_rates_wanted(tx->kind, res))
+        return LEDGER_OK;
+    return rpc_rates_add(s->rates, tx, res, &b->pool, b->chain.head);
+}
+
+/* A batch that must not be kept: the index forgets its changes. Returns: rc. */
+static int apply_failed(rpc_server *s, int rc)
+{
+    if (s->rates != NULL)
+        rpc_rates_abort(s->rates);
+    return rc;
+}
+
+/* The batch's rate changes go to the index before the batch goes to the log; then the gauges.
+ * Returns: LEDGER_OK, or LEDGER_STORE_IO (the index cannot be written: the batch is undone). */
+static int apply_keep(rpc_server *s, batch_job *j, const ledger_batch *b, ledger_store *view,
+                      bool ops)
+{
+    int rc = s->rates != NULL ? rpc_rates_commit(s->rates) : LEDGER_OK;
+    if (rc != LEDGER_OK) {
+        rpc_log(RPC_LOG_ERROR, "rate_index_failed",
+                " code=%s msg=\"the rate index cannot be written; the batch is not applied\"",
+                ledger_err_name(rc));
+        return rc;
+    }
+    if (j->seq_end > j->seq_begin)
+        cache_gauges(s, &b->pool, &b->chain, view, ops);
+    return LEDGER_OK;
+}
+
 /* Apply the group as one batch and encode its replies and events (the store's batch fn). */
 static int apply_fn(void *ctx, ledger_store *view)
 {
     batch_job *j = ctx;
     rpc_server *s = j->s;
     ledger_batch b;
-    bool any_tx = false;
+    bool any_tx = false, ops = false;
     for (uint64_t i = 0; i < j->n; i++)
         any_tx = any_tx || (j->items[i]->req.is_tx && j->items[i]->error == 0);
     int rc = any_tx ? ledger_batch_begin(&b, view, j->now) : LEDGER_OK;
@@ -611,13 +732,16 @@ static int apply_fn(void *ctx, ledger_store *view)
         rpc_item *it = j->items[i];
         if (i % PREFETCH_TXS == 0)
             prefetch(&b, j->items + i, j->n - i < PREFETCH_TXS ? j->n - i : PREFETCH_TXS);
-        if (it->req.is_tx && it->error == 0)
+        if (it->req.is_tx && it->error == 0) {
             rc = ledger_apply(&b, &it->req.tx, it->hash, it->req.sig, &s->results[i]);
+            if (rc == LEDGER_OK && it->req.tx.kind >= LEDGER_TX_OPERATOR_FUND)
+                rc = note_rare_kind(s, &b, &it->req.tx, &s->results[i], &ops);
+        }
     }
     if (any_tx && rc == LEDGER_OK)
         rc = ledger_batch_end(&b);
     if (rc != LEDGER_OK)
-        return rc;
+        return apply_failed(s, rc);
     if (any_tx)
         j->seq_end = b.chain.next_seq;
     j->nnotes = 0;
@@ -625,14 +749,14 @@ static int apply_fn(void *ctx, ledger_store *view)
         rpc_item *it = j->items[i];
         item_enc e = {s, it, &s->results[i], view, j->now};
         if (!j->msgs[i].final && job_reply(j, &j->msgs[i], enc_item, &e) != 0)
-            return LEDGER_NO_MEMORY;
+            return apply_failed(s, LEDGER_NO_MEMORY);
         if (it->req.is_tx && it->error == 0 && !s->results[i].duplicate &&
             rpc_log_tx_wanted(it->req.tx.kind))
             job_note(j, &it->req.tx, &s->results[i]);
     }
     if (rpc_events_listened(s->events))
         encode_events(j, view);
-    return LEDGER_OK;
+    return any_tx ? apply_keep(s, j, &b, view, ops) : LEDGER_OK;
 }
 
 /* What one reply of the batch is: what was encoded, or for a failed batch INTERNAL (appended
@@ -707,13 +831,33 @@ static void job_push(batch_job *j, int rc)
     msgpack_sbuffer_destroy(&errs);
 }
 
-/* The log thread, once the batch is durable (rc 0) or failed: send every reply, then the
- * events. A failed batch applied nothing: each transaction and query in it is answered
- * INTERNAL. */
+/* A committed batch that recorded something, counted before its replies go out (so a client
+ * holding a reply sees its batch in the health counters and the metrics): took_us from the
+ * start of its apply until now, when the log thread learns it is durable. */
+static void count_batch(rpc_server *s, const batch_job *j, uint64_t took_us)
+{
+    s->c.batches++;
+    s->c.commit_ms_total += took_us / 1000;
+    if (j->n > s->c.batch_size_max)
+        s->c.batch_size_max = j->n;
+    bump(&s->mc.batch[rpc_metrics_batch_bucket(j->n)], 1);
+    bump(&s->mc.batch_sum, j->n);
+    bump(&s->mc.commit[rpc_metrics_commit_bucket(took_us)], 1);
+    bump(&s->mc.commit_us_sum, took_us);
+}
+
+/* The log thread, once the batch is durable (rc 0) or failed: count it, send every reply,
+ * then the events. A failed batch applied nothing: each transaction and query in it is
+ * answered INTERNAL (a verifier's error keeps its own reply). */
 static void job_done(void *ctx, int rc)
 {
     batch_job *j = ctx;
     rpc_server *s = j->s;
+    uint64_t took_us = now_us() - j->now_us;
+    if (rc == 0 && j->seq_end > j->seq_begin)
+        count_batch(s, j, took_us);
+    if (rc != 0)
+        atomic_fetch_add(&s->mc.batches_failed, 1);
     if (rc != 0)
         rpc_log(RPC_LOG_ERROR, "batch_failed",
                 " requests=%" PRIu64 " code=%s msg=\"the batch could not be committed; nothing "
@@ -729,13 +873,7 @@ static void job_done(void *ctx, int rc)
     if (rc == 0 && rpc_log_enabled(RPC_LOG_DEBUG))
         rpc_log(RPC_LOG_DEBUG, "batch",
                 " requests=%" PRIu64 " first_seq=%" PRIu64 " records=%" PRIu64 " ms=%" PRIu64, j->n,
-                j->seq_begin, j->seq_end - j->seq_begin, now_ms() - j->now_ms);
-    if (rc == 0 && j->seq_end > j->seq_begin) {
-        s->c.batches++;
-        s->c.commit_ms_total += now_ms() - j->now_ms;
-        if (j->n > s->c.batch_size_max)
-            s->c.batch_size_max = j->n;
-    }
+                j->seq_begin, j->seq_end - j->seq_begin, took_us / 1000);
     job_free(j);
 }
 
@@ -752,10 +890,11 @@ static void process(rpc_server *s, rpc_item **items, uint64_t n)
                 "go unanswered\"",
                 n);
         s->c.replies_dropped += n;
+        atomic_fetch_add(&s->mc.batches_failed, 1);
         return;
     }
     *j = (batch_job){.s = s, .items = items, .n = n, .now = (uint64_t)time(NULL), .msgs = msgs};
-    j->now_ms = now_ms();
+    j->now_us = now_us();
     msgpack_sbuffer_init(&j->replies);
     msgpack_sbuffer_init(&j->events);
     for (uint64_t i = 0; i < n; i++) {
@@ -764,6 +903,8 @@ static void process(rpc_server *s, rpc_item **items, uint64_t n)
         msgs[i].id = it->req.id;
         if (it->error != 0) {
             s->c.bad_signatures += it->error == LEDGER_BAD_SIGNATURE;
+            if (it->req.tx.kind <= LEDGER_TX_KIND_MAX)
+                bump(&s->mc.tx[it->req.tx.kind][rpc_metrics_code_slot(it->error)], 1);
             msgs[i].final = job_reply(j, &msgs[i], enc_verify_error, it) == 0;
         }
     }
@@ -914,6 +1055,7 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg)
     pthread_mutex_init(&s->push_lock, NULL);
     msgpack_sbuffer_init(&s->seq_buf);
     msgpack_sbuffer_init(&s->rx_buf);
+    pthread_mutex_init(&s->g.lock, NULL);
     s->slots = calloc(cfg->conn_max, sizeof *s->slots);
     for (unsigned i = 0; s->slots != NULL && i < cfg->conn_max; i++)
         s->slots[i].conn = NO_CONN;
@@ -923,27 +1065,83 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg)
         rpc_server_stop(&s);
         return -1;
     }
+    if (rpc_metrics_bind(&s->metrics, cfg->metrics, s->metrics_url, sizeof s->metrics_url) != 0) {
+        rpc_server_stop(&s);
+        return -1;
+    }
     *out = s;
     return 0;
 }
 
-int rpc_server_start(rpc_server *s, store_db *store)
+/* The endpoint's snapshot (its thread, once per scrape). */
+static void metrics_snapshot(void *ctx, rpc_metrics_snapshot *out)
+{
+    rpc_server *s = ctx;
+    counters_snapshot(s, &out->counters);
+    out->start_time_s = (uint64_t)s->started;
+    out->wall_s = (uint64_t)time(NULL);
+    memcpy(out->ledger_id, s->ledger_id, sizeof out->ledger_id);
+    for (unsigned k = 0; k <= LEDGER_TX_KIND_MAX; k++)
+        for (unsigned c = 0; c <= RPC_METRICS_CODES; c++)
+            out->tx[k][c] = peek(&s->mc.tx[k][c]);
+    for (unsigned q = 0; q < RPC_METRICS_QUERIES; q++)
+        out->queries[q] = peek(&s->mc.queries[q]);
+    /* the sums before the buckets: a batch counted meanwhile shows in the buckets only */
+    out->batch_requests_sum = peek(&s->mc.batch_sum);
+    out->commit_us_sum = peek(&s->mc.commit_us_sum);
+    for (unsigned i = 0; i <= RPC_METRICS_BATCH_BUCKETS; i++)
+        out->batch_buckets[i] = peek(&s->mc.batch[i]);
+    for (unsigned i = 0; i <= RPC_METRICS_COMMIT_BUCKETS; i++)
+        out->commit_buckets[i] = peek(&s->mc.commit[i]);
+    out->batches_failed = atomic_load(&s->mc.batches_failed);
+    uint64_t closed = peek(&s->mc.disconnected), accepted = peek(&s->mc.accepted);
+    out->connections_total = accepted;
+    out->clients_connected = accepted > closed ? accepted - closed : 0;
+    store_db_stats_get(s->store, &out->store);
+    pthread_mutex_lock(&s->g.lock);
+    out->have_state = s->g.have;
+    out->pool = s->g.pool;
+    out->chain = s->g.chain;
+    out->operator_count = s->g.nops;
+    memcpy(out->operators, s->g.ops, s->g.nops * sizeof *s->g.ops);
+    pthread_mutex_unlock(&s->g.lock);
+}
+
+/* The gauges as the store holds them at start (this thread is the view's only user yet). */
+static int gauges_start(rpc_server *s)
+{
+    ledger_pool pool;
+    ledger_chain chain;
+    s->g.ops = calloc(LEDGER_OPERATORS_MAX, sizeof *s->g.ops);
+    s->g.scratch = calloc(LEDGER_OPERATORS_MAX, sizeof *s->g.scratch);
+    ledger_store *view = store_db_view(s->store);
+    if (s->g.ops == NULL || s->g.scratch == NULL || ledger_read_pool(view, &pool) != LEDGER_OK ||
+        ledger_read_chain(view, &chain) != LEDGER_OK)
+        return -1;
+    cache_gauges(s, &pool, &chain, view, true);
+    return 0;
+}
+
+int rpc_server_start(rpc_server *s, store_db *store, rpc_rates *rates)
 {
     s->store = store;
+    s->rates = rates;
     s->started = time(NULL);
     s->results_cap = s->batch_max;
     s->results = calloc(s->results_cap, sizeof *s->results);
     s->batch = calloc(s->results_cap, sizeof *s->batch);
     if (s->results == NULL || s->batch == NULL ||
         rpc_sched_new(&s->sched, s->cfg.queue_max, s->cfg.conn_max, s->cfg.conn_queue_max) != 0 ||
-        read_ledger_id(s) != 0 || threads_start(s) != 0) {
+        read_ledger_id(s) != 0 || gauges_start(s) != 0 || threads_start(s) != 0 ||
+        rpc_metrics_start(s->metrics, metrics_snapshot, s) != 0) {
         fprintf(stderr, "lstd: cannot start the service\n");
         return -1;
     }
-    printf("lstd: ready requests=%s events=%s\n", s->requests_url, s->events_url);
+    printf("lstd: ready requests=%s events=%s metrics=%s\n", s->requests_url, s->events_url,
+           s->metrics_url);
     fflush(stdout);
-    rpc_log(RPC_LOG_INFO, "ready", " ledger_id=%s requests=%s events=%s", s->ledger_id,
-            s->requests_url, s->events_url);
+    rpc_log(RPC_LOG_INFO, "ready", " ledger_id=%s requests=%s events=%s metrics=%s", s->ledger_id,
+            s->requests_url, s->events_url, s->metrics_url);
     return 0;
 }
 
@@ -973,6 +1171,7 @@ void rpc_server_stop(rpc_server **sp)
     if (s == NULL)
         return;
     *sp = NULL;
+    rpc_metrics_stop(&s->metrics); /* first: its scrapes read the server */
     atomic_store(&s->stopping, true);
     if (s->store != NULL) /* a log that cannot be written is given up: a stop always ends */
         store_db_shutdown(s->store);
@@ -985,6 +1184,9 @@ void rpc_server_stop(rpc_server **sp)
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->push_lock);
     rpc_sched_free(&s->sched);
+    pthread_mutex_destroy(&s->g.lock);
+    free(s->g.ops);
+    free(s->g.scratch);
     free(s->workers);
     free(s->batch);
     free(s->results);

@@ -3,14 +3,16 @@
 #define LSTD_RPC_SERVER_H
 
 #include "rpc_config.h"
+#include "rpc_rates.h"
 #include "store_db.h"
 
 typedef struct rpc_server rpc_server;
 
-/** Listen on the request endpoint (ZMTP, as a ROUTER: rpc_net) and the event endpoint (as a
- *  PUB: rpc_events), and nothing else: no thread, no store. lstd binds first, so that a port
- *  already taken fails before any ledger is created or opened. The bounds of cfg (conn_max
- *  and the rest; PROTOCOL.md, "Limits") hold from the first connection on.
+/** Listen on the request endpoint (ZMTP, as a ROUTER: rpc_net), the event endpoint (as a
+ *  PUB: rpc_events) and the metrics port (cfg->metrics, unless "off"), and nothing else: no
+ *  thread, no store. lstd binds first, so that a port already taken fails before any ledger
+ *  is created or opened. The bounds of cfg (conn_max and the rest; PROTOCOL.md, "Limits")
+ *  hold from the first connection on.
  *  Out: *out. Returns: 0, or -1 with a message on stderr (*out NULL, nothing left). */
 int rpc_server_bind(rpc_server **out, const rpc_config *cfg) __attribute__((warn_unused_result));
 
@@ -18,11 +20,15 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg) __attribute__((warn
  *  cfg->verify_threads signature verifiers and one sequencer that take the connections'
  *  queued requests in turn (rpc_sched.h) and hand each batch to the store's log; once a batch
  *  is durable the log thread passes its replies to the receiving thread and its events to the
- *  publisher thread (the sequencer applies the next batches meanwhile). The store must hold a
- * genesis and outlive the server. Then the actual endpoints (useful with port 0 / "*") are printed
- * on stdout as one line: "lstd: ready requests=<url> events=<url>". Returns: 0, or -1 with a
- * message on stderr. Either way the caller ends with rpc_server_stop. */
-int rpc_server_start(rpc_server *s, store_db *store) __attribute__((warn_unused_result));
+ *  publisher thread (the sequencer applies the next batches meanwhile); the metrics endpoint
+ *  on a thread of its own. rates (may be NULL: no rate_history) is the rate index the
+ *  sequencer keeps and answers rate_history from. The store (and rates) must hold a genesis
+ *  and outlive the server. Then the actual endpoints (useful with port 0 / "*") are printed
+ *  on stdout as one line: "lstd: ready requests=<url> events=<url> metrics=<url or off>".
+ *  Returns: 0, or -1 with a message on stderr. Either way the caller ends with
+ *  rpc_server_stop. */
+int rpc_server_start(rpc_server *s, store_db *store, rpc_rates *rates)
+    __attribute__((warn_unused_result));
 
 /** Transactions per batch from the next batch on (1..65536; SIGHUP's reload). Safe to call from
  *  any one thread while the server runs: the sequencer picks it up between batches. */

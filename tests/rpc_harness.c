@@ -233,8 +233,10 @@ static int read_ready(rh_server *s, int fd)
         while ((nl = strchr(line, '\n')) != NULL) {
             *nl = '\0';
             if (strncmp(line, "lstd: ready ", 12) == 0) {
+                const char *m = strstr(line, " metrics=");
                 if (sscanf(line, "lstd: ready requests=%255s events=%255s", s->requests,
-                           s->events) != 2) {
+                           s->events) != 2 ||
+                    m == NULL || sscanf(m, " metrics=%255s", s->metrics) != 1) {
                     fprintf(stderr, "%s: bad ready line: %s\n", test_name, line);
                     return -1;
                 }
@@ -278,6 +280,8 @@ int rh_launch(rh_server *s)
     argv[n++] = (char *)"tcp://127.0.0.1:*";
     argv[n++] = (char *)"--events";
     argv[n++] = (char *)"tcp://127.0.0.1:*";
+    argv[n++] = (char *)"--metrics"; /* a free port: tests run side by side */
+    argv[n++] = (char *)"127.0.0.1:0";
     argv[n++] = (char *)"--durability";
     argv[n++] = (char *)"nosync";
     if (!s->production)

@@ -28,6 +28,7 @@ typedef struct rh_server {
     pid_t pid;          /* 0 when not running; also its process group */
     char requests[256]; /* ROUTER url from the ready line */
     char events[256];   /* PUB url from the ready line */
+    char metrics[256];  /* metrics url from the ready line ("off" when off) */
     char ledger_id[LEDGER_ID_MAX + 1];
     rh_key admin, custodian, operator_key, treasury; /* the development keys (DATA/keys) */
     bool production;    /* genesis from a config file: no development keys to load */
@@ -71,7 +72,8 @@ void rh_init(const char *test_name, unsigned timeout_s);
 void *rh_ctx(void);
 
 /** Make a fresh directory and start lstd on it: --data DIR/data --endpoint tcp://127.0.0.1:*
- *  --events tcp://127.0.0.1:* --durability nosync, then extra (NULL-terminated, may be NULL;
+ *  --events tcp://127.0.0.1:* --metrics 127.0.0.1:0 --durability nosync, then extra
+ *  (NULL-terminated, may be NULL;
  *  later flags override earlier ones). Waits for the ready line, loads the development keys
  *  and reads the ledger id with a pool query. Returns: the server, or NULL (reason on stderr). */
 rh_server *rh_start(const char *const *extra);

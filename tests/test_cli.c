@@ -423,6 +423,60 @@ static void test_walkthrough(void)
 
 /* ---- keys ------------------------------------------------------------------------------------ */
 
+/* rate-history after the walkthrough: its baseline report and the accepted one, as JSON of
+ * decimal strings, as lines, paged; --png draws them with gnuplot (skipped, saying why, only
+ * when gnuplot is not installed: tools/setup.sh installs it, so CI runs it). */
+static void test_rate_history(void)
+{
+    run_result r = LST("--json", "rate-history");
+    CHECK_STATUS(r, 0);
+    JSON_STR(r.out, "result.entries[0].kind", "report");
+    JSON_STR(r.out, "result.entries[1].kind", "report_accept");
+    JSON_STR(r.out, "result.entries[1].gain", "100000000");
+    JSON_STR(r.out, "result.entries[0].rate", "1.000000000000000000");
+    CHECK(json_find(r.out, "result.entries[2]") == NULL);
+    CHECK(strstr(r.out, "\"next\":null") != NULL);
+    for (const char *p = strchr(r.out, ':'); p != NULL; p = strchr(p + 1, ':'))
+        CHECK(p[1] < '0' || p[1] > '9'); /* every integer a decimal string */
+    uint64_t first = JSON_U64(r.out, "result.entries[0].seq");
+    run_free(&r);
+    r = LST("rate-history", "--limit", "1");
+    CHECK_STATUS(r, 0);
+    CHECK(strstr(r.out, " report ") != NULL && strstr(r.out, "rate 1.000000000000000000") != NULL);
+    char more[64];
+    snprintf(more, sizeof more, "(more: --from %" PRIu64 ")", first + 1); /* the last seq + 1 */
+    CHECK(strstr(r.out, more) != NULL);
+    run_free(&r);
+    char from[24];
+    snprintf(from, sizeof from, "%" PRIu64, first + 1);
+    r = LST("rate-history", "--from", from);
+    CHECK_STATUS(r, 0);
+    CHECK(strstr(r.out, "report_accept") != NULL && strstr(r.out, "gain 0.1 ") != NULL);
+    run_free(&r);
+    r = LST("rate-history", "--limit", "1001");
+    CHECK_STATUS(r, 2);
+    run_free(&r);
+
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        printf("test_cli: SKIPPED the rate-history --png check: gnuplot is not installed (the "
+               "Debian package gnuplot-nox; tools/setup.sh installs it)\n");
+        return;
+    }
+    char png[700];
+    snprintf(png, sizeof png, "%s/rates.png", srv->dir);
+    r = LST("rate-history", "--png", png);
+    CHECK_STATUS(r, 0);
+    CHECK(strstr(r.out, ": 2 points") != NULL);
+    run_free(&r);
+    FILE *f = fopen(png, "rb");
+    unsigned char sig[8] = {0};
+    CHECK(f != NULL && fread(sig, 1, 8, f) == 8);
+    CHECK(memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0);
+    CHECK(f != NULL && fseek(f, 0, SEEK_END) == 0 && ftell(f) > 1000);
+    if (f != NULL)
+        fclose(f);
+}
+
 static void test_keygen(void)
 {
     char path[700];
@@ -687,6 +741,7 @@ int main(void)
     test_json_reader();
     test_walkthrough();
     printf("test_cli: README walkthrough in %" PRIu64 " ms\n", rh_now_ms() - t0);
+    test_rate_history();
     test_keygen();
     test_units();
     test_exit_codes();

@@ -227,8 +227,9 @@ static void test_log_file_reopen(void)
     snprintf(want, sizeof want, " level=info event=start version=%s pid=%d data=%s config=none",
              LSTD_VERSION, (int)s->pid, s->data_dir);
     WAIT_IN(log, want, 1);
-    snprintf(want, sizeof want, " level=info event=ready ledger_id=%s requests=%s events=%s\n",
-             s->ledger_id, s->requests, s->events);
+    snprintf(want, sizeof want,
+             " level=info event=ready ledger_id=%s requests=%s events=%s metrics=%s\n",
+             s->ledger_id, s->requests, s->events, s->metrics);
     WAIT_IN(log, want, 1);
     WAIT_IN(log, " level=info event=open ledger=", 1);
     struct stat st;

@@ -72,7 +72,8 @@ static void child(const proc *p, const char *notify, const char *usec, enum watc
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     execl(LSTD_BINARY, LSTD_BINARY, "--dev", "--data", data, "--endpoint", "tcp://127.0.0.1:*",
-          "--events", "tcp://127.0.0.1:*", "--durability", "nosync", (char *)NULL);
+          "--events", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0", "--durability", "nosync",
+          (char *)NULL);
     _exit(127);
 }
 

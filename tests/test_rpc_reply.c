@@ -178,7 +178,7 @@ static const msgpack_object *decode(qt *t)
 
 static const msgpack_object *reply_on(qt *t, ledger_store *view, const rpc_request *req)
 {
-    CHECK(rpc_reply_query(&t->buf, view, req, t->now, &t->counters) == 0);
+    CHECK(rpc_reply_query(&t->buf, view, req, t->now, &t->counters, NULL) == 0);
     return decode(t);
 }
 

@@ -205,6 +205,7 @@ static const kv b_withdrawal[] = {S("op", "withdrawal"), U("request_id", 6), {0}
 static const kv b_queue[] = {S("op", "queue"), {0}};
 static const kv b_events[] = {S("op", "events"), {0}};
 static const kv b_health[] = {S("op", "health"), {0}};
+static const kv b_rates[] = {S("op", "rate_history"), {0}};
 
 /* ---- transactions: every kind, built from the ledger's field table ---------------------- */
 
@@ -362,11 +363,18 @@ static void test_queries(void)
     static const struct {
         const kv *base;
         unsigned query;
-    } plain[] = {
-        {b_pool, RPC_Q_POOL},       {b_account, RPC_Q_ACCOUNT},       {b_tx, RPC_Q_TX},
-        {b_history, RPC_Q_HISTORY}, {b_operator, RPC_Q_OPERATOR},     {b_quote, RPC_Q_QUOTE},
-        {b_lien, RPC_Q_LIEN},       {b_withdrawal, RPC_Q_WITHDRAWAL}, {b_queue, RPC_Q_QUEUE},
-        {b_events, RPC_Q_EVENTS},   {b_health, RPC_Q_HEALTH}};
+    } plain[] = {{b_pool, RPC_Q_POOL},
+                 {b_account, RPC_Q_ACCOUNT},
+                 {b_tx, RPC_Q_TX},
+                 {b_history, RPC_Q_HISTORY},
+                 {b_operator, RPC_Q_OPERATOR},
+                 {b_quote, RPC_Q_QUOTE},
+                 {b_lien, RPC_Q_LIEN},
+                 {b_withdrawal, RPC_Q_WITHDRAWAL},
+                 {b_queue, RPC_Q_QUEUE},
+                 {b_events, RPC_Q_EVENTS},
+                 {b_health, RPC_Q_HEALTH},
+                 {b_rates, RPC_Q_RATE_HISTORY}};
     for (size_t i = 0; i < ARRAY_LEN(plain); i++) {
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
@@ -422,13 +430,22 @@ static void test_queries(void)
     CHECK_CODE(decode_kvs(&r, b_events, e_set), LEDGER_OK);
     CHECK_U64(r.after, UINT64_MAX);
     CHECK_U64(r.limit, 1000);
+
+    /* rate_history: `from` (into after) and limit, defaults and bounds */
+    CHECK_CODE(decode_kvs(&r, b_rates, NULL), LEDGER_OK);
+    CHECK_U64(r.after, 0);
+    CHECK_U64(r.limit, 100);
+    const kv r_set[] = {U("from", 12), U("limit", 1000), {0}};
+    CHECK_CODE(decode_kvs(&r, b_rates, r_set), LEDGER_OK);
+    CHECK_U64(r.after, 12);
+    CHECK_U64(r.limit, 1000);
 }
 
 static void test_query_names(void)
 {
-    static const char *const want[] = {NULL,         "pool",     "account", "tx",
-                                       "history",    "operator", "quote",   "lien",
-                                       "withdrawal", "queue",    "events",  "health"};
+    static const char *const want[] = {NULL,       "pool",   "account",     "tx",         "history",
+                                       "operator", "quote",  "lien",        "withdrawal", "queue",
+                                       "events",   "health", "rate_history"};
     for (unsigned q = 0; q < ARRAY_LEN(want); q++) {
         const char *got = rpc_query_name(q);
         CHECK(want[q] == NULL ? got == NULL : got != NULL && strcmp(got, want[q]) == 0);
@@ -631,6 +648,10 @@ static const sem_case sem_cases[] = {
     {"events limit 0", b_events, {U("limit", 0)}, LEDGER_OUT_OF_RANGE, "1..1000"},
     {"events limit 1001", b_events, {U("limit", 1001)}, LEDGER_OUT_OF_RANGE, "got 1001"},
     {"events account", b_events, {B("account", 32)}, LEDGER_UNKNOWN_FIELD, "\"account\""},
+    {"rate_history limit 0", b_rates, {U("limit", 0)}, LEDGER_OUT_OF_RANGE, "1..1000"},
+    {"rate_history limit 1001", b_rates, {U("limit", 1001)}, LEDGER_OUT_OF_RANGE, "got 1001"},
+    {"rate_history after", b_rates, {U("after", 1)}, LEDGER_UNKNOWN_FIELD, "\"after\""},
+    {"rate_history from str", b_rates, {S("from", "1")}, LEDGER_WRONG_TYPE, "\"from\""},
     {"operator missing",
      b_operator,
      {OMIT("operator_id")},

@@ -1841,8 +1841,8 @@ static void test_nonce(void)
 static void test_standing(void)
 {
     const int U1 = FX_USER + 1, U2 = FX_USER + 2, U3 = FX_USER + 3, U4 = FX_USER + 4;
-    const int H = LEDGER_SIGNER_HOLDS_NOTHING, TF = LEDGER_TX_TRANSFER_FROM;
-    const unsigned T = LEDGER_TX_TRANSFER;
+    const int H = LEDGER_SIGNER_HOLDS_NOTHING;
+    const unsigned T = LEDGER_TX_TRANSFER, TF = LEDGER_TX_TRANSFER_FROM;
     fixture f;
     fx_open(&f, NULL);
     for (unsigned kind = 1; kind <= LEDGER_TX_KIND_MAX; kind++)

@@ -276,6 +276,21 @@ export interface Health {
   };
 }
 
+/** One exchange-rate change (PROTOCOL.md, rate_history): the pool just after the record. */
+export interface RateEntry {
+  seq: bigint; batch: bigint; time: bigint;
+  kind: "report" | "slash" | "report_accept" | "operator_reset";
+  operator_id: bigint;
+  /** What the record booked. */
+  gain: bigint; loss: bigint;
+  /** A (vested to the record's batch time), S and U after it. */
+  assets: bigint; shares: bigint; unvested: bigint;
+  /** A/S with 18 fractional digits, rounded down; null if S were 0. */
+  rate: string | null;
+}
+
+export interface RatePage { entries: RateEntry[]; next: bigint | null }
+
 // ---- client -------------------------------------------------------------------------------
 export interface ConnectOptions {
   /** ROUTER endpoint, default tcp://127.0.0.1:7440. */
@@ -348,6 +363,8 @@ export class Client {
   queue(): Promise<Queue>;
   events(opts?: { after?: U64Like; limit?: U64Like }): Promise<Page>;
   health(): Promise<Health>;
+  /** Exchange-rate changes with seq >= from (default 0); limit 1..1000 (default 100). */
+  rateHistory(opts?: { from?: U64Like; limit?: U64Like }): Promise<RatePage>;
 
   /**
    * Sign with the signer's next nonce and submit. Resolves when recorded (ok false for a

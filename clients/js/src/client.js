@@ -275,6 +275,12 @@ export class Client {
     return this.query("health");
   }
 
+  /** The exchange-rate changes with seq >= opts.from (default 0), at most opts.limit (1..1000,
+   *  default 100): `{entries, next}`, next the `from` of the following page or null. */
+  rateHistory(opts = {}) {
+    return this.query("rate_history", { from: optU64(opts.from, "from"), limit: optU64(opts.limit, "limit") });
+  }
+
   // ---- nonces -----------------------------------------------------------------------------
 
   /**

@@ -371,6 +371,29 @@ describe("live lstd", { timeout: 180000 }, () => {
     await assert.rejects(c.operatorReset(admin, { operator_id: 1, epoch: -1, balance: 0 }), RangeError);
   });
 
+  it("rateHistory lists the accepted report and the reset, paged by from and next", T, async () => {
+    const all = await c.rateHistory({ limit: 1000 });
+    assert.equal(all.next, null);
+    assert.deepEqual(all.entries.map((e) => e.kind), ["report_accept", "operator_reset"]);
+    const [acc, reset] = all.entries;
+    assert.equal(acc.operator_id, 1n);
+    assert.equal(acc.gain, 3_000_000_007n);
+    assert.equal(acc.loss, 0n);
+    assert.ok(acc.unvested > 0n, "the accepted reward vests over VEST_S");
+    assert.equal(acc.rate, rateString(acc.assets, acc.shares));
+    assert.equal(reset.gain, 0n);
+    assert.ok(reset.seq > acc.seq && reset.time >= acc.time);
+    assert.equal(typeof reset.batch, "bigint");
+    const first = await c.rateHistory({ limit: 1 });
+    assert.equal(first.entries.length, 1);
+    assert.equal(first.next, acc.seq + 1n);
+    const second = await c.rateHistory({ from: first.next, limit: 1 });
+    assert.deepEqual(second.entries, [reset]);
+    assert.equal(second.next, null);
+    assert.deepEqual((await c.rateHistory({ from: reset.seq + 1n })).entries, []);
+    await rejects(c.rateHistory({ limit: 1001 }), "OUT_OF_RANGE");
+  });
+
   it("liens, withdrawals, queue and account listings", T, async () => {
     const l = await c.lock(A, { beneficiary: B.address, shares: 1000n });
     assert.equal(l.ok, true, l.message);

@@ -45,7 +45,7 @@ export class LstdServer {
   }
 
   launch(extraArgs) {
-    const args = ["--data", this.dataDir, "--endpoint", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*", "--durability", "nosync", "--dev", ...extraArgs];
+    const args = ["--data", this.dataDir, "--endpoint", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0", "--durability", "nosync", "--dev", ...extraArgs];
     const proc = spawn(this.bin, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
     this.proc = proc;
     running.add(this);
@@ -77,7 +77,7 @@ export class LstdServer {
       proc.stdout.on("data", (d) => {
         if (settled) return; // keep draining, nothing more is expected
         out += d;
-        const m = /^lstd: ready requests=(\S+) events=(\S+)$/m.exec(out);
+        const m = /^lstd: ready requests=(\S+) events=(\S+)(?: metrics=\S+)?$/m.exec(out);
         if (m && !settled) {
           settled = true;
           clearTimeout(timer);
