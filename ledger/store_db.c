@@ -124,24 +124,6 @@ void store_db_stats_get(store_db *db, store_db_stats *out)
     pthread_mutex_unlock(&db->lock);
 }
 
-void store_db_huge_pages(char **argv)
-{
-    const char *env = getenv("GLIBC_TUNABLES");
-    char was[1024], value[1100];
-    if (env != NULL && strstr(env, "glibc.malloc.hugetlb") != NULL)
-        return; /* already asked for, or declined */
-    if (env != NULL && (size_t)snprintf(was, sizeof was, "%s", env) >= sizeof was)
-        return;
-    snprintf(value, sizeof value, "%s%sglibc.malloc.hugetlb=1", env ? was : "", env ? ":" : "");
-    if (setenv("GLIBC_TUNABLES", value, 1) != 0)
-        return;
-    execv("/proc/self/exe", argv);
-    if (env != NULL) /* no exec: leave the environment as it was */
-        (void)setenv("GLIBC_TUNABLES", was, 1);
-    else
-        (void)unsetenv("GLIBC_TUNABLES");
-}
-
 /* ---- create ------------------------------------------------------------------------------- */
 
 /* Every entry of the state store, into a checkpoint environment. */

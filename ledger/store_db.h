@@ -34,15 +34,6 @@ typedef struct store_db_options {
     uint64_t seed;                   /* layout seed of the in-memory tables; 0 = random */
 } store_db_options;
 
-/** Ask for transparent huge pages for the in-memory state, first thing in main (no thread
- *  started yet): the state is hundreds of millions of randomly reached bytes, and with 4 KiB
- *  pages nearly every entry touched costs a TLB miss. glibc reads its malloc tunables once,
- *  at start, so unless GLIBC_TUNABLES already names glibc.malloc.hugetlb (set it to 0 to opt
- *  out), this re-executes the program (same pid, same argv) with glibc.malloc.hugetlb=1
- *  added; malloc then madvises its heap MADV_HUGEPAGE. Returns only when nothing is to be
- *  done or the exec failed (the program then runs with small pages). */
-void store_db_huge_pages(char **argv);
-
 /** Create a ledger in directory dir (made with mode 0700 when missing): the checkpoint holds
  *  the genesis state, the log the genesis. dir must not hold a ledger already.
  *  Returns: LEDGER_OK, LEDGER_ALREADY_INITIALIZED, LEDGER_GENESIS_INVALID, LEDGER_STORE_IO or

@@ -425,7 +425,6 @@ int main(int argc, char **argv)
 {
     rpc_config cfg;
     char err[512];
-    store_db_huge_pages(argv);
     bool is_init = argc > 1 && strcmp(argv[1], "init") == 0;
     /* SIGHUP never ends lstd; serving also waits for the stop signals. All three are blocked
      * in every thread (ZeroMQ's too: before any is made); serve() waits for them. */

@@ -1,12 +1,8 @@
 /* test_store_mem.c - the in-memory store against a model: order, undo, changes, captures */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "ledger_error.h"
-#include "store_db.h"
 #include "store_mem.h"
 #include "store_txindex.h"
 #include "test_util.h"
@@ -302,62 +298,8 @@ static void txindex_walk(uint64_t seed, uint64_t total)
     free(md.hash);
 }
 
-/* ---- huge pages ------------------------------------------------------------------------- */
-
-#define TUNABLES_CHILD "--print-tunables" /* argv[1] of this binary re-executed */
-
-/* In a child whose GLIBC_TUNABLES is `start` (NULL: unset), call store_db_huge_pages with
- * argv {self, TUNABLES_CHILD}: the program that runs in the end prints its GLIBC_TUNABLES.
- * Out: got (what it printed). */
-static void tunables_after(const char *start, char *got, size_t size)
+int main(void)
 {
-    int fd[2];
-    CHECK(pipe(fd) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char self[] = "test_store_mem", flag[] = TUNABLES_CHILD, *argv[] = {self, flag, NULL};
-        dup2(fd[1], STDOUT_FILENO);
-        close(fd[0]);
-        if (start != NULL)
-            setenv("GLIBC_TUNABLES", start, 1);
-        else
-            unsetenv("GLIBC_TUNABLES");
-        store_db_huge_pages(argv);
-        const char *t = getenv("GLIBC_TUNABLES"); /* returned: not re-executed */
-        printf("not re-executed: %s", t ? t : "(unset)");
-        fflush(stdout);
-        _exit(0);
-    }
-    close(fd[1]);
-    ssize_t n = read(fd[0], got, size - 1);
-    got[n > 0 ? n : 0] = '\0';
-    close(fd[0]);
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
-/* The program re-executes itself once with glibc's huge-page tunable added to what was set;
- * a tunables string that already names it (to decline, =0) is left alone. */
-static void test_huge_pages(void)
-{
-    char got[256];
-    tunables_after(NULL, got, sizeof got);
-    CHECK(strcmp(got, "re-executed: glibc.malloc.hugetlb=1") == 0);
-    tunables_after("glibc.malloc.check=0", got, sizeof got);
-    CHECK(strcmp(got, "re-executed: glibc.malloc.check=0:glibc.malloc.hugetlb=1") == 0);
-    tunables_after("glibc.malloc.hugetlb=0", got, sizeof got);
-    CHECK(strcmp(got, "not re-executed: glibc.malloc.hugetlb=0") == 0);
-    printf("huge pages: %s\n", got);
-}
-
-int main(int argc, char **argv)
-{
-    if (argc == 2 && strcmp(argv[1], TUNABLES_CHILD) == 0) {
-        const char *t = getenv("GLIBC_TUNABLES");
-        printf("re-executed: %s", t ? t : "(unset)");
-        return 0;
-    }
-    test_huge_pages();
     uint64_t seed = test_seed(), steps = test_env_u64("LSTD_ITERATIONS", 20000);
     for (int run = 0; run < 4; run++)
         walk(seed + (uint64_t)run, steps / 4);

@@ -784,7 +784,6 @@ static int run(bench *b, const options *o, phase *setup, phase *hist, phase *m, 
 
 int main(int argc, char **argv)
 {
-    store_db_huge_pages(argv);
     options o = {.accounts = 10000,
                  .batches = 200,
                  .batch_size = 1000,

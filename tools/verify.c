@@ -666,7 +666,6 @@ static int run(verify *v)
 int main(int argc, char **argv)
 {
     static verify v;
-    store_db_huge_pages(argv);
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         printf("lstd-verify %s\n", LSTD_VERSION);
         return EXIT_VERIFIED;
