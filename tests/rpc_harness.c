@@ -674,6 +674,22 @@ int rh_send(void *sock, const void *data, size_t len)
     return zmq_send(sock, data, len, 0) == (int)len ? 0 : -1;
 }
 
+bool rh_dir_unused(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return errno == ENOENT;
+    bool only_lock = true;
+    for (const struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            strcmp(e->d_name, "lstd.lock") != 0) {
+            fprintf(stderr, "%s: %s holds %s\n", test_name, dir, e->d_name);
+            only_lock = false;
+        }
+    closedir(d);
+    return only_lock;
+}
+
 /* ---- raw ZMTP ------------------------------------------------------------------------------- */
 
 static int write_all(int fd, const void *data, size_t len)

@@ -106,6 +106,10 @@ int rh_stop(rh_server *s, int sig, unsigned timeout_ms);
 /** Returns: true while the process has not exited (reaps it when it has). */
 bool rh_running(rh_server *s);
 
+/** Returns: true if dir is absent or holds nothing but lstd.lock (no ledger, no keys were
+ *  made in it); each other entry is named on stderr. */
+bool rh_dir_unused(const char *dir);
+
 /** SIGSTOP the server and wait until every thread of it has stopped (delivery is
  *  asynchronous: a request sent right after kill() could otherwise still be answered).
  *  Returns: 0, or -1 (message on stderr) when it did not stop within 2 s. */

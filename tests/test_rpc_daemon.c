@@ -1,6 +1,5 @@
 /* test_rpc_daemon.c - lstd as a process: SIGHUP, one lstd per data directory, bind first */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -134,23 +133,6 @@ static void burst(rh_server *s, uint64_t *nonce)
 static bool exited_with(const rh_server *s, int code)
 {
     return s->has_status && WIFEXITED(s->wait_status) && WEXITSTATUS(s->wait_status) == code;
-}
-
-/* Returns: true if dir is absent or holds nothing but lstd.lock (no ledger, no keys). */
-static bool unused(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return errno == ENOENT;
-    bool only_lock = true;
-    for (const struct dirent *e; (e = readdir(d)) != NULL;)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-            strcmp(e->d_name, "lstd.lock") != 0) {
-            fprintf(stderr, "test_rpc_daemon: %s holds %s\n", dir, e->d_name);
-            only_lock = false;
-        }
-    closedir(d);
-    return only_lock;
 }
 
 /* ---- SIGHUP ---------------------------------------------------------------------------------- */
@@ -308,7 +290,7 @@ static void test_init_locked(void)
         1);
     CHECK(strstr(err, want) != NULL);
     free(err);
-    CHECK(unused(data));
+    CHECK(rh_dir_unused(data));
     close(fd);
     CHECK_U64(test_run((const char *const[]){LSTD_BINARY, "init", "--dev", "--data", data, NULL},
                        RUN_TIMEOUT_MS, NULL, NULL),
@@ -358,7 +340,7 @@ static void test_bind_first(void)
     CHECK(exited_with(s, 1));
     snprintf(want, sizeof want, "lstd: cannot bind %s: ", url);
     WAIT_LOG(s, want, 1);
-    CHECK(unused(s->data_dir));
+    CHECK(rh_dir_unused(s->data_dir));
 
     /* the events port, taken by a ZeroMQ socket this time */
     void *pub = zmq_socket(rh_ctx(), ZMQ_PUB);
@@ -371,7 +353,7 @@ static void test_bind_first(void)
     CHECK(exited_with(s, 1));
     snprintf(want, sizeof want, "lstd: cannot bind %s: ", ev_url);
     WAIT_LOG(s, want, 1);
-    CHECK(unused(s->data_dir));
+    CHECK(rh_dir_unused(s->data_dir));
 
     close(listener);
     zmq_close(pub);

@@ -586,23 +586,6 @@ static void test_off(void)
     rh_free(&off);
 }
 
-/* Returns: true if dir is absent or holds nothing but lstd.lock (no ledger, no keys). */
-static bool unused(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return errno == ENOENT;
-    bool only_lock = true;
-    for (const struct dirent *e; (e = readdir(d)) != NULL;)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-            strcmp(e->d_name, "lstd.lock") != 0) {
-            fprintf(stderr, "test_rpc_metrics: %s holds %s\n", dir, e->d_name);
-            only_lock = false;
-        }
-    closedir(d);
-    return only_lock;
-}
-
 /* A metrics port already taken: exit 1 with a clear message, before any ledger or key is made;
  * a malformed address is a usage error (exit 2). */
 static void test_port_taken(void)
@@ -626,7 +609,7 @@ static void test_port_taken(void)
         test_failures++;
     }
     free(err);
-    CHECK(unused(s->data_dir));
+    CHECK(rh_dir_unused(s->data_dir));
     close(fd);
     rh_free(&s);
 
