@@ -21,6 +21,7 @@
 #include "crypto.h"
 #include "rpc_config.h"
 #include "rpc_reply.h"
+#include "zmtp_raw.h"
 #include "test_util.h"
 
 #ifndef LSTD_BINARY
@@ -692,85 +693,14 @@ bool rh_dir_unused(const char *dir)
 
 /* ---- raw ZMTP ------------------------------------------------------------------------------- */
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static int read_all(int fd, uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t r = recv(fd, p, len, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
-
-static int tcp_connect(const char *url, int rcvbuf)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    char host[64];
-    unsigned port;
-    if (sscanf(url, "tcp://%63[^:]:%u", host, &port) != 2 ||
-        inet_pton(AF_INET, host, &a.sin_addr) != 1)
-        return -1;
-    a.sin_port = htons((uint16_t)port);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct timeval tv = {5, 0}; /* a send that blocks this long fails: no test hangs on one */
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (rcvbuf > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 int rh_zmtp_open(const char *url, const char *type, int rcvbuf)
 {
-    uint8_t g[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0, 'N', 'U', 'L', 'L'};
-    uint8_t ready[64], head[66], body[256];
-    size_t tl = strlen(type), n = 0;
-    int fd = tcp_connect(url, rcvbuf);
-    if (fd < 0)
-        return -1;
-    ready[n++] = 0x04;
-    ready[n++] = (uint8_t)(1 + 5 + 1 + 11 + 4 + tl);
-    memcpy(ready + n, "\x05READY\x0bSocket-Type\0\0\0", 21);
-    n += 21;
-    ready[n++] = (uint8_t)tl;
-    memcpy(ready + n, type, tl);
-    n += tl;
-    if (write_all(fd, g, sizeof g) != 0 || write_all(fd, ready, n) != 0 ||
-        read_all(fd, head, sizeof head) != 0 || head[0] != 0xff || head[64] != 0x04 ||
-        read_all(fd, body, head[65]) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return zmtp_raw_open(url, type, rcvbuf, 5000); /* a send blocked 5 s fails: no test hangs */
 }
 
 int rh_zmtp_raw(int fd, const void *data, size_t len)
 {
-    return write_all(fd, data, len);
+    return zmtp_raw_write(fd, data, len);
 }
 
 int rh_zmtp_frame(int fd, const void *data, size_t len, bool more)
@@ -786,7 +716,7 @@ int rh_zmtp_frame(int fd, const void *data, size_t len, bool more)
             h[1 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
         hl = 9;
     }
-    return write_all(fd, h, hl) == 0 && write_all(fd, data, len) == 0 ? 0 : -1;
+    return zmtp_raw_write(fd, h, hl) == 0 && zmtp_raw_write(fd, data, len) == 0 ? 0 : -1;
 }
 
 bool rh_zmtp_closed(int fd, int timeout_ms)

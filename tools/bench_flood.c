@@ -18,6 +18,7 @@
 #include "ledger.h"
 #include "rpc_genesis.h"
 #include "rpc_reply.h"
+#include "zmtp_raw.h"
 
 static const char usage_text[] =
     "usage: lstd-bench-flood CASE --pid PID [options]\n"
@@ -123,21 +124,6 @@ static void other_client(void *d, result *r)
 /* ---- raw ZMTP
  * ------------------------------------------------------------------------------------ */
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 typedef struct custodian {
     uint8_t sk[32], pk[32];
     ledger_tx_hasher hasher;
@@ -172,32 +158,10 @@ static int write_sub(int fd, const void *data, size_t len, custodian *c)
     return 0;
 }
 
-/* A TCP connection that has sent a ZMTP 3.0 greeting and READY as `type`, and read lstd's. */
+/* A connection that has done the ZMTP 3.0 handshake as `type` (a send blocked 0.2 s fails). */
 static int zmtp_open(const char *url, const char *type, int rcvbuf)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    char host[64];
-    unsigned port;
-    uint8_t g[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0, 'N', 'U', 'L', 'L'}, in[512];
-    uint8_t ready[64] = {0x04, (uint8_t)(22 + strlen(type)), 5, 'R', 'E', 'A', 'D', 'Y', 11};
-    if (sscanf(url, "tcp://%63[^:]:%u", host, &port) != 2 ||
-        inet_pton(AF_INET, host, &a.sin_addr) != 1)
-        return -1;
-    a.sin_port = htons((uint16_t)port);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {0, 200000}; /* 0.2 s */
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (rcvbuf > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    memcpy(ready + 9, "Socket-Type\0\0\0", 14);
-    ready[23] = (uint8_t)strlen(type);
-    memcpy(ready + 24, type, strlen(type));
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 || write_all(fd, g, sizeof g) != 0 ||
-        write_all(fd, ready, 24 + strlen(type)) != 0 || recv(fd, in, sizeof in, 0) <= 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return zmtp_raw_open(url, type, rcvbuf, 200);
 }
 
 /* ---- the cases
@@ -413,7 +377,7 @@ static void flood_slowsubs(const options *o, void *d, result *r, custodian *c)
     for (uint64_t i = 0; i < n; i++) {
         fds[i] = zmtp_open(o->events, "SUB", 4096);
         if (fds[i] >= 0)
-            write_all(fds[i], "\x00\x01\x01", 3); /* subscribe to everything */
+            zmtp_raw_write(fds[i], "\x00\x01\x01", 3); /* subscribe to everything */
     }
     usleep(200000);
     if (deposits(c, d, o->count) != 0)
