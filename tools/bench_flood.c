@@ -397,20 +397,17 @@ static void flood_slowsubs(const options *o, void *d, result *r, custodian *c)
 
 static int parse_options(options *o, int argc, char **argv)
 {
-    struct {
-        const char *name;
-        uint64_t *v;
-    } nums[] = {{"--pid", &o->pid},
-                {"--bytes", &o->bytes},
-                {"--count", &o->count},
-                {"--subs", &o->subs},
-                {"--settle-ms", &o->settle_ms}};
+    const bench_u64_flag nums[] = {{"--pid", &o->pid},
+                                   {"--bytes", &o->bytes},
+                                   {"--count", &o->count},
+                                   {"--subs", &o->subs},
+                                   {"--settle-ms", &o->settle_ms}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        size_t k = 0;
-        while (k < sizeof nums / sizeof nums[0] && strcmp(a, nums[k].name) != 0)
-            k++;
-        if (k < sizeof nums / sizeof nums[0] && bench_parse_u64(v, nums[k].v))
+        int took = bench_u64_flag_take(nums, sizeof nums / sizeof nums[0], a, v);
+        if (took < 0)
+            return 2;
+        if (took > 0)
             i++;
         else if (strcmp(a, "--endpoint") == 0 && v)
             o->endpoint = argv[++i];

@@ -612,24 +612,20 @@ static void print_human(const options *o, const summary *s, const phase *m)
 /* Returns: 0 parsed, 1 --help, 2 a usage error (message on stderr). */
 static int parse_options(options *o, int argc, char **argv)
 {
-    struct {
-        const char *name;
-        uint64_t *v;
-    } nums[] = {{"--accounts", &o->accounts},     {"--batches", &o->batches},
-                {"--batch-size", &o->batch_size}, {"--setup-batch", &o->setup_batch},
-                {"--history", &o->history},       {"--report-every", &o->report_every},
-                {"--mix-every", &o->mix_every},   {"--seed", &o->seed},
-                {"--map-mb", &o->map_mb},         {"--checkpoint-ms", &o->checkpoint_ms}};
+    const bench_u64_flag nums[] = {
+        {"--accounts", &o->accounts},     {"--batches", &o->batches},
+        {"--batch-size", &o->batch_size}, {"--setup-batch", &o->setup_batch},
+        {"--history", &o->history},       {"--report-every", &o->report_every},
+        {"--mix-every", &o->mix_every},   {"--seed", &o->seed},
+        {"--map-mb", &o->map_mb},         {"--checkpoint-ms", &o->checkpoint_ms}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        size_t k = 0;
-        while (k < sizeof nums / sizeof nums[0] && strcmp(a, nums[k].name) != 0)
-            k++;
-        if (k < sizeof nums / sizeof nums[0]) {
-            if (!bench_parse_u64(v, nums[k].v)) {
-                fprintf(stderr, "lstd-bench-ledger: %s needs a whole number\n", a);
-                return 2;
-            }
+        int took = bench_u64_flag_take(nums, sizeof nums / sizeof nums[0], a, v);
+        if (took < 0) {
+            fprintf(stderr, "lstd-bench-ledger: %s needs a whole number\n", a);
+            return 2;
+        }
+        if (took > 0) {
             i++;
         } else if (strcmp(a, "--scenario") == 0 && v) {
             for (o->scenario = 0; o->scenario < SC_COUNT; o->scenario++)

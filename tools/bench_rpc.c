@@ -743,23 +743,20 @@ static void print_human(const summary *s, const options *o)
 /* Returns: 0 parsed, 1 --help, 2 a usage error. */
 static int parse_options(options *o, int argc, char **argv)
 {
-    struct {
-        const char *name;
-        uint64_t *v;
-    } nums[] = {{"--connections", &o->connections},
-                {"--signers", &o->signers},
-                {"--count", &o->count},
-                {"--window", &o->window},
-                {"--accounts", &o->accounts},
-                {"--rate", &o->rate},
-                {"--verify-samples", &o->verify_samples},
-                {"--flood", &o->flood}};
+    const bench_u64_flag nums[] = {{"--connections", &o->connections},
+                                   {"--signers", &o->signers},
+                                   {"--count", &o->count},
+                                   {"--window", &o->window},
+                                   {"--accounts", &o->accounts},
+                                   {"--rate", &o->rate},
+                                   {"--verify-samples", &o->verify_samples},
+                                   {"--flood", &o->flood}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        size_t k = 0;
-        while (k < sizeof nums / sizeof nums[0] && strcmp(a, nums[k].name) != 0)
-            k++;
-        if (k < sizeof nums / sizeof nums[0] && bench_parse_u64(v, nums[k].v))
+        int took = bench_u64_flag_take(nums, sizeof nums / sizeof nums[0], a, v);
+        if (took < 0)
+            return 2;
+        if (took > 0)
             i++;
         else if (strcmp(a, "--endpoint") == 0 && v)
             o->endpoint = argv[++i];

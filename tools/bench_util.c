@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -62,4 +63,12 @@ bool bench_parse_u64(const char *s, uint64_t *out)
         return false;
     *out = (uint64_t)v;
     return true;
+}
+
+int bench_u64_flag_take(const bench_u64_flag *flags, size_t n, const char *arg, const char *value)
+{
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(arg, flags[k].name) == 0)
+            return bench_parse_u64(value, flags[k].v) ? 1 : -1;
+    return 0;
 }

@@ -26,4 +26,15 @@ double bench_rss_mb(void);
  *  fit a u64 (no sign, no suffix). */
 bool bench_parse_u64(const char *s, uint64_t *out);
 
+/* A numeric flag: its name ("--count") and where its value goes. */
+typedef struct bench_u64_flag {
+    const char *name;
+    uint64_t *v;
+} bench_u64_flag;
+
+/** When arg is the name of one of flags[0..n), parse value (the next argument, may be NULL)
+ *  into it with bench_parse_u64. Returns: 1 taken (the caller skips value), 0 arg is none of
+ *  them, -1 arg is one of them but value is missing or not a whole number. */
+int bench_u64_flag_take(const bench_u64_flag *flags, size_t n, const char *arg, const char *value);
+
 #endif
