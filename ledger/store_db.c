@@ -292,10 +292,10 @@ static int load_checked(store_db *db, const ledger_chain *l, ledger_chain *c, ch
     int rc = load_checkpoint(db, digest, msg, size);
     if (rc != 0)
         return rc;
-    if (genesis_bytes(&db->view, &b, &bn) == LEDGER_STORE_NOTFOUND)
+    rc = genesis_bytes(&db->view, &b, &bn);
+    if (rc == LEDGER_STORE_NOTFOUND)
         return say(msg, size, LEDGER_STORE_CORRUPT, "the checkpoint is empty (missing or lost)");
-    if (genesis_bytes(&db->view, &b, &bn) != 0 || genesis_bytes(&db->rview, &a, &an) != 0 ||
-        an != bn || memcmp(a, b, an) != 0)
+    if (rc != 0 || genesis_bytes(&db->rview, &a, &an) != 0 || an != bn || memcmp(a, b, an) != 0)
         return say(msg, size, LEDGER_STORE_CORRUPT, "the checkpoint is not of this ledger");
     if (ledger_read_chain(&db->view, c) != 0)
         return say(msg, size, LEDGER_STORE_CORRUPT, "the checkpoint holds no chain record");
