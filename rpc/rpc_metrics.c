@@ -219,6 +219,9 @@ static void render_requests(text *t, const rpc_metrics_snapshot *s)
             c->bad_signatures);
     counter(t, "lstd_duplicates_total",
             "Transactions already recorded, answered with their recorded result.", c->duplicates);
+    counter(t, "lstd_simulations_total",
+            "Simulated transactions answered (applied to the current state, then undone).",
+            c->simulations);
     counter(t, "lstd_replies_dropped_total",
             "Replies dropped: the client had gone, or let 100000 replies pile up unread.",
             c->replies_dropped);

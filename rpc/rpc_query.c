@@ -629,7 +629,7 @@ static int pack_bound_counters(msgpack_packer *pk, const rpc_counters *c)
 
 static int pack_counters(msgpack_packer *pk, const rpc_counters *c)
 {
-    return rpc_pack_key(pk, "counters") || msgpack_pack_map(pk, 19) ||
+    return rpc_pack_key(pk, "counters") || msgpack_pack_map(pk, 20) ||
            rpc_pack_u64(pk, "requests", c->requests) ||
            rpc_pack_u64(pk, "transactions", c->transactions) ||
            rpc_pack_u64(pk, "queries", c->queries) || rpc_pack_u64(pk, "batches", c->batches) ||
@@ -638,7 +638,8 @@ static int pack_counters(msgpack_packer *pk, const rpc_counters *c)
            rpc_pack_u64(pk, "busy", c->busy) || rpc_pack_u64(pk, "malformed", c->malformed) ||
            rpc_pack_u64(pk, "bad_signatures", c->bad_signatures) ||
            rpc_pack_u64(pk, "duplicates", c->duplicates) ||
-           rpc_pack_u64(pk, "replies_dropped", c->replies_dropped) || pack_bound_counters(pk, c);
+           rpc_pack_u64(pk, "replies_dropped", c->replies_dropped) ||
+           rpc_pack_u64(pk, "simulations", c->simulations) || pack_bound_counters(pk, c);
 }
 
 static int q_health(query *q)

@@ -85,8 +85,10 @@ static int pack_out(msgpack_packer *pk, unsigned kind, const ledger_result *res)
     return 0;
 }
 
-int rpc_reply_tx(msgpack_sbuffer *buf, const rpc_id *id, const ledger_tx *tx,
-                 const uint8_t hash[LEDGER_HASH_SIZE], const ledger_result *res)
+/* A transaction's reply; a simulated one adds simulated and nonce, and says recorded only for a
+ * duplicate (the one thing a simulation finds in the history). */
+static int reply_tx(msgpack_sbuffer *buf, const rpc_id *id, const ledger_tx *tx,
+                    const uint8_t hash[LEDGER_HASH_SIZE], const ledger_result *res, bool simulated)
 {
     msgpack_packer pk;
     assert(buf != NULL && tx != NULL && hash != NULL && res != NULL);
@@ -99,14 +101,30 @@ int rpc_reply_tx(msgpack_sbuffer *buf, const rpc_id *id, const ledger_tx *tx,
         return -1;
     if (!recorded)
         return 0;
-    if (rpc_pack_key(&pk, "result") || msgpack_pack_map(&pk, 8) ||
+    if (rpc_pack_key(&pk, "result") || msgpack_pack_map(&pk, simulated ? 10 : 8) ||
         rpc_pack_bin(&pk, "hash", hash, LEDGER_HASH_SIZE) ||
         rpc_pack_str(&pk, "code", ledger_err_name(res->code)) ||
-        rpc_pack_bool(&pk, "recorded", true) || rpc_pack_bool(&pk, "duplicate", res->duplicate) ||
-        rpc_pack_u64(&pk, "seq", res->seq) || rpc_pack_u64(&pk, "batch", res->batch) ||
-        rpc_pack_u64(&pk, "time", res->timestamp) || pack_out(&pk, tx->kind, res))
+        rpc_pack_bool(&pk, "recorded", !simulated || res->duplicate) ||
+        rpc_pack_bool(&pk, "duplicate", res->duplicate) || rpc_pack_u64(&pk, "seq", res->seq) ||
+        rpc_pack_u64(&pk, "batch", res->batch) || rpc_pack_u64(&pk, "time", res->timestamp) ||
+        pack_out(&pk, tx->kind, res))
+        return -1;
+    if (simulated &&
+        (rpc_pack_bool(&pk, "simulated", true) || rpc_pack_u64(&pk, "nonce", tx->nonce)))
         return -1;
     return 0;
+}
+
+int rpc_reply_tx(msgpack_sbuffer *buf, const rpc_id *id, const ledger_tx *tx,
+                 const uint8_t hash[LEDGER_HASH_SIZE], const ledger_result *res)
+{
+    return reply_tx(buf, id, tx, hash, res, false);
+}
+
+int rpc_reply_simulated(msgpack_sbuffer *buf, const rpc_id *id, const ledger_tx *tx,
+                        const uint8_t hash[LEDGER_HASH_SIZE], const ledger_result *res)
+{
+    return reply_tx(buf, id, tx, hash, res, true);
 }
 
 /* ---- records ----------------------------------------------------------------------------- */

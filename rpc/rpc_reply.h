@@ -20,7 +20,7 @@
 /* Server-wide figures the health query reports (filled by the server). */
 typedef struct rpc_counters {
     uint64_t requests, transactions, queries, batches, batch_size_max, commit_ms_total;
-    uint64_t busy, malformed, bad_signatures, duplicates, replies_dropped;
+    uint64_t busy, malformed, bad_signatures, duplicates, replies_dropped, simulations;
     uint64_t busy_unread, paused_unread, paused_share, refused, protocol_drops, slow_drops;
     uint64_t subscriptions_ignored, events_dropped;
     uint64_t queue_depth, queue_max, uptime_s;
@@ -36,6 +36,13 @@ int rpc_reply_error(msgpack_sbuffer *buf, const rpc_id *id, int code, const char
  *  Returns: 0 or -1 (out of memory). */
 int rpc_reply_tx(msgpack_sbuffer *buf, const rpc_id *id, const ledger_tx *tx,
                  const uint8_t hash[LEDGER_HASH_SIZE], const ledger_result *res);
+
+/** Encode the reply to a simulated transaction (PROTOCOL.md, "Simulation"): as rpc_reply_tx
+ *  for the result the transaction would have now, with simulated: true, the nonce it was
+ *  simulated with, and recorded: false unless it is a duplicate of a recorded one.
+ *  Returns: 0 or -1 (out of memory). */
+int rpc_reply_simulated(msgpack_sbuffer *buf, const rpc_id *id, const ledger_tx *tx,
+                        const uint8_t hash[LEDGER_HASH_SIZE], const ledger_result *res);
 
 /** Pack one history record as the PROTOCOL.md record map.
  *  Returns: 0, or nonzero when out of memory. */

@@ -27,11 +27,12 @@
  * bounds the object count). */
 
 /* How a field's value must look on the wire. */
-enum field_type { FT_BIN32 = 1, FT_BIN64, FT_UINT, FT_LEDGER_ID };
+enum field_type { FT_BIN32 = 1, FT_BIN64, FT_UINT, FT_LEDGER_ID, FT_BOOL };
 
 enum field_flag {
     FF_REQUIRED = 1, /* MISSING_FIELD when absent */
-    FF_ONE_OF = 2    /* exactly one field of the operation's FF_ONE_OF group must be given */
+    FF_ONE_OF = 2,   /* exactly one field of the operation's FF_ONE_OF group must be given */
+    FF_UNSIGNED = 4  /* with FF_REQUIRED: may be absent when the request simulates */
 };
 
 /* Where a field's value goes in rpc_request. */
@@ -40,6 +41,7 @@ enum field_dest {
     D_NONCE,
     D_SIG,
     D_LEDGER,
+    D_SIMULATE,
     D_KEY,
     D_NUMBER,
     D_SHARES, /* number, with quote_shares set */
@@ -108,9 +110,10 @@ static const query_spec queries[] = {
 /* Every transaction carries these before the kind's own fields (PROTOCOL.md, "Transactions"). */
 static const field_spec tx_envelope[] = {
     BIN32("signer", D_SIGNER),
-    UINT("nonce", D_NONCE),
-    {"sig", FT_BIN64, FF_REQUIRED, D_SIG, 0, 0, 0},
+    {"nonce", FT_UINT, FF_REQUIRED | FF_UNSIGNED, D_NONCE, 0, 0, UINT64_MAX},
+    {"sig", FT_BIN64, FF_REQUIRED | FF_UNSIGNED, D_SIG, 0, 0, 0},
     {"ledger", FT_LEDGER_ID, 0, D_LEDGER, 0, 0, 0},
+    {"simulate", FT_BOOL, 0, D_SIMULATE, 0, 0, 0},
 };
 
 #define TX_ENVELOPE_COUNT (sizeof tx_envelope / sizeof tx_envelope[0])
@@ -354,6 +357,10 @@ static int check_type(const field_spec *f, const msgpack_object *v, errbuf *e)
         if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
             return LEDGER_OK;
         return fail(e, LEDGER_WRONG_TYPE, "field \"%s\" must be uint, got %s", f->name, got);
+    case FT_BOOL:
+        if (v->type == MSGPACK_OBJECT_BOOLEAN)
+            return LEDGER_OK;
+        return fail(e, LEDGER_WRONG_TYPE, "field \"%s\" must be bool, got %s", f->name, got);
     default: /* FT_LEDGER_ID: as ledger ids are made (ledger_genesis_apply) */
         ok = v->type == MSGPACK_OBJECT_STR && v->via.str.size >= 1 &&
              v->via.str.size <= LEDGER_ID_MAX;
@@ -371,7 +378,8 @@ static int check_type(const field_spec *f, const msgpack_object *v, errbuf *e)
 static void store(rpc_request *out, const field_spec *f, const msgpack_object *v)
 {
     uint64_t u = v != NULL && f->type == FT_UINT ? v->via.u64 : f->def;
-    const char *bytes = v != NULL && f->type != FT_UINT ? v->via.bin.ptr : NULL;
+    const char *bytes =
+        v != NULL && f->type != FT_UINT && f->type != FT_BOOL ? v->via.bin.ptr : NULL;
     if (v == NULL && (f->type != FT_UINT || (f->flags & (FF_REQUIRED | FF_ONE_OF))))
         return;
     switch (f->dest) {
@@ -380,9 +388,14 @@ static void store(rpc_request *out, const field_spec *f, const msgpack_object *v
         break;
     case D_NONCE:
         out->tx.nonce = u;
+        out->has_nonce = true;
         break;
     case D_SIG:
         memcpy(out->sig, bytes, LEDGER_SIG_SIZE);
+        out->has_sig = true;
+        break;
+    case D_SIMULATE:
+        out->simulate = v->via.boolean;
         break;
     case D_LEDGER:
         out->has_ledger = true;
@@ -433,7 +446,8 @@ static void one_of_names(char out[96], const field_spec *f, size_t n)
 static int decode_fields(rpc_request *out, const msgpack_object_map *m, const char *op,
                          const field_spec *f, size_t n, errbuf *e)
 {
-    const msgpack_object *vals[FIELDS_MAX] = {0};
+    const msgpack_object *vals[FIELDS_MAX] = {0}, *sim = map_get(m, "simulate");
+    bool unsigned_ok = sim != NULL && sim->type == MSGPACK_OBJECT_BOOLEAN && sim->via.boolean;
     unsigned group = 0, given = 0;
     char name[40], names[96];
     for (uint32_t i = 0; i < m->size; i++) {
@@ -451,7 +465,8 @@ static int decode_fields(rpc_request *out, const msgpack_object_map *m, const ch
         vals[j] = &m->ptr[i].val;
     }
     for (size_t j = 0; j < n; j++) {
-        if ((f[j].flags & FF_REQUIRED) && vals[j] == NULL)
+        if ((f[j].flags & FF_REQUIRED) && vals[j] == NULL &&
+            !(unsigned_ok && (f[j].flags & FF_UNSIGNED)))
             return fail(e, LEDGER_MISSING_FIELD, "field \"%s\" is required for op \"%s\"",
                         f[j].name, op);
         group += (f[j].flags & FF_ONE_OF) != 0;

@@ -57,6 +57,9 @@ typedef struct rpc_request {
     uint8_t sig[LEDGER_SIG_SIZE];
     bool has_ledger;
     char ledger[LEDGER_ID_MAX + 1];
+    bool simulate;  /* "simulate": true: answered as if applied now, nothing recorded */
+    bool has_sig;   /* a simulation may leave sig out (then no signature is checked) */
+    bool has_nonce; /* a simulation may leave nonce out (then the signer's next one) */
     /* query parameters (which are set depends on the query; see PROTOCOL.md) */
     uint8_t key[LEDGER_KEY_SIZE]; /* account / hash */
     uint64_t number;              /* operator_id / lien_id / request_id / amount / shares */

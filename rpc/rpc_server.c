@@ -42,7 +42,7 @@ typedef struct slot_state {
 
 typedef struct counters {
     _Atomic uint64_t requests, transactions, queries, batches, batch_size_max, commit_ms_total;
-    _Atomic uint64_t busy, malformed, bad_signatures, duplicates, replies_dropped;
+    _Atomic uint64_t busy, malformed, bad_signatures, duplicates, replies_dropped, simulations;
     _Atomic uint64_t busy_unread, paused_unread, paused_share, slow_drops;
     _Atomic uint64_t connections, refused, protocol_drops; /* the receiver's rpc_net figures */
 } counters;
@@ -385,6 +385,8 @@ static void verify(rpc_server *s, rpc_item *it)
         it->error = LEDGER_LEDGER_MISMATCH;
         return;
     }
+    if (it->req.simulate && !it->req.has_sig)
+        return; /* nothing to check: the sequencer hashes it once its nonce is known */
     if (ledger_tx_hash_with(it->hash, &s->hasher, &it->req.tx) != LEDGER_OK ||
         !crypto_verify(it->req.sig, it->hash, it->req.tx.signer))
         it->error = LEDGER_BAD_SIGNATURE;
@@ -437,6 +439,7 @@ typedef struct batch_job {
     size_t nev, ev_cap;
     tx_note *notes; /* reports and admin kinds (every kind at debug) */
     size_t nnotes, notes_cap;
+    bool simulate; /* one simulated transaction: applied, answered, then undone */
 } batch_job;
 
 static void job_free(batch_job *j)
@@ -483,6 +486,7 @@ static void counters_snapshot(rpc_server *s, rpc_counters *out)
     out->malformed = c->malformed;
     out->bad_signatures = c->bad_signatures;
     out->duplicates = c->duplicates;
+    out->simulations = c->simulations;
     out->replies_dropped = c->replies_dropped;
     counters_bounds(s, out);
 }
@@ -494,6 +498,10 @@ static void counters_snapshot(rpc_server *s, rpc_counters *out)
 static int encode_item(rpc_server *s, rpc_item *it, const ledger_result *res, ledger_store *view,
                        uint64_t now, msgpack_sbuffer *buf)
 {
+    if (it->req.is_tx && it->req.simulate) {
+        s->c.simulations++;
+        return rpc_reply_simulated(buf, &it->req.id, &it->req.tx, it->hash, res);
+    }
     if (it->req.is_tx) {
         s->c.transactions++;
         s->c.duplicates += res->duplicate;
@@ -717,6 +725,31 @@ static int apply_keep(rpc_server *s, batch_job *j, const ledger_batch *b, ledger
     return LEDGER_OK;
 }
 
+#define APPLY_SIMULATED (-1) /* a simulation's fn result: the store undoes every write */
+
+/* Apply one simulated transaction on top of the current state and encode its reply; the store
+ * then undoes it all (the result is the fn's APPLY_SIMULATED). An unsigned one takes the
+ * signer's next nonce when it names none and is hashed here, once that nonce is known. */
+static int simulate_fn(batch_job *j, ledger_store *view)
+{
+    rpc_server *s = j->s;
+    rpc_item *it = j->items[0];
+    ledger_batch b;
+    ledger_account a;
+    int rc = ledger_batch_begin(&b, view, j->now);
+    if (rc == LEDGER_OK && !it->req.has_nonce &&
+        (rc = ledger_read_account(view, it->req.tx.signer, &a)) == LEDGER_OK)
+        it->req.tx.nonce = a.nonce < UINT64_MAX ? a.nonce + 1 : a.nonce;
+    if (rc == LEDGER_OK && !it->req.has_sig)
+        rc = ledger_tx_hash_with(it->hash, &b.hasher, &it->req.tx);
+    if (rc == LEDGER_OK)
+        rc = ledger_apply(&b, &it->req.tx, it->hash, it->req.sig, &s->results[0]);
+    item_enc e = {s, it, &s->results[0], view, j->now};
+    if (rc == LEDGER_OK && job_reply(j, &j->msgs[0], enc_item, &e) != 0)
+        rc = LEDGER_NO_MEMORY;
+    return rc == LEDGER_OK ? APPLY_SIMULATED : rc;
+}
+
 /* Apply the group as one batch and encode its replies and events (the store's batch fn). */
 static int apply_fn(void *ctx, ledger_store *view)
 {
@@ -724,6 +757,8 @@ static int apply_fn(void *ctx, ledger_store *view)
     rpc_server *s = j->s;
     ledger_batch b;
     bool any_tx = false, ops = false;
+    if (j->simulate)
+        return j->msgs[0].final ? APPLY_SIMULATED : simulate_fn(j, view);
     for (uint64_t i = 0; i < j->n; i++)
         any_tx = any_tx || (j->items[i]->req.is_tx && j->items[i]->error == 0);
     int rc = any_tx ? ledger_batch_begin(&b, view, j->now) : LEDGER_OK;
@@ -854,6 +889,8 @@ static void job_done(void *ctx, int rc)
     batch_job *j = ctx;
     rpc_server *s = j->s;
     uint64_t took_us = now_us() - j->now_us;
+    if (j->simulate && rc == APPLY_SIMULATED)
+        rc = 0; /* undone as it should be: its reply is what it would have done */
     if (rc == 0 && j->seq_end > j->seq_begin)
         count_batch(s, j, took_us);
     if (rc != 0)
@@ -879,7 +916,7 @@ static void job_done(void *ctx, int rc)
 
 /* One group: apply it as one batch on the store, which answers it through job_done once the
  * batch is durable; the next group is applied meanwhile. */
-static void process(rpc_server *s, rpc_item **items, uint64_t n)
+static void process(rpc_server *s, rpc_item **items, uint64_t n, bool simulate)
 {
     batch_job *j = calloc(1, sizeof *j);
     out_msg *msgs = j != NULL ? calloc(n, sizeof *msgs) : NULL;
@@ -893,7 +930,12 @@ static void process(rpc_server *s, rpc_item **items, uint64_t n)
         atomic_fetch_add(&s->mc.batches_failed, 1);
         return;
     }
-    *j = (batch_job){.s = s, .items = items, .n = n, .now = (uint64_t)time(NULL), .msgs = msgs};
+    *j = (batch_job){.s = s,
+                     .items = items,
+                     .n = n,
+                     .now = (uint64_t)time(NULL),
+                     .msgs = msgs,
+                     .simulate = simulate};
     j->now_us = now_us();
     msgpack_sbuffer_init(&j->replies);
     msgpack_sbuffer_init(&j->events);
@@ -910,6 +952,23 @@ static void process(rpc_server *s, rpc_item **items, uint64_t n)
     }
     atomic_fetch_add(&s->replies_made, n);
     store_db_submit(s->store, apply_fn, j, job_done, j); /* job_done runs whatever it returns */
+}
+
+/* A group in order: each simulation on its own (it sees the state the requests before it left
+ * and leaves nothing behind), the runs between them as batches. */
+static void process_group(rpc_server *s, rpc_item **items, uint64_t n)
+{
+    uint64_t from = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!items[i]->req.is_tx || !items[i]->req.simulate)
+            continue;
+        if (i > from)
+            process(s, items + from, i - from, false);
+        process(s, items + i, 1, true);
+        from = i + 1;
+    }
+    if (n > from)
+        process(s, items + from, n - from, false);
 }
 
 /* The size limit of the next group: batch_max as last set, with the scratch arrays grown to
@@ -938,7 +997,7 @@ static void *seq_main(void *arg)
     while (rpc_sched_wait_batch(s->sched)) { /* until quit and nothing left */
         uint64_t max = group_max(s);         /* batch-max as set now; may move s->batch */
         size_t n = rpc_sched_take_batch(s->sched, s->batch, max);
-        process(s, s->batch, n);
+        process_group(s, s->batch, n);
         rpc_sched_release(s->sched, s->batch, n);
     }
     return NULL;

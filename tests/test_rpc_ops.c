@@ -1383,7 +1383,7 @@ static void check_health(void)
     const msgpack_object *c = RH_MAP(p, "counters");
     CHECK_KEYS(c, "requests", "transactions", "queries", "batches", "batch_size_max",
                "commit_ms_total", "busy", "malformed", "bad_signatures", "duplicates",
-               "replies_dropped", "busy_unread", "paused_unread", "paused_share", "refused",
+               "replies_dropped", "simulations", "busy_unread", "paused_unread", "paused_share", "refused",
                "protocol_drops", "slow_drops", "subscriptions_ignored", "events_dropped");
     uint64_t ids = rh_next_id() - 1; /* requests with an id so far, and one without */
     CHECK(RH_U64(c, "requests") >= ids && RH_U64(c, "requests") <= ids + 1);
