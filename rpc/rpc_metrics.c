@@ -223,7 +223,8 @@ static void render_requests(text *t, const rpc_metrics_snapshot *s)
             "Simulated transactions answered (applied to the current state, then undone).",
             c->simulations);
     counter(t, "lstd_replies_dropped_total",
-            "Replies dropped: the client had gone, or let 100000 replies pile up unread.",
+            "Replies not written whole to their connection: it had closed, or closed with them "
+            "queued.",
             c->replies_dropped);
     counter(t, "lstd_batches_failed_total",
             "Batches that could not be committed (each request answered INTERNAL).",

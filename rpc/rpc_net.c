@@ -25,7 +25,10 @@ typedef struct conn {
     rpc_zmtp_in in;
     uint8_t *out; /* queued output: [out_off, out_len) */
     size_t out_off, out_len, out_cap;
-    uint8_t *left; /* input read but not parsed yet: [left_off, left_len) */
+    uint64_t queued_total, written_total; /* output bytes queued and written, ever */
+    uint64_t *ends;                       /* queued_total at the end of each unwritten message */
+    size_t ends_head, ends_len, ends_cap; /* ends[ends_head, ends_len) */
+    uint8_t *left;                        /* input read but not parsed yet: [left_off, left_len) */
     size_t left_off, left_len;
     bool dirty;   /* in the dirty list (output queued) */
     unsigned pos; /* its place in open[] */
@@ -45,6 +48,8 @@ struct rpc_net {
     unsigned *open; /* the slots in use, live of them, in no order */
     unsigned live;
     uint64_t drops[RPC_NET_DROPS];
+    uint64_t
+        lost; /* messages queued by rpc_net_send, not written whole when their connection closed */
     uint8_t rbuf[RPC_NET_READ_MAX];
 };
 
@@ -205,10 +210,15 @@ static void conn_release(rpc_net *n, unsigned slot)
     c->fd = -1;
     c->gen++;
     rpc_zmtp_in_free(&c->in);
+    n->lost += c->ends_len - c->ends_head;
     free(c->out);
     free(c->left);
+    free(c->ends);
     c->out = c->left = NULL;
+    c->ends = NULL;
     c->out_off = c->out_len = c->out_cap = c->left_off = c->left_len = 0;
+    c->ends_head = c->ends_len = c->ends_cap = 0;
+    c->queued_total = c->written_total = 0;
     for (unsigned i = 0; c->dirty && i < n->ndirty; i++)
         if (n->dirty[i] == slot) {
             n->dirty[i] = n->dirty[--n->ndirty];
@@ -268,6 +278,7 @@ static int queue_raw(rpc_net *n, unsigned slot, const void *data, size_t len)
         return -1;
     memcpy(c->out + c->out_len, data, len);
     c->out_len += len;
+    c->queued_total += len;
     mark_dirty(n, slot);
     return 0;
 }
@@ -431,7 +442,12 @@ static bool write_conn(rpc_net *n, unsigned slot)
             return false;
         }
         c->out_off += (size_t)w;
+        c->written_total += (uint64_t)w;
     }
+    while (c->ends_head < c->ends_len && c->ends[c->ends_head] <= c->written_total)
+        c->ends_head++;
+    if (c->ends_head == c->ends_len)
+        c->ends_head = c->ends_len = 0;
     if (c->out_off == c->out_len) {
         c->out_off = c->out_len = 0;
         if (c->out_cap > OUT_KEEP) {
@@ -461,6 +477,25 @@ void rpc_net_flush(rpc_net *n)
     }
 }
 
+/* Room for one more message end. Returns: 0 or -1 (no memory). */
+static int ends_reserve(conn *c)
+{
+    if (c->ends_head > 0 && c->ends_len == c->ends_cap) { /* compact first */
+        memmove(c->ends, c->ends + c->ends_head, (c->ends_len - c->ends_head) * sizeof *c->ends);
+        c->ends_len -= c->ends_head;
+        c->ends_head = 0;
+    }
+    if (c->ends_len < c->ends_cap)
+        return 0;
+    size_t cap = c->ends_cap ? 2 * c->ends_cap : 64;
+    uint64_t *grown = realloc(c->ends, cap * sizeof *grown);
+    if (grown == NULL)
+        return -1;
+    c->ends = grown;
+    c->ends_cap = cap;
+    return 0;
+}
+
 int rpc_net_send(rpc_net *n, unsigned slot, const rpc_net_part *parts, size_t count)
 {
     if (slot >= n->cfg.conn_max || n->conns[slot].fd < 0)
@@ -470,14 +505,17 @@ int rpc_net_send(rpc_net *n, unsigned slot, const rpc_net_part *parts, size_t co
     for (size_t i = 0; i < count; i++)
         total += RPC_ZMTP_HEADER_MAX + parts[i].len;
     if (c->out_len - c->out_off + total > n->cfg.out_max ||
-        out_reserve(c, total, n->cfg.out_max) != 0)
+        out_reserve(c, total, n->cfg.out_max) != 0 || ends_reserve(c) != 0)
         return -1;
+    size_t from = c->out_len;
     for (size_t i = 0; i < count; i++) {
         c->out_len += rpc_zmtp_header(c->out + c->out_len, parts[i].len, i + 1 < count, false);
         if (parts[i].len > 0)
             memcpy(c->out + c->out_len, parts[i].data, parts[i].len);
         c->out_len += parts[i].len;
     }
+    c->queued_total += c->out_len - from;
+    c->ends[c->ends_len++] = c->queued_total;
     mark_dirty(n, slot);
     tell_queued(n, slot);
     return 0;
@@ -585,6 +623,7 @@ void rpc_net_drop(rpc_net *n, unsigned slot)
 void rpc_net_stats_get(const rpc_net *n, rpc_net_stats *out)
 {
     out->connections = n->live;
+    out->messages_lost = n->lost;
     memcpy(out->drops, n->drops, sizeof out->drops);
 }
 

@@ -60,6 +60,8 @@ enum rpc_net_drop {
 typedef struct rpc_net_stats {
     uint64_t connections;          /* open now */
     uint64_t drops[RPC_NET_DROPS]; /* since bind */
+    uint64_t messages_lost;        /* since bind: sent messages not written whole before their
+                                      connection closed (the peer cannot have read them) */
 } rpc_net_stats;
 
 /** Listen on endpoint "tcp://HOST:PORT" (HOST: an IPv4 address, [an IPv6 address], a host

@@ -45,6 +45,7 @@ typedef struct counters {
     _Atomic uint64_t busy, malformed, bad_signatures, duplicates, replies_dropped, simulations;
     _Atomic uint64_t busy_unread, paused_unread, paused_share, slow_drops;
     _Atomic uint64_t connections, refused, protocol_drops; /* the receiver's rpc_net figures */
+    _Atomic uint64_t replies_unwritten; /* rpc_net: queued replies lost with their connection */
 } counters;
 
 /* What the metrics endpoint adds to the health counters. Each has one writer, named, which
@@ -345,6 +346,7 @@ static void net_stats(rpc_server *s)
     s->c.connections = st.connections;
     s->c.refused = st.drops[RPC_NET_REFUSED];
     s->c.protocol_drops = st.drops[RPC_NET_PROTOCOL];
+    s->c.replies_unwritten = st.messages_lost;
 }
 
 /* One turn of the receiver: wait for replies or sockets, forward, read, write. */
@@ -487,7 +489,7 @@ static void counters_snapshot(rpc_server *s, rpc_counters *out)
     out->bad_signatures = c->bad_signatures;
     out->duplicates = c->duplicates;
     out->simulations = c->simulations;
-    out->replies_dropped = c->replies_dropped;
+    out->replies_dropped = c->replies_dropped + c->replies_unwritten;
     counters_bounds(s, out);
 }
 

@@ -486,6 +486,66 @@ static void test_fairness(void)
     rh_free(&s);
 }
 
+/* ---- replies lost with their connection -------------------------------------------------------
+ * A client pipelines 100,000 identical queries, reads nothing and closes. replies_dropped grows
+ * by exactly the replies lstd still held for it: those not written whole to its socket (what
+ * the operating system's buffers took is TCP's to deliver or lose, out of lstd's sight). */
+static void test_replies_dropped(void)
+{
+    enum { N = 100000 }; /* 17 MB of replies: more than the sockets' buffers hold */
+    const char *args[] = {"--conn-reply-bytes", "67108864", NULL};
+    rh_server *s = rh_start(args);
+    if (s == NULL) {
+        test_failures++;
+        return;
+    }
+    void *dl = rh_dealer(s);
+    rh_key k;
+    rh_keygen(&k);
+    rh_field f = RH_BIN("account", k.pk, 32);
+    msgpack_sbuffer b;
+    msgpack_sbuffer_init(&b);
+    rh_pack_map(&b, 7, "account", &f, 1);
+    CHECK(rh_call(dl, &b, 7, &rp) == 0); /* one reply's size: every one is the same bytes */
+    uint64_t framed = rp.size + 2;       /* a short ZMTP frame: flags, size, body */
+    CHECK(rp.size < 256);
+    uint64_t queries0 = counter(dl, "queries"), dropped0 = counter(dl, "replies_dropped");
+    int fd = rh_zmtp_open(s->requests, "DEALER", 4096);
+    CHECK(fd >= 0);
+    for (int i = 0; fd >= 0 && i < N; i++)
+        CHECK(rh_zmtp_frame(fd, b.data, b.size, false) == 0);
+    msgpack_sbuffer_destroy(&b);
+    /* every query answered, and what lstd holds for the client no longer shrinks */
+    uint64_t held = 0, last = UINT64_MAX, deadline = rh_now_ms() + 20000;
+    int same = 0;
+    while (same < 5 && rh_now_ms() < deadline) {
+        const msgpack_object *c, *h = health(dl, &c);
+        held = RH_U64(h, "reply_bytes");
+        bool all = RH_U64(c, "queries") >= queries0 + N + 1; /* + this health query */
+        same = all && held == last ? same + 1 : 0;
+        last = held;
+        rh_sleep_ms(50);
+    }
+    CHECK(same == 5);
+    uint64_t want = (held + framed - 1) / framed; /* the first may be partly written */
+    if (fd >= 0)
+        close(fd);
+    deadline = rh_now_ms() + 10000;
+    uint64_t dropped = dropped0;
+    while ((dropped = counter(dl, "replies_dropped")) == dropped0 && want > 0 &&
+           rh_now_ms() < deadline)
+        rh_sleep_ms(20);
+    printf("replies dropped: %llu bytes held for the client (%llu replies of %llu bytes), "
+           "replies_dropped +%llu\n",
+           (unsigned long long)held, (unsigned long long)want, (unsigned long long)framed,
+           (unsigned long long)(dropped - dropped0));
+    CHECK(want > 0);
+    CHECK_U64(dropped - dropped0, want);
+    rh_close(dl);
+    CHECK_U64(rh_stop(s, SIGTERM, 20000), 0);
+    rh_free(&s);
+}
+
 int main(void)
 {
     rh_init("test_rpc_bounds", 240);
@@ -503,6 +563,7 @@ int main(void)
     rh_close(dl);
     CHECK_U64(rh_stop(s, SIGTERM, 20000), 0);
     rh_free(&s);
+    test_replies_dropped();
     test_slow_subscribers();
     test_conn_max();
     test_fairness();

@@ -515,6 +515,49 @@ static void test_kill_after_append(void)
     rh_free(&srv);
 }
 
+/* SIGTERM right after a client pipelined a burst (the integrators' 2,000 deposits, here
+ * transfers): every request gets exactly one reply, acknowledged or SHUTTING_DOWN, and what
+ * was acknowledged is a prefix of the stream. */
+static void test_sigterm_burst(void)
+{
+    enum { N = 2000 };
+    stream st;
+    srv = rh_start(NULL);
+    if (srv == NULL) {
+        test_failures++;
+        return;
+    }
+    void *dl = rh_dealer(srv);
+    rh_keygen(&st.key);
+    fund(dl, &st.key, 0x40);
+    rh_close(dl);
+    st.sock = rh_dealer(srv);
+    stream_init(&st, 5, 1, N);
+    for (size_t i = 0; i < N; i++)
+        CHECK(rh_send(st.sock, st.items[i].buf.data, st.items[i].buf.size) == 0);
+    st.sent = N;
+    rh_signal(srv, SIGTERM);
+    pump(&st, 1, NULL, 2000); /* read until nothing arrives for 2 s */
+    CHECK_U64(rh_wait(srv, 20000), 0);
+    size_t answered = 0, acks = 0, refused = 0;
+    bool refused_seen = false, prefix = true;
+    for (size_t i = 0; i < N; i++) {
+        const item *it = &st.items[i];
+        answered += it->replies == 1;
+        acks += it->state == ACKED;
+        refused += it->state == SHUTTING_DOWN;
+        prefix = prefix && !(it->state == ACKED && refused_seen);
+        refused_seen = refused_seen || it->state == SHUTTING_DOWN;
+    }
+    printf("SIGTERM after a burst of %d: %zu acknowledged, %zu SHUTTING_DOWN, %zu unanswered\n", N,
+           acks, refused, N - answered);
+    CHECK_U64(answered, N);
+    CHECK_U64(acks + refused, N);
+    CHECK(prefix);
+    stream_free(&st);
+    rh_free(&srv);
+}
+
 int main(void)
 {
     rh_init("test_rpc_restart", 150);
@@ -523,5 +566,6 @@ int main(void)
     test_sigterm();
     test_sigkill();
     test_sigterm_unread();
+    test_sigterm_burst();
     return test_finish("test_rpc_restart");
 }
