@@ -24,6 +24,7 @@
 #define REPLY_ENDPOINT "inproc://lstd-replies"
 #define POLL_MS 100
 #define LINGER_MS 2000
+#define QUIET_MS 100     /* stopping: no request for this long, and the replies written: done */
 #define ENVELOPE_BYTES 9 /* a reply's connection handle (8 bytes, little end) and delimiter */
 #define REPLY_HEAD_BYTES (ENVELOPE_BYTES + 4) /* and its length, on the reply pipe */
 #define NO_CONN UINT64_MAX
@@ -370,10 +371,17 @@ static void *io_main(void *arg)
     rpc_server *s = arg;
     while (io_turn(s, POLL_MS) == 0 && !(atomic_load(&s->stopping) && drained(s)))
         ;
-    /* every accepted request is answered: give the replies up to LINGER_MS to be written */
-    uint64_t deadline = now_ms() + LINGER_MS;
-    while (rpc_net_pending(s->net) && now_ms() < deadline && io_turn(s, 10) == 0)
-        ;
+    /* every accepted request is answered; go on answering what still arrives (SHUTTING_DOWN)
+     * until QUIET_MS pass without a request and the replies are written, for LINGER_MS at most */
+    uint64_t deadline = now_ms() + LINGER_MS, quiet_from = now_ms(), seen = s->c.requests;
+    while (now_ms() < deadline && io_turn(s, 10) == 0) {
+        if (s->c.requests != seen) {
+            seen = s->c.requests;
+            quiet_from = now_ms();
+        }
+        if (!rpc_net_pending(s->net) && drained(s) && now_ms() - quiet_from >= QUIET_MS)
+            break;
+    }
     return NULL;
 }
 
