@@ -25,6 +25,9 @@
 #define LEDGER_REPORTS_KEPT 8 /* report history kept per operator */
 #define LEDGER_OPERATORS_MAX 1024
 #define LEDGER_FINALIZE_MAX 1024 /* requests one finalize transaction may touch */
+#define LEDGER_RECORD_ACCOUNTS_MAX                                                                 \
+    LEDGER_FINALIZE_MAX /* accounts a record lists as changed without naming them */
+#define LEDGER_TOUCHED_MAX (LEDGER_RECORD_ACCOUNTS_MAX + 8) /* and the named ones */
 #define LEDGER_TX_BYTES_MAX 256
 #define LEDGER_GENESIS_OPERATORS_MAX 16
 #define LEDGER_DEAD_SHARES_MIN                                                                     \
@@ -342,6 +345,8 @@ typedef struct ledger_batch {
     ledger_chain chain;
     uint64_t now;     /* effective batch time */
     uint64_t applied; /* transactions recorded in this batch */
+    size_t touched;   /* accounts the transaction being applied wrote, so far */
+    uint8_t touched_keys[LEDGER_TOUCHED_MAX][LEDGER_KEY_SIZE];
 } ledger_batch;
 
 /** Start a batch on a write view. `now` is the caller's clock in seconds; the effective
@@ -396,6 +401,13 @@ typedef struct ledger_record {
     ledger_result result;
     uint8_t sig[LEDGER_SIG_SIZE];
     ledger_tx tx;
+    /* The accounts the transaction changed without naming them (ascending; none on a
+     * rejection): a lien's owner (release, seize), the owners of the requests a finalize paid
+     * or returned, a settled request's owner, the fee account and the treasury when a report
+     * minted them fee shares. account_count keys of 32 bytes; read from a store, they point
+     * into the stored value and are valid as long as it is (the view's lifetime). */
+    const uint8_t *accounts;
+    size_t account_count;
     uint8_t hash[LEDGER_HASH_SIZE]; /* this record's hash (computed, not stored) */
 } ledger_record;
 

@@ -1,4 +1,6 @@
 /* ledger_apply.c - batches: nonce rule, dispatch by kind, history chain and state digest */
+#include <stdlib.h>
+
 #include "ledger_internal.h"
 
 enum signer_role { ROLE_ANY, ROLE_ADMIN, ROLE_CUSTODIAN };
@@ -70,28 +72,63 @@ static int run_handler(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     return handlers[tx->kind].fn(b, tx, out);
 }
 
-/* Index a record: its tx hash, and under every account it names, once each. */
-static int index_record(ledger_store *st, const ledger_tx *tx, const uint8_t hash[LEDGER_HASH_SIZE],
-                        uint64_t seq)
+static int account_tx_put(ledger_store *st, const uint8_t account[LEDGER_KEY_SIZE],
+                          const uint8_t be_seq[8])
 {
+    uint8_t key[40];
+    memcpy(key, account, 32);
+    memcpy(key + 32, be_seq, 8);
+    return st->put(st->self, LEDGER_T_ACCOUNT_TX, key, 40, NULL, 0);
+}
+
+/* Index a record: its tx hash, and under every account it names or lists, once each (the
+ * listed ones are never named ones: record_accounts leaves those out). */
+int ledger_index_record(ledger_store *st, const ledger_record *r)
+{
+    const ledger_tx *tx = &r->tx;
     const uint8_t *keys[3] = {tx->signer, tx->account, tx->account2};
-    uint8_t be_seq[8], key[40];
-    be64_put(be_seq, seq);
-    int rc = st->put(st->self, LEDGER_T_TX, hash, LEDGER_HASH_SIZE, be_seq, 8);
+    uint8_t be_seq[8];
+    be64_put(be_seq, r->seq);
+    int rc = st->put(st->self, LEDGER_T_TX, r->tx_hash, LEDGER_HASH_SIZE, be_seq, 8);
     for (int i = 0; rc == LEDGER_OK && i < 3; i++) {
         if (key_is_zero(keys[i]) || (i > 0 && key_eq(keys[i], keys[0])) ||
             (i == 2 && key_eq(keys[2], keys[1])))
             continue;
-        memcpy(key, keys[i], 32);
-        memcpy(key + 32, be_seq, 8);
-        rc = st->put(st->self, LEDGER_T_ACCOUNT_TX, key, 40, NULL, 0);
+        rc = account_tx_put(st, keys[i], be_seq);
     }
+    for (size_t i = 0; rc == LEDGER_OK && i < r->account_count; i++)
+        rc = account_tx_put(st, r->accounts + i * LEDGER_KEY_SIZE, be_seq);
     return rc;
 }
 
-int ledger_index_record(ledger_store *st, const ledger_record *r)
+void batch_touch(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE])
 {
-    return index_record(st, &r->tx, r->tx_hash, r->seq);
+    if (b->touched > 0 && key_eq(b->touched_keys[b->touched - 1], key))
+        return; /* a finalize saves each owner's account, then its request */
+    if (b->touched < LEDGER_TOUCHED_MAX)
+        memcpy(b->touched_keys[b->touched], key, LEDGER_KEY_SIZE);
+    b->touched++; /* beyond the room: ledger_apply aborts the batch (a bug, never seen) */
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, LEDGER_KEY_SIZE);
+}
+
+/* The record's unnamed accounts: the touched ones, ascending, each once, without the signer,
+ * the kind's named keys and the dead account. Returns: how many (in b->touched_keys). */
+static size_t record_accounts(ledger_batch *b, const ledger_tx *tx)
+{
+    size_t n = 0;
+    qsort(b->touched_keys, b->touched, LEDGER_KEY_SIZE, key_cmp);
+    for (size_t i = 0; i < b->touched; i++) {
+        const uint8_t *k = b->touched_keys[i];
+        if ((n > 0 && key_eq(k, b->touched_keys[n - 1])) || key_eq(k, tx->signer) ||
+            key_eq(k, tx->account) || key_eq(k, tx->account2) || key_is_zero(k))
+            continue;
+        memmove(b->touched_keys[n++], k, LEDGER_KEY_SIZE);
+    }
+    return n;
 }
 
 /* Append the history record, the tx-hash index and the account indexes; advance the chain. */
@@ -99,7 +136,8 @@ static int record(ledger_batch *b, const ledger_tx *tx, const uint8_t hash[LEDGE
                   const uint8_t sig[LEDGER_SIG_SIZE], ledger_result *res)
 {
     ledger_record r;
-    uint8_t key[8], val[LEDGER_VALUE_MAX];
+    static _Thread_local uint8_t val[HISTORY_VALUE_MAX];
+    uint8_t key[8];
     memset(&r, 0, sizeof r);
     res->seq = b->chain.next_seq;
     res->batch = b->chain.next_batch;
@@ -109,11 +147,14 @@ static int record(ledger_batch *b, const ledger_tx *tx, const uint8_t hash[LEDGE
     memcpy(r.sig, sig, LEDGER_SIG_SIZE);
     r.tx = *tx;
     r.result = *res;
+    r.seq = res->seq;
+    r.account_count = res->code == LEDGER_OK ? record_accounts(b, tx) : 0;
+    r.accounts = b->touched_keys[0];
     size_t n = record_history_encode(val, sizeof val, &r);
     be64_put(key, res->seq);
     int rc = n == 0 ? LEDGER_KIND_UNKNOWN : st_put(b, LEDGER_T_HISTORY, key, 8, val, n);
     if (rc == LEDGER_OK)
-        rc = index_record(b->st, tx, hash, res->seq);
+        rc = ledger_index_record(b->st, &r);
     if (rc != LEDGER_OK)
         return rc;
     record_history_hash(b->chain.head, res->seq, val, n);
@@ -210,11 +251,14 @@ int ledger_apply(ledger_batch *b, const ledger_tx *tx, const uint8_t hash_in[LED
     rc = save_account(b, tx->signer, &signer);
     if (rc != LEDGER_OK)
         return rc;
+    b->touched = 0;
     res->code = run_handler(b, tx, res->out);
     if (res->code < 0) /* a store NOTFOUND leaked past a handler: a bug, abort the batch */
         return LEDGER_STORE_CORRUPT;
     if (res->code >= 900)
         return res->code;
+    if (b->touched > LEDGER_TOUCHED_MAX)
+        return LEDGER_INTERNAL;
     if (res->code != LEDGER_OK)
         memset(res->out, 0, sizeof res->out);
     return record(b, tx, hash, sig, res);

@@ -101,6 +101,11 @@ static inline bool key_eq(const uint8_t a[LEDGER_KEY_SIZE], const uint8_t b[LEDG
     return memcmp(a, b, LEDGER_KEY_SIZE) == 0;
 }
 
+/** Note that the transaction being applied writes account `key` or a request it owns (the
+ *  record lists it unless the transaction names it; the account's history indexes it).
+ *  save_account and save_withdrawal call it; a transaction that is rejected lists none. */
+void batch_touch(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE]);
+
 /* ---- record encodings (ledger_record.c) -------------------------------------------------- */
 
 size_t record_pool_encode(uint8_t *out, size_t cap, const ledger_pool *p);
@@ -117,8 +122,11 @@ size_t record_operator_encode(uint8_t *out, size_t cap, const ledger_operator *o
 int record_operator_decode(ledger_operator *o, const uint8_t *in, size_t len);
 size_t record_history_encode(uint8_t *out, size_t cap, const ledger_record *r);
 int record_history_decode(ledger_record *r, uint64_t seq, const uint8_t *in, size_t len);
-/* version, prev, tx hash, batch, time, code, out[4], signature, then the signing bytes */
-#define HISTORY_VALUE_MAX (1 + 32 + 32 + 8 * 7 + LEDGER_SIG_SIZE + LEDGER_TX_BYTES_MAX)
+/* version, prev, tx hash, batch, time, code, out[4], signature, the unnamed accounts (u16 count,
+ * 32 bytes each), then the signing bytes */
+#define HISTORY_VALUE_MAX                                                                          \
+    (1 + 32 + 32 + 8 * 7 + LEDGER_SIG_SIZE + 2 + LEDGER_RECORD_ACCOUNTS_MAX * LEDGER_KEY_SIZE +    \
+     LEDGER_TX_BYTES_MAX)
 
 /** The prepared tag "lstd/record/v1" (ledger_state.c). */
 const crypto_tag *tag_record(void);

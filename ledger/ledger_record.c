@@ -3,8 +3,9 @@
 
 #include "crypto.h"
 
-#define RECORD_VERSION 1 /* history and chain records */
-#define STATE_VERSION 2  /* pool and operator records; 2: vesting, held loss, epoch clock, u128 */
+#define RECORD_VERSION 1  /* chain records */
+#define HISTORY_VERSION 2 /* history records; 2: the unnamed accounts */
+#define STATE_VERSION 2   /* pool and operator records; 2: vesting, held loss, epoch clock, u128 */
 
 /* One visitor per record type walks its fields in layout order, encoding or decoding. */
 typedef struct io {
@@ -191,15 +192,19 @@ RECORD_CODEC(lien, ledger_lien)
 RECORD_CODEC(withdrawal, ledger_withdrawal)
 RECORD_CODEC(operator, ledger_operator)
 
-/* History layout: version, prev, tx_hash, batch, timestamp, code, out[4], sig, tx bytes. */
+/* History layout: version, prev, tx_hash, batch, timestamp, code, out[4], sig, the unnamed
+ * accounts (u16 count, then the keys), tx bytes. */
 size_t record_history_encode(uint8_t *out, size_t cap, const ledger_record *r)
 {
     io x = {.e = {.buf = out, .cap = cap}};
-    uint8_t tx_bytes[LEDGER_TX_BYTES_MAX];
+    uint8_t tx_bytes[LEDGER_TX_BYTES_MAX],
+        count[2] = {(uint8_t)(r->account_count >> 8), (uint8_t)r->account_count};
     size_t tx_len = ledger_tx_encode(tx_bytes, &r->tx);
     uint64_t code = (uint64_t)r->result.code;
     ledger_record *w = (ledger_record *)r; /* encoding only reads */
-    io_version(&x);
+    if (r->account_count > LEDGER_RECORD_ACCOUNTS_MAX)
+        return 0;
+    io_version_of(&x, HISTORY_VERSION);
     io_bytes(&x, w->prev, LEDGER_HASH_SIZE);
     io_bytes(&x, w->tx_hash, LEDGER_HASH_SIZE);
     io_u64(&x, &w->result.batch);
@@ -208,6 +213,9 @@ size_t record_history_encode(uint8_t *out, size_t cap, const ledger_record *r)
     for (int i = 0; i < 4; i++)
         io_u64(&x, &w->result.out[i]);
     io_bytes(&x, w->sig, LEDGER_SIG_SIZE);
+    enc_bytes(&x.e, count, 2);
+    if (r->account_count > 0)
+        enc_bytes(&x.e, r->accounts, r->account_count * LEDGER_KEY_SIZE);
     enc_bytes(&x.e, tx_bytes, tx_len);
     return x.e.fail || tx_len == 0 ? 0 : x.e.len;
 }
@@ -216,8 +224,9 @@ int record_history_decode(ledger_record *r, uint64_t seq, const uint8_t *in, siz
 {
     io x = {.d = {.buf = in, .len = len}, .decoding = true};
     uint64_t code = 0;
+    uint8_t count[2];
     memset(r, 0, sizeof *r);
-    io_version(&x);
+    io_version_of(&x, HISTORY_VERSION);
     io_bytes(&x, r->prev, LEDGER_HASH_SIZE);
     io_bytes(&x, r->tx_hash, LEDGER_HASH_SIZE);
     io_u64(&x, &r->result.batch);
@@ -226,8 +235,13 @@ int record_history_decode(ledger_record *r, uint64_t seq, const uint8_t *in, siz
     for (int i = 0; i < 4; i++)
         io_u64(&x, &r->result.out[i]);
     io_bytes(&x, r->sig, LEDGER_SIG_SIZE);
-    if (x.d.fail || code > 899)
+    io_bytes(&x, count, 2);
+    r->account_count = (size_t)count[0] << 8 | count[1];
+    if (x.d.fail || code > 899 || r->account_count > LEDGER_RECORD_ACCOUNTS_MAX ||
+        len - x.d.pos < r->account_count * LEDGER_KEY_SIZE)
         return LEDGER_STORE_CORRUPT;
+    r->accounts = in + x.d.pos;
+    x.d.pos += r->account_count * LEDGER_KEY_SIZE;
     if (ledger_tx_decode(&r->tx, in + x.d.pos, len - x.d.pos) != LEDGER_OK)
         return LEDGER_STORE_CORRUPT;
     r->seq = seq;

@@ -218,7 +218,16 @@ int ledger_read_tx(ledger_store *st, const uint8_t hash[LEDGER_HASH_SIZE], ledge
     }
 
 SAVE_BY_ID(lien, ledger_lien, LEDGER_T_LIEN)
-SAVE_BY_ID(withdrawal, ledger_withdrawal, LEDGER_T_WITHDRAWAL)
+
+/* A request changes what its owner is owed even when no balance moves (settle). */
+int save_withdrawal(ledger_batch *b, const ledger_withdrawal *w)
+{
+    uint8_t key[8], buf[LEDGER_VALUE_MAX];
+    size_t n = record_withdrawal_encode(buf, sizeof buf, w);
+    be64_put(key, w->id);
+    batch_touch(b, w->owner);
+    return st_put(b, LEDGER_T_WITHDRAWAL, key, 8, buf, n);
+}
 
 uint64_t ledger_held_loss(const ledger_operator *o)
 {
@@ -246,6 +255,7 @@ int save_account(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE], const ledg
 {
     uint8_t buf[64];
     size_t n = record_account_encode(buf, sizeof buf, a);
+    batch_touch(b, key);
     return st_put(b, LEDGER_T_ACCOUNT, key, LEDGER_KEY_SIZE, buf, n);
 }
 
@@ -311,6 +321,8 @@ int check_recipient(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE])
 int credit_shares(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE], uint64_t shares)
 {
     ledger_account a;
+    if (shares == 0)
+        return LEDGER_OK; /* nothing moves: no write, and no empty account made */
     int rc = ledger_read_account(b->st, key, &a);
     if (rc != LEDGER_OK)
         return rc;

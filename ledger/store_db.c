@@ -14,7 +14,8 @@
 #include "store_db_internal.h"
 
 #define META_FORMAT 3 /* log format marker: absent in directories of older lstd versions */
-#define LOG_FORMAT 2  /* history records in the log, state in the checkpoint */
+#define LOG_FORMAT 3  /* history records in the log, state in the checkpoint; 3: records list
+                         the accounts they change unnamed (PROTOCOL.md, record layout 02) */
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
@@ -267,11 +268,17 @@ static int read_log(store_db *db, ledger_chain *log_chain, char *msg, size_t siz
                    "%s was written by a newer lstd (log format %u; this version reads %u): run "
                    "that version or a later one",
                    db->dir, f[0], LOG_FORMAT);
-    if (!has_format || f[0] != LOG_FORMAT)
+    if (!has_format)
         return say(msg, size, LEDGER_STORE_CORRUPT,
                    "%s was written by an older lstd (state inside the log); this version keeps "
                    "state in DIR/checkpoint and cannot open it",
                    db->dir);
+    if (f[0] != LOG_FORMAT)
+        return say(msg, size, LEDGER_STORE_CORRUPT,
+                   "%s was written by an older lstd (log format %u; this version reads %u, whose "
+                   "history records list the accounts they change): this pre-1.0 version cannot "
+                   "open it",
+                   db->dir, f[0], LOG_FORMAT);
     if (rc == 0)
         rc = ledger_read_chain(&db->rview, log_chain);
     return rc == 0

@@ -425,13 +425,41 @@ static int q_tx(query *q)
     return rc == LEDGER_OK ? packed(rpc_pack_record(q->pk, &r)) : rc;
 }
 
-/* {records, next}: the records ids[0..n) (or first, first+1, ... when ids is NULL); next is
- * the last seq returned when more exist, else nil. */
+/* How many of the n records from ids (or first, first+1, ...) fit in one reply: at least one,
+ * then as many as keep the page within RPC_REPLY_MAX_BYTES (records that list many accounts
+ * are large). Out: *cut (fewer than n). Returns: the count, or 0 with *rc set. */
+static size_t page_fit(query *q, const uint64_t *ids, uint64_t first, size_t n, bool *cut, int *rc)
+{
+    uint64_t bytes = 1024; /* the envelope, the id and next */
+    *cut = false;
+    for (size_t i = 0; i < n; i++) {
+        ledger_record r;
+        *rc = ledger_read_record(q->view, ids != NULL ? ids[i] : first + i, &r);
+        if (*rc != LEDGER_OK)
+            return 0;
+        bytes += RPC_RECORD_MAX_BYTES + r.account_count * RPC_RECORD_ACCOUNT_BYTES;
+        if (i > 0 && bytes > RPC_REPLY_MAX_BYTES) {
+            *cut = true;
+            return i;
+        }
+    }
+    return n;
+}
+
+/* {records, next}: the records ids[0..n) (or first, first+1, ... when ids is NULL), or the
+ * first of them that fit in one reply; next is the last seq returned when more exist, else
+ * nil. */
 static int pack_page(query *q, const uint64_t *ids, uint64_t first, size_t n, bool more)
 {
     uint64_t seq = 0;
-    int rc = packed(msgpack_pack_map(q->pk, 2) || rpc_pack_key(q->pk, "records") ||
-                    msgpack_pack_array(q->pk, (uint32_t)n));
+    bool cut;
+    int rc = LEDGER_OK;
+    n = page_fit(q, ids, first, n, &cut, &rc);
+    if (rc != LEDGER_OK)
+        return rc;
+    more = more || cut;
+    rc = packed(msgpack_pack_map(q->pk, 2) || rpc_pack_key(q->pk, "records") ||
+                msgpack_pack_array(q->pk, (uint32_t)n));
     for (size_t i = 0; rc == LEDGER_OK && i < n; i++) {
         ledger_record r;
         seq = ids != NULL ? ids[i] : first + i;

@@ -153,7 +153,7 @@ int rpc_pack_record(msgpack_packer *pk, const ledger_record *r)
     assert(pk != NULL && r != NULL);
     const ledger_kind_info *k = ledger_kind_lookup(r->tx.kind);
     const ledger_result *res = &r->result;
-    if (msgpack_pack_map(pk, 13) || rpc_pack_u64(pk, "seq", r->seq) ||
+    if (msgpack_pack_map(pk, 14) || rpc_pack_u64(pk, "seq", r->seq) ||
         rpc_pack_u64(pk, "batch", res->batch) || rpc_pack_u64(pk, "time", res->timestamp) ||
         rpc_pack_bin(pk, "hash", r->tx_hash, LEDGER_HASH_SIZE) ||
         rpc_pack_bin(pk, "prev", r->prev, LEDGER_HASH_SIZE) ||
@@ -162,8 +162,12 @@ int rpc_pack_record(msgpack_packer *pk, const ledger_record *r)
         rpc_pack_u64(pk, "nonce", r->tx.nonce) || pack_fields(pk, &r->tx) ||
         rpc_pack_bin(pk, "sig", r->sig, LEDGER_SIG_SIZE) ||
         rpc_pack_str(pk, "code", ledger_err_name(res->code)) ||
-        rpc_pack_bool(pk, "ok", res->code == LEDGER_OK) || pack_out(pk, r->tx.kind, res))
+        rpc_pack_bool(pk, "ok", res->code == LEDGER_OK) || pack_out(pk, r->tx.kind, res) ||
+        rpc_pack_key(pk, "accounts") || msgpack_pack_array(pk, (uint32_t)r->account_count))
         return -1;
+    for (size_t i = 0; i < r->account_count; i++)
+        if (msgpack_pack_bin_with_body(pk, r->accounts + i * LEDGER_KEY_SIZE, LEDGER_KEY_SIZE))
+            return -1;
     return 0;
 }
 

@@ -10,10 +10,13 @@
 #include "rpc_rates.h"
 #include "rpc_request.h"
 
-/* The largest reply lstd makes (an events page of 1000 records of at most RPC_RECORD_MAX_BYTES
- * each, and its envelope), and the largest reply to a transaction or an error reply.
- * test_rpc_reply checks both against the largest records and replies it can build. */
+/* The largest reply lstd makes (a page of records: at most RPC_REPLY_MAX_BYTES, pages stop
+ * early to stay within it), the largest record without its listed accounts and what each
+ * listed account adds (bin 8 header and 32 bytes), and the largest reply to a transaction or
+ * an error reply. test_rpc_reply checks them against the largest records and replies it can
+ * build. */
 #define RPC_RECORD_MAX_BYTES 512
+#define RPC_RECORD_ACCOUNT_BYTES 34
 #define RPC_REPLY_MAX_BYTES (1024u * 1024u)
 #define RPC_SMALL_REPLY_MAX 1024
 

@@ -613,7 +613,17 @@ static void job_note(batch_job *j, const ledger_tx *tx, const ledger_result *res
     j->notes[j->nnotes++] = (tx_note){*tx, *res};
 }
 
-/* Every record of the batch, under its kind topic and each account it names. */
+/* One record under acct/<hex>/ of one account. Returns: 0 or -1 (no memory). */
+static int account_event(batch_job *j, const uint8_t key[LEDGER_KEY_SIZE],
+                         const msgpack_sbuffer *buf)
+{
+    char topic[80], hex[65];
+    rpc_hex_encode32(hex, key);
+    snprintf(topic, sizeof topic, "acct/%s/", hex);
+    return job_event(j, topic, buf);
+}
+
+/* Every record of the batch, under its kind topic and each account it names or lists. */
 static void encode_events(batch_job *j, ledger_store *view)
 {
     msgpack_sbuffer buf;
@@ -622,7 +632,7 @@ static void encode_events(batch_job *j, ledger_store *view)
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
     for (uint64_t seq = j->seq_begin; seq < j->seq_end; seq++) {
         ledger_record r;
-        char topic[80], hex[65];
+        char topic[80];
         msgpack_sbuffer_clear(&buf);
         if (ledger_read_record(view, seq, &r) != LEDGER_OK || rpc_pack_record(&pk, &r) != 0)
             break; /* out of memory: subscribers catch up with the events query */
@@ -639,13 +649,12 @@ static void encode_events(batch_job *j, ledger_store *view)
             bool seen = false;
             for (int b = 0; b < a; b++)
                 seen = seen || memcmp(keys[a], keys[b], 32) == 0;
-            if (seen)
-                continue;
-            rpc_hex_encode32(hex, keys[a]);
-            snprintf(topic, sizeof topic, "acct/%s/", hex);
-            if (job_event(j, topic, &buf) != 0)
+            if (!seen && account_event(j, keys[a], &buf) != 0)
                 break;
         }
+        for (size_t a = 0; a < r.account_count; a++) /* never a named one */
+            if (account_event(j, r.accounts + a * LEDGER_KEY_SIZE, &buf) != 0)
+                break;
     }
     msgpack_sbuffer_destroy(&buf);
 }

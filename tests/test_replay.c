@@ -458,6 +458,61 @@ static void test_keys_out_of_order(void)
     fx_close(&f);
 }
 
+/* ---- accounts changed without being named ----------------------------------------------------
+ * The lien's owner sees the seize and the release, the fee account and the treasury the
+ * report that minted them fee shares, the request owners the finalize and the settle: each
+ * record lists them, and the account-history index rebuilt from the log at a reopen is the
+ * one applying made. */
+static size_t kinds_of(fixture *f, int slot, char *out, size_t size)
+{
+    uint64_t seqs[64];
+    size_t n = 0, len = 0;
+    bool more = false;
+    CHECK_CODE(ledger_list(store_db_view(f->store), LEDGER_LIST_HISTORY, f->pk[slot], 0, seqs, 64,
+                           &n, &more),
+               LEDGER_OK);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        ledger_record r;
+        CHECK_CODE(ledger_read_record(store_db_view(f->store), seqs[i], &r), LEDGER_OK);
+        bool listed = false;
+        for (size_t a = 0; a < r.account_count; a++)
+            listed = listed || memcmp(r.accounts + 32 * a, f->pk[slot], 32) == 0;
+        int w = snprintf(out + len, size - len, "%s%s%s", i ? " " : "",
+                         ledger_kind_lookup(r.tx.kind)->name, listed ? "*" : "");
+        len += w > 0 && (size_t)w < size - len ? (size_t)w : 0;
+    }
+    return n;
+}
+
+static void test_unnamed_accounts(void)
+{
+    static const int slots[] = {FX_USER, FX_USER + 1, FX_TREASURY, FX_OPFEE};
+    static const char *const want[] = {
+        /* a request paid by the first finalize, settled; the transfers of the last batch */
+        "deposit transfer transfer approve transfer_from withdraw_request withdraw_finalize* "
+        "withdraw_settle* transfer transfer transfer",
+        /* the lien's owner: seized from, released to; its request returned by the second */
+        "deposit lock seize* release* withdraw_request withdraw_finalize*",
+        "report*", /* the treasury's fee shares */
+        "report*", /* the operator's fee account */
+    };
+    char before[4][512], after[4][512];
+    fixture f;
+    fx_open(&f, NULL);
+    fx_build_history(&f);
+    for (int i = 0; i < 4; i++)
+        kinds_of(&f, slots[i], before[i], sizeof before[i]);
+    fx_reopen(&f); /* the index is rebuilt from the log */
+    for (int i = 0; i < 4; i++) {
+        kinds_of(&f, slots[i], after[i], sizeof after[i]);
+        CHECK_STR_EQ(before[i], after[i]);
+        CHECK_STR_EQ(after[i], want[i]);
+    }
+    fx_check(&f);
+    fx_close(&f);
+}
+
 int main(void)
 {
     test_identical_digest();
@@ -473,5 +528,6 @@ int main(void)
     test_spoiled_checkpoint(SPOIL_ZERO_PAGES, "checkpoint", "checkpoint pages never written");
     test_spoiled_checkpoint(SPOIL_MISSING, "cannot be opened", "checkpoint directory missing");
     test_keys_out_of_order();
+    test_unnamed_accounts();
     return test_finish("test_replay");
 }

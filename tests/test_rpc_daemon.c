@@ -414,16 +414,16 @@ static uint8_t *read_bytes(const char *path, size_t *len)
     return buf;
 }
 
-/* A ledger whose log names a format this lstd does not know (one a newer lstd wrote) is
- * refused at open, exit 1, naming the ledger, and left exactly as it was; with its format back
- * it is served again. */
+/* A ledger whose log names a format this lstd does not know (one a newer lstd wrote, or an
+ * older one) is refused at open, exit 1, naming the ledger, and left exactly as it was; with
+ * its format back it is served again. */
 static void test_newer_format(void)
 {
     char log[700], want[800];
     rh_server *s = prepare(NULL);
     CHECK(rh_launch(s) == 0);
     CHECK_U64(rh_stop(s, SIGTERM, 10000), 0);
-    CHECK(set_log_format(s, 3) == 0);
+    CHECK(set_log_format(s, 4) == 0);
     snprintf(log, sizeof log, "%s/ledger/data.mdb", s->data_dir);
     size_t before_len, after_len;
     uint8_t *before = read_bytes(log, &before_len);
@@ -433,14 +433,18 @@ static void test_newer_format(void)
         want, sizeof want,
         " level=error event=open_failed msg=\"cannot open the ledger in %s/ledger: ", s->data_dir);
     WAIT_LOG(s, want, 1);
-    WAIT_LOG(s, "was written by a newer lstd (log format 3; this version reads 2)", 1);
+    WAIT_LOG(s, "was written by a newer lstd (log format 4; this version reads 3)", 1);
     WAIT_LOG(s, "(STORE_CORRUPT)\"\n", 1);
     uint8_t *after = read_bytes(log, &after_len);
     CHECK(before != NULL && after != NULL && before_len == after_len && before_len > 0 &&
           memcmp(before, after, before_len) == 0);
     free(before);
     free(after);
-    CHECK(set_log_format(s, 2) == 0);
+    CHECK(set_log_format(s, 2) == 0); /* an older format: refused too, and told so */
+    CHECK(rh_launch(s) != 0);
+    CHECK(exited_with(s, 1));
+    WAIT_LOG(s, "was written by an older lstd (log format 2; this version reads 3", 1);
+    CHECK(set_log_format(s, 3) == 0);
     CHECK(rh_launch(s) == 0);
     check_answers(s);
     CHECK_U64(rh_stop(s, SIGTERM, 10000), 0);

@@ -23,6 +23,8 @@ typedef struct rec {
     uint64_t seq, batch, time;
     char code[48];
     uint64_t out[4];
+    uint8_t accounts[4][32]; /* the unnamed accounts it changed, ascending */
+    unsigned naccounts;
 } rec;
 
 static rh_server *srv;
@@ -189,7 +191,16 @@ static void check_record(const msgpack_object *o, const rec *r)
     ledger_tx copy = r->tx;
     int failures = test_failures;
     CHECK_KEYS(o, "seq", "batch", "time", "hash", "prev", "kind", "signer", "nonce", "fields",
-               "sig", "code", "ok", "out");
+               "sig", "code", "ok", "out", "accounts");
+    const msgpack_object *acc = RH_ARRAY(o, "accounts");
+    if (acc != NULL) {
+        CHECK_U64(acc->via.array.size, r->naccounts);
+        for (unsigned i = 0; i < acc->via.array.size && i < r->naccounts; i++) {
+            const msgpack_object *k = &acc->via.array.ptr[i];
+            CHECK(k->type == MSGPACK_OBJECT_BIN && k->via.bin.size == 32 &&
+                  memcmp(k->via.bin.ptr, r->accounts[i], 32) == 0);
+        }
+    }
     CHECK_FIELD(o, "seq", r->seq);
     CHECK_FIELD(o, "batch", r->batch);
     CHECK_FIELD(o, "time", r->time);
@@ -228,12 +239,36 @@ static void check_record(const msgpack_object *o, const rec *r)
         fprintf(stderr, "  ^ record seq %llu (%s)\n", (unsigned long long)r->seq, info->name);
 }
 
+/* The record lists these accounts as changed without naming them (any order here). */
+static void expect_accounts(rec *r, unsigned n, const uint8_t *const *keys)
+{
+    if (r == NULL)
+        return;
+    r->naccounts = n;
+    for (unsigned i = 0; i < n; i++)
+        memcpy(r->accounts[i], keys[i], 32);
+    for (unsigned i = 1; i < n; i++) /* insertion sort: ascending, as lstd lists them */
+        for (unsigned j = i; j > 0 && memcmp(r->accounts[j - 1], r->accounts[j], 32) > 0; j--) {
+            uint8_t t[32];
+            memcpy(t, r->accounts[j], 32);
+            memcpy(r->accounts[j], r->accounts[j - 1], 32);
+            memcpy(r->accounts[j - 1], t, 32);
+        }
+}
+
+#define EXPECT_ACCOUNTS(r, ...)                                                                    \
+    expect_accounts((r), sizeof((const uint8_t *const[]){__VA_ARGS__}) / sizeof(uint8_t *),        \
+                    (const uint8_t *const[]){__VA_ARGS__})
+
 static bool names(const rec *r, const uint8_t key[32])
 {
     const ledger_kind_info *info = ledger_kind_lookup(r->tx.kind);
     ledger_tx copy = r->tx;
     if (memcmp(r->tx.signer, key, 32) == 0)
         return true;
+    for (unsigned i = 0; i < r->naccounts; i++)
+        if (memcmp(r->accounts[i], key, 32) == 0)
+            return true;
     for (unsigned i = 0; i < info->field_count; i++)
         if (info->fields[i].type == LEDGER_F_KEY &&
             memcmp(ledger_tx_slot(&copy, info->fields[i].slot), key, 32) == 0)
@@ -535,6 +570,7 @@ static void test_help(void)
 
 static uint8_t ref1[32], ref2[32], ref3[32], payout[32];
 static const rh_key *adm, *cus, *op1;
+static uint8_t fee1[32]; /* operator 1's fee account */
 static uint64_t u1_free, u1_locked, u1_queued, u2_free, u2_queued;
 static rec *transfer_rec, *ref_used, *lock1, *lock2, *rep10, *rep11, *rep12, *rep13, *reset2;
 static uint64_t reset2_epoch;
@@ -610,11 +646,11 @@ static void walk_liens(void)
     u1_free -= 15000000, u1_locked += 15000000;
     t = rh_tx(LEDGER_TX_RELEASE);
     U(&t, "lien_id", 1), U(&t, "shares", 3000000);
-    TX_OK(&t, &u2, 3000000, 7000000);
+    EXPECT_ACCOUNTS(TX_OK(&t, &u2, 3000000, 7000000), u1.pk); /* the lien's owner */
     u1_free += 3000000, u1_locked -= 3000000;
     t = rh_tx(LEDGER_TX_SEIZE);
     U(&t, "lien_id", 1), U(&t, "shares", 2000000), K(&t, "to", u2.pk);
-    TX_OK(&t, &u2, 2000000, 2000000, 5000000);
+    EXPECT_ACCOUNTS(TX_OK(&t, &u2, 2000000, 2000000, 5000000), u1.pk);
     u1_locked -= 2000000, u2_free += 2000000;
     t = rh_tx(LEDGER_TX_RELEASE); /* the owner before expiry */
     U(&t, "lien_id", 2), U(&t, "shares", 1);
@@ -638,6 +674,10 @@ static void walk_operators(void)
     t = rh_tx(LEDGER_TX_PARAM_SET); /* at most 30 days */
     U(&t, "param", LEDGER_PARAM_VEST_S), U(&t, "value", 2592001);
     TX_ERR(&t, adm, "PARAM_OUT_OF_RANGE");
+    const uint8_t *f1 = rh_get_bin(operator_q(1), "fee_account", 32);
+    CHECK(f1 != NULL);
+    if (f1 != NULL)
+        memcpy(fee1, f1, 32);
     t = rh_tx(LEDGER_TX_OPERATOR_FUND);
     U(&t, "operator_id", 1), U(&t, "amount", 500000000);
     TX_OK(&t, cus, 500000000, 500000000);
@@ -666,6 +706,7 @@ static void walk_operators(void)
     t = rh_tx(LEDGER_TX_REPORT_ACCEPT);
     U(&t, "operator_id", 1), U(&t, "epoch", 11), U(&t, "balance", 510000000);
     rep11 = TX_OK(&t, adm, 10000000, 0, fee_tr, fee_op);
+    EXPECT_ACCOUNTS(rep11, srv->treasury.pk, fee1); /* minted fee shares */
     m.assets += 10000000, m.rewards += 10000000, m.shares += fee;
     t = rh_tx(LEDGER_TX_REPORT_ACCEPT); /* nothing held any more */
     U(&t, "operator_id", 1), U(&t, "epoch", 11), U(&t, "balance", 510000000);
@@ -736,6 +777,7 @@ static void walk_withdrawals(void)
     t = rh_tx(LEDGER_TX_WITHDRAW_FINALIZE);
     U(&t, "up_to_id", 3);
     rec *fin = TX_OK(&t, cus, 1, p1, 100000000, 1);
+    EXPECT_ACCOUNTS(fin, u1.pk, u2.pk); /* request 1 paid, 3 returned */
     m.assets -= p1, m.shares -= 100000000, m.buffer -= p1, m.payable += p1, m.paid += p1;
     u1_queued -= 100000000, u2_queued -= 10000000, u2_free += 10000000;
     p = q_num("withdrawal", "request_id", 1);
@@ -744,6 +786,7 @@ static void walk_withdrawals(void)
     t = rh_tx(LEDGER_TX_WITHDRAW_SETTLE);
     U(&t, "request_id", 1), K(&t, "payout_ref", payout);
     rec *settle = TX_OK(&t, cus, p1);
+    EXPECT_ACCOUNTS(settle, u1.pk);
     m.payable -= p1;
     t = rh_tx(LEDGER_TX_WITHDRAW_SETTLE);
     U(&t, "request_id", 1), K(&t, "payout_ref", payout);
@@ -988,6 +1031,7 @@ static void walk_economics(void)
     t = rh_tx(LEDGER_TX_REPORT_ACCEPT);
     U(&t, "operator_id", 1), U(&t, "epoch", 14), U(&t, "balance", b1);
     r = TX_OK(&t, adm, gain, 0, ftr_r, fop_r);
+    EXPECT_ACCOUNTS(r, t2.pk, fee1);
     uint64_t ta = r != NULL ? r->time : 0;
     m.assets += backing, m.shares += fee_r, m.rewards += gain; /* the fee part vests at once */
     m.unvested = gain - backing, m.vest_ts = ta, m.vest_end = ta + VEST_S;
@@ -1040,6 +1084,7 @@ static void walk_economics(void)
     t = rh_tx(LEDGER_TX_WITHDRAW_FINALIZE);
     U(&t, "up_to_id", 4);
     r = tx_do(&t, cus, "OK", NULL, __LINE__);
+    EXPECT_ACCOUNTS(r, u2.pk);
     m_vest(r != NULL ? r->time : 0);
     uint64_t pay = mul_div(x, m.assets - loss, m.shares);
     pay = pay < quote ? pay : quote;
@@ -1383,8 +1428,9 @@ static void check_health(void)
     const msgpack_object *c = RH_MAP(p, "counters");
     CHECK_KEYS(c, "requests", "transactions", "queries", "batches", "batch_size_max",
                "commit_ms_total", "busy", "malformed", "bad_signatures", "duplicates",
-               "replies_dropped", "simulations", "busy_unread", "paused_unread", "paused_share", "refused",
-               "protocol_drops", "slow_drops", "subscriptions_ignored", "events_dropped");
+               "replies_dropped", "simulations", "busy_unread", "paused_unread", "paused_share",
+               "refused", "protocol_drops", "slow_drops", "subscriptions_ignored",
+               "events_dropped");
     uint64_t ids = rh_next_id() - 1; /* requests with an id so far, and one without */
     CHECK(RH_U64(c, "requests") >= ids && RH_U64(c, "requests") <= ids + 1);
     CHECK(RH_U64(c, "transactions") >= nrec + 1);

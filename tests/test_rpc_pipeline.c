@@ -647,6 +647,51 @@ static void check_exact_topics(void *d)
     rh_close(prefix);
 }
 
+/* An account's stream also carries what changed it without naming it: user 2 pledges shares
+ * to user 3, who releases some; user 2's acct/ topic gets the release, listing user 2. */
+static void check_unnamed_accounts(void *d)
+{
+    char hex[65], topic[80];
+    rh_hex(hex, users[2].pk);
+    snprintf(topic, sizeof topic, "acct/%s/", hex);
+    void *sub = rh_sub(srv, topic);
+    rh_reply ev;
+    rh_reply_init(&ev);
+    rh_set_timeout(sub, 100);
+    bool joined = false;
+    for (int i = 0; i < 100 && !joined; i++) { /* until the subscription has arrived */
+        transfer_one(d, 2, 1);
+        joined = rh_recv_event(sub, topic, sizeof topic, &ev) == 0;
+    }
+    CHECK(joined);
+    while (rh_recv_event(sub, topic, sizeof topic, &ev) == 0)
+        ;
+    ledger_tx t = rh_tx(LEDGER_TX_LOCK);
+    rh_tx_key(&t, "beneficiary", users[3].pk);
+    rh_tx_u64(&t, "shares", 10);
+    CHECK(submit_user(d, &t, 2) > 0);
+    t = rh_tx(LEDGER_TX_RELEASE);
+    rh_tx_u64(&t, "lien_id", 1);
+    rh_tx_u64(&t, "shares", 4);
+    uint64_t seq = submit_user(d, &t, 3);
+    CHECK(seq > 0);
+    rh_set_timeout(sub, 5000);
+    bool found = false;
+    for (int n = 0; n < 10 && !found && rh_recv_event(sub, topic, sizeof topic, &ev) == 0; n++) {
+        if (rh_u64_at(ev.root, "seq", __FILE__, __LINE__) != seq)
+            continue;
+        found = true;
+        CHECK(rh_str_is(rh_get(ev.root, "kind"), "release"));
+        const msgpack_object *a = rh_get_array(ev.root, "accounts");
+        CHECK(a != NULL && a->via.array.size == 1 &&
+              a->via.array.ptr[0].type == MSGPACK_OBJECT_BIN &&
+              memcmp(a->via.array.ptr[0].via.bin.ptr, users[2].pk, 32) == 0);
+    }
+    CHECK(found);
+    rh_reply_free(&ev);
+    rh_close(sub);
+}
+
 /* The health counters saw the duplicates and no BUSY. */
 static void check_health(void)
 {
@@ -702,6 +747,7 @@ int main(void)
     test_req();
     check_health(); /* before more transactions: its bounds are over the blast's */
     check_exact_topics(dl[0]);
+    check_unnamed_accounts(dl[0]);
     CHECK_U64(rh_stop(srv, SIGINT, 20000), 0);
     for (int c = 0; c < CONNS; c++) {
         rh_close(dl[c]);

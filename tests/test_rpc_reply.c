@@ -796,7 +796,8 @@ static void check_deposit_record(const msgpack_object *m, const scenario *sc, fi
     CHECK_CODE(ledger_read_record(store_db_view(f->store), 1, &rec), LEDGER_OK);
     CHECK_CODE(ledger_tx_hash(hash, "lstd-test", &sc->deposit_tx), LEDGER_OK);
     KEYS_ARE(m, "seq", "batch", "time", "hash", "prev", "kind", "signer", "nonce", "fields", "sig",
-             "code", "ok", "out");
+             "code", "ok", "out", "accounts");
+    CHECK(ARRAY(m, "accounts", 0) != NULL); /* a deposit names its only account */
     CHECK_U64(U64(m, "seq"), 1);
     CHECK_U64(U64(m, "batch"), 1);
     CHECK_U64(U64(m, "time"), T0);
@@ -1215,13 +1216,18 @@ static void test_wide_totals_and_bunker(void)
     fx_close(&f);
 }
 
-/* A record of kind with every value at its widest: its encoding within RPC_RECORD_MAX_BYTES. */
-static size_t widest_record(unsigned kind, int code)
+/* A record of kind with every value at its widest, listing `accounts` accounts: its encoding
+ * within RPC_RECORD_MAX_BYTES and RPC_RECORD_ACCOUNT_BYTES each. */
+static size_t widest_record(unsigned kind, int code, size_t accounts)
 {
+    static uint8_t keys[LEDGER_RECORD_ACCOUNTS_MAX][32];
     ledger_record r;
     msgpack_sbuffer b;
     msgpack_packer pk;
     memset(&r, 0xff, sizeof r);
+    memset(keys, 0xff, sizeof keys);
+    r.accounts = keys[0];
+    r.account_count = accounts;
     r.tx.kind = (uint8_t)kind;
     r.result.code = code;
     r.result.duplicate = true;
@@ -1251,8 +1257,11 @@ static void test_size_bounds(void)
     msgpack_sbuffer_init(&b);
     for (unsigned k = 1; k <= LEDGER_TX_KIND_MAX; k++)
         for (size_t c = 0; c < sizeof codes / sizeof codes[0]; c++) {
-            size_t n = widest_record(k, codes[c]);
+            size_t n = widest_record(k, codes[c], 0);
             widest = n > widest ? n : widest;
+            n = widest_record(k, codes[c], LEDGER_RECORD_ACCOUNTS_MAX);
+            CHECK(n <=
+                  RPC_RECORD_MAX_BYTES + LEDGER_RECORD_ACCOUNTS_MAX * RPC_RECORD_ACCOUNT_BYTES);
             ledger_tx tx;
             ledger_result res;
             memset(&tx, 0xff, sizeof tx);
@@ -1271,8 +1280,11 @@ static void test_size_bounds(void)
            b.size);
     CHECK(widest <= RPC_RECORD_MAX_BYTES);
     CHECK(tx_widest <= RPC_SMALL_REPLY_MAX && b.size <= RPC_SMALL_REPLY_MAX);
-    /* an events page (1000 records) and its envelope and id; a history page holds 500 */
+    /* an events page (1000 records) of records listing nothing, and its envelope and id, fits
+     * whole (pages of larger records stop early); and the largest record alone fits */
     CHECK(1000u * RPC_RECORD_MAX_BYTES + 1024 <= RPC_REPLY_MAX_BYTES);
+    CHECK(RPC_RECORD_MAX_BYTES + LEDGER_RECORD_ACCOUNTS_MAX * RPC_RECORD_ACCOUNT_BYTES + 1024 <=
+          RPC_REPLY_MAX_BYTES);
     msgpack_sbuffer_destroy(&b);
 }
 

@@ -42,6 +42,17 @@ extern int test_failures;
 /* Compare result codes by name so failures read "INSUFFICIENT_SHARES, want OK". */
 #define CHECK_CODE(got, want) test_check_code((got), (want), __FILE__, __LINE__, #got)
 
+/* Two strings are equal; both are printed when not. */
+#define CHECK_STR_EQ(got, want)                                                                    \
+    do {                                                                                           \
+        const char *got_ = (got), *want_ = (want);                                                 \
+        if (strcmp(got_, want_) != 0) {                                                            \
+            fprintf(stderr, "%s:%d: %s is\n  \"%s\", want\n  \"%s\"\n", __FILE__, __LINE__, #got,  \
+                    got_, want_);                                                                  \
+            test_failures++;                                                                       \
+        }                                                                                          \
+    } while (0)
+
 void test_check_code(int got, int want, const char *file, int line, const char *expr);
 
 /** Print a summary; returns the process exit status (0 when no CHECK failed). */

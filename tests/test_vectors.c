@@ -72,7 +72,11 @@ static void check_history(const char *block, const char *end)
         long n = hex_field(block, end, label, value, sizeof value);
         if (n < 0)
             break;
-        CHECK(n > 1 + 64 && value[0] == 1 && memcmp(value + 1, prev, 32) == 0);
+        CHECK(n > 187 && value[0] == 2 && memcmp(value + 1, prev, 32) == 0);
+        /* after version, prev, tx hash, 7 u64 and the signature: the accounts, then the
+         * signing bytes (their own version 01 first) */
+        size_t accounts = n > 187 ? (size_t)value[185] << 8 | value[186] : 0;
+        CHECK(n > (long)(187 + 32 * accounts) && value[187 + 32 * accounts] == 1);
         for (int k = 0; k < 8; k++)
             buf[k] = (uint8_t)((uint64_t)seq >> (56 - 8 * k));
         memcpy(buf + 8, value, (size_t)n);

@@ -172,6 +172,8 @@ export interface TxRecord {
   fields: Record<string, bigint | Hex>;
   sig: Hex; code: string; ok: boolean;
   out: Record<string, bigint>;
+  /** Accounts the transaction changed without naming them (PROTOCOL.md, Records), ascending. */
+  accounts: Hex[];
 }
 
 export interface Page { records: TxRecord[]; next: bigint | null }

@@ -457,7 +457,8 @@ describe("live lstd", { timeout: 180000 }, () => {
     assert.equal(pages, Math.ceil(all.length / 37));
     assert.deepEqual(paged.map((r) => r.seq), all.map((r) => r.seq));
     for (let i = 1; i < all.length; i++) assert.ok(all[i].seq > all[i - 1].seq);
-    for (const r of all) assert.ok(r.signer === A.address || Object.values(r.fields).includes(A.address));
+    for (const r of all)
+      assert.ok(r.signer === A.address || Object.values(r.fields).includes(A.address) || r.accounts.includes(A.address));
     await rejects(c.history(A, { limit: 501 }), "OUT_OF_RANGE");
   });
 
