@@ -408,6 +408,24 @@ static void test_sigkill(void)
     rh_free(&srv);
 }
 
+/* Start a server and a stream of count transfers from a newly funded key (deposit reference
+ * byte ref) on its own connection. Returns: false when the server did not start. */
+static bool start_stream(stream *st, int number, size_t count, uint8_t ref)
+{
+    srv = rh_start(NULL);
+    if (srv == NULL) {
+        test_failures++;
+        return false;
+    }
+    void *dl = rh_dealer(srv);
+    rh_keygen(&st->key);
+    fund(dl, &st->key, ref);
+    rh_close(dl);
+    st->sock = rh_dealer(srv);
+    stream_init(st, number, 1, count);
+    return true;
+}
+
 /* SIGTERM while a client pipelines and never reads its replies: the server still finishes
  * and exits 0 in bounded time (its replies wait in queues, then the linger ends). */
 static void test_sigterm_unread(void)
@@ -415,23 +433,14 @@ static void test_sigterm_unread(void)
     enum { N = 5000 };
     stream st;
     int one = 1;
-    srv = rh_start(NULL);
-    if (srv == NULL) {
-        test_failures++;
+    if (!start_stream(&st, 4, N, 0x30))
         return;
-    }
-    void *dl = rh_dealer(srv);
-    rh_keygen(&st.key);
-    fund(dl, &st.key, 0x30);
-    rh_close(dl);
-    st.sock = rh_dealer(srv);
     zmq_setsockopt(st.sock, ZMQ_RCVHWM, &one, sizeof one);
-    stream_init(&st, 4, 1, N);
     for (size_t i = 0; i < N; i++)
         rh_send(st.sock, st.items[i].buf.data, st.items[i].buf.size);
     /* stop it once it is applying the stream (seen through another connection), however slow
      * the machine: waiting a fixed time was not enough under ThreadSanitizer */
-    dl = rh_dealer(srv);
+    void *dl = rh_dealer(srv);
     uint64_t t_wait = rh_now_ms();
     while (rh_next_nonce(dl, st.key.pk) <= 1 && rh_now_ms() - t_wait < 20000)
         rh_sleep_ms(1);
@@ -522,17 +531,8 @@ static void test_sigterm_burst(void)
 {
     enum { N = 2000 };
     stream st;
-    srv = rh_start(NULL);
-    if (srv == NULL) {
-        test_failures++;
+    if (!start_stream(&st, 5, N, 0x40))
         return;
-    }
-    void *dl = rh_dealer(srv);
-    rh_keygen(&st.key);
-    fund(dl, &st.key, 0x40);
-    rh_close(dl);
-    st.sock = rh_dealer(srv);
-    stream_init(&st, 5, 1, N);
     for (size_t i = 0; i < N; i++)
         CHECK(rh_send(st.sock, st.items[i].buf.data, st.items[i].buf.size) == 0);
     st.sent = N;
