@@ -12,6 +12,7 @@ typedef struct flow {
     uint32_t vnext;      /* the first of them not yet given to a verifier */
     uint32_t queued;     /* items in the queue */
     uint32_t inflight;   /* queued, plus taken into a batch and not yet released */
+    uint32_t penalty;    /* verify turns it yields while others wait (failed verifications) */
     bool in_vq, in_sq;   /* in the verify turn, in the sequence turn */
 } flow;
 
@@ -30,6 +31,7 @@ struct rpc_sched {
     uint32_t nflows, flow_max;
     uint32_t active;      /* flows with inflight > 0 */
     uint64_t queued;      /* items in all queues */
+    uint64_t unverified;  /* items not yet given to a verifier */
     uint32_t ready_heads; /* flows whose head is verified: a batch can be taken */
     turn vq, sq;
     uint32_t *skipped; /* scratch of take_batch */
@@ -140,6 +142,7 @@ int rpc_sched_push(rpc_sched *s, uint32_t flow_id, const rpc_envelope *env, cons
     f->inflight++;
     f->queued++;
     s->queued++;
+    s->unverified++;
     if (!f->in_vq) {
         f->in_vq = true;
         turn_push(&s->vq, flow_id);
@@ -154,33 +157,63 @@ int rpc_sched_push(rpc_sched *s, uint32_t flow_id, const rpc_envelope *env, cons
     return RPC_SCHED_OK;
 }
 
-rpc_item *rpc_sched_take_verify(rpc_sched *s)
+/* The next request to verify, flows in turn (the lock held; vq not empty). A flow with a
+ * penalty yields its turn while another flow waits: it goes to the back, one penalty less. */
+static rpc_item *next_to_verify(rpc_sched *s)
+{
+    uint32_t id = turn_pop(&s->vq), yielded = 0;
+    while (s->flows[id].penalty > 0 && s->vq.count > 0 && yielded <= s->vq.count) {
+        s->flows[id].penalty--;
+        turn_push(&s->vq, id);
+        id = turn_pop(&s->vq);
+        yielded++;
+    }
+    flow *f = &s->flows[id];
+    rpc_item *it = &s->items[f->vnext];
+    f->vnext = it->next;
+    if (f->vnext != NONE)
+        turn_push(&s->vq, id);
+    else
+        f->in_vq = false;
+    s->unverified--;
+    return it;
+}
+
+size_t rpc_sched_take_verify(rpc_sched *s, rpc_item **items, size_t max)
 {
     pthread_mutex_lock(&s->lock);
     while (!s->quit && s->vq.count == 0)
         pthread_cond_wait(&s->work_cv, &s->lock);
-    rpc_item *it = NULL;
-    if (s->vq.count > 0) {
-        uint32_t id = turn_pop(&s->vq);
-        flow *f = &s->flows[id];
-        it = &s->items[f->vnext];
-        f->vnext = it->next;
-        if (f->vnext != NONE)
-            turn_push(&s->vq, id);
-        else
-            f->in_vq = false;
-    }
+    size_t n = 0, want = (size_t)(s->unverified / 2); /* leave half to the other verifiers */
+    want = want < 1 ? 1 : want > max ? max : want;
+    while (n < want && s->vq.count > 0)
+        items[n++] = next_to_verify(s);
     pthread_mutex_unlock(&s->lock);
-    return it;
+    return n;
 }
 
-void rpc_sched_verified(rpc_sched *s, rpc_item *it)
+void rpc_sched_verified(rpc_sched *s, rpc_item *const *items, size_t n)
 {
     pthread_mutex_lock(&s->lock);
-    it->ready = true;
-    if (s->flows[it->flow].head == (uint32_t)(it - s->items))
-        s->ready_heads++;
+    for (size_t i = 0; i < n; i++) {
+        rpc_item *it = items[i];
+        flow *f = &s->flows[it->flow];
+        it->ready = true;
+        if (f->head == (uint32_t)(it - s->items))
+            s->ready_heads++;
+        if (it->error != 0) /* costs the flow turns while others wait */
+            f->penalty = f->penalty + RPC_SCHED_PENALTY > RPC_SCHED_PENALTY_MAX
+                             ? RPC_SCHED_PENALTY_MAX
+                             : f->penalty + RPC_SCHED_PENALTY;
+    }
     pthread_cond_signal(&s->seq_cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void rpc_sched_flow_reset(rpc_sched *s, uint32_t flow_id)
+{
+    pthread_mutex_lock(&s->lock);
+    s->flows[flow_id].penalty = 0;
     pthread_mutex_unlock(&s->lock);
 }
 

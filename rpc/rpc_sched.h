@@ -13,10 +13,11 @@
  * share, min(flow_max, capacity / n), n being the connections with requests in flight counting
  * its own (rpc_sched_within_share); a request is refused only when `capacity` are in flight in
  * all. Service: the verifiers
- * take the next unverified request of each connection in turn, one each, and the sequencer fills a
- * batch the same way, one verified request from the head of each connection's queue per round. So
- * while others wait, a connection gets 1/n of the verification and of each batch, however fast it
- * sends, and its own order is kept. */
+ * take the next unverified request of each connection in turn, one each (in runs: a verifier
+ * takes several rounds at once), and the sequencer fills a batch the same way, one verified
+ * request from the head of each connection's queue per round. So while others wait, a
+ * connection gets 1/n of the verification and of each batch, however fast it sends, and its own
+ * order is kept; one whose signatures fail gets much less of the verification. */
 
 /* Where a reply goes: the connection (an rpc_net handle) and whether a REQ delimiter came. */
 typedef struct rpc_envelope {
@@ -55,12 +56,23 @@ void rpc_sched_free(rpc_sched **s);
 int rpc_sched_push(rpc_sched *s, uint32_t flow, const rpc_envelope *env, const rpc_request *req,
                    bool *at_share);
 
-/** The next request to verify, connections in turn; blocks until there is one.
- *  Returns: it, or NULL once rpc_sched_quit was called and none is left to verify. */
-rpc_item *rpc_sched_take_verify(rpc_sched *s);
+#define RPC_SCHED_PENALTY 8      /* verify turns a connection yields per failed verification */
+#define RPC_SCHED_PENALTY_MAX 64 /* at most, while others wait */
 
-/** A verifier is done with it (it->error set): it may be sequenced. */
-void rpc_sched_verified(rpc_sched *s, rpc_item *it);
+/** Up to max requests to verify, connections in turn (one each per round), but no more than
+ *  half of those waiting, so the other verifiers get work too (at least one); blocks until
+ *  there is one. A connection whose requests failed verification yields RPC_SCHED_PENALTY
+ *  turns per failure (up to RPC_SCHED_PENALTY_MAX) while another connection waits: a flood of
+ *  bad signatures gets about 1/10 of the verification beside a good client, not 1/2.
+ *  Out: items[0..n). Returns: n, or 0 once rpc_sched_quit was called and none is left. */
+size_t rpc_sched_take_verify(rpc_sched *s, rpc_item **items, size_t max);
+
+/** A verifier is done with n items (each it->error set: 0 or the failure): they may be
+ *  sequenced; each failure costs its connection turns as above. */
+void rpc_sched_verified(rpc_sched *s, rpc_item *const *items, size_t n);
+
+/** A new connection on flow `flow`: it starts without the penalty of the one before. */
+void rpc_sched_flow_reset(rpc_sched *s, uint32_t flow);
 
 /** Wait until a batch can be taken (the head of some connection's queue is verified).
  *  Returns: true then, or false once rpc_sched_quit was called and nothing is queued. */

@@ -325,6 +325,7 @@ static void on_opened(void *ctx, unsigned slot)
     slot_state *st = &s->slots[slot];
     st->delimiter = st->bad = st->paused_unread = st->paused_share = st->at_share = false;
     atomic_store(&s->slots[slot].conn, rpc_net_handle(s->net, slot));
+    rpc_sched_flow_reset(s->sched, slot);
     bump(&s->mc.accepted, 1); /* connected clients: opened minus closed (the receiver's) */
 }
 
@@ -402,13 +403,17 @@ static void verify(rpc_server *s, rpc_item *it)
         it->error = LEDGER_BAD_SIGNATURE;
 }
 
+#define VERIFY_RUN 32 /* requests a verifier takes at a time: one handoff each way per run */
+
 static void *worker_main(void *arg)
 {
     rpc_server *s = arg;
-    rpc_item *it;
-    while ((it = rpc_sched_take_verify(s->sched)) != NULL) {
-        verify(s, it);
-        rpc_sched_verified(s->sched, it);
+    rpc_item *run[VERIFY_RUN];
+    size_t n;
+    while ((n = rpc_sched_take_verify(s->sched, run, VERIFY_RUN)) > 0) {
+        for (size_t i = 0; i < n; i++)
+            verify(s, run[i]);
+        rpc_sched_verified(s->sched, run, n);
     }
     return NULL;
 }
