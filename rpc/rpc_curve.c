@@ -43,17 +43,24 @@ void rpc_curve_key_z85(char out[RPC_CURVE_Z85_LEN + 1], const uint8_t key[RPC_CU
         out[0] = '\0';
 }
 
-/* The text of a line without its comment and surrounding blanks (in place). */
+/* The key on a line (in place), or "" for a blank line or a comment. A comment starts with a
+ * '#' at the start of the line or after a blank ('#' is one of Z85's characters). Returns:
+ * the text, or NULL when more than one word stands before the comment. */
 static char *line_text(char *line)
 {
-    char *hash = strchr(line, '#');
-    if (hash != NULL)
-        *hash = '\0';
     while (isspace((unsigned char)*line))
         line++;
-    char *e = line + strlen(line);
-    while (e > line && isspace((unsigned char)e[-1]))
-        *--e = '\0';
+    if (*line == '#')
+        *line = '\0';
+    char *e = line;
+    while (*e != '\0' && !isspace((unsigned char)*e))
+        e++;
+    char *rest = e;
+    while (isspace((unsigned char)*rest))
+        rest++;
+    if (*rest != '\0' && *rest != '#')
+        return NULL;
+    *e = '\0';
     return line;
 }
 
@@ -73,9 +80,9 @@ static long keys_read(FILE *f, const char *path, int (*take)(void *, const uint8
         }
         char *text = line_text(line);
         uint8_t key[RPC_CURVE_KEY_SIZE];
-        if (*text == '\0')
+        if (text != NULL && *text == '\0')
             continue;
-        if (rpc_curve_key_parse(key, text) != 0) {
+        if (text == NULL || rpc_curve_key_parse(key, text) != 0) {
             snprintf(msg, msg_size, "%s:%ld: not a CURVE key (40 Z85 or 64 hex characters)", path,
                      n);
             crypto_wipe(line, sizeof line);

@@ -7,8 +7,9 @@
 #include <stdint.h>
 
 /* A CURVE key file holds one key: 40 Z85 characters (ZeroMQ's text form, zmq_z85_encode) or
- * 64 hex characters, on a line of its own; blank lines and everything after a '#' are
- * ignored. The allow-list (curve_clients) is such a file with any number of client public
+ * 64 hex characters, on a line of its own; blank lines are ignored, and so is a comment: from
+ * a '#' at the start of a line or after a blank to the line's end ('#' is one of Z85's
+ * characters, so one inside a key is part of it). The allow-list (curve_clients) is such a file with any number of client public
  * keys, one a line. A secret key file must be the owner's alone (rpc_key_mode_ok). */
 
 #define RPC_CURVE_KEY_SIZE 32

@@ -394,7 +394,7 @@ static bool parse(rpc_net *n, unsigned slot, const uint8_t **data, size_t *len)
             refuse(n, slot, st);
             return false;
         }
-        if (st == RPC_ZMTP_SEND) { /* a CURVE handshake step: WELCOME or READY */
+        if (st == RPC_ZMTP_SEND) { /* the greeting's rest (and READY), WELCOME, READY */
             if (queue_raw(n, slot, f.data, f.len) != 0) {
                 n->drops[RPC_NET_PROTOCOL]++;
                 conn_release(n, slot);

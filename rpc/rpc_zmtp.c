@@ -78,10 +78,8 @@ size_t rpc_zmtp_hello(uint8_t out[RPC_ZMTP_HELLO_MAX], int role)
 
 size_t rpc_zmtp_greet(const rpc_zmtp_in *in, uint8_t out[RPC_ZMTP_HELLO_MAX])
 {
-    if (in->curve == NULL)
-        return rpc_zmtp_hello(out, in->role);
-    greeting_put(out, true);
-    return RPC_ZMTP_GREETING_BYTES;
+    greeting_put(out, in->curve != NULL);
+    return RPC_ZMTP_GREETING_SPLIT;
 }
 
 size_t rpc_zmtp_header(uint8_t out[RPC_ZMTP_HEADER_MAX], uint64_t size, bool more, bool command)
@@ -187,16 +185,29 @@ static int fail(rpc_zmtp_in *in, int status)
 }
 
 /* The size is complete: check it against the state and the limits, and set up the body. */
+/* A CURVE connection's frame header after its handshake: one MESSAGE (libzmq sends it as a
+ * frame of a message, flags 0) no larger than the largest box, which is opened whole.
+ * Returns: 0 or an error. */
+static int boxed_header(rpc_zmtp_in *in)
+{
+    if ((in->flags & FLAG_MORE) != 0) /* a box is one frame; MORE travels inside it */
+        return fail(in, RPC_ZMTP_E_FRAMING);
+    if (in->size > RPC_ZMTP_CURVE_OVERHEAD + rpc_zmtp_box_max(&in->lim))
+        return fail(in, RPC_ZMTP_E_MESSAGE); /* never read this one */
+    in->skip = false;
+    in->have = 0;
+    in->state = S_BODY;
+    return 0;
+}
+
 static int header_done(rpc_zmtp_in *in)
 {
-    bool command = (in->flags & FLAG_COMMAND) != 0, boxed = in->curve != NULL && in->ready;
+    bool command = (in->flags & FLAG_COMMAND) != 0;
     if ((in->flags & FLAG_LONG) && in->size >> 63)
         return fail(in, RPC_ZMTP_E_FRAMING);
-    if (boxed && !command) /* under CURVE every frame is a MESSAGE command */
-        return fail(in, RPC_ZMTP_E_FRAMING);
-    if (boxed && in->size > RPC_ZMTP_CURVE_OVERHEAD + rpc_zmtp_box_max(&in->lim))
-        return fail(in, RPC_ZMTP_E_MESSAGE); /* a box is opened whole: never read this one */
-    if (command && !boxed && in->size > RPC_ZMTP_COMMAND_MAX)
+    if (in->curve != NULL && in->ready)
+        return boxed_header(in);
+    if (command && in->size > RPC_ZMTP_COMMAND_MAX)
         return fail(in, RPC_ZMTP_E_FRAMING);
     if (!in->ready && !command)
         return fail(in, RPC_ZMTP_E_HANDSHAKE);
@@ -206,7 +217,7 @@ static int header_done(rpc_zmtp_in *in)
             return fail(in, RPC_ZMTP_E_MESSAGE);
         in->message_bytes += in->size;
     }
-    in->skip = !boxed && in->size > (command ? RPC_ZMTP_COMMAND_MAX : in->lim.frame_keep_max);
+    in->skip = in->size > (command ? RPC_ZMTP_COMMAND_MAX : in->lim.frame_keep_max);
     in->have = 0;
     in->state = S_BODY;
     return 0;
@@ -308,8 +319,9 @@ static int read_body(rpc_zmtp_in *in, const uint8_t **data, size_t *len, rpc_zmt
     return in->have == in->size ? frame_done(in, in->buf, f) : 0;
 }
 
-/* The greeting's bytes from the input. Returns: 0, E_GREETING or E_AUTH. */
-static int read_greeting(rpc_zmtp_in *in, const uint8_t **data, size_t *len)
+/* The greeting's bytes from the input. Returns: 0, SEND (the rest of ours, and under the NULL
+ * mechanism our READY, once the peer's is complete and good), E_GREETING or E_AUTH. */
+static int read_greeting(rpc_zmtp_in *in, const uint8_t **data, size_t *len, rpc_zmtp_frame *f)
 {
     while (*len > 0 && in->head_have < RPC_ZMTP_GREETING_BYTES) {
         in->head[in->head_have++] = *(*data)++;
@@ -318,11 +330,18 @@ static int read_greeting(rpc_zmtp_in *in, const uint8_t **data, size_t *len)
         if (rc != 0)
             return fail(in, rc);
     }
-    if (in->head_have == RPC_ZMTP_GREETING_BYTES) {
-        in->state = S_FLAGS;
-        in->head_have = 0;
-    }
-    return 0;
+    if (in->head_have < RPC_ZMTP_GREETING_BYTES)
+        return 0;
+    in->state = S_FLAGS;
+    in->head_have = 0;
+    size_t n = RPC_ZMTP_GREETING_BYTES; /* the rest of our greeting, now that theirs is good */
+    if (in->curve == NULL)
+        n = rpc_zmtp_hello(in->reply, in->role); /* and READY */
+    else
+        greeting_put(in->reply, true);
+    f->data = in->reply + RPC_ZMTP_GREETING_SPLIT;
+    f->len = n - RPC_ZMTP_GREETING_SPLIT;
+    return RPC_ZMTP_SEND;
 }
 
 /* A frame's flags byte, or its size bytes. Returns: 0 or an error. */
@@ -360,7 +379,7 @@ int rpc_zmtp_next(rpc_zmtp_in *in, const uint8_t **data, size_t *len, rpc_zmtp_f
         }
         if (*len == 0)
             return RPC_ZMTP_NEED;
-        rc = in->state == S_GREETING ? read_greeting(in, data, len) : read_header(in, data, len);
+        rc = in->state == S_GREETING ? read_greeting(in, data, len, f) : read_header(in, data, len);
     }
     return in->state == S_ERROR && rc >= 0 ? RPC_ZMTP_E_FRAMING : rc;
 }

@@ -12,9 +12,15 @@
  * a limit, the first RPC_ZMTP_PREFIX bytes of a longer one. ZMTP 3.0 / 3.1 peers are served, as
  * libzmq 4.x and its bindings are, with the NULL mechanism or, when the endpoint has a secret
  * key, with CURVE only (RFC 26, CurveZMQ; rpc_zmtp_curve.c): HELLO, WELCOME, INITIATE, READY,
- * then every frame boxed in a MESSAGE command. PLAIN is never served. */
+ * then every frame boxed in a MESSAGE (which libzmq sends as a frame of a message, flags 0).
+ * PLAIN is never served. */
 
 #define RPC_ZMTP_GREETING_BYTES 64
+/* lstd sends the first bytes of its greeting (signature and major version) at once and the
+ * rest (its mechanism; under NULL also READY) only once the peer's greeting has come whole: a
+ * libzmq peer sends all of its greeting on seeing the major version, so a peer of the other
+ * mechanism shows itself (and is counted) instead of hanging up when it reads ours. */
+#define RPC_ZMTP_GREETING_SPLIT 11
 #define RPC_ZMTP_HELLO_MAX 96     /* our greeting and READY command */
 #define RPC_ZMTP_HEADER_MAX 9     /* a frame's flags byte and its 8-byte size */
 #define RPC_ZMTP_COMMAND_MAX 8192 /* the largest command (a READY with metadata) taken */
@@ -123,9 +129,10 @@ void rpc_zmtp_curve_wipe(rpc_zmtp_curve *c);
  *  out, what lstd sends first on every connection. Returns: the number of bytes. */
 size_t rpc_zmtp_hello(uint8_t out[RPC_ZMTP_HELLO_MAX], int role);
 
-/** Write what lstd sends first on a connection read by in: under the NULL mechanism as
- *  rpc_zmtp_hello; under CURVE only the greeting (mechanism CURVE, as-server 1; READY comes
- *  after the client's INITIATE). Returns: the number of bytes. */
+/** Write what lstd sends first on a connection read by in: its greeting's first
+ *  RPC_ZMTP_GREETING_SPLIT bytes. The rest (the mechanism, NULL or CURVE with as-server 1, and
+ *  under NULL the READY of rpc_zmtp_hello) comes from rpc_zmtp_next as a SEND once the peer's
+ *  greeting is good; under CURVE READY follows the client's INITIATE. Returns: the bytes. */
 size_t rpc_zmtp_greet(const rpc_zmtp_in *in, uint8_t out[RPC_ZMTP_HELLO_MAX]);
 
 /** Write the header of a frame of size bytes. Returns: its length (2 or 9). */
@@ -142,13 +149,13 @@ void rpc_zmtp_in_free(rpc_zmtp_in *in);
 /** Consume bytes from *data (*len of them) up to the end of the next frame after the
  *  handshake: the greeting and the READY command are checked here and not delivered.
  *  Out: *f; *data and *len advanced past what was consumed.
- *  Returns: RPC_ZMTP_FRAME (*f set), RPC_ZMTP_SEND (CURVE: f->data, f->len are a handshake
- *  command to write to the peer now, valid until the next call), RPC_ZMTP_NEED (all consumed,
- *  no frame yet), or an RPC_ZMTP_E_* code: the peer breaks the protocol or the limits and is to
- *  be dropped (the reader then stays in error). A body over frame_keep_max is never stored
- *  whole; a message over message_max or frames_max fails at the header that crosses the limit,
- *  before its body is read. Under CURVE a MESSAGE box is opened whole, so a box larger than
- *  RPC_ZMTP_CURVE_OVERHEAD + rpc_zmtp_box_max fails at its header (E_MESSAGE); the frame in it
+ *  Returns: RPC_ZMTP_FRAME (*f set), RPC_ZMTP_SEND (f->data, f->len are handshake bytes to
+ *  write to the peer now, valid until the next call: the rest of the greeting, WELCOME, READY),
+ * RPC_ZMTP_NEED (all consumed, no frame yet), or an RPC_ZMTP_E_* code: the peer breaks the protocol
+ * or the limits and is to be dropped (the reader then stays in error). A body over frame_keep_max
+ * is never stored whole; a message over message_max or frames_max fails at the header that crosses
+ * the limit, before its body is read. Under CURVE a MESSAGE box is opened whole, so a box larger
+ * than RPC_ZMTP_CURVE_OVERHEAD + rpc_zmtp_box_max fails at its header (E_MESSAGE); the frame in it
  *  is then held to frame_keep_max (delivered skipped beyond), message_max and frames_max as a
  *  frame of the NULL mechanism is. */
 int rpc_zmtp_next(rpc_zmtp_in *in, const uint8_t **data, size_t *len, rpc_zmtp_frame *f);

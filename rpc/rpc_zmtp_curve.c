@@ -248,7 +248,8 @@ static int on_initiate(rpc_zmtp_in *in, const uint8_t *b, size_t n, rpc_zmtp_fra
 
 /* ---- MESSAGE ----------------------------------------------------------------------------- */
 
-/* A MESSAGE: a short nonce above every one before, a box [flags, body] from C' to S'. Opened
+/* A MESSAGE (sent as a frame of a message, not as a command, as libzmq does; either is taken):
+ * a short nonce above every one before, a box [flags, body] from C' to S'. Opened
  * into in->buf; f becomes the frame it holds. Returns: FRAME or an error. */
 static int on_message(rpc_zmtp_in *in, const uint8_t *b, size_t n, rpc_zmtp_frame *f)
 {
@@ -283,8 +284,8 @@ int rpc_zmtp_curve_frame(rpc_zmtp_in *in, rpc_zmtp_frame *f)
 {
     const uint8_t *b = f->data;
     size_t n = f->len;
-    if (!f->command || f->skipped)
-        return in->ready ? RPC_ZMTP_E_FRAMING : RPC_ZMTP_E_HANDSHAKE;
+    if (in->cstate != C_READY && (!f->command || f->skipped))
+        return RPC_ZMTP_E_HANDSHAKE; /* handshake steps are commands */
     switch (in->cstate) {
     case C_HELLO:
         return on_hello(in, b, n, f);
@@ -309,7 +310,7 @@ size_t rpc_zmtp_put_frame(rpc_zmtp_in *in, uint8_t *out, const void *data, size_
     if (!in->ready)
         return 0;
     uint8_t nonce[CRYPTO_CURVE_NONCE_SIZE];
-    size_t h = rpc_zmtp_header(out, len + RPC_ZMTP_CURVE_OVERHEAD, false, true);
+    size_t h = rpc_zmtp_header(out, len + RPC_ZMTP_CURVE_OVERHEAD, false, false); /* as libzmq */
     uint8_t *m = out + h;
     memcpy(m, "\x07MESSAGE", 8);
     put_be64(m + 8, in->nonce_out++);

@@ -29,7 +29,7 @@ int zmtp_raw_write(int fd, const void *data, size_t len)
     return 0;
 }
 
-static int read_all(int fd, uint8_t *p, size_t len)
+int zmtp_raw_read(int fd, uint8_t *p, size_t len)
 {
     while (len > 0) {
         ssize_t r = recv(fd, p, len, 0);
@@ -43,7 +43,7 @@ static int read_all(int fd, uint8_t *p, size_t len)
     return 0;
 }
 
-static int tcp_connect(const char *url, int rcvbuf, int send_timeout_ms)
+int zmtp_raw_connect(const char *url, int rcvbuf, int send_timeout_ms)
 {
     struct sockaddr_in a = {.sin_family = AF_INET};
     char host[64];
@@ -73,7 +73,7 @@ int zmtp_raw_open(const char *url, const char *type, int rcvbuf, int send_timeou
     size_t tl = strlen(type), n = 0;
     if (tl > 32)
         return -1;
-    int fd = tcp_connect(url, rcvbuf, send_timeout_ms);
+    int fd = zmtp_raw_connect(url, rcvbuf, send_timeout_ms);
     if (fd < 0)
         return -1;
     ready[n++] = 0x04; /* a short command: READY with its Socket-Type property */
@@ -84,8 +84,8 @@ int zmtp_raw_open(const char *url, const char *type, int rcvbuf, int send_timeou
     memcpy(ready + n, type, tl);
     n += tl;
     if (zmtp_raw_write(fd, g, sizeof g) != 0 || zmtp_raw_write(fd, ready, n) != 0 ||
-        read_all(fd, head, sizeof head) != 0 || head[0] != 0xff || head[64] != 0x04 ||
-        read_all(fd, body, head[65]) != 0) {
+        zmtp_raw_read(fd, head, sizeof head) != 0 || head[0] != 0xff || head[64] != 0x04 ||
+        zmtp_raw_read(fd, body, head[65]) != 0) {
         close(fd);
         return -1;
     }
@@ -245,6 +245,7 @@ size_t zmtp_raw_curve_message(zmtp_raw_curve *c, uint8_t *out, size_t cap, const
     if (cap < body + 9)
         return 0;
     size_t h = command_header(out, body);
+    out[0] &= (uint8_t)~0x04; /* a MESSAGE travels as a frame of a message, as from libzmq */
     uint8_t *m = out + h;
     memcpy(m, "\x07MESSAGE", 8);
     be64_put(m + 8, nonce_value != 0 ? nonce_value : c->nonce++);
@@ -277,15 +278,15 @@ int zmtp_raw_curve_open(zmtp_raw_curve *c, const uint8_t *body, size_t n, uint8_
 int zmtp_raw_read_frame(int fd, uint8_t *body, size_t cap, size_t *n, bool *command)
 {
     uint8_t h[9];
-    if (read_all(fd, h, 2) != 0)
+    if (zmtp_raw_read(fd, h, 2) != 0)
         return -1;
     uint64_t size = h[1];
     if (h[0] & 0x02) {
-        if (read_all(fd, h + 2, 7) != 0)
+        if (zmtp_raw_read(fd, h + 2, 7) != 0)
             return -1;
         size = be64_get(h + 1);
     }
-    if (size > cap || read_all(fd, body, (size_t)size) != 0)
+    if (size > cap || zmtp_raw_read(fd, body, (size_t)size) != 0)
         return -1;
     *n = (size_t)size;
     *command = (h[0] & 0x04) != 0;
@@ -298,13 +299,14 @@ int zmtp_raw_curve_connect(const char *url, const char *type, zmtp_raw_curve *c,
     uint8_t g[64], buf[1024];
     size_t n;
     bool command;
-    int fd = tcp_connect(url, 0, send_timeout_ms);
+    int fd = zmtp_raw_connect(url, 0, send_timeout_ms);
     if (fd < 0)
         return -1;
     zmtp_raw_greeting(g, "CURVE");
     size_t hl = zmtp_raw_curve_hello(c, buf);
     if (hl == 0 || zmtp_raw_write(fd, g, 64) != 0 || zmtp_raw_write(fd, buf, hl) != 0 ||
-        read_all(fd, g, 64) != 0 || zmtp_raw_read_frame(fd, buf, sizeof buf, &n, &command) != 0 ||
+        zmtp_raw_read(fd, g, 64) != 0 ||
+        zmtp_raw_read_frame(fd, buf, sizeof buf, &n, &command) != 0 ||
         zmtp_raw_curve_welcome(c, buf, n) != 0 ||
         (hl = zmtp_raw_curve_initiate(c, buf, sizeof buf, type)) == 0 ||
         zmtp_raw_write(fd, buf, hl) != 0 ||

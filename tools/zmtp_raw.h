@@ -11,6 +11,13 @@
  *  Returns: 0, or -1 (errno from send). */
 int zmtp_raw_write(int fd, const void *data, size_t len);
 
+/** A TCP connection to url ("tcp://IPv4:PORT"), nothing sent yet. rcvbuf, send_timeout_ms: as
+ *  for zmtp_raw_open. Returns: the socket, or -1. */
+int zmtp_raw_connect(const char *url, int rcvbuf, int send_timeout_ms);
+
+/** Read exactly len bytes. Returns: 0, or -1 (closed or failed first). */
+int zmtp_raw_read(int fd, uint8_t *p, size_t len);
+
 /** Connect to url ("tcp://IPv4:PORT"), send a ZMTP 3.0 NULL greeting and READY as socket
  *  `type` ("DEALER", "SUB"), and read the peer's greeting and READY. rcvbuf: SO_RCVBUF when
  *  > 0; send_timeout_ms: SO_SNDTIMEO. Returns: the socket, or -1. */
