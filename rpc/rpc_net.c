@@ -362,20 +362,19 @@ static int on_command(rpc_net *n, unsigned slot, const rpc_zmtp_frame *f)
     return n->h.frame(n->h.ctx, slot, f);
 }
 
-/* A peer refused: counted; a CURVE client refused for its key is told so with an ERROR
- * command first (written now, best effort: it is small and the handshake left the socket's
- * buffer empty), so that libzmq reports ZMQ_EVENT_HANDSHAKE_FAILED_AUTH. */
+/* A peer refused: counted, and told why before the close where ZMTP has a way (the rest of
+ * our greeting: the other mechanism; ERROR 400 for a CURVE key refused, which libzmq reports
+ * as ZMQ_EVENT_HANDSHAKE_FAILED_AUTH), written now, best effort: it is small and the
+ * handshake left the socket's buffer empty. */
 static void refuse(rpc_net *n, unsigned slot, int status)
 {
     conn *c = &n->conns[slot];
+    uint8_t why[RPC_ZMTP_REPLY_MAX];
+    size_t len = rpc_zmtp_refusal(&c->in, status, why);
     n->drops[RPC_NET_PROTOCOL]++;
-    if (status == RPC_ZMTP_E_AUTH) {
-        uint8_t err[RPC_ZMTP_ERROR_MAX];
-        size_t len = rpc_zmtp_error(err);
-        n->auth_failures++;
-        if (c->out_off == c->out_len)
-            (void)send(c->fd, err, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
+    n->auth_failures += status == RPC_ZMTP_E_AUTH;
+    if (len > 0 && c->out_off == c->out_len)
+        (void)send(c->fd, why, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     conn_release(n, slot);
 }
 

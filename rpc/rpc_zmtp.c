@@ -334,6 +334,7 @@ static int read_greeting(rpc_zmtp_in *in, const uint8_t **data, size_t *len, rpc
         return 0;
     in->state = S_FLAGS;
     in->head_have = 0;
+    in->greeted = true;
     size_t n = RPC_ZMTP_GREETING_BYTES; /* the rest of our greeting, now that theirs is good */
     if (in->curve == NULL)
         n = rpc_zmtp_hello(in->reply, in->role); /* and READY */
@@ -425,6 +426,17 @@ size_t rpc_zmtp_error(uint8_t out[RPC_ZMTP_ERROR_MAX])
     size_t n = rpc_zmtp_header(out, sizeof body - 1, false, true);
     memcpy(out + n, body, sizeof body - 1);
     return n + sizeof body - 1;
+}
+
+size_t rpc_zmtp_refusal(const rpc_zmtp_in *in, int status, uint8_t out[RPC_ZMTP_REPLY_MAX])
+{
+    if (!in->greeted) {
+        greeting_put(out, in->curve != NULL);
+        memmove(out, out + RPC_ZMTP_GREETING_SPLIT,
+                RPC_ZMTP_GREETING_BYTES - RPC_ZMTP_GREETING_SPLIT);
+        return RPC_ZMTP_GREETING_BYTES - RPC_ZMTP_GREETING_SPLIT;
+    }
+    return status == RPC_ZMTP_E_AUTH ? rpc_zmtp_error(out) : 0;
 }
 
 size_t rpc_zmtp_frame_bytes(const rpc_zmtp_in *in, size_t len)

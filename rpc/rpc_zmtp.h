@@ -96,7 +96,8 @@ typedef struct rpc_zmtp_in {
     size_t head_have;
     uint8_t flags;
     uint64_t size, have; /* the current body: as sent, received so far */
-    bool ready;          /* the peer's READY has come */
+    bool ready;          /* the peer's READY has come (CURVE: INITIATE, READY sent) */
+    bool greeted;        /* the rest of our greeting went out */
     bool skip;
     unsigned frame_index;
     uint64_t message_bytes;
@@ -178,6 +179,12 @@ size_t rpc_zmtp_put_frame(rpc_zmtp_in *in, uint8_t *out, const void *data, size_
 /** The ERROR command (framed) a CURVE server sends a client it refuses: reason "400", the
  *  ZAP status a libzmq client reports as ZMQ_EVENT_HANDSHAKE_FAILED_AUTH. Returns: its length. */
 size_t rpc_zmtp_error(uint8_t out[RPC_ZMTP_ERROR_MAX]);
+
+/** What to write to a peer refused with status (an RPC_ZMTP_E_* code) before closing, so that
+ *  libzmq reports why instead of reconnecting: the rest of our greeting when it has not gone
+ *  out (the peer then sees the mechanism it does not share), else for E_AUTH the ERROR of
+ *  rpc_zmtp_error. Out: out. Returns: its length (0: nothing). */
+size_t rpc_zmtp_refusal(const rpc_zmtp_in *in, int status, uint8_t out[RPC_ZMTP_REPLY_MAX]);
 
 /** Whether f is the command `name` ("PING", "SUBSCRIBE"). Out: *arg, *arg_len (the bytes
  *  after the name). Returns: true when it is. */
