@@ -361,14 +361,6 @@ static uint64_t watchdog_every_usec(void)
     return usec / 2 > 0 ? usec / 2 : 1;
 }
 
-/* Whether endpoint "tcp://HOST:PORT" names a loopback host: 127.0.0.0/8, [::1], localhost. */
-static bool loopback(const char *endpoint)
-{
-    const char *host = strncmp(endpoint, "tcp://", 6) == 0 ? endpoint + 6 : endpoint;
-    return strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]:", 6) == 0 ||
-           strncmp(host, "localhost:", 10) == 0;
-}
-
 /* A socket anyone on the network may reach without CURVE: said in the log, once at start. */
 static void warn_insecure(const rpc_config *cfg)
 {
@@ -377,7 +369,7 @@ static void warn_insecure(const rpc_config *cfg)
     if (cfg->curve_secret_key[0] != '\0')
         return;
     for (int i = 0; i < 2; i++)
-        if (!loopback(urls[i]))
+        if (!rpc_endpoint_loopback(urls[i]))
             rpc_log(RPC_LOG_WARN, "insecure_bind",
                     " endpoint=%s msg=\"bound to an address other than loopback without CURVE: "
                     "anyone who can reach it reads the traffic and may connect; set "

@@ -263,6 +263,16 @@ static void suggest_setting(const char *name, bool file_key, char *out, size_t s
         snprintf(out, size, "; did you mean %s%s?", file_key ? "" : "--", best);
 }
 
+bool rpc_endpoint_loopback(const char *endpoint)
+{
+    const char *host = strncmp(endpoint, "tcp://", 6) == 0 ? endpoint + 6 : endpoint;
+    unsigned a, b, c, d;
+    char colon;
+    if (sscanf(host, "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &colon) == 5 && colon == ':')
+        return a == 127 && b <= 255 && c <= 255 && d <= 255;
+    return strncmp(host, "[::1]:", 6) == 0 || strncmp(host, "localhost:", 10) == 0;
+}
+
 void rpc_config_help(FILE *out)
 {
     fputs(help_text, out);

@@ -67,6 +67,10 @@ int rpc_config_read_file(rpc_config *cfg, const char *path, char *err, size_t er
  *  Returns: one of names (not copied), or NULL when none is that close. */
 const char *rpc_closest_name(const char *word, const char *const *names, size_t count);
 
+/** Whether endpoint ("tcp://HOST:PORT") names a loopback host: 127.0.0.0/8, [::1] or
+ *  localhost. Returns: true when it does (`*`, any other address or name: false). */
+bool rpc_endpoint_loopback(const char *endpoint);
+
 /** Write the --help text to out. */
 void rpc_config_help(FILE *out);
 

@@ -190,18 +190,18 @@ int rpc_curve_keygen(const char *base, uint8_t public_key[RPC_CURVE_KEY_SIZE], c
 {
     char secret_path[RPC_PATH_MAX + 16], public_path[RPC_PATH_MAX + 16];
     char comment[RPC_CURVE_Z85_LEN + 96], z85[RPC_CURVE_Z85_LEN + 1];
-    uint8_t secret[RPC_CURVE_KEY_SIZE];
+    uint8_t secret[RPC_CURVE_KEY_SIZE], pk[RPC_CURVE_KEY_SIZE];
     if (strlen(base) >= RPC_PATH_MAX) {
         snprintf(msg, msg_size, "%s: the name is too long", base);
         return -1;
     }
     snprintf(secret_path, sizeof secret_path, "%s.secret", base);
     snprintf(public_path, sizeof public_path, "%s.public", base);
-    if (crypto_curve_keypair(public_key, secret) != 0) {
+    if (crypto_curve_keypair(pk, secret) != 0) {
         snprintf(msg, msg_size, "the random source failed");
         return -1;
     }
-    rpc_curve_key_z85(z85, public_key);
+    rpc_curve_key_z85(z85, pk);
     snprintf(comment, sizeof comment, "lstd CURVE secret key, mode 0600; its public key: %s", z85);
     int rc = key_file_write(secret_path, 0600, comment, secret);
     crypto_wipe(secret, sizeof secret);
@@ -211,13 +211,14 @@ int rpc_curve_keygen(const char *base, uint8_t public_key[RPC_CURVE_KEY_SIZE], c
                                  : strerror(errno));
         return -1;
     }
-    if (key_file_write(public_path, 0644, "lstd CURVE public key", public_key) != 0) {
+    if (key_file_write(public_path, 0644, "lstd CURVE public key", pk) != 0) {
         snprintf(msg, msg_size, "%s: %s", public_path,
                  errno == EEXIST ? "the file exists (refusing to overwrite a key)"
                                  : strerror(errno));
         unlink(secret_path);
         return -1;
     }
+    memcpy(public_key, pk, RPC_CURVE_KEY_SIZE);
     return 0;
 }
 

@@ -35,8 +35,8 @@ int rpc_curve_secret_read(const char *path, uint8_t out[RPC_CURVE_KEY_SIZE], cha
                           size_t msg_size);
 
 /** Make a key pair and write it as base.secret (mode 0600) and base.public (mode 0644), each a
- *  comment line and the key in Z85; neither file may exist. Out: public_key; msg.
- *  Returns: 0, or -1 (nothing left behind). */
+ *  comment line and the key in Z85; neither file may exist. Out: public_key (on success);
+ *  msg. Returns: 0, or -1 (nothing left behind). */
 int rpc_curve_keygen(const char *base, uint8_t public_key[RPC_CURVE_KEY_SIZE], char *msg,
                      size_t msg_size);
 

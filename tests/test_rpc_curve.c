@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "crypto_curve.h"
+#include "rpc_config.h"
 #include "rpc_curve.h"
 #include "rpc_harness.h"
 #include "test_util.h"
@@ -466,6 +467,99 @@ static void test_refused_settings(void)
     }
 }
 
+/* ---- key files, the allow-list, loopback (no server) ------------------------------------- */
+
+static void write_text(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    CHECK(fd >= 0 && fchmod(fd, mode) == 0);
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void test_key_files(void)
+{
+    char *dir = test_tmpdir("lstd-curve-keys"), path[600], msg[700], line[600], z85[41], hex[65];
+    uint8_t key[32];
+    size_t count;
+    /* a Z85 key may hold '#': a comment starts only at a line's start or after a blank */
+    for (int tries = 0; tries < 1000; tries++) {
+        uint8_t pk[32], sk[32];
+        CHECK(crypto_curve_keypair(pk, sk) == 0);
+        rpc_curve_key_z85(z85, pk);
+        if (strchr(z85, '#') == NULL)
+            continue;
+        snprintf(path, sizeof path, "%s/hash.public", dir);
+        snprintf(line, sizeof line, "# a key with a hash in it\n  %s   # and a comment\n", z85);
+        write_text(path, line, 0644);
+        CHECK(rpc_curve_public_read(path, key, msg, sizeof msg) == 0 && memcmp(key, pk, 32) == 0);
+        break;
+    }
+    rpc_curve_key_z85(z85, alice.pk);
+    rh_hex(hex, bob.pk);
+    CHECK(rpc_curve_key_parse(key, z85) == 0 && memcmp(key, alice.pk, 32) == 0);
+    CHECK(rpc_curve_key_parse(key, hex) == 0 && memcmp(key, bob.pk, 32) == 0);
+    char broken[41];
+    memcpy(broken, z85, sizeof broken);
+    broken[3] = ' ';
+    CHECK(rpc_curve_key_parse(key, broken) == -1);
+    CHECK(rpc_curve_key_parse(key, "abc") == -1);
+    /* the list: comments, blank lines, duplicates once; one bad line or a long one: nobody */
+    rpc_curve_allow *a;
+    CHECK(rpc_curve_allow_new(&a) == 0);
+    CHECK(!rpc_curve_allowed(a, alice.pk)); /* empty: nobody */
+    snprintf(path, sizeof path, "%s/clients", dir);
+    snprintf(line, sizeof line, "# clients\n\n%s\n%s # again\n\t%s\n", z85, z85, hex);
+    write_text(path, line, 0644);
+    uint64_t gen = rpc_curve_allow_generation(a);
+    CHECK(rpc_curve_allow_load(a, path, &count, msg, sizeof msg) == 0 && count == 2);
+    CHECK(rpc_curve_allowed(a, alice.pk) && rpc_curve_allowed(a, bob.pk));
+    CHECK(!rpc_curve_allowed(a, server_keys.pk));
+    CHECK(rpc_curve_allow_generation(a) != gen);
+    snprintf(line, sizeof line, "%s\nnot-a-key\n", z85);
+    write_text(path, line, 0644);
+    CHECK(rpc_curve_allow_load(a, path, &count, msg, sizeof msg) == -1 && count == 0);
+    CHECK(strstr(msg, ":2:") != NULL && !rpc_curve_allowed(a, alice.pk));
+    snprintf(line, sizeof line, "%s extra words\n", z85);
+    write_text(path, line, 0644);
+    CHECK(rpc_curve_allow_load(a, path, &count, msg, sizeof msg) == -1 && strstr(msg, ":1:"));
+    char *huge = malloc(RPC_CURVE_LINE_MAX * 2);
+    CHECK(huge != NULL);
+    memset(huge, 'a', RPC_CURVE_LINE_MAX * 2 - 1);
+    huge[RPC_CURVE_LINE_MAX * 2 - 1] = '\0';
+    write_text(path, huge, 0644);
+    free(huge);
+    CHECK(rpc_curve_allow_load(a, path, &count, msg, sizeof msg) == -1 && strstr(msg, "longer"));
+    snprintf(path, sizeof path, "%s/missing", dir);
+    CHECK(rpc_curve_allow_load(a, path, &count, msg, sizeof msg) == -1 && count == 0);
+    rpc_curve_allow_free(&a);
+    CHECK(a == NULL);
+    /* a secret key file: the owner's alone, one key */
+    snprintf(path, sizeof path, "%s/two.secret", dir);
+    snprintf(line, sizeof line, "%s\n%s\n", z85, hex);
+    write_text(path, line, 0600);
+    CHECK(rpc_curve_secret_read(path, key, msg, sizeof msg) == -1 && strstr(msg, "more than one"));
+    /* keygen: both files, never over an existing one */
+    snprintf(path, sizeof path, "%s/gen", dir);
+    uint8_t pk[32], sk[32], derived[32];
+    CHECK(rpc_curve_keygen(path, pk, msg, sizeof msg) == 0);
+    CHECK(rpc_curve_keygen(path, pk, msg, sizeof msg) == -1 && strstr(msg, "exists"));
+    snprintf(line, sizeof line, "%s/gen.secret", dir);
+    CHECK(rpc_curve_secret_read(line, sk, msg, sizeof msg) == 0);
+    CHECK(crypto_curve_public(derived, sk) == 0 && memcmp(derived, pk, 32) == 0);
+    snprintf(line, sizeof line, "%s/gen.public", dir);
+    CHECK(rpc_curve_public_read(line, key, msg, sizeof msg) == 0 && memcmp(key, pk, 32) == 0);
+    /* which binds warn without CURVE */
+    CHECK(rpc_endpoint_loopback("tcp://127.0.0.1:7440"));
+    CHECK(rpc_endpoint_loopback("tcp://127.9.0.1:*"));
+    CHECK(rpc_endpoint_loopback("tcp://[::1]:7440") && rpc_endpoint_loopback("tcp://localhost:1"));
+    CHECK(!rpc_endpoint_loopback("tcp://*:7440") && !rpc_endpoint_loopback("tcp://0.0.0.0:7440"));
+    CHECK(!rpc_endpoint_loopback("tcp://127.example.com:1"));
+    CHECK(!rpc_endpoint_loopback("tcp://10.0.0.1:7440") && !rpc_endpoint_loopback("tcp://[::]:1"));
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     rh_init("test_rpc_curve", 240);
@@ -473,6 +567,7 @@ int main(void)
     CHECK(crypto_curve_keypair(alice.pk, alice.sk) == 0);
     CHECK(crypto_curve_keypair(bob.pk, bob.sk) == 0);
     rh_reply_init(&rp);
+    test_key_files();
     files fl;
     rh_server *s = curve_server(&fl, true, true);
     void *dl = rh_dealer(s);
