@@ -143,16 +143,31 @@ static bool nothing_received(void *sock)
     return rc < 0;
 }
 
-/* The monitor of sock reports event (waiting up to 10 s). Out: *value. Returns: true if so. */
-static bool monitor_sees(void *sock, const char *name, uint16_t want, uint32_t *value)
+/* A socket of bob's (CURVE, his key) to url, its monitor (for want) attached before it
+ * connects, so that no event can come before the monitor. Out: *mon. Returns: the socket. */
+static void *watched_socket(int type, const char *url, const char *name, uint16_t want, void **mon)
 {
-    char url[64];
-    snprintf(url, sizeof url, "inproc://curve-monitor-%s", name);
-    CHECK(zmq_socket_monitor(sock, url, want) == 0);
-    void *mon = zmq_socket(rh_ctx(), ZMQ_PAIR);
-    int timeout = 10000;
-    zmq_setsockopt(mon, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    CHECK(zmq_connect(mon, url) == 0);
+    char murl[64];
+    int timeout = 10000, zero = 0;
+    void *sock = zmq_socket(rh_ctx(), type);
+    CHECK(sock != NULL);
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    CHECK(zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_keys.pk, 32) == 0);
+    CHECK(zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, bob.pk, 32) == 0);
+    CHECK(zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, bob.sk, 32) == 0);
+    snprintf(murl, sizeof murl, "inproc://curve-monitor-%s", name);
+    CHECK(zmq_socket_monitor(sock, murl, want) == 0);
+    *mon = zmq_socket(rh_ctx(), ZMQ_PAIR);
+    zmq_setsockopt(*mon, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    CHECK(zmq_connect(*mon, murl) == 0);
+    CHECK(zmq_connect(sock, url) == 0);
+    return sock;
+}
+
+/* The monitor reports event want (waiting up to 10 s), then is closed. Out: *value.
+ * Returns: true if so. */
+static bool monitor_sees(void *sock, void *mon, uint16_t want, uint32_t *value)
+{
     bool seen = false;
     zmq_msg_t m;
     zmq_msg_init(&m);
@@ -209,22 +224,24 @@ static void test_allowed(rh_server *s, void *dl)
 static void test_key_not_allowed(rh_server *s, void *dl)
 {
     uint64_t before = counter(dl, "auth_failures"), drops = counter(dl, "protocol_drops");
-    void *bd = rh_socket_curve(ZMQ_DEALER, s->requests, server_keys.pk, bob.pk, bob.sk);
+    void *mon;
+    void *bd =
+        watched_socket(ZMQ_DEALER, s->requests, "bob", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, &mon);
     uint32_t status = 0;
     msgpack_sbuffer b;
     msgpack_sbuffer_init(&b);
     rh_pack_map(&b, rh_next_id(), "health", NULL, 0);
     CHECK(rh_send(bd, b.data, b.size) == 0); /* queued, never answered */
     msgpack_sbuffer_destroy(&b);
-    CHECK(monitor_sees(bd, "bob", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, &status));
+    CHECK(monitor_sees(bd, mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, &status));
     CHECK_U64(status, 400);
     CHECK(counter_reaches(dl, "auth_failures", before + 1) >= before + 1);
     CHECK(counter(dl, "protocol_drops") >= drops + 1);
     CHECK(nothing_received(bd));
     rh_close(bd);
-    void *bs = rh_socket_curve(ZMQ_SUB, s->events, server_keys.pk, bob.pk, bob.sk);
+    void *bs = watched_socket(ZMQ_SUB, s->events, "bob-sub", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, &mon);
     zmq_setsockopt(bs, ZMQ_SUBSCRIBE, "", 0);
-    CHECK(monitor_sees(bs, "bob-sub", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, &status));
+    CHECK(monitor_sees(bs, mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, &status));
     CHECK(counter_reaches(dl, "auth_failures", before + 2) >= before + 2);
     rh_close(bs);
     /* the raw client sees the refusal where READY would be */
