@@ -1,5 +1,4 @@
-/* crypto_curve.h - Curve25519 boxes for CurveZMQ: keys, public-key and secret-key boxes, randomness
- */
+/* crypto_curve.h - Curve25519 boxes for CurveZMQ: key pairs, boxes, secret boxes, randomness */
 #ifndef LSTD_CRYPTO_CURVE_H
 #define LSTD_CRYPTO_CURVE_H
 

@@ -1,5 +1,4 @@
-/* rpc_zmtp_curve.c - CurveZMQ server side (RFC 26): HELLO, WELCOME, INITIATE, READY, MESSAGE boxes
- */
+/* rpc_zmtp_curve.c - CurveZMQ server side (RFC 26): the handshake and MESSAGE boxes */
 #include <string.h>
 
 #include "crypto.h"

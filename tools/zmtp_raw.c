@@ -1,4 +1,4 @@
-/* zmtp_raw.c - a raw ZMTP 3 client over a plain TCP socket */
+/* zmtp_raw.c - a raw ZMTP 3 client (NULL, or CURVE step by step) over a plain TCP socket */
 #include "zmtp_raw.h"
 
 #include <arpa/inet.h>
