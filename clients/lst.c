@@ -21,14 +21,16 @@
 #define HINT_MAX (LST_NAME_MAX + 32)
 
 /* The global flags, for "did you mean" (parse_global reads them). */
-static const char *const global_flags[] = {"endpoint", "events", "key",     "timeout",
-                                           "json",     "base",   "version", "help"};
+static const char *const global_flags[] = {
+    "endpoint", "events",  "key",  "timeout",          "json",
+    "base",     "version", "help", "curve-server-key", "curve-key"};
 #define GLOBAL_FLAG_COUNT (sizeof global_flags / sizeof global_flags[0])
 
 enum { EXIT_OK = 0, EXIT_OTHER = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3, EXIT_REJECTED = 4 };
 
 typedef struct cli {
     const char *endpoint, *events, *key_path;
+    const char *curve_server_key, *curve_key; /* CURVE: both files, or neither */
     bool json, base, version;
     int timeout_ms;
     lst_client *c;
@@ -212,7 +214,20 @@ static int connect_client(cli *k)
 {
     if (k->c != NULL)
         return EXIT_OK;
-    int rc = lst_client_new(&k->c, k->endpoint, k->events, k->timeout_ms);
+    lst_curve curve;
+    char err[700];
+    bool use_curve = k->curve_server_key != NULL || k->curve_key != NULL;
+    if (use_curve && (k->curve_server_key == NULL || k->curve_key == NULL))
+        return usage_error(k, "CURVE needs both --curve-server-key and --curve-key");
+    if (use_curve &&
+        lst_curve_load(&curve, k->curve_server_key, k->curve_key, err, sizeof err) != LST_OK) {
+        fprintf(stderr, "lst: %s: %s\n", k->cmd, err);
+        return EXIT_OTHER;
+    }
+    int rc = lst_client_new_curve(&k->c, k->endpoint, k->events, k->timeout_ms,
+                                  use_curve ? &curve : NULL);
+    if (use_curve)
+        lst_curve_wipe(&curve);
     if (rc == LST_OK)
         return EXIT_OK;
     fprintf(stderr, "lst: %s: cannot use endpoint %s (%s)\n", k->cmd, k->endpoint,
@@ -653,6 +668,30 @@ static int cmd_tx(cli *k)
 }
 
 /* ---- keys -------------------------------------------------------------------------------- */
+
+static int cmd_curve_keygen(cli *k)
+{
+    args a;
+    char z85[LST_CURVE_Z85_LEN + 1], err[700];
+    int rc = parse_args(k, NULL, 1, &a);
+    if (rc != EXIT_OK)
+        return rc;
+    if (a.npos != 1)
+        return usage_error(k, "needs the NAME of the files to write (NAME.secret, NAME.public)");
+    if (lst_curve_keygen(a.pos[0], z85, err, sizeof err) != LST_OK) {
+        fprintf(stderr, "lst: curve-keygen: cannot write %s\n", err);
+        return EXIT_OTHER;
+    }
+    if (k->json) {
+        printf("{\"public_key\":");
+        json_str(z85);
+        printf(",\"secret_file\":\"%s.secret\",\"public_file\":\"%s.public\"}\n", a.pos[0],
+               a.pos[0]);
+    } else {
+        printf("%s\n", z85);
+    }
+    return EXIT_OK;
+}
 
 static int cmd_keygen(cli *k)
 {
@@ -1108,6 +1147,9 @@ static const command commands[] = {
     {"keygen", cmd_keygen, "FILE",
      "write a fresh key file (mode 0600, never overwrites); print its address"},
     {"address", cmd_address, "[KEYFILE]", "print the address of a key file (default: --key)"},
+    {"curve-keygen", cmd_curve_keygen, "NAME",
+     "write a CURVE key pair, NAME.secret (mode 0600) and NAME.public, never overwriting;\n"
+     "      print the public key (Z85): a client's goes in lstd's curve_clients list"},
     {"pool", cmd_simple, "",
      "the pool now: assets, shares, rate, unvested reward, bunker mode, epoch, parameters, fees,\n"
      "      largest operator, roles, chain head"},
@@ -1208,6 +1250,9 @@ static const char help_head[] =
     "  --base          amounts in base units, in and out\n"
     "  --timeout MS    wait per attempt (default 5000); a request is resent twice before lst\n"
     "                  gives up (resending a transaction is safe: it is recorded once)\n"
+    "  --curve-server-key FILE  connect with CURVE to a server whose public key FILE holds\n"
+    "                  (default $LST_CURVE_SERVER_KEY); with --curve-key FILE, this client's\n"
+    "                  secret key (default $LST_CURVE_KEY; mode 0600): both or neither\n"
     "  --version       print \"lst VERSION\" and exit\n"
     "\n"
     "AMOUNT: human units with the pool's decimals, exact: 1.5 is 1500000000 base units when\n"
@@ -1298,11 +1343,12 @@ static const command *find_command(const char *name)
  * Returns: EXIT_OK, or EXIT_USAGE (message printed). */
 static int parse_global(cli *k, int argc, char **argv)
 {
-    static const char *const with_value[] = {"--endpoint", "--events", "--key", "--timeout"};
+    static const char *const with_value[] = {"--endpoint", "--events",           "--key",
+                                             "--timeout",  "--curve-server-key", "--curve-key"};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *value = NULL;
         int which = -1;
-        for (int j = 0; j < 4; j++) {
+        for (int j = 0; j < 6; j++) {
             size_t n = strlen(with_value[j]);
             if (strncmp(arg, with_value[j], n) == 0 && (arg[n] == '\0' || arg[n] == '='))
                 which = j, value = arg[n] == '=' ? arg + n + 1 : NULL;
@@ -1326,6 +1372,10 @@ static int parse_global(cli *k, int argc, char **argv)
                 k->events = value;
             else if (which == 2)
                 k->key_path = value;
+            else if (which == 4)
+                k->curve_server_key = value;
+            else if (which == 5)
+                k->curve_key = value;
             else if (!parse_u64(value, &ms) || ms == 0 || ms > 3600000)
                 return usage_error(k, "--timeout: '%s' is not a number of milliseconds", value);
             else
@@ -1366,6 +1416,8 @@ int main(int argc, char **argv)
     memset(&k, 0, sizeof k);
     k.endpoint = getenv("LST_ENDPOINT") != NULL ? getenv("LST_ENDPOINT") : DEFAULT_ENDPOINT;
     k.events = getenv("LST_EVENTS") != NULL ? getenv("LST_EVENTS") : DEFAULT_EVENTS;
+    k.curve_server_key = getenv("LST_CURVE_SERVER_KEY");
+    k.curve_key = getenv("LST_CURVE_KEY");
     k.timeout_ms = DEFAULT_TIMEOUT_MS;
     k.argv = calloc((size_t)argc + 1, sizeof *k.argv);
     if (k.argv == NULL)

@@ -13,8 +13,10 @@
 #include <zmq.h>
 
 #include "crypto.h"
+#include "crypto_curve.h"
 #include "ledger.h"
 #include "rpc_config.h"
+#include "rpc_curve.h"
 #include "rpc_genesis.h"
 #include "rpc_reply.h"
 
@@ -58,6 +60,9 @@ struct lst_client {
     int timeout_ms;
     unsigned retries;
     bool connected, ever_connected; /* from the DEALER's monitor */
+    int handshake_failed;           /* from it too: 0, HS_AUTH or HS_PROTOCOL */
+    bool curve;                     /* a CURVE client: keys below */
+    lst_curve keys;
     uint64_t next_id;
     bool have_ledger;
     char ledger_id[LST_LEDGER_ID_MAX + 1];
@@ -165,6 +170,34 @@ int lst_key_load(const char *path, lst_key *out)
         return LST_ERR_IO;
     }
     return LST_OK;
+}
+
+int lst_curve_load(lst_curve *out, const char *server_key_path, const char *secret_key_path,
+                   char *err, size_t err_size)
+{
+    memset(out, 0, sizeof *out);
+    if (rpc_curve_public_read(server_key_path, out->server_key, err, err_size) != 0 ||
+        rpc_curve_secret_read(secret_key_path, out->secret_key, err, err_size) != 0 ||
+        crypto_curve_public(out->public_key, out->secret_key) != 0) {
+        lst_curve_wipe(out);
+        return LST_ERR_IO;
+    }
+    return LST_OK;
+}
+
+int lst_curve_keygen(const char *name, char public_z85[LST_CURVE_Z85_LEN + 1], char *err,
+                     size_t err_size)
+{
+    uint8_t pk[LST_KEY_SIZE];
+    if (rpc_curve_keygen(name, pk, err, err_size) != 0)
+        return LST_ERR_IO;
+    rpc_curve_key_z85(public_z85, pk);
+    return LST_OK;
+}
+
+void lst_curve_wipe(lst_curve *curve)
+{
+    crypto_wipe(curve, sizeof *curve);
 }
 
 void lst_hex_encode(char out[65], const uint8_t in[32])
@@ -862,6 +895,8 @@ int lst_value_json(const lst_value *v, const char *skip_key, FILE *out)
 
 static bool drop_more(void *sock, zmq_msg_t *m);
 
+enum { HS_AUTH = 1, HS_PROTOCOL = 2 };
+
 static void *socket_new(lst_client *c, int type)
 {
     int zero = 0;
@@ -871,13 +906,29 @@ static void *socket_new(lst_client *c, int type)
     return s;
 }
 
+/* A socket to the server as this client is: CURVE keys set when it has them (before connect).
+ * Returns: 0 or -1. */
+static int curve_apply(lst_client *c, void *s)
+{
+    if (!c->curve)
+        return 0;
+    return zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, c->keys.server_key, LST_KEY_SIZE) == 0 &&
+                   zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->keys.public_key, LST_KEY_SIZE) == 0 &&
+                   zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->keys.secret_key, LST_KEY_SIZE) == 0
+               ? 0
+               : -1;
+}
+
 /* Watch the DEALER's connection (ZMQ_EVENT_CONNECTED / DISCONNECTED) through an inproc PAIR,
  * so a timeout can tell "nothing listening" from "no answer". */
 static int monitor_start(lst_client *c)
 {
     char url[64];
     snprintf(url, sizeof url, "inproc://lst-monitor-%p", (void *)c);
-    if (zmq_socket_monitor(c->dealer, url, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
+    if (zmq_socket_monitor(c->dealer, url,
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
         return -1;
     c->monitor = socket_new(c, ZMQ_PAIR);
     return c->monitor != NULL && zmq_connect(c->monitor, url) == 0 ? 0 : -1;
@@ -900,6 +951,10 @@ static void monitor_drain(lst_client *c)
                 c->connected = c->ever_connected = true;
             else if (event == ZMQ_EVENT_DISCONNECTED)
                 c->connected = false;
+            else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+                c->handshake_failed = HS_AUTH;
+            else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && c->handshake_failed == 0)
+                c->handshake_failed = HS_PROTOCOL;
         }
         drop_more(c->monitor, &m);
         zmq_msg_close(&m);
@@ -908,6 +963,12 @@ static void monitor_drain(lst_client *c)
 
 int lst_client_new(lst_client **out, const char *endpoint, const char *events_endpoint,
                    int timeout_ms)
+{
+    return lst_client_new_curve(out, endpoint, events_endpoint, timeout_ms, NULL);
+}
+
+int lst_client_new_curve(lst_client **out, const char *endpoint, const char *events_endpoint,
+                         int timeout_ms, const lst_curve *curve)
 {
     *out = NULL;
     if (endpoint == NULL || strlen(endpoint) >= ENDPOINT_MAX || timeout_ms <= 0 ||
@@ -921,10 +982,13 @@ int lst_client_new(lst_client **out, const char *endpoint, const char *events_en
              events_endpoint != NULL ? events_endpoint : "");
     c->timeout_ms = timeout_ms;
     c->retries = DEFAULT_RETRIES;
+    c->curve = curve != NULL;
+    if (curve != NULL)
+        c->keys = *curve;
     c->next_id = 1;
     c->ctx = zmq_ctx_new();
     c->dealer = c->ctx != NULL ? socket_new(c, ZMQ_DEALER) : NULL;
-    if (c->dealer == NULL || monitor_start(c) != 0) {
+    if (c->dealer == NULL || monitor_start(c) != 0 || curve_apply(c, c->dealer) != 0) {
         lst_client_destroy(&c);
         return LST_ERR_IO;
     }
@@ -957,6 +1021,7 @@ void lst_client_destroy(lst_client **client_p)
     free(c->pend);
     free(c->done);
     free(c->nonces);
+    lst_curve_wipe(&c->keys);
     free(c);
 }
 
@@ -970,10 +1035,23 @@ const char *lst_client_error(const lst_client *c)
     return c->error;
 }
 
-/* The code for "no reply in time": LST_ERR_CONNECT when no connection was ever made. */
+/* The code for "no reply in time": LST_ERR_CONNECT when no connection was ever made, or its
+ * handshake failed (libzmq does not retry then). */
 static int timeout_code(lst_client *c, int waited_ms)
 {
     monitor_drain(c);
+    if (c->handshake_failed == HS_AUTH) {
+        set_error(c, "%s refused this client's CURVE key (not in its curve_clients list)",
+                  c->endpoint);
+        return LST_ERR_CONNECT;
+    }
+    if (c->handshake_failed == HS_PROTOCOL) {
+        set_error(c, "the handshake with %s failed: %s", c->endpoint,
+                  c->curve ? "it does not serve CURVE, or its key is not the --curve-server-key "
+                             "given"
+                           : "it serves CURVE only (give --curve-server-key and --curve-key)");
+        return LST_ERR_CONNECT;
+    }
     if (!c->ever_connected) {
         set_error(c, "cannot connect to %s (is lstd running there?)", c->endpoint);
         return LST_ERR_CONNECT;
@@ -1255,8 +1333,8 @@ static int call(lst_client *c, const msgpack_sbuffer *req, uint64_t id, lst_repl
         if (*out != NULL)
             return LST_OK;
         monitor_drain(c);
-        if (!c->ever_connected)
-            break;
+        if (!c->ever_connected || c->handshake_failed != 0)
+            break; /* no retry will be answered */
     }
     return timeout_code(c, c->timeout_ms);
 }
@@ -1643,7 +1721,7 @@ int lst_events_open(lst_client *c, uint64_t after_seq, const uint8_t *account)
         return LST_ERR_USAGE;
     }
     lst_events_close(c);
-    if ((c->sub = socket_new(c, ZMQ_SUB)) == NULL) {
+    if ((c->sub = socket_new(c, ZMQ_SUB)) == NULL || curve_apply(c, c->sub) != 0) {
         set_error(c, "cannot make a SUB socket: %s", zmq_strerror(errno));
         return LST_ERR_IO;
     }

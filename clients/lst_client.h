@@ -78,6 +78,35 @@ LST_WARN_UNUSED int lst_key_load(const char *path, lst_key *out);
 /** Overwrite the secret in a way the compiler cannot elide. */
 void lst_key_wipe(lst_key *key);
 
+/* ---- CURVE (PROTOCOL.md, "Transport") ---------------------------------------------------- */
+
+/* The keys of a CURVE client: the server's public key, and this client's key pair, whose
+ * public key must be in the server's curve_clients list. */
+typedef struct lst_curve {
+    uint8_t server_key[LST_KEY_SIZE];
+    uint8_t public_key[LST_KEY_SIZE];
+    uint8_t secret_key[LST_KEY_SIZE]; /* wipe with lst_curve_wipe when done */
+} lst_curve;
+
+#define LST_CURVE_Z85_LEN 40 /* a CURVE key in Z85 text, without the NUL */
+
+/** Read the server's public key file and this client's secret key file (each one key: 40 Z85
+ *  or 64 hex characters, '#' comments; `lst curve-keygen` writes both kinds) and derive the
+ *  client's public key. The secret key file must be the owner's alone, as for lst_key_load.
+ *  Out: *out (the caller wipes it); err (why not, naming the file). Returns: LST_OK, or
+ *  LST_ERR_IO (a file missing, unreadable, readable by others, or holding no key). */
+LST_WARN_UNUSED int lst_curve_load(lst_curve *out, const char *server_key_path,
+                                   const char *secret_key_path, char *err, size_t err_size);
+
+/** Make a CURVE key pair: NAME.secret (mode 0600) and NAME.public (0644), the key in Z85 after
+ *  a comment line; neither may exist. Out: public_z85 (the public key as text); err.
+ *  Returns: LST_OK or LST_ERR_IO (nothing left behind). */
+LST_WARN_UNUSED int lst_curve_keygen(const char *name, char public_z85[LST_CURVE_Z85_LEN + 1],
+                                     char *err, size_t err_size);
+
+/** Overwrite the secret key in a way the compiler cannot elide. */
+void lst_curve_wipe(lst_curve *curve);
+
 /** Write 32 bytes (an address, hash or ref) as 64 lowercase hex characters and a NUL. */
 void lst_hex_encode(char out[2 * LST_KEY_SIZE + 1], const uint8_t in[LST_KEY_SIZE]);
 
@@ -216,6 +245,16 @@ typedef struct lst_client lst_client;
  *  make a context or socket), LST_ERR_NOMEM. */
 LST_WARN_UNUSED int lst_client_new(lst_client **out, const char *endpoint,
                                    const char *events_endpoint, int timeout_ms);
+
+/** lst_client_new as a CURVE client (curve NULL: exactly lst_client_new): the DEALER, and the
+ *  SUB of lst_events_open, connect with ZMQ_CURVE_SERVERKEY, _PUBLICKEY and _SECRETKEY set from
+ *  *curve (copied). A server that refuses the key (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH), or a
+ *  handshake that fails (a server without CURVE, another server key), is reported by the
+ *  request that waited for it as LST_ERR_CONNECT saying which; libzmq does not retry then.
+ *  Returns: as lst_client_new. */
+LST_WARN_UNUSED int lst_client_new_curve(lst_client **out, const char *endpoint,
+                                         const char *events_endpoint, int timeout_ms,
+                                         const lst_curve *curve);
 
 /** Close the sockets (unsent requests are dropped), free everything, *client_p = NULL.
  *  Replies owned by the caller (lst_reply) stay valid. NULL is allowed. */

@@ -282,6 +282,8 @@ static void reload_restart_list(const rpc_config *running, const rpc_config *nex
         list_add(list, size, "memory_limit_mb");
     if (next->checkpoint_s != running->checkpoint_s)
         list_add(list, size, "checkpoint_s");
+    if (strcmp(next->curve_secret_key, running->curve_secret_key) != 0)
+        list_add(list, size, "curve_secret_key");
     list_bounds(list, size, next, running);
 }
 
@@ -300,6 +302,7 @@ static void reload(rpc_server *server, rpc_config *running, int argc, char **arg
         rpc_log(RPC_LOG_INFO, "reload",
                 " config=none outcome=unchanged msg=\"no --config file to read again; the log "
                 "was reopened, settings are unchanged\"");
+        rpc_server_reload_curve(server, running->curve_clients);
         return;
     }
     rpc_log_quote(q, sizeof q, running->config_path);
@@ -309,9 +312,14 @@ static void reload(rpc_server *server, rpc_config *running, int argc, char **arg
         snprintf(why, sizeof why, "kept the running settings: %s", err);
         rpc_log(RPC_LOG_ERROR, "reload", " config=%s outcome=kept msg=%s", q,
                 rpc_log_quote(err, sizeof err, why));
+        rpc_server_reload_curve(server, running->curve_clients);
         return;
     }
     reload_apply(server, running, &next, applied, sizeof applied);
+    if (strcmp(next.curve_clients, running->curve_clients) != 0) {
+        list_add(applied, sizeof applied, "curve_clients");
+        memcpy(running->curve_clients, next.curve_clients, sizeof running->curve_clients);
+    }
     reload_restart_list(running, &next, restart, sizeof restart);
     bool genesis = next.has_genesis != running->has_genesis ||
                    memcmp(&next.genesis, &running->genesis, sizeof next.genesis) != 0;
@@ -320,6 +328,7 @@ static void reload(rpc_server *server, rpc_config *running, int argc, char **arg
             applied[0] != '\0' ? " applied=" : "", applied,
             restart[0] != '\0' ? " needs_restart=" : "", restart,
             genesis ? " ignored=genesis" : "");
+    rpc_server_reload_curve(server, running->curve_clients); /* added or removed keys */
 }
 
 /* Wait for the next signal in signals; with the systemd watchdog on (every_usec > 0) wake
@@ -352,6 +361,22 @@ static uint64_t watchdog_every_usec(void)
     return usec / 2 > 0 ? usec / 2 : 1;
 }
 
+/* A socket anyone on the network may reach without CURVE: said in the log, once at start. */
+static void warn_insecure(const rpc_config *cfg)
+{
+    const char *urls[2] = {cfg->endpoint, cfg->events_endpoint};
+    char q[QUOTED_MAX];
+    if (cfg->curve_secret_key[0] != '\0')
+        return;
+    for (int i = 0; i < 2; i++)
+        if (!rpc_endpoint_loopback(urls[i]))
+            rpc_log(RPC_LOG_WARN, "insecure_bind",
+                    " endpoint=%s msg=\"bound to an address other than loopback without CURVE: "
+                    "anyone who can reach it reads the traffic and may connect; set "
+                    "curve_secret_key and curve_clients (README.md, CURVE)\"",
+                    rpc_log_quote(q, sizeof q, urls[i]));
+}
+
 static void notify_serving(const rpc_config *cfg, const char *id)
 {
     sd_notifyf(0, "READY=1\nSTATUS=serving ledger %s: requests %s, events %s", id, cfg->endpoint,
@@ -372,6 +397,7 @@ static int serve(rpc_config *cfg, int argc, char **argv, const sigset_t *signals
     rpc_rates *rates = NULL;
     if (check_servable(cfg, &fresh) != 0 || rpc_datadir_lock(cfg->data_dir, &lock) != 0)
         return 1;
+    warn_insecure(cfg);
     /* under the lock: another lstd may have created the ledger since the check */
     if (check_servable(cfg, &fresh) != 0 || rpc_server_bind(&server, cfg) != 0 ||
         open_ledger(cfg, fresh, &store, id) != 0 || open_rates(cfg, store, &rates) != 0 ||

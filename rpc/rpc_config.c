@@ -41,8 +41,10 @@ static const char help_text[] =
     "it) and applies batch_max, log_level and log_file, the settings that are safe to change\n"
     "while running; any other setting that changed is named as needing a restart (endpoint,\n"
     "events, data, metrics, verify_threads, queue_max, durability, memory_limit_mb,\n"
-    "checkpoint_s, the bounds; the genesis never changes). One log line (event=reload) says\n"
-    "what it did; a file that no longer parses is reported and nothing changes.\n"
+    "checkpoint_s, the bounds, curve_secret_key; the genesis never changes). One log line\n"
+    "(event=reload) says what it did; a file that no longer parses is reported and nothing\n"
+    "changes. With CURVE it also reads the curve_clients allow-list again (its path may have\n"
+    "changed), with or without a --config file: one more line, event=curve_clients.\n"
     "Under systemd (Type=notify; $NOTIFY_SOCKET set) lstd reports READY=1 once serving (after\n"
     "the ready line), RELOADING=1 and READY=1 around a SIGHUP, STOPPING=1 at SIGINT/SIGTERM,\n"
     "STATUS= lines, and WATCHDOG=1 every half of WatchdogSec when the unit sets it. Without\n"
@@ -117,6 +119,26 @@ static const char help_bounds[] =
     "                        are dropped for it (default 2097152, 65536..2^40)\n"
     "\n";
 
+static const char help_curve[] =
+    "transport security (PROTOCOL.md, \"Transport\"; README.md, \"CURVE\"):\n"
+    "  --curve-secret-key FILE  serve both sockets (requests and events) with CurveZMQ only,\n"
+    "                        as the server whose secret key FILE holds (40 Z85 or 64 hex\n"
+    "                        characters; `lst curve-keygen NAME` makes one); FILE must be\n"
+    "                        mode 0600 or lstd refuses to start. Default: none, the NULL\n"
+    "                        mechanism (no encryption, no authentication)\n"
+    "  --curve-clients FILE  the client public keys allowed to connect, one a line (40 Z85 or\n"
+    "                        64 hex characters; '#' comments). Read at start and again at\n"
+    "                        every SIGHUP; the connections of a key no longer in it are\n"
+    "                        closed. A file that is missing, unreadable or holds a line that\n"
+    "                        is no key refuses every client (logged, event=curve_clients)\n"
+    "                        until a good one is loaded; so does CURVE without this setting.\n"
+    "                        Without --curve-secret-key it is a usage error (exit 2)\n"
+    "  A socket bound to an address other than loopback (127.0.0.0/8, [::1], localhost)\n"
+    "  without CURVE is served, with a warning in the log at start (event=insecure_bind).\n"
+    "  Refused handshakes count in protocol_drops, those refused for their key also in\n"
+    "  auth_failures (health, metrics lstd_auth_failures_total).\n"
+    "\n";
+
 static const char help_genesis[] =
     "genesis keys (config file only, used by `lstd init` and checked when serving):\n"
     "  ledger_id = NAME                  1..15 printable ASCII characters; init appends\n"
@@ -139,7 +161,8 @@ static const char *const service_keys[] = {
     "endpoint",        "events",    "data",           "metrics",         "verify_threads",
     "batch_max",       "queue_max", "durability",     "memory_limit_mb", "checkpoint_s",
     "log_level",       "log_file",  "conn_max",       "conn_queue_max",  "conn_reply_bytes",
-    "reply_bytes_max", "sub_max",   "sub_topics_max", "sub_queue_bytes"};
+    "reply_bytes_max", "sub_max",   "sub_topics_max", "sub_queue_bytes", "curve_secret_key",
+    "curve_clients"};
 static const char *const flag_only[] = {"config", "dev", "help", "version"};
 static const char *const genesis_keys[] = {"ledger_id",   "admin",        "custodian",
                                            "treasury",    "operator",     "decimals",
@@ -240,12 +263,23 @@ static void suggest_setting(const char *name, bool file_key, char *out, size_t s
         snprintf(out, size, "; did you mean %s%s?", file_key ? "" : "--", best);
 }
 
+bool rpc_endpoint_loopback(const char *endpoint)
+{
+    const char *host = strncmp(endpoint, "tcp://", 6) == 0 ? endpoint + 6 : endpoint;
+    unsigned a, b, c, d;
+    char colon;
+    if (sscanf(host, "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &colon) == 5 && colon == ':')
+        return a == 127 && b <= 255 && c <= 255 && d <= 255;
+    return strncmp(host, "[::1]:", 6) == 0 || strncmp(host, "localhost:", 10) == 0;
+}
+
 void rpc_config_help(FILE *out)
 {
     fputs(help_text, out);
     fputs(help_flags, out);
     fputs(help_log, out);
     fputs(help_bounds, out);
+    fputs(help_curve, out);
     fputs(help_genesis, out);
 }
 
@@ -379,6 +413,10 @@ static int set_service(rpc_config *cfg, const char *key, const char *v)
         return set_unsigned(&cfg->sub_topics_max, v, 1, 65536) == 0 ? 1 : -1;
     if (strcmp(key, "sub_queue_bytes") == 0)
         return set_bytes(&cfg->sub_queue_bytes, v, 65536, 1ull << 40) == 0 ? 1 : -1;
+    if (strcmp(key, "curve_secret_key") == 0)
+        return set_copy(cfg->curve_secret_key, v) == 0 ? 1 : -1;
+    if (strcmp(key, "curve_clients") == 0)
+        return set_copy(cfg->curve_clients, v) == 0 ? 1 : -1;
     if (strcmp(key, "durability") == 0) {
         if (strcmp(v, "sync") == 0)
             cfg->durability = STORE_SYNC;
@@ -608,6 +646,12 @@ int rpc_config_parse_args(rpc_config *cfg, int argc, char **argv, char *err, siz
             snprintf(err, err_size, "%s %s: bad value (see --help)", a, v);
             return -1;
         }
+    }
+    if (cfg->curve_clients[0] != '\0' && cfg->curve_secret_key[0] == '\0') {
+        snprintf(err, err_size,
+                 "curve_clients is set but curve_secret_key is not: CURVE would be off and "
+                 "every client let in; set both (see --help)");
+        return -1;
     }
     return 0;
 }

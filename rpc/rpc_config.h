@@ -31,6 +31,9 @@ typedef struct rpc_config {
     unsigned sub_max;          /* subscriber connections at once */
     unsigned sub_topics_max;   /* subscriptions one subscriber may hold */
     uint64_t sub_queue_bytes;  /* events waiting for one subscriber: past it, dropped */
+    /* CURVE on both sockets (PROTOCOL.md, "Transport"): "" when off */
+    char curve_secret_key[RPC_PATH_MAX]; /* the server's secret key file (mode 0600) */
+    char curve_clients[RPC_PATH_MAX];    /* the allow-list of client public keys */
     bool help;
     bool version; /* --version: print "lstd VERSION" and exit */
     bool dev;     /* --dev: a development ledger may be created in an unused data directory */
@@ -51,7 +54,8 @@ void rpc_config_defaults(rpc_config *cfg);
  *  flags override the file. Every setting has one name: `batch_max` in a file, `--batch-max`
  *  as a flag (the key with '-' for '_'); the other spelling is unknown, with a suggestion. Out: err
  * (a message naming the bad flag or line; an unknown flag or key names the closest known one: "did
- * you mean --batch-max?"). Returns: 0, or -1 on a usage error. */
+ * you mean --batch-max?"); curve_clients without curve_secret_key is one too. Returns: 0, or -1
+ * on a usage error. */
 int rpc_config_parse_args(rpc_config *cfg, int argc, char **argv, char *err, size_t err_size);
 
 /** Read a config file of `key = value` lines ('#' comments). Returns: 0 or -1 (err set). */
@@ -62,6 +66,10 @@ int rpc_config_read_file(rpc_config *cfg, const char *path, char *err, size_t er
  *  ignored) and fewer edits than word has characters; the first of equally close names.
  *  Returns: one of names (not copied), or NULL when none is that close. */
 const char *rpc_closest_name(const char *word, const char *const *names, size_t count);
+
+/** Whether endpoint ("tcp://HOST:PORT") names a loopback host: 127.0.0.0/8, [::1] or
+ *  localhost. Returns: true when it does (`*`, any other address or name: false). */
+bool rpc_endpoint_loopback(const char *endpoint);
 
 /** Write the --help text to out. */
 void rpc_config_help(FILE *out);

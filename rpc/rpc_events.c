@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rpc_curve.h"
 #include "rpc_net.h"
 #include "rpc_topics.h"
 
@@ -27,6 +28,7 @@ struct rpc_events {
     unsigned *matched;     /* scratch: subscribers of one topic */
     zmq_pollitem_t *items; /* scratch: the pull socket, then rpc_net's items */
     _Atomic uint64_t subscribers, subscriptions, refused, protocol_drops, ignored, dropped;
+    _Atomic uint64_t auth_failures;
     _Atomic uint64_t piped; /* bytes published and not yet fanned out */
 };
 
@@ -129,6 +131,7 @@ static void publish_stats(rpc_events *ev)
     ev->subscribers = st.connections;
     ev->refused = st.drops[RPC_NET_REFUSED];
     ev->protocol_drops = st.drops[RPC_NET_PROTOCOL];
+    ev->auth_failures = st.auth_failures;
     ev->subscriptions = rpc_topics_count(ev->topics);
 }
 
@@ -181,12 +184,17 @@ int rpc_events_bind(rpc_events **out, void *zctx, const char *endpoint,
     if (ev == NULL)
         return -1;
     ev->cfg = *cfg;
+    ev->cfg.curve_secret_key = NULL; /* not kept: rpc_net has its copy */
     rpc_net_config nc = {.role = RPC_ZMTP_PUB,
                          .conn_max = cfg->sub_max,
                          .out_max = cfg->sub_queue_bytes,
                          .limits = {.frame_keep_max = 1 + RPC_TOPIC_MAX,
                                     .message_max = SUB_MESSAGE_MAX,
-                                    .frames_max = SUB_FRAMES_MAX}};
+                                    .frames_max = SUB_FRAMES_MAX},
+                         .curve_secret_key = cfg->curve_secret_key,
+                         .allow = rpc_curve_allowed,
+                         .allow_generation = rpc_curve_allow_generation,
+                         .allow_ctx = cfg->allow};
     rpc_net_handler h = {.ctx = ev, .frame = on_frame, .closed = on_closed};
     ev->matched = calloc(cfg->sub_max, sizeof *ev->matched);
     ev->items = calloc((size_t)cfg->sub_max + 2, sizeof *ev->items);
@@ -240,6 +248,7 @@ void rpc_events_stats_get(const rpc_events *ev, rpc_events_stats *out)
     out->subscriptions = ev->subscriptions;
     out->refused = ev->refused;
     out->protocol_drops = ev->protocol_drops;
+    out->auth_failures = ev->auth_failures;
     out->subscriptions_ignored = ev->ignored;
     out->dropped = ev->dropped;
 }

@@ -25,11 +25,15 @@ typedef struct rpc_events_config {
     unsigned sub_max;        /* subscriber connections at once */
     unsigned sub_topics_max; /* subscriptions one subscriber may hold */
     size_t sub_queue_bytes;  /* bytes of events waiting for one subscriber */
+    /* CURVE (rpc_net_config): the secret key (NULL: the NULL mechanism) and the allow-list */
+    const uint8_t *curve_secret_key;
+    void *allow; /* an rpc_curve_allow */
 } rpc_events_config;
 
 typedef struct rpc_events_stats {
     uint64_t subscribers, subscriptions;     /* now */
     uint64_t refused, protocol_drops;        /* connections closed at sub_max, for the protocol */
+    uint64_t auth_failures;                  /* CURVE: refused for their key, or revoked */
     uint64_t subscriptions_ignored, dropped; /* subscriptions refused; events not sent (to one
                                                 subscriber, or a batch's to all of them) */
 } rpc_events_stats;

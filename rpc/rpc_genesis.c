@@ -28,10 +28,7 @@ int rpc_key_write(const char *path, const uint8_t seckey[32])
     return rc;
 }
 
-/* A secret key must be the owner's alone: the file not readable or writable by group or
- * others, its directory not writable by others (who could swap the file) unless sticky.
- * Returns: 0, or -1 with errno EPERM and a message saying how to fix it. */
-static int key_mode_ok(const char *path, int fd)
+int rpc_key_mode_ok(const char *path, int fd)
 {
     struct stat st;
     char dir[4096];
@@ -67,7 +64,7 @@ int rpc_key_read(const char *path, uint8_t seckey[32])
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return -1;
-    if (key_mode_ok(path, fileno(f)) != 0) {
+    if (rpc_key_mode_ok(path, fileno(f)) != 0) {
         int e = errno;
         fclose(f);
         errno = e;

@@ -26,6 +26,12 @@ int rpc_genesis_check(store_db *db, const rpc_config *cfg);
  *  Returns: 0, or -1 with errno set (EEXIST when the file exists). */
 int rpc_key_write(const char *path, const uint8_t seckey[32]);
 
+/** Whether the open secret key file fd (named path) is the owner's alone: not readable or
+ *  writable by group or others, its directory not writable by others (who could swap the
+ *  file) unless sticky. Returns: 0, or -1 with errno EPERM and on stderr a message saying how
+ *  to fix it (chmod). */
+int rpc_key_mode_ok(const char *path, int fd);
+
 /** Read a secret key file written by rpc_key_write. Refuses a file that group or others may
  *  read or write, or one in a directory others may write to (not sticky), saying on stderr how
  *  to fix it. Returns: 0, or -1 with errno set (EPERM: the modes; EINVAL: bad contents). */

@@ -226,6 +226,10 @@ static void render_requests(text *t, const rpc_metrics_snapshot *s)
             "Replies not written whole to their connection: it had closed, or closed with them "
             "queued.",
             c->replies_dropped);
+    counter(t, "lstd_auth_failures_total",
+            "CURVE connections refused for their key (not allowed, no CURVE, not boxed for the "
+            "server's key, a bad vouch) or closed when their key left the allow-list.",
+            c->auth_failures);
     counter(t, "lstd_batches_failed_total",
             "Batches that could not be committed (each request answered INTERNAL).",
             s->batches_failed);

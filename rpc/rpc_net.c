@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto.h"
+
 #define LISTEN_BACKLOG 256
 #define ACCEPT_BURST 64       /* connections accepted per turn */
 #define OUT_KEEP (256u << 10) /* an empty output buffer larger than this is released */
@@ -48,8 +50,11 @@ struct rpc_net {
     unsigned *open; /* the slots in use, live of them, in no order */
     unsigned live;
     uint64_t drops[RPC_NET_DROPS];
-    uint64_t
-        lost; /* messages queued by rpc_net_send, not written whole when their connection closed */
+    uint64_t lost; /* messages queued by rpc_net_send, not written whole before a close */
+    uint64_t auth_failures;
+    bool has_curve;
+    rpc_zmtp_curve curve;
+    uint64_t allow_seen; /* the allow-list generation the connections were checked against */
     uint8_t rbuf[RPC_NET_READ_MAX];
 };
 
@@ -152,6 +157,19 @@ static int listen_on(const char *endpoint)
     return fd;
 }
 
+/* CURVE: the endpoint's keys and cookie clock. Returns: 0 or -1. */
+static int curve_setup(rpc_net *n, const rpc_net_config *cfg)
+{
+    n->cfg.curve_secret_key = NULL; /* the caller's copy is not kept */
+    if (cfg->curve_secret_key == NULL)
+        return 0;
+    n->has_curve = true;
+    if (cfg->allow_generation != NULL)
+        n->allow_seen = cfg->allow_generation(cfg->allow_ctx);
+    return rpc_zmtp_curve_init(&n->curve, cfg->curve_secret_key, cfg->allow, cfg->allow_ctx,
+                               now_ms());
+}
+
 static int net_alloc(rpc_net *n, const rpc_net_config *cfg, const rpc_net_handler *h)
 {
     n->listen_fd = -1;
@@ -177,8 +195,8 @@ int rpc_net_bind(rpc_net **out, const char *endpoint, const rpc_net_config *cfg,
 {
     rpc_net *n = calloc(1, sizeof *n);
     *out = NULL;
-    if (n == NULL || cfg->conn_max == 0 || net_alloc(n, cfg, h) != 0) {
-        fprintf(stderr, "lstd: cannot bind %s: out of memory\n", endpoint);
+    if (n == NULL || cfg->conn_max == 0 || net_alloc(n, cfg, h) != 0 || curve_setup(n, cfg) != 0) {
+        fprintf(stderr, "lstd: cannot bind %s: out of memory, or no CURVE\n", endpoint);
         rpc_net_close(&n);
         return -1;
     }
@@ -300,9 +318,9 @@ static void accept_one(rpc_net *n, int fd)
     n->open[n->live++] = slot;
     c->fd = fd;
     c->opened_ms = now_ms();
-    rpc_zmtp_in_init(&c->in, n->cfg.role, &n->cfg.limits);
+    rpc_zmtp_in_init(&c->in, n->cfg.role, &n->cfg.limits, n->has_curve ? &n->curve : NULL);
     uint8_t hello[RPC_ZMTP_HELLO_MAX];
-    size_t len = rpc_zmtp_hello(hello, n->cfg.role);
+    size_t len = rpc_zmtp_greet(&c->in, hello);
     if (n->h.opened != NULL)
         n->h.opened(n->h.ctx, slot);
     if (queue_raw(n, slot, hello, len) != 0)
@@ -322,6 +340,9 @@ static void accept_burst(rpc_net *n)
 /* ---- reading ----------------------------------------------------------------------------------
  */
 
+static int queue_frames(rpc_net *n, unsigned slot, const rpc_net_part *parts, size_t count,
+                        bool command);
+
 static bool may_read(rpc_net *n, unsigned slot)
 {
     return n->h.can_read == NULL || n->h.can_read(n->h.ctx, slot);
@@ -335,8 +356,9 @@ static int on_command(rpc_net *n, unsigned slot, const rpc_zmtp_frame *f)
     size_t arg_len;
     if (rpc_zmtp_command_is(f, "PING", &arg, &arg_len)) {
         uint8_t pong[RPC_ZMTP_PONG_MAX];
-        size_t len = rpc_zmtp_pong(pong, arg, arg_len);
-        if (queue_raw(n, slot, pong, len) != 0) { /* PINGs, and no PONG read: dropped */
+        size_t len = rpc_zmtp_pong_body(pong, arg, arg_len);
+        rpc_net_part part = {pong, len};
+        if (queue_frames(n, slot, &part, 1, true) != 0) { /* PINGs, and no PONG read: dropped */
             n->drops[RPC_NET_PROTOCOL]++;
             conn_release(n, slot);
             return -1;
@@ -348,6 +370,22 @@ static int on_command(rpc_net *n, unsigned slot, const rpc_zmtp_frame *f)
         return -1;
     }
     return n->h.frame(n->h.ctx, slot, f);
+}
+
+/* A peer refused: counted, and told why before the close where ZMTP has a way (the rest of
+ * our greeting: the other mechanism; ERROR 400 for a CURVE key refused, which libzmq reports
+ * as ZMQ_EVENT_HANDSHAKE_FAILED_AUTH), written now, best effort: it is small and the
+ * handshake left the socket's buffer empty. */
+static void refuse(rpc_net *n, unsigned slot, int status)
+{
+    conn *c = &n->conns[slot];
+    uint8_t why[RPC_ZMTP_REPLY_MAX];
+    size_t len = rpc_zmtp_refusal(&c->in, status, why);
+    n->drops[RPC_NET_PROTOCOL]++;
+    n->auth_failures += status == RPC_ZMTP_E_AUTH;
+    if (len > 0 && c->out_off == c->out_len)
+        (void)send(c->fd, why, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    conn_release(n, slot);
 }
 
 /* Parse frames from *data while the connection may be read. *data and *len are advanced past
@@ -362,9 +400,16 @@ static bool parse(rpc_net *n, unsigned slot, const uint8_t **data, size_t *len)
         if (st == RPC_ZMTP_NEED)
             break;
         if (st < 0) {
-            n->drops[RPC_NET_PROTOCOL]++;
-            conn_release(n, slot);
+            refuse(n, slot, st);
             return false;
+        }
+        if (st == RPC_ZMTP_SEND) { /* the greeting's rest (and READY), WELCOME, READY */
+            if (queue_raw(n, slot, f.data, f.len) != 0) {
+                n->drops[RPC_NET_PROTOCOL]++;
+                conn_release(n, slot);
+                return false;
+            }
+            continue;
         }
         int rc = f.command ? on_command(n, slot, &f) : n->h.frame(n->h.ctx, slot, &f);
         if (c->fd < 0 || c->gen != gen)
@@ -496,29 +541,50 @@ static int ends_reserve(conn *c)
     return 0;
 }
 
+/* Queue frames (every one but the last with MORE; command: one command frame) within out_max,
+ * boxed under CURVE. Returns: 0, -1 (beyond out_max, no memory, cannot seal: nothing queued)
+ * or -2 (CURVE, before READY). */
+static int queue_frames(rpc_net *n, unsigned slot, const rpc_net_part *parts, size_t count,
+                        bool command)
+{
+    conn *c = &n->conns[slot];
+    size_t total = 0;
+    if (n->has_curve && !c->in.ready)
+        return -2;
+    for (size_t i = 0; i < count; i++)
+        total += rpc_zmtp_frame_bytes(&c->in, parts[i].len);
+    if (c->out_len - c->out_off + total > n->cfg.out_max ||
+        out_reserve(c, total, n->cfg.out_max) != 0)
+        return -1;
+    size_t at = c->out_len;
+    for (size_t i = 0; i < count; i++) {
+        size_t w = rpc_zmtp_put_frame(&c->in, c->out + at, parts[i].data, parts[i].len,
+                                      i + 1 < count, command);
+        if (w == 0) {
+            crypto_wipe(c->out + c->out_len, at - c->out_len);
+            return -1; /* cannot happen: the session key is set once READY is */
+        }
+        at += w;
+    }
+    c->queued_total += at - c->out_len;
+    c->out_len = at;
+    mark_dirty(n, slot);
+    return 0;
+}
+
 int rpc_net_send(rpc_net *n, unsigned slot, const rpc_net_part *parts, size_t count)
 {
     if (slot >= n->cfg.conn_max || n->conns[slot].fd < 0)
         return -2;
     conn *c = &n->conns[slot];
-    size_t total = 0;
-    for (size_t i = 0; i < count; i++)
-        total += RPC_ZMTP_HEADER_MAX + parts[i].len;
-    if (c->out_len - c->out_off + total > n->cfg.out_max ||
-        out_reserve(c, total, n->cfg.out_max) != 0 || ends_reserve(c) != 0)
+    if (ends_reserve(c) != 0)
         return -1;
-    size_t from = c->out_len;
-    for (size_t i = 0; i < count; i++) {
-        c->out_len += rpc_zmtp_header(c->out + c->out_len, parts[i].len, i + 1 < count, false);
-        if (parts[i].len > 0)
-            memcpy(c->out + c->out_len, parts[i].data, parts[i].len);
-        c->out_len += parts[i].len;
+    int rc = queue_frames(n, slot, parts, count, false);
+    if (rc == 0) {
+        c->ends[c->ends_len++] = c->queued_total;
+        tell_queued(n, slot);
     }
-    c->queued_total += c->out_len - from;
-    c->ends[c->ends_len++] = c->queued_total;
-    mark_dirty(n, slot);
-    tell_queued(n, slot);
-    return 0;
+    return rc;
 }
 
 /* ---- the owner's loop -------------------------------------------------------------------------
@@ -554,9 +620,34 @@ long rpc_net_poll_timeout(const rpc_net *n, long idle_ms)
     return idle_ms;
 }
 
+/* The allow-list changed: close each authenticated connection whose key it no longer holds. */
+static void recheck_allowed(rpc_net *n)
+{
+    uint64_t gen = n->cfg.allow_generation(n->cfg.allow_ctx);
+    if (gen == n->allow_seen)
+        return;
+    n->allow_seen = gen;
+    for (unsigned i = 0; i < n->live;) {
+        unsigned slot = n->open[i];
+        conn *c = &n->conns[slot];
+        if (c->in.ready &&
+            (n->cfg.allow == NULL || !n->cfg.allow(n->cfg.allow_ctx, c->in.client_key))) {
+            n->auth_failures++;
+            conn_release(n, slot); /* open[i] is another one now */
+            continue;
+        }
+        i++;
+    }
+}
+
 void rpc_net_service(rpc_net *n, const zmq_pollitem_t *items, size_t count)
 {
     uint64_t now = now_ms();
+    if (n->has_curve) {
+        rpc_zmtp_curve_tick(&n->curve, now);
+        if (n->cfg.allow_generation != NULL)
+            recheck_allowed(n);
+    }
     for (unsigned i = 0; i < n->live;) {
         unsigned slot = n->open[i];
         conn *c = &n->conns[slot];
@@ -625,6 +716,7 @@ void rpc_net_stats_get(const rpc_net *n, rpc_net_stats *out)
     out->connections = n->live;
     out->messages_lost = n->lost;
     memcpy(out->drops, n->drops, sizeof out->drops);
+    out->auth_failures = n->auth_failures;
 }
 
 void rpc_net_close(rpc_net **np)
@@ -639,6 +731,7 @@ void rpc_net_close(rpc_net **np)
         conn_release(n, n->open[0]);
     if (n->listen_fd >= 0)
         close(n->listen_fd);
+    rpc_zmtp_curve_wipe(&n->curve);
     free(n->conns);
     free(n->free_slots);
     free(n->dirty);

@@ -25,6 +25,14 @@ typedef struct rpc_net_config {
     unsigned conn_max; /* connections at once; more are closed as they are accepted */
     size_t out_max;    /* bytes of output queued for one connection; rpc_net_send beyond fails */
     rpc_zmtp_limits limits;
+    /* CURVE (rpc_zmtp.h): with a secret key every peer must be a CURVE client whose permanent
+     * key `allow` accepts (NULL: none is); without one the NULL mechanism only. Whenever
+     * allow_generation (may be NULL) returns another number than before, every connection
+     * already authenticated is asked about again, and closed when no longer allowed. */
+    const uint8_t *curve_secret_key; /* RPC_ZMTP_KEY_SIZE bytes (copied), or NULL */
+    rpc_zmtp_allow_fn allow;
+    uint64_t (*allow_generation)(void *allow_ctx);
+    void *allow_ctx;
 } rpc_net_config;
 
 /* What the owner is told. Every callback gets the connection's slot (0..conn_max-1). */
@@ -62,12 +70,15 @@ typedef struct rpc_net_stats {
     uint64_t drops[RPC_NET_DROPS]; /* since bind */
     uint64_t messages_lost;        /* since bind: sent messages not written whole before their
                                       connection closed (the peer cannot have read them) */
+    uint64_t auth_failures;        /* CURVE: refused at the handshake (also in drops[PROTOCOL]),
+                                      or closed when their key left the allow-list */
 } rpc_net_stats;
 
 /** Listen on endpoint "tcp://HOST:PORT" (HOST: an IPv4 address, [an IPv6 address], a host
  *  name, or * for every IPv4 interface; PORT: a number, or * or 0 for any free port).
  *  Out: *out; actual (the bound endpoint, e.g. "tcp://127.0.0.1:40123").
- *  Returns: 0, or -1 with "lstd: cannot bind ENDPOINT: REASON" on stderr (*out NULL). */
+ *  Returns: 0, or -1 with "lstd: cannot bind ENDPOINT: REASON" on stderr (*out NULL; also
+ *  when CURVE cannot be set up). */
 int rpc_net_bind(rpc_net **out, const char *endpoint, const rpc_net_config *cfg,
                  const rpc_net_handler *h, char *actual, size_t actual_size)
     __attribute__((warn_unused_result));
@@ -88,9 +99,10 @@ long rpc_net_poll_timeout(const rpc_net *n, long idle_ms);
  *  not finished their handshake within RPC_NET_HANDSHAKE_MS (call it at least every second). */
 void rpc_net_service(rpc_net *n, const zmq_pollitem_t *items, size_t count);
 
-/** Queue one message (parts are its frames, every one but the last with MORE) for slot.
- *  Returns: 0; -1 when it would take the queued output beyond out_max or memory ran out
- *  (nothing queued); -2 when there is no connection in slot. */
+/** Queue one message (parts are its frames, every one but the last with MORE) for slot; under
+ *  CURVE each frame is boxed as it is queued. Returns: 0; -1 when it would take the queued
+ *  output beyond out_max or memory ran out (nothing queued); -2 when there is no connection in
+ *  slot (or, under CURVE, none through its handshake). */
 int rpc_net_send(rpc_net *n, unsigned slot, const rpc_net_part *parts, size_t count);
 
 /** Write queued output of every connection, as much as the kernel takes now. */

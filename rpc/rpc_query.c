@@ -651,13 +651,14 @@ static int pack_bound_counters(msgpack_packer *pk, const rpc_counters *c)
            rpc_pack_u64(pk, "refused", c->refused) ||
            rpc_pack_u64(pk, "protocol_drops", c->protocol_drops) ||
            rpc_pack_u64(pk, "slow_drops", c->slow_drops) ||
+           rpc_pack_u64(pk, "auth_failures", c->auth_failures) ||
            rpc_pack_u64(pk, "subscriptions_ignored", c->subscriptions_ignored) ||
            rpc_pack_u64(pk, "events_dropped", c->events_dropped);
 }
 
 static int pack_counters(msgpack_packer *pk, const rpc_counters *c)
 {
-    return rpc_pack_key(pk, "counters") || msgpack_pack_map(pk, 20) ||
+    return rpc_pack_key(pk, "counters") || msgpack_pack_map(pk, 21) ||
            rpc_pack_u64(pk, "requests", c->requests) ||
            rpc_pack_u64(pk, "transactions", c->transactions) ||
            rpc_pack_u64(pk, "queries", c->queries) || rpc_pack_u64(pk, "batches", c->batches) ||

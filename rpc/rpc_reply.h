@@ -25,6 +25,7 @@ typedef struct rpc_counters {
     uint64_t requests, transactions, queries, batches, batch_size_max, commit_ms_total;
     uint64_t busy, malformed, bad_signatures, duplicates, replies_dropped, simulations;
     uint64_t busy_unread, paused_unread, paused_share, refused, protocol_drops, slow_drops;
+    uint64_t auth_failures; /* CURVE: connections refused for their key, or revoked */
     uint64_t subscriptions_ignored, events_dropped;
     uint64_t queue_depth, queue_max, uptime_s;
     uint64_t connections, subscribers, subscriptions, reply_bytes; /* now */

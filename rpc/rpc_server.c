@@ -12,6 +12,8 @@
 #include <zmq.h>
 
 #include "crypto.h"
+#include "crypto_curve.h"
+#include "rpc_curve.h"
 #include "rpc_events.h"
 #include "rpc_log.h"
 #include "rpc_metrics.h"
@@ -47,6 +49,7 @@ typedef struct counters {
     _Atomic uint64_t busy_unread, paused_unread, paused_share, slow_drops;
     _Atomic uint64_t connections, refused, protocol_drops; /* the receiver's rpc_net figures */
     _Atomic uint64_t replies_unwritten; /* rpc_net: queued replies lost with their connection */
+    _Atomic uint64_t auth_failures;
 } counters;
 
 /* What the metrics endpoint adds to the health counters. Each has one writer, named, which
@@ -90,9 +93,11 @@ struct rpc_server {
     char ledger_id[LEDGER_ID_MAX + 1];
     ledger_tx_hasher hasher; /* the ledger's transaction tag, prepared once */
     void *zctx, *reply_pull, *reply_push;
-    rpc_net *net;       /* the request socket: the receiver's */
-    rpc_events *events; /* the event socket and its thread */
-    rpc_sched *sched;   /* requests in flight */
+    rpc_net *net;                             /* the request socket: the receiver's */
+    rpc_events *events;                       /* the event socket and its thread */
+    rpc_curve_allow *allow;                   /* CURVE: the client keys allowed (NULL: CURVE off) */
+    uint8_t curve_secret[RPC_CURVE_KEY_SIZE]; /* CURVE: read at bind, wiped once bound */
+    rpc_sched *sched;                         /* requests in flight */
     zmq_pollitem_t *items;
     slot_state *slots;              /* cfg.conn_max */
     _Atomic uint64_t pending_total; /* transit + queued of every slot */
@@ -349,6 +354,7 @@ static void net_stats(rpc_server *s)
     s->c.refused = st.drops[RPC_NET_REFUSED];
     s->c.protocol_drops = st.drops[RPC_NET_PROTOCOL];
     s->c.replies_unwritten = st.messages_lost;
+    s->c.auth_failures = st.auth_failures;
 }
 
 /* One turn of the receiver: wait for replies or sockets, forward, read, write. */
@@ -477,6 +483,7 @@ static void counters_bounds(rpc_server *s, rpc_counters *out)
     out->refused = s->c.refused + ev.refused;
     out->protocol_drops = s->c.protocol_drops + ev.protocol_drops;
     out->slow_drops = s->c.slow_drops;
+    out->auth_failures = s->c.auth_failures + ev.auth_failures;
     out->subscriptions_ignored = ev.subscriptions_ignored;
     out->events_dropped = ev.dropped;
     out->connections = s->c.connections;
@@ -1048,7 +1055,11 @@ static int requests_bind(rpc_server *s)
                                     ((uint64_t)cfg->conn_queue_max + 1) * RPC_SMALL_REPLY_MAX,
                          .limits = {.frame_keep_max = RPC_REQUEST_MAX_BYTES,
                                     .message_max = RPC_MESSAGE_MAX_BYTES,
-                                    .frames_max = RPC_MESSAGE_FRAMES_MAX}};
+                                    .frames_max = RPC_MESSAGE_FRAMES_MAX},
+                         .curve_secret_key = s->allow != NULL ? s->curve_secret : NULL,
+                         .allow = rpc_curve_allowed,
+                         .allow_generation = rpc_curve_allow_generation,
+                         .allow_ctx = s->allow};
     rpc_net_handler h = {.ctx = s,
                          .opened = on_opened,
                          .frame = on_frame,
@@ -1063,7 +1074,9 @@ static int sockets_open(rpc_server *s)
     int zero = 0;
     rpc_events_config ec = {.sub_max = s->cfg.sub_max,
                             .sub_topics_max = s->cfg.sub_topics_max,
-                            .sub_queue_bytes = s->cfg.sub_queue_bytes};
+                            .sub_queue_bytes = s->cfg.sub_queue_bytes,
+                            .curve_secret_key = s->allow != NULL ? s->curve_secret : NULL,
+                            .allow = s->allow};
     s->zctx = zmq_ctx_new();
     if (s->zctx == NULL)
         return -1;
@@ -1126,6 +1139,56 @@ static int threads_start(rpc_server *s)
     return 0;
 }
 
+int rpc_server_reload_curve(rpc_server *s, const char *path)
+{
+    char msg[RPC_PATH_MAX + 160], q[2 * RPC_PATH_MAX + 8], why[2 * sizeof msg];
+    size_t keys = 0;
+    if (s->allow == NULL)
+        return 0;
+    int rc = path[0] == '\0' ? (snprintf(msg, sizeof msg, "no curve_clients file is set"), -1)
+                             : rpc_curve_allow_load(s->allow, path, &keys, msg, sizeof msg);
+    if (rc != 0 && path[0] == '\0')
+        rpc_curve_allow_load(s->allow, "/dev/null", &keys, why, sizeof why); /* nobody */
+    rpc_log_quote(q, sizeof q, path[0] != '\0' ? path : "none");
+    if (rc == 0) {
+        rpc_log(RPC_LOG_INFO, "curve_clients", " file=%s keys=%zu outcome=loaded", q, keys);
+        return 0;
+    }
+    char sentence[sizeof msg + 64];
+    snprintf(sentence, sizeof sentence, "%s: refusing every CURVE client until it is fixed", msg);
+    rpc_log(RPC_LOG_ERROR, "curve_clients", " file=%s keys=0 outcome=refusing_all msg=%s", q,
+            rpc_log_quote(why, sizeof why, sentence));
+    return -1;
+}
+
+/* CURVE (cfg.curve_secret_key set): the secret key (a file only its owner may read) and the
+ * allow-list. A bad key file fails; a bad allow-list only refuses everybody (logged).
+ * Returns: 0 or -1 (message on stderr). */
+static int curve_setup(rpc_server *s)
+{
+    char msg[RPC_PATH_MAX + 160];
+    if (s->cfg.curve_secret_key[0] == '\0')
+        return 0;
+    if (rpc_curve_secret_read(s->cfg.curve_secret_key, s->curve_secret, msg, sizeof msg) != 0) {
+        fprintf(stderr, "lstd: --curve-secret-key: %s\n", msg);
+        return -1;
+    }
+    if (rpc_curve_allow_new(&s->allow) != 0) {
+        fprintf(stderr, "lstd: out of memory\n");
+        return -1;
+    }
+    uint8_t pk[RPC_CURVE_KEY_SIZE];
+    char z85[RPC_CURVE_Z85_LEN + 1];
+    if (crypto_curve_public(pk, s->curve_secret) != 0) {
+        fprintf(stderr, "lstd: --curve-secret-key: libsodium did not start\n");
+        return -1;
+    }
+    rpc_curve_key_z85(z85, pk);
+    rpc_log(RPC_LOG_INFO, "curve", " requests=on events=on server_key=%s", z85);
+    rpc_server_reload_curve(s, s->cfg.curve_clients);
+    return 0;
+}
+
 int rpc_server_bind(rpc_server **out, const rpc_config *cfg)
 {
     rpc_server *s = calloc(1, sizeof *s);
@@ -1143,7 +1206,13 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg)
     for (unsigned i = 0; s->slots != NULL && i < cfg->conn_max; i++)
         s->slots[i].conn = NO_CONN;
     s->items = calloc((size_t)cfg->conn_max + 2, sizeof *s->items);
-    if (s->slots == NULL || s->items == NULL || sockets_open(s) != 0) {
+    if (curve_setup(s) != 0) {
+        rpc_server_stop(&s);
+        return -1;
+    }
+    int rc = s->slots == NULL || s->items == NULL ? -1 : sockets_open(s);
+    crypto_wipe(s->curve_secret, sizeof s->curve_secret); /* each endpoint has its copy */
+    if (rc != 0) {
         fprintf(stderr, "lstd: cannot start the service\n");
         rpc_server_stop(&s);
         return -1;
@@ -1262,6 +1331,8 @@ void rpc_server_stop(rpc_server **sp)
     if (s->store != NULL) /* the store's log thread ends each batch in job_done: let it */
         (void)store_db_flush(s->store);
     sockets_close(s);
+    rpc_curve_allow_free(&s->allow); /* after the sockets: their threads read it */
+    crypto_wipe(s->curve_secret, sizeof s->curve_secret);
     msgpack_sbuffer_destroy(&s->seq_buf);
     msgpack_sbuffer_destroy(&s->rx_buf);
     pthread_mutex_destroy(&s->lock);

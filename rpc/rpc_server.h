@@ -30,6 +30,13 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg) __attribute__((warn
 int rpc_server_start(rpc_server *s, store_db *store, rpc_rates *rates)
     __attribute__((warn_unused_result));
 
+/** Read the CURVE allow-list again from path (SIGHUP; its path may have changed): a good file
+ *  replaces the list, any other (or path "") leaves nobody allowed; connections whose key is
+ *  no longer allowed are closed by their threads at their next turn. One log line,
+ *  event=curve_clients. Nothing when CURVE is off. Any one thread while the server runs.
+ *  Returns: 0, or -1 (the file was not good: every client is refused). */
+int rpc_server_reload_curve(rpc_server *s, const char *path);
+
 /** Transactions per batch from the next batch on (1..65536; SIGHUP's reload). Safe to call from
  *  any one thread while the server runs: the sequencer picks it up between batches. */
 void rpc_server_set_batch_max(rpc_server *s, unsigned batch_max);

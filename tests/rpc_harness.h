@@ -35,6 +35,10 @@ typedef struct rh_server {
     char err_path[600]; /* when not "": the server's stderr is appended to this file */
     bool has_status;    /* exited and reaped: wait_status holds its status */
     int wait_status;
+    /* CURVE: when curve is set, rh_dealer, rh_req and rh_sub are CURVE clients with these keys */
+    bool curve;
+    uint8_t curve_server[32], curve_public[32], curve_secret[32];
+    bool no_ledger_id; /* rh_launch does not ask for the ledger id (no client may connect) */
 } rh_server;
 
 /* A decoded reply or event: one msgpack object; root is the top map (NULL if not a map). */
@@ -168,6 +172,11 @@ uint64_t rh_next_id(void);
 void *rh_dealer(const rh_server *s);
 void *rh_req(const rh_server *s);
 void *rh_sub(const rh_server *s, const char *topic);
+
+/** A socket of type connected to url as rh_dealer's are, a CURVE client with these keys when
+ *  server_key is not NULL (32 bytes each). */
+void *rh_socket_curve(int type, const char *url, const uint8_t *server_key,
+                      const uint8_t *public_key, const uint8_t *secret_key);
 void rh_close(void *sock);
 void rh_set_timeout(void *sock, int timeout_ms);
 

@@ -728,9 +728,116 @@ static void test_exit_rejected(void)
     run_free(&r);
 }
 
+/* ---- CURVE ----------------------------------------------------------------------------------- */
+
+/* lst curve-keygen writes the files lstd and lst read; a CURVE lstd answers lst with the
+ * client's key, refuses lst without CURVE or with a key not in its list (exit 3, saying which),
+ * and the client library's DEALER and SUB both work over CURVE. */
+static void test_curve(void)
+{
+    rh_server *plain = srv;
+    srv = rh_prepare(NULL);
+    char path[700], list[700], cmd[1600];
+    struct stat st;
+    run_result r = LST("curve-keygen", "server");
+    CHECK_STATUS(r, 0);
+    CHECK(strlen(r.out) == LST_CURVE_Z85_LEN + 1);
+    run_result c = LST("--json", "curve-keygen", "client");
+    CHECK_STATUS(c, 0);
+    CHECK(strstr(c.out, "\"public_key\":\"") != NULL);
+    run_result o = LST("curve-keygen", "other");
+    CHECK_STATUS(o, 0);
+    run_result again = LST("curve-keygen", "client"); /* never overwrites */
+    CHECK_STATUS(again, 1);
+    CHECK(strstr(again.err, "exists") != NULL);
+    snprintf(path, sizeof path, "%s/client.secret", srv->dir);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    snprintf(path, sizeof path, "%s/client.public", srv->dir);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644);
+    /* the allow-list: the client's public file as it is (its comment line included) */
+    snprintf(list, sizeof list, "%s/curve_clients", srv->dir);
+    snprintf(cmd, sizeof cmd, "cat '%s' > '%s'", path, list);
+    CHECK(system(cmd) == 0);
+    const char *flags[] = {"--curve-secret-key", "server.secret", "--curve-clients", list};
+    for (int i = 0; i < 4; i++) {
+        char full[800];
+        snprintf(full, sizeof full, "%s/%s", srv->dir, flags[i]);
+        srv->extra[srv->extra_count++] = strdup(i == 1 ? full : flags[i]);
+    }
+    lst_curve keys;
+    char err[700], server_pub[800], client_sec[800];
+    snprintf(server_pub, sizeof server_pub, "%s/server.public", srv->dir);
+    snprintf(client_sec, sizeof client_sec, "%s/client.secret", srv->dir);
+    CHECK(lst_curve_load(&keys, server_pub, client_sec, err, sizeof err) == LST_OK);
+    srv->curve = true;
+    memcpy(srv->curve_server, keys.server_key, 32);
+    memcpy(srv->curve_public, keys.public_key, 32);
+    memcpy(srv->curve_secret, keys.secret_key, 32);
+    CHECK(rh_launch(srv) == 0);
+    setenv("LST_ENDPOINT", srv->requests, 1);
+    setenv("LST_EVENTS", srv->events, 1);
+    run_result ok = LST("--curve-server-key", "server.public", "--curve-key", "client.secret",
+                        "--json", "health");
+    CHECK_STATUS(ok, 0);
+    CHECK(strstr(ok.out, "\"status\":\"ok\"") != NULL);
+    run_result none = LST("--timeout", "500", "health");
+    CHECK_STATUS(none, 3);
+    if (strstr(none.err, "serves CURVE only") == NULL) {
+        fprintf(stderr, "lst without CURVE said: %s\n", none.err);
+        test_failures++;
+    }
+    run_result other = LST("--timeout", "500", "--curve-server-key", "server.public", "--curve-key",
+                           "other.secret", "health");
+    CHECK_STATUS(other, 3);
+    CHECK(strstr(other.err, "refused this client's CURVE key") != NULL);
+    run_result half = LST("--curve-server-key", "server.public", "health");
+    CHECK_STATUS(half, 2);
+    snprintf(path, sizeof path, "%s/other.secret", srv->dir);
+    CHECK(chmod(path, 0644) == 0);
+    run_result mode =
+        LST("--curve-server-key", "server.public", "--curve-key", "other.secret", "health");
+    CHECK_STATUS(mode, 1);
+    CHECK(strstr(mode.err, "chmod 600") != NULL);
+    /* the library: a transaction over the DEALER, its event over the SUB */
+    lst_client *cl = NULL;
+    CHECK(lst_client_new_curve(&cl, srv->requests, srv->events, 5000, &keys) == LST_OK);
+    lst_curve_wipe(&keys);
+    CHECK(lst_events_open(cl, 0, NULL) == LST_OK);
+    lst_key custodian;
+    char key_path[700];
+    snprintf(key_path, sizeof key_path, "%s/keys/custodian.key", srv->data_dir);
+    CHECK(lst_key_load(key_path, &custodian) == LST_OK);
+    lst_tx tx;
+    lst_result res;
+    uint8_t ref[32] = "curve cli";
+    lst_tx_deposit(&tx, custodian.pubkey, 3 * TOKEN, ref, 0);
+    int src = lst_submit(cl, &custodian, &tx, &res);
+    if (src != LST_OK) {
+        fprintf(stderr, "lst_submit over CURVE: %s: %s\n", lst_code_name(src),
+                lst_client_error(cl));
+        test_failures++;
+    }
+    lst_reply *rec = NULL;
+    bool seen = false;
+    for (int i = 0; i < 5 && !seen; i++) {
+        CHECK(lst_events_next(cl, 3000, &rec) == LST_OK);
+        seen = rec != NULL && lst_reply_u64(rec, "seq") == res.seq;
+        lst_reply_destroy(&rec);
+    }
+    CHECK(seen);
+    lst_key_wipe(&custodian);
+    lst_client_destroy(&cl);
+    run_result *all[] = {&r, &c, &o, &again, &ok, &none, &other, &half, &mode};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        run_free(all[i]);
+    CHECK(rh_stop(srv, SIGTERM, 10000) == 0);
+    rh_free(&srv);
+    srv = plain;
+}
+
 int main(void)
 {
-    rh_init("test_cli", 90);
+    rh_init("test_cli", 120);
     srv = rh_start(NULL); /* as the README starts it */
     CHECK(srv != NULL);
     if (srv == NULL)
@@ -747,6 +854,7 @@ int main(void)
     test_exit_codes();
     test_exit_connect();
     test_exit_rejected();
+    test_curve();
     CHECK(rh_stop(srv, SIGTERM, 10000) == 0);
     rh_free(&srv);
     return test_finish("test_cli");

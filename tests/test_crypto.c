@@ -4,6 +4,7 @@
 #include <secp256k1.h> /* the reference for the tagged-hash cross-check */
 
 #include "crypto.h"
+#include "crypto_curve.h"
 #include "test_util.h"
 
 /* Parse hex into exactly n bytes; aborts on a malformed literal (a mistake in this file). */
@@ -337,8 +338,56 @@ static void test_wipe(void)
     CHECK(buf[0] == 0xa5);
 }
 
+/* CurveZMQ's boxes: a box sealed by one side opens on the other, in place too; any flipped
+ * byte, another nonce or another key does not open and leaves the output untouched. */
+static void test_curve_boxes(void)
+{
+    uint8_t apk[32], ask[32], bpk[32], bsk[32], ab[32], ba[32], derived[32], nonce[24] = {1};
+    CHECK(crypto_curve_keypair(apk, ask) == 0 && crypto_curve_keypair(bpk, bsk) == 0);
+    CHECK(memcmp(apk, bpk, 32) != 0);
+    CHECK(crypto_curve_public(derived, ask) == 0 && memcmp(derived, apk, 32) == 0);
+    CHECK(crypto_curve_shared(ab, bpk, ask) == 0 && crypto_curve_shared(ba, apk, bsk) == 0);
+    CHECK(memcmp(ab, ba, 32) == 0);
+    static const uint8_t zero[32];
+    CHECK(crypto_curve_shared(derived, zero, ask) == -1); /* a weak point: refused */
+    uint8_t msg[40], box[40 + CRYPTO_CURVE_MAC_SIZE], out[40];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (uint8_t)i;
+    CHECK(crypto_curve_seal(box, msg, sizeof msg, nonce, ab) == 0);
+    CHECK(crypto_curve_open(out, box, sizeof box, nonce, ba) == 0 && memcmp(out, msg, 40) == 0);
+    for (size_t i = 0; i < sizeof box; i++) {
+        box[i] ^= 0x20;
+        memset(out, 0xee, sizeof out);
+        CHECK(crypto_curve_open(out, box, sizeof box, nonce, ba) == -1);
+        CHECK(out[0] == 0xee && out[39] == 0xee);
+        box[i] ^= 0x20;
+    }
+    nonce[23] = 9;
+    CHECK(crypto_curve_open(out, box, sizeof box, nonce, ba) == -1);
+    nonce[23] = 0;
+    CHECK(crypto_curve_open(out, box, CRYPTO_CURVE_MAC_SIZE - 1, nonce, ba) == -1);
+    /* in place: the message right after the MAC's room, opened back over the box's start */
+    uint8_t buf[40 + CRYPTO_CURVE_MAC_SIZE];
+    memcpy(buf + CRYPTO_CURVE_MAC_SIZE, msg, sizeof msg);
+    CHECK(crypto_curve_seal(buf, buf + CRYPTO_CURVE_MAC_SIZE, sizeof msg, nonce, ab) == 0);
+    CHECK(memcmp(buf, box, sizeof box) == 0);
+    CHECK(crypto_curve_open(buf, buf, sizeof buf, nonce, ba) == 0 && memcmp(buf, msg, 40) == 0);
+    /* secret boxes (the cookie): only the same key opens */
+    uint8_t key[32], other[32];
+    CHECK(crypto_curve_random(key, 32) == 0 && crypto_curve_random(other, 32) == 0);
+    CHECK(memcmp(key, other, 32) != 0);
+    CHECK(crypto_curve_secret_seal(box, msg, sizeof msg, nonce, key) == 0);
+    CHECK(crypto_curve_secret_open(out, box, sizeof box, nonce, key) == 0);
+    CHECK(memcmp(out, msg, 40) == 0);
+    CHECK(crypto_curve_secret_open(out, box, sizeof box, nonce, other) == -1);
+    CHECK(crypto_curve_equal(key, key, 32) && !crypto_curve_equal(key, other, 32));
+    crypto_wipe(ask, 32);
+    crypto_wipe(bsk, 32);
+}
+
 int main(void)
 {
+    test_curve_boxes();
     test_bip340_vectors();
     test_keys_and_signatures();
     test_invalid_keys();

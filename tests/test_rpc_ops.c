@@ -1429,7 +1429,7 @@ static void check_health(void)
     CHECK_KEYS(c, "requests", "transactions", "queries", "batches", "batch_size_max",
                "commit_ms_total", "busy", "malformed", "bad_signatures", "duplicates",
                "replies_dropped", "simulations", "busy_unread", "paused_unread", "paused_share",
-               "refused", "protocol_drops", "slow_drops", "subscriptions_ignored",
+               "refused", "protocol_drops", "slow_drops", "auth_failures", "subscriptions_ignored",
                "events_dropped");
     uint64_t ids = rh_next_id() - 1; /* requests with an id so far, and one without */
     CHECK(RH_U64(c, "requests") >= ids && RH_U64(c, "requests") <= ids + 1);
@@ -1446,8 +1446,8 @@ static void check_health(void)
     CHECK_FIELD(c, "bad_signatures", 1);
     CHECK_FIELD(c, "duplicates", 2);
     CHECK_FIELD(c, "replies_dropped", 0);
-    const char *zero[] = {"paused_share",   "busy_unread", "refused",
-                          "protocol_drops", "slow_drops",  "events_dropped"};
+    const char *zero[] = {"paused_share", "busy_unread",   "refused",       "protocol_drops",
+                          "slow_drops",   "auth_failures", "events_dropped"};
     for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
         CHECK_FIELD(c, zero[i], 0);
 }

@@ -633,7 +633,7 @@ static void test_queue_health(qt *t)
     CHECK_U64(U64(res, "buffer"), p.buffer);
     DEC_IS(res, "payable", w4.paid);
     t->counters = (rpc_counters){1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14,
-                                 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27};
+                                 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28};
     req = rq(RPC_Q_HEALTH, NULL, 0);
     res = QUERY_OK(t, &req);
     KEYS_ARE(res, "status", "ledger_id", "seq", "batch", "uptime_s", "queue_depth", "queue_max",
@@ -642,18 +642,19 @@ static void test_queue_health(qt *t)
     STR_IS(res, "ledger_id", "lstd-test");
     CHECK_U64(U64(res, "seq"), 24);
     CHECK_U64(U64(res, "batch"), 24);
-    CHECK_U64(U64(res, "queue_depth"), 21);
-    CHECK_U64(U64(res, "queue_max"), 22);
-    CHECK_U64(U64(res, "uptime_s"), 23);
-    CHECK_U64(U64(res, "connections"), 24);
-    CHECK_U64(U64(res, "subscribers"), 25);
-    CHECK_U64(U64(res, "subscriptions"), 26);
-    CHECK_U64(U64(res, "reply_bytes"), 27);
+    CHECK_U64(U64(res, "queue_depth"), 22);
+    CHECK_U64(U64(res, "queue_max"), 23);
+    CHECK_U64(U64(res, "uptime_s"), 24);
+    CHECK_U64(U64(res, "connections"), 25);
+    CHECK_U64(U64(res, "subscribers"), 26);
+    CHECK_U64(U64(res, "subscriptions"), 27);
+    CHECK_U64(U64(res, "reply_bytes"), 28);
     const msgpack_object *c = mp_get(res, "counters");
     KEYS_ARE(c, "requests", "transactions", "queries", "batches", "batch_size_max",
              "commit_ms_total", "busy", "malformed", "bad_signatures", "duplicates",
              "replies_dropped", "simulations", "busy_unread", "paused_unread", "paused_share",
-             "refused", "protocol_drops", "slow_drops", "subscriptions_ignored", "events_dropped");
+             "refused", "protocol_drops", "slow_drops", "auth_failures", "subscriptions_ignored",
+             "events_dropped");
     const char *names[] = {"requests",
                            "transactions",
                            "queries",
@@ -672,9 +673,10 @@ static void test_queue_health(qt *t)
                            "refused",
                            "protocol_drops",
                            "slow_drops",
+                           "auth_failures",
                            "subscriptions_ignored",
                            "events_dropped"};
-    for (unsigned i = 0; i < 20; i++)
+    for (unsigned i = 0; i < 21; i++)
         CHECK_U64(U64(c, names[i]), i + 1);
 }
 

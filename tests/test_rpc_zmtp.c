@@ -2,8 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto_curve.h"
 #include "rpc_zmtp.h"
 #include "test_util.h"
+#include "zmtp_raw.h"
 
 static const rpc_zmtp_limits lim = {.frame_keep_max = 100, .message_max = 1000, .frames_max = 4};
 
@@ -65,7 +67,7 @@ typedef struct seen {
 static int feed(const wire *w, size_t step, int role, const rpc_zmtp_limits *l, seen *out)
 {
     rpc_zmtp_in in;
-    rpc_zmtp_in_init(&in, role, l);
+    rpc_zmtp_in_init(&in, role, l, NULL);
     memset(out, 0, sizeof *out);
     int st = RPC_ZMTP_NEED;
     for (size_t at = 0; at < w->n && st >= 0;) {
@@ -75,6 +77,8 @@ static int feed(const wire *w, size_t step, int role, const rpc_zmtp_limits *l, 
         while (st >= 0) {
             rpc_zmtp_frame f;
             st = rpc_zmtp_next(&in, &p, &len, &f);
+            if (st == RPC_ZMTP_SEND) /* the rest of our greeting and READY */
+                continue;
             if (st != RPC_ZMTP_FRAME)
                 break;
             int k = out->frames++;
@@ -131,10 +135,15 @@ static void test_commands(void)
     put(&w, h, rpc_zmtp_header(h, sizeof ping - 1, false, true));
     put(&w, ping, sizeof ping - 1);
     rpc_zmtp_in in;
-    rpc_zmtp_in_init(&in, RPC_ZMTP_PUB, &lim);
+    rpc_zmtp_in_init(&in, RPC_ZMTP_PUB, &lim, NULL);
     const uint8_t *p = w.b;
     size_t len = w.n;
     rpc_zmtp_frame f;
+    CHECK_U64(rpc_zmtp_next(&in, &p, &len, &f), RPC_ZMTP_SEND); /* greeting's rest and READY */
+    uint8_t ours[RPC_ZMTP_HELLO_MAX];
+    size_t ol = rpc_zmtp_hello(ours, RPC_ZMTP_PUB);
+    CHECK(f.len == ol - RPC_ZMTP_GREETING_SPLIT);
+    CHECK(memcmp(f.data, ours + RPC_ZMTP_GREETING_SPLIT, f.len) == 0);
     CHECK_U64(rpc_zmtp_next(&in, &p, &len, &f), RPC_ZMTP_FRAME);
     const uint8_t *arg;
     size_t n;
@@ -246,8 +255,363 @@ static void test_hello(void)
     CHECK(rpc_zmtp_header(h, 256, false, false) == 9 && h[0] == 2 && h[7] == 1 && h[8] == 0);
 }
 
+/* ---- CURVE, as bytes: a reader fed by the raw client of tools/zmtp_raw.c ------------------- */
+
+typedef struct curve_keys {
+    uint8_t server_pk[32], server_sk[32], client_pk[32], client_sk[32];
+} curve_keys;
+
+static curve_keys keys;
+static const uint8_t *allowed_key; /* the one key allow_one accepts */
+
+static bool allow_one(void *ctx, const uint8_t key[32])
+{
+    (void)ctx;
+    return allowed_key != NULL && memcmp(key, allowed_key, 32) == 0;
+}
+
+/* One server endpoint and one connection to it, and the client's side. */
+typedef struct curve_pair {
+    rpc_zmtp_curve server;
+    rpc_zmtp_in in;
+    zmtp_raw_curve client;
+    rpc_zmtp_frame f;   /* the last frame delivered */
+    uint8_t sent[1024]; /* what the reader last asked to send */
+    size_t sent_len;
+    int frames;
+} curve_pair;
+
+static void pair_open(curve_pair *p, int role, const rpc_zmtp_limits *l, uint64_t now_ms)
+{
+    memset(p, 0, sizeof *p);
+    CHECK(rpc_zmtp_curve_init(&p->server, keys.server_sk, allow_one, NULL, now_ms) == 0);
+    CHECK(memcmp(p->server.public_key, keys.server_pk, 32) == 0);
+    rpc_zmtp_in_init(&p->in, role, l, &p->server);
+    CHECK(zmtp_raw_curve_init(&p->client, keys.server_pk, keys.client_pk, keys.client_sk) == 0);
+}
+
+static void pair_close(curve_pair *p)
+{
+    rpc_zmtp_in_free(&p->in);
+    rpc_zmtp_curve_wipe(&p->server);
+}
+
+/* Feed n bytes in pieces of step. Returns: the first error, else the last SEND or FRAME
+ * (both recorded), else NEED. */
+static int pair_feed(curve_pair *p, const uint8_t *b, size_t n, size_t step)
+{
+    int st = RPC_ZMTP_NEED, last = RPC_ZMTP_NEED;
+    for (size_t at = 0; at < n && st >= 0;) {
+        size_t len = n - at < step ? n - at : step;
+        const uint8_t *q = b + at;
+        at += len;
+        while (st >= 0) {
+            st = rpc_zmtp_next(&p->in, &q, &len, &p->f);
+            if (st == RPC_ZMTP_SEND && p->f.len <= sizeof p->sent) {
+                memcpy(p->sent, p->f.data, p->f.len);
+                p->sent_len = p->f.len;
+            } else if (st == RPC_ZMTP_FRAME) {
+                p->frames++;
+            } else {
+                break;
+            }
+            last = st;
+        }
+    }
+    return st < 0 ? st : last;
+}
+
+/* The body of the command the reader sent (after its 2-byte header). */
+static const uint8_t *sent_body(const curve_pair *p, size_t *n)
+{
+    *n = p->sent_len >= 2 ? p->sent_len - 2 : 0;
+    return p->sent + 2;
+}
+
+/* Greeting and HELLO; the WELCOME taken by the client. Returns: the last status. */
+static int pair_hello(curve_pair *p, size_t step)
+{
+    uint8_t g[64], hello[202];
+    zmtp_raw_greeting(g, "CURVE");
+    int st = pair_feed(p, g, 64, step);
+    if (st < 0)
+        return st;
+    CHECK(st == RPC_ZMTP_SEND && p->sent_len == 64 - RPC_ZMTP_GREETING_SPLIT);
+    CHECK(memcmp(p->sent + 1, "CURVE", 6) == 0 && p->sent[32 - RPC_ZMTP_GREETING_SPLIT] == 1);
+    CHECK(zmtp_raw_curve_hello(&p->client, hello) == 202);
+    st = pair_feed(p, hello, 202, step);
+    size_t n;
+    const uint8_t *w = sent_body(p, &n);
+    if (st >= 0)
+        CHECK(zmtp_raw_curve_welcome(&p->client, w, n) == 0);
+    return st;
+}
+
+/* INITIATE as `type`; READY taken by the client. Returns: the last status. */
+static int pair_initiate(curve_pair *p, const char *type, size_t step)
+{
+    uint8_t buf[512];
+    size_t len = zmtp_raw_curve_initiate(&p->client, buf, sizeof buf, type);
+    CHECK(len > 0);
+    int st = pair_feed(p, buf, len, step);
+    size_t n;
+    const uint8_t *r = sent_body(p, &n);
+    if (st >= 0)
+        CHECK(zmtp_raw_curve_ready(&p->client, r, n) == 0 && p->in.ready);
+    return st;
+}
+
+static int pair_message(curve_pair *p, const void *data, size_t len, bool more, bool command,
+                        uint64_t nonce)
+{
+    static uint8_t buf[70000];
+    size_t n = zmtp_raw_curve_message(&p->client, buf, sizeof buf, data, len, more, command, nonce);
+    CHECK(n > 0);
+    return pair_feed(p, buf, n, 4096);
+}
+
+/* The whole handshake in pieces of every size, then frames both ways. */
+static void test_curve_handshake(void)
+{
+    allowed_key = keys.client_pk;
+    for (size_t step = 1; step <= 300; step += step < 8 ? 1 : 37) {
+        curve_pair p;
+        pair_open(&p, RPC_ZMTP_ROUTER, &lim, 1000);
+        uint8_t out[RPC_ZMTP_HELLO_MAX];
+        size_t gl = rpc_zmtp_greet(&p.in, out);
+        CHECK(gl == RPC_ZMTP_GREETING_SPLIT && out[0] == 0xff && out[10] == 3); /* the rest later */
+        CHECK(pair_hello(&p, step) == RPC_ZMTP_SEND && !p.in.ready);
+        CHECK(pair_initiate(&p, "DEALER", step) == RPC_ZMTP_SEND);
+        CHECK(memcmp(p.in.client_key, keys.client_pk, 32) == 0);
+        CHECK(pair_message(&p, "", 0, true, false, 0) == RPC_ZMTP_FRAME);
+        CHECK(p.f.size == 0 && p.f.more && !p.f.command && p.f.index == 0);
+        CHECK(pair_message(&p, "hello", 5, false, false, 0) == RPC_ZMTP_FRAME);
+        CHECK(p.f.len == 5 && memcmp(p.f.data, "hello", 5) == 0 && !p.f.more && p.f.index == 1);
+        CHECK(pair_message(&p, "\x04PING\0\x01", 7, false, true, 0) == RPC_ZMTP_FRAME);
+        CHECK(p.f.command && p.f.len == 7);
+        /* the server's frames: boxed, nonces increasing, flags inside */
+        uint8_t frame[256], plain[256], flags;
+        size_t len;
+        for (int i = 0; i < 3; i++) {
+            size_t n = rpc_zmtp_put_frame(&p.in, frame, "reply", 5, i == 0, false);
+            CHECK(n == rpc_zmtp_frame_bytes(&p.in, 5) && n == 2 + 5 + RPC_ZMTP_CURVE_OVERHEAD);
+            CHECK(frame[0] == 0x00 && frame[1] == n - 2); /* a frame of a message */
+            CHECK(zmtp_raw_curve_open(&p.client, frame + 2, n - 2, plain, sizeof plain, &len,
+                                      &flags) == 0);
+            CHECK(len == 5 && memcmp(plain, "reply", 5) == 0 && flags == (i == 0 ? 1 : 0));
+        }
+        pair_close(&p);
+        if (test_failures > 0)
+            break;
+    }
+}
+
+/* Who is refused, and with which status. */
+static void test_curve_refusals(void)
+{
+    curve_pair p;
+    uint8_t g[64], hello[202], buf[512];
+    allowed_key = keys.client_pk;
+    /* a NULL-mechanism peer at a CURVE endpoint did not authenticate */
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    zmtp_raw_greeting(g, "NULL");
+    CHECK(pair_feed(&p, g, 64, 64) == RPC_ZMTP_E_AUTH);
+    uint8_t why[RPC_ZMTP_REPLY_MAX]; /* told: the rest of our greeting, naming CURVE; later ERROR */
+    CHECK(rpc_zmtp_refusal(&p.in, RPC_ZMTP_E_AUTH, why) == 64 - RPC_ZMTP_GREETING_SPLIT);
+    CHECK(memcmp(why + 1, "CURVE", 6) == 0);
+    pair_close(&p);
+    /* a CURVE peer at a NULL endpoint */
+    rpc_zmtp_in in;
+    rpc_zmtp_in_init(&in, RPC_ZMTP_ROUTER, &lim, NULL);
+    const uint8_t *q = g;
+    size_t n = 64;
+    rpc_zmtp_frame f;
+    zmtp_raw_greeting(g, "CURVE");
+    CHECK(rpc_zmtp_next(&in, &q, &n, &f) == RPC_ZMTP_E_GREETING);
+    rpc_zmtp_in_free(&in);
+    /* a HELLO box that does not open: every byte of the box flipped in turn */
+    for (size_t at = 2 + 120; at < 202; at += 7) {
+        pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+        CHECK(pair_feed(&p, g, 64, 64) == RPC_ZMTP_SEND);
+        CHECK(zmtp_raw_curve_hello(&p.client, hello) == 202);
+        hello[at] ^= 1;
+        CHECK(pair_feed(&p, hello, 202, 202) == RPC_ZMTP_E_AUTH);
+        CHECK(rpc_zmtp_refusal(&p.in, RPC_ZMTP_E_AUTH, why) == 12);
+        CHECK(memcmp(why,
+                     "\x04\x0a\x05"
+                     "ERROR\x03"
+                     "400",
+                     12) == 0);
+        CHECK(rpc_zmtp_refusal(&p.in, RPC_ZMTP_E_CRYPTO, why) == 0);
+        pair_close(&p);
+    }
+    /* a HELLO boxed for another server key */
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_feed(&p, g, 64, 64) == RPC_ZMTP_SEND);
+    memcpy(p.client.server_key, keys.client_pk, 32);
+    CHECK(zmtp_raw_curve_hello(&p.client, hello) == 202);
+    CHECK(pair_feed(&p, hello, 202, 202) == RPC_ZMTP_E_AUTH);
+    pair_close(&p);
+    /* a HELLO of the wrong size, data before HELLO, INITIATE before HELLO */
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_feed(&p, g, 64, 64) == RPC_ZMTP_SEND);
+    CHECK(zmtp_raw_curve_hello(&p.client, hello) == 202);
+    hello[1] = 199;
+    CHECK(pair_feed(&p, hello, 201, 201) == RPC_ZMTP_E_HANDSHAKE);
+    pair_close(&p);
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_feed(&p, g, 64, 64) == RPC_ZMTP_SEND);
+    CHECK(pair_feed(&p, (const uint8_t *)"\x00\x01x", 3, 3) == RPC_ZMTP_E_HANDSHAKE);
+    pair_close(&p);
+    /* a client key not in the list: refused at INITIATE, after its vouch was checked */
+    allowed_key = keys.server_pk;
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND);
+    CHECK(zmtp_raw_curve_initiate(&p.client, buf, sizeof buf, "DEALER") > 0);
+    CHECK(pair_feed(&p, buf, zmtp_raw_curve_initiate(&p.client, buf, sizeof buf, "DEALER"), 512) ==
+          RPC_ZMTP_E_AUTH);
+    CHECK(!p.in.ready);
+    pair_close(&p);
+    allowed_key = NULL; /* no list: nobody */
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND);
+    size_t il = zmtp_raw_curve_initiate(&p.client, buf, sizeof buf, "DEALER");
+    CHECK(pair_feed(&p, buf, il, 512) == RPC_ZMTP_E_AUTH);
+    pair_close(&p);
+    allowed_key = keys.client_pk;
+    /* a vouch made with another permanent key than the one INITIATE names */
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND);
+    memcpy(p.client.secret_key, keys.server_sk, 32);
+    il = zmtp_raw_curve_initiate(&p.client, buf, sizeof buf, "DEALER");
+    CHECK(pair_feed(&p, buf, il, 512) == RPC_ZMTP_E_AUTH);
+    pair_close(&p);
+    /* a truncated INITIATE: under 257 bytes, or its box cut short */
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND);
+    il = zmtp_raw_curve_initiate(&p.client, buf, sizeof buf, "DEALER");
+    CHECK(il > 9 + 257 && buf[0] == 0x06); /* a long command: 9 bytes of header */
+    uint8_t cut[512], h[RPC_ZMTP_HEADER_MAX];
+    size_t hl = rpc_zmtp_header(h, 200, false, true); /* its first 200 bytes */
+    memcpy(cut, h, hl);
+    memcpy(cut + hl, buf + 9, 200);
+    CHECK(pair_feed(&p, cut, hl + 200, 512) == RPC_ZMTP_E_HANDSHAKE);
+    pair_close(&p);
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND);
+    il = zmtp_raw_curve_initiate(&p.client, buf, sizeof buf, "DEALER");
+    hl = rpc_zmtp_header(h, il - 9 - 3, false, true); /* all but its last 3 bytes */
+    memcpy(cut, h, hl);
+    memcpy(cut + hl, buf + 9, il - 9 - 3);
+    CHECK(pair_feed(&p, cut, hl + il - 9 - 3, 512) == RPC_ZMTP_E_CRYPTO);
+    pair_close(&p);
+    /* a socket type that cannot talk to ours, inside the INITIATE box */
+    pair_open(&p, RPC_ZMTP_PUB, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND);
+    il = zmtp_raw_curve_initiate(&p.client, buf, sizeof buf, "DEALER");
+    CHECK(pair_feed(&p, buf, il, 512) == RPC_ZMTP_E_HANDSHAKE);
+    pair_close(&p);
+}
+
+/* A cookie opens only on the connection it was made for, in its minute or the next. */
+static void test_curve_cookie(void)
+{
+    curve_pair a, b;
+    uint8_t buf[512];
+    allowed_key = keys.client_pk;
+    pair_open(&a, RPC_ZMTP_ROUTER, &lim, 0);
+    pair_open(&b, RPC_ZMTP_ROUTER, &lim, 0);
+    b.in.curve = &a.server; /* two connections of one endpoint */
+    CHECK(pair_hello(&a, 64) == RPC_ZMTP_SEND && pair_hello(&b, 64) == RPC_ZMTP_SEND);
+    memcpy(a.client.cookie, b.client.cookie, 96); /* a's INITIATE with b's cookie */
+    size_t il = zmtp_raw_curve_initiate(&a.client, buf, sizeof buf, "DEALER");
+    CHECK(pair_feed(&a, buf, il, 512) == RPC_ZMTP_E_CRYPTO);
+    pair_close(&a);
+    rpc_zmtp_in_free(&b.in);
+    for (unsigned minutes = 0; minutes <= 2; minutes++) {
+        pair_open(&a, RPC_ZMTP_ROUTER, &lim, 59000);
+        CHECK(pair_hello(&a, 64) == RPC_ZMTP_SEND);
+        rpc_zmtp_curve_tick(&a.server, 59000 + minutes * 60000u);
+        il = zmtp_raw_curve_initiate(&a.client, buf, sizeof buf, "DEALER");
+        CHECK(pair_feed(&a, buf, il, 512) == (minutes < 2 ? RPC_ZMTP_SEND : RPC_ZMTP_E_CRYPTO));
+        pair_close(&a);
+    }
+}
+
+/* After the handshake: nonces, boxes and the limits inside them. */
+static void test_curve_messages(void)
+{
+    curve_pair p;
+    static uint8_t big[9000];
+    memset(big, 'b', sizeof big);
+    allowed_key = keys.client_pk;
+    /* a replayed nonce, then a smaller one */
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND && pair_initiate(&p, "DEALER", 64) == RPC_ZMTP_SEND);
+    CHECK(pair_message(&p, "a", 1, false, false, 10) == RPC_ZMTP_FRAME);
+    CHECK(pair_message(&p, "b", 1, false, false, 10) == RPC_ZMTP_E_CRYPTO);
+    pair_close(&p);
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND && pair_initiate(&p, "DEALER", 64) == RPC_ZMTP_SEND);
+    CHECK(pair_message(&p, "a", 1, false, false, 10) == RPC_ZMTP_FRAME);
+    CHECK(pair_message(&p, "b", 1, false, false, 9) == RPC_ZMTP_E_CRYPTO);
+    pair_close(&p);
+    /* a box with a flipped byte */
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND && pair_initiate(&p, "DEALER", 64) == RPC_ZMTP_SEND);
+    uint8_t buf[512];
+    size_t n = zmtp_raw_curve_message(&p.client, buf, sizeof buf, "abc", 3, false, false, 0);
+    buf[n - 1] ^= 0x80;
+    CHECK(pair_feed(&p, buf, n, n) == RPC_ZMTP_E_CRYPTO);
+    pair_close(&p);
+    /* a plain frame after the handshake, and a box larger than any frame kept: refused at
+     * the header, before its body */
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND && pair_initiate(&p, "DEALER", 64) == RPC_ZMTP_SEND);
+    CHECK(pair_feed(&p, (const uint8_t *)"\x00\x01x", 3, 3) == RPC_ZMTP_E_FRAMING);
+    pair_close(&p);
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND && pair_initiate(&p, "DEALER", 64) == RPC_ZMTP_SEND);
+    CHECK(rpc_zmtp_box_max(&lim) == RPC_ZMTP_COMMAND_MAX);
+    uint8_t head[9] = {0x06, 0, 0, 0, 0, 0, 0, 0x20, 0x22}; /* 8226 = 8192 + 33 + 1 */
+    CHECK(pair_feed(&p, head, 9, 9) == RPC_ZMTP_E_MESSAGE);
+    pair_close(&p);
+    /* inside boxes: a frame over frame_keep_max comes skipped, the message limits hold */
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND && pair_initiate(&p, "DEALER", 64) == RPC_ZMTP_SEND);
+    CHECK(pair_message(&p, big, 150, false, false, 0) == RPC_ZMTP_FRAME);
+    CHECK(p.f.skipped && p.f.size == 150 && p.f.len == RPC_ZMTP_PREFIX);
+    CHECK(pair_message(&p, big, 600, true, false, 0) == RPC_ZMTP_FRAME);
+    CHECK(pair_message(&p, big, 401, false, false, 0) == RPC_ZMTP_E_MESSAGE); /* > 1000 */
+    pair_close(&p);
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND && pair_initiate(&p, "DEALER", 64) == RPC_ZMTP_SEND);
+    for (int i = 0; i < 4; i++)
+        CHECK(pair_message(&p, "f", 1, true, false, 0) == RPC_ZMTP_FRAME);
+    CHECK(pair_message(&p, "f", 1, true, false, 0) == RPC_ZMTP_E_MESSAGE); /* a fifth frame */
+    pair_close(&p);
+    /* a subscription as a command inside a box, at a PUB */
+    pair_open(&p, RPC_ZMTP_PUB, &lim, 0);
+    CHECK(pair_hello(&p, 64) == RPC_ZMTP_SEND && pair_initiate(&p, "SUB", 64) == RPC_ZMTP_SEND);
+    CHECK(pair_message(&p, "\x09SUBSCRIBEtx/", 13, false, true, 0) == RPC_ZMTP_FRAME);
+    const uint8_t *arg;
+    size_t al;
+    CHECK(rpc_zmtp_command_is(&p.f, "SUBSCRIBE", &arg, &al) && al == 3);
+    pair_close(&p);
+    /* nothing can be sent before READY */
+    pair_open(&p, RPC_ZMTP_ROUTER, &lim, 0);
+    CHECK(rpc_zmtp_put_frame(&p.in, buf, "x", 1, false, false) == 0);
+    pair_close(&p);
+}
+
 int main(void)
 {
+    CHECK(crypto_curve_keypair(keys.server_pk, keys.server_sk) == 0);
+    CHECK(crypto_curve_keypair(keys.client_pk, keys.client_sk) == 0);
+    test_curve_handshake();
+    test_curve_refusals();
+    test_curve_cookie();
+    test_curve_messages();
     test_hello();
     test_frames_any_split();
     test_commands();

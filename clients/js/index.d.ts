@@ -274,7 +274,8 @@ export interface Health {
     commit_ms_total: bigint; busy: bigint; malformed: bigint; bad_signatures: bigint;
     duplicates: bigint; replies_dropped: bigint;
     busy_unread: bigint; paused_unread: bigint; paused_share: bigint; refused: bigint;
-    protocol_drops: bigint; slow_drops: bigint; subscriptions_ignored: bigint; events_dropped: bigint;
+    protocol_drops: bigint; slow_drops: bigint; auth_failures: bigint; subscriptions_ignored: bigint;
+    events_dropped: bigint;
   };
 }
 
@@ -305,7 +306,27 @@ export interface ConnectOptions {
   retries?: number;
   /** Fail with LEDGER_MISMATCH unless the server's ledger id is this. */
   ledgerId?: string;
+  /** CurveZMQ (a server with curve_secret_key): the server's public key and this client's key
+   *  pair, each 40 Z85 characters, 64 hex characters or 32 bytes; the public key must be in the
+   *  server's curve_clients. Omitted: the NULL mechanism. */
+  curve?: CurveKeys;
 }
+
+export interface CurveKeys {
+  serverKey: string | Uint8Array;
+  publicKey: string | Uint8Array;
+  secretKey: string | Uint8Array;
+}
+
+/** A 32-byte CURVE key as 40 Z85 characters, and back. */
+export function z85Encode(bytes: Uint8Array): string;
+export function z85Decode(text: string): Uint8Array;
+/** A CURVE key (Z85, hex or bytes) as Z85 text. */
+export function curveKey(k: string | Uint8Array, what?: string): string;
+/** The key of a CURVE public key file (`lst curve-keygen NAME` writes NAME.public), as Z85. */
+export function loadCurvePublicKey(path: string): string;
+/** The key of a CURVE secret key file (NAME.secret; refused when others may read it), as Z85. */
+export function loadCurveSecretKey(path: string): string;
 
 export interface SubmitOptions {
   /** Use this nonce instead of the tracked one (the tracker is left alone). */

@@ -12,6 +12,7 @@ import {
   toHex, address, convertU128, PARAMS, ROLES, PAUSE,
 } from "./codec.js";
 import { LstdError } from "./errors.js";
+import { curveSocketOptions } from "./curve.js";
 
 const DEFAULT_ENDPOINT = "tcp://127.0.0.1:7440";
 const DEFAULT_EVENTS = "tcp://127.0.0.1:7441";
@@ -39,7 +40,10 @@ function optU64(v, what) {
 export class Client {
   /**
    * Connect and fetch the ledger id (the `pool` query).
-   * @param {{endpoint?: string, events?: string, timeoutMs?: number, retries?: number, ledgerId?: string}} [opts]
+   * `curve`: connect with CurveZMQ (a server started with curve_secret_key): the server's
+   * public key and this client's key pair, whose public key is in the server's curve_clients.
+   * @param {{endpoint?: string, events?: string, timeoutMs?: number, retries?: number, ledgerId?: string,
+   *          curve?: {serverKey: string|Uint8Array, publicKey: string|Uint8Array, secretKey: string|Uint8Array}}} [opts]
    */
   static async connect(opts = {}) {
     const c = new Client(opts);
@@ -66,7 +70,8 @@ export class Client {
     this._nonces = new Map(); // signer hex -> {next (undefined while fetching), gen, waiters}
     this._nonceGen = 0;
     this._subs = new Set();
-    this._dealer = new zmq.Dealer({ linger: 0 });
+    this._curve = curveSocketOptions(opts.curve); // checked before any socket is made
+    this._dealer = new zmq.Dealer({ linger: 0, ...this._curve });
     this._dealer.connect(this.endpoint);
     this._reader = this._readLoop();
   }
@@ -568,7 +573,7 @@ export class Subscription {
     this._closed = false;
     this._ended = false;
     this._error = undefined;
-    this._sock = new zmq.Subscriber({ linger: 0 });
+    this._sock = new zmq.Subscriber({ linger: 0, ...client._curve });
     this._sock.connect(client.eventsEndpoint);
     // A global stream (tx/) has consecutive seqs, so gaps are visible; one account's stream
     // is caught up through its history.

@@ -8,3 +8,4 @@ export {
 } from "./codec.js";
 export { LstdError } from "./errors.js";
 export { Client, Subscription } from "./client.js";
+export { z85Encode, z85Decode, curveKey, loadCurvePublicKey, loadCurveSecretKey } from "./curve.js";
