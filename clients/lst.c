@@ -1162,6 +1162,13 @@ static const struct {
     {"pause_set", "admin: set the paused activities (deposits,transfers,withdrawals | none)"},
     {"role_set", "admin: hand a role (admin, custodian, treasury) to an account"},
     {"operator_reset", "admin: re-anchor an operator at a started epoch, booking its balance"},
+    {"oracle_add", "admin: add an oracle committee member; QUORUM is M once it is in"},
+    {"oracle_remove", "admin: remove a member and its pending votes; QUORUM is M after"},
+    {"quorum_set",
+     "admin: who books balances (mode operator | committee), the quorum M, and minority 1 to\n"
+     "      accept M <= N/2"},
+    {"vote", "oracle member: vote an operator's balance and duty performance (10000 = every\n"
+             "      duty) at an epoch; M identical votes book it as a report"},
 };
 
 _Static_assert(sizeof kind_help / sizeof kind_help[0] == LST_KIND_MAX, "one line per kind");

@@ -27,7 +27,7 @@
 #endif
 
 #define LST_KEY_SIZE 32     /* x-only public key, secret key, hash, ref */
-#define LST_KIND_MAX 23     /* transaction kinds are numbered 1..LST_KIND_MAX */
+#define LST_KIND_MAX 27     /* transaction kinds are numbered 1..LST_KIND_MAX */
 #define LST_FIELDS_MAX 4    /* fields of one transaction kind */
 #define LST_OUTPUTS_MAX 4   /* named outputs of one transaction */
 #define LST_NAME_MAX 32     /* error, field and output names, NUL included */

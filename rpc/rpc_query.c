@@ -282,7 +282,21 @@ static int pack_epoch(msgpack_packer *pk, const ledger_pool *p, uint64_t now)
            rpc_pack_u64(pk, "epoch_start", start);
 }
 
-/* The pool's settings and roles from stake_limit to epoch_start (13 pairs). */
+/* Who books balances: report_mode, and the committee {members, quorum, majority (M > N/2),
+ * minority (the admin accepted a quorum of at most half the members)} (2 pairs). */
+static int pack_report_mode(msgpack_packer *pk, const ledger_pool *p)
+{
+    bool committee = p->report_mode == LEDGER_REPORT_MODE_COMMITTEE;
+    bool majority = p->oracle_members > 0 && p->oracle_quorum * 2 > p->oracle_members;
+    return rpc_pack_str(pk, "report_mode", committee ? "committee" : "operator") ||
+           rpc_pack_key(pk, "oracle") || msgpack_pack_map(pk, 4) ||
+           rpc_pack_u64(pk, "members", p->oracle_members) ||
+           rpc_pack_u64(pk, "quorum", p->oracle_quorum) ||
+           rpc_pack_bool(pk, "majority", majority) ||
+           rpc_pack_bool(pk, "minority", p->oracle_minority != 0);
+}
+
+/* The pool's settings and roles from stake_limit to oracle (15 pairs). */
 static int pack_pool_settings(msgpack_packer *pk, const ledger_pool *p, uint64_t now)
 {
     return pack_stake_limit(pk, p, now) || pack_paused(pk, p->pause_flags) || pack_params(pk, p) ||
@@ -293,7 +307,8 @@ static int pack_pool_settings(msgpack_packer *pk, const ledger_pool *p, uint64_t
            rpc_pack_u64(pk, "operator_count", p->operator_count) ||
            rpc_pack_u64(pk, "next_lien_id", p->next_lien_id) ||
            rpc_pack_u64(pk, "next_request_id", p->next_request_id) ||
-           rpc_pack_u64(pk, "finalized_through", p->finalized_through) || pack_epoch(pk, p, now);
+           rpc_pack_u64(pk, "finalized_through", p->finalized_through) || pack_epoch(pk, p, now) ||
+           pack_report_mode(pk, p);
 }
 
 /* seq, batch, time (last batch), now (the query's time), head, digest (6 pairs). */
@@ -305,7 +320,7 @@ static int pack_chain(msgpack_packer *pk, const ledger_chain *c, uint64_t now)
            rpc_pack_bin(pk, "digest", c->digest, LEDGER_HASH_SIZE);
 }
 
-/* 19 figures, 13 settings, 2 concentration, last_reports, 6 chain: 41 pairs. */
+/* 19 figures, 15 settings, 2 concentration, last_reports, 6 chain: 43 pairs. */
 static int q_pool(query *q)
 {
     ledger_genesis g;
@@ -319,7 +334,7 @@ static int q_pool(query *q)
     if (rc == LEDGER_OK)
         rc = scan_operators(q, &p, &sc);
     if (rc == LEDGER_OK)
-        rc = packed(msgpack_pack_map(q->pk, 41) || pack_pool_figures(q->pk, &g, &p) ||
+        rc = packed(msgpack_pack_map(q->pk, 43) || pack_pool_figures(q->pk, &g, &p) ||
                     pack_pool_settings(q->pk, &p, now) || pack_concentration(q->pk, &p, &sc));
     if (rc == LEDGER_OK)
         rc = pack_last_reports(q, &sc);

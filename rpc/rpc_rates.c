@@ -23,7 +23,7 @@
 #define HEADER_BYTES 64
 #define ENTRY_U64S 11
 #define ENTRY_BYTES (ENTRY_U64S * 8 + LEDGER_HASH_SIZE)
-#define GENESIS_BYTES_MAX 2048
+#define GENESIS_BYTES_MAX LEDGER_GENESIS_BYTES_MAX
 
 struct rpc_rates {
     int fd;

@@ -52,7 +52,7 @@ static store_mem *copy_of(ledger_store *src)
     ledger_chain c;
     CHECK_CODE(store_mem_new(&m, 99), 0);
     store_mem_view(m, &v);
-    for (unsigned t = LEDGER_T_META; t <= LEDGER_T_ACCOUNT_TX; t++) {
+    for (unsigned t = LEDGER_T_META; t <= LEDGER_T_LAST; t++) {
         uint8_t key[LEDGER_KEY_MAX];
         size_t key_len = 0;
         const uint8_t *k, *val;
