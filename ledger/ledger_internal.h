@@ -241,6 +241,11 @@ int report_book(ledger_batch *b, ledger_operator *o, uint64_t epoch, uint64_t ba
 int report_submit(ledger_batch *b, ledger_operator *o, const oracle_tuple *t, bool by_committee,
                   uint64_t out[4]);
 
+/** What report_submit would answer for `balance`, writing nothing. Returns: LEDGER_OK,
+ *  LEDGER_REPORT_APR_EXCEEDED, LEDGER_REPORT_DROP_EXCEEDED, LEDGER_FEE_TOO_HIGH or
+ *  LEDGER_OVERFLOW. */
+int report_check(const ledger_batch *b, const ledger_operator *o, uint64_t balance);
+
 /** Returns: LEDGER_EPOCH_IN_FUTURE when `epoch` has not started at the batch time, else OK. */
 int check_report_epoch(const ledger_batch *b, uint64_t epoch);
 

@@ -173,18 +173,30 @@ static bool same_tuple(const ledger_vote *v, uint64_t epoch, uint64_t balance, u
     return v->epoch == epoch && v->balance == balance && v->performance_bps == perf;
 }
 
+/* The members that would vote exactly this tuple once the signer's vote replaces its earlier
+ * one. Out: *support. */
+static int count_support(ledger_batch *b, const ledger_tx *tx, uint64_t *support)
+{
+    ledger_vote list[LEDGER_ORACLE_MEMBERS_MAX];
+    size_t n;
+    int rc = ledger_list_votes(b->st, tx->id, list, LEDGER_ORACLE_MEMBERS_MAX, &n);
+    *support = 1;
+    for (size_t i = 0; rc == LEDGER_OK && i < n; i++)
+        *support += !key_eq(list[i].member, tx->signer) &&
+                    same_tuple(&list[i], tx->limit, tx->amount, tx->extra);
+    return rc;
+}
+
 /* Keep the vote (replacing the member's earlier one for this operator) and count it in the
- * member's record. Out: *support, the members now voting exactly this tuple. */
-static int count_vote(ledger_batch *b, const ledger_tx *tx, uint64_t *support)
+ * member's record. */
+static int keep_vote(ledger_batch *b, const ledger_tx *tx)
 {
     ledger_vote v = {.operator_id = tx->id,
                      .epoch = tx->limit,
                      .balance = tx->amount,
                      .performance_bps = tx->extra,
                      .time = b->now};
-    ledger_vote list[LEDGER_ORACLE_MEMBERS_MAX];
     ledger_oracle_member m;
-    size_t n;
     memcpy(v.member, tx->signer, LEDGER_KEY_SIZE);
     int rc = save_vote(b, &v);
     if (rc == LEDGER_OK)
@@ -193,19 +205,14 @@ static int count_vote(ledger_batch *b, const ledger_tx *tx, uint64_t *support)
         return rc;
     m.votes++;
     m.last_vote = b->now;
-    rc = save_oracle_member(b, &m);
-    if (rc == LEDGER_OK)
-        rc = ledger_list_votes(b->st, tx->id, list, LEDGER_ORACLE_MEMBERS_MAX, &n);
-    *support = 0;
-    for (size_t i = 0; rc == LEDGER_OK && i < n; i++)
-        *support += same_tuple(&list[i], tx->limit, tx->amount, tx->extra);
-    return rc;
+    return save_oracle_member(b, &m);
 }
 
 /* vote(operator_id, epoch, balance, performance_bps) by an oracle member, in committee mode.
  * Once `quorum` members vote the identical tuple for the epoch, the report goes through the
  * sanity limits like an operator's (booked, or held with the vote kept: the only rejection that
- * writes besides a held report). out: support, quorum, gain, loss. */
+ * writes besides a held report; a quorum for a report that cannot be booked at all, FEE_TOO_HIGH
+ * or OVERFLOW, writes nothing). out: support, quorum, gain, loss. */
 int op_vote(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
 {
     ledger_operator o;
@@ -224,12 +231,19 @@ int op_vote(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
         return LEDGER_EPOCH_ALREADY_APPLIED;
     rc = check_report_epoch(b, tx->limit);
     if (rc == LEDGER_OK)
-        rc = count_vote(b, tx, &support);
+        rc = count_support(b, tx, &support);
+    bool reached = support >= b->pool.oracle_quorum;
+    if (rc == LEDGER_OK && reached) { /* a report that cannot be booked keeps nothing */
+        rc = report_check(b, &o, tx->amount);
+        rc = rc == LEDGER_REPORT_APR_EXCEEDED || rc == LEDGER_REPORT_DROP_EXCEEDED ? LEDGER_OK : rc;
+    }
+    if (rc == LEDGER_OK)
+        rc = keep_vote(b, tx);
     if (rc != LEDGER_OK)
         return rc;
     out[0] = support;
     out[1] = b->pool.oracle_quorum;
-    if (support < b->pool.oracle_quorum)
+    if (!reached)
         return LEDGER_OK;
     oracle_tuple t = {tx->limit, tx->amount, tx->extra};
     rc = report_submit(b, &o, &t, true, booked);

@@ -171,6 +171,13 @@ int report_book(ledger_batch *b, ledger_operator *o, uint64_t epoch, uint64_t ba
     return rc;
 }
 
+int report_check(const ledger_batch *b, const ledger_operator *o, uint64_t balance)
+{
+    report_effect e;
+    int rc = compute_effect(b, o, balance, &e);
+    return rc == LEDGER_OK ? check_limits(b, o, &e) : rc;
+}
+
 int report_submit(ledger_batch *b, ledger_operator *o, const oracle_tuple *t, bool by_committee,
                   uint64_t out[4])
 {

@@ -367,6 +367,11 @@ static void votes_rejected(fixture *f)
     tx = fx_tx(f, FX_OPERATOR, LEDGER_TX_REPORT, FX_NONE, FX_NONE, 1, FUNDED + 1, e);
     reject_at(f, &tx, LEDGER_OPERATOR_REPORTS_DISABLED, __LINE__);
     CHECK_U64(fx_operator(f, 1).report_count, 0);
+    /* a quorum for a report that cannot be booked at all keeps nothing, not even the vote */
+    f->now += 384;
+    e = epoch_now(f);
+    VOTE_AT(f, M2, 1, e, UINT64_MAX, 10000, LEDGER_OK); /* one vote: nothing is booked yet */
+    VOTE_AT(f, M1, 1, e, UINT64_MAX, 10000, LEDGER_OVERFLOW);
 }
 
 /* One epoch: a vote counts, a second identical one (the quorum) books the report in the same

@@ -509,8 +509,8 @@ static void test_help(void)
             test_failures++;
         }
     CHECK(check_keys_documented(src, "static int set_service(", "--", text) >= 7);
-    CHECK(check_keys_documented(src, "static int set_genesis_identity(", "", text) == 5);
-    CHECK(check_keys_documented(src, "static int set_genesis_setting(", "", text) == 4);
+    CHECK(check_keys_documented(src, "static int set_genesis_identity(", "", text) == 6);
+    CHECK(check_keys_documented(src, "static int set_genesis_setting(", "", text) == 7);
     for (unsigned param = 1; param < LEDGER_PARAM_COUNT; param++) {
         char lower[40];
         const char *name = ledger_param_name(param);
