@@ -371,10 +371,10 @@ static int pack_times(msgpack_packer *pk, const card *k, const rpc_scores *sc, u
            rpc_pack_bool(pk, "held", k->o.held_epoch != 0);
 }
 
-/* One operator's scorecard: 25 pairs. */
+/* One operator's scorecard: 24 pairs. */
 static int pack_card(msgpack_packer *pk, const card *k, const rpc_scores *sc, uint64_t now)
 {
-    return msgpack_pack_map(pk, 25) || rpc_pack_u64(pk, "operator_id", k->o.id) ||
+    return msgpack_pack_map(pk, 24) || rpc_pack_u64(pk, "operator_id", k->o.id) ||
            rpc_pack_bool(pk, "active", k->o.active != 0) ||
            rpc_pack_fee(pk, "fee", &k->o.fee, now) || rpc_pack_key(pk, "next_report_fees") ||
            msgpack_pack_map(pk, 2) || rpc_pack_u64(pk, "treasury_bps", k->treasury_bps) ||

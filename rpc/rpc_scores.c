@@ -223,13 +223,13 @@ void rpc_scores_window(const rpc_scores *s, uint64_t operator_id, uint64_t now, 
     if (o == NULL || o->n == 0)
         return;
     uint64_t t0 = window_s == 0 || now < window_s ? 0 : now - window_s;
-    size_t j = window_s == 0 ? 0 : first_after(o, t0);
-    if (j == o->n)
+    size_t j = window_s == 0 ? 0 : first_after(o, t0), end = first_after(o, now);
+    if (j >= end) /* no report in (t0, now] */
         return;
-    sums w = diff(&o->pts[o->n - 1], j > 0 ? &o->pts[j - 1] : NULL);
+    sums w = diff(&o->pts[end - 1], j > 0 ? &o->pts[j - 1] : NULL);
     if (window_s != 0 && o->pts[j].start < t0)
         clip(&w, o, j, t0);
-    out->reports = o->n - j;
+    out->reports = end - j;
     if (w.dx > 0) {
         i128 apr = floor_div(w.x, w.dx);
         out->has_apr = true;

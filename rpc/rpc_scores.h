@@ -64,7 +64,8 @@ int rpc_scores_add(rpc_scores *s, const rpc_score_report *r) __attribute__((warn
 /** Take back the last report added for r->operator_id (an undone batch), r as it was added. */
 void rpc_scores_pop(rpc_scores *s, const rpc_score_report *r);
 
-/** The figures over the window (now - window_s, now] (window_s 0: every report). Out: *out. */
+/** The figures over the window (now - window_s, now] (window_s 0: every report up to now).
+ *  Out: *out. */
 void rpc_scores_window(const rpc_scores *s, uint64_t operator_id, uint64_t now, uint64_t window_s,
                        rpc_score_window *out);
 
