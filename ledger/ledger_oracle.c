@@ -165,8 +165,7 @@ int op_quorum_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     return LEDGER_OK;
 }
 
-/* ---- votes ------------------------------------------------------------------------------------
- */
+/* ---- votes ------------------------------------------------------------------------------- */
 
 static bool same_tuple(const ledger_vote *v, uint64_t epoch, uint64_t balance, uint64_t perf)
 {
@@ -216,7 +215,7 @@ static int keep_vote(ledger_batch *b, const ledger_tx *tx)
 int op_vote(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
 {
     ledger_operator o;
-    uint64_t support, booked[4] = {0};
+    uint64_t support = 0, booked[4] = {0};
     int rc = oracle_is_member(b, tx->signer);
     if (rc != 1)
         return rc == 0 ? LEDGER_NOT_ORACLE_MEMBER : rc;

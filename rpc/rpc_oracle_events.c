@@ -1,5 +1,4 @@
-/* rpc_oracle_events.c - notes of quorums and disagreements taken at apply time, encoded as events
- */
+/* rpc_oracle_events.c - quorums and disagreements noted at apply time, encoded as events */
 #include "rpc_oracle_events.h"
 
 #include <stdio.h>

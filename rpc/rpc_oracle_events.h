@@ -1,5 +1,4 @@
-/* rpc_oracle_events.h - the committee's events: a quorum reached, votes for one epoch disagreeing
- */
+/* rpc_oracle_events.h - the committee's events: a quorum reached, votes for an epoch disagreeing */
 #ifndef LSTD_RPC_ORACLE_EVENTS_H
 #define LSTD_RPC_ORACLE_EVENTS_H
 

@@ -1,6 +1,4 @@
-/* rpc_query_oracle.c - the committee's queries: pending votes and agreement; the operators
- * scorecard
- */
+/* rpc_query_oracle.c - the committee's queries: pending votes, agreement, operators scorecard */
 #include "rpc_query.h"
 
 #include <stdlib.h>
@@ -11,8 +9,7 @@ __extension__ typedef unsigned __int128 u128;
 #define WEEK_S (7u * 86400u)
 #define MONTH_S (30u * 86400u)
 
-/* ---- votes ------------------------------------------------------------------------------------
- */
+/* ---- votes ------------------------------------------------------------------------------- */
 
 /* The members and their agreement with applied results over their last `last` comparisons. */
 typedef struct committee {
@@ -249,8 +246,7 @@ int rpc_q_votes(rpc_query_ctx *q)
                                     : rpc_pack_nil(pk, "next"));
 }
 
-/* ---- the operators scorecard ------------------------------------------------------------------
- */
+/* ---- the operators scorecard ------------------------------------------------------------- */
 
 #define SLASHES_SHOWN 4 /* slashing events listed per operator (all are counted and summed) */
 

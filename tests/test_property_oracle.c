@@ -1,6 +1,4 @@
-/* test_property_oracle.c - a committee of 5 with quorum 3 and up to 2 liars or silent members books
- * exactly what the honest members report: a walk against a twin ledger where the operator reports
- */
+/* test_property_oracle.c - 5 members, quorum 3, 2 liars or silent: the honest members' rate */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +7,14 @@
 #include "test_util.h"
 
 __extension__ typedef unsigned __int128 u128;
+
+/* The walk: two ledgers from the same genesis but for the report mode, one where operator 1's
+ * own key reports the true balance (the reference), one with a committee of 5 members and
+ * quorum 3. Each round the truth changes (rewards, slashes, now and then beyond a sanity limit);
+ * up to 2 members lie (alone, or colluding on one wrong balance) or stay silent; the others vote
+ * the truth, everyone in a random order. After every round the two pools, operators and fee
+ * shares must be equal: the rate follows the honest members exactly. The operator's own key
+ * tries to report on the committee's ledger and is refused without moving the rate. */
 
 enum { MEMBERS = 5, QUORUM = 3, M0 = FX_USER + 6, HOLDER = FX_USER, HOLDER2 = FX_USER + 1 };
 #define YEAR_S 31536000u

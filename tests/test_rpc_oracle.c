@@ -1,5 +1,4 @@
-/* test_rpc_oracle.c - a real lstd with an oracle committee: votes, quorum and disagreement events,
- * the votes and operators queries over loopback */
+/* test_rpc_oracle.c - a real lstd with an oracle committee: votes, events, queries on loopback */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
