@@ -58,6 +58,7 @@ typedef struct command {
 } command;
 
 static const command *find_command(const char *name);
+static const char *kind_alias(const char *name);
 static int usage_command(const cli *k, FILE *out);
 
 /* ---- messages and exit codes ------------------------------------------------------------- */
@@ -287,7 +288,7 @@ static const char amount_keys[] =
     "|funded_since|exited_since|fees_earned|gain|loss|fee_shares|rate_num|rate_den"
     "|shares_minted|amount_credited|shares_moved|allowance|allowance_left|shares_locked"
     "|shares_released|shares_left|shares_seized|amount_paid|shares_burned|shares_returned"
-    "|treasury_fee_shares|operator_fee_shares|unvested|held_loss|";
+    "|treasury_fee_shares|operator_fee_shares|unvested|held_loss|slashed|";
 
 static bool is_amount_key(const char *key)
 {
@@ -554,8 +555,13 @@ static bool parse_named_u64(const char *field, const char *text, uint64_t *out)
                 return (*out = r), true;
         return false;
     }
-    if (strcmp(field, "active") == 0 && (strcmp(text, "true") == 0 || strcmp(text, "false") == 0))
+    if ((strcmp(field, "active") == 0 || strcmp(field, "minority") == 0) &&
+        (strcmp(text, "true") == 0 || strcmp(text, "false") == 0))
         return (*out = text[0] == 't'), true;
+    if (strcmp(field, "mode") == 0 && strcmp(text, "operator") == 0)
+        return (*out = 1), true;
+    if (strcmp(field, "mode") == 0 && strcmp(text, "committee") == 0)
+        return (*out = 2), true;
     if (strcmp(field, "flags") != 0)
         return false;
     char copy[64];
@@ -579,7 +585,7 @@ static bool parse_named_u64(const char *field, const char *text, uint64_t *out)
 static bool field_optional(const char *name)
 {
     return strcmp(name, "min_shares_out") == 0 || strcmp(name, "min_amount_out") == 0 ||
-           strcmp(name, "expiry") == 0;
+           strcmp(name, "expiry") == 0 || strcmp(name, "minority") == 0;
 }
 
 /* Set one field of tx from its text. Returns: an exit code. */
@@ -1095,6 +1101,181 @@ static int cmd_rate_history(cli *k)
     return rc;
 }
 
+/* ---- the committee: votes, operators --------------------------------------------------- */
+
+/* A bps figure as a percentage with two decimals ("3.65%", "-0.19%"), "-" when absent. */
+static void pct_text(const lst_value *v, char *out, size_t size)
+{
+    int t = lst_value_type(v);
+    if (t != LST_T_UINT && t != LST_T_INT) {
+        snprintf(out, size, "-");
+        return;
+    }
+    int64_t b = lst_value_i64(v);
+    uint64_t m = b < 0 ? (uint64_t)0 - (uint64_t)b : (uint64_t)b;
+    snprintf(out, size, "%s%" PRIu64 ".%02" PRIu64 "%%", b < 0 ? "-" : "", m / 100, m % 100);
+}
+
+/* Optional whole-number options into out[] (0 when absent). Returns: an exit code. */
+static int u64_options(const cli *k, const args *a, const char *const *names, uint64_t *out,
+                       size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *text = opt(a, names[i]);
+        out[i] = 0;
+        if (text != NULL && !parse_u64(text, &out[i]))
+            return usage_error(k, "--%s: '%s' is not a whole number", names[i], text);
+    }
+    return EXIT_OK;
+}
+
+static void short_hex(const lst_value *v, char out[17])
+{
+    size_t len = 0;
+    const uint8_t *b = lst_value_bin(v, &len);
+    hex_bytes(out, b, b != NULL && len >= 8 ? 8 : 0);
+    out[b != NULL && len >= 8 ? 16 : 0] = '\0';
+}
+
+/* One pending epoch: "epoch E: 2 votes; balance B perf P: 2 (aaaa.., bbbb..); not voted: cc.." */
+static void print_epoch_votes(const cli *k, const lst_value *ep)
+{
+    const lst_value *tuples = lst_value_get(ep, "tuples"),
+                    *missing = lst_value_get(ep, "not_voted");
+    char text[80], hex[17];
+    printf("  epoch %" PRIu64 ": %" PRIu64 " votes\n", lst_value_u64(lst_value_get(ep, "epoch")),
+           lst_value_u64(lst_value_get(ep, "votes")));
+    for (size_t i = 0; i < lst_value_len(tuples); i++) {
+        const lst_value *t = lst_value_at(tuples, i), *who = lst_value_get(t, "members");
+        leaf_text(k, "balance", false, lst_value_get(t, "balance"), text, sizeof text);
+        printf("    balance %s performance %" PRIu64 ": %" PRIu64 " (", text,
+               lst_value_u64(lst_value_get(t, "performance_bps")),
+               lst_value_u64(lst_value_get(t, "votes")));
+        for (size_t j = 0; j < lst_value_len(who); j++) {
+            short_hex(lst_value_at(who, j), hex);
+            printf("%s%s..", j > 0 ? ", " : "", hex);
+        }
+        printf(")\n");
+    }
+    printf("    not voted:");
+    for (size_t j = 0; j < lst_value_len(missing); j++) {
+        short_hex(lst_value_at(missing, j), hex);
+        printf(" %s..", hex);
+    }
+    printf(lst_value_len(missing) == 0 ? " none\n" : "\n");
+}
+
+static void print_votes(const cli *k, const lst_reply *r)
+{
+    const lst_value *members = lst_reply_get(r, "result.members"),
+                    *ops = lst_reply_get(r, "result.operators");
+    char mode[16] = "?", hex[65];
+    lst_reply_str(r, "result.report_mode", mode, sizeof mode);
+    printf("report mode %s, quorum %" PRIu64 " of %zu members; last %" PRIu64 " comparisons each\n",
+           mode, lst_reply_u64(r, "result.quorum"), lst_value_len(members),
+           lst_reply_u64(r, "result.last"));
+    for (size_t i = 0; i < lst_value_len(members); i++) {
+        const lst_value *m = lst_value_at(members, i);
+        size_t len = 0;
+        const uint8_t *key = lst_value_bin(lst_value_get(m, "member"), &len);
+        hex_bytes(hex, key, key != NULL && len == 32 ? 32 : 0);
+        printf("member %s  votes %" PRIu64 "  differed %" PRIu64 " of %" PRIu64
+               " compared, %" PRIu64 " of the last %" PRIu64 "\n",
+               hex, lst_value_u64(lst_value_get(m, "votes")),
+               lst_value_u64(lst_value_get(m, "differed")),
+               lst_value_u64(lst_value_get(m, "compared")),
+               lst_value_u64(lst_value_get(m, "recent_differed")),
+               lst_value_u64(lst_value_get(m, "recent")));
+    }
+    for (size_t i = 0; i < lst_value_len(ops); i++) {
+        const lst_value *o = lst_value_at(ops, i), *eps = lst_value_get(o, "epochs");
+        printf("operator %" PRIu64 " (last applied epoch %" PRIu64 ")%s\n",
+               lst_value_u64(lst_value_get(o, "operator_id")),
+               lst_value_u64(lst_value_get(o, "last_epoch")),
+               lst_value_type(lst_value_get(o, "held")) == LST_T_MAP ? ", a report held" : "");
+        for (size_t j = 0; j < lst_value_len(eps); j++)
+            print_epoch_votes(k, lst_value_at(eps, j));
+        if (lst_value_len(eps) == 0)
+            printf("  no pending votes\n");
+    }
+    if (lst_reply_type(r, "result.next") == LST_T_UINT)
+        printf("(more: --after %" PRIu64 ")\n", lst_reply_u64(r, "result.next"));
+}
+
+static int cmd_votes(cli *k)
+{
+    static const char *const allowed[] = {"operator_id", "after", "limit", "last", NULL};
+    args a;
+    uint64_t v[4];
+    lst_reply *r = NULL;
+    int rc = parse_args(k, allowed, 0, &a);
+    if (rc == EXIT_OK)
+        rc = u64_options(k, &a, allowed, v, 4);
+    if (rc != EXIT_OK || (rc = connect_client(k)) != EXIT_OK)
+        return rc;
+    int code = lst_query_votes(k->c, v[0], v[1], v[2], v[3], &r);
+    if (code != LST_OK || k->json)
+        return finish_query(k, code, r);
+    if ((rc = need_decimals(k)) == EXIT_OK)
+        print_votes(k, r);
+    lst_reply_destroy(&r);
+    return rc;
+}
+
+/* One operator as a table row. */
+static void print_card(const cli *k, const lst_value *c)
+{
+    static const char *const pcts[] = {
+        "fee_total_bps", "share_bps",          "apr_7d_bps",          "apr_30d_bps",
+        "apr_bps",       "performance_7d_bps", "performance_30d_bps", "performance_bps"};
+    char text[80], age[32];
+    printf("%4" PRIu64 " %-3s", lst_value_u64(lst_value_get(c, "operator_id")),
+           lst_value_bool(lst_value_get(c, "active")) ? "yes" : "no");
+    for (size_t i = 0; i < sizeof pcts / sizeof pcts[0]; i++) {
+        pct_text(lst_value_get(c, pcts[i]), text, sizeof text);
+        printf(" %8s", text);
+    }
+    const lst_value *a = lst_value_get(c, "last_report_age_s");
+    if (lst_value_type(a) == LST_T_UINT)
+        snprintf(age, sizeof age, "%" PRIu64 "s", lst_value_u64(a));
+    else
+        snprintf(age, sizeof age, "never");
+    leaf_text(k, "slashed", false, lst_value_get(c, "slashed"), text, sizeof text);
+    printf(" %7" PRIu64 " %11s %7" PRIu64 " %s\n", lst_value_u64(lst_value_get(c, "reports")), age,
+           lst_value_u64(lst_value_get(c, "slashes")), text);
+}
+
+static int cmd_operators(cli *k)
+{
+    static const char *const allowed[] = {"order", "active_only", "reverse", "limit", NULL};
+    args a;
+    uint64_t limit = 0, flags[2] = {0, 0};
+    lst_reply *r = NULL;
+    int rc = parse_args(k, allowed, 0, &a);
+    for (int i = 0; rc == EXIT_OK && i < 2; i++) {
+        const char *t = opt(&a, allowed[1 + i]);
+        if (t != NULL && !parse_named_u64("active", t, &flags[i]))
+            rc = usage_error(k, "--%s: '%s' is not true or false", allowed[1 + i], t);
+    }
+    if (rc == EXIT_OK && opt(&a, "limit") != NULL &&
+        (!parse_u64(opt(&a, "limit"), &limit) || limit == 0))
+        rc = usage_error(k, "--limit: not a positive whole number");
+    if (rc != EXIT_OK || (rc = connect_client(k)) != EXIT_OK)
+        return rc;
+    int code = lst_query_operators(k->c, opt(&a, "order"), flags[0] != 0, flags[1] != 0, limit, &r);
+    if (code != LST_OK || k->json)
+        return finish_query(k, code, r);
+    const lst_value *list = lst_reply_get(r, "result.operators");
+    if ((rc = need_decimals(k)) == EXIT_OK) {
+        printf("  id act      fee    share   apr 7d  apr 30d      apr  perf 7d perf 30d     perf"
+               " reports last report slashes slashed\n");
+        for (size_t i = 0; i < lst_value_len(list); i++)
+            print_card(k, lst_value_at(list, i));
+    }
+    lst_reply_destroy(&r);
+    return rc;
+}
+
 /* watch: follow the events stream from --after (default: now), filling gaps from history. */
 static int cmd_watch(cli *k)
 {
@@ -1169,6 +1350,15 @@ static const command commands[] = {
     {"events", cmd_events, "[--after SEQ] [--limit N]",
      "every recorded transaction after a seq (a page)"},
     {"health", cmd_simple, "", "server status and counters"},
+    {"votes", cmd_votes, "[--operator-id N] [--after ID] [--limit N] [--last K]",
+     "the oracle committee: each member's votes and how many of its last K differed from the\n"
+     "      applied result; per operator with pending votes (or --operator-id) each epoch's\n"
+     "      votes grouped by balance and performance, and the members who have not voted"},
+    {"operators", cmd_operators, "[--order NAME] [--active-only true] [--reverse true] [--limit N]",
+     "the operators scorecard: fees, share of the pool, annualised reward rate and duty\n"
+     "      performance over 7 and 30 days and since registration, reports, last report,\n"
+     "      slashing; --order id | fee | apr_7d | apr_30d | apr | share | performance_7d |\n"
+     "      performance_30d | performance (best first; --reverse flips; no figure: last)"},
     {"rate-history", cmd_rate_history, "[--from SEQ] [--limit N] [--png FILE]",
      "exchange-rate changes (reports, accepted reports, resets, slashes): seq, time, A, S, U;\n"
      "      --png FILE plots every one from --from with gnuplot (rate and annualised rate)"},
@@ -1204,6 +1394,13 @@ static const struct {
     {"pause_set", "admin: set the paused activities (deposits,transfers,withdrawals | none)"},
     {"role_set", "admin: hand a role (admin, custodian, treasury) to an account"},
     {"operator_reset", "admin: re-anchor an operator at a started epoch, booking its balance"},
+    {"oracle_add", "admin: add an oracle committee member; --quorum is M once it is in"},
+    {"oracle_remove", "admin: remove a member and its pending votes; --quorum is M after"},
+    {"quorum_set",
+     "admin: who books balances (mode operator | committee), the quorum M, and minority 1 to\n"
+     "      accept M <= N/2"},
+    {"vote", "oracle member: vote an operator's balance and duty performance (10000 = every\n"
+             "      duty) at an epoch; M identical votes book it as a report"},
 };
 
 _Static_assert(sizeof kind_help / sizeof kind_help[0] == LST_KIND_MAX, "one line per kind");
@@ -1222,6 +1419,8 @@ static const char *placeholder(const char *name, int type)
         return "LIST";
     if (strcmp(name, "role") == 0)
         return "ROLE";
+    if (strcmp(name, "mode") == 0)
+        return "MODE";
     return "N";
 }
 
@@ -1260,6 +1459,8 @@ static const char help_head[] =
     "  units the default. Shares are counted the same way.\n"
     "KEY: an address (64 hex characters) or a key file (its address).\n"
     "REF: 64 hex characters, or text of at most 32 bytes (stored zero-padded).\n"
+    "A transaction command may be written with - for _ (oracle-add, quorum-set, ...); MODE is\n"
+    "  operator or committee (quorum-set: who books validator balances).\n"
     "Exit status: 0 done, 1 other failure, 2 usage error (an unknown command, option or flag\n"
     "  names the closest known one: \"did you mean --shares?\"), 3 cannot connect or no reply,\n"
     "  4 rejected by the ledger or the server (its error name is printed).\n";
@@ -1318,7 +1519,7 @@ static int cmd_help(cli *k)
     if (k->argc > 1) {
         cli sub = *k;
         char hint[HINT_MAX];
-        sub.cmd = k->argv[1];
+        sub.cmd = find_command(k->argv[1]) != NULL ? k->argv[1] : kind_alias(k->argv[1]);
         if (find_command(sub.cmd) == NULL && lst_kind_by_name(sub.cmd) == 0) {
             suggest_command(sub.cmd, hint);
             return usage_error(k, "no command '%s'%s", sub.cmd, hint);
@@ -1327,6 +1528,17 @@ static int cmd_help(cli *k)
     }
     print_help(stdout);
     return EXIT_OK;
+}
+
+/* A transaction kind written with '-' for '_' (oracle-add): the kind's name, else name. */
+static const char *kind_alias(const char *name)
+{
+    static char norm[LST_NAME_MAX];
+    if (name == NULL || strchr(name, '-') == NULL || strlen(name) >= sizeof norm)
+        return name;
+    for (size_t i = 0; i <= strlen(name); i++)
+        norm[i] = name[i] == '-' ? '_' : name[i];
+    return lst_kind_by_name(norm) != 0 ? norm : name;
 }
 
 static const command *find_command(const char *name)
@@ -1392,6 +1604,8 @@ static int run(cli *k)
         return EXIT_USAGE;
     }
     k->cmd = k->argv[0];
+    if (find_command(k->cmd) == NULL)
+        k->cmd = kind_alias(k->cmd);
     if (strcmp(k->cmd, "--help") == 0 || strcmp(k->cmd, "-h") == 0) {
         print_help(stdout);
         return EXIT_OK;

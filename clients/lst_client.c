@@ -494,6 +494,29 @@ void lst_tx_operator_reset(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uin
     tx_fill(tx, LEDGER_TX_OPERATOR_RESET, NULL, (const uint64_t[]){operator_id, epoch, balance});
 }
 
+void lst_tx_oracle_add(lst_tx *tx, const uint8_t member[32], uint64_t quorum)
+{
+    tx_fill(tx, LEDGER_TX_ORACLE_ADD, (const uint8_t *const[]){member}, (const uint64_t[]){quorum});
+}
+
+void lst_tx_oracle_remove(lst_tx *tx, const uint8_t member[32], uint64_t quorum)
+{
+    tx_fill(tx, LEDGER_TX_ORACLE_REMOVE, (const uint8_t *const[]){member},
+            (const uint64_t[]){quorum});
+}
+
+void lst_tx_quorum_set(lst_tx *tx, uint64_t mode, uint64_t quorum, uint64_t minority)
+{
+    tx_fill(tx, LEDGER_TX_QUORUM_SET, NULL, (const uint64_t[]){mode, quorum, minority});
+}
+
+void lst_tx_vote(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uint64_t balance,
+                 uint64_t performance_bps)
+{
+    tx_fill(tx, LEDGER_TX_VOTE, NULL,
+            (const uint64_t[]){operator_id, epoch, balance, performance_bps});
+}
+
 bool lst_result_out(const lst_result *r, const char *name, uint64_t *value)
 {
     for (unsigned i = 0; i < r->out_count && i < LST_OUTPUTS_MAX; i++)
@@ -1344,7 +1367,8 @@ static int call(lst_client *c, const msgpack_sbuffer *req, uint64_t id, lst_repl
 typedef struct qfield {
     const char *name;
     uint64_t u;
-    const uint8_t *bin; /* 32 bytes; NULL: the field is the uint u */
+    const uint8_t *bin; /* 32 bytes; NULL: the field is the uint u (or the str) */
+    const char *str;    /* when not NULL: the field is this str */
 } qfield;
 
 /* Run a query {id, op, fields}. Out: *out (see the header). */
@@ -1359,8 +1383,9 @@ static int query(lst_client *c, const char *op, const qfield *f, size_t n, lst_r
     int rc = msgpack_pack_map(&pk, (uint32_t)(2 + n)) || rpc_pack_u64(&pk, "id", id) ||
              rpc_pack_str(&pk, "op", op);
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = f[i].bin != NULL ? rpc_pack_bin(&pk, f[i].name, f[i].bin, 32)
-                              : rpc_pack_u64(&pk, f[i].name, f[i].u);
+        rc = f[i].bin != NULL   ? rpc_pack_bin(&pk, f[i].name, f[i].bin, 32)
+             : f[i].str != NULL ? rpc_pack_str(&pk, f[i].name, f[i].str)
+                                : rpc_pack_u64(&pk, f[i].name, f[i].u);
     rc = rc != 0 ? LST_ERR_NOMEM : call(c, &buf, id, out);
     msgpack_sbuffer_destroy(&buf);
     if (rc != LST_OK)
@@ -1389,44 +1414,45 @@ int lst_query_pool(lst_client *c, lst_reply **out)
 
 int lst_query_account(lst_client *c, const uint8_t account[32], lst_reply **out)
 {
-    return query(c, "account", (qfield[]){{"account", 0, account}}, 1, out);
+    return query(c, "account", (qfield[]){{"account", 0, account, NULL}}, 1, out);
 }
 
 int lst_query_tx(lst_client *c, const uint8_t hash[32], lst_reply **out)
 {
-    return query(c, "tx", (qfield[]){{"hash", 0, hash}}, 1, out);
+    return query(c, "tx", (qfield[]){{"hash", 0, hash, NULL}}, 1, out);
 }
 
 int lst_query_history(lst_client *c, const uint8_t account[32], uint64_t after, uint64_t limit,
                       lst_reply **out)
 {
-    qfield f[] = {{"account", 0, account}, {"after", after, NULL}, {"limit", limit, NULL}};
+    qfield f[] = {
+        {"account", 0, account, NULL}, {"after", after, NULL, NULL}, {"limit", limit, NULL, NULL}};
     return query(c, "history", f, limit != 0 ? 3 : 2, out);
 }
 
 int lst_query_operator(lst_client *c, uint64_t operator_id, lst_reply **out)
 {
-    return query(c, "operator", (qfield[]){{"operator_id", operator_id, NULL}}, 1, out);
+    return query(c, "operator", (qfield[]){{"operator_id", operator_id, NULL, NULL}}, 1, out);
 }
 
 int lst_query_quote_amount(lst_client *c, uint64_t amount, lst_reply **out)
 {
-    return query(c, "quote", (qfield[]){{"amount", amount, NULL}}, 1, out);
+    return query(c, "quote", (qfield[]){{"amount", amount, NULL, NULL}}, 1, out);
 }
 
 int lst_query_quote_shares(lst_client *c, uint64_t shares, lst_reply **out)
 {
-    return query(c, "quote", (qfield[]){{"shares", shares, NULL}}, 1, out);
+    return query(c, "quote", (qfield[]){{"shares", shares, NULL, NULL}}, 1, out);
 }
 
 int lst_query_lien(lst_client *c, uint64_t lien_id, lst_reply **out)
 {
-    return query(c, "lien", (qfield[]){{"lien_id", lien_id, NULL}}, 1, out);
+    return query(c, "lien", (qfield[]){{"lien_id", lien_id, NULL, NULL}}, 1, out);
 }
 
 int lst_query_withdrawal(lst_client *c, uint64_t request_id, lst_reply **out)
 {
-    return query(c, "withdrawal", (qfield[]){{"request_id", request_id, NULL}}, 1, out);
+    return query(c, "withdrawal", (qfield[]){{"request_id", request_id, NULL, NULL}}, 1, out);
 }
 
 int lst_query_queue(lst_client *c, lst_reply **out)
@@ -1436,7 +1462,7 @@ int lst_query_queue(lst_client *c, lst_reply **out)
 
 int lst_query_events(lst_client *c, uint64_t after, uint64_t limit, lst_reply **out)
 {
-    qfield f[] = {{"after", after, NULL}, {"limit", limit, NULL}};
+    qfield f[] = {{"after", after, NULL, NULL}, {"limit", limit, NULL, NULL}};
     return query(c, "events", f, limit != 0 ? 2 : 1, out);
 }
 
@@ -1447,8 +1473,36 @@ int lst_query_health(lst_client *c, lst_reply **out)
 
 int lst_query_rate_history(lst_client *c, uint64_t from, uint64_t limit, lst_reply **out)
 {
-    qfield f[] = {{"from", from, NULL}, {"limit", limit, NULL}};
+    qfield f[] = {{"from", from, NULL, NULL}, {"limit", limit, NULL, NULL}};
     return query(c, "rate_history", f, limit != 0 ? 2 : 1, out);
+}
+
+int lst_query_votes(lst_client *c, uint64_t operator_id, uint64_t after, uint64_t limit,
+                    uint64_t last, lst_reply **out)
+{
+    qfield f[4];
+    size_t n = 0;
+    f[n++] = (qfield){"operator_id", operator_id, NULL, NULL};
+    f[n++] = (qfield){"after", after, NULL, NULL};
+    if (limit != 0)
+        f[n++] = (qfield){"limit", limit, NULL, NULL};
+    if (last != 0)
+        f[n++] = (qfield){"last", last, NULL, NULL};
+    return query(c, "votes", f, n, out);
+}
+
+int lst_query_operators(lst_client *c, const char *order, bool active_only, bool reverse,
+                        uint64_t limit, lst_reply **out)
+{
+    qfield f[4];
+    size_t n = 0;
+    if (order != NULL)
+        f[n++] = (qfield){"order", 0, NULL, order};
+    f[n++] = (qfield){"active_only", active_only, NULL, NULL};
+    f[n++] = (qfield){"reverse", reverse, NULL, NULL};
+    if (limit != 0)
+        f[n++] = (qfield){"limit", limit, NULL, NULL};
+    return query(c, "operators", f, n, out);
 }
 
 /* Read u64 figures named in `names` from result.<name> into out[]. Returns: true when all. */

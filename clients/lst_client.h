@@ -27,7 +27,7 @@
 #endif
 
 #define LST_KEY_SIZE 32     /* x-only public key, secret key, hash, ref */
-#define LST_KIND_MAX 23     /* transaction kinds are numbered 1..LST_KIND_MAX */
+#define LST_KIND_MAX 27     /* transaction kinds are numbered 1..LST_KIND_MAX */
 #define LST_FIELDS_MAX 4    /* fields of one transaction kind */
 #define LST_OUTPUTS_MAX 4   /* named outputs of one transaction */
 #define LST_NAME_MAX 32     /* error, field and output names, NUL included */
@@ -207,6 +207,14 @@ void lst_tx_report(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uint64_t ba
 /** report_accept and operator_reset (admin) take the same fields as report. */
 void lst_tx_report_accept(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uint64_t balance);
 void lst_tx_operator_reset(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uint64_t balance);
+/** The oracle committee (ledger/README.md, "Oracle committee"): oracle_add, oracle_remove and
+ *  quorum_set by the admin (mode 1 operator, 2 committee; minority 1 accepts a quorum of at most
+ *  half the members), vote by a member (performance_bps: 10000 = every duty performed). */
+void lst_tx_oracle_add(lst_tx *tx, const uint8_t member[32], uint64_t quorum);
+void lst_tx_oracle_remove(lst_tx *tx, const uint8_t member[32], uint64_t quorum);
+void lst_tx_quorum_set(lst_tx *tx, uint64_t mode, uint64_t quorum, uint64_t minority);
+void lst_tx_vote(lst_tx *tx, uint64_t operator_id, uint64_t epoch, uint64_t balance,
+                 uint64_t performance_bps);
 
 /* What the ledger answered to one transaction. */
 typedef struct lst_result {
@@ -408,6 +416,18 @@ LST_WARN_UNUSED int lst_query_health(lst_client *c, lst_reply **out);
  *  nil at the end). limit 0: the server's default (100); at most 1000. */
 LST_WARN_UNUSED int lst_query_rate_history(lst_client *c, uint64_t from, uint64_t limit,
                                            lst_reply **out);
+
+/** The committee's pending votes and each member's agreement with applied results (PROTOCOL.md,
+ *  votes): operator_id 0 lists the operators with pending votes after `after` (a page of
+ *  `limit`, 0: the server's 8, at most 16; result.next for the following page); last: how many
+ *  of each member's latest comparisons to look at (0: the server's 8, at most 64). */
+LST_WARN_UNUSED int lst_query_votes(lst_client *c, uint64_t operator_id, uint64_t after,
+                                    uint64_t limit, uint64_t last, lst_reply **out);
+/** The operators scorecard (PROTOCOL.md, operators): order "id", "fee", "apr_7d", "apr_30d",
+ *  "apr", "share", "performance_7d", "performance_30d" or "performance" (NULL: id); reverse
+ *  flips it (operators without the figure stay last); limit 0: every operator. */
+LST_WARN_UNUSED int lst_query_operators(lst_client *c, const char *order, bool active_only,
+                                        bool reverse, uint64_t limit, lst_reply **out);
 
 /* Typed summaries of the two most used queries. */
 typedef struct lst_pool_info {

@@ -30,6 +30,10 @@
 #define LEDGER_TOUCHED_MAX (LEDGER_RECORD_ACCOUNTS_MAX + 8) /* and the named ones */
 #define LEDGER_TX_BYTES_MAX 256
 #define LEDGER_GENESIS_OPERATORS_MAX 16
+#define LEDGER_GENESIS_BYTES_MAX 4096 /* encoded genesis (ledger_genesis_encode) fits in this */
+#define LEDGER_ORACLE_MEMBERS_MAX 32  /* oracle committee members (N) */
+#define LEDGER_ORACLE_RECENT_MAX 64   /* comparisons with an applied result kept per member */
+#define LEDGER_PERFORMANCE_NONE UINT64_MAX /* a report that carries no performance figure */
 #define LEDGER_DEAD_SHARES_MIN                                                                     \
     1000000u /* genesis dead shares: at least 10^6 (ledger/README.md)                              \
               */
@@ -64,27 +68,35 @@ __extension__ typedef unsigned __int128 ledger_u128;
     X(PARAM_SET, 20)                                                                               \
     X(PAUSE_SET, 21)                                                                               \
     X(ROLE_SET, 22)                                                                                \
-    X(OPERATOR_RESET, 23)
+    X(OPERATOR_RESET, 23)                                                                          \
+    X(ORACLE_ADD, 24)                                                                              \
+    X(ORACLE_REMOVE, 25)                                                                           \
+    X(QUORUM_SET, 26)                                                                              \
+    X(VOTE, 27)
 
 typedef enum ledger_kind {
 #define LEDGER_KIND_ENUM(name, num) LEDGER_TX_##name = num,
     LEDGER_KINDS(LEDGER_KIND_ENUM)
 #undef LEDGER_KIND_ENUM
-        LEDGER_TX_KIND_MAX = 23
+        LEDGER_TX_KIND_MAX = 27
 } ledger_kind;
 
-/* A decoded transaction. Each kind uses a documented subset of the slots below (see
- * ledger_tx_fields); unused slots are zero. Field names per kind are in ledger/README.md. */
+/* A decoded transaction. Each kind uses a documented subset of the slots below (the kind's
+ * field table in ledger_tx.c says which slot each field is in; ledger_kind_lookup); unused
+ * slots are zero. Field names per kind are in ledger/README.md. The slots are storage only: the
+ * signing layout is the kind's fields in table order, whatever slot holds them. */
 typedef struct ledger_tx {
     uint8_t kind;
     uint8_t signer[LEDGER_KEY_SIZE];
     uint64_t nonce;                    /* per signer, first transaction carries 1 */
-    uint8_t account[LEDGER_KEY_SIZE];  /* to (also seize) / spender / owner / beneficiary / key */
+    uint8_t account[LEDGER_KEY_SIZE];  /* to (also seize) / spender / owner / beneficiary / key /
+                                          member */
     uint8_t account2[LEDGER_KEY_SIZE]; /* to of transfer_from / fee_account */
     uint8_t ref[LEDGER_REF_SIZE];      /* external_ref / payout_ref */
-    uint64_t id;     /* lien_id / request_id / operator_id / up_to_id / param / role */
-    uint64_t amount; /* amount / shares / balance / fee_bps / value / flags */
-    uint64_t limit;  /* min_shares_out / min_amount_out / expiry / epoch / active */
+    uint64_t id;     /* lien_id / request_id / operator_id / up_to_id / param / role / mode */
+    uint64_t amount; /* amount / shares / balance / fee_bps / value / flags / quorum */
+    uint64_t limit;  /* min_shares_out / min_amount_out / expiry / epoch / active / minority */
+    uint64_t extra;  /* performance_bps (vote) */
 } ledger_tx;
 
 /* Field types of the signing layout. */
@@ -96,7 +108,8 @@ enum ledger_slot {
     LEDGER_SLOT_REF,
     LEDGER_SLOT_ID,
     LEDGER_SLOT_AMOUNT,
-    LEDGER_SLOT_LIMIT
+    LEDGER_SLOT_LIMIT,
+    LEDGER_SLOT_EXTRA
 };
 
 typedef struct ledger_field {
@@ -190,6 +203,12 @@ enum ledger_pause {
 
 enum ledger_role { LEDGER_ROLE_ADMIN = 1, LEDGER_ROLE_CUSTODIAN = 2, LEDGER_ROLE_TREASURY = 3 };
 
+/* Who books validator balances (quorum_set's mode; ledger/README.md, "Oracle committee"). */
+enum ledger_report_mode {
+    LEDGER_REPORT_MODE_OPERATOR = 1, /* each operator's key reports its own balance (report) */
+    LEDGER_REPORT_MODE_COMMITTEE = 2 /* a quorum of oracle members' identical votes (vote) */
+};
+
 /* ---- state records -------------------------------------------------------------------- */
 
 typedef struct ledger_fee {
@@ -221,6 +240,10 @@ typedef struct ledger_pool {
     uint64_t decimals;
     uint64_t dead_shares;
     uint64_t epoch_anchor, epoch_anchor_ts; /* epoch epoch_anchor started at epoch_anchor_ts */
+    uint64_t report_mode;                   /* enum ledger_report_mode */
+    uint64_t oracle_members;  /* N: oracle committee members (the oracle_member table) */
+    uint64_t oracle_quorum;   /* M: identical votes that book a report (0 only while N is 0) */
+    uint64_t oracle_minority; /* 1: the admin accepted a quorum of at most half the members */
 } ledger_pool;
 
 typedef struct ledger_account {
@@ -278,9 +301,32 @@ typedef struct ledger_operator {
     uint64_t period_fee_bps, period_treasury_bps; /* fees in force when the period began */
     ledger_u128 fees_earned;                      /* fee shares minted to the fee account, ever */
     uint64_t held_epoch, held_balance; /* report held back by a sanity limit (0,0: none) */
+    uint64_t held_performance_bps;     /* its performance when a committee quorum agreed on it;
+                                          LEDGER_PERFORMANCE_NONE for the operator's own report;
+                                          0 while nothing is held */
     uint64_t report_count;             /* reports applied, ever; history is a ring of the last 8 */
     ledger_report_entry reports[LEDGER_REPORTS_KEPT];
 } ledger_operator;
+
+/* An oracle committee member and its record of agreement with the applied results. */
+typedef struct ledger_oracle_member {
+    uint8_t key[LEDGER_KEY_SIZE];
+    uint64_t added;        /* time it was added (genesis time for genesis members) */
+    uint64_t votes;        /* votes it cast, ever (a replaced vote counts) */
+    uint64_t last_vote;    /* time of its latest vote (0: none) */
+    uint64_t compared;     /* its votes for an epoch whose committee result was applied */
+    uint64_t differed;     /* of those, the ones whose balance or performance differed */
+    uint64_t recent_mask;  /* the last recent_count comparisons, bit 0 the newest: 1 differed */
+    uint64_t recent_count; /* <= LEDGER_ORACLE_RECENT_MAX */
+} ledger_oracle_member;
+
+/* A member's pending vote for one operator: at most one per member and operator (its latest). */
+typedef struct ledger_vote {
+    uint64_t operator_id;
+    uint8_t member[LEDGER_KEY_SIZE];
+    uint64_t epoch, balance, performance_bps;
+    uint64_t time; /* batch time of the vote */
+} ledger_vote;
 
 typedef struct ledger_chain {
     uint64_t next_seq;   /* sequence number of the next recorded transaction (first is 1) */
@@ -308,10 +354,16 @@ typedef struct ledger_genesis {
     uint64_t params[LEDGER_PARAM_COUNT];
     uint64_t operator_count;
     ledger_genesis_operator operators[LEDGER_GENESIS_OPERATORS_MAX];
+    uint64_t report_mode;     /* enum ledger_report_mode; default operator */
+    uint64_t oracle_quorum;   /* M (0 with no members) */
+    uint64_t oracle_minority; /* 1: accept a quorum of at most half the members */
+    uint64_t oracle_member_count;
+    uint8_t oracle_members[LEDGER_ORACLE_MEMBERS_MAX][LEDGER_KEY_SIZE];
 } ledger_genesis;
 
 /** Fill g with the defaults (decimals 9, dead_shares 1000000, treasury fee 500 bps, param
- *  defaults); keys and ledger_id are left zero for the caller. */
+ *  defaults, operator report mode with no oracle members); keys and ledger_id are left zero
+ *  for the caller. */
 void ledger_genesis_defaults(ledger_genesis *g);
 
 /** Write the genesis state into an empty store view.
@@ -392,6 +444,30 @@ LEDGER_WARN_UNUSED int ledger_read_lien(ledger_store *st, uint64_t id, ledger_li
 LEDGER_WARN_UNUSED int ledger_read_withdrawal(ledger_store *st, uint64_t id,
                                               ledger_withdrawal *out);
 LEDGER_WARN_UNUSED int ledger_read_operator(ledger_store *st, uint64_t id, ledger_operator *out);
+LEDGER_WARN_UNUSED int ledger_read_oracle_member(ledger_store *st,
+                                                 const uint8_t key[LEDGER_KEY_SIZE],
+                                                 ledger_oracle_member *out);
+
+/** Every oracle member, by key ascending (at most max, which should be
+ *  LEDGER_ORACLE_MEMBERS_MAX). Out: out[0..*n).
+ *  Returns: LEDGER_OK, LEDGER_STORE_CORRUPT or a store error. */
+LEDGER_WARN_UNUSED int ledger_list_oracle_members(ledger_store *st, ledger_oracle_member *out,
+                                                  size_t max, size_t *n);
+
+/** The pending votes for one operator, by member key ascending (at most max; there are at
+ *  most LEDGER_ORACLE_MEMBERS_MAX). Out: out[0..*n).
+ *  Returns: LEDGER_OK, LEDGER_STORE_CORRUPT or a store error. */
+LEDGER_WARN_UNUSED int ledger_list_votes(ledger_store *st, uint64_t operator_id, ledger_vote *out,
+                                         size_t max, size_t *n);
+
+/** The first operator id > after with a pending vote. Out: *operator_id.
+ *  Returns: LEDGER_OK, LEDGER_STORE_NOTFOUND (none), LEDGER_STORE_CORRUPT or a store error. */
+LEDGER_WARN_UNUSED int ledger_next_voted_operator(ledger_store *st, uint64_t after,
+                                                  uint64_t *operator_id);
+
+/** Of a member's last `last` comparisons with an applied result (at most recent_count), how
+ *  many differed. */
+uint64_t ledger_oracle_recent_differed(const ledger_oracle_member *m, uint64_t last);
 
 /* A history record as stored: the chain link, the transaction and its result. */
 typedef struct ledger_record {

@@ -34,6 +34,10 @@ static const struct {
     [LEDGER_TX_PAUSE_SET] = {op_pause_set, ROLE_ADMIN},
     [LEDGER_TX_ROLE_SET] = {op_role_set, ROLE_ADMIN},
     [LEDGER_TX_OPERATOR_RESET] = {op_operator_reset, ROLE_ADMIN},
+    [LEDGER_TX_ORACLE_ADD] = {op_oracle_add, ROLE_ADMIN},
+    [LEDGER_TX_ORACLE_REMOVE] = {op_oracle_remove, ROLE_ADMIN},
+    [LEDGER_TX_QUORUM_SET] = {op_quorum_set, ROLE_ADMIN},
+    [LEDGER_TX_VOTE] = {op_vote, ROLE_ANY},
 };
 
 int ledger_batch_begin(ledger_batch *b, ledger_store *st, uint64_t now)
@@ -178,7 +182,8 @@ static int find_duplicate(ledger_batch *b, const uint8_t hash[LEDGER_HASH_SIZE],
 }
 
 /* Whether the signer has standing, i.e. whether its transaction may be recorded: it holds
- * shares (free, pledged or queued), a role (admin, custodian, treasury, an operator's key), or
+ * shares (free, pledged or queued), a role (admin, custodian, treasury, an operator's key, an
+ * oracle member's key), or
  * is the party this transaction needs: the spender of this allowance (transfer_from), a
  * lien's beneficiary (release, seize). A key holding nothing would otherwise grow the history for
  * free with transactions that can only fail or change nothing of value.
@@ -194,6 +199,8 @@ static int signer_standing(ledger_batch *b, const ledger_tx *tx, const ledger_ac
     int rc = b->st->get(b->st->self, LEDGER_T_OPERATOR_KEY, tx->signer, LEDGER_KEY_SIZE, &v, &n);
     if (rc != LEDGER_STORE_NOTFOUND)
         return rc == LEDGER_OK ? 1 : rc;
+    if ((rc = oracle_is_member(b, tx->signer)) != 0)
+        return rc;
     if (tx->kind == LEDGER_TX_TRANSFER_FROM) {
         rc = ledger_read_allowance(b->st, tx->account, tx->signer, &allowance);
         return rc == LEDGER_OK ? allowance != 0 : rc;

@@ -139,6 +139,11 @@ static int visit_operator(check *c, const uint8_t *key, size_t kn, const uint8_t
         return fail(c, "operator %" PRIu64 ": key index does not point back", o.id);
     if (o.balance + o.exited_since != o.reported_balance + o.funded_since)
         return fail(c, "operator %" PRIu64 ": balance != reported + funded - exited", o.id);
+    if (o.held_epoch == 0 && (o.held_balance != 0 || o.held_performance_bps != 0))
+        return fail(c, "operator %" PRIu64 ": a held balance without a held epoch", o.id);
+    if (o.held_epoch != 0 && o.held_performance_bps > LEDGER_BPS &&
+        o.held_performance_bps != LEDGER_PERFORMANCE_NONE)
+        return fail(c, "operator %" PRIu64 ": held performance out of range", o.id);
     if (!add_to(&s->held_loss, ledger_held_loss(&o)))
         return fail(c, "held losses overflow");
     return add_to(&s->operator_balance, o.balance) ? LEDGER_OK : fail(c, "balances overflow");
@@ -197,7 +202,7 @@ static int check_digest(check *c)
 {
     digest_acc d;
     memset(&d, 0, sizeof d);
-    for (d.table = LEDGER_T_META; d.table <= LEDGER_T_ACCOUNT_TX; d.table++) {
+    for (d.table = LEDGER_T_META; d.table <= LEDGER_T_LAST; d.table++) {
         if (!ledger_table_digested(d.table))
             continue;
         int rc = scan(c, d.table, NULL, 0, visit_digest, &d);
@@ -213,7 +218,7 @@ static int check_digest(check *c)
  * last one is the chain head, and the tx-hash index points at each record. */
 static int check_history(check *c)
 {
-    uint8_t prev[LEDGER_HASH_SIZE], gen[2048];
+    uint8_t prev[LEDGER_HASH_SIZE], gen[LEDGER_GENESIS_BYTES_MAX];
     ledger_genesis g;
     int rc = ledger_genesis_read(c->st, &g);
     if (rc != LEDGER_OK)
@@ -278,6 +283,72 @@ static int check_assets(check *c, const sums *s)
     return LEDGER_OK;
 }
 
+/* ---- the oracle committee ---------------------------------------------------------------- */
+
+static int visit_member(check *c, const uint8_t *key, size_t kn, const uint8_t *val, size_t vn,
+                        void *arg)
+{
+    uint64_t *count = arg;
+    ledger_oracle_member m;
+    if (kn != 32 || record_member_decode(&m, val, vn) != LEDGER_OK)
+        return fail(c, "oracle member record does not decode");
+    if (m.recent_count > LEDGER_ORACLE_RECENT_MAX || m.differed > m.compared ||
+        m.recent_count > m.compared ||
+        (m.recent_count < 64 && (m.recent_mask >> m.recent_count) != 0))
+        return fail(c, "oracle member %02x%02x..: agreement record out of range", key[0], key[1]);
+    (*count)++;
+    return LEDGER_OK;
+}
+
+/* A pending vote: of a member, for an operator that exists, for an epoch after the operator's
+ * last applied one, with a performance of at most 10000; at most one per member and operator
+ * (the key), so at most N per operator and epoch. */
+static int visit_vote(check *c, const uint8_t *key, size_t kn, const uint8_t *val, size_t vn,
+                      void *arg)
+{
+    ledger_vote v;
+    ledger_operator o;
+    const uint8_t *mv;
+    size_t mn;
+    (void)arg;
+    if (kn != 40 || record_vote_decode(&v, val, vn) != LEDGER_OK)
+        return fail(c, "vote record does not decode");
+    uint64_t id = be64_get(key);
+    if (c->st->get(c->st->self, LEDGER_T_ORACLE_MEMBER, key + 8, 32, &mv, &mn) != 0)
+        return fail(c, "vote for operator %" PRIu64 " by a key that is not a member", id);
+    if (id == 0 || id > c->pool.operator_count || ledger_read_operator(c->st, id, &o) != LEDGER_OK)
+        return fail(c, "vote for operator %" PRIu64 ", which does not exist", id);
+    if (v.epoch <= o.last_epoch || v.performance_bps > LEDGER_BPS)
+        return fail(c,
+                    "vote for operator %" PRIu64 ": epoch %" PRIu64 " already applied (%" PRIu64
+                    ") or performance %" PRIu64 " beyond 10000",
+                    id, v.epoch, o.last_epoch, v.performance_bps);
+    return LEDGER_OK;
+}
+
+/* Members counted in the pool, the quorum rule, every vote well-formed. */
+static int check_oracle(check *c)
+{
+    const ledger_pool *p = &c->pool;
+    uint64_t members = 0;
+    int rc = scan(c, LEDGER_T_ORACLE_MEMBER, NULL, 0, visit_member, &members);
+    if (rc == LEDGER_OK)
+        rc = scan(c, LEDGER_T_ORACLE_VOTE, NULL, 0, visit_vote, NULL);
+    if (rc != LEDGER_OK)
+        return rc;
+    if (members != p->oracle_members)
+        return fail(c, "pool counts %" PRIu64 " oracle members, the table holds %" PRIu64,
+                    p->oracle_members, members);
+    if (p->oracle_minority > 1 ||
+        oracle_quorum_check(p->report_mode, p->oracle_members, p->oracle_quorum,
+                            p->oracle_minority) != LEDGER_OK)
+        return fail(c,
+                    "quorum %" PRIu64 " of %" PRIu64 " members in report mode %" PRIu64
+                    " breaks the quorum rule",
+                    p->oracle_quorum, p->oracle_members, p->report_mode);
+    return LEDGER_OK;
+}
+
 static int check_sums(check *c, const sums *s)
 {
     const ledger_pool *p = &c->pool;
@@ -314,6 +385,8 @@ int ledger_check(ledger_store *st, char *msg, size_t msg_size)
         rc = scan(&c, LEDGER_T_WITHDRAWAL, NULL, 0, visit_withdrawal, &s);
     if (rc == LEDGER_OK)
         rc = check_sums(&c, &s);
+    if (rc == LEDGER_OK)
+        rc = check_oracle(&c);
     if (rc == LEDGER_OK)
         rc = check_digest(&c);
     return rc == LEDGER_OK ? check_history(&c) : rc;

@@ -80,6 +80,19 @@
     X(PARAM_OUT_OF_RANGE, 192, "parameter value out of range")                                     \
     X(PAUSE_FLAGS_UNKNOWN, 193, "unknown pause flag bits")                                         \
     X(ROLE_UNKNOWN, 194, "unknown role")                                                           \
+    X(NOT_ORACLE_MEMBER, 200, "signer is not an oracle committee member")                          \
+    X(ORACLE_MEMBER_EXISTS, 201, "key is already an oracle committee member")                      \
+    X(ORACLE_MEMBER_NOT_FOUND, 202, "no such oracle committee member")                             \
+    X(ORACLE_MEMBER_LIMIT, 203, "too many oracle committee members")                               \
+    X(QUORUM_OUT_OF_RANGE, 204, "quorum must be 1..members (0 only with no members)")              \
+    X(QUORUM_NO_MAJORITY, 205,                                                                     \
+      "quorum is not more than half the members; quorum_set with minority 1 accepts it")           \
+    X(REPORT_MODE_UNKNOWN, 206, "unknown report mode")                                             \
+    X(COMMITTEE_MODE_REQUIRED, 207, "votes count only in committee report mode")                   \
+    X(OPERATOR_REPORTS_DISABLED, 208,                                                              \
+      "the oracle committee books balances: operator reports are disabled")                        \
+    X(EPOCH_ALREADY_APPLIED, 209, "a report for this or a later epoch was already applied")        \
+    X(PERFORMANCE_OUT_OF_RANGE, 210, "performance_bps exceeds 10000")                              \
     X(STORE_IO, 900, "storage input/output failure")                                               \
     X(STORE_FULL, 901, "storage map is full")                                                      \
     X(STORE_CORRUPT, 902, "stored record does not decode")                                         \

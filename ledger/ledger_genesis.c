@@ -3,7 +3,7 @@
 
 #include "crypto.h"
 
-#define GENESIS_VERSION 2 /* 2: epoch_origin */
+#define GENESIS_VERSION 3 /* 2: epoch_origin; 3: report mode and oracle committee */
 
 static const struct {
     uint64_t def, lo, hi;
@@ -33,6 +33,7 @@ void ledger_genesis_defaults(ledger_genesis *g)
     g->treasury_fee_bps = 500;
     for (unsigned i = 1; i < LEDGER_PARAM_COUNT; i++)
         g->params[i] = param_info[i].def;
+    g->report_mode = LEDGER_REPORT_MODE_OPERATOR;
 }
 
 static bool ledger_id_valid(const char *id)
@@ -43,6 +44,25 @@ static bool ledger_id_valid(const char *id)
     for (size_t i = 0; i < n; i++)
         if (id[i] < 0x21 || id[i] > 0x7e)
             return false;
+    return true;
+}
+
+/* The committee: distinct valid member keys, a known mode and a quorum that keeps the rule. */
+static bool genesis_oracle_valid(const ledger_genesis *g)
+{
+    if (g->oracle_member_count > LEDGER_ORACLE_MEMBERS_MAX || g->oracle_minority > 1 ||
+        (g->report_mode != LEDGER_REPORT_MODE_OPERATOR &&
+         g->report_mode != LEDGER_REPORT_MODE_COMMITTEE) ||
+        oracle_quorum_check(g->report_mode, g->oracle_member_count, g->oracle_quorum,
+                            g->oracle_minority) != LEDGER_OK)
+        return false;
+    for (uint64_t i = 0; i < g->oracle_member_count; i++) {
+        if (!crypto_pubkey_valid(g->oracle_members[i]))
+            return false;
+        for (uint64_t j = 0; j < i; j++)
+            if (key_eq(g->oracle_members[i], g->oracle_members[j]))
+                return false;
+    }
     return true;
 }
 
@@ -67,7 +87,7 @@ static bool genesis_valid(const ledger_genesis *g)
             if (key_eq(o->key, g->operators[j].key))
                 return false;
     }
-    return true;
+    return genesis_oracle_valid(g);
 }
 
 size_t ledger_genesis_encode(uint8_t *out, size_t cap, const ledger_genesis *g)
@@ -92,6 +112,12 @@ size_t ledger_genesis_encode(uint8_t *out, size_t cap, const ledger_genesis *g)
         enc_bytes(&e, g->operators[i].fee_account, LEDGER_KEY_SIZE);
         enc_u64(&e, g->operators[i].fee_bps);
     }
+    enc_u64(&e, g->report_mode);
+    enc_u64(&e, g->oracle_quorum);
+    enc_u64(&e, g->oracle_minority);
+    enc_u64(&e, g->oracle_member_count);
+    for (uint64_t i = 0; i < g->oracle_member_count && i < LEDGER_ORACLE_MEMBERS_MAX; i++)
+        enc_bytes(&e, g->oracle_members[i], LEDGER_KEY_SIZE);
     return e.fail ? 0 : e.len;
 }
 
@@ -122,6 +148,14 @@ static int genesis_decode(ledger_genesis *g, const uint8_t *in, size_t len)
         dec_bytes(&d, g->operators[i].fee_account, LEDGER_KEY_SIZE);
         g->operators[i].fee_bps = dec_u64(&d);
     }
+    g->report_mode = dec_u64(&d);
+    g->oracle_quorum = dec_u64(&d);
+    g->oracle_minority = dec_u64(&d);
+    g->oracle_member_count = dec_u64(&d);
+    if (g->oracle_member_count > LEDGER_ORACLE_MEMBERS_MAX)
+        return LEDGER_STORE_CORRUPT;
+    for (uint64_t i = 0; i < g->oracle_member_count; i++)
+        dec_bytes(&d, g->oracle_members[i], LEDGER_KEY_SIZE);
     return dec_done(&d) ? LEDGER_OK : LEDGER_STORE_CORRUPT;
 }
 
@@ -166,10 +200,24 @@ static int genesis_operators(ledger_batch *b, const ledger_genesis *g)
     return LEDGER_OK;
 }
 
+static int genesis_members(ledger_batch *b, const ledger_genesis *g)
+{
+    for (uint64_t i = 0; i < g->oracle_member_count; i++) {
+        ledger_oracle_member m;
+        memset(&m, 0, sizeof m);
+        memcpy(m.key, g->oracle_members[i], LEDGER_KEY_SIZE);
+        m.added = g->timestamp;
+        int rc = save_oracle_member(b, &m);
+        if (rc != LEDGER_OK)
+            return rc;
+    }
+    return LEDGER_OK;
+}
+
 int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g)
 {
     ledger_batch b;
-    uint8_t bytes[2048], key = META_GENESIS;
+    uint8_t bytes[LEDGER_GENESIS_BYTES_MAX], key = META_GENESIS;
     ledger_account dead = {.shares = g->dead_shares};
     const uint8_t *old;
     size_t old_len;
@@ -200,6 +248,10 @@ int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g)
     p->stake_limit_ts = g->timestamp;
     p->vest_ts = p->vest_end = g->timestamp;
     p->epoch_anchor_ts = g->epoch_origin;
+    p->report_mode = g->report_mode;
+    p->oracle_members = g->oracle_member_count;
+    p->oracle_quorum = g->oracle_quorum;
+    p->oracle_minority = g->oracle_minority;
     b.chain.next_seq = b.chain.next_batch = 1;
     b.chain.last_ts = g->timestamp;
     ledger_genesis_hash(b.chain.head, bytes, n);
@@ -208,6 +260,8 @@ int ledger_genesis_apply(ledger_store *st, const ledger_genesis *g)
         rc = save_account(&b, ledger_dead_account, &dead);
     if (rc == LEDGER_OK)
         rc = genesis_operators(&b, g);
+    if (rc == LEDGER_OK)
+        rc = genesis_members(&b, g);
     if (rc == LEDGER_OK)
         rc = save_pool(&b);
     if (rc == LEDGER_OK)

@@ -120,6 +120,11 @@ size_t record_withdrawal_encode(uint8_t *out, size_t cap, const ledger_withdrawa
 int record_withdrawal_decode(ledger_withdrawal *w, const uint8_t *in, size_t len);
 size_t record_operator_encode(uint8_t *out, size_t cap, const ledger_operator *o);
 int record_operator_decode(ledger_operator *o, const uint8_t *in, size_t len);
+/* member and vote: the value only (the key, member / operator id and member, is the caller's) */
+size_t record_member_encode(uint8_t *out, size_t cap, const ledger_oracle_member *m);
+int record_member_decode(ledger_oracle_member *m, const uint8_t *in, size_t len);
+size_t record_vote_encode(uint8_t *out, size_t cap, const ledger_vote *v);
+int record_vote_decode(ledger_vote *v, const uint8_t *in, size_t len);
 size_t record_history_encode(uint8_t *out, size_t cap, const ledger_record *r);
 int record_history_decode(ledger_record *r, uint64_t seq, const uint8_t *in, size_t len);
 /* version, prev, tx hash, batch, time, code, out[4], signature, the unnamed accounts (u16 count,
@@ -201,6 +206,10 @@ int op_param_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
 int op_pause_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
 int op_role_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
 int op_operator_reset(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_oracle_add(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_oracle_remove(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_quorum_set(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
+int op_vote(ledger_batch *b, const ledger_tx *tx, uint64_t out[4]);
 
 /** The highest fee a side may charge now or once its scheduled increase applies. */
 static inline uint64_t fee_ceiling(const ledger_fee *f)
@@ -218,12 +227,53 @@ bool stake_limit_available(const ledger_pool *p, uint64_t now, uint64_t *avail);
  *  (ledger_vest.c). The caller vested the pool to now and checked that A + U + amount fits. */
 void pool_vest_add(ledger_pool *p, uint64_t amount, uint64_t now);
 
-/** Book an operator's reported balance (report, report_accept, operator_reset): a gain vests,
- *  pays fees and is bounded as the rules say; a loss lowers A at once. The caller checked
- *  the rules that precede the effect. out: gain, loss, treasury and operator fee shares.
- *  Returns: LEDGER_OK, LEDGER_OVERFLOW or a store error (ledger_report.c). */
+/* A report's figures: what an operator reported, or what a committee quorum agreed on. */
+typedef struct oracle_tuple {
+    uint64_t epoch, balance, performance_bps; /* LEDGER_PERFORMANCE_NONE: an operator's own */
+} oracle_tuple;
+
+/** Book an operator's reported balance (report, report_accept, operator_reset, a vote that
+ *  reached the quorum): a gain vests, pays fees and is bounded as the rules say; a loss lowers
+ *  A at once; the pending votes for the operator up to `epoch` are cleared (oracle_settle,
+ *  comparing them with `agreed` when a committee agreed on the report; NULL otherwise). The
+ *  caller checked the rules that precede the effect. out: gain, loss, treasury and operator fee
+ *  shares. Returns: LEDGER_OK, LEDGER_OVERFLOW or a store error (ledger_report.c). */
 int report_book(ledger_batch *b, ledger_operator *o, uint64_t epoch, uint64_t balance,
-                uint64_t out[4]);
+                const oracle_tuple *agreed, uint64_t out[4]);
+
+/** A report through the sanity limits (report, and a vote that reached the quorum): outside
+ *  them it is held (the operator's held report, with the tuple's performance when by_committee)
+ *  and the limit's code returned; inside them it is booked (report_book). out: as report_book.
+ *  Returns: LEDGER_OK, LEDGER_REPORT_APR_EXCEEDED, LEDGER_REPORT_DROP_EXCEEDED (held),
+ *  LEDGER_FEE_TOO_HIGH, LEDGER_OVERFLOW or a store error. */
+int report_submit(ledger_batch *b, ledger_operator *o, const oracle_tuple *t, bool by_committee,
+                  uint64_t out[4]);
+
+/** What report_submit would answer for `balance`, writing nothing. Returns: LEDGER_OK,
+ *  LEDGER_REPORT_APR_EXCEEDED, LEDGER_REPORT_DROP_EXCEEDED, LEDGER_FEE_TOO_HIGH or
+ *  LEDGER_OVERFLOW. */
+int report_check(const ledger_batch *b, const ledger_operator *o, uint64_t balance);
+
+/** Returns: LEDGER_EPOCH_IN_FUTURE when `epoch` has not started at the batch time, else OK. */
+int check_report_epoch(const ledger_batch *b, uint64_t epoch);
+
+/** After a report for `epoch` was booked: delete the operator's pending votes for epochs up to
+ *  it; with `agreed` (a committee's report), each member's vote for exactly that epoch is
+ *  compared with it first and the comparison kept in the member's record (ledger_oracle.c).
+ *  Returns: LEDGER_OK, LEDGER_STORE_CORRUPT or a store error. */
+int oracle_settle(ledger_batch *b, uint64_t operator_id, uint64_t epoch,
+                  const oracle_tuple *agreed);
+
+/** Write an oracle member record (genesis, oracle_add, votes). Returns: LEDGER_OK or a store
+ *  error. */
+int save_oracle_member(ledger_batch *b, const ledger_oracle_member *m);
+
+/** Whether a member may sign: Returns: 1 a member, 0 not, or a store error. */
+int oracle_is_member(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE]);
+
+/** The quorum rule (ledger/README.md, "Oracle committee") for a committee of `members` in
+ *  `mode`. Returns: LEDGER_OK, LEDGER_QUORUM_OUT_OF_RANGE or LEDGER_QUORUM_NO_MAJORITY. */
+int oracle_quorum_check(uint64_t mode, uint64_t members, uint64_t quorum, uint64_t minority);
 
 #define META_GENESIS 1
 #define META_CHAIN 2

@@ -5,7 +5,10 @@
 
 #define RECORD_VERSION 1  /* chain records */
 #define HISTORY_VERSION 2 /* history records; 2: the unnamed accounts */
-#define STATE_VERSION 2   /* pool and operator records; 2: vesting, held loss, epoch clock, u128 */
+#define STATE_VERSION                                                                              \
+    3                    /* pool and operator records; 2: vesting, held loss, epoch clock, u128;   \
+                            3: report mode and oracle committee, held report's performance */
+#define ORACLE_VERSION 1 /* oracle member and vote records */
 
 /* One visitor per record type walks its fields in layout order, encoding or decoding. */
 typedef struct io {
@@ -94,6 +97,10 @@ static void pool_io(io *x, ledger_pool *p)
     io_u64(x, &p->dead_shares);
     io_u64(x, &p->epoch_anchor);
     io_u64(x, &p->epoch_anchor_ts);
+    io_u64(x, &p->report_mode);
+    io_u64(x, &p->oracle_members);
+    io_u64(x, &p->oracle_quorum);
+    io_u64(x, &p->oracle_minority);
 }
 
 static void chain_io(io *x, ledger_chain *c)
@@ -158,6 +165,7 @@ static void operator_io(io *x, ledger_operator *o)
     io_u128(x, &o->fees_earned);
     io_u64(x, &o->held_epoch);
     io_u64(x, &o->held_balance);
+    io_u64(x, &o->held_performance_bps);
     io_u64(x, &o->report_count);
     for (int i = 0; i < LEDGER_REPORTS_KEPT; i++) {
         ledger_report_entry *r = &o->reports[i];
@@ -168,6 +176,29 @@ static void operator_io(io *x, ledger_operator *o)
         io_u64(x, &r->loss);
         io_u64(x, &r->fee_shares);
     }
+}
+
+/* The key is the table key, not part of the value. */
+static void member_io(io *x, ledger_oracle_member *m)
+{
+    io_version_of(x, ORACLE_VERSION);
+    io_u64(x, &m->added);
+    io_u64(x, &m->votes);
+    io_u64(x, &m->last_vote);
+    io_u64(x, &m->compared);
+    io_u64(x, &m->differed);
+    io_u64(x, &m->recent_mask);
+    io_u64(x, &m->recent_count);
+}
+
+/* The key (operator id, member) is the table key, not part of the value. */
+static void vote_io(io *x, ledger_vote *v)
+{
+    io_version_of(x, ORACLE_VERSION);
+    io_u64(x, &v->epoch);
+    io_u64(x, &v->balance);
+    io_u64(x, &v->performance_bps);
+    io_u64(x, &v->time);
 }
 
 #define RECORD_CODEC(name, type)                                                                   \
@@ -191,6 +222,8 @@ RECORD_CODEC(account, ledger_account)
 RECORD_CODEC(lien, ledger_lien)
 RECORD_CODEC(withdrawal, ledger_withdrawal)
 RECORD_CODEC(operator, ledger_operator)
+RECORD_CODEC(member, ledger_oracle_member)
+RECORD_CODEC(vote, ledger_vote)
 
 /* History layout: version, prev, tx_hash, batch, timestamp, code, out[4], sig, the unnamed
  * accounts (u16 count, then the keys), tx bytes. */

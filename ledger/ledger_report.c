@@ -142,7 +142,7 @@ static int apply_effect(ledger_batch *b, ledger_operator *o, uint64_t epoch, uin
     o->last_epoch = epoch;
     o->last_report_ts = b->now;
     o->fees_earned += e->fee_operator;
-    o->held_epoch = o->held_balance = 0;
+    o->held_epoch = o->held_balance = o->held_performance_bps = 0;
     *r = (ledger_report_entry){epoch,   balance, b->now,
                                e->gain, e->loss, e->fee_treasury + e->fee_operator};
     o->report_count++;
@@ -158,30 +158,57 @@ static void effect_out(const report_effect *e, uint64_t out[4])
 }
 
 int report_book(ledger_batch *b, ledger_operator *o, uint64_t epoch, uint64_t balance,
-                uint64_t out[4])
+                const oracle_tuple *agreed, uint64_t out[4])
 {
     report_effect e;
     int rc = compute_effect(b, o, balance, &e);
     if (rc == LEDGER_OK)
         rc = apply_effect(b, o, epoch, balance, &e);
     if (rc == LEDGER_OK)
+        rc = oracle_settle(b, o->id, epoch, agreed);
+    if (rc == LEDGER_OK)
         effect_out(&e, out);
     return rc;
 }
 
-/* An epoch is valid for a report once it has started on the pool's epoch clock. */
-static int check_epoch(const ledger_batch *b, uint64_t epoch)
+int report_check(const ledger_batch *b, const ledger_operator *o, uint64_t balance)
+{
+    report_effect e;
+    int rc = compute_effect(b, o, balance, &e);
+    return rc == LEDGER_OK ? check_limits(b, o, &e) : rc;
+}
+
+int report_submit(ledger_batch *b, ledger_operator *o, const oracle_tuple *t, bool by_committee,
+                  uint64_t out[4])
+{
+    report_effect e;
+    int rc = compute_effect(b, o, t->balance, &e);
+    if (rc != LEDGER_OK)
+        return rc;
+    rc = check_limits(b, o, &e);
+    if (rc != LEDGER_OK) {
+        o->held_epoch = t->epoch;
+        o->held_balance = t->balance;
+        o->held_performance_bps = by_committee ? t->performance_bps : LEDGER_PERFORMANCE_NONE;
+        int wrc = save_operator(b, o);
+        return wrc != LEDGER_OK ? wrc : rc;
+    }
+    return report_book(b, o, t->epoch, t->balance, by_committee ? t : NULL, out);
+}
+
+int check_report_epoch(const ledger_batch *b, uint64_t epoch)
 {
     return epoch > ledger_epoch_at(&b->pool, b->now) ? LEDGER_EPOCH_IN_FUTURE : LEDGER_OK;
 }
 
-/* report(operator_id, epoch, balance) by the operator's key. A report outside the sanity
- * limits is rejected and held (the only rejection that writes) until the admin accepts it.
- * out: gain, loss, treasury fee shares, operator fee shares. */
+/* report(operator_id, epoch, balance) by the operator's key, in operator report mode. A report
+ * outside the sanity limits is rejected and held (a rejection that writes) until the admin
+ * accepts it. out: gain, loss, treasury fee shares, operator fee shares. */
 int op_report(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
 {
     ledger_operator o;
-    report_effect e;
+    if (b->pool.report_mode == LEDGER_REPORT_MODE_COMMITTEE)
+        return LEDGER_OPERATOR_REPORTS_DISABLED;
     int rc = load_operator(b, tx->id, &o);
     if (rc != LEDGER_OK)
         return rc;
@@ -189,23 +216,16 @@ int op_report(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
         return LEDGER_NOT_OPERATOR;
     if (tx->limit <= o.last_epoch)
         return LEDGER_EPOCH_NOT_INCREASING;
-    rc = check_epoch(b, tx->limit);
-    if (rc == LEDGER_OK)
-        rc = compute_effect(b, &o, tx->amount, &e);
+    rc = check_report_epoch(b, tx->limit);
     if (rc != LEDGER_OK)
         return rc;
-    rc = check_limits(b, &o, &e);
-    if (rc != LEDGER_OK) {
-        o.held_epoch = tx->limit;
-        o.held_balance = tx->amount;
-        int wrc = save_operator(b, &o);
-        return wrc != LEDGER_OK ? wrc : rc;
-    }
-    return report_book(b, &o, tx->limit, tx->amount, out);
+    oracle_tuple t = {tx->limit, tx->amount, LEDGER_PERFORMANCE_NONE};
+    return report_submit(b, &o, &t, false, out);
 }
 
 /* report_accept(operator_id, epoch, balance) by the admin: applies the held report with exactly
- * these values, bypassing the sanity limits. out: as report. */
+ * these values, bypassing the sanity limits; a report a committee quorum agreed on is compared
+ * with the members' votes as when a quorum applies one. out: as report. */
 int op_report_accept(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
 {
     ledger_operator o;
@@ -216,7 +236,9 @@ int op_report_accept(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
         return LEDGER_REPORT_NOT_PENDING;
     /* held_epoch > last_epoch always (applying any report clears the hold), and it had started
      * when it was held */
-    return report_book(b, &o, tx->limit, tx->amount, out);
+    oracle_tuple t = {tx->limit, tx->amount, o.held_performance_bps};
+    bool by_committee = o.held_performance_bps != LEDGER_PERFORMANCE_NONE;
+    return report_book(b, &o, tx->limit, tx->amount, by_committee ? &t : NULL, out);
 }
 
 /* operator_reset(operator_id, epoch, balance) by the admin: re-anchors a frozen or misreported
@@ -227,6 +249,6 @@ int op_operator_reset(ledger_batch *b, const ledger_tx *tx, uint64_t out[4])
     ledger_operator o;
     int rc = load_operator(b, tx->id, &o);
     if (rc == LEDGER_OK)
-        rc = check_epoch(b, tx->limit);
-    return rc == LEDGER_OK ? report_book(b, &o, tx->limit, tx->amount, out) : rc;
+        rc = check_report_epoch(b, tx->limit);
+    return rc == LEDGER_OK ? report_book(b, &o, tx->limit, tx->amount, NULL, out) : rc;
 }

@@ -8,20 +8,23 @@
 /* Tables. A key is (table, bytes); values are opaque bytes encoded by ledger_record.c.
  * The numbers are part of the on-disk format: append only. */
 enum ledger_table {
-    LEDGER_T_META = 1,          /* u8 id -> chain head, genesis (not in the state digest) */
-    LEDGER_T_POOL = 2,          /* 0 -> pool record */
-    LEDGER_T_ACCOUNT = 3,       /* key32 -> account */
-    LEDGER_T_ALLOWANCE = 4,     /* owner32 spender32 -> shares */
-    LEDGER_T_LIEN = 5,          /* id be64 -> lien */
-    LEDGER_T_ACCOUNT_LIEN = 6,  /* account32 id be64 -> role (1 owner, 2 beneficiary) */
-    LEDGER_T_WITHDRAWAL = 7,    /* id be64 -> withdrawal request */
-    LEDGER_T_ACCOUNT_WD = 8,    /* owner32 id be64 -> empty */
-    LEDGER_T_OPERATOR = 9,      /* id be64 -> operator */
-    LEDGER_T_OPERATOR_KEY = 10, /* key32 -> operator id be64 */
-    LEDGER_T_DEPOSIT_REF = 11,  /* ref32 -> seq be64 */
-    LEDGER_T_TX = 12,           /* tx hash32 -> seq be64 */
-    LEDGER_T_HISTORY = 13,      /* seq be64 -> history record (not in the state digest) */
-    LEDGER_T_ACCOUNT_TX = 14,   /* account32 seq be64 -> empty */
+    LEDGER_T_META = 1,           /* u8 id -> chain head, genesis (not in the state digest) */
+    LEDGER_T_POOL = 2,           /* 0 -> pool record */
+    LEDGER_T_ACCOUNT = 3,        /* key32 -> account */
+    LEDGER_T_ALLOWANCE = 4,      /* owner32 spender32 -> shares */
+    LEDGER_T_LIEN = 5,           /* id be64 -> lien */
+    LEDGER_T_ACCOUNT_LIEN = 6,   /* account32 id be64 -> role (1 owner, 2 beneficiary) */
+    LEDGER_T_WITHDRAWAL = 7,     /* id be64 -> withdrawal request */
+    LEDGER_T_ACCOUNT_WD = 8,     /* owner32 id be64 -> empty */
+    LEDGER_T_OPERATOR = 9,       /* id be64 -> operator */
+    LEDGER_T_OPERATOR_KEY = 10,  /* key32 -> operator id be64 */
+    LEDGER_T_DEPOSIT_REF = 11,   /* ref32 -> seq be64 */
+    LEDGER_T_TX = 12,            /* tx hash32 -> seq be64 */
+    LEDGER_T_HISTORY = 13,       /* seq be64 -> history record (not in the state digest) */
+    LEDGER_T_ACCOUNT_TX = 14,    /* account32 seq be64 -> empty */
+    LEDGER_T_ORACLE_MEMBER = 15, /* key32 -> oracle member record */
+    LEDGER_T_ORACLE_VOTE = 16,   /* operator id be64 member32 -> pending vote */
+    LEDGER_T_LAST = 16           /* the highest table number (loops over every table) */
 };
 
 #define LEDGER_KEY_MAX 64

@@ -29,6 +29,10 @@
     {                                                                                              \
         n, LEDGER_F_U64, LEDGER_SLOT_LIMIT                                                         \
     }
+#define EXTRA(n)                                                                                   \
+    {                                                                                              \
+        n, LEDGER_F_U64, LEDGER_SLOT_EXTRA                                                         \
+    }
 
 static const ledger_field f_deposit[] = {ACCOUNT("to"), AMOUNT("amount"), REF("external_ref"),
                                          LIMIT("min_shares_out")};
@@ -53,6 +57,14 @@ static const ledger_field f_fee_set[] = {ID("operator_id"), AMOUNT("fee_bps")};
 static const ledger_field f_param_set[] = {ID("param"), AMOUNT("value")};
 static const ledger_field f_pause_set[] = {AMOUNT("flags")};
 static const ledger_field f_role_set[] = {ID("role"), ACCOUNT("account")};
+/* The committee: oracle_add / oracle_remove name the member and the quorum M that holds once the
+ * committee has changed; quorum_set sets who books balances (mode), M and whether a quorum of at
+ * most half the members is accepted (minority); a vote is a report with the validators' duty
+ * performance (its four u64 fields take the id, limit, amount and extra slots). */
+static const ledger_field f_oracle_member[] = {ACCOUNT("member"), AMOUNT("quorum")};
+static const ledger_field f_quorum_set[] = {ID("mode"), AMOUNT("quorum"), LIMIT("minority")};
+static const ledger_field f_vote[] = {ID("operator_id"), LIMIT("epoch"), AMOUNT("balance"),
+                                      EXTRA("performance_bps")};
 
 #define KIND(name, fields, ...)                                                                    \
     {                                                                                              \
@@ -92,6 +104,11 @@ static const ledger_kind_info kinds[LEDGER_TX_KIND_MAX + 1] = {
     [LEDGER_TX_ROLE_SET] = KIND("role_set", f_role_set, "role"),
     [LEDGER_TX_OPERATOR_RESET] = KIND("operator_reset", f_report, "gain", "loss",
                                       "treasury_fee_shares", "operator_fee_shares"),
+    [LEDGER_TX_ORACLE_ADD] = KIND("oracle_add", f_oracle_member, "members", "quorum"),
+    [LEDGER_TX_ORACLE_REMOVE] =
+        KIND("oracle_remove", f_oracle_member, "members", "quorum", "votes_removed"),
+    [LEDGER_TX_QUORUM_SET] = KIND("quorum_set", f_quorum_set, "mode", "quorum", "members"),
+    [LEDGER_TX_VOTE] = KIND("vote", f_vote, "support", "quorum", "gain", "loss"),
 };
 
 const ledger_kind_info *ledger_kind_lookup(unsigned kind)
@@ -122,8 +139,10 @@ void *ledger_tx_slot(ledger_tx *tx, unsigned slot)
         return &tx->id;
     case LEDGER_SLOT_AMOUNT:
         return &tx->amount;
-    default:
+    case LEDGER_SLOT_LIMIT:
         return &tx->limit;
+    default:
+        return &tx->extra;
     }
 }
 

@@ -359,7 +359,7 @@ static void rebuild_prefetch(store_db *db, const ledger_record *r, size_t n)
 /* Index every record the checkpoint covers, checking each links to the one before. */
 static int rebuild_indexes(store_db *db, const ledger_chain *c, char *msg, size_t size)
 {
-    uint8_t prev[LEDGER_HASH_SIZE], gen[2048];
+    uint8_t prev[LEDGER_HASH_SIZE], gen[LEDGER_GENESIS_BYTES_MAX];
     ledger_genesis g;
     ledger_record *r = malloc(REBUILD_CHUNK * sizeof *r);
     int rc = r == NULL ? LEDGER_NO_MEMORY : ledger_genesis_read(&db->view, &g);

@@ -152,6 +152,12 @@ static const char help_genesis[] =
     "  stake_limit_max, stake_limit_refill, max_apr_bps, max_drop_bps, operator_cap_bps,\n"
     "  fee_delay_s, epoch_s, vest_s = N  ledger parameters (ledger/README.md; vest_s: seconds\n"
     "                                    a reward vests over, default 86400, 0 = at once)\n"
+    "  oracle_member = HEX               repeatable (at most 32): an oracle committee member\n"
+    "  oracle_quorum = M                 identical votes that book a report: 1..members and\n"
+    "                                    more than half of them (0 without members)\n"
+    "  oracle_minority = 0               1: accept a quorum of at most half the members\n"
+    "  report_mode = operator            operator: each operator reports its own balance;\n"
+    "                                    committee: only the committee's quorum books one\n"
     "If the data directory already holds a ledger, a configured genesis must match it.\n";
 
 /* Every name set_service, set_genesis_identity and set_genesis_setting accept (with the
@@ -164,9 +170,10 @@ static const char *const service_keys[] = {
     "reply_bytes_max", "sub_max",   "sub_topics_max", "sub_queue_bytes", "curve_secret_key",
     "curve_clients"};
 static const char *const flag_only[] = {"config", "dev", "help", "version"};
-static const char *const genesis_keys[] = {"ledger_id",   "admin",        "custodian",
-                                           "treasury",    "operator",     "decimals",
-                                           "dead_shares", "epoch_origin", "treasury_fee_bps"};
+static const char *const genesis_keys[] = {
+    "ledger_id",     "admin",           "custodian",    "treasury",         "operator",
+    "decimals",      "dead_shares",     "epoch_origin", "treasury_fee_bps", "oracle_member",
+    "oracle_quorum", "oracle_minority", "report_mode"};
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define NAME_LEN_MAX 64
@@ -445,6 +452,15 @@ static int set_operator(ledger_genesis *g, const char *v)
     return 0;
 }
 
+static int set_oracle_member(ledger_genesis *g, const char *v)
+{
+    if (g->oracle_member_count >= LEDGER_ORACLE_MEMBERS_MAX ||
+        rpc_hex_decode32(g->oracle_members[g->oracle_member_count], v) != 0)
+        return -1;
+    g->oracle_member_count++;
+    return 0;
+}
+
 /* The production genesis's keys and accounts (file only).
  * Returns: 1 handled, 0 not one, -1 bad value. */
 static int set_genesis_identity(rpc_config *cfg, const char *key, const char *v)
@@ -461,6 +477,8 @@ static int set_genesis_identity(rpc_config *cfg, const char *key, const char *v)
         rc = rpc_hex_decode32(g->treasury, v);
     else if (strcmp(key, "operator") == 0)
         rc = set_operator(g, v);
+    else if (strcmp(key, "oracle_member") == 0)
+        rc = set_oracle_member(g, v);
     else
         return 0;
     cfg->has_genesis = true;
@@ -515,6 +533,16 @@ static int set_genesis_setting(rpc_config *cfg, const char *key, const char *v, 
         rc = parse_u64(v, 0, UINT64_MAX, &g->epoch_origin);
     } else if (strcmp(key, "treasury_fee_bps") == 0) {
         rc = parse_u64(v, 0, LEDGER_BPS, &g->treasury_fee_bps);
+    } else if (strcmp(key, "oracle_quorum") == 0) {
+        rc = parse_u64(v, 0, LEDGER_ORACLE_MEMBERS_MAX, &g->oracle_quorum);
+    } else if (strcmp(key, "oracle_minority") == 0) {
+        rc = parse_u64(v, 0, 1, &g->oracle_minority);
+    } else if (strcmp(key, "report_mode") == 0) {
+        rc = strcmp(v, "operator") == 0    ? (g->report_mode = LEDGER_REPORT_MODE_OPERATOR, 0)
+             : strcmp(v, "committee") == 0 ? (g->report_mode = LEDGER_REPORT_MODE_COMMITTEE, 0)
+                                           : -1;
+        if (rc != 0)
+            snprintf(why, n, "report_mode must be operator or committee");
     } else {
         rc = set_param(g, key, v, why, n);
         if (rc == 0)

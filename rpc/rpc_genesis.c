@@ -97,7 +97,12 @@ static bool same_genesis(const ledger_genesis *a, const ledger_genesis *b)
            a->epoch_origin == b->epoch_origin && a->treasury_fee_bps == b->treasury_fee_bps &&
            memcmp(a->params, b->params, sizeof a->params) == 0 &&
            a->operator_count == b->operator_count &&
-           memcmp(a->operators, b->operators, sizeof a->operators[0] * a->operator_count) == 0;
+           memcmp(a->operators, b->operators, sizeof a->operators[0] * a->operator_count) == 0 &&
+           a->report_mode == b->report_mode && a->oracle_quorum == b->oracle_quorum &&
+           a->oracle_minority == b->oracle_minority &&
+           a->oracle_member_count == b->oracle_member_count &&
+           memcmp(a->oracle_members, b->oracle_members,
+                  sizeof a->oracle_members[0] * a->oracle_member_count) == 0;
 }
 
 /* The genesis time is now; the epoch clock's origin (configured, default 0: epochs count

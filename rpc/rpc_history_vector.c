@@ -118,7 +118,7 @@ static int history_run(history_job *j)
 int rpc_history_vector_write(FILE *out)
 {
     history_job *j = calloc(1, sizeof *j);
-    uint8_t sk[3][32], genesis[2048];
+    uint8_t sk[3][32], genesis[LEDGER_GENESIS_BYTES_MAX];
     if (j == NULL || history_setup(j, sk) != 0 || history_run(j) != 0) {
         free(j);
         return -1;

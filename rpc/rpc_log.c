@@ -205,7 +205,7 @@ bool rpc_log_tx_wanted(unsigned kind)
 
 static bool is_held(const ledger_tx *tx, const ledger_result *res)
 {
-    return tx->kind == LEDGER_TX_REPORT &&
+    return (tx->kind == LEDGER_TX_REPORT || tx->kind == LEDGER_TX_VOTE) &&
            (res->code == LEDGER_REPORT_APR_EXCEEDED || res->code == LEDGER_REPORT_DROP_EXCEEDED);
 }
 

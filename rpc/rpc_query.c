@@ -1,5 +1,5 @@
 /* rpc_query.c - the queries of PROTOCOL.md run on a read view and packed as result maps */
-#include "rpc_reply.h"
+#include "rpc_query.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -9,32 +9,15 @@
 
 __extension__ typedef unsigned __int128 u128;
 
-#define QUERY_NOMEM (-1000)   /* a pack failed: out of memory (never a ledger code) */
 #define ACCOUNT_LIST_MAX 100  /* liens, allowances, withdrawals in an account reply */
 #define HISTORY_LIMIT_MAX 500 /* history page */
 #define EVENTS_LIMIT_MAX 1000 /* events page */
 #define RATES_LIMIT_MAX 1000  /* rate_history page */
 #define RATE_DIGITS 18        /* fractional digits of the pool's decimal rate */
 
-typedef struct query {
-    msgpack_packer *pk;
-    ledger_store *view;
-    const rpc_request *req;
-    const rpc_counters *counters;
-    rpc_rates *rates;
-    uint64_t clock;      /* the server's clock; the query's time is max(clock, last batch time) */
-    const char *message; /* set with a NOT_FOUND to name what is missing */
-} query;
-
 /* ---- helpers ----------------------------------------------------------------------------- */
 
-/* Returns: LEDGER_OK, or QUERY_NOMEM when the pack (nonzero) failed. */
-static int packed(int pack_rc)
-{
-    return pack_rc ? QUERY_NOMEM : LEDGER_OK;
-}
-
-static int pack_nil(msgpack_packer *pk, const char *key)
+int rpc_pack_nil(msgpack_packer *pk, const char *key)
 {
     return rpc_pack_key(pk, key) || msgpack_pack_nil(pk);
 }
@@ -51,7 +34,7 @@ static uint64_t mul_div_floor(uint64_t a, uint64_t b, uint64_t c)
 /* The pool as the next batch would see it: read, then vested to the query's time, which is the
  * time the next batch would use, max(server clock, last batch time). Out: *p, *c and *now (both
  * may be NULL). Returns: LEDGER_OK or a store code. */
-static int read_pool_now(query *q, ledger_pool *p, ledger_chain *c, uint64_t *now)
+int rpc_query_pool_now(rpc_query_ctx *q, ledger_pool *p, ledger_chain *c, uint64_t *now)
 {
     ledger_chain chain;
     if (c == NULL)
@@ -69,14 +52,14 @@ static int read_pool_now(query *q, ledger_pool *p, ledger_chain *c, uint64_t *no
 }
 
 /* floor(part * 10000 / (A + U)): a share of the pooled assets, vested or not (0 when empty). */
-static uint64_t share_of_pooled_bps(uint64_t part, const ledger_pool *p)
+uint64_t rpc_share_of_pooled_bps(uint64_t part, const ledger_pool *p)
 {
     u128 pooled = (u128)p->assets + p->unvested;
     return pooled == 0 ? 0 : (uint64_t)((u128)part * LEDGER_BPS / pooled);
 }
 
 /* A read of an object the client named: a missing one is NOT_FOUND with `what` as message. */
-static int read_named(query *q, int rc, const char *what)
+static int read_named(rpc_query_ctx *q, int rc, const char *what)
 {
     if (rc == LEDGER_STORE_NOTFOUND) {
         q->message = what;
@@ -89,7 +72,7 @@ static int read_named(query *q, int rc, const char *what)
 
 /* {bps, pending_bps, pending_at, in_force_bps}: in_force_bps is the fee in force at `now`
  * (pending_bps once pending_at has come, before a report settles it into bps). */
-static int pack_fee(msgpack_packer *pk, const char *key, const ledger_fee *f, uint64_t now)
+int rpc_pack_fee(msgpack_packer *pk, const char *key, const ledger_fee *f, uint64_t now)
 {
     return rpc_pack_key(pk, key) || msgpack_pack_map(pk, 4) || rpc_pack_u64(pk, "bps", f->bps) ||
            rpc_pack_u64(pk, "pending_bps", f->pending_bps) ||
@@ -147,7 +130,7 @@ static int pack_rate(msgpack_packer *pk, const char *key, uint64_t a, uint64_t s
 {
     char text[64];
     if (s == 0)
-        return pack_nil(pk, key);
+        return rpc_pack_nil(pk, key);
     uint64_t whole = a / s, frac = (uint64_t)((u128)(a % s) * 1000000000000000000u / s);
     snprintf(text, sizeof text, "%" PRIu64 ".%0*" PRIu64, whole, RATE_DIGITS, frac);
     return rpc_pack_str(pk, key, text);
@@ -160,7 +143,7 @@ static int pack_bunker(msgpack_packer *pk, const ledger_pool *p)
     bool bunker = p->held_loss > 0;
     uint64_t a = p->assets - (p->held_loss < p->assets ? p->held_loss : p->assets);
     return rpc_pack_u64(pk, "held_loss", p->held_loss) || rpc_pack_bool(pk, "bunker", bunker) ||
-           (bunker ? pack_rate(pk, "bunker_rate", a, p->shares) : pack_nil(pk, "bunker_rate"));
+           (bunker ? pack_rate(pk, "bunker_rate", a, p->shares) : rpc_pack_nil(pk, "bunker_rate"));
 }
 
 /* Available stake limit at `now` (the query's time): min(max, current + elapsed * refill);
@@ -169,7 +152,7 @@ static int pack_stake_limit(msgpack_packer *pk, const ledger_pool *p, uint64_t n
 {
     uint64_t max = p->params[LEDGER_PARAM_STAKE_LIMIT_MAX];
     if (max == 0)
-        return pack_nil(pk, "stake_limit");
+        return rpc_pack_nil(pk, "stake_limit");
     uint64_t elapsed = now > p->stake_limit_ts ? now - p->stake_limit_ts : 0;
     u128 avail =
         (u128)elapsed * p->params[LEDGER_PARAM_STAKE_LIMIT_REFILL] + p->stake_limit_current;
@@ -210,13 +193,13 @@ typedef struct operator_scan {
     uint64_t top_id, top_balance;
 } operator_scan;
 
-static int scan_operators(query *q, const ledger_pool *p, operator_scan *sc)
+static int scan_operators(rpc_query_ctx *q, const ledger_pool *p, operator_scan *sc)
 {
     uint64_t count =
         p->operator_count < LEDGER_OPERATORS_MAX ? p->operator_count : LEDGER_OPERATORS_MAX;
     memset(sc, 0, sizeof *sc);
     sc->list = malloc((size_t)count * sizeof *sc->list + 1);
-    int rc = sc->list != NULL ? LEDGER_OK : QUERY_NOMEM;
+    int rc = sc->list != NULL ? LEDGER_OK : RPC_QUERY_NOMEM;
     for (uint64_t id = 1; rc == LEDGER_OK && id <= count; id++) {
         ledger_operator o;
         rc = ledger_read_operator(q->view, id, &o);
@@ -235,22 +218,23 @@ static int scan_operators(query *q, const ledger_pool *p, operator_scan *sc)
 static int pack_concentration(msgpack_packer *pk, const ledger_pool *p, const operator_scan *sc)
 {
     return (sc->top_id != 0 ? rpc_pack_u64(pk, "top_operator_id", sc->top_id)
-                            : pack_nil(pk, "top_operator_id")) ||
-           rpc_pack_u64(pk, "top_operator_share_bps", share_of_pooled_bps(sc->top_balance, p));
+                            : rpc_pack_nil(pk, "top_operator_id")) ||
+           rpc_pack_u64(pk, "top_operator_share_bps", rpc_share_of_pooled_bps(sc->top_balance, p));
 }
 
 /* Each reporting operator's latest report: {operator_id, epoch, balance, time}. */
-static int pack_last_reports(query *q, const operator_scan *sc)
+static int pack_last_reports(rpc_query_ctx *q, const operator_scan *sc)
 {
     const last_report *list = sc->list;
     size_t n = sc->n;
-    int rc = packed(rpc_pack_key(q->pk, "last_reports") || msgpack_pack_array(q->pk, (uint32_t)n));
+    int rc =
+        rpc_packed(rpc_pack_key(q->pk, "last_reports") || msgpack_pack_array(q->pk, (uint32_t)n));
     for (size_t i = 0; rc == LEDGER_OK && i < n; i++)
-        rc = packed(msgpack_pack_map(q->pk, 4) ||
-                    rpc_pack_u64(q->pk, "operator_id", list[i].operator_id) ||
-                    rpc_pack_u64(q->pk, "epoch", list[i].entry.epoch) ||
-                    rpc_pack_u64(q->pk, "balance", list[i].entry.balance) ||
-                    rpc_pack_u64(q->pk, "time", list[i].entry.timestamp));
+        rc = rpc_packed(msgpack_pack_map(q->pk, 4) ||
+                        rpc_pack_u64(q->pk, "operator_id", list[i].operator_id) ||
+                        rpc_pack_u64(q->pk, "epoch", list[i].entry.epoch) ||
+                        rpc_pack_u64(q->pk, "balance", list[i].entry.balance) ||
+                        rpc_pack_u64(q->pk, "time", list[i].entry.timestamp));
     return rc;
 }
 
@@ -282,18 +266,33 @@ static int pack_epoch(msgpack_packer *pk, const ledger_pool *p, uint64_t now)
            rpc_pack_u64(pk, "epoch_start", start);
 }
 
-/* The pool's settings and roles from stake_limit to epoch_start (13 pairs). */
+/* Who books balances: report_mode, and the committee {members, quorum, majority (M > N/2),
+ * minority (the admin accepted a quorum of at most half the members)} (2 pairs). */
+static int pack_report_mode(msgpack_packer *pk, const ledger_pool *p)
+{
+    bool committee = p->report_mode == LEDGER_REPORT_MODE_COMMITTEE;
+    bool majority = p->oracle_members > 0 && p->oracle_quorum * 2 > p->oracle_members;
+    return rpc_pack_str(pk, "report_mode", committee ? "committee" : "operator") ||
+           rpc_pack_key(pk, "oracle") || msgpack_pack_map(pk, 4) ||
+           rpc_pack_u64(pk, "members", p->oracle_members) ||
+           rpc_pack_u64(pk, "quorum", p->oracle_quorum) ||
+           rpc_pack_bool(pk, "majority", majority) ||
+           rpc_pack_bool(pk, "minority", p->oracle_minority != 0);
+}
+
+/* The pool's settings and roles from stake_limit to oracle (15 pairs). */
 static int pack_pool_settings(msgpack_packer *pk, const ledger_pool *p, uint64_t now)
 {
     return pack_stake_limit(pk, p, now) || pack_paused(pk, p->pause_flags) || pack_params(pk, p) ||
-           pack_fee(pk, "treasury_fee", &p->treasury_fee, now) ||
+           rpc_pack_fee(pk, "treasury_fee", &p->treasury_fee, now) ||
            rpc_pack_bin(pk, "admin", p->admin, LEDGER_KEY_SIZE) ||
            rpc_pack_bin(pk, "custodian", p->custodian, LEDGER_KEY_SIZE) ||
            rpc_pack_bin(pk, "treasury", p->treasury, LEDGER_KEY_SIZE) ||
            rpc_pack_u64(pk, "operator_count", p->operator_count) ||
            rpc_pack_u64(pk, "next_lien_id", p->next_lien_id) ||
            rpc_pack_u64(pk, "next_request_id", p->next_request_id) ||
-           rpc_pack_u64(pk, "finalized_through", p->finalized_through) || pack_epoch(pk, p, now);
+           rpc_pack_u64(pk, "finalized_through", p->finalized_through) || pack_epoch(pk, p, now) ||
+           pack_report_mode(pk, p);
 }
 
 /* seq, batch, time (last batch), now (the query's time), head, digest (6 pairs). */
@@ -305,8 +304,8 @@ static int pack_chain(msgpack_packer *pk, const ledger_chain *c, uint64_t now)
            rpc_pack_bin(pk, "digest", c->digest, LEDGER_HASH_SIZE);
 }
 
-/* 19 figures, 13 settings, 2 concentration, last_reports, 6 chain: 41 pairs. */
-static int q_pool(query *q)
+/* 19 figures, 15 settings, 2 concentration, last_reports, 6 chain: 43 pairs. */
+static int q_pool(rpc_query_ctx *q)
 {
     ledger_genesis g;
     ledger_pool p;
@@ -315,38 +314,38 @@ static int q_pool(query *q)
     uint64_t now = 0;
     int rc = ledger_genesis_read(q->view, &g);
     if (rc == LEDGER_OK)
-        rc = read_pool_now(q, &p, &c, &now);
+        rc = rpc_query_pool_now(q, &p, &c, &now);
     if (rc == LEDGER_OK)
         rc = scan_operators(q, &p, &sc);
     if (rc == LEDGER_OK)
-        rc = packed(msgpack_pack_map(q->pk, 41) || pack_pool_figures(q->pk, &g, &p) ||
-                    pack_pool_settings(q->pk, &p, now) || pack_concentration(q->pk, &p, &sc));
+        rc = rpc_packed(msgpack_pack_map(q->pk, 43) || pack_pool_figures(q->pk, &g, &p) ||
+                        pack_pool_settings(q->pk, &p, now) || pack_concentration(q->pk, &p, &sc));
     if (rc == LEDGER_OK)
         rc = pack_last_reports(q, &sc);
     free(sc.list);
-    return rc == LEDGER_OK ? packed(pack_chain(q->pk, &c, now)) : rc;
+    return rc == LEDGER_OK ? rpc_packed(pack_chain(q->pk, &c, now)) : rc;
 }
 
 /* ---- account ----------------------------------------------------------------------------- */
 
-static int pack_account_liens(query *q, const ledger_pool *p, bool *more)
+static int pack_account_liens(rpc_query_ctx *q, const ledger_pool *p, bool *more)
 {
     uint64_t ids[ACCOUNT_LIST_MAX];
     size_t n;
     int rc =
         ledger_list(q->view, LEDGER_LIST_LIENS, q->req->key, 0, ids, ACCOUNT_LIST_MAX, &n, more);
     if (rc == LEDGER_OK)
-        rc = packed(rpc_pack_key(q->pk, "liens") || msgpack_pack_array(q->pk, (uint32_t)n));
+        rc = rpc_packed(rpc_pack_key(q->pk, "liens") || msgpack_pack_array(q->pk, (uint32_t)n));
     for (size_t i = 0; rc == LEDGER_OK && i < n; i++) {
         ledger_lien l;
         rc = ledger_read_lien(q->view, ids[i], &l);
         if (rc == LEDGER_OK)
-            rc = packed(pack_lien(q->pk, &l, p));
+            rc = rpc_packed(pack_lien(q->pk, &l, p));
     }
     return rc;
 }
 
-static int pack_account_allowances(query *q, bool *more)
+static int pack_account_allowances(rpc_query_ctx *q, bool *more)
 {
     uint8_t spenders[ACCOUNT_LIST_MAX][LEDGER_KEY_SIZE];
     uint64_t amounts[ACCOUNT_LIST_MAX];
@@ -354,27 +353,29 @@ static int pack_account_allowances(query *q, bool *more)
     int rc = ledger_list_allowances(q->view, q->req->key, NULL, spenders, amounts, ACCOUNT_LIST_MAX,
                                     &n, more);
     if (rc == LEDGER_OK)
-        rc = packed(rpc_pack_key(q->pk, "allowances") || msgpack_pack_array(q->pk, (uint32_t)n));
+        rc =
+            rpc_packed(rpc_pack_key(q->pk, "allowances") || msgpack_pack_array(q->pk, (uint32_t)n));
     for (size_t i = 0; rc == LEDGER_OK && i < n; i++)
-        rc = packed(msgpack_pack_map(q->pk, 2) ||
-                    rpc_pack_bin(q->pk, "spender", spenders[i], LEDGER_KEY_SIZE) ||
-                    rpc_pack_u64(q->pk, "shares", amounts[i]));
+        rc = rpc_packed(msgpack_pack_map(q->pk, 2) ||
+                        rpc_pack_bin(q->pk, "spender", spenders[i], LEDGER_KEY_SIZE) ||
+                        rpc_pack_u64(q->pk, "shares", amounts[i]));
     return rc;
 }
 
-static int pack_account_withdrawals(query *q, bool *more)
+static int pack_account_withdrawals(rpc_query_ctx *q, bool *more)
 {
     uint64_t ids[ACCOUNT_LIST_MAX];
     size_t n;
     int rc = ledger_list(q->view, LEDGER_LIST_WITHDRAWALS, q->req->key, 0, ids, ACCOUNT_LIST_MAX,
                          &n, more);
     if (rc == LEDGER_OK)
-        rc = packed(rpc_pack_key(q->pk, "withdrawals") || msgpack_pack_array(q->pk, (uint32_t)n));
+        rc = rpc_packed(rpc_pack_key(q->pk, "withdrawals") ||
+                        msgpack_pack_array(q->pk, (uint32_t)n));
     for (size_t i = 0; rc == LEDGER_OK && i < n; i++) {
         ledger_withdrawal w;
         rc = ledger_read_withdrawal(q->view, ids[i], &w);
         if (rc == LEDGER_OK)
-            rc = packed(pack_withdrawal(q->pk, &w));
+            rc = rpc_packed(pack_withdrawal(q->pk, &w));
     }
     return rc;
 }
@@ -392,17 +393,17 @@ static int pack_account_balances(msgpack_packer *pk, const uint8_t key[LEDGER_KE
            rpc_pack_u64(pk, "nonce", a->nonce) || rpc_pack_u64(pk, "next_nonce", a->nonce + 1);
 }
 
-static int q_account(query *q)
+static int q_account(rpc_query_ctx *q)
 {
     ledger_pool p;
     ledger_account a;
     bool more_liens = false, more_allowances = false, more_withdrawals = false;
-    int rc = read_pool_now(q, &p, NULL, NULL);
+    int rc = rpc_query_pool_now(q, &p, NULL, NULL);
     if (rc == LEDGER_OK)
         rc = ledger_read_account(q->view, q->req->key, &a);
     if (rc == LEDGER_OK)
-        rc = packed(msgpack_pack_map(q->pk, 13) ||
-                    pack_account_balances(q->pk, q->req->key, &a, &p));
+        rc = rpc_packed(msgpack_pack_map(q->pk, 13) ||
+                        pack_account_balances(q->pk, q->req->key, &a, &p));
     if (rc == LEDGER_OK)
         rc = pack_account_liens(q, &p, &more_liens);
     if (rc == LEDGER_OK)
@@ -411,24 +412,24 @@ static int q_account(query *q)
         rc = pack_account_withdrawals(q, &more_withdrawals);
     if (rc != LEDGER_OK)
         return rc;
-    return packed(
+    return rpc_packed(
         rpc_pack_bool(q->pk, "truncated", more_liens || more_allowances || more_withdrawals));
 }
 
 /* ---- records: tx, history, events -------------------------------------------------------- */
 
-static int q_tx(query *q)
+static int q_tx(rpc_query_ctx *q)
 {
     ledger_record r;
     int rc =
         read_named(q, ledger_read_tx(q->view, q->req->key, &r), "no transaction with this hash");
-    return rc == LEDGER_OK ? packed(rpc_pack_record(q->pk, &r)) : rc;
+    return rc == LEDGER_OK ? rpc_packed(rpc_pack_record(q->pk, &r)) : rc;
 }
 
 /* How many of the n records from ids (or first, first+1, ...) fit in one reply: at least one,
  * then as many as keep the page within RPC_REPLY_MAX_BYTES (records that list many accounts
  * are large). Out: *cut (fewer than n). Returns: the count, or 0 with *rc set. */
-static size_t page_fit(query *q, const uint64_t *ids, uint64_t first, size_t n, bool *cut, int *rc)
+static size_t page_fit(rpc_query_ctx *q, const uint64_t *ids, uint64_t first, size_t n, bool *cut, int *rc)
 {
     uint64_t bytes = 1024; /* the envelope, the id and next */
     *cut = false;
@@ -449,7 +450,7 @@ static size_t page_fit(query *q, const uint64_t *ids, uint64_t first, size_t n, 
 /* {records, next}: the records ids[0..n) (or first, first+1, ... when ids is NULL), or the
  * first of them that fit in one reply; next is the last seq returned when more exist, else
  * nil. */
-static int pack_page(query *q, const uint64_t *ids, uint64_t first, size_t n, bool more)
+static int pack_page(rpc_query_ctx *q, const uint64_t *ids, uint64_t first, size_t n, bool more)
 {
     uint64_t seq = 0;
     bool cut;
@@ -458,21 +459,22 @@ static int pack_page(query *q, const uint64_t *ids, uint64_t first, size_t n, bo
     if (rc != LEDGER_OK)
         return rc;
     more = more || cut;
-    rc = packed(msgpack_pack_map(q->pk, 2) || rpc_pack_key(q->pk, "records") ||
-                msgpack_pack_array(q->pk, (uint32_t)n));
+    rc = rpc_packed(msgpack_pack_map(q->pk, 2) || rpc_pack_key(q->pk, "records") ||
+                    msgpack_pack_array(q->pk, (uint32_t)n));
     for (size_t i = 0; rc == LEDGER_OK && i < n; i++) {
         ledger_record r;
         seq = ids != NULL ? ids[i] : first + i;
         rc = ledger_read_record(q->view, seq, &r);
         if (rc == LEDGER_OK)
-            rc = packed(rpc_pack_record(q->pk, &r));
+            rc = rpc_packed(rpc_pack_record(q->pk, &r));
     }
     if (rc != LEDGER_OK)
         return rc;
-    return packed(more && n > 0 ? rpc_pack_u64(q->pk, "next", seq) : pack_nil(q->pk, "next"));
+    return rpc_packed(more && n > 0 ? rpc_pack_u64(q->pk, "next", seq)
+                                    : rpc_pack_nil(q->pk, "next"));
 }
 
-static int q_history(query *q)
+static int q_history(rpc_query_ctx *q)
 {
     uint64_t ids[HISTORY_LIMIT_MAX];
     size_t n;
@@ -484,7 +486,7 @@ static int q_history(query *q)
     return rc == LEDGER_OK ? pack_page(q, ids, 0, n, more) : rc;
 }
 
-static int q_events(query *q)
+static int q_events(rpc_query_ctx *q)
 {
     ledger_chain c;
     uint64_t after = q->req->after, limit = q->req->limit;
@@ -507,11 +509,11 @@ static int pack_apr_held(msgpack_packer *pk, const ledger_operator *o)
     int64_t apr;
     int rc = ledger_operator_apr_bps(o, &apr)
                  ? rpc_pack_key(pk, "apr_bps") || msgpack_pack_int64(pk, apr)
-                 : pack_nil(pk, "apr_bps");
+                 : rpc_pack_nil(pk, "apr_bps");
     if (rc)
         return rc;
     if (o->held_epoch == 0)
-        return pack_nil(pk, "held");
+        return rpc_pack_nil(pk, "held");
     return rpc_pack_key(pk, "held") || msgpack_pack_map(pk, 3) ||
            rpc_pack_u64(pk, "epoch", o->held_epoch) ||
            rpc_pack_u64(pk, "balance", o->held_balance) ||
@@ -525,7 +527,7 @@ static int pack_operator_fees(msgpack_packer *pk, const ledger_operator *o, cons
 {
     uint64_t treasury_bps, operator_bps;
     ledger_report_fees(p, o, now, &treasury_bps, &operator_bps);
-    return pack_fee(pk, "fee", &o->fee, now) ||
+    return rpc_pack_fee(pk, "fee", &o->fee, now) ||
            rpc_pack_u64(pk, "period_fee_bps", o->period_fee_bps) ||
            rpc_pack_u64(pk, "period_treasury_bps", o->period_treasury_bps) ||
            rpc_pack_key(pk, "next_report_fees") || msgpack_pack_map(pk, 2) ||
@@ -566,30 +568,30 @@ static int pack_operator(msgpack_packer *pk, const ledger_operator *o, const led
            rpc_pack_u64(pk, "last_report_time", o->last_report_ts) ||
            rpc_pack_u64(pk, "epoch", ledger_epoch_at(p, now)) ||
            rpc_pack_u128(pk, "fees_earned", o->fees_earned) ||
-           rpc_pack_u64(pk, "share_bps", share_of_pooled_bps(o->balance, p)) ||
+           rpc_pack_u64(pk, "share_bps", rpc_share_of_pooled_bps(o->balance, p)) ||
            pack_apr_held(pk, o) || pack_reports(pk, o);
 }
 
-static int q_operator(query *q)
+static int q_operator(rpc_query_ctx *q)
 {
     ledger_operator o;
     ledger_pool p;
     uint64_t now = 0;
     int rc = read_named(q, ledger_read_operator(q->view, q->req->number, &o), "no such operator");
     if (rc == LEDGER_OK)
-        rc = read_pool_now(q, &p, NULL, &now);
-    return rc == LEDGER_OK ? packed(pack_operator(q->pk, &o, &p, now)) : rc;
+        rc = rpc_query_pool_now(q, &p, NULL, &now);
+    return rc == LEDGER_OK ? rpc_packed(pack_operator(q->pk, &o, &p, now)) : rc;
 }
 
 /* ---- quote, lien, withdrawal, queue ------------------------------------------------------ */
 
 /* A quote at the price that applies: an amount mints at (A + U) / S (a deposit's price), shares
  * are worth A / S (an exit's); rate_num / rate_den is that price. */
-static int q_quote(query *q)
+static int q_quote(rpc_query_ctx *q)
 {
     ledger_pool p;
     uint64_t amount = q->req->number, shares = q->req->number;
-    int rc = read_pool_now(q, &p, NULL, NULL);
+    int rc = rpc_query_pool_now(q, &p, NULL, NULL);
     if (rc == LEDGER_OK)
         rc = q->req->quote_shares ? ledger_shares_to_amount(&p, shares, &amount)
                                   : ledger_amount_to_shares(&p, amount, &shares);
@@ -602,36 +604,37 @@ static int q_quote(query *q)
     if (rc != LEDGER_OK)
         return rc;
     uint64_t num = q->req->quote_shares ? p.assets : p.assets + p.unvested; /* A + U fits */
-    return packed(msgpack_pack_map(q->pk, 4) || rpc_pack_u64(q->pk, "amount", amount) ||
-                  rpc_pack_u64(q->pk, "shares", shares) || rpc_pack_u64(q->pk, "rate_num", num) ||
-                  rpc_pack_u64(q->pk, "rate_den", p.shares));
+    return rpc_packed(msgpack_pack_map(q->pk, 4) || rpc_pack_u64(q->pk, "amount", amount) ||
+                      rpc_pack_u64(q->pk, "shares", shares) ||
+                      rpc_pack_u64(q->pk, "rate_num", num) ||
+                      rpc_pack_u64(q->pk, "rate_den", p.shares));
 }
 
-static int q_lien(query *q)
+static int q_lien(rpc_query_ctx *q)
 {
     ledger_lien l;
     ledger_pool p;
     int rc = read_named(q, ledger_read_lien(q->view, q->req->number, &l), "no such lien");
     if (rc == LEDGER_OK)
-        rc = read_pool_now(q, &p, NULL, NULL);
-    return rc == LEDGER_OK ? packed(pack_lien(q->pk, &l, &p)) : rc;
+        rc = rpc_query_pool_now(q, &p, NULL, NULL);
+    return rc == LEDGER_OK ? rpc_packed(pack_lien(q->pk, &l, &p)) : rc;
 }
 
-static int q_withdrawal(query *q)
+static int q_withdrawal(rpc_query_ctx *q)
 {
     ledger_withdrawal w;
     int rc = read_named(q, ledger_read_withdrawal(q->view, q->req->number, &w),
                         "no such withdrawal request");
-    return rc == LEDGER_OK ? packed(pack_withdrawal(q->pk, &w)) : rc;
+    return rc == LEDGER_OK ? rpc_packed(pack_withdrawal(q->pk, &w)) : rc;
 }
 
-static int q_queue(query *q)
+static int q_queue(rpc_query_ctx *q)
 {
     ledger_pool p;
     int rc = ledger_read_pool(q->view, &p);
     if (rc != LEDGER_OK)
         return rc;
-    return packed(
+    return rpc_packed(
         msgpack_pack_map(q->pk, 7) || rpc_pack_u64(q->pk, "next_request_id", p.next_request_id) ||
         rpc_pack_u64(q->pk, "finalized_through", p.finalized_through) ||
         rpc_pack_u64(q->pk, "pending_count", p.queue_count) ||
@@ -671,7 +674,7 @@ static int pack_counters(msgpack_packer *pk, const rpc_counters *c)
            rpc_pack_u64(pk, "simulations", c->simulations) || pack_bound_counters(pk, c);
 }
 
-static int q_health(query *q)
+static int q_health(rpc_query_ctx *q)
 {
     static const rpc_counters none;
     const rpc_counters *c = q->counters != NULL ? q->counters : &none;
@@ -682,17 +685,18 @@ static int q_health(query *q)
         rc = ledger_read_chain(q->view, &ch);
     if (rc != LEDGER_OK)
         return rc;
-    return packed(msgpack_pack_map(q->pk, 12) || rpc_pack_str(q->pk, "status", "ok") ||
-                  rpc_pack_str(q->pk, "ledger_id", g.ledger_id) ||
-                  rpc_pack_u64(q->pk, "seq", ch.next_seq - 1) ||
-                  rpc_pack_u64(q->pk, "batch", ch.next_batch - 1) ||
-                  rpc_pack_u64(q->pk, "uptime_s", c->uptime_s) ||
-                  rpc_pack_u64(q->pk, "queue_depth", c->queue_depth) ||
-                  rpc_pack_u64(q->pk, "queue_max", c->queue_max) ||
-                  rpc_pack_u64(q->pk, "connections", c->connections) ||
-                  rpc_pack_u64(q->pk, "subscribers", c->subscribers) ||
-                  rpc_pack_u64(q->pk, "subscriptions", c->subscriptions) ||
-                  rpc_pack_u64(q->pk, "reply_bytes", c->reply_bytes) || pack_counters(q->pk, c));
+    return rpc_packed(msgpack_pack_map(q->pk, 12) || rpc_pack_str(q->pk, "status", "ok") ||
+                      rpc_pack_str(q->pk, "ledger_id", g.ledger_id) ||
+                      rpc_pack_u64(q->pk, "seq", ch.next_seq - 1) ||
+                      rpc_pack_u64(q->pk, "batch", ch.next_batch - 1) ||
+                      rpc_pack_u64(q->pk, "uptime_s", c->uptime_s) ||
+                      rpc_pack_u64(q->pk, "queue_depth", c->queue_depth) ||
+                      rpc_pack_u64(q->pk, "queue_max", c->queue_max) ||
+                      rpc_pack_u64(q->pk, "connections", c->connections) ||
+                      rpc_pack_u64(q->pk, "subscribers", c->subscribers) ||
+                      rpc_pack_u64(q->pk, "subscriptions", c->subscriptions) ||
+                      rpc_pack_u64(q->pk, "reply_bytes", c->reply_bytes) ||
+                      pack_counters(q->pk, c));
 }
 
 /* ---- rate history ------------------------------------------------------------------------ */
@@ -710,7 +714,7 @@ static int pack_rate_entry(msgpack_packer *pk, const rpc_rate_entry *e)
 
 /* {entries: [...], next}: the rate changes with seq >= from; next is the `from` of the next
  * page (the last seq returned + 1) when more exist, else nil. */
-static int q_rate_history(query *q)
+static int q_rate_history(rpc_query_ctx *q)
 {
     uint64_t limit = q->req->limit;
     size_t n;
@@ -721,23 +725,23 @@ static int q_rate_history(query *q)
         return LEDGER_INTERNAL;
     rpc_rate_entry *e = malloc((size_t)limit * sizeof *e);
     if (e == NULL)
-        return QUERY_NOMEM;
+        return RPC_QUERY_NOMEM;
     int rc = rpc_rates_read(q->rates, q->req->after, e, (size_t)limit, &n, &more);
     if (rc == LEDGER_OK)
-        rc = packed(msgpack_pack_map(q->pk, 2) || rpc_pack_key(q->pk, "entries") ||
-                    msgpack_pack_array(q->pk, (uint32_t)n));
+        rc = rpc_packed(msgpack_pack_map(q->pk, 2) || rpc_pack_key(q->pk, "entries") ||
+                        msgpack_pack_array(q->pk, (uint32_t)n));
     for (size_t i = 0; rc == LEDGER_OK && i < n; i++)
-        rc = packed(pack_rate_entry(q->pk, &e[i]));
+        rc = rpc_packed(pack_rate_entry(q->pk, &e[i]));
     if (rc == LEDGER_OK)
-        rc = packed(more && n > 0 ? rpc_pack_u64(q->pk, "next", e[n - 1].seq + 1)
-                                  : pack_nil(q->pk, "next"));
+        rc = rpc_packed(more && n > 0 ? rpc_pack_u64(q->pk, "next", e[n - 1].seq + 1)
+                                      : rpc_pack_nil(q->pk, "next"));
     free(e);
     return rc;
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
-static int (*const handlers[])(query *q) = {
+static int (*const handlers[])(rpc_query_ctx *q) = {
     [RPC_Q_POOL] = q_pool,
     [RPC_Q_ACCOUNT] = q_account,
     [RPC_Q_TX] = q_tx,
@@ -750,11 +754,13 @@ static int (*const handlers[])(query *q) = {
     [RPC_Q_EVENTS] = q_events,
     [RPC_Q_HEALTH] = q_health,
     [RPC_Q_RATE_HISTORY] = q_rate_history,
+    [RPC_Q_VOTES] = rpc_q_votes,
+    [RPC_Q_OPERATORS] = rpc_q_operators,
 };
 
 /* Answer a failed query: the client-facing codes as they are, anything else (a store error)
  * as INTERNAL naming the cause. */
-static int reply_failure(msgpack_sbuffer *buf, const query *q, int rc)
+static int reply_failure(msgpack_sbuffer *buf, const rpc_query_ctx *q, int rc)
 {
     char message[96];
     if (rc == LEDGER_NOT_FOUND || rc == LEDGER_OUT_OF_RANGE || rc == LEDGER_UNKNOWN_OP)
@@ -768,7 +774,7 @@ int rpc_reply_query(msgpack_sbuffer *buf, ledger_store *view, const rpc_request 
                     const rpc_counters *counters, rpc_rates *rates)
 {
     msgpack_packer pk;
-    query q = {&pk, view, req, counters, rates, now, NULL};
+    rpc_query_ctx q = {&pk, view, req, counters, rates, now, NULL};
     assert(buf != NULL && view != NULL && req != NULL);
     msgpack_sbuffer_clear(buf);
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
@@ -777,7 +783,7 @@ int rpc_reply_query(msgpack_sbuffer *buf, ledger_store *view, const rpc_request 
     if (rpc_pack_head(&pk, &req->id, true, 1) || rpc_pack_key(&pk, "result"))
         return -1;
     int rc = handlers[req->query](&q);
-    if (rc == QUERY_NOMEM)
+    if (rc == RPC_QUERY_NOMEM)
         return -1;
     return rc == LEDGER_OK ? 0 : reply_failure(buf, &q, rc);
 }

@@ -16,14 +16,15 @@
 
 /* The file: a header, then entries in seq order. Integers are little-endian u64.
  *   header (64 bytes): "lstdrate" | version | entry size | genesis hash (32) | zero (8)
- *   entry (120 bytes): seq batch time kind operator_id gain loss assets shares unvested zero
- *                      | record hash (32) */
+ *   entry (152 bytes): seq batch time kind operator_id gain loss assets shares unvested
+ *                      expected balance start performance_bps zero | record hash (32)
+ * Version 2 added expected .. performance_bps (the scorecard's); a version 1 file is rebuilt. */
 #define MAGIC "lstdrate"
-#define VERSION 1
+#define VERSION 2
 #define HEADER_BYTES 64
-#define ENTRY_U64S 11
+#define ENTRY_U64S 15
 #define ENTRY_BYTES (ENTRY_U64S * 8 + LEDGER_HASH_SIZE)
-#define GENESIS_BYTES_MAX 2048
+#define GENESIS_BYTES_MAX LEDGER_GENESIS_BYTES_MAX
 
 struct rpc_rates {
     int fd;
@@ -33,6 +34,7 @@ struct rpc_rates {
     uint64_t last_seq; /* seq of the last one (0: none) */
     rpc_rate_entry *pending;
     size_t npending, pending_cap;
+    rpc_scores *scores; /* over the file's entries and the pending ones */
 };
 
 const char *rpc_rate_kind_name(uint64_t kind)
@@ -57,9 +59,10 @@ static uint64_t le64_get(const uint8_t *p)
 
 static void entry_encode(uint8_t out[ENTRY_BYTES], const rpc_rate_entry *e)
 {
-    const uint64_t v[ENTRY_U64S] = {e->seq,         e->batch,    e->time, e->kind,
-                                    e->operator_id, e->gain,     e->loss, e->assets,
-                                    e->shares,      e->unvested, 0};
+    const uint64_t v[ENTRY_U64S] = {
+        e->seq,   e->batch,           e->time,   e->kind,     e->operator_id, e->gain,
+        e->loss,  e->assets,          e->shares, e->unvested, e->expected,    e->balance,
+        e->start, e->performance_bps, 0};
     for (int i = 0; i < ENTRY_U64S; i++)
         le64_put(out + 8 * i, v[i]);
     memcpy(out + 8 * ENTRY_U64S, e->record_hash, LEDGER_HASH_SIZE);
@@ -67,33 +70,66 @@ static void entry_encode(uint8_t out[ENTRY_BYTES], const rpc_rate_entry *e)
 
 static void entry_decode(rpc_rate_entry *e, const uint8_t in[ENTRY_BYTES])
 {
-    uint64_t *const v[ENTRY_U64S - 1] = {&e->seq,         &e->batch,   &e->time, &e->kind,
-                                         &e->operator_id, &e->gain,    &e->loss, &e->assets,
-                                         &e->shares,      &e->unvested};
+    uint64_t *const v[ENTRY_U64S - 1] = {
+        &e->seq,      &e->batch,   &e->time,   &e->kind,           &e->operator_id,
+        &e->gain,     &e->loss,    &e->assets, &e->shares,         &e->unvested,
+        &e->expected, &e->balance, &e->start,  &e->performance_bps};
     for (int i = 0; i < ENTRY_U64S - 1; i++)
         *v[i] = le64_get(in + 8 * i);
     memcpy(e->record_hash, in + 8 * ENTRY_U64S, LEDGER_HASH_SIZE);
 }
 
+int rpc_rates_prior(ledger_store *view, const ledger_tx *tx, rpc_rate_prior *prior)
+{
+    memset(prior, 0, sizeof *prior);
+    if (!rpc_rates_kind(tx->kind))
+        return LEDGER_OK;
+    int rc = ledger_read_operator(view, tx->id, &prior->op);
+    prior->have = rc == LEDGER_OK;
+    return rc == LEDGER_STORE_NOTFOUND ? LEDGER_OK : rc;
+}
+
+/* The performance a booked report carries: a vote's, an accepted committee report's. */
+static uint64_t entry_performance(const ledger_tx *tx, const rpc_rate_prior *prior)
+{
+    if (tx->kind == LEDGER_TX_VOTE)
+        return tx->extra;
+    if (tx->kind == LEDGER_TX_REPORT_ACCEPT && prior->have && prior->op.held_epoch != 0)
+        return prior->op.held_performance_bps;
+    return LEDGER_PERFORMANCE_NONE;
+}
+
 /* The entry a rate change makes. */
 static void entry_make(rpc_rate_entry *e, const ledger_tx *tx, const ledger_result *res,
-                       const ledger_pool *after, const uint8_t record_hash[LEDGER_HASH_SIZE])
+                       const ledger_pool *after, const rpc_rate_prior *prior,
+                       const uint8_t record_hash[LEDGER_HASH_SIZE])
 {
+    bool vote = tx->kind == LEDGER_TX_VOTE; /* out: support, quorum, gain, loss */
     memset(e, 0, sizeof *e);
     e->seq = res->seq;
     e->batch = res->batch;
     e->time = res->timestamp;
+    e->operator_id = tx->id;
+    e->gain = res->out[vote ? 2 : 0];
+    e->loss = res->out[vote ? 3 : 1];
     e->kind = tx->kind == LEDGER_TX_REPORT_ACCEPT    ? RPC_RATE_REPORT_ACCEPT
               : tx->kind == LEDGER_TX_OPERATOR_RESET ? RPC_RATE_OPERATOR_RESET
-              : res->out[1] > 0                      ? RPC_RATE_SLASH
+              : e->loss > 0                          ? RPC_RATE_SLASH
                                                      : RPC_RATE_REPORT;
-    e->operator_id = tx->id;
-    e->gain = res->out[0];
-    e->loss = res->out[1];
     e->assets = after->assets;
     e->shares = after->shares;
     e->unvested = after->unvested;
+    e->expected = prior->have ? prior->op.balance : 0;
+    e->balance = tx->amount;
+    e->start = prior->have ? prior->op.last_report_ts : res->timestamp;
+    e->performance_bps = entry_performance(tx, prior);
     memcpy(e->record_hash, record_hash, LEDGER_HASH_SIZE);
+}
+
+static rpc_score_report score_of(const rpc_rate_entry *e)
+{
+    return (rpc_score_report){e->seq,      e->time, e->operator_id, e->start,
+                              e->expected, e->gain, e->loss,        e->performance_bps};
 }
 
 /* ---- file I/O -------------------------------------------------------------------------------- */
@@ -254,13 +290,16 @@ static int replay_into(ledger_store *src, store_mem *m, rebuild *w, uint64_t *re
         if (rc == LEDGER_OK && !open &&
             (rc = ledger_batch_begin(&b, &dst, r.result.timestamp)) == 0)
             open = true;
+        rpc_rate_prior prior;
+        if (rc == LEDGER_OK)
+            rc = rpc_rates_prior(&dst, &r.tx, &prior);
         if (rc == LEDGER_OK)
             rc = ledger_apply(&b, &r.tx, r.tx_hash, r.sig, &res);
         if (rc == LEDGER_OK && (res.seq != seq || memcmp(b.chain.head, r.hash, 32) != 0))
             rc = LEDGER_STORE_CORRUPT; /* not the history the log holds */
-        if (rc == LEDGER_OK && rpc_rates_wanted(r.tx.kind, &res)) {
+        if (rc == LEDGER_OK && rpc_rates_wanted(&r.tx, &res, &b.pool)) {
             rpc_rate_entry e;
-            entry_make(&e, &r.tx, &res, &b.pool, b.chain.head);
+            entry_make(&e, &r.tx, &res, &b.pool, &prior, b.chain.head);
             rc = rebuild_put(w, &e);
         }
         *replayed = seq;
@@ -361,6 +400,31 @@ static int check_file(rpc_rates *r, ledger_store *view, char *why, size_t size)
     return LEDGER_OK;
 }
 
+#define READ_CHUNK 64 /* entries read from the file per pread */
+
+/* The scorecard's sums over the file's entries (at open, and after entries were dropped). */
+static int scores_load(rpc_rates *r)
+{
+    uint8_t b[READ_CHUNK * ENTRY_BYTES];
+    rpc_scores_free(&r->scores);
+    if (rpc_scores_new(&r->scores) != 0)
+        return LEDGER_NO_MEMORY;
+    for (uint64_t at = 0; at < r->count;) {
+        uint64_t k = r->count - at < READ_CHUNK ? r->count - at : READ_CHUNK;
+        if (pread_all(r->fd, b, (size_t)k * ENTRY_BYTES, HEADER_BYTES + at * ENTRY_BYTES) != 0)
+            return LEDGER_STORE_IO;
+        for (uint64_t i = 0; i < k; i++) {
+            rpc_rate_entry e;
+            entry_decode(&e, b + i * ENTRY_BYTES);
+            rpc_score_report sr = score_of(&e);
+            if (rpc_scores_add(r->scores, &sr) != 0)
+                return LEDGER_NO_MEMORY;
+        }
+        at += k;
+    }
+    return LEDGER_OK;
+}
+
 static uint64_t ms_now(void)
 {
     struct timespec ts;
@@ -399,6 +463,9 @@ int rpc_rates_open(rpc_rates **out, const char *path, store_db *store, bool sync
         if (rc == LEDGER_OK && (r->fd < 0 || truncate_to(r, r->count) != LEDGER_OK))
             rc = LEDGER_STORE_IO;
     }
+    if (rc == LEDGER_OK && (rc = scores_load(r)) != LEDGER_OK)
+        snprintf(msg, msg_size, "cannot read the rate index %s for the scorecard: %s", path,
+                 ledger_err_name(rc));
     if (rc != LEDGER_OK) {
         if (msg[0] == '\0')
             snprintf(msg, msg_size, "cannot read the rate index %s: %s", path, strerror(errno));
@@ -420,6 +487,7 @@ void rpc_rates_close(rpc_rates **rp)
     if (r->fd >= 0)
         close(r->fd);
     free(r->pending);
+    rpc_scores_free(&r->scores);
     free(r);
 }
 
@@ -427,13 +495,16 @@ void rpc_rates_close(rpc_rates **rp)
  */
 
 int rpc_rates_add(rpc_rates *r, const ledger_tx *tx, const ledger_result *res,
-                  const ledger_pool *after, const uint8_t record_hash[LEDGER_HASH_SIZE])
+                  const ledger_pool *after, const rpc_rate_prior *prior,
+                  const uint8_t record_hash[LEDGER_HASH_SIZE])
 {
     if (r->npending == 0 && r->count > 0 && res->seq <= r->last_seq) {
         uint64_t keep; /* an undone batch wrote entries for seqs now reused */
         int rc = lower_bound(r, res->seq, &keep);
         if (rc == LEDGER_OK)
             rc = truncate_to(r, keep);
+        if (rc == LEDGER_OK)
+            rc = scores_load(r);
         if (rc != LEDGER_OK)
             return rc;
     }
@@ -445,8 +516,22 @@ int rpc_rates_add(rpc_rates *r, const ledger_tx *tx, const ledger_result *res,
         r->pending = p;
         r->pending_cap = cap;
     }
-    entry_make(&r->pending[r->npending++], tx, res, after, record_hash);
+    rpc_rate_entry *e = &r->pending[r->npending];
+    entry_make(e, tx, res, after, prior, record_hash);
+    rpc_score_report sr = score_of(e);
+    if (rpc_scores_add(r->scores, &sr) != 0)
+        return LEDGER_NO_MEMORY;
+    r->npending++;
     return LEDGER_OK;
+}
+
+/* The pending entries leave the scorecard's sums, newest first. */
+static void scores_drop_pending(rpc_rates *r)
+{
+    for (size_t i = r->npending; i-- > 0;) {
+        rpc_score_report sr = score_of(&r->pending[i]);
+        rpc_scores_pop(r->scores, &sr);
+    }
 }
 
 int rpc_rates_commit(rpc_rates *r)
@@ -464,6 +549,7 @@ int rpc_rates_commit(rpc_rates *r)
         rc = LEDGER_STORE_IO;
     if (rc != LEDGER_OK) {
         (void)truncate_to(r, r->count); /* nothing of the batch stays */
+        scores_drop_pending(r);
     } else {
         r->count += r->npending;
         r->last_seq = r->pending[r->npending - 1].seq;
@@ -474,10 +560,9 @@ int rpc_rates_commit(rpc_rates *r)
 
 void rpc_rates_abort(rpc_rates *r)
 {
+    scores_drop_pending(r);
     r->npending = 0;
 }
-
-#define READ_CHUNK 64 /* entries read from the file per pread */
 
 int rpc_rates_read(rpc_rates *r, uint64_t from, rpc_rate_entry *out, size_t max, size_t *n,
                    bool *more)
@@ -515,4 +600,9 @@ int rpc_rates_read(rpc_rates *r, uint64_t from, rpc_rate_entry *out, size_t max,
 uint64_t rpc_rates_count(const rpc_rates *r)
 {
     return r->count + r->npending;
+}
+
+const rpc_scores *rpc_rates_scores(const rpc_rates *r)
+{
+    return r->scores;
 }

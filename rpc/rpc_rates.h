@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ledger.h"
+#include "rpc_scores.h"
 #include "store_db.h"
 
 /* The history records say what each report booked (gain, loss, fee shares), not the pool it
@@ -26,28 +27,55 @@ enum rpc_rate_kind {
     RPC_RATE_OPERATOR_RESET = 4 /* an operator re-anchored by the admin */
 };
 
-/* One rate change: the pool just after the record was applied (A vested to its batch time). */
+/* One rate change: the pool just after the record was applied (A vested to its batch time), and
+ * the operator's side of it for the scorecard (rpc_scores.h). */
 typedef struct rpc_rate_entry {
     uint64_t seq, batch, time; /* the record's */
     uint64_t kind;             /* enum rpc_rate_kind */
     uint64_t operator_id;
     uint64_t gain, loss;               /* what it booked (the record's outputs) */
     uint64_t assets, shares, unvested; /* A, S, U after it */
+    uint64_t expected;                 /* the operator's balance before it (E) */
+    uint64_t balance;                  /* the balance it booked */
+    uint64_t start;                    /* the operator's previous booked report or registration */
+    uint64_t performance_bps;          /* agreed by a committee; LEDGER_PERFORMANCE_NONE: none */
     uint8_t record_hash[LEDGER_HASH_SIZE];
 } rpc_rate_entry;
+
+/* What the sequencer reads before applying a transaction that may book a report: the
+ * operator as it was (its balance, last report time and held report). */
+typedef struct rpc_rate_prior {
+    bool have;
+    ledger_operator op;
+} rpc_rate_prior;
 
 /** Returns: the wire name of a kind ("report", "slash", "report_accept", "operator_reset"), or
  *  "unknown". Static storage. */
 const char *rpc_rate_kind_name(uint64_t kind);
 
-/** Returns: whether a transaction of this kind, applied with res, changes the rate (a report,
- *  an accepted report or a reset that succeeded; a duplicate changes nothing). */
-static inline bool rpc_rates_wanted(unsigned kind, const ledger_result *res)
+/** Returns: whether a transaction of this kind may book a report (and is worth a prior read). */
+static inline bool rpc_rates_kind(unsigned kind)
 {
-    return (kind == LEDGER_TX_REPORT || kind == LEDGER_TX_REPORT_ACCEPT ||
-            kind == LEDGER_TX_OPERATOR_RESET) &&
-           res->code == LEDGER_OK && !res->duplicate;
+    return kind == LEDGER_TX_REPORT || kind == LEDGER_TX_REPORT_ACCEPT ||
+           kind == LEDGER_TX_OPERATOR_RESET || kind == LEDGER_TX_VOTE;
 }
+
+/** Returns: whether tx, applied with res leaving the pool `after`, changed the rate: a report, an
+ *  accepted report or a reset that succeeded, or a vote that reached the quorum (its support
+ *  at least the quorum, with code OK: it booked the report); a duplicate changes nothing. */
+static inline bool rpc_rates_wanted(const ledger_tx *tx, const ledger_result *res,
+                                    const ledger_pool *after)
+{
+    if (!rpc_rates_kind(tx->kind) || res->code != LEDGER_OK || res->duplicate)
+        return false;
+    return tx->kind != LEDGER_TX_VOTE ||
+           (after->oracle_quorum > 0 && res->out[0] >= after->oracle_quorum);
+}
+
+/** Read what an entry for tx will need (before applying it). Out: *prior (have false for kinds
+ *  that book nothing, or an operator that does not exist).
+ *  Returns: LEDGER_OK or a store error. */
+int rpc_rates_prior(ledger_store *view, const ledger_tx *tx, rpc_rate_prior *prior);
 
 typedef struct rpc_rates rpc_rates;
 
@@ -77,12 +105,14 @@ void rpc_rates_close(rpc_rates **r);
 /* The sequencer, per batch: add each change as it is applied, then commit the batch's changes
  * before it goes to the log, or abort them when the batch is undone. */
 
-/** Keep one change of the batch being applied: tx applied with res, leaving the pool `after`;
- *  record_hash is the new record's hash (the chain head after it). A seq at or below entries
- *  already written (a batch undone earlier reused it) drops those entries first.
+/** Keep one change of the batch being applied: tx applied with res, leaving the pool `after`,
+ *  prior read before it (rpc_rates_prior); record_hash is the new record's hash (the chain head
+ *  after it). A seq at or below entries already written (a batch undone earlier reused it)
+ *  drops those entries first. The scorecard sums (rpc_rates_scores) count it at once.
  *  Returns: LEDGER_OK, LEDGER_NO_MEMORY or LEDGER_STORE_IO. */
 int rpc_rates_add(rpc_rates *r, const ledger_tx *tx, const ledger_result *res,
-                  const ledger_pool *after, const uint8_t record_hash[LEDGER_HASH_SIZE]);
+                  const ledger_pool *after, const rpc_rate_prior *prior,
+                  const uint8_t record_hash[LEDGER_HASH_SIZE]);
 
 /** Write the batch's changes (and fdatasync them when sync). Nothing kept: 0 at once.
  *  Returns: LEDGER_OK or LEDGER_STORE_IO (nothing of them is kept then). */
@@ -99,5 +129,9 @@ int rpc_rates_read(rpc_rates *r, uint64_t from, rpc_rate_entry *out, size_t max,
 
 /** Entries held (written and pending). */
 uint64_t rpc_rates_count(const rpc_rates *r);
+
+/** The scorecard's per-operator sums over every entry held (written and pending), valid while
+ *  r is open; read them on the thread that adds entries. */
+const rpc_scores *rpc_rates_scores(const rpc_rates *r);
 
 #endif

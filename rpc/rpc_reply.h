@@ -57,8 +57,8 @@ int rpc_pack_record(msgpack_packer *pk, const ledger_record *r);
  *  (seconds): the query's time is max(now, the last batch time), the time the next batch would
  *  use, and every figure that depends on time (the rate as rewards vest, values, quotes, the
  *  stake limit, fees in force, the epoch) is given as of it. The same view and `now` give the
- *  same bytes. counters is used by the health query only, rates by rate_history only (NULL:
- *  it answers INTERNAL). Returns: 0 or -1 (out of memory). */
+ *  same bytes. counters is used by the health query only, rates by rate_history and operators
+ *  only (NULL: they answer INTERNAL). Returns: 0 or -1 (out of memory). */
 int rpc_reply_query(msgpack_sbuffer *buf, ledger_store *view, const rpc_request *req, uint64_t now,
                     const rpc_counters *counters, rpc_rates *rates);
 

@@ -27,7 +27,7 @@
  * bounds the object count). */
 
 /* How a field's value must look on the wire. */
-enum field_type { FT_BIN32 = 1, FT_BIN64, FT_UINT, FT_LEDGER_ID, FT_BOOL };
+enum field_type { FT_BIN32 = 1, FT_BIN64, FT_UINT, FT_LEDGER_ID, FT_BOOL, FT_NAME };
 
 enum field_flag {
     FF_REQUIRED = 1, /* MISSING_FIELD when absent */
@@ -47,7 +47,11 @@ enum field_dest {
     D_SHARES, /* number, with quote_shares set */
     D_AFTER,
     D_LIMIT,
-    D_SLOT /* D_SLOT + enum ledger_slot: a transaction field */
+    D_LAST,
+    D_ORDER,   /* FT_NAME: the index of the name in the field's list */
+    D_ACTIVE,  /* a 0/1 uint into active_only */
+    D_REVERSE, /* a 0/1 uint into reverse */
+    D_SLOT     /* D_SLOT + enum ledger_slot: a transaction field */
 };
 
 typedef struct field_spec {
@@ -58,10 +62,11 @@ typedef struct field_spec {
     uint64_t def;  /* FT_UINT, optional: the value when absent */
     uint64_t lo;   /* FT_UINT: accepted range, else OUT_OF_RANGE */
     uint64_t hi;
+    const char *const *names; /* FT_NAME: the accepted strs (NULL-terminated), else OUT_OF_RANGE */
 } field_spec;
 
-#define QUERY_FIELDS_MAX 3
-#define FIELDS_MAX 16 /* the transaction envelope (4) and the kind's fields */
+#define QUERY_FIELDS_MAX 4
+#define FIELDS_MAX 16 /* the transaction envelope (5) and the kind's fields */
 
 typedef struct query_spec {
     uint8_t field_count;
@@ -70,19 +75,35 @@ typedef struct query_spec {
 
 #define BIN32(n, d)                                                                                \
     {                                                                                              \
-        n, FT_BIN32, FF_REQUIRED, d, 0, 0, 0                                                       \
+        n, FT_BIN32, FF_REQUIRED, d, 0, 0, 0, NULL                                                 \
     }
 #define UINT(n, d)                                                                                 \
     {                                                                                              \
-        n, FT_UINT, FF_REQUIRED, d, 0, 0, UINT64_MAX                                               \
+        n, FT_UINT, FF_REQUIRED, d, 0, 0, UINT64_MAX, NULL                                         \
     }
 #define UINT_OPT(n, d, def, lo, hi)                                                                \
     {                                                                                              \
-        n, FT_UINT, 0, d, def, lo, hi                                                              \
+        n, FT_UINT, 0, d, def, lo, hi, NULL                                                        \
     }
 #define UINT_ONE_OF(n, d)                                                                          \
     {                                                                                              \
-        n, FT_UINT, FF_ONE_OF, d, 0, 0, UINT64_MAX                                                 \
+        n, FT_UINT, FF_ONE_OF, d, 0, 0, UINT64_MAX, NULL                                           \
+    }
+
+static const char *const order_names[] = {
+#define RPC_ORDER_NAME(name, wire) wire,
+    RPC_OPERATOR_ORDERS(RPC_ORDER_NAME)
+#undef RPC_ORDER_NAME
+        NULL};
+
+const char *rpc_operator_order_name(unsigned order)
+{
+    return order < RPC_ORDER_COUNT ? order_names[order] : NULL;
+}
+
+#define NAME_OPT(n, d, names)                                                                      \
+    {                                                                                              \
+        n, FT_NAME, 0, d, 0, 0, 0, names                                                           \
     }
 
 /* The queries' fields (PROTOCOL.md, "Queries"); pool, queue and health take none. */
@@ -105,15 +126,26 @@ static const query_spec queries[] = {
     [RPC_Q_RATE_HISTORY] = {2,
                             {UINT_OPT("from", D_AFTER, 0, 0, UINT64_MAX),
                              UINT_OPT("limit", D_LIMIT, 100, 1, 1000)}},
+    [RPC_Q_VOTES] = {4,
+                     {UINT_OPT("operator_id", D_NUMBER, 0, 0, UINT64_MAX),
+                      UINT_OPT("after", D_AFTER, 0, 0, UINT64_MAX),
+                      UINT_OPT("limit", D_LIMIT, 8, 1, 16),
+                      UINT_OPT("last", D_LAST, 8, 1, LEDGER_ORACLE_RECENT_MAX)}},
+    [RPC_Q_OPERATORS] = {4,
+                         {NAME_OPT("order", D_ORDER, order_names),
+                          UINT_OPT("active_only", D_ACTIVE, 0, 0, 1),
+                          UINT_OPT("reverse", D_REVERSE, 0, 0, 1),
+                          UINT_OPT("limit", D_LIMIT, LEDGER_OPERATORS_MAX, 1,
+                                   LEDGER_OPERATORS_MAX)}},
 };
 
 /* Every transaction carries these before the kind's own fields (PROTOCOL.md, "Transactions"). */
 static const field_spec tx_envelope[] = {
     BIN32("signer", D_SIGNER),
-    {"nonce", FT_UINT, FF_REQUIRED | FF_UNSIGNED, D_NONCE, 0, 0, UINT64_MAX},
-    {"sig", FT_BIN64, FF_REQUIRED | FF_UNSIGNED, D_SIG, 0, 0, 0},
-    {"ledger", FT_LEDGER_ID, 0, D_LEDGER, 0, 0, 0},
-    {"simulate", FT_BOOL, 0, D_SIMULATE, 0, 0, 0},
+    {"nonce", FT_UINT, FF_REQUIRED | FF_UNSIGNED, D_NONCE, 0, 0, UINT64_MAX, NULL},
+    {"sig", FT_BIN64, FF_REQUIRED | FF_UNSIGNED, D_SIG, 0, 0, 0, NULL},
+    {"ledger", FT_LEDGER_ID, 0, D_LEDGER, 0, 0, 0, NULL},
+    {"simulate", FT_BOOL, 0, D_SIMULATE, 0, 0, 0, NULL},
 };
 
 #define TX_ENVELOPE_COUNT (sizeof tx_envelope / sizeof tx_envelope[0])
@@ -361,6 +393,10 @@ static int check_type(const field_spec *f, const msgpack_object *v, errbuf *e)
         if (v->type == MSGPACK_OBJECT_BOOLEAN)
             return LEDGER_OK;
         return fail(e, LEDGER_WRONG_TYPE, "field \"%s\" must be bool, got %s", f->name, got);
+    case FT_NAME:
+        if (v->type == MSGPACK_OBJECT_STR)
+            return LEDGER_OK;
+        return fail(e, LEDGER_WRONG_TYPE, "field \"%s\" must be str, got %s", f->name, got);
     default: /* FT_LEDGER_ID: as ledger ids are made (ledger_genesis_apply) */
         ok = v->type == MSGPACK_OBJECT_STR && v->via.str.size >= 1 &&
              v->via.str.size <= LEDGER_ID_MAX;
@@ -374,12 +410,42 @@ static int check_type(const field_spec *f, const msgpack_object *v, errbuf *e)
     }
 }
 
-/* Store a checked value, or the default of an absent optional uint. */
+/* The index of a str value in an FT_NAME field's list, or -1. */
+static int name_index(const field_spec *f, const msgpack_object *v)
+{
+    for (int i = 0; f->names[i] != NULL; i++)
+        if (strlen(f->names[i]) == v->via.str.size &&
+            memcmp(f->names[i], v->via.str.ptr, v->via.str.size) == 0)
+            return i;
+    return -1;
+}
+
+/* OUT_OF_RANGE for a str that is not one of the field's names, listing them. */
+static int name_unknown(const field_spec *f, const msgpack_object *v, errbuf *e)
+{
+    char got[40], list[160];
+    size_t w = 0;
+    list[0] = '\0';
+    for (int i = 0; f->names[i] != NULL && w < sizeof list; i++) {
+        int r = snprintf(list + w, sizeof list - w, "%s%s", i > 0 ? ", " : "", f->names[i]);
+        w += r > 0 ? (size_t)r : 0;
+    }
+    quote_bytes(got, v->via.str.ptr, v->via.str.size);
+    return fail(e, LEDGER_OUT_OF_RANGE, "field \"%s\" cannot be \"%s\": one of %s", f->name, got,
+                list);
+}
+
+/* Store a checked value, or the default of an absent optional uint or name. */
 static void store(rpc_request *out, const field_spec *f, const msgpack_object *v)
 {
     uint64_t u = v != NULL && f->type == FT_UINT ? v->via.u64 : f->def;
-    const char *bytes =
-        v != NULL && f->type != FT_UINT && f->type != FT_BOOL ? v->via.bin.ptr : NULL;
+    const char *bytes = v != NULL && f->type != FT_UINT && f->type != FT_BOOL && f->type != FT_NAME
+                            ? v->via.bin.ptr
+                            : NULL;
+    if (f->type == FT_NAME) {
+        out->order = v != NULL ? (unsigned)name_index(f, v) : (unsigned)f->def;
+        return;
+    }
     if (v == NULL && (f->type != FT_UINT || (f->flags & (FF_REQUIRED | FF_ONE_OF))))
         return;
     switch (f->dest) {
@@ -415,6 +481,15 @@ static void store(rpc_request *out, const field_spec *f, const msgpack_object *v
         break;
     case D_LIMIT:
         out->limit = u;
+        break;
+    case D_LAST:
+        out->last = u;
+        break;
+    case D_ACTIVE:
+        out->active_only = u != 0;
+        break;
+    case D_REVERSE:
+        out->reverse = u != 0;
         break;
     default: {
         void *p = ledger_tx_slot(&out->tx, (unsigned)(f->dest - D_SLOT));
@@ -481,6 +556,8 @@ static int decode_fields(rpc_request *out, const msgpack_object_map *m, const ch
             return rc;
     }
     for (size_t j = 0; j < n; j++) {
+        if (vals[j] != NULL && f[j].type == FT_NAME && name_index(&f[j], vals[j]) < 0)
+            return name_unknown(&f[j], vals[j], e);
         if (vals[j] == NULL || f[j].type != FT_UINT)
             continue;
         if (vals[j]->via.u64 < f[j].lo || vals[j]->via.u64 > f[j].hi)

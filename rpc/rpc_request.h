@@ -28,7 +28,9 @@
     X(QUEUE, "queue")                                                                              \
     X(EVENTS, "events")                                                                            \
     X(HEALTH, "health")                                                                            \
-    X(RATE_HISTORY, "rate_history")
+    X(RATE_HISTORY, "rate_history")                                                                \
+    X(VOTES, "votes")                                                                              \
+    X(OPERATORS, "operators")
 
 enum rpc_query {
     RPC_Q_NONE = 0,
@@ -39,6 +41,28 @@ enum rpc_query {
 
 /** Returns: the wire name of a query, or NULL. */
 const char *rpc_query_name(unsigned query);
+
+/* The operators query's orders: X(enum suffix, wire name). */
+#define RPC_OPERATOR_ORDERS(X)                                                                     \
+    X(ID, "id")                                                                                    \
+    X(FEE, "fee")                                                                                  \
+    X(APR_7D, "apr_7d")                                                                            \
+    X(APR_30D, "apr_30d")                                                                          \
+    X(APR, "apr")                                                                                  \
+    X(SHARE, "share")                                                                              \
+    X(PERFORMANCE_7D, "performance_7d")                                                            \
+    X(PERFORMANCE_30D, "performance_30d")                                                          \
+    X(PERFORMANCE, "performance")
+
+enum rpc_operator_order {
+#define RPC_ORDER_ENUM(name, wire) RPC_ORDER_##name,
+    RPC_OPERATOR_ORDERS(RPC_ORDER_ENUM)
+#undef RPC_ORDER_ENUM
+        RPC_ORDER_COUNT
+};
+
+/** Returns: the wire name of an operators order, or NULL. */
+const char *rpc_operator_order_name(unsigned order);
 
 /* The client's request id, echoed verbatim in the reply. */
 typedef struct rpc_id {
@@ -64,8 +88,11 @@ typedef struct rpc_request {
     uint8_t key[LEDGER_KEY_SIZE]; /* account / hash */
     uint64_t number;              /* operator_id / lien_id / request_id / amount / shares */
     bool quote_shares;            /* quote: number is shares (else amount) */
-    uint64_t after;               /* history / events: default 0; rate_history: from */
-    uint64_t limit;               /* history / events / rate_history: defaulted, range-checked */
+    uint64_t after;               /* history / events / votes: default 0; rate_history: from */
+    uint64_t limit; /* history / events / rate_history / votes / operators: defaulted, checked */
+    uint64_t last;  /* votes: comparisons per member to look at (K) */
+    unsigned order; /* operators: enum rpc_operator_order */
+    bool active_only, reverse; /* operators */
 } rpc_request;
 
 /** Check that buf holds exactly one msgpack object whose declared sizes are backed by bytes

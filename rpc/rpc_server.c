@@ -18,6 +18,7 @@
 #include "rpc_log.h"
 #include "rpc_metrics.h"
 #include "rpc_net.h"
+#include "rpc_oracle_events.h"
 #include "rpc_rates.h"
 #include "rpc_reply.h"
 #include "rpc_request.h"
@@ -461,6 +462,7 @@ typedef struct batch_job {
     tx_note *notes; /* reports and admin kinds (every kind at debug) */
     size_t nnotes, notes_cap;
     bool simulate; /* one simulated transaction: applied, answered, then undone */
+    rpc_oracle_notes oracle; /* quorums and disagreements of the batch's votes */
 } batch_job;
 
 static void job_free(batch_job *j)
@@ -470,6 +472,7 @@ static void job_free(batch_job *j)
     free(j->msgs);
     free(j->evs);
     free(j->notes);
+    rpc_oracle_notes_free(&j->oracle);
     free(j);
 }
 
@@ -635,7 +638,13 @@ static int account_event(batch_job *j, const uint8_t key[LEDGER_KEY_SIZE],
     return job_event(j, topic, buf);
 }
 
-/* Every record of the batch, under its kind topic and each account it names or lists. */
+static int emit_event(void *ctx, const char *topic, const msgpack_sbuffer *payload)
+{
+    return job_event(ctx, topic, payload);
+}
+
+/* Every record of the batch, under its kind topic and each account it names or lists; then
+ * the committee's events (rpc_oracle_events.h). */
 static void encode_events(batch_job *j, ledger_store *view)
 {
     msgpack_sbuffer buf;
@@ -669,6 +678,7 @@ static void encode_events(batch_job *j, ledger_store *view)
                 break;
     }
     msgpack_sbuffer_destroy(&buf);
+    (void)rpc_oracle_events_encode(&j->oracle, emit_event, j); /* no memory: they are lost */
 }
 
 #define PREFETCH_TXS 256 /* transactions whose accounts are hinted to the store at a time */
@@ -723,12 +733,37 @@ static void cache_gauges(rpc_server *s, const ledger_pool *pool, const ledger_ch
 /* After applying a kind from OPERATOR_FUND on (rare): note that operators may have changed,
  * and keep a rate change for the index. Returns: LEDGER_OK or the index's error. */
 static int note_rare_kind(rpc_server *s, const ledger_batch *b, const ledger_tx *tx,
-                          const ledger_result *res, bool *ops)
+                          const ledger_result *res, const rpc_rate_prior *prior, bool *ops)
 {
     *ops = *ops || res->seq != 0;
-    if (s->rates == NULL || !rpc_rates_wanted(tx->kind, res))
+    if (s->rates == NULL || !rpc_rates_wanted(tx, res, &b->pool))
         return LEDGER_OK;
-    return rpc_rates_add(s->rates, tx, res, &b->pool, b->chain.head);
+    return rpc_rates_add(s->rates, tx, res, &b->pool, prior, b->chain.head);
+}
+
+/* Apply one transaction; a kind that may book a report first has the operator read for the
+ * rate index, and a vote (while someone listens) the operator's pending votes for its events.
+ * Returns: ledger_apply's code, or the index's. */
+static int apply_one(rpc_server *s, batch_job *j, ledger_batch *b, rpc_item *it, ledger_result *res,
+                     bool *ops)
+{
+    static _Thread_local rpc_oracle_prior votes;
+    rpc_rate_prior prior = {0};
+    const ledger_tx *tx = &it->req.tx;
+    bool vote = tx->kind == LEDGER_TX_VOTE && rpc_events_listened(s->events);
+    int rc = LEDGER_OK;
+    if (s->rates != NULL && rpc_rates_kind(tx->kind))
+        rc = rpc_rates_prior(b->st, tx, &prior);
+    if (rc == LEDGER_OK && vote)
+        rc = rpc_oracle_prior_read(b->st, tx, &votes);
+    if (rc == LEDGER_OK)
+        rc = ledger_apply(b, tx, it->hash, it->req.sig, res);
+    if (rc == LEDGER_OK && tx->kind >= LEDGER_TX_OPERATOR_FUND)
+        rc = note_rare_kind(s, b, tx, res, &prior, ops);
+    if (rc == LEDGER_OK && vote)
+        (void)rpc_oracle_note_vote(&j->oracle, tx, res, &b->pool,
+                                   &votes); /* lost: history has it */
+    return rc;
 }
 
 /* A batch that must not be kept: the index forgets its changes. Returns: rc. */
@@ -798,11 +833,8 @@ static int apply_fn(void *ctx, ledger_store *view)
         rpc_item *it = j->items[i];
         if (i % PREFETCH_TXS == 0)
             prefetch(&b, j->items + i, j->n - i < PREFETCH_TXS ? j->n - i : PREFETCH_TXS);
-        if (it->req.is_tx && it->error == 0) {
-            rc = ledger_apply(&b, &it->req.tx, it->hash, it->req.sig, &s->results[i]);
-            if (rc == LEDGER_OK && it->req.tx.kind >= LEDGER_TX_OPERATOR_FUND)
-                rc = note_rare_kind(s, &b, &it->req.tx, &s->results[i], &ops);
-        }
+        if (it->req.is_tx && it->error == 0)
+            rc = apply_one(s, j, &b, it, &s->results[i], &ops);
     }
     if (any_tx && rc == LEDGER_OK)
         rc = ledger_batch_end(&b);

@@ -32,6 +32,7 @@ static void fill(ledger_tx *tx, unsigned kind, const uint8_t signer[32], const u
     tx->id = 7;
     tx->amount = 1500000000;
     tx->limit = 42;
+    tx->extra = 9950; /* the one kind with a fourth integer: vote's performance_bps */
 }
 
 static int one_vector(FILE *out, const ledger_tx *tx, const uint8_t seckey[32])

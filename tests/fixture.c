@@ -250,6 +250,27 @@ void fx_build_history(fixture *f)
     fx_submit_batch(f, txs, 5, res);
     CHECK(res[1].duplicate);
     CHECK_CODE(res[3].code, LEDGER_OK);
+    /* the oracle committee: three members, quorum 2, booking one report (one member dissents,
+     * one is ahead); then operator reports again, the committee and the pending vote kept */
+    fx_do(f, FX_ADMIN, LEDGER_TX_ORACLE_ADD, U + 8, FX_NONE, 0, 1, 0);
+    fx_do(f, FX_ADMIN, LEDGER_TX_ORACLE_ADD, U + 9, FX_NONE, 0, 2, 0);
+    fx_do(f, FX_ADMIN, LEDGER_TX_ORACLE_ADD, U + 10, FX_NONE, 0, 2, 0);
+    fx_do(f, FX_ADMIN, LEDGER_TX_QUORUM_SET, FX_NONE, FX_NONE, LEDGER_REPORT_MODE_COMMITTEE, 2, 0);
+    f->now += 384;
+    static const struct {
+        int member;
+        uint64_t epoch, balance, perf;
+    } votes[] = {{U + 8, 1577, 3000003000, 9950},
+                 {U + 9, 1577, 3000003001, 9950},
+                 {U + 10, 1577, 3000003000, 9950},
+                 {U + 9, 1578, 3000003000, 9990}};
+    for (size_t i = 0; i < sizeof votes / sizeof votes[0]; i++) {
+        ledger_tx v = fx_tx(f, votes[i].member, LEDGER_TX_VOTE, FX_NONE, FX_NONE, 1,
+                            votes[i].balance, votes[i].epoch);
+        v.extra = votes[i].perf;
+        CHECK_CODE(fx_submit(f, &v).code, LEDGER_OK);
+    }
+    fx_do(f, FX_ADMIN, LEDGER_TX_QUORUM_SET, FX_NONE, FX_NONE, LEDGER_REPORT_MODE_OPERATOR, 2, 0);
 }
 
 static int damage_fn(void *ctx, ledger_store *v)

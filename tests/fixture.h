@@ -74,7 +74,9 @@ void fx_check(fixture *f);
 /** Apply a fixed history touching every family of operation: deposits, transfers (one
  *  rejected), allowance, lien lock/seize/release, operator funding, a report, a held report
  *  and its acceptance, withdrawals requested/finalized/settled, fee and parameter changes, and
- *  one multi-transaction batch holding a duplicate. Record 7 is the lock. */
+ *  one multi-transaction batch holding a duplicate, then an oracle committee of three (U+8..U+10)
+ *  booking one report by votes and left with one pending vote, operator reports on again.
+ *  Record 7 is the lock. */
 void fx_build_history(fixture *f);
 
 /** A transaction of `kind` with random signer, nonce and fields (unused slots zero); integers

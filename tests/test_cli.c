@@ -290,13 +290,17 @@ static void check_human(const char *out, const char *key, int nth, const char *w
 
 /* ---- the README walkthrough ----------------------------------------------------------------- */
 
-/* The first ```sh block after "## Walkthrough" in README.md (malloc'd). */
-static char *walkthrough_block(void)
+/* The nth (0: the first) ```sh block after "## Walkthrough" in README.md (malloc'd). */
+static char *walkthrough_block(int nth)
 {
     char *readme = test_read_file(LSTD_SOURCE_DIR "/README.md");
     char *section = strstr(readme, "\n## Walkthrough\n");
     char *start = section != NULL ? strstr(section, "\n```sh\n") : NULL;
     char *end = start != NULL ? strstr(start + 7, "\n```\n") : NULL;
+    for (int i = 0; i < nth && end != NULL; i++) {
+        start = strstr(end + 4, "\n```sh\n");
+        end = start != NULL ? strstr(start + 7, "\n```\n") : NULL;
+    }
     char *block = NULL;
     if (end != NULL) {
         block = strndup(start + 7, (size_t)(end - start - 7) + 1);
@@ -335,7 +339,7 @@ static void rate_text(char *out, size_t size, uint64_t a, uint64_t s)
 static void test_walkthrough(void)
 {
     char path[700], rate[64], hex[65], text[64];
-    char *block = walkthrough_block();
+    char *block = walkthrough_block(0);
     if (block == NULL)
         return;
     snprintf(path, sizeof path, "%s/build", srv->dir);
@@ -421,6 +425,64 @@ static void test_walkthrough(void)
     free(block);
 }
 
+/* The README's second block, right after the first: a committee of three books operator 1's
+ * next reward (held by the APR limit seconds after the last report, then accepted). */
+static void test_walkthrough_committee(void)
+{
+    char *block = walkthrough_block(1);
+    char hex[65];
+    if (block == NULL)
+        return;
+    run_result r =
+        run_argv((char *const[]){(char *)"/bin/sh", (char *)"-e", (char *)"-c", block, NULL});
+    CHECK_STATUS(r, 0);
+    CHECK(strstr(r.out, "refused\n") != NULL && strstr(r.err, "OPERATOR_REPORTS_DISABLED") != NULL);
+    CHECK(strstr(r.out, "held\n") != NULL && strstr(r.err, "REPORT_APR_EXCEEDED") != NULL);
+    CHECK_HUMAN(r.out, "support", 0, "1"); /* m1's vote: 1 of 2 */
+    CHECK(strstr(r.out, "support              1\n  quorum               2\n") != NULL);
+    CHECK(strstr(r.out, "report mode committee, quorum 2 of 3 members") != NULL);
+    CHECK(strstr(r.out, "balance 50.2 performance 9990: 1 (") != NULL);
+    CHECK(strstr(r.out, "balance 50.3 performance 9990: 1 (") != NULL);
+    const char *accepted = strstr(r.out, "report_accept OK");
+    CHECK(accepted != NULL && strstr(accepted, "\n  gain                 0.1\n") != NULL);
+    CHECK(strstr(r.out, "  id act      fee    share   apr 7d") != NULL); /* the scorecard */
+    run_free(&r);
+    free(block);
+    /* the state it leaves: the committee, m3's disagreement kept, the report booked */
+    r = LST("--json", "pool");
+    JSON_STR(r.out, "result.report_mode", "committee");
+    CHECK_U64(JSON_U64(r.out, "result.oracle.members"), 3);
+    CHECK_U64(JSON_U64(r.out, "result.oracle.quorum"), 2);
+    run_free(&r);
+    r = LST("--json", "votes");
+    CHECK_STATUS(r, 0);
+    CHECK(json_find(r.out, "result.operators[0]") == NULL); /* settled */
+    CHECK(json_find(r.out, "result.differed[0]") != NULL &&
+          json_find(r.out, "result.differed[1]") == NULL);
+    run_free(&r);
+    r = LST("--json", "address", "m3.key");
+    snprintf(hex, sizeof hex, "%.64s", strstr(r.out, "\"address\":\"") + 11);
+    run_free(&r);
+    r = LST("--json", "votes");
+    JSON_STR(r.out, "result.differed[0]", hex);
+    run_free(&r);
+    r = LST("--json", "operators", "--order", "fee");
+    CHECK_STATUS(r, 0);
+    JSON_STR(r.out, "result.order", "fee");
+    CHECK_U64(JSON_U64(r.out, "result.operators[0].operator_id"), 1);
+    CHECK_U64(JSON_U64(r.out, "result.operators[0].reports"), 3);
+    CHECK_U64(JSON_U64(r.out, "result.operators[0].balance"), 50200000000);
+    CHECK_U64(JSON_U64(r.out, "result.operators[0].fee_total_bps"), 1000);
+    JSON_STR(r.out, "result.operators[0].slashed", "0");
+    for (const char *p = strchr(r.out, ':'); p != NULL; p = strchr(p + 1, ':'))
+        CHECK(p[1] < '0' || p[1] > '9'); /* exact integers: decimal strings */
+    run_free(&r);
+    r = LST("operators", "--order", "luck");
+    CHECK_STATUS(r, 4);
+    CHECK(strstr(r.err, "OUT_OF_RANGE") != NULL);
+    run_free(&r);
+}
+
 /* ---- keys ------------------------------------------------------------------------------------ */
 
 /* rate-history after the walkthrough: its baseline report and the accepted one, as JSON of
@@ -434,7 +496,8 @@ static void test_rate_history(void)
     JSON_STR(r.out, "result.entries[1].kind", "report_accept");
     JSON_STR(r.out, "result.entries[1].gain", "100000000");
     JSON_STR(r.out, "result.entries[0].rate", "1.000000000000000000");
-    CHECK(json_find(r.out, "result.entries[2]") == NULL);
+    JSON_STR(r.out, "result.entries[2].kind", "report_accept"); /* the committee's */
+    CHECK(json_find(r.out, "result.entries[3]") == NULL);
     CHECK(strstr(r.out, "\"next\":null") != NULL);
     for (const char *p = strchr(r.out, ':'); p != NULL; p = strchr(p + 1, ':'))
         CHECK(p[1] < '0' || p[1] > '9'); /* every integer a decimal string */
@@ -466,7 +529,7 @@ static void test_rate_history(void)
     snprintf(png, sizeof png, "%s/rates.png", srv->dir);
     r = LST("rate-history", "--png", png);
     CHECK_STATUS(r, 0);
-    CHECK(strstr(r.out, ": 2 points") != NULL);
+    CHECK(strstr(r.out, ": 3 points") != NULL);
     run_free(&r);
     FILE *f = fopen(png, "rb");
     unsigned char sig[8] = {0};
@@ -713,14 +776,14 @@ static void test_exit_rejected(void)
     CHECK(strstr(r.err, "EPOCH_IN_FUTURE") != NULL);
     run_free(&r);
     r = LST("--key", "lstd-data/keys/admin.key", "operator_reset", "--operator_id", "1", "--epoch",
-            epoch, "--balance", "50.2");
+            epoch, "--balance", "50.3");
     CHECK_STATUS(r, 0);
     CHECK_HUMAN(r.out, "gain", 0, "0.1");
     CHECK_HUMAN(r.out, "loss", 0, "0");
     run_free(&r);
     r = LST("--json", "operator", "1");
     CHECK_U64(JSON_U64(r.out, "result.last_epoch"), e);
-    CHECK_U64(JSON_U64(r.out, "result.balance"), 50200000000);
+    CHECK_U64(JSON_U64(r.out, "result.balance"), 50300000000);
     run_free(&r);
     r = LST("operator_reset", "--help");
     CHECK_STATUS(r, 0);
@@ -847,6 +910,7 @@ int main(void)
     uint64_t t0 = rh_now_ms();
     test_json_reader();
     test_walkthrough();
+    test_walkthrough_committee();
     printf("test_cli: README walkthrough in %" PRIu64 " ms\n", rh_now_ms() - t0);
     test_rate_history();
     test_keygen();

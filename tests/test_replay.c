@@ -52,7 +52,7 @@ static store_mem *copy_of(ledger_store *src)
     ledger_chain c;
     CHECK_CODE(store_mem_new(&m, 99), 0);
     store_mem_view(m, &v);
-    for (unsigned t = LEDGER_T_META; t <= LEDGER_T_ACCOUNT_TX; t++) {
+    for (unsigned t = LEDGER_T_META; t <= LEDGER_T_LAST; t++) {
         uint8_t key[LEDGER_KEY_MAX];
         size_t key_len = 0;
         const uint8_t *k, *val;
@@ -494,8 +494,8 @@ static void test_unnamed_accounts(void)
         "withdraw_settle* transfer transfer transfer",
         /* the lien's owner: seized from, released to; its request returned by the second */
         "deposit lock seize* release* withdraw_request withdraw_finalize*",
-        "report*", /* the treasury's fee shares */
-        "report*", /* the operator's fee account */
+        "report* vote*", /* the treasury's fee shares: a report, then a committee's quorum */
+        "report* vote*", /* the operator's fee account */
     };
     char before[4][512], after[4][512];
     fixture f;

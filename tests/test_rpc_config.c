@@ -11,12 +11,12 @@
 #include "test_util.h"
 
 typedef struct prod {
-    rh_key admin, custodian, treasury, op1, op2, user;
+    rh_key admin, custodian, treasury, op1, op2, user, m1, m2, m3;
 } prod;
 
 static void write_config(const rh_server *s, const prod *k, const char *extra_line)
 {
-    char path[700], a[65], c[65], t[65], o1[65], o2[65];
+    char path[700], a[65], c[65], t[65], o1[65], o2[65], m1[65], m2[65], m3[65];
     snprintf(path, sizeof path, "%s/lstd.conf", s->dir);
     FILE *f = fopen(path, "w");
     CHECK(f != NULL);
@@ -27,6 +27,9 @@ static void write_config(const rh_server *s, const prod *k, const char *extra_li
     rh_hex(t, k->treasury.pk);
     rh_hex(o1, k->op1.pk);
     rh_hex(o2, k->op2.pk);
+    rh_hex(m1, k->m1.pk);
+    rh_hex(m2, k->m2.pk);
+    rh_hex(m3, k->m3.pk);
     fprintf(f,
             "# production genesis: public keys only\n"
             "ledger_id = lstd-prod-test\n"
@@ -35,8 +38,10 @@ static void write_config(const rh_server *s, const prod *k, const char *extra_li
             "operator = %s %s 300   # second operator\n"
             "decimals = 9\ndead_shares = 5000000\ntreasury_fee_bps = 400\n"
             "max_apr_bps = 2000\nepoch_s = 12\nepoch_origin = 1606824023\nvest_s = 3600\n"
+            "oracle_member = %s\noracle_member = %s\noracle_member = %s\n"
+            "oracle_quorum = 2\nreport_mode = committee   # the committee books balances\n"
             "batch_max = 512\nverify_threads = 1\n%s\n",
-            a, c, t, o1, o1, o2, o2, extra_line ? extra_line : "");
+            a, c, t, o1, o1, o2, o2, m1, m2, m3, extra_line ? extra_line : "");
     fclose(f);
 }
 
@@ -78,6 +83,12 @@ static void check_genesis(rh_server *s, const prod *k)
     CHECK_U64(
         rh_u64_at(rh_map_at(res, "treasury_fee", __FILE__, __LINE__), "bps", __FILE__, __LINE__),
         400);
+    /* the configured committee: three members, quorum 2, booking balances */
+    rh_check_str(res, "report_mode", "committee", __FILE__, __LINE__);
+    const msgpack_object *oracle = rh_map_at(res, "oracle", __FILE__, __LINE__);
+    CHECK_U64(rh_u64_at(oracle, "members", __FILE__, __LINE__), 3);
+    CHECK_U64(rh_u64_at(oracle, "quorum", __FILE__, __LINE__), 2);
+    CHECK(rh_bool_at(oracle, "majority", __FILE__, __LINE__));
     rh_reply_free(&r);
     CHECK(rh_query(d, &r, "operator", (rh_field[]){RH_UINT("operator_id", 2)}, 1) == 0);
     res = rh_get_map(r.root, "result");
@@ -210,6 +221,9 @@ int main(void)
     rh_keygen(&k.op1);
     rh_keygen(&k.op2);
     rh_keygen(&k.user);
+    rh_keygen(&k.m1);
+    rh_keygen(&k.m2);
+    rh_keygen(&k.m3);
     rh_server *s = prepare(&k);
     /* no ledger is ever created as a side effect of starting: exit 1, nothing written */
     CHECK(rh_launch(s) != 0);
@@ -262,6 +276,12 @@ int main(void)
     s = prepare(&k);
     write_config(s, &k, "treasury_fee_bps = 9500");
     CHECK_U64(rh_init_ledger(s), 1);
+    write_config(s, &k, "oracle_quorum = 1"); /* 1 of 3 members is not a majority */
+    CHECK_U64(rh_init_ledger(s), 1);
+    write_config(s, &k, "oracle_quorum = 1\noracle_minority = 1"); /* unless accepted */
+    CHECK_U64(rh_init_ledger(s), 0);
+    rh_free(&s);
+    s = prepare(&k);
     write_config(s, &k, NULL); /* a failed init leaves the directory unused: init again */
     CHECK_U64(rh_init_ledger(s), 0);
     rh_free(&s);
@@ -290,5 +310,9 @@ int main(void)
     check_setting_refused("vest_s = 2592001", "vest_s must be a whole number in 0..2592000");
     check_setting_refused("epoch_s = 0", "epoch_s must be a whole number in 1..86400");
     check_setting_refused("epoch_origin = soon", "bad value");
+    check_setting_refused("report_mode = majority", "report_mode must be operator or committee");
+    check_setting_refused("oracle_quorum = 33", "bad value");
+    check_setting_refused("oracle_minority = 2", "bad value");
+    check_setting_refused("oracle_member = 12", "bad value");
     return test_finish("test_rpc_config");
 }

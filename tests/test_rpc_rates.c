@@ -10,7 +10,7 @@
 
 #define TOKEN 1000000000ull
 #define WANT_MAX 16
-#define ENTRY_BYTES 120 /* rpc_rates.c's layout: 11 u64 and the record hash */
+#define ENTRY_BYTES 152 /* rpc_rates.c's layout: 15 u64 and the record hash */
 #define HEADER_BYTES 64
 
 /* One expected entry: the record's figures and the pool the query showed right after it. */

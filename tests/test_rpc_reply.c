@@ -508,6 +508,12 @@ static void check_pool_settings(const msgpack_object *res, fixture *f)
     CHECK_U64(U64(res, "finalized_through"), 4);
     CHECK_U64(U64(res, "epoch"), Q / 384); /* epoch_origin 0: epoch e starts at e * 384 */
     CHECK_U64(U64(res, "epoch_start"), Q / 384 * 384);
+    STR_IS(res, "report_mode", "operator"); /* no committee: each operator reports its own */
+    m = mp_get(res, "oracle");
+    KEYS_ARE(m, "members", "quorum", "majority", "minority");
+    CHECK_U64(U64(m, "members") + U64(m, "quorum"), 0);
+    BOOL_IS(m, "majority", false);
+    BOOL_IS(m, "minority", false);
     CHECK_U64(U64(res, "top_operator_id"), 1);
     CHECK_U64(U64(res, "top_operator_share_bps"), 6912); /* 10,914,750 * 10000 / (A + U) */
     const msgpack_object *a = ARRAY(res, "last_reports", 1);
@@ -559,6 +565,8 @@ static const char *const pool_keys[] = {"ledger_id",
                                         "finalized_through",
                                         "epoch",
                                         "epoch_start",
+                                        "report_mode",
+                                        "oracle",
                                         "top_operator_id",
                                         "top_operator_share_bps",
                                         "last_reports",

@@ -206,6 +206,8 @@ static const kv b_queue[] = {S("op", "queue"), {0}};
 static const kv b_events[] = {S("op", "events"), {0}};
 static const kv b_health[] = {S("op", "health"), {0}};
 static const kv b_rates[] = {S("op", "rate_history"), {0}};
+static const kv b_votes[] = {S("op", "votes"), {0}};
+static const kv b_operators[] = {S("op", "operators"), {0}};
 
 /* ---- transactions: every kind, built from the ledger's field table ---------------------- */
 
@@ -439,13 +441,34 @@ static void test_queries(void)
     CHECK_CODE(decode_kvs(&r, b_rates, r_set), LEDGER_OK);
     CHECK_U64(r.after, 12);
     CHECK_U64(r.limit, 1000);
+
+    /* votes: operator_id (0: every operator with votes), after, limit 1..16, last 1..64 */
+    CHECK_CODE(decode_kvs(&r, b_votes, NULL), LEDGER_OK);
+    CHECK(r.number == 0 && r.after == 0 && r.limit == 8 && r.last == 8);
+    const kv v_set[] = {U("operator_id", 3), U("after", 2), U("limit", 16), U("last", 64), {0}};
+    CHECK_CODE(decode_kvs(&r, b_votes, v_set), LEDGER_OK);
+    CHECK(r.number == 3 && r.after == 2 && r.limit == 16 && r.last == 64);
+
+    /* operators: order by name (default id), active_only, reverse, limit 1..1024 */
+    CHECK_CODE(decode_kvs(&r, b_operators, NULL), LEDGER_OK);
+    CHECK(r.order == RPC_ORDER_ID && !r.active_only && !r.reverse && r.limit == 1024);
+    const kv o_set[] = {
+        S("order", "performance_30d"), U("active_only", 1), U("reverse", 1), U("limit", 5), {0}};
+    CHECK_CODE(decode_kvs(&r, b_operators, o_set), LEDGER_OK);
+    CHECK(r.order == RPC_ORDER_PERFORMANCE_30D && r.active_only && r.reverse && r.limit == 5);
+    for (unsigned o = 0; o < RPC_ORDER_COUNT; o++) {
+        const kv one[] = {S("order", rpc_operator_order_name(o)), {0}};
+        CHECK_CODE(decode_kvs(&r, b_operators, one), LEDGER_OK);
+        CHECK_U64(r.order, o);
+    }
+    CHECK(rpc_operator_order_name(RPC_ORDER_COUNT) == NULL);
 }
 
 static void test_query_names(void)
 {
-    static const char *const want[] = {NULL,       "pool",   "account",     "tx",         "history",
-                                       "operator", "quote",  "lien",        "withdrawal", "queue",
-                                       "events",   "health", "rate_history"};
+    static const char *const want[] = {
+        NULL,         "pool",  "account", "tx",     "history",      "operator", "quote",    "lien",
+        "withdrawal", "queue", "events",  "health", "rate_history", "votes",    "operators"};
     for (unsigned q = 0; q < ARRAY_LEN(want); q++) {
         const char *got = rpc_query_name(q);
         CHECK(want[q] == NULL ? got == NULL : got != NULL && strcmp(got, want[q]) == 0);
@@ -652,6 +675,23 @@ static const sem_case sem_cases[] = {
     {"rate_history limit 1001", b_rates, {U("limit", 1001)}, LEDGER_OUT_OF_RANGE, "got 1001"},
     {"rate_history after", b_rates, {U("after", 1)}, LEDGER_UNKNOWN_FIELD, "\"after\""},
     {"rate_history from str", b_rates, {S("from", "1")}, LEDGER_WRONG_TYPE, "\"from\""},
+    {"votes limit 17", b_votes, {U("limit", 17)}, LEDGER_OUT_OF_RANGE, "1..16"},
+    {"votes last 0", b_votes, {U("last", 0)}, LEDGER_OUT_OF_RANGE, "1..64"},
+    {"votes last 65", b_votes, {U("last", 65)}, LEDGER_OUT_OF_RANGE, "got 65"},
+    {"votes member", b_votes, {B("member", 32)}, LEDGER_UNKNOWN_FIELD, "\"member\""},
+    {"operators order unknown",
+     b_operators,
+     {S("order", "apr_1d")},
+     LEDGER_OUT_OF_RANGE,
+     "one of id, fee"},
+    {"operators order uint", b_operators, {U("order", 1)}, LEDGER_WRONG_TYPE, "must be str"},
+    {"operators active_only 2", b_operators, {U("active_only", 2)}, LEDGER_OUT_OF_RANGE, "0..1"},
+    {"operators limit 0", b_operators, {U("limit", 0)}, LEDGER_OUT_OF_RANGE, "1..1024"},
+    {"operators reverse bool",
+     b_operators,
+     {T("reverse", V_NIL)},
+     LEDGER_WRONG_TYPE,
+     "\"reverse\""},
     {"operator missing",
      b_operator,
      {OMIT("operator_id")},

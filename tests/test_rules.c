@@ -321,7 +321,8 @@ static void snap_same(const snapshot *a, const snapshot *b, int signer, bool rec
     for (int i = 0; i < SNAP_RECORDS; i++) {
         ledger_operator oa = a->op[i], ob = b->op[i];
         if (held)
-            oa.held_epoch = ob.held_epoch = oa.held_balance = ob.held_balance = 0;
+            oa.held_epoch = ob.held_epoch = oa.held_balance = ob.held_balance =
+                oa.held_performance_bps = ob.held_performance_bps = 0;
         snprintf(what, sizeof what, "operator %d", i + 1);
         same_bytes(what, &oa, &ob, sizeof oa);
         snprintf(what, sizeof what, "lien %d", i + 1);
@@ -497,7 +498,7 @@ static ledger_result report_at(fixture *f, int signer, unsigned kind, uint64_t i
     CHECK_U64(n.last_epoch, epoch);
     CHECK_U64(n.last_report_ts, r.timestamp);
     CHECK_U64(n.report_count, o.report_count + 1);
-    CHECK_U64(n.held_epoch + n.held_balance, 0);
+    CHECK_U64(n.held_epoch + n.held_balance + n.held_performance_bps, 0);
     CHECK_U128(n.fees_earned, o.fees_earned + fee_op);
     CHECK_U64(n.period_treasury_bps, ledger_fee_in_force(&q.treasury_fee, t));
     CHECK_U64(n.period_fee_bps, ledger_fee_in_force(&n.fee, t));
@@ -1960,6 +1961,47 @@ static bool genesis_break(ledger_genesis *g, int which)
     case 19: /* epoch 0 may not start after the genesis */
         g->epoch_origin = g->timestamp + 1;
         break;
+    case 20: /* the committee (ledger/README.md, "Oracle committee"): a member key on the curve */
+        g->oracle_member_count = 1, g->oracle_quorum = 1;
+        memset(g->oracle_members[0], 0xFF, 32);
+        break;
+    case 21: /* distinct members */
+        g->oracle_member_count = 2, g->oracle_quorum = 2;
+        memcpy(g->oracle_members[0], g->admin, 32);
+        memcpy(g->oracle_members[1], g->admin, 32);
+        break;
+    case 22: /* members, but quorum 0 */
+        g->oracle_member_count = 1;
+        memcpy(g->oracle_members[0], g->admin, 32);
+        break;
+    case 23: /* a quorum above the members */
+        g->oracle_member_count = 1, g->oracle_quorum = 2;
+        memcpy(g->oracle_members[0], g->admin, 32);
+        break;
+    case 24: /* half the members is not a majority without minority 1 */
+        g->oracle_member_count = 2, g->oracle_quorum = 1;
+        memcpy(g->oracle_members[0], g->admin, 32);
+        memcpy(g->oracle_members[1], g->custodian, 32);
+        break;
+    case 25: /* committee mode needs members */
+        g->report_mode = LEDGER_REPORT_MODE_COMMITTEE;
+        break;
+    case 26:
+        g->report_mode = 3;
+        break;
+    case 27:
+        g->report_mode = 0;
+        break;
+    case 28:
+        g->oracle_minority = 2;
+        break;
+    case 29:
+        g->oracle_member_count = LEDGER_ORACLE_MEMBERS_MAX + 1;
+        g->oracle_quorum = LEDGER_ORACLE_MEMBERS_MAX + 1;
+        break;
+    case 30: /* no members, a quorum */
+        g->oracle_quorum = 1;
+        break;
     default:
         return false;
     }
@@ -2461,9 +2503,11 @@ static void check_codes_reached(void)
 #undef CODE_ENTRY
     };
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-        /* 10..99 are the service's request errors (rpc/), tested by the rpc tests */
+        /* 10..99 are the service's request errors (rpc/), tested by the rpc tests; 200..299
+         * the oracle committee's, reached by test_oracle */
         bool ledger_code = (codes[i].code > 0 && codes[i].code < 10) ||
-                           (codes[i].code >= 100 && codes[i].code < 900);
+                           (codes[i].code >= 100 && codes[i].code < 200) ||
+                           (codes[i].code >= 300 && codes[i].code < 900);
         if (!ledger_code || code_seen[codes[i].code])
             continue;
         fprintf(stderr, "result code %s (%d) was never reached\n", codes[i].name, codes[i].code);

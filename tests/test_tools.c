@@ -229,15 +229,19 @@ static void test_inspect(fixture *f)
     snprintf(want, sizeof want, "epoch clock         epoch %" PRIu64 " began at ", p.epoch_anchor);
     CHECK(strstr(out, want) != NULL);
     CHECK(strstr(out, "period fees  operator ") != NULL);
+    /* fx_build_history's committee: three members, back in operator mode, one dissent */
+    CHECK(strstr(out, "report mode         operator; oracle committee 3 members, quorum 2\n") !=
+          NULL);
+    CHECK(strstr(out, "  differed 1 of 1 compared (1 of its last 8)") != NULL);
     rh_hex(hex, f->pk[FX_USER]);
     CHECK(strstr(out, hex) != NULL);
-    /* the last record (the batch's deposit) is the last line */
+    /* the last record (the committee handing reports back to the operators) is the last line */
     size_t n = strlen(out);
     const char *last = out;
     for (size_t i = 0; i + 1 < n; i++)
         if (out[i] == '\n')
             last = out + i + 1;
-    CHECK(strstr(last, "deposit") != NULL && strstr(last, "shares_minted=") != NULL);
+    CHECK(strstr(last, "quorum_set") != NULL && strstr(last, "members=3") != NULL);
     free(out);
 }
 
@@ -299,6 +303,25 @@ static void test_damaged_pool(fixture *f)
     free(out);
 }
 
+/* A pending vote differs (fx_build_history leaves U+9's for operator 1): named by its member
+ * and operator. */
+static void test_damaged_vote(fixture *f)
+{
+    char dest[PATH_SIZE], ledger[PATH_SIZE], *out, want[160];
+    fx_damage d = {.table = LEDGER_T_ORACLE_VOTE, .key_len = 40, .byte = 16}; /* balance's low */
+    d.key[7] = 1;
+    memcpy(d.key + 8, f->pk[FX_USER + 9], 32);
+    copy_store(f->dir, "bad-vote", dest, ledger);
+    damage_store(ledger, &d);
+    CHECK_U64(verify_run(dest, &out), 1);
+    strcpy(want, "vote of member ");
+    rh_hex(want + strlen(want), f->pk[FX_USER + 9]);
+    strcat(want, " for operator 1");
+    CHECK(strstr(out, want) != NULL);
+    show_findings("damaged vote", out);
+    free(out);
+}
+
 /* A 128-bit field differs: named with both values in exact decimals. */
 static void test_damaged_total(fixture *f)
 {
@@ -348,6 +371,7 @@ static void tests_on_fixture(void)
     test_damaged_account(&f);
     test_damaged_pool(&f);
     test_damaged_total(&f);
+    test_damaged_vote(&f);
     test_spoiled_file(&f, "truncated", 0, true);
     test_spoiled_file(&f, "noise-all", 0, false);
     test_spoiled_file(&f, "noise-after-meta", 2 * 4096, false);

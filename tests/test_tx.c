@@ -31,13 +31,17 @@ static const char *const doc_kinds[LEDGER_TX_KIND_MAX + 1][2] = {
     [LEDGER_TX_PAUSE_SET] = {"pause_set", "flags"},
     [LEDGER_TX_ROLE_SET] = {"role_set", "role,account"},
     [LEDGER_TX_OPERATOR_RESET] = {"operator_reset", "operator_id,epoch,balance"},
+    [LEDGER_TX_ORACLE_ADD] = {"oracle_add", "member,quorum"},
+    [LEDGER_TX_ORACLE_REMOVE] = {"oracle_remove", "member,quorum"},
+    [LEDGER_TX_QUORUM_SET] = {"quorum_set", "mode,quorum,minority"},
+    [LEDGER_TX_VOTE] = {"vote", "operator_id,epoch,balance,performance_bps"},
 };
 
 /* README: these names are keys, these are 32 opaque bytes, everything else is a u64. */
 static int doc_type(const char *name)
 {
-    static const char *const keys[] = {"to",       "spender",     "owner",  "beneficiary",
-                                       "operator", "fee_account", "account"};
+    static const char *const keys[] = {"to",       "spender",     "owner",   "beneficiary",
+                                       "operator", "fee_account", "account", "member"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strcmp(name, keys[i]) == 0)
             return LEDGER_F_KEY;
@@ -84,15 +88,15 @@ static void test_kind_table(void)
             size_t used = strlen(names);
             snprintf(names + used, sizeof names - used, "%s%s", i > 0 ? "," : "", f->name);
             CHECK(f->type == doc_type(f->name));
-            /* keys live in account slots, refs in ref, integers in id/amount/limit */
+            /* keys live in account slots, refs in ref, integers in id/amount/limit/extra */
             if (f->type == LEDGER_F_KEY)
                 CHECK(f->slot == LEDGER_SLOT_ACCOUNT || f->slot == LEDGER_SLOT_ACCOUNT2);
             else if (f->type == LEDGER_F_REF)
                 CHECK(f->slot == LEDGER_SLOT_REF);
             else
                 CHECK(f->slot == LEDGER_SLOT_ID || f->slot == LEDGER_SLOT_AMOUNT ||
-                      f->slot == LEDGER_SLOT_LIMIT);
-            CHECK(f->slot <= LEDGER_SLOT_LIMIT);
+                      f->slot == LEDGER_SLOT_LIMIT || f->slot == LEDGER_SLOT_EXTRA);
+            CHECK(f->slot <= LEDGER_SLOT_EXTRA);
             CHECK((slots_used & (1u << f->slot)) == 0); /* no two fields share a slot */
             slots_used |= 1u << f->slot;
         }
@@ -175,7 +179,7 @@ static void check_unused_slots(const ledger_tx *tx, const uint8_t *bytes, size_t
     unsigned used = 0;
     for (unsigned i = 0; i < k->field_count; i++)
         used |= 1u << k->fields[i].slot;
-    for (unsigned s = LEDGER_SLOT_ACCOUNT; s <= LEDGER_SLOT_LIMIT; s++)
+    for (unsigned s = LEDGER_SLOT_ACCOUNT; s <= LEDGER_SLOT_EXTRA; s++)
         if ((used & (1u << s)) == 0)
             memset(ledger_tx_slot(&g, s), 0xa7, s <= LEDGER_SLOT_REF ? 32 : 8);
     uint8_t gb[LEDGER_TX_BYTES_MAX], h0[LEDGER_HASH_SIZE], h1[LEDGER_HASH_SIZE];

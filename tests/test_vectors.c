@@ -59,7 +59,8 @@ static void check_vector(const char *block, const char *end)
  * (the first: the genesis hash); the head is the last record's hash. */
 static void check_history(const char *block, const char *end)
 {
-    uint8_t genesis[2048], ghash[32], want[32], prev[32], head[32], value[1024], buf[8 + 1024];
+    uint8_t genesis[LEDGER_GENESIS_BYTES_MAX], ghash[32], want[32], prev[32], head[32], value[1024],
+        buf[8 + 1024];
     long gn = hex_field(block, end, "genesis bytes", genesis, sizeof genesis);
     CHECK(gn > 0 && hex_field(block, end, "genesis hash", want, 32) == 32);
     crypto_tagged_hash(ghash, "lstd/genesis/v1", 15, genesis, (size_t)gn);

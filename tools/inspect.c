@@ -211,6 +211,26 @@ static void show_epoch_clock(const ledger_pool *p, uint64_t last_ts)
            p->epoch_anchor, at, p->params[LEDGER_PARAM_EPOCH_S], ledger_epoch_at(p, last_ts));
 }
 
+/* Who books balances, and the oracle committee with each member's agreement record. */
+static void show_committee(ledger_store *v, const ledger_pool *p)
+{
+    ledger_oracle_member m[LEDGER_ORACLE_MEMBERS_MAX];
+    size_t n = 0;
+    printf("  report mode         %s; oracle committee %" PRIu64 " members, quorum %" PRIu64 "%s\n",
+           p->report_mode == LEDGER_REPORT_MODE_COMMITTEE ? "committee" : "operator",
+           p->oracle_members, p->oracle_quorum,
+           p->oracle_members > 0 && p->oracle_quorum * 2 <= p->oracle_members
+               ? " (not a majority: accepted by the admin)"
+               : "");
+    if (ledger_list_oracle_members(v, m, LEDGER_ORACLE_MEMBERS_MAX, &n) != LEDGER_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        printf("    member %s  votes %" PRIu64 "  differed %" PRIu64 " of %" PRIu64
+               " compared (%" PRIu64 " of its last 8)\n",
+               key_hex(m[i].key), m[i].votes, m[i].differed, m[i].compared,
+               ledger_oracle_recent_differed(&m[i], 8));
+}
+
 static void show_pool_rules(const ledger_pool *p, uint64_t last_ts)
 {
     char text[128];
@@ -479,6 +499,7 @@ static int show_all(inspect *in)
     show_header(in);
     show_pool_money(&in->pool);
     show_pool_rules(&in->pool, in->chain.last_ts);
+    show_committee(in->v, &in->pool);
     int status = show_operators(in);
     if (status == EXIT_SHOWN)
         status = show_accounts(in);

@@ -78,6 +78,8 @@ static const char *table_name(unsigned table)
         [LEDGER_T_TX] = "tx",
         [LEDGER_T_HISTORY] = "history",
         [LEDGER_T_ACCOUNT_TX] = "account_tx",
+        [LEDGER_T_ORACLE_MEMBER] = "oracle_member",
+        [LEDGER_T_ORACLE_VOTE] = "oracle_vote",
     };
     return table < sizeof names / sizeof names[0] && names[table] ? names[table] : "?";
 }
@@ -262,6 +264,13 @@ static void describe_key(char *out, size_t size, unsigned table, const uint8_t *
         return;
     case LEDGER_T_ACCOUNT_TX * 100 + 40:
         snprintf(out, size, "history index of account %s, seq %" PRIu64, a, id);
+        return;
+    case LEDGER_T_ORACLE_MEMBER * 100 + 32:
+        snprintf(out, size, "oracle member %s", a);
+        return;
+    case LEDGER_T_ORACLE_VOTE * 100 + 40:
+        ledger_hex(a, k + 8, 32);
+        snprintf(out, size, "vote of member %s for operator %" PRIu64, a, be64(k));
         return;
     default:
         ledger_hex(a, k, n <= LEDGER_KEY_MAX ? n : LEDGER_KEY_MAX);
@@ -574,7 +583,7 @@ static void step_state(verify *v)
 {
     state_walk w = {.v = v};
     int rc = 0;
-    for (unsigned t = LEDGER_T_META; rc == 0 && t <= LEDGER_T_ACCOUNT_TX; t++)
+    for (unsigned t = LEDGER_T_META; rc == 0 && t <= LEDGER_T_LAST; t++)
         if (t != LEDGER_T_META && t != LEDGER_T_HISTORY && t != LEDGER_T_TX)
             rc = compare_table(&w, t);
     if (rc == LEDGER_STORE_CORRUPT) {
@@ -582,7 +591,7 @@ static void step_state(verify *v)
     } else if (rc != 0) {
         store_failure(v, "state", rc);
     } else if (w.differing == 0) {
-        printf("%-7s ok   %" PRIu64 " entries in 11 tables equal the replay's\n", "state",
+        printf("%-7s ok   %" PRIu64 " entries in 13 tables equal the replay's\n", "state",
                w.entries);
     } else if (w.differing > STATE_DIFFS_SHOWN_MAX) {
         printf("%-7s FAIL ... %" PRIu64 " differing entries in all\n", "state", w.differing);

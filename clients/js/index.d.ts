@@ -46,6 +46,12 @@ export const PARAMS: Readonly<{
 }>;
 export const ROLES: Readonly<{ admin: 1; custodian: 2; treasury: 3 }>;
 export const PAUSE: Readonly<{ deposits: 1; transfers: 2; withdrawals: 4 }>;
+/** quorum_set's mode: who books validator balances. */
+export const REPORT_MODES: Readonly<{ operator: 1; committee: 2 }>;
+/** The operators query's orders. */
+export type OperatorOrder =
+  | "id" | "fee" | "apr_7d" | "apr_30d" | "apr" | "share" | "performance_7d" | "performance_30d" | "performance";
+export const OPERATOR_ORDERS: ReadonlyArray<OperatorOrder>;
 export const U64_MAX: bigint;
 export const U128_MAX: bigint;
 /** The 128-bit totals of each query's result, sent as decimal strings. */
@@ -208,6 +214,10 @@ export interface Pool {
   operator_count: bigint; next_lien_id: bigint; next_request_id: bigint; finalized_through: bigint;
   /** The epoch running at `now` (the highest a report may carry) and when it began. */
   epoch: bigint; epoch_start: bigint;
+  /** Who books balances: each operator's key, or a quorum of the oracle committee. */
+  report_mode: "operator" | "committee";
+  /** N members, quorum M; majority: M > N/2; minority: the admin accepted M <= N/2. */
+  oracle: { members: bigint; quorum: bigint; majority: boolean; minority: boolean };
   /** The operator holding the largest share of A + U (null: none holds stake), and the share. */
   top_operator_id: bigint | null; top_operator_share_bps: bigint;
   last_reports: Array<{ operator_id: bigint; epoch: bigint; balance: bigint; time: bigint }>;
@@ -293,6 +303,62 @@ export interface RateEntry {
 }
 
 export interface RatePage { entries: RateEntry[]; next: bigint | null }
+
+/** An oracle member and its agreement with applied results (PROTOCOL.md, votes). */
+export interface OracleMember {
+  member: Hex; added: bigint; votes: bigint; last_vote: bigint;
+  /** Its votes for an epoch whose committee result was applied, and those that differed. */
+  compared: bigint; differed: bigint;
+  /** Of its last `recent` comparisons (at most the query's `last`), how many differed. */
+  recent: bigint; recent_differed: bigint;
+}
+
+/** The votes of one pending epoch of an operator, grouped by tuple (most votes first). */
+export interface EpochVotes {
+  epoch: bigint; votes: bigint;
+  tuples: Array<{ balance: bigint; performance_bps: bigint; votes: bigint; members: Hex[] }>;
+  /** Members with no vote for this epoch. */
+  not_voted: Hex[];
+}
+
+export interface OperatorVotes {
+  operator_id: bigint; last_epoch: bigint;
+  /** A held report (performance_bps: null when the operator reported it itself). */
+  held: { epoch: bigint; balance: bigint; performance_bps: bigint | null } | null;
+  epochs: EpochVotes[];
+}
+
+export interface Votes {
+  report_mode: "operator" | "committee"; quorum: bigint; last: bigint;
+  members: OracleMember[];
+  /** Members whose last `last` votes include one that differed from the applied result. */
+  differed: Hex[];
+  operators: OperatorVotes[];
+  /** The `after` of the next page, or null. */
+  next: bigint | null;
+}
+
+/** One operator on the scorecard (PROTOCOL.md, operators). Rates and performance are bps over
+ *  batch time, time-weighted; null when no time is covered. */
+export interface OperatorCard {
+  operator_id: bigint; active: boolean; fee: Fee;
+  next_report_fees: { treasury_bps: bigint; operator_bps: bigint };
+  fee_total_bps: bigint;
+  balance: bigint;
+  /** Of A + U, and of every operator's balance together. */
+  share_bps: bigint; stake_share_bps: bigint;
+  apr_7d_bps: bigint | null; apr_30d_bps: bigint | null; apr_bps: bigint | null;
+  performance_7d_bps: bigint | null; performance_30d_bps: bigint | null; performance_bps: bigint | null;
+  reports_7d: bigint; reports_30d: bigint; reports: bigint;
+  registered: bigint; last_report_time: bigint | null; last_report_age_s: bigint | null;
+  held: boolean;
+  slashes: bigint;
+  /** 128-bit (sent as a decimal string, converted). */
+  slashed: bigint;
+  slashing: Array<{ seq: bigint; time: bigint; loss: bigint }>;
+}
+
+export interface Operators { now: bigint; order: OperatorOrder; operators: OperatorCard[] }
 
 // ---- client -------------------------------------------------------------------------------
 export interface ConnectOptions {
@@ -388,6 +454,8 @@ export class Client {
   health(): Promise<Health>;
   /** Exchange-rate changes with seq >= from (default 0); limit 1..1000 (default 100). */
   rateHistory(opts?: { from?: U64Like; limit?: U64Like }): Promise<RatePage>;
+  votes(opts?: { operatorId?: U64Like; after?: U64Like; limit?: U64Like; last?: U64Like }): Promise<Votes>;
+  operators(opts?: { order?: OperatorOrder; activeOnly?: boolean; reverse?: boolean; limit?: U64Like }): Promise<Operators>;
 
   /**
    * Sign with the signer's next nonce and submit. Resolves when recorded (ok false for a
@@ -427,6 +495,10 @@ export class Client {
   paramSet(key: Key, f: { param: keyof typeof PARAMS | U64Like; value: U64Like }, opts?: SubmitOptions): Promise<SubmitResult>;
   pauseSet(key: Key, f: { flags: U64Like | { deposits?: boolean; transfers?: boolean; withdrawals?: boolean } }, opts?: SubmitOptions): Promise<SubmitResult>;
   roleSet(key: Key, f: { role: keyof typeof ROLES | U64Like; account: AccountLike }, opts?: SubmitOptions): Promise<SubmitResult>;
+  oracleAdd(key: Key, f: { member: AccountLike; quorum: U64Like }, opts?: SubmitOptions): Promise<SubmitResult>;
+  oracleRemove(key: Key, f: { member: AccountLike; quorum: U64Like }, opts?: SubmitOptions): Promise<SubmitResult>;
+  quorumSet(key: Key, f: { mode: keyof typeof REPORT_MODES | U64Like; quorum: U64Like; minority?: boolean | U64Like }, opts?: SubmitOptions): Promise<SubmitResult>;
+  vote(key: Key, f: { operator_id: U64Like; epoch: U64Like; balance: U64Like; performance_bps: U64Like }, opts?: SubmitOptions): Promise<SubmitResult>;
 
   /** Records in seq order; catches up through the events (or history) query at start and on gaps. */
   subscribe(opts?: SubscribeOptions): Subscription;

@@ -9,7 +9,7 @@ import * as zmq from "zeromq";
 
 import {
   kindInfo, normalizeFields, signTx, encodeRequest, encodeMap, decodeReply, toBytes, toU64,
-  toHex, address, convertU128, PARAMS, ROLES, PAUSE,
+  toHex, address, convertU128, fromU128, PARAMS, ROLES, PAUSE, REPORT_MODES, OPERATOR_ORDERS,
 } from "./codec.js";
 import { LstdError } from "./errors.js";
 import { curveSocketOptions } from "./curve.js";
@@ -286,6 +286,36 @@ export class Client {
     return this.query("rate_history", { from: optU64(opts.from, "from"), limit: optU64(opts.limit, "limit") });
   }
 
+  /** The oracle committee's pending votes and each member's agreement with applied results:
+   *  `{report_mode, quorum, last, members, differed, operators, next}`. opts.operatorId: one
+   *  operator (else those with pending votes after opts.after, a page of opts.limit, 1..16);
+   *  opts.last: comparisons per member to look at (1..64, default 8). */
+  votes(opts = {}) {
+    return this.query("votes", {
+      operator_id: optU64(opts.operatorId, "operatorId"),
+      after: optU64(opts.after, "after"),
+      limit: optU64(opts.limit, "limit"),
+      last: optU64(opts.last, "last"),
+    });
+  }
+
+  /** The operators scorecard: `{now, order, operators}`; opts.order one of OPERATOR_ORDERS
+   *  (default "id"), opts.activeOnly, opts.reverse, opts.limit. Each operator's `slashed` (a
+   *  128-bit total) comes back as a bigint. */
+  async operators(opts = {}) {
+    if (opts.order !== undefined && !OPERATOR_ORDERS.includes(opts.order))
+      throw new TypeError(`order: one of ${OPERATOR_ORDERS.join(", ")}`);
+    const fields = { order: opts.order, limit: optU64(opts.limit, "limit") };
+    if (opts.activeOnly !== undefined) fields.active_only = opts.activeOnly ? 1n : 0n;
+    if (opts.reverse !== undefined) fields.reverse = opts.reverse ? 1n : 0n;
+    const r = await this.query("operators", fields);
+    try {
+      return { ...r, operators: r.operators.map((c) => ({ ...c, slashed: fromU128(c.slashed, "operators.slashed") })) };
+    } catch (e) {
+      throw new LstdError("PROTOCOL", e.message, { op: "operators" });
+    }
+  }
+
   // ---- nonces -----------------------------------------------------------------------------
 
   /**
@@ -522,6 +552,31 @@ export class Client {
       g.flags = n;
     }
     return this.submit(key, "pause_set", g, opts);
+  }
+
+  /** admin: add an oracle committee member; `quorum` is M once it is in. */
+  oracleAdd(key, f, opts) {
+    return this.submit(key, "oracle_add", f, opts);
+  }
+
+  /** admin: remove a member and its pending votes; `quorum` is M after. */
+  oracleRemove(key, f, opts) {
+    return this.submit(key, "oracle_remove", f, opts);
+  }
+
+  /** admin: mode (its number or "operator" / "committee"), quorum, minority (boolean or 0/1:
+   *  accept a quorum of at most half the members; default 0). */
+  quorumSet(key, f, opts) {
+    const g = { minority: 0n, ...f };
+    if (typeof g.mode === "string" && hasOwn(REPORT_MODES, g.mode)) g.mode = BigInt(REPORT_MODES[g.mode]);
+    if (typeof g.minority === "boolean") g.minority = g.minority ? 1n : 0n;
+    return this.submit(key, "quorum_set", g, opts);
+  }
+
+  /** oracle member: `{operator_id, epoch, balance, performance_bps}`; once `quorum` members
+   *  vote the identical tuple, the report is booked (or held) in that vote's transaction. */
+  vote(key, f, opts) {
+    return this.submit(key, "vote", f, opts);
   }
 
   /** role: its number or its name ("admin", "custodian", "treasury"). */

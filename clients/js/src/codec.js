@@ -42,6 +42,10 @@ export const KINDS = Object.freeze([
   { kind: 21, name: "pause_set", fields: [["flags", "u64"]], outputs: ["flags"] },
   { kind: 22, name: "role_set", fields: [["role", "u64"], ["account", "key"]], outputs: ["role"] },
   { kind: 23, name: "operator_reset", fields: [["operator_id", "u64"], ["epoch", "u64"], ["balance", "u64"]], outputs: ["gain", "loss", "treasury_fee_shares", "operator_fee_shares"] },
+  { kind: 24, name: "oracle_add", fields: [["member", "key"], ["quorum", "u64"]], outputs: ["members", "quorum"] },
+  { kind: 25, name: "oracle_remove", fields: [["member", "key"], ["quorum", "u64"]], outputs: ["members", "quorum", "votes_removed"] },
+  { kind: 26, name: "quorum_set", fields: [["mode", "u64"], ["quorum", "u64"], ["minority", "u64"]], outputs: ["mode", "quorum", "members"] },
+  { kind: 27, name: "vote", fields: [["operator_id", "u64"], ["epoch", "u64"], ["balance", "u64"], ["performance_bps", "u64"]], outputs: ["support", "quorum", "gain", "loss"] },
 ].map((k) => Object.freeze({ ...k, fields: Object.freeze(k.fields.map((f) => Object.freeze(f))), outputs: Object.freeze(k.outputs) })));
 
 const KIND_BY_NAME = new Map(KINDS.map((k) => [k.name, k]));
@@ -60,6 +64,13 @@ export const PARAMS = Object.freeze({
 
 /** Roles for `role_set`. */
 export const ROLES = Object.freeze({ admin: 1, custodian: 2, treasury: 3 });
+
+/** Report modes for `quorum_set`: who books validator balances (ledger/README.md, "Oracle
+ *  committee"). */
+export const REPORT_MODES = Object.freeze({ operator: 1, committee: 2 });
+
+/** Orders of the `operators` query (PROTOCOL.md, operators). */
+export const OPERATOR_ORDERS = Object.freeze(["id", "fee", "apr_7d", "apr_30d", "apr", "share", "performance_7d", "performance_30d", "performance"]);
 
 /** Pause flags for `pause_set` (OR them together). */
 export const PAUSE = Object.freeze({ deposits: 1, transfers: 2, withdrawals: 4 });

@@ -1,6 +1,6 @@
 // lstd-client - JavaScript client for the lstd ledger service (PROTOCOL.md)
 export {
-  KINDS, PARAMS, ROLES, PAUSE, U64_MAX, U128_MAX, U128_FIELDS,
+  KINDS, PARAMS, ROLES, PAUSE, REPORT_MODES, OPERATOR_ORDERS, U64_MAX, U128_MAX, U128_FIELDS,
   kindInfo, normalizeFields, toHex, fromHex, toBytes, toU64,
   generateKey, keyFromHex, loadKeyFile, address,
   signingBytes, taggedHash, txHash, sign, verify, signTx,

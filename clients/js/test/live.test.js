@@ -394,6 +394,45 @@ describe("live lstd", { timeout: 180000 }, () => {
     await rejects(c.rateHistory({ limit: 1001 }), "OUT_OF_RANGE");
   });
 
+  it("an oracle committee books a balance at its quorum; votes and operators queries", T, async () => {
+    const m = [generateKey(), generateKey(), generateKey()];
+    const op = await c.operator(1);
+    // re-anchor at epoch 1 so that epoch 2 is open for votes (the reset above took this epoch)
+    assert.equal((await c.operatorReset(admin, { operator_id: 1, epoch: 1, balance: op.balance })).ok, true);
+    for (const [i, quorum] of [[0, 1], [1, 2], [2, 2]]) {
+      const r = await c.oracleAdd(admin, { member: m[i].address, quorum });
+      assert.equal(r.ok, true, r.message);
+      assert.deepEqual(r.out, { members: BigInt(i + 1), quorum: BigInt(quorum) });
+    }
+    const q = await c.quorumSet(admin, { mode: "committee", quorum: 2 });
+    assert.deepEqual(q.out, { mode: 2n, quorum: 2n, members: 3n });
+    const p = await c.pool();
+    assert.equal(p.report_mode, "committee");
+    assert.deepEqual(p.oracle, { members: 3n, quorum: 2n, majority: true, minority: false });
+    const own = await c.report(operator, { operator_id: 1, epoch: 2, balance: op.balance });
+    assert.equal(own.error, "OPERATOR_REPORTS_DISABLED");
+    const v0 = await c.vote(m[0], { operator_id: 1, epoch: 2, balance: op.balance, performance_bps: 9950 });
+    assert.deepEqual(v0.out, { support: 1n, quorum: 2n, gain: 0n, loss: 0n });
+    await c.vote(m[1], { operator_id: 1, epoch: 2, balance: op.balance + 1n, performance_bps: 9950 });
+    const votes = await c.votes({ operatorId: 1 });
+    const ep = votes.operators[0].epochs[0];
+    assert.equal(ep.epoch, 2n);
+    assert.equal(ep.tuples.length, 2);
+    assert.deepEqual(ep.not_voted, [m[2].address]);
+    const v2 = await c.vote(m[2], { operator_id: 1, epoch: 2, balance: op.balance, performance_bps: 9950 });
+    assert.equal(v2.out.support, 2n);
+    assert.equal((await c.operator(1)).last_epoch, 2n);
+    const after = await c.votes();
+    assert.deepEqual(after.operators, []);
+    assert.deepEqual(after.differed, [m[1].address]);
+    const card = (await c.operators({ order: "performance", activeOnly: true })).operators[0];
+    assert.equal(card.operator_id, 1n);
+    assert.equal(typeof card.slashed, "bigint");
+    assert.ok(card.reports >= 3n);
+    await assert.rejects(c.operators({ order: "luck" }), TypeError);
+    assert.equal((await c.quorumSet(admin, { mode: "operator", quorum: 2 })).ok, true);
+  });
+
   it("liens, withdrawals, queue and account listings", T, async () => {
     const l = await c.lock(A, { beneficiary: B.address, shares: 1000n });
     assert.equal(l.ok, true, l.message);

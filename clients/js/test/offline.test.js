@@ -212,6 +212,11 @@ test("one helper per kind: op, fields and conveniences on the wire", T, async ()
     ["roleSet", { role: "custodian", account: other }, { role: 2n }],
     ["operatorReset", { operator_id: 1, epoch: 4, balance: 5 }, { epoch: 4n, balance: 5n }],
     ["paramSet", { param: "VEST_S", value: 0 }, { param: 8n, value: 0n }],
+    ["oracleAdd", { member: other, quorum: 1 }, { quorum: 1n }],
+    ["oracleRemove", { member: other, quorum: 0 }, { quorum: 0n }],
+    ["quorumSet", { mode: "committee", quorum: 1 }, { mode: 2n, quorum: 1n, minority: 0n }],
+    ["quorumSet", { mode: 1, quorum: 1, minority: true }, { mode: 1n, minority: 1n }],
+    ["vote", { operator_id: 1, epoch: 2, balance: 3, performance_bps: 9950 }, { performance_bps: 9950n }],
   ];
   try {
     for (const [method, fields, want] of calls) {
@@ -224,7 +229,7 @@ test("one helper per kind: op, fields and conveniences on the wire", T, async ()
       for (const [name, v] of Object.entries(want)) assert.equal(sent[name], v, `${method}.${name}`);
     }
     const kinds = new Set(srv.seen.map((x) => x.req.op));
-    assert.equal(kinds.size, 23 + 2, "every kind, plus pool and account");
+    assert.equal(kinds.size, 27 + 2, "every kind, plus pool and account");
     await assert.rejects(c.transfer(key, { to: other, shares: 1, extra: 1 }), /unknown field extra/);
     await assert.rejects(c.deposit(key, { to: other, amount: 1, external_ref: ref, externalRef: ref }), /given twice/);
     await assert.rejects(c.transfer(key, { to: other, shares: -1 }), RangeError);
