@@ -179,80 +179,6 @@ int lst_hex_decode(uint8_t out[32], const char *hex)
     return rpc_hex_decode32(out, hex) == 0 ? LST_OK : LST_ERR_USAGE;
 }
 
-/* ---- amounts ----------------------------------------------------------------------------- */
-
-/* Digits only, at least one, value <= UINT64_MAX. Returns: true on success. */
-static bool parse_digits(const char *s, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]) || __builtin_mul_overflow(v, 10u, &v) ||
-            __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
-            return false;
-    }
-    *out = v;
-    return true;
-}
-
-static uint64_t pow10_u64(unsigned n)
-{
-    uint64_t p = 1;
-    while (n-- > 0)
-        p *= 10;
-    return p;
-}
-
-int lst_amount_parse(const char *text, unsigned decimals, bool base_units, uint64_t *out)
-{
-    uint64_t whole, frac = 0, scaled;
-    if (text == NULL || out == NULL)
-        return LST_ERR_USAGE;
-    size_t len = strlen(text);
-    if (len > 0 && text[len - 1] == 'u')
-        return parse_digits(text, len - 1, out) ? LST_OK : LST_ERR_USAGE;
-    if (base_units)
-        return parse_digits(text, len, out) ? LST_OK : LST_ERR_USAGE;
-    if (decimals > 19)
-        return LST_ERR_USAGE;
-    const char *dot = strchr(text, '.');
-    size_t whole_len = dot != NULL ? (size_t)(dot - text) : len;
-    size_t frac_len = dot != NULL ? len - whole_len - 1 : 0;
-    if (!parse_digits(text, whole_len, &whole) || frac_len > decimals ||
-        (dot != NULL && !parse_digits(dot + 1, frac_len, &frac)))
-        return LST_ERR_USAGE;
-    frac *= pow10_u64(decimals - (unsigned)frac_len);
-    if (__builtin_mul_overflow(whole, pow10_u64(decimals), &scaled) ||
-        __builtin_add_overflow(scaled, frac, &scaled))
-        return LST_ERR_USAGE;
-    *out = scaled;
-    return LST_OK;
-}
-
-size_t lst_amount_format_u128(char *buf, size_t size, lst_u128 units, unsigned decimals)
-{
-    char whole[LST_U128_DIGITS_MAX + 1], frac[24];
-    if (decimals > 19)
-        decimals = 0;
-    uint64_t p = pow10_u64(decimals);
-    ledger_u128_str(whole, units / p); /* lst_u128 is ledger_u128 */
-    if (decimals == 0)
-        return (size_t)snprintf(buf, size, "%s", whole);
-    snprintf(frac, sizeof frac, "%0*" PRIu64, (int)decimals, (uint64_t)(units % p));
-    size_t n = strlen(frac);
-    while (n > 0 && frac[n - 1] == '0')
-        frac[--n] = '\0';
-    if (n == 0)
-        return (size_t)snprintf(buf, size, "%s", whole);
-    return (size_t)snprintf(buf, size, "%s.%s", whole, frac);
-}
-
-size_t lst_amount_format(char *buf, size_t size, uint64_t units, unsigned decimals)
-{
-    return lst_amount_format_u128(buf, size, units, decimals);
-}
-
 /* ---- kinds ------------------------------------------------------------------------------- */
 
 const char *lst_kind_name(unsigned kind)
@@ -798,6 +724,32 @@ static int json_hex(const uint8_t *b, size_t len, FILE *out)
 
 static int json_object(const msgpack_object *o, const char *skip_key, FILE *out);
 
+/* Returns: true when the key (len bytes) names a ref field of some kind (external_ref,
+ * payout_ref): its 32 bytes are written as lst_ref_format writes them. */
+static bool ref_key(const char *key, size_t len)
+{
+    for (unsigned kind = 1; kind <= LEDGER_TX_KIND_MAX; kind++) {
+        const ledger_kind_info *k = ledger_kind_lookup(kind);
+        for (unsigned i = 0; i < k->field_count; i++)
+            if (k->fields[i].type == LEDGER_F_REF && strlen(k->fields[i].name) == len &&
+                memcmp(k->fields[i].name, key, len) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* A map value: a ref as text or 0x-hex (lst_ref_format), anything else as json_object. */
+static int json_value(const msgpack_object *key, const msgpack_object *v, FILE *out)
+{
+    char ref[LST_REF_TEXT_MAX];
+    if (key->type == MSGPACK_OBJECT_STR && v->type == MSGPACK_OBJECT_BIN && v->via.bin.size == 32 &&
+        ref_key(key->via.str.ptr, key->via.str.size)) {
+        lst_ref_format(ref, (const uint8_t *)v->via.bin.ptr);
+        return json_string(ref, strlen(ref), out);
+    }
+    return json_object(v, NULL, out);
+}
+
 static int json_map(const msgpack_object *o, const char *skip_key, FILE *out)
 {
     int rc = fputc('{', out) == EOF;
@@ -814,7 +766,7 @@ static int json_map(const msgpack_object *o, const char *skip_key, FILE *out)
             rc = json_string(k->via.str.ptr, k->via.str.size, out);
         else if (!rc) /* lstd never sends a key that is not a str */
             rc = fputs("\"?\"", out) == EOF;
-        rc = rc || fputc(':', out) == EOF || json_object(&o->via.map.ptr[i].val, NULL, out);
+        rc = rc || fputc(':', out) == EOF || json_value(k, &o->via.map.ptr[i].val, out);
     }
     return rc || fputc('}', out) == EOF ? -1 : 0;
 }

@@ -132,68 +132,6 @@ static void test_keys(void)
     lst_key_wipe(&again);
 }
 
-static void check_parse(const char *text, unsigned decimals, bool base, int want_rc, uint64_t want)
-{
-    uint64_t v = 0;
-    int rc = lst_amount_parse(text, decimals, base, &v);
-    if (rc != want_rc || (rc == LST_OK && v != want)) {
-        fprintf(stderr,
-                "lst_amount_parse(\"%s\", %u, %d) = %d, %" PRIu64 "; want %d, %" PRIu64 "\n", text,
-                decimals, base, rc, v, want_rc, want);
-        test_failures++;
-    }
-}
-
-static void check_format(uint64_t units, unsigned decimals, const char *want)
-{
-    char buf[40];
-    lst_amount_format(buf, sizeof buf, units, decimals);
-    if (strcmp(buf, want) != 0) {
-        fprintf(stderr, "lst_amount_format(%" PRIu64 ", %u) = %s, want %s\n", units, decimals, buf,
-                want);
-        test_failures++;
-    }
-}
-
-static void test_amounts(void)
-{
-    check_parse("1.5", 9, false, LST_OK, 1500000000);
-    check_parse("1500000000u", 9, false, LST_OK, 1500000000);
-    check_parse("1500000000u", 9, true, LST_OK, 1500000000);
-    check_parse("15", 9, true, LST_OK, 15);
-    check_parse("1.5", 9, true, LST_ERR_USAGE, 0);
-    check_parse("100", 9, false, LST_OK, 100 * TOKEN);
-    check_parse("0.000000001", 9, false, LST_OK, 1);
-    check_parse("1.0000000001", 9, false, LST_ERR_USAGE, 0); /* never rounded */
-    check_parse("18446744073.709551615", 9, false, LST_OK, UINT64_MAX);
-    check_parse("18446744073.709551616", 9, false, LST_ERR_USAGE, 0);
-    check_parse("18446744073709551615u", 9, false, LST_OK, UINT64_MAX);
-    check_parse("18446744073709551616u", 9, false, LST_ERR_USAGE, 0);
-    check_parse("7", 0, false, LST_OK, 7);
-    check_parse("7.1", 0, false, LST_ERR_USAGE, 0);
-    const char *bad[] = {"", ".5", "1.", "-1", "+1", "1e9", " 1", "1 ", "u", "1.5u", "0x10", "1,5"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        check_parse(bad[i], 9, false, LST_ERR_USAGE, 0);
-    check_format(1500000000, 9, "1.5");
-    check_format(2 * TOKEN, 9, "2");
-    check_format(0, 9, "0");
-    check_format(1, 9, "0.000000001");
-    check_format(UINT64_MAX, 9, "18446744073.709551615");
-    check_format(UINT64_MAX, 19, "1.8446744073709551615");
-    check_format(42, 0, "42");
-    /* 128-bit totals */
-    char buf[64];
-    lst_u128 wide = (lst_u128)UINT64_MAX * 3 + 7;
-    lst_amount_format_u128(buf, sizeof buf, wide, 9);
-    CHECK(strcmp(buf, "55340232221.128654852") == 0);
-    lst_amount_format_u128(buf, sizeof buf, wide, 0);
-    CHECK(strcmp(buf, "55340232221128654852") == 0);
-    lst_amount_format_u128(buf, sizeof buf, ~(lst_u128)0, 0);
-    CHECK(strcmp(buf, "340282366920938463463374607431768211455") == 0);
-    lst_amount_format_u128(buf, sizeof buf, (lst_u128)5 * TOKEN, 9);
-    CHECK(strcmp(buf, "5") == 0);
-}
-
 static void test_builder(void)
 {
     lst_tx tx;
@@ -854,7 +792,6 @@ int main(void)
     operator1 = from_rh(&srv->operator_key);
     CHECK(lst_client_new(&cl, srv->requests, srv->events, 5000) == LST_OK);
     test_keys();
-    test_amounts();
     test_builder();
     test_holder_kinds();
     test_withdrawal_kinds();
