@@ -44,7 +44,8 @@ __extension__ typedef unsigned __int128 lst_u128;
 typedef enum lst_code {
     LST_OK = 0,
     LST_ERR_USAGE = 1,    /* the caller's mistake: unknown kind/field, field not set, bad text */
-    LST_ERR_CONNECT = 2,  /* bad endpoint, or no connection to the server was ever made */
+    LST_ERR_CONNECT = 2,  /* bad endpoint, or nothing listening there (a connection attempt was
+                             refused while none was up: at once, not after the timeout) */
     LST_ERR_TIMEOUT = 3,  /* connected, but no reply within the timeout, after every retry */
     LST_ERR_PROTOCOL = 4, /* the server's bytes are not what PROTOCOL.md describes */
     LST_ERR_REJECTED = 5, /* the server answered an error (result.error / the reply's error) */
@@ -238,8 +239,11 @@ typedef struct lst_client lst_client;
 /** Make a client: its own ZeroMQ context, a DEALER connected to endpoint (ZeroMQ connects in
  *  the background), and events_endpoint remembered for lst_events_open (NULL: no events).
  *  Each request waits up to timeout_ms for its reply and is resent (the same bytes) up to 2
- *  more times (lst_client_set_retries); not while no connection was ever made: that fails at
- *  once with LST_ERR_CONNECT.
+ *  more times (lst_client_set_retries). A refused connection attempt while no connection is
+ *  up fails the waiting call at once with LST_ERR_CONNECT ("nothing listening at ...", or "lost
+ *  ... and nothing listening there now" once one had been made), and so does every later send
+ *  until ZeroMQ connects again. A BUSY answer is resent after a backoff (5 ms, doubling to 1 s)
+ *  up to 15 times (lst_client_set_busy_retries): BUSY consumes no nonce.
  *  Out: *out (NULL on failure); free it with lst_client_destroy.
  *  Returns: LST_OK, LST_ERR_USAGE (NULL or overlong endpoint, timeout_ms <= 0),
  *  LST_ERR_CONNECT (the endpoint is not a valid ZeroMQ address), LST_ERR_IO (ZeroMQ could not
@@ -254,6 +258,10 @@ void lst_client_destroy(lst_client **client_p);
 /** Resends after a timeout (default 2). A transaction resent is safe: the ledger answers a
  *  duplicate with its recorded result. */
 void lst_client_set_retries(lst_client *c, unsigned retries);
+
+/** Resends after a BUSY answer, with its tail for a pipelined transaction (default 15, at
+ *  most 15; 0: a BUSY is returned as it comes). */
+void lst_client_set_busy_retries(lst_client *c, unsigned retries);
 
 /** Returns: a description of the last failure of any call on c ("" before any). Valid until
  *  the next call on c. */
@@ -287,13 +295,20 @@ LST_WARN_UNUSED int lst_nonce_next(lst_client *c, const uint8_t pubkey[32], uint
 void lst_nonce_forget(lst_client *c, const uint8_t pubkey[32]);
 
 /** Sign and send without waiting (pipelining). tx->nonce 0 takes lst_nonce_next (written
- *  back). Replies come back through lst_poll. Out: *request_id (may be NULL).
+ *  back). Replies come back through lst_poll. When the server answers BUSY (its queue is full;
+ *  no nonce consumed), the transactions of the same signer behind it would get NONCE_GAP: the
+ *  client sends the BUSY one and that tail again, the same signed transactions, in nonce order,
+ *  after a backoff, up to the busy retries (PROTOCOL.md, Limits); a NONCE_GAP while a
+ *  transaction of the signer with a lower nonce is unsettled goes again behind it. Each
+ *  attempt has a wire id of its own (request_id << 4 | attempt). Out: *request_id (may be NULL).
  *  Returns: LST_OK, LST_ERR_USAGE, LST_ERR_TIMEOUT (the send queue stayed full),
  *  LST_ERR_CONNECT, LST_ERR_IO, LST_ERR_NOMEM, or as lst_nonce_next. */
 LST_WARN_UNUSED int lst_send(lst_client *c, const lst_key *key, lst_tx *tx, uint64_t *request_id);
 
 /** The next completed lst_send, in the order replies arrive (for one signer: nonce order).
- *  Waits up to timeout_ms (0: only what has arrived). Out: *result (its request_id).
+ *  Waits up to timeout_ms (0: only what has arrived), sending meanwhile what BUSY made wait
+ *  (only lst_poll does: poll while transactions are pending). Out: *result (its request_id;
+ *  BUSY or NONCE_GAP only once the resends are spent, or for a genuine gap).
  *  Returns: LST_OK or LST_ERR_REJECTED (a completed request, as lst_submit), LST_ERR_TIMEOUT
  *  (nothing completed in time; the requests stay pending: poll again, or lst_resend_pending),
  *  LST_ERR_CONNECT (timeout_ms > 0 and no connection was ever made), LST_ERR_USAGE (nothing

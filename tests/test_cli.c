@@ -730,12 +730,11 @@ static void stop_server(void)
 
 static void test_exit_connect(void)
 {
-    /* nothing listening: 3, quickly, and the message says why */
-    uint64_t t0 = rh_now_ms();
-    run_result r = LST("--endpoint", "tcp://127.0.0.1:1", "--timeout", "200", "pool");
+    /* nothing listening: 3 at the refused connection, not after the hour-long timeout (the
+     * run is killed after RUN_TIMEOUT_MS), and the message says why */
+    run_result r = LST("--endpoint", "tcp://127.0.0.1:1", "--timeout", "3600000", "pool");
     CHECK_STATUS(r, 3);
-    CHECK(strstr(r.err, "cannot connect to tcp://127.0.0.1:1") != NULL);
-    CHECK(rh_now_ms() - t0 < 5000);
+    CHECK(strstr(r.err, "cannot connect to tcp://127.0.0.1:1: nothing listening there") != NULL);
     run_free(&r);
     /* connected but no answer (the server is stopped): 3 after the resends */
     stop_server();
