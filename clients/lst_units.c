@@ -75,7 +75,7 @@ bool lst_amount_is_tokens(const char *text)
 static int parse_tokens(const char *s, size_t len, unsigned decimals, uint64_t *out, char *why,
                         size_t why_size)
 {
-    uint64_t whole, frac = 0, scaled;
+    uint64_t whole = 0, frac = 0, scaled;
     const char *dot = memchr(s, '.', len);
     size_t whole_len = dot != NULL ? (size_t)(dot - s) : len;
     size_t frac_len = dot != NULL ? len - whole_len - 1 : 0;

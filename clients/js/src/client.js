@@ -499,7 +499,8 @@ export class Client {
     const signer = toBytes(tx.signer, 32, "signer");
     const nonce = toU64(tx.nonce, "nonce");
     const hash = toHex(tx.hash);
-    const request = describe({ op, signer, nonce, ...normalizeFields(op, tx.fields), ledger: this.ledgerId, hash });
+    const fields = convertRecord({ fields: describe(normalizeFields(op, tx.fields)) }).fields; // refs as formatRef
+    const request = { op, signer: toHex(signer), nonce, ...fields, ledger: this.ledgerId, hash };
     return new Promise((resolve, reject) => {
       const job = {
         tx, op, signerHex: toHex(signer), nonce, hash, request, onUnrecorded, resolve, reject,
