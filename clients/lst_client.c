@@ -22,7 +22,7 @@
 #define DEFAULT_BUSY_RETRIES 15 /* resends of a BUSY transaction (and its tail) */
 #define BUSY_BACKOFF_MS_MIN 5   /* the first wait before a BUSY resend; doubled each time */
 #define BUSY_BACKOFF_MS_MAX 1000
-#define ATTEMPT_BITS 4 /* a request's wire id: its id << 4 | the attempt (0..15) */
+#define ATTEMPT_BITS 8 /* a request's wire id: its id << 8 | the attempt (0..255) */
 #define ATTEMPT_MAX ((1u << ATTEMPT_BITS) - 1)
 #define EVENTS_PAGE 1000 /* events query page (the server's maximum) */
 #define HISTORY_PAGE 500 /* history query page (the server's maximum) */
@@ -48,6 +48,7 @@ typedef struct pending {
     uint8_t state;      /* enum pending_state */
     uint8_t attempt;    /* 0..ATTEMPT_MAX */
     uint8_t busy;       /* BUSY answers so far (the backoff doubles with each) */
+    bool probe;         /* answered BUSY: goes again alone, its signer's later ones after it */
     uint64_t resend_ms; /* P_WAIT: not before this (monotonic ms) */
 } pending;
 
@@ -944,7 +945,7 @@ void lst_client_set_retries(lst_client *c, unsigned retries)
 
 void lst_client_set_busy_retries(lst_client *c, unsigned retries)
 {
-    c->busy_retries = retries < ATTEMPT_MAX ? retries : ATTEMPT_MAX;
+    c->busy_retries = retries < 255 ? retries : 255;
 }
 
 const char *lst_client_error(const lst_client *c)
@@ -1222,23 +1223,25 @@ static uint64_t wire_id(uint64_t id, unsigned attempt)
 
 /* BUSY consumes no nonce: a pipelining signer's transactions behind a BUSY one get NONCE_GAP.
  * The BUSY'd transaction and its tail (the same signed transactions, each attempt under a wire
- * id of its own) wait out a backoff and go again in nonce order; a NONCE_GAP while a
- * transaction of the signer with a lower nonce is unsettled waits behind it the same way. A
- * reply to an attempt that was superseded is dropped, unless it is a recorded result. */
+ * id of its own) wait out a backoff and go again in nonce order: the BUSY one first and alone
+ * (a probe: the queue that refused it is full, and a whole tail sent into it would mostly be
+ * refused again), the tail once the probe is recorded. A NONCE_GAP while a transaction of the
+ * signer with a lower nonce is unsettled goes again behind it the same way. A reply to an
+ * attempt that was superseded is dropped, unless it is a recorded result. */
 
 static bool same_signer(const pending *a, const pending *b)
 {
     return memcmp(a->tx.signer, b->tx.signer, 32) == 0;
 }
 
-/* Returns: true when a transaction of p's signer with a lower nonce is unsettled (state is
- * P_WAIT) or, with any_state, not done at all. */
+/* Returns: true when a transaction of p's signer with a lower nonce is not done and, unless
+ * any_state, waits to be sent again or is a probe not yet recorded (p goes after it). */
 static bool earlier(const lst_client *c, const pending *p, bool any_state)
 {
     for (size_t i = c->pend_head; i < c->pend_count; i++) {
         const pending *q = &c->pend[i];
         if (!q->done && q->nonce < p->nonce && same_signer(q, p) &&
-            (any_state || q->state == P_WAIT))
+            (any_state || q->state == P_WAIT || q->probe))
             return true;
     }
     return false;
@@ -1259,6 +1262,7 @@ static void on_busy(lst_client *c, pending *p)
     uint64_t delay = (uint64_t)BUSY_BACKOFF_MS_MIN << (p->busy < 10 ? p->busy : 10);
     uint64_t at = now_ms() + (delay < BUSY_BACKOFF_MS_MAX ? delay : BUSY_BACKOFF_MS_MAX);
     p->busy++;
+    p->probe = true;
     for (size_t i = c->pend_head; i < c->pend_count; i++) {
         pending *q = &c->pend[i];
         if (!q->done && q->nonce >= p->nonce && same_signer(q, p))
@@ -1314,7 +1318,7 @@ static int resend_due(lst_client *c)
         int rc = LST_OK;
         if (p->done || p->state != P_WAIT || p->resend_ms > now || earlier(c, p, false))
             continue;
-        if (p->attempt >= c->busy_retries || p->attempt >= ATTEMPT_MAX) {
+        if (p->attempt >= ATTEMPT_MAX) {
             set_error(c, "%s: no room on the server after %u sends", lst_kind_name(p->kind),
                       p->attempt + 1u);
             rc = complete_unsent(c, p, LST_ERR_REJECTED, p->busy > 0 ? "BUSY" : "NONCE_GAP");
@@ -1356,14 +1360,14 @@ static int pending_reply(lst_client *c, pending *p, unsigned attempt, const lst_
     memcpy(res.hash, p->hash, 32);
     int code = result_from_reply(c, r, &res);
     if (!res.recorded && code == LST_ERR_REJECTED) {
-        bool again = p->attempt < c->busy_retries && p->attempt < ATTEMPT_MAX;
+        bool room = p->attempt < ATTEMPT_MAX;
         if (attempt != p->attempt || p->state != P_FLIGHT)
             return LST_OK; /* a superseded attempt's: the current one answers */
-        if (again && strcmp(res.error, "BUSY") == 0) {
+        if (room && p->busy < c->busy_retries && strcmp(res.error, "BUSY") == 0) {
             on_busy(c, p);
             return LST_OK;
         }
-        if (again && strcmp(res.error, "NONCE_GAP") == 0 && earlier(c, p, true)) {
+        if (room && strcmp(res.error, "NONCE_GAP") == 0 && earlier(c, p, true)) {
             set_wait(c, p, now_ms()); /* after the lower nonce, which may have got BUSY */
             return LST_OK;
         }

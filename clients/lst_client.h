@@ -259,8 +259,9 @@ void lst_client_destroy(lst_client **client_p);
  *  duplicate with its recorded result. */
 void lst_client_set_retries(lst_client *c, unsigned retries);
 
-/** Resends after a BUSY answer, with its tail for a pipelined transaction (default 15, at
- *  most 15; 0: a BUSY is returned as it comes). */
+/** BUSY answers one request may get before it fails with BUSY: each is resent after a
+ *  backoff, a pipelined transaction with its tail (default 15, at most 255; 0: a BUSY is
+ *  returned as it comes). */
 void lst_client_set_busy_retries(lst_client *c, unsigned retries);
 
 /** Returns: a description of the last failure of any call on c ("" before any). Valid until
@@ -297,10 +298,11 @@ void lst_nonce_forget(lst_client *c, const uint8_t pubkey[32]);
 /** Sign and send without waiting (pipelining). tx->nonce 0 takes lst_nonce_next (written
  *  back). Replies come back through lst_poll. When the server answers BUSY (its queue is full;
  *  no nonce consumed), the transactions of the same signer behind it would get NONCE_GAP: the
- *  client sends the BUSY one and that tail again, the same signed transactions, in nonce order,
- *  after a backoff, up to the busy retries (PROTOCOL.md, Limits); a NONCE_GAP while a
- *  transaction of the signer with a lower nonce is unsettled goes again behind it. Each
- *  attempt has a wire id of its own (request_id << 4 | attempt). Out: *request_id (may be NULL).
+ *  client sends the BUSY one again after a backoff, alone, and once it is recorded that
+ *  tail, the same signed transactions, in nonce order, up to the busy retries per transaction
+ *  (PROTOCOL.md, Limits); a NONCE_GAP while a transaction of the signer with a lower nonce is
+ *  unsettled goes again behind it. Each attempt has a wire id of its own (request_id << 8 |
+ *  attempt). Out: *request_id (may be NULL).
  *  Returns: LST_OK, LST_ERR_USAGE, LST_ERR_TIMEOUT (the send queue stayed full),
  *  LST_ERR_CONNECT, LST_ERR_IO, LST_ERR_NOMEM, or as lst_nonce_next. */
 LST_WARN_UNUSED int lst_send(lst_client *c, const lst_key *key, lst_tx *tx, uint64_t *request_id);

@@ -26,8 +26,11 @@
 #define THREADS_MAX 8                /* signing threads */
 #define START_DELAY_NS 20000000u     /* load threads start together this long after creation */
 #define ERROR_NAME_MAX 40
-#define RESENDS_MAX 15            /* BUSY (and NONCE_GAP behind one) resends of one transfer */
-#define BACKOFF_NS_MIN 1000000u   /* the wait before resending after a BUSY, doubled by each */
+#define RESENDS_MAX 15 /* BUSY answers one transfer may get before it counts as failed */
+#define SENDS_MAX 255  /* sends of one transfer in all (BUSY, NONCE_GAP behind one) */
+#define NO_PROBE UINT64_MAX
+#define BLOCKED UINT64_MAX      /* resend_ns: every queued transfer waits for its signer's probe */
+#define BACKOFF_NS_MIN 1000000u /* the wait before resending after a BUSY, doubled by each */
 #define BACKOFF_NS_MAX 100000000u /* BUSY in a row, reset by any other answer */
 
 static const char usage_text[] =
@@ -63,9 +66,9 @@ static const char usage_text[] =
     "  --json               print one JSON line instead of the summary line\n"
     "\n"
     "A transfer answered BUSY (the server's queue is full; no nonce consumed) is sent again\n"
-    "after a backoff (1 ms, doubling to 100 ms), and so are the same signer's transfers behind\n"
-    "it that were answered NONCE_GAP, in nonce order, up to 15 times each (busy_resends); its\n"
-    "latency runs from its first send.\n";
+    "after a backoff (1 ms, doubling to 100 ms), alone, and once it is answered the same\n"
+    "signer's transfers behind it that were answered NONCE_GAP, in nonce order (busy_resends);\n"
+    "one answered BUSY 15 times counts as failed. Latency runs from a transfer's first send.\n";
 
 typedef struct options {
     const char *endpoint, *keys_dir;
@@ -94,13 +97,18 @@ typedef struct conn {
     uint64_t *late_ns; /* open loop: actual send - scheduled */
     uint64_t *lat_ns;  /* 0: no reply */
     uint64_t ok, not_ok, last_reply_ns;
-    char first_error[ERROR_NAME_MAX];
-    /* BUSY consumes no nonce: a BUSY transfer and those of its signer behind it (NONCE_GAP)
-     * are sent again, the same bytes, in index (so nonce) order, after a backoff */
-    uint8_t *tries;       /* resends of transfer i */
+    char first_error[ERROR_NAME_MAX]; /* BUSY consumes no nonce: a BUSY transfer and those of its
+                                       * signer behind it (NONCE_GAP) are sent again, the same
+                                       * bytes, in index (so nonce) order, after a backoff: the BUSY
+                                       * one alone first (its signer's probe), the others once it
+                                       * has its final answer */
+    uint8_t *busy;                    /* BUSY answers of transfer i */
+    uint8_t *sends;                   /* resends of transfer i */
     uint64_t *first_open; /* per signer: its lowest transfer index not yet answered finally */
+    uint64_t *probe;      /* per signer: the BUSY transfer resent alone, or NO_PROBE */
     uint64_t *queue;      /* transfers to resend */
-    uint64_t queued, resends, busy_in_row, resend_ns;
+    uint64_t queued, resends, busy_in_row;
+    uint64_t resend_ns; /* when to send the queue; BLOCKED: all of it waits for probes */
 } conn;
 
 /* A transaction to sign, and where its request goes. */
@@ -394,15 +402,19 @@ static int conn_prepare(conn *k, uint64_t c, const options *o, setup *s,
     k->sent_ns = calloc(per ? per : 1, sizeof *k->sent_ns);
     k->late_ns = calloc(per ? per : 1, sizeof *k->late_ns);
     k->lat_ns = calloc(per ? per : 1, sizeof *k->lat_ns);
-    k->tries = calloc(per ? per : 1, sizeof *k->tries);
+    k->busy = calloc(per ? per : 1, sizeof *k->busy);
+    k->sends = calloc(per ? per : 1, sizeof *k->sends);
     k->queue = calloc(per ? per : 1, sizeof *k->queue);
     k->first_open = calloc(o->signers, sizeof *k->first_open);
+    k->probe = calloc(o->signers, sizeof *k->probe);
     uint64_t *nonce = calloc(o->signers, sizeof *nonce);
     if (!k->sk || !k->pk || !k->reqs || !k->sent_ns || !k->late_ns || !k->lat_ns || !nonce ||
-        !k->tries || !k->queue || !k->first_open)
+        !k->busy || !k->sends || !k->queue || !k->first_open || !k->probe)
         return -1;
-    for (uint64_t i = 0; i < o->signers; i++)
+    for (uint64_t i = 0; i < o->signers; i++) {
         k->first_open[i] = i; /* transfer i is signer i % signers' */
+        k->probe[i] = NO_PROBE;
+    }
     for (uint64_t i = 0; i < o->signers; i++)
         if (crypto_keygen(k->sk[i], k->pk[i]) != 0 || setup_deposit(s, k->pk[i], SIGNER_AMOUNT))
             return -1;
@@ -496,17 +508,22 @@ static bool earlier_open(conn *c, uint64_t i)
     return *f < i;
 }
 
-/* Keep transfer i to send again: BUSY (after the backoff), or NONCE_GAP behind one. */
+/* Keep transfer i to send again: BUSY (after the backoff; it becomes its signer's probe), or
+ * NONCE_GAP behind one. */
 static void queue_resend(conn *c, uint64_t i, bool busy, uint64_t now)
 {
-    c->tries[i]++;
+    uint64_t *probe = &c->probe[i % c->signers];
+    c->sends[i]++;
     c->queue[c->queued++] = i;
     if (busy) {
+        c->busy[i]++;
+        *probe = *probe < i ? *probe : i;
         uint64_t wait = BACKOFF_NS_MIN << (c->busy_in_row < 7 ? c->busy_in_row : 7);
         c->busy_in_row++;
         wait = wait < BACKOFF_NS_MAX ? wait : BACKOFF_NS_MAX;
-        c->resend_ns = now + wait > c->resend_ns ? now + wait : c->resend_ns;
-    } else if (c->resend_ns == 0) {
+        if (c->resend_ns == BLOCKED || c->resend_ns < now + wait)
+            c->resend_ns = now + wait;
+    } else if (c->resend_ns == 0 || c->resend_ns == BLOCKED) {
         c->resend_ns = now;
     }
 }
@@ -517,21 +534,26 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Send the queued transfers again, in index order, once their backoff is over.
- * Returns: 0, or -1 (a socket error). */
+/* Send the queued transfers again, in index order, once their backoff is over; those behind
+ * their signer's probe stay queued until it has its final answer. Returns: 0, or -1. */
 static int flush_resends(conn *c, uint64_t now)
 {
+    uint64_t kept = 0;
     if (c->queued == 0 || now < c->resend_ns)
         return 0;
     qsort(c->queue, c->queued, sizeof *c->queue, cmp_u64);
     for (uint64_t k = 0; k < c->queued; k++) {
-        const msgpack_sbuffer *req = &c->reqs[c->queue[k]];
-        if (zmq_send(c->sock, req->data, req->size, 0) < 0)
+        uint64_t i = c->queue[k], probe = c->probe[i % c->signers];
+        if (probe != NO_PROBE && i > probe) {
+            c->queue[kept++] = i;
+            continue;
+        }
+        if (zmq_send(c->sock, c->reqs[i].data, c->reqs[i].size, 0) < 0)
             return -1;
+        c->resends++;
     }
-    c->resends += c->queued;
-    c->queued = 0;
-    c->resend_ns = 0;
+    c->queued = kept;
+    c->resend_ns = kept > 0 ? BLOCKED : 0; /* the probe's final answer lets them go */
     return 0;
 }
 
@@ -543,8 +565,8 @@ static bool record_reply(conn *c, const char *buf, int len, uint64_t now)
     if (len < 0 || reply_parse(buf, (size_t)len, &r) != 0 || r.id >= c->count ||
         c->lat_ns[r.id] != 0)
         return false;
-    bool again = !r.ok && c->tries[r.id] < RESENDS_MAX;
-    if (again && strcmp(r.error, "BUSY") == 0) {
+    bool again = !r.ok && c->sends[r.id] < SENDS_MAX;
+    if (again && c->busy[r.id] < RESENDS_MAX && strcmp(r.error, "BUSY") == 0) {
         queue_resend(c, r.id, true, now);
         return false;
     }
@@ -553,6 +575,10 @@ static bool record_reply(conn *c, const char *buf, int len, uint64_t now)
         return false;
     }
     c->busy_in_row = 0;
+    if (c->probe[r.id % c->signers] == r.id) { /* its signer's queued transfers may go now */
+        c->probe[r.id % c->signers] = NO_PROBE;
+        c->resend_ns = c->queued > 0 ? now : 0;
+    }
     c->lat_ns[r.id] = now > c->sent_ns[r.id] ? now - c->sent_ns[r.id] : 1;
     c->last_reply_ns = now;
     if (r.ok) {
@@ -572,13 +598,16 @@ static int closed_recv(conn *c)
     char buf[4096];
     uint64_t now = bench_now_ns();
     long wait = RECV_TIMEOUT_MS;
-    if (c->queued > 0)
-        wait = c->resend_ns > now ? (long)((c->resend_ns - now) / 1000000u) + 1 : 0;
+    bool due = c->queued > 0 && c->resend_ns != BLOCKED; /* a resend will be due */
+    if (due && c->resend_ns <= now)
+        wait = 0;
+    else if (due && (c->resend_ns - now) / 1000000u < RECV_TIMEOUT_MS)
+        wait = (long)((c->resend_ns - now) / 1000000u) + 1;
     zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
     int n = zmq_poll(&item, 1, wait);
     if (n < 0 && errno != EINTR)
         return -1;
-    if (n == 0 && c->queued == 0)
+    if (n == 0 && !due)
         return -1; /* RECV_TIMEOUT_MS of silence: the rest are unanswered */
     int len, got = 0;
     while ((len = zmq_recv(c->sock, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0)
@@ -619,7 +648,7 @@ static int await_replies(conn *c, uint64_t until_ns)
     char buf[4096];
     zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
     uint64_t now = bench_now_ns();
-    if (c->queued > 0 && (until_ns == 0 || c->resend_ns < until_ns))
+    if (c->queued > 0 && c->resend_ns != BLOCKED && (until_ns == 0 || c->resend_ns < until_ns))
         until_ns = c->resend_ns > now ? c->resend_ns : now; /* a resend is due first */
     uint64_t wait = until_ns > now ? until_ns - now : 0;
     long timeout_ms = until_ns == 0 ? RECV_TIMEOUT_MS : (long)(wait / 1000000u);
@@ -896,9 +925,11 @@ static void conn_free(conn *k)
     free(k->sent_ns);
     free(k->late_ns);
     free(k->lat_ns);
-    free(k->tries);
+    free(k->busy);
+    free(k->sends);
     free(k->queue);
     free(k->first_open);
+    free(k->probe);
 }
 
 static void setup_close(setup *s)

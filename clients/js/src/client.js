@@ -8,8 +8,9 @@
 // instead of waiting for the timeout, as the C client does.
 //
 // BUSY consumes no nonce, so a pipelining signer's transactions behind a BUSY one get NONCE_GAP:
-// the client resends the BUSY'd transaction and its tail (the same signed transactions), in
-// nonce order, after a backoff, up to `busyRetries` times (PROTOCOL.md, "Limits").
+// the client resends the BUSY'd transaction after a backoff, alone (a probe), and once it is
+// recorded its tail (the same signed transactions), in nonce order; a transaction fails BUSY
+// after `busyRetries` BUSY answers (PROTOCOL.md, "Recovering from BUSY").
 
 import * as zmq from "zeromq";
 
@@ -26,6 +27,7 @@ const SUB_BUFFER_MAX = 10000;
 const BUSY_RETRIES = 15;
 const BUSY_BACKOFF_MS_MIN = 5;
 const BUSY_BACKOFF_MS_MAX = 1000;
+const ATTEMPTS_MAX = 256; // sends of one transaction in all (BUSY and NONCE_GAP behind one)
 
 function isKey(k) {
   return k !== null && typeof k === "object" && k.secretKey instanceof Uint8Array && k.publicKey instanceof Uint8Array;
@@ -505,7 +507,7 @@ export class Client {
       const job = {
         tx, op, signerHex: toHex(signer), nonce, hash, request, onUnrecorded, resolve, reject,
         timeoutMs: opts.timeoutMs, retries: opts.retries,
-        attempts: 0, busy: 0, state: "flight", resendAt: 0, key: undefined, lastError: undefined,
+        attempts: 0, busy: 0, probe: false, state: "flight", resendAt: 0, key: undefined, lastError: undefined,
       };
       this._jobAdd(job);
       this._attempt(job);
@@ -513,9 +515,12 @@ export class Client {
   }
 
   // A transaction's life: "flight" (an attempt is out), "wait" (to be resent: it, or a
-  // transaction of its signer with a lower nonce, got BUSY), "done". Each attempt has its own
-  // request id; starting one forgets the attempt before, whose answer (NONCE_GAP, or the
-  // recorded result the new one will also get, as a duplicate) no longer matters.
+  // transaction of its signer with a lower nonce, got BUSY), "done". One answered BUSY is a
+  // probe: it goes again alone, and its signer's later ones only once it is recorded (the
+  // queue that refused it is full: a whole tail sent into it would mostly be refused again).
+  // Each attempt has its own request id; starting one forgets the attempt before, whose answer
+  // (NONCE_GAP, or the recorded result the new one will also get, as a duplicate) no longer
+  // matters.
 
   _jobAdd(job) {
     let list = this._jobs.get(job.signerHex);
@@ -568,15 +573,16 @@ export class Client {
     const res = r.result;
     if (res !== undefined && res !== null) {
       this._jobRemove(job);
+      if (this._jobs.has(job.signerHex)) this._schedulePump(Date.now()); // the tail after a probe
       job.resolve(this._result(job, r, res));
       return;
     }
     if (attempt !== job.attempts || job.state !== "flight") return;
     const extra = { reply: r, op: job.op, request: job.request, hash: job.hash };
     if (typeof r.error !== "string") return this._jobFail(job, new TransportError("PROTOCOL", "a transaction reply without result or error", extra));
-    const again = job.attempts <= this.busyRetries;
-    if (r.error === "BUSY" && again) return this._onBusy(job);
-    if (r.error === "NONCE_GAP" && again && this._jobs.get(job.signerHex)[0] !== job) {
+    const room = job.attempts < ATTEMPTS_MAX;
+    if (r.error === "BUSY" && room && job.busy < this.busyRetries) return this._onBusy(job);
+    if (r.error === "NONCE_GAP" && room && this._jobs.get(job.signerHex)[0] !== job) {
       // a transaction before it (lower nonce) is unsettled: it may have got BUSY; resend after it
       job.state = "wait";
       job.lastError = r.error;
@@ -584,13 +590,15 @@ export class Client {
       this._schedulePump(job.resendAt);
       return;
     }
-    const msg = r.error === "BUSY" ? `${r.message ?? "server busy"} (after ${job.attempts} sends)` : r.message;
+    const msg = r.error === "BUSY" ? `${r.message ?? "server busy"} (answered BUSY ${job.busy + 1} times)` : r.message;
     this._jobFail(job, new RejectedError(r.error, msg, extra));
   }
 
-  /** BUSY: resend this transaction and every later one of its signer, after a backoff. */
+  /** BUSY: resend this transaction after a backoff, alone, and every later one of its signer
+   *  once it is recorded. */
   _onBusy(job) {
-    const delay = Math.min(BUSY_BACKOFF_MS_MAX, BUSY_BACKOFF_MS_MIN * 2 ** job.busy++);
+    const delay = Math.min(BUSY_BACKOFF_MS_MAX, BUSY_BACKOFF_MS_MIN * 2 ** Math.min(job.busy++, 10));
+    job.probe = true;
     const at = Date.now() + delay;
     for (const j of this._jobs.get(job.signerHex)) {
       if (j.nonce < job.nonce) continue;
@@ -608,7 +616,8 @@ export class Client {
     this._pumpTimer = setTimeout(() => this._pump(), Math.max(0, at - Date.now()));
   }
 
-  /** Resend the waiting transactions that are due, each signer's in nonce order. */
+  /** Resend the waiting transactions that are due, each signer's in nonce order, none past a
+   *  probe (a transaction answered BUSY) that is not recorded yet. */
   _pump() {
     this._pumpTimer = undefined;
     this._pumpAt = Infinity;
@@ -616,16 +625,18 @@ export class Client {
     let next = Infinity;
     for (const list of [...this._jobs.values()]) {
       for (const j of [...list]) {
+        if (j.state === "flight" && j.probe) break; // the later ones go once it is recorded
         if (j.state !== "wait") continue;
         if (j.resendAt > now) {
           next = Math.min(next, j.resendAt); // the later ones go after it
           break;
         }
-        if (j.attempts > this.busyRetries) {
+        if (j.attempts >= ATTEMPTS_MAX) {
           this._jobFail(j, new RejectedError(j.lastError ?? "BUSY", `gave up after ${j.attempts} sends`, { op: j.op, request: j.request, hash: j.hash }));
           continue;
         }
         this._attempt(j);
+        if (j.probe) break;
       }
     }
     if (next !== Infinity) this._schedulePump(next);
