@@ -52,7 +52,9 @@ static const char usage_text[] =
     "  --accounts N         further accounts created by deposits before the load; transfers then\n"
     "                       go to uniformly random ones of them (default 0: to the connection's\n"
     "                       next signer)\n"
-    "  --window N           closed loop (default): at most N transfers in flight per connection,\n"
+    "  --window N           closed loop (default): at most N transfers in flight per connection\n"
+    "                       (fewer while lstd answers BUSY: halved by each BUSY, one more by\n"
+    "                       each success, as TCP's congestion window),\n"
     "                       latency from each one's send; default 256\n"
     "  --rate N             open loop: send N transfers/s in all, evenly spread over the\n"
     "                       connections on a fixed schedule whatever the replies do; latency from\n"
@@ -92,6 +94,7 @@ typedef struct conn {
     uint8_t (*sk)[32], (*pk)[32];
     msgpack_sbuffer *reqs; /* pre-signed requests; request i has id i */
     uint64_t count, window, index, connections, rate, signers;
+    uint64_t cwnd; /* closed loop: transfers allowed in flight now (window, less after BUSY) */
     uint64_t t0_ns;
     uint64_t *sent_ns; /* closed loop: when sent; open loop: when scheduled */
     uint64_t *late_ns; /* open loop: actual send - scheduled */
@@ -394,7 +397,7 @@ static int conn_prepare(conn *k, uint64_t c, const options *o, setup *s,
     k->signers = o->signers;
     k->connections = o->connections;
     k->count = per;
-    k->window = o->window;
+    k->window = k->cwnd = o->window;
     k->rate = o->rate;
     k->sk = calloc(o->signers, 32);
     k->pk = calloc(o->signers, 32);
@@ -516,6 +519,7 @@ static void queue_resend(conn *c, uint64_t i, bool busy, uint64_t now)
     c->sends[i]++;
     c->queue[c->queued++] = i;
     if (busy) {
+        c->cwnd = c->cwnd > 1 ? c->cwnd / 2 : 1; /* the server is full: less in flight */
         c->busy[i]++;
         *probe = *probe < i ? *probe : i;
         uint64_t wait = BACKOFF_NS_MIN << (c->busy_in_row < 7 ? c->busy_in_row : 7);
@@ -575,6 +579,7 @@ static bool record_reply(conn *c, const char *buf, int len, uint64_t now)
         return false;
     }
     c->busy_in_row = 0;
+    c->cwnd += c->cwnd < c->window;
     if (c->probe[r.id % c->signers] == r.id) { /* its signer's queued transfers may go now */
         c->probe[r.id % c->signers] = NO_PROBE;
         c->resend_ns = c->queued > 0 ? now : 0;
@@ -625,7 +630,7 @@ static void *conn_closed(void *arg)
     while (done < c->count) {
         if (flush_resends(c, bench_now_ns()) != 0)
             return NULL;
-        while (sent < c->count && sent - done < c->window) {
+        while (sent < c->count && sent - done < c->cwnd) {
             c->sent_ns[sent] = bench_now_ns();
             if (zmq_send(c->sock, c->reqs[sent].data, c->reqs[sent].size, 0) < 0)
                 return NULL;
