@@ -304,7 +304,10 @@ static void test_rpc_busy(void)
     CHECK(s != NULL);
     if (s == NULL)
         return;
-    bench_rpc(s, (const char *const[]){"--connections", "4", "--count", "2000", NULL}, &r);
+    /* one signer per connection: the four BUSY probes, resent alone, fit the queue of four */
+    bench_rpc(
+        s, (const char *const[]){"--connections", "4", "--signers", "1", "--count", "2000", NULL},
+        &r);
     CHECK_U64(r.code, 0);
     if (r.code != 0)
         fprintf(stderr, "lstd-bench-rpc: %s%s", r.out, r.err);

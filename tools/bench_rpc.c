@@ -110,7 +110,7 @@ typedef struct conn {
     uint64_t *first_open; /* per signer: its lowest transfer index not yet answered finally */
     uint64_t *probe;      /* per signer: the BUSY transfer resent alone, or NO_PROBE */
     uint64_t *queue;      /* transfers to resend */
-    uint64_t queued, resends, busy_in_row;
+    uint64_t queued, resends, busy_in_row, rng;
     uint64_t resend_ns; /* when to send the queue; BLOCKED: all of it waits for probes */
 } conn;
 
@@ -394,6 +394,7 @@ static int conn_prepare(conn *k, uint64_t c, const options *o, setup *s,
 {
     uint64_t per = o->count / o->connections, rng = 88172645463325252ull + c * 7919;
     k->index = c;
+    k->rng = 0x9e3779b97f4a7c15ull ^ (c + 1) * 0xbf58476d1ce4e5b9ull; /* backoff jitter */
     k->signers = o->signers;
     k->connections = o->connections;
     k->count = per;
@@ -525,6 +526,7 @@ static void queue_resend(conn *c, uint64_t i, bool busy, uint64_t now)
         uint64_t wait = BACKOFF_NS_MIN << (c->busy_in_row < 7 ? c->busy_in_row : 7);
         c->busy_in_row++;
         wait = wait < BACKOFF_NS_MAX ? wait : BACKOFF_NS_MAX;
+        wait = wait / 2 + next_rand(&c->rng) % (wait / 2 + 1); /* jitter: connections apart */
         if (c->resend_ns == BLOCKED || c->resend_ns < now + wait)
             c->resend_ns = now + wait;
     } else if (c->resend_ns == 0 || c->resend_ns == BLOCKED) {
