@@ -182,11 +182,12 @@ static const char *opt(const args *a, const char *name)
     return NULL;
 }
 
-/* A KEY argument: 64 hex characters, or a key file (its address). */
+/* A KEY argument: 64 hex characters (0x before them allowed), or a key file (its address). */
 static int parse_key(const cli *k, const char *what, const char *text, uint8_t out[32])
 {
     lst_key key;
-    if (lst_hex_decode(out, text) == LST_OK)
+    const char *hex = text[0] == '0' && (text[1] == 'x' || text[1] == 'X') ? text + 2 : text;
+    if (lst_hex_decode(out, hex) == LST_OK)
         return EXIT_OK;
     if (lst_key_load(text, &key) != LST_OK)
         return usage_error(k, "%s: '%s' is neither an address (64 hex characters) nor a key file",
@@ -196,17 +197,13 @@ static int parse_key(const cli *k, const char *what, const char *text, uint8_t o
     return EXIT_OK;
 }
 
-/* A REF argument: 64 hex characters, or text of at most 32 bytes (zero-padded). */
+/* A REF argument: 0x and 64 hex digits (raw bytes), or text of 1 to 32 bytes (lst_ref_parse). */
 static int parse_ref(const cli *k, const char *what, const char *text, uint8_t out[32])
 {
-    if (lst_hex_decode(out, text) == LST_OK)
+    char why[LST_WHY_MAX];
+    if (lst_ref_parse(out, text, why, sizeof why) == LST_OK)
         return EXIT_OK;
-    size_t len = strlen(text);
-    if (len == 0 || len > 32)
-        return usage_error(k, "%s: a ref is 64 hex characters or text of 1 to 32 bytes", what);
-    memset(out, 0, 32);
-    memcpy(out, text, len);
-    return EXIT_OK;
+    return usage_error(k, "--%s: '%s': %s", what, text, why);
 }
 
 /* ---- the connection ---------------------------------------------------------------------- */
@@ -236,34 +233,40 @@ static int connect_client(cli *k)
     return exit_for(rc);
 }
 
-/* The pool's decimals, once (not needed with --base). Returns: an exit code. */
+/* The pool's decimals, once. Returns: an exit code. */
 static int need_decimals(cli *k)
 {
     uint64_t d;
-    if (k->have_decimals || k->base)
+    if (k->have_decimals)
         return EXIT_OK;
     int rc = connect_client(k);
     if (rc != EXIT_OK)
         return rc;
     if ((rc = lst_client_ledger(k->c, NULL, &d)) != LST_OK)
         return fail(k, rc);
-    k->decimals = d > 19 ? 0 : (unsigned)d;
+    k->decimals = d > 19 ? 20 : (unsigned)d;
     k->have_decimals = true;
     return EXIT_OK;
 }
 
+/* The decimals that printing amounts in tokens needs (none for --json or --base).
+ * Returns: an exit code. */
+static int out_decimals(cli *k)
+{
+    return k->json || k->base ? EXIT_OK : need_decimals(k);
+}
+
+/* An AMOUNT argument (lst_amount_parse): base units as digits, tokens with a point or "tok";
+ * the pool's decimals are asked for only when it is written in tokens. Returns: an exit code. */
 static int parse_amount(cli *k, const char *what, const char *text, uint64_t *out)
 {
-    int rc = need_decimals(k);
+    char why[LST_WHY_MAX];
+    int rc = lst_amount_is_tokens(text) ? need_decimals(k) : EXIT_OK;
     if (rc != EXIT_OK)
         return rc;
-    if (lst_amount_parse(text, k->decimals, k->base, out) == LST_OK)
+    if (lst_amount_parse(text, k->decimals, out, why, sizeof why) == LST_OK)
         return EXIT_OK;
-    if (k->base)
-        return usage_error(k, "%s: '%s' is not a whole number of base units", what, text);
-    return usage_error(k,
-                       "%s: '%s' is not an amount with at most %u decimals (or base units: 123u)",
-                       what, text, k->decimals);
+    return usage_error(k, "--%s: '%s': %s", what, text, why);
 }
 
 static int load_signer(cli *k, lst_key *key)
@@ -280,7 +283,7 @@ static int load_signer(cli *k, lst_key *key)
 
 /* ---- printing ---------------------------------------------------------------------------- */
 
-/* Keys whose integers are amounts or shares: printed in human units unless --base. */
+/* Keys whose integers are amounts or shares: printed in tokens unless --base. */
 static const char amount_keys[] =
     "|amount|shares|balance|min_shares_out|min_amount_out|assets|buffer|payable|total_deposited"
     "|total_rewards|total_slashed|total_paid|dead_shares|stake_limit|locked|queued|total|value"
@@ -288,7 +291,8 @@ static const char amount_keys[] =
     "|funded_since|exited_since|fees_earned|gain|loss|fee_shares|rate_num|rate_den"
     "|shares_minted|amount_credited|shares_moved|allowance|allowance_left|shares_locked"
     "|shares_released|shares_left|shares_seized|amount_paid|shares_burned|shares_returned"
-    "|treasury_fee_shares|operator_fee_shares|unvested|held_loss|slashed|";
+    "|treasury_fee_shares|operator_fee_shares|unvested|held_loss|slashed|STAKE_LIMIT_MAX"
+    "|STAKE_LIMIT_REFILL|";
 
 static bool is_amount_key(const char *key)
 {
@@ -299,10 +303,30 @@ static bool is_amount_key(const char *key)
     return strstr(amount_keys, quoted) != NULL;
 }
 
-/* A transaction field given in AMOUNT units (param_set's value is a plain number). */
+/* A transaction field given in AMOUNT units (param_set's value depends on the parameter). */
 static bool amount_field(const char *name)
 {
     return is_amount_key(name) && strcmp(name, "value") != 0;
+}
+
+/* The parameters whose value is an amount in base units (the stake limit and its refill). */
+static bool param_is_amount(uint64_t param)
+{
+    return param != 0 && (param == lst_param_by_name("STAKE_LIMIT_MAX") ||
+                          param == lst_param_by_name("STAKE_LIMIT_REFILL"));
+}
+
+/* A field of type ref in some kind (external_ref, payout_ref): shown as lst_ref_format does. */
+static bool is_ref_key(const char *key)
+{
+    for (unsigned kind = 1; kind <= LST_KIND_MAX; kind++)
+        for (unsigned i = 0; i < lst_kind_field_count(kind); i++) {
+            int type;
+            const char *name = lst_kind_field(kind, i, &type);
+            if (type == LST_FIELD_REF && strcmp(name, key) == 0)
+                return true;
+        }
+    return false;
 }
 
 static void hex_bytes(char *out, const uint8_t *b, size_t n)
@@ -311,7 +335,17 @@ static void hex_bytes(char *out, const uint8_t *b, size_t n)
         snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-/* A leaf value as text. plain_value: a key named "value" is not an amount (param_set). */
+/* An amount for people: tokens with the unit (lst_amount_text), or base units with --base. */
+static void amount_text(const cli *k, lst_u128 units, char *out, size_t size)
+{
+    if (k->base)
+        lst_amount_format_u128(out, size, units, 0);
+    else
+        lst_amount_text(out, size, units, k->decimals);
+}
+
+/* A leaf value as text. plain_value: a key named "value" is not an amount (param_set of a
+ * parameter that is not an amount). */
 static void leaf_text(const cli *k, const char *key, bool plain_value, const lst_value *v,
                       char *out, size_t size)
 {
@@ -319,6 +353,7 @@ static void leaf_text(const cli *k, const char *key, bool plain_value, const lst
     const char *s;
     const uint8_t *b;
     lst_u128 wide;
+    bool amount = is_amount_key(key) && !(plain_value && strcmp(key, "value") == 0);
     switch (lst_value_type(v)) {
     case LST_T_NIL:
         snprintf(out, size, "none");
@@ -327,8 +362,8 @@ static void leaf_text(const cli *k, const char *key, bool plain_value, const lst
         snprintf(out, size, "%s", lst_value_bool(v) ? "true" : "false");
         break;
     case LST_T_UINT:
-        if (!k->base && is_amount_key(key) && !(plain_value && strcmp(key, "value") == 0))
-            lst_amount_format(out, size, lst_value_u64(v), k->decimals);
+        if (amount)
+            amount_text(k, lst_value_u64(v), out, size);
         else
             snprintf(out, size, "%" PRIu64, lst_value_u64(v));
         break;
@@ -336,8 +371,8 @@ static void leaf_text(const cli *k, const char *key, bool plain_value, const lst
         snprintf(out, size, "%" PRId64, lst_value_i64(v));
         break;
     case LST_T_STR: /* a 128-bit total is a str of digits: an amount like the others */
-        if (!k->base && is_amount_key(key) && lst_value_u128(v, &wide)) {
-            lst_amount_format_u128(out, size, wide, k->decimals);
+        if (amount && lst_value_u128(v, &wide)) {
+            amount_text(k, wide, out, size);
             break;
         }
         s = lst_value_str(v, &len);
@@ -345,7 +380,9 @@ static void leaf_text(const cli *k, const char *key, bool plain_value, const lst
         break;
     case LST_T_BIN:
         b = lst_value_bin(v, &len);
-        if (2 * len + 1 <= size)
+        if (len == 32 && is_ref_key(key) && size >= LST_REF_TEXT_MAX)
+            lst_ref_format(out, b);
+        else if (2 * len + 1 <= size)
             hex_bytes(out, b, len);
         else
             snprintf(out, size, "(%zu bytes)", len);
@@ -386,11 +423,13 @@ static void print_flat(const cli *k, const char *path, const char *key, bool pla
     printf("%-*s %s\n", width, path, text);
 }
 
-static bool is_param_set(const lst_value *record)
+/* A param_set record whose value is not an amount (every parameter but the stake limits). */
+static bool value_is_plain(const lst_value *record)
 {
     size_t len;
     const char *kind = lst_value_str(lst_value_get(record, "kind"), &len);
-    return kind != NULL && len == 9 && memcmp(kind, "param_set", 9) == 0;
+    return kind != NULL && len == 9 && memcmp(kind, "param_set", 9) == 0 &&
+           !param_is_amount(lst_value_u64(lst_value_get(record, "fields.param")));
 }
 
 /* One record on one line: seq, batch, kind, code, signer, nonce, fields, outputs. */
@@ -399,7 +438,7 @@ static void print_record_line(const cli *k, const lst_value *rec)
     char text[200], kind[LST_NAME_MAX] = "?", code[LST_NAME_MAX] = "?";
     size_t len;
     const char *s;
-    bool plain = is_param_set(rec);
+    bool plain = value_is_plain(rec);
     if ((s = lst_value_str(lst_value_get(rec, "kind"), &len)) != NULL)
         snprintf(kind, sizeof kind, "%.*s", (int)len, s);
     if ((s = lst_value_str(lst_value_get(rec, "code"), &len)) != NULL)
@@ -470,11 +509,11 @@ static int print_reply(cli *k, const lst_reply *r)
         print_json_line(lst_reply_get(r, ""), "id");
         return EXIT_OK;
     }
-    int rc = need_decimals(k);
+    int rc = out_decimals(k);
     if (rc != EXIT_OK)
         return rc;
     const lst_value *res = lst_reply_get(r, "result");
-    print_flat(k, "", "", is_param_set(res), res, flat_width(res, 0));
+    print_flat(k, "", "", value_is_plain(res), res, flat_width(res, 0));
     return EXIT_OK;
 }
 
@@ -522,19 +561,19 @@ static void print_result_json(const lst_result *res)
     printf("}\n");
 }
 
-static void print_result_human(const cli *k, const lst_result *res)
+/* plain_value: the output named value is not an amount (param_set of such a parameter). */
+static void print_result_human(const cli *k, const lst_result *res, bool plain_value)
 {
-    char hex[65], text[64];
-    bool plain = res->kind == lst_kind_by_name("param_set");
+    char hex[65], text[LST_AMOUNT_TEXT_MAX];
     lst_hex_encode(hex, res->hash);
     printf("%s OK%s  seq %" PRIu64 "  batch %" PRIu64 "  nonce %" PRIu64 "\n",
            lst_kind_name(res->kind), res->duplicate ? " (duplicate: recorded before)" : "",
            res->seq, res->batch, res->nonce);
     printf("  %-20s %s\n", "hash", hex);
     for (unsigned i = 0; i < res->out_count; i++) {
-        if (!k->base && is_amount_key(res->out[i].name) &&
-            !(plain && strcmp(res->out[i].name, "value") == 0))
-            lst_amount_format(text, sizeof text, res->out[i].value, k->decimals);
+        if (is_amount_key(res->out[i].name) &&
+            !(plain_value && strcmp(res->out[i].name, "value") == 0))
+            amount_text(k, res->out[i].value, text, sizeof text);
         else
             snprintf(text, sizeof text, "%" PRIu64, res->out[i].value);
         printf("  %-20s %s\n", res->out[i].name, text);
@@ -600,11 +639,14 @@ static int set_field(cli *k, lst_tx *tx, const char *name, int type, const char 
     } else if (type == LST_FIELD_REF) {
         if ((rc = parse_ref(k, name, text, b)) == EXIT_OK)
             rc = lst_tx_set_ref(tx, name, b) == LST_OK ? EXIT_OK : EXIT_OTHER;
-    } else if (amount_field(name)) {
+    } else if (amount_field(name) || (strcmp(name, "value") == 0 && param_is_amount(tx->u64[0]))) {
         if ((rc = parse_amount(k, name, text, &v)) == EXIT_OK)
             rc = lst_tx_set_u64(tx, name, v) == LST_OK ? EXIT_OK : EXIT_OTHER;
     } else if (parse_named_u64(name, text, &v)) {
         rc = lst_tx_set_u64(tx, name, v) == LST_OK ? EXIT_OK : EXIT_OTHER;
+    } else if (lst_amount_is_tokens(text)) {
+        rc = usage_error(k, "--%s: '%s': not an amount: a whole number (no point, no %s)", name,
+                         text, LST_TOKEN_SUFFIX);
     } else {
         rc = usage_error(k, "--%s: '%s' is not a whole number", name, text);
     }
@@ -649,7 +691,7 @@ static int cmd_tx(cli *k)
         rc = load_signer(k, &key);
     if (rc != EXIT_OK)
         return rc;
-    if ((rc = connect_client(k)) != EXIT_OK || (rc = need_decimals(k)) != EXIT_OK) {
+    if ((rc = connect_client(k)) != EXIT_OK || (rc = out_decimals(k)) != EXIT_OK) {
         lst_key_wipe(&key);
         return rc;
     }
@@ -669,7 +711,8 @@ static int cmd_tx(cli *k)
         return EXIT_REJECTED;
     }
     if (!k->json)
-        print_result_human(k, &res);
+        print_result_human(k, &res,
+                           tx.kind == lst_kind_by_name("param_set") && !param_is_amount(tx.u64[0]));
     return EXIT_OK;
 }
 
@@ -852,7 +895,7 @@ static int print_page(cli *k, int code, lst_reply *r)
 {
     if (code != LST_OK || k->json)
         return finish_query(k, code, r);
-    int rc = need_decimals(k);
+    int rc = out_decimals(k);
     const lst_value *records = lst_reply_get(r, "result.records");
     for (size_t i = 0; rc == EXIT_OK && i < lst_value_len(records); i++)
         print_record_line(k, lst_value_at(records, i));
@@ -1091,7 +1134,7 @@ static int cmd_rate_history(cli *k)
     int code = lst_query_rate_history(k->c, from, limit, &r);
     if (code != LST_OK || k->json)
         return finish_query(k, code, r);
-    rc = need_decimals(k);
+    rc = out_decimals(k);
     const lst_value *list = lst_reply_get(r, "result.entries");
     for (size_t i = 0; rc == EXIT_OK && i < lst_value_len(list); i++)
         print_rate_line(k, lst_value_at(list, i));
@@ -1292,7 +1335,7 @@ static int cmd_watch(cli *k)
         return usage_error(k, "--after and --count take whole numbers");
     if (opt(&a, "account") != NULL && (rc = parse_key(k, "account", opt(&a, "account"), account)))
         return rc;
-    if ((rc = connect_client(k)) != EXIT_OK || (rc = need_decimals(k)) != EXIT_OK)
+    if ((rc = connect_client(k)) != EXIT_OK || (rc = out_decimals(k)) != EXIT_OK)
         return rc;
     if (opt(&a, "after") == NULL) {
         if ((rc = lst_pool(k->c, &pool)) != LST_OK)
@@ -1413,6 +1456,8 @@ static const char *placeholder(const char *name, int type)
         return "REF";
     if (amount_field(name))
         return "AMOUNT";
+    if (strcmp(name, "value") == 0)
+        return "VALUE";
     if (strcmp(name, "param") == 0)
         return "NAME";
     if (strcmp(name, "flags") == 0)
@@ -1444,9 +1489,10 @@ static const char help_head[] =
     "  --events URL    events endpoint (default $LST_EVENTS, else " DEFAULT_EVENTS ")\n"
     "  --key FILE      the signing key (transactions; default account of account/history)\n"
     "  --json          print one JSON object per result: every integer as a decimal string in\n"
-    "                  base units (exact in jq and JSON.parse), bytes as hex (a query prints\n"
-    "                  its reply {ok, result}; a watch one per record)\n"
-    "  --base          amounts in base units, in and out\n"
+    "                  base units (exact in jq and JSON.parse), keys and hashes as hex, refs\n"
+    "                  as REF below (a query prints its reply {ok, result}; a watch one per\n"
+    "                  record); every value reads back as lst input as printed\n"
+    "  --base          print amounts in base units (no unit) instead of tokens\n"
     "  --timeout MS    wait per attempt (default 5000); a request is resent twice before lst\n"
     "                  gives up (resending a transaction is safe: it is recorded once)\n"
     "  --curve-server-key FILE  connect with CURVE to a server whose public key FILE holds\n"
@@ -1454,11 +1500,15 @@ static const char help_head[] =
     "                  secret key (default $LST_CURVE_KEY; mode 0600): both or neither\n"
     "  --version       print \"lst VERSION\" and exit\n"
     "\n"
-    "AMOUNT: human units with the pool's decimals, exact: 1.5 is 1500000000 base units when\n"
-    "  decimals is 9; a trailing u means base units always (1500000000u); --base makes base\n"
-    "  units the default. Shares are counted the same way.\n"
-    "KEY: an address (64 hex characters) or a key file (its address).\n"
-    "REF: 64 hex characters, or text of at most 32 bytes (stored zero-padded).\n"
+    "AMOUNT (amounts and shares; PROTOCOL.md, Units): digits alone are base units, as on the\n"
+    "  wire and in --json (1500000000; 1500000000u says so explicitly); a decimal point or the\n"
+    "  suffix tok means tokens of the pool's decimals, exact (1.5, 1.5tok, 2tok: 1500000000 and\n"
+    "  2000000000 base units when decimals is 9). Output shows tokens with the unit (1.5tok;\n"
+    "  0 is 0), which reads back the same. param_set --value is an AMOUNT for STAKE_LIMIT_MAX\n"
+    "  and STAKE_LIMIT_REFILL, a whole number for the other parameters.\n"
+    "KEY: an address (64 hex characters, 0x before them allowed) or a key file (its address).\n"
+    "REF: 0x and 64 hex digits (32 raw bytes), or text of 1 to 32 bytes (printable UTF-8, stored\n"
+    "  zero-padded); shown the same way: as text when it is text, else as 0x and hex.\n"
     "A transaction command may be written with - for _ (oracle-add, quorum-set, ...); MODE is\n"
     "  operator or committee (quorum-set: who books validator balances).\n"
     "Exit status: 0 done, 1 other failure, 2 usage error (an unknown command, option or flag\n"
@@ -1486,8 +1536,8 @@ static int usage_command(const cli *k, FILE *out)
                 c->help);
     else if (kind != 0) {
         print_kind_usage(out, "usage: lst --key FILE [--nonce N] ", kind);
-        fprintf(out, "AMOUNT: 1.5 = 1.5 tokens; 1500000000u = base units. KEY: address or key "
-                     "file. REF: 64 hex or text <= 32 bytes.\n");
+        fprintf(out, "AMOUNT: 1500000000 = base units; 1.5 or 1.5tok = tokens. KEY: address or "
+                     "key file. REF: text of 1 to 32 bytes, or 0x and 64 hex digits.\n");
     }
     return EXIT_OK;
 }

@@ -21,20 +21,37 @@
 #include "rpc_reply.h"
 
 #define DEFAULT_RETRIES 2
+#define DEFAULT_BUSY_RETRIES 15 /* resends of a BUSY transaction (and its tail) */
+#define BUSY_BACKOFF_MS_MIN 5   /* the first wait before a BUSY resend; doubled each time */
+#define BUSY_BACKOFF_MS_MAX 1000
+#define ATTEMPT_BITS 8 /* a request's wire id: its id << 8 | the attempt (0..255) */
+#define ATTEMPT_MAX ((1u << ATTEMPT_BITS) - 1)
 #define EVENTS_PAGE 1000 /* events query page (the server's maximum) */
 #define HISTORY_PAGE 500 /* history query page (the server's maximum) */
 #define ENDPOINT_MAX 256
 #define ERROR_MAX 320
 
+/* Where a pipelined transaction is: an attempt is out (FLIGHT), it is to be resent at
+ * resend_ms because it or one of its signer's with a lower nonce got BUSY (WAIT), or its
+ * result is queued for lst_poll (DONE). */
+enum pending_state { P_FLIGHT, P_WAIT, P_DONE };
+
 /* A request sent with lst_send whose reply lst_poll has not returned yet. */
 typedef struct pending {
-    uint64_t id;
+    uint64_t id; /* as lst_send returned it; on the wire id << ATTEMPT_BITS | attempt */
     unsigned kind;
     uint64_t nonce;
     uint8_t hash[32];
-    char *bytes; /* the request, kept for lst_resend_pending */
+    ledger_tx tx; /* the signed transaction, packed again for each attempt */
+    uint8_t sig[64];
+    char *bytes; /* the current attempt's request, kept for lst_resend_pending */
     size_t size;
     bool done;
+    uint8_t state;      /* enum pending_state */
+    uint8_t attempt;    /* 0..ATTEMPT_MAX */
+    uint8_t busy;       /* BUSY answers so far (the backoff doubles with each) */
+    bool probe;         /* answered BUSY: goes again alone, its signer's later ones after it */
+    uint64_t resend_ms; /* P_WAIT: not before this (monotonic ms) */
 } pending;
 
 /* A completed lst_send waiting for lst_poll. */
@@ -58,11 +75,13 @@ struct lst_client {
     void *ctx, *dealer, *monitor, *sub;
     char endpoint[ENDPOINT_MAX], events_endpoint[ENDPOINT_MAX];
     int timeout_ms;
-    unsigned retries;
+    unsigned retries, busy_retries;
     bool connected, ever_connected; /* from the DEALER's monitor */
     int handshake_failed;           /* from it too: 0, HS_AUTH or HS_PROTOCOL */
     bool curve;                     /* a CURVE client: keys below */
     lst_curve keys;
+    bool refused;   /* a connection attempt failed while none was up */
+    size_t waiting; /* pipelined transactions in P_WAIT */
     uint64_t next_id;
     bool have_ledger;
     char ledger_id[LST_LEDGER_ID_MAX + 1];
@@ -210,80 +229,6 @@ int lst_hex_decode(uint8_t out[32], const char *hex)
     if (hex == NULL || strlen(hex) != 64)
         return LST_ERR_USAGE;
     return rpc_hex_decode32(out, hex) == 0 ? LST_OK : LST_ERR_USAGE;
-}
-
-/* ---- amounts ----------------------------------------------------------------------------- */
-
-/* Digits only, at least one, value <= UINT64_MAX. Returns: true on success. */
-static bool parse_digits(const char *s, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]) || __builtin_mul_overflow(v, 10u, &v) ||
-            __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
-            return false;
-    }
-    *out = v;
-    return true;
-}
-
-static uint64_t pow10_u64(unsigned n)
-{
-    uint64_t p = 1;
-    while (n-- > 0)
-        p *= 10;
-    return p;
-}
-
-int lst_amount_parse(const char *text, unsigned decimals, bool base_units, uint64_t *out)
-{
-    uint64_t whole, frac = 0, scaled;
-    if (text == NULL || out == NULL)
-        return LST_ERR_USAGE;
-    size_t len = strlen(text);
-    if (len > 0 && text[len - 1] == 'u')
-        return parse_digits(text, len - 1, out) ? LST_OK : LST_ERR_USAGE;
-    if (base_units)
-        return parse_digits(text, len, out) ? LST_OK : LST_ERR_USAGE;
-    if (decimals > 19)
-        return LST_ERR_USAGE;
-    const char *dot = strchr(text, '.');
-    size_t whole_len = dot != NULL ? (size_t)(dot - text) : len;
-    size_t frac_len = dot != NULL ? len - whole_len - 1 : 0;
-    if (!parse_digits(text, whole_len, &whole) || frac_len > decimals ||
-        (dot != NULL && !parse_digits(dot + 1, frac_len, &frac)))
-        return LST_ERR_USAGE;
-    frac *= pow10_u64(decimals - (unsigned)frac_len);
-    if (__builtin_mul_overflow(whole, pow10_u64(decimals), &scaled) ||
-        __builtin_add_overflow(scaled, frac, &scaled))
-        return LST_ERR_USAGE;
-    *out = scaled;
-    return LST_OK;
-}
-
-size_t lst_amount_format_u128(char *buf, size_t size, lst_u128 units, unsigned decimals)
-{
-    char whole[LST_U128_DIGITS_MAX + 1], frac[24];
-    if (decimals > 19)
-        decimals = 0;
-    uint64_t p = pow10_u64(decimals);
-    ledger_u128_str(whole, units / p); /* lst_u128 is ledger_u128 */
-    if (decimals == 0)
-        return (size_t)snprintf(buf, size, "%s", whole);
-    snprintf(frac, sizeof frac, "%0*" PRIu64, (int)decimals, (uint64_t)(units % p));
-    size_t n = strlen(frac);
-    while (n > 0 && frac[n - 1] == '0')
-        frac[--n] = '\0';
-    if (n == 0)
-        return (size_t)snprintf(buf, size, "%s", whole);
-    return (size_t)snprintf(buf, size, "%s.%s", whole, frac);
-}
-
-size_t lst_amount_format(char *buf, size_t size, uint64_t units, unsigned decimals)
-{
-    return lst_amount_format_u128(buf, size, units, decimals);
 }
 
 /* ---- kinds ------------------------------------------------------------------------------- */
@@ -854,6 +799,32 @@ static int json_hex(const uint8_t *b, size_t len, FILE *out)
 
 static int json_object(const msgpack_object *o, const char *skip_key, FILE *out);
 
+/* Returns: true when the key (len bytes) names a ref field of some kind (external_ref,
+ * payout_ref): its 32 bytes are written as lst_ref_format writes them. */
+static bool ref_key(const char *key, size_t len)
+{
+    for (unsigned kind = 1; kind <= LEDGER_TX_KIND_MAX; kind++) {
+        const ledger_kind_info *k = ledger_kind_lookup(kind);
+        for (unsigned i = 0; i < k->field_count; i++)
+            if (k->fields[i].type == LEDGER_F_REF && strlen(k->fields[i].name) == len &&
+                memcmp(k->fields[i].name, key, len) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* A map value: a ref as text or 0x-hex (lst_ref_format), anything else as json_object. */
+static int json_value(const msgpack_object *key, const msgpack_object *v, FILE *out)
+{
+    char ref[LST_REF_TEXT_MAX];
+    if (key->type == MSGPACK_OBJECT_STR && v->type == MSGPACK_OBJECT_BIN && v->via.bin.size == 32 &&
+        ref_key(key->via.str.ptr, key->via.str.size)) {
+        lst_ref_format(ref, (const uint8_t *)v->via.bin.ptr);
+        return json_string(ref, strlen(ref), out);
+    }
+    return json_object(v, NULL, out);
+}
+
 static int json_map(const msgpack_object *o, const char *skip_key, FILE *out)
 {
     int rc = fputc('{', out) == EOF;
@@ -870,7 +841,7 @@ static int json_map(const msgpack_object *o, const char *skip_key, FILE *out)
             rc = json_string(k->via.str.ptr, k->via.str.size, out);
         else if (!rc) /* lstd never sends a key that is not a str */
             rc = fputs("\"?\"", out) == EOF;
-        rc = rc || fputc(':', out) == EOF || json_object(&o->via.map.ptr[i].val, NULL, out);
+        rc = rc || fputc(':', out) == EOF || json_value(k, &o->via.map.ptr[i].val, out);
     }
     return rc || fputc('}', out) == EOF ? -1 : 0;
 }
@@ -942,16 +913,16 @@ static int curve_apply(lst_client *c, void *s)
                : -1;
 }
 
-/* Watch the DEALER's connection (ZMQ_EVENT_CONNECTED / DISCONNECTED) through an inproc PAIR,
- * so a timeout can tell "nothing listening" from "no answer". */
+/* Watch the DEALER's connection (ZMQ_EVENT_CONNECTED / DISCONNECTED / CONNECT_RETRIED) through
+ * an inproc PAIR, so that "nothing listening" fails at once instead of as a timeout. */
 static int monitor_start(lst_client *c)
 {
     char url[64];
     snprintf(url, sizeof url, "inproc://lst-monitor-%p", (void *)c);
-    if (zmq_socket_monitor(c->dealer, url,
-                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+    if (zmq_socket_monitor(
+            c->dealer, url,
+            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_CONNECT_RETRIED) != 0)
         return -1;
     c->monitor = socket_new(c, ZMQ_PAIR);
     return c->monitor != NULL && zmq_connect(c->monitor, url) == 0 ? 0 : -1;
@@ -970,14 +941,18 @@ static void monitor_drain(lst_client *c)
         if (zmq_msg_size(&m) == 6) {
             uint16_t event;
             memcpy(&event, zmq_msg_data(&m), sizeof event);
-            if (event == ZMQ_EVENT_CONNECTED)
+            if (event == ZMQ_EVENT_CONNECTED) {
                 c->connected = c->ever_connected = true;
-            else if (event == ZMQ_EVENT_DISCONNECTED)
+                c->refused = false;
+            } else if (event == ZMQ_EVENT_DISCONNECTED) {
                 c->connected = false;
-            else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
                 c->handshake_failed = HS_AUTH;
-            else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && c->handshake_failed == 0)
+            } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && c->handshake_failed == 0) {
                 c->handshake_failed = HS_PROTOCOL;
+            } else if (event == ZMQ_EVENT_CONNECT_RETRIED && !c->connected) {
+                c->refused = true; /* an attempt failed: nothing listens there (now) */
+            }
         }
         drop_more(c->monitor, &m);
         zmq_msg_close(&m);
@@ -1008,6 +983,7 @@ int lst_client_new_curve(lst_client **out, const char *endpoint, const char *eve
     c->curve = curve != NULL;
     if (curve != NULL)
         c->keys = *curve;
+    c->busy_retries = DEFAULT_BUSY_RETRIES;
     c->next_id = 1;
     c->ctx = zmq_ctx_new();
     c->dealer = c->ctx != NULL ? socket_new(c, ZMQ_DEALER) : NULL;
@@ -1053,9 +1029,28 @@ void lst_client_set_retries(lst_client *c, unsigned retries)
     c->retries = retries;
 }
 
+void lst_client_set_busy_retries(lst_client *c, unsigned retries)
+{
+    c->busy_retries = retries < 255 ? retries : 255;
+}
+
 const char *lst_client_error(const lst_client *c)
 {
     return c->error;
+}
+
+/* "Nothing listening": LST_ERR_CONNECT, saying whether a connection was ever made. */
+static int refused_code(lst_client *c)
+{
+    if (c->ever_connected)
+        set_error(c,
+                  "connection to %s lost and nothing listening there now (a request in flight "
+                  "may or may not have been applied)",
+                  c->endpoint);
+    else
+        set_error(c, "cannot connect to %s: nothing listening there (is lstd running?)",
+                  c->endpoint);
+    return LST_ERR_CONNECT;
 }
 
 /* The code for "no reply in time": LST_ERR_CONNECT when no connection was ever made, or its
@@ -1075,10 +1070,8 @@ static int timeout_code(lst_client *c, int waited_ms)
                            : "it serves CURVE only (give --curve-server-key and --curve-key)");
         return LST_ERR_CONNECT;
     }
-    if (!c->ever_connected) {
-        set_error(c, "cannot connect to %s (is lstd running there?)", c->endpoint);
-        return LST_ERR_CONNECT;
-    }
+    if (!c->ever_connected || (c->refused && !c->connected))
+        return refused_code(c);
     set_error(c, "no reply from %s within %d ms (%s)", c->endpoint, waited_ms,
               c->connected ? "connected" : "connection lost");
     return LST_ERR_TIMEOUT;
@@ -1086,6 +1079,9 @@ static int timeout_code(lst_client *c, int waited_ms)
 
 static int send_frame(lst_client *c, const void *data, size_t size)
 {
+    monitor_drain(c);
+    if (c->refused && !c->connected)
+        return refused_code(c);
     if (zmq_send(c->dealer, data, size, 0) >= 0)
         return LST_OK;
     if (errno == EAGAIN) {
@@ -1099,20 +1095,30 @@ static int send_frame(lst_client *c, const void *data, size_t size)
     return LST_ERR_CONNECT;
 }
 
-/* Receive one frame from sock within timeout_ms (0: only what has arrived). Out: *m.
- * Returns: LST_OK, LST_ERR_TIMEOUT (nothing arrived), LST_ERR_PROTOCOL (a socket error). */
+/* Receive one frame from sock within timeout_ms (0: only what has arrived). Out: *m. On the
+ * DEALER, a refused connection (the monitor) ends the wait at once.
+ * Returns: LST_OK, LST_ERR_TIMEOUT (nothing arrived), LST_ERR_CONNECT (nothing listening),
+ * LST_ERR_PROTOCOL (a socket error). */
 static int recv_frame(lst_client *c, void *sock, int timeout_ms, zmq_msg_t *m)
 {
     uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    bool watch = sock == c->dealer;
     for (;;) {
-        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLIN, 0}, {c->monitor, 0, ZMQ_POLLIN, 0}};
         uint64_t now = now_ms();
         long wait = now < deadline ? (long)(deadline - now) : 0;
-        int n = zmq_poll(&item, 1, wait);
+        int n = zmq_poll(items, watch ? 2 : 1, wait);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return LST_ERR_TIMEOUT;
+        if (watch && (items[1].revents & ZMQ_POLLIN)) {
+            monitor_drain(c);
+            if (c->refused && !c->connected)
+                return refused_code(c);
+            if ((items[0].revents & ZMQ_POLLIN) == 0)
+                continue;
+        }
         if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) >= 0)
             return LST_OK;
         if (errno != EAGAIN && errno != EINTR) {
@@ -1191,6 +1197,9 @@ static void pending_done(lst_client *c, pending *p)
     free(p->bytes);
     p->bytes = NULL;
     p->done = true;
+    if (p->state == P_WAIT)
+        c->waiting--;
+    p->state = P_DONE;
     c->pend_live--;
     while (c->pend_head < c->pend_count && c->pend[c->pend_head].done)
         c->pend_head++;
@@ -1292,24 +1301,193 @@ bad:
     return LST_ERR_PROTOCOL;
 }
 
-static bool reply_id(const lst_reply *r, uint64_t *id)
+/* The request id and attempt of a reply (its wire id is id << ATTEMPT_BITS | attempt).
+ * Returns: false when it has no uint id. */
+static bool reply_id(const lst_reply *r, uint64_t *id, unsigned *attempt)
 {
     const msgpack_object *o = path_get(&r->up.data, "id");
     if (o == NULL || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return false;
-    *id = o->via.u64;
+    *id = o->via.u64 >> ATTEMPT_BITS;
+    *attempt = (unsigned)(o->via.u64 & ATTEMPT_MAX);
     return true;
 }
 
+static uint64_t wire_id(uint64_t id, unsigned attempt)
+{
+    return id << ATTEMPT_BITS | attempt;
+}
+
+/* ---- pipelined transactions: BUSY and the tail behind it ------------------------------- */
+
+/* BUSY consumes no nonce: a pipelining signer's transactions behind a BUSY one get NONCE_GAP.
+ * The BUSY'd transaction and its tail (the same signed transactions, each attempt under a wire
+ * id of its own) wait out a backoff and go again in nonce order: the BUSY one first and alone
+ * (a probe: the queue that refused it is full, and a whole tail sent into it would mostly be
+ * refused again), the tail once the probe is recorded. A NONCE_GAP while a transaction of the
+ * signer with a lower nonce is unsettled goes again behind it the same way. A reply to an
+ * attempt that was superseded is dropped, unless it is a recorded result. */
+
+static bool same_signer(const pending *a, const pending *b)
+{
+    return memcmp(a->tx.signer, b->tx.signer, 32) == 0;
+}
+
+/* Returns: true when a transaction of p's signer with a lower nonce is not done and, unless
+ * any_state, waits to be sent again or is a probe not yet recorded (p goes after it). */
+static bool earlier(const lst_client *c, const pending *p, bool any_state)
+{
+    for (size_t i = c->pend_head; i < c->pend_count; i++) {
+        const pending *q = &c->pend[i];
+        if (!q->done && q->nonce < p->nonce && same_signer(q, p) &&
+            (any_state || q->state == P_WAIT || q->probe))
+            return true;
+    }
+    return false;
+}
+
+static void set_wait(lst_client *c, pending *p, uint64_t at_ms)
+{
+    if (p->state != P_WAIT)
+        c->waiting++;
+    p->state = P_WAIT;
+    if (p->resend_ms < at_ms)
+        p->resend_ms = at_ms;
+}
+
+/* BUSY for p: it and every later transaction of its signer go again after the backoff. */
+static void on_busy(lst_client *c, pending *p)
+{
+    uint64_t delay = (uint64_t)BUSY_BACKOFF_MS_MIN << (p->busy < 10 ? p->busy : 10);
+    uint64_t at = now_ms() + (delay < BUSY_BACKOFF_MS_MAX ? delay : BUSY_BACKOFF_MS_MAX);
+    p->busy++;
+    p->probe = true;
+    for (size_t i = c->pend_head; i < c->pend_count; i++) {
+        pending *q = &c->pend[i];
+        if (!q->done && q->nonce >= p->nonce && same_signer(q, p))
+            set_wait(c, q, at);
+    }
+}
+
+/* p's request as its current attempt (wire id), into p->bytes.
+ * Returns: LST_OK or LST_ERR_NOMEM. */
+static int pending_pack(lst_client *c, pending *p)
+{
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    rpc_id rid = {.type = 1, .u = wire_id(p->id, p->attempt)};
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    if (rpc_pack_tx_request(&pk, &rid, &p->tx, p->sig, c->ledger_id) != 0) {
+        msgpack_sbuffer_destroy(&buf);
+        return LST_ERR_NOMEM;
+    }
+    free(p->bytes);
+    p->size = buf.size;
+    p->bytes = msgpack_sbuffer_release(&buf);
+    return LST_OK;
+}
+
+/* Complete p without a reply: code with error name and message (a failed resend, or the
+ * resends spent). Returns: LST_OK or LST_ERR_NOMEM. */
+static int complete_unsent(lst_client *c, pending *p, int code, const char *error)
+{
+    lst_result res;
+    memset(&res, 0, sizeof res);
+    res.request_id = p->id;
+    res.kind = p->kind;
+    res.nonce = p->nonce;
+    memcpy(res.hash, p->hash, 32);
+    copy_str(res.error, sizeof res.error, error, strlen(error));
+    copy_str(res.message, sizeof res.message, c->error, strlen(c->error));
+    int rc = completion_push(c, code, &res);
+    if (rc == LST_OK)
+        pending_done(c, p);
+    return rc;
+}
+
+/* Send again the waiting transactions that are due, each signer's in nonce order; one whose
+ * attempts are spent completes with its last answer (BUSY or NONCE_GAP).
+ * Returns: LST_OK or LST_ERR_NOMEM. */
+static int resend_due(lst_client *c)
+{
+    uint64_t now = now_ms();
+    for (size_t i = c->pend_head; c->waiting > 0 && i < c->pend_count; i++) {
+        pending *p = &c->pend[i];
+        int rc = LST_OK;
+        if (p->done || p->state != P_WAIT || p->resend_ms > now || earlier(c, p, false))
+            continue;
+        if (p->attempt >= ATTEMPT_MAX) {
+            set_error(c, "%s: no room on the server after %u sends", lst_kind_name(p->kind),
+                      p->attempt + 1u);
+            rc = complete_unsent(c, p, LST_ERR_REJECTED, p->busy > 0 ? "BUSY" : "NONCE_GAP");
+        } else {
+            p->attempt++;
+            p->state = P_FLIGHT;
+            c->waiting--;
+            rc = pending_pack(c, p);
+            if (rc == LST_OK)
+                rc = send_frame(c, p->bytes, p->size);
+            if (rc != LST_OK && rc != LST_ERR_NOMEM)
+                rc = complete_unsent(c, p, rc, "");
+        }
+        if (rc == LST_ERR_NOMEM)
+            return rc;
+    }
+    return LST_OK;
+}
+
+/* Returns: when the first waiting transaction is due (monotonic ms), UINT64_MAX for none. */
+static uint64_t next_resend_ms(const lst_client *c)
+{
+    uint64_t at = UINT64_MAX;
+    for (size_t i = c->pend_head; c->waiting > 0 && i < c->pend_count; i++)
+        if (!c->pend[i].done && c->pend[i].state == P_WAIT && c->pend[i].resend_ms < at)
+            at = c->pend[i].resend_ms;
+    return at;
+}
+
+/* A pipelined transaction's reply (attempt: the one it answers). Takes no ownership.
+ * Returns: LST_OK, or LST_ERR_NOMEM (a completion could not be queued). */
+static int pending_reply(lst_client *c, pending *p, unsigned attempt, const lst_reply *r)
+{
+    lst_result res;
+    memset(&res, 0, sizeof res);
+    res.request_id = p->id;
+    res.kind = p->kind;
+    res.nonce = p->nonce;
+    memcpy(res.hash, p->hash, 32);
+    int code = result_from_reply(c, r, &res);
+    if (!res.recorded && code == LST_ERR_REJECTED) {
+        bool room = p->attempt < ATTEMPT_MAX;
+        if (attempt != p->attempt || p->state != P_FLIGHT)
+            return LST_OK; /* a superseded attempt's: the current one answers */
+        if (room && p->busy < c->busy_retries && strcmp(res.error, "BUSY") == 0) {
+            on_busy(c, p);
+            return LST_OK;
+        }
+        if (room && strcmp(res.error, "NONCE_GAP") == 0 && earlier(c, p, true)) {
+            set_wait(c, p, now_ms()); /* after the lower nonce, which may have got BUSY */
+            return LST_OK;
+        }
+    }
+    int rc = completion_push(c, code, &res);
+    if (rc == LST_OK)
+        pending_done(c, p);
+    return rc;
+}
+
 /* Route a reply that arrived: the one awaited (id == want) goes to *out; a pipelined
- * request's reply completes it for lst_poll; anything else (the reply to an earlier copy of
- * a resent request) is dropped. Takes ownership of r.
+ * request's reply goes to pending_reply; anything else (the reply to an earlier copy of a
+ * resent request) is dropped. Takes ownership of r.
  * Returns: LST_OK, or LST_ERR_NOMEM (a completion could not be queued). */
 static int route(lst_client *c, lst_reply *r, uint64_t want, lst_reply **out)
 {
     uint64_t id;
+    unsigned attempt;
     pending *p;
-    if (!reply_id(r, &id)) {
+    int rc = LST_OK;
+    if (!reply_id(r, &id, &attempt)) {
         lst_reply_destroy(&r);
         return LST_OK;
     }
@@ -1317,30 +1495,45 @@ static int route(lst_client *c, lst_reply *r, uint64_t want, lst_reply **out)
         *out = r;
         return LST_OK;
     }
-    if ((p = pending_find(c, id)) == NULL) {
-        lst_reply_destroy(&r);
-        return LST_OK;
-    }
-    lst_result res;
-    memset(&res, 0, sizeof res);
-    res.request_id = id;
-    res.kind = p->kind;
-    res.nonce = p->nonce;
-    memcpy(res.hash, p->hash, 32);
-    int rc = completion_push(c, result_from_reply(c, r, &res), &res);
+    if ((p = pending_find(c, id)) != NULL)
+        rc = pending_reply(c, p, attempt, r);
     lst_reply_destroy(&r);
-    if (rc == LST_OK)
-        pending_done(c, p);
     return rc;
 }
 
+static bool reply_is_busy(const lst_reply *r)
+{
+    size_t len;
+    const char *e = lst_value_str(lst_reply_get(r, "error"), &len);
+    return !lst_reply_bool(r, "ok") && e != NULL && len == 4 && memcmp(e, "BUSY", 4) == 0;
+}
+
+/* Wait out the backoff after the busy-th BUSY, routing the pipelined replies that arrive.
+ * Returns: LST_OK, or an error of receiving. */
+static int busy_backoff(lst_client *c, unsigned busy)
+{
+    uint64_t delay = (uint64_t)BUSY_BACKOFF_MS_MIN << (busy < 10 ? busy : 10);
+    uint64_t deadline = now_ms() + (delay < BUSY_BACKOFF_MS_MAX ? delay : BUSY_BACKOFF_MS_MAX);
+    for (uint64_t now = now_ms(); now < deadline; now = now_ms()) {
+        lst_reply *r;
+        int rc = recv_reply(c, (int)(deadline - now), &r);
+        if (rc == LST_ERR_TIMEOUT)
+            break;
+        if (rc != LST_OK || (rc = route(c, r, 0, NULL)) != LST_OK)
+            return rc;
+    }
+    return LST_OK;
+}
+
 /* Send a request with this id and wait for its reply, resending the same bytes after each
- * timeout (no resend while no connection was ever made). Out: *out.
+ * timeout (no resend while no connection was ever made) and, after a backoff, after each BUSY
+ * (up to the client's busy retries). Out: *out.
  * Returns: LST_OK, LST_ERR_TIMEOUT, LST_ERR_CONNECT, LST_ERR_PROTOCOL, LST_ERR_NOMEM. */
 static int call(lst_client *c, const msgpack_sbuffer *req, uint64_t id, lst_reply **out)
 {
+    unsigned busy = 0;
     *out = NULL;
-    for (unsigned attempt = 0; attempt <= c->retries; attempt++) {
+    for (unsigned attempt = 0; attempt <= c->retries;) {
         int rc = send_frame(c, req->data, req->size);
         if (rc != LST_OK)
             return rc;
@@ -1353,11 +1546,18 @@ static int call(lst_client *c, const msgpack_sbuffer *req, uint64_t id, lst_repl
             if (rc != LST_OK || (rc = route(c, r, id, out)) != LST_OK)
                 return rc;
         }
-        if (*out != NULL)
+        if (*out != NULL && (!reply_is_busy(*out) || busy >= c->busy_retries))
             return LST_OK;
+        if (*out != NULL) { /* BUSY: not queued, nothing consumed; the same bytes again */
+            lst_reply_destroy(out);
+            if ((rc = busy_backoff(c, busy++)) != LST_OK)
+                return rc;
+            continue;
+        }
         monitor_drain(c);
         if (!c->ever_connected || c->handshake_failed != 0)
             break; /* no retry will be answered */
+        attempt++;
     }
     return timeout_code(c, c->timeout_ms);
 }
@@ -1380,7 +1580,7 @@ static int query(lst_client *c, const char *op, const qfield *f, size_t n, lst_r
     *out = NULL;
     msgpack_sbuffer_init(&buf);
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, (uint32_t)(2 + n)) || rpc_pack_u64(&pk, "id", id) ||
+    int rc = msgpack_pack_map(&pk, (uint32_t)(2 + n)) || rpc_pack_u64(&pk, "id", wire_id(id, 0)) ||
              rpc_pack_str(&pk, "op", op);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = f[i].bin != NULL   ? rpc_pack_bin(&pk, f[i].name, f[i].bin, 32)
@@ -1635,14 +1835,13 @@ void lst_nonce_forget(lst_client *c, const uint8_t pubkey[32])
 /* ---- submitting -------------------------------------------------------------------------- */
 
 /* Check tx, take a nonce when it has none (auto: account query, else the local count), hash,
- * sign and encode it as request `id`. Out: buf, hash.
+ * sign and encode it as request `id` (the wire id). Out: buf, hash, ltx, sig.
  * Returns: LST_OK, LST_ERR_USAGE, LST_ERR_IO, LST_ERR_NOMEM, or a query's code. */
 static int tx_prepare(lst_client *c, const lst_key *key, lst_tx *tx, bool counted_nonce,
-                      uint64_t id, msgpack_sbuffer *buf, uint8_t hash[32])
+                      uint64_t id, msgpack_sbuffer *buf, uint8_t hash[32], ledger_tx *ltx,
+                      uint8_t sig[64])
 {
     const char *ledger_id, *missing;
-    ledger_tx ltx;
-    uint8_t sig[64];
     if (lst_kind_name(tx->kind) == NULL) {
         set_error(c, "unknown transaction kind %u", tx->kind);
         return LST_ERR_USAGE;
@@ -1661,8 +1860,8 @@ static int tx_prepare(lst_client *c, const lst_key *key, lst_tx *tx, bool counte
     }
     if (rc != LST_OK)
         return rc;
-    tx_to_ledger(tx, key->pubkey, &ltx);
-    if (ledger_tx_hash(hash, ledger_id, &ltx) != LEDGER_OK || crypto_sign(sig, hash, key->secret)) {
+    tx_to_ledger(tx, key->pubkey, ltx);
+    if (ledger_tx_hash(hash, ledger_id, ltx) != LEDGER_OK || crypto_sign(sig, hash, key->secret)) {
         set_error(c, "cannot sign: invalid secret key or no OS randomness");
         return LST_ERR_IO;
     }
@@ -1670,19 +1869,21 @@ static int tx_prepare(lst_client *c, const lst_key *key, lst_tx *tx, bool counte
     rpc_id rid = {.type = 1, .u = id};
     msgpack_sbuffer_clear(buf);
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    return rpc_pack_tx_request(&pk, &rid, &ltx, sig, ledger_id) != 0 ? LST_ERR_NOMEM : LST_OK;
+    return rpc_pack_tx_request(&pk, &rid, ltx, sig, ledger_id) != 0 ? LST_ERR_NOMEM : LST_OK;
 }
 
 int lst_submit(lst_client *c, const lst_key *key, lst_tx *tx, lst_result *result)
 {
     msgpack_sbuffer buf;
     lst_reply *r = NULL;
+    ledger_tx ltx;
+    uint8_t sig[64];
     uint64_t id = c->next_id++;
     memset(result, 0, sizeof *result);
     result->request_id = id;
     result->kind = tx->kind;
     msgpack_sbuffer_init(&buf);
-    int rc = tx_prepare(c, key, tx, false, id, &buf, result->hash);
+    int rc = tx_prepare(c, key, tx, false, wire_id(id, 0), &buf, result->hash, &ltx, sig);
     result->nonce = tx->nonce;
     if (rc == LST_OK)
         rc = call(c, &buf, id, &r);
@@ -1696,9 +1897,9 @@ int lst_submit(lst_client *c, const lst_key *key, lst_tx *tx, lst_result *result
 int lst_send(lst_client *c, const lst_key *key, lst_tx *tx, uint64_t *request_id)
 {
     msgpack_sbuffer buf;
-    pending p = {.id = c->next_id++, .kind = tx->kind};
+    pending p = {.id = c->next_id++, .kind = tx->kind, .state = P_FLIGHT};
     msgpack_sbuffer_init(&buf);
-    int rc = tx_prepare(c, key, tx, true, p.id, &buf, p.hash);
+    int rc = tx_prepare(c, key, tx, true, wire_id(p.id, 0), &buf, p.hash, &p.tx, p.sig);
     p.nonce = tx->nonce;
     if (rc == LST_OK)
         rc = send_frame(c, buf.data, buf.size);
@@ -1720,6 +1921,9 @@ int lst_poll(lst_client *c, int timeout_ms, lst_result *result)
     uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
     memset(result, 0, sizeof *result);
     for (;;) {
+        int rc = resend_due(c);
+        if (rc != LST_OK)
+            return rc;
         if (c->done_head < c->done_count) {
             completion *d = &c->done[c->done_head++];
             *result = d->res;
@@ -1729,9 +1933,13 @@ int lst_poll(lst_client *c, int timeout_ms, lst_result *result)
             set_error(c, "lst_poll: no request in flight");
             return LST_ERR_USAGE;
         }
-        uint64_t now = now_ms();
+        uint64_t now = now_ms(), until = next_resend_ms(c);
+        if (until > deadline)
+            until = deadline;
         lst_reply *r;
-        int rc = recv_reply(c, now < deadline ? (int)(deadline - now) : 0, &r);
+        rc = recv_reply(c, now < until ? (int)(until - now) : 0, &r);
+        if (rc == LST_ERR_TIMEOUT && now_ms() < deadline)
+            continue; /* a resend is due */
         if (rc == LST_ERR_TIMEOUT && timeout_ms > 0)
             return timeout_code(c, timeout_ms);
         if (rc == LST_ERR_TIMEOUT) {
@@ -1746,7 +1954,7 @@ int lst_poll(lst_client *c, int timeout_ms, lst_result *result)
 int lst_resend_pending(lst_client *c)
 {
     for (size_t i = c->pend_head; i < c->pend_count; i++) {
-        if (c->pend[i].done)
+        if (c->pend[i].done || c->pend[i].state != P_FLIGHT) /* waiting ones go when due */
             continue;
         int rc = send_frame(c, c->pend[i].bytes, c->pend[i].size);
         if (rc != LST_OK)

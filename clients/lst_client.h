@@ -11,8 +11,9 @@
  * for lst_client_error. Amounts and shares are u64 base units everywhere in this API, except
  * the ledger's lifetime totals (payable, total_deposited, ..., fees_earned), which are 128-bit
  * (lst_u128): the server sends those as strings of decimal digits and lst_value_u128 reads
- * them. lst_amount_parse and lst_amount_format convert to and from human units (the pool's
- * `decimals`). Keys, hashes and refs are 32 raw bytes.
+ * them. lst_amount_parse and lst_amount_text convert to and from what people write (base units,
+ * or tokens of the pool's `decimals`). Keys, hashes and refs are 32 raw bytes; lst_ref_parse and
+ * lst_ref_format convert refs to and from text.
  */
 
 #include <stdbool.h>
@@ -43,7 +44,8 @@ __extension__ typedef unsigned __int128 lst_u128;
 typedef enum lst_code {
     LST_OK = 0,
     LST_ERR_USAGE = 1,    /* the caller's mistake: unknown kind/field, field not set, bad text */
-    LST_ERR_CONNECT = 2,  /* bad endpoint, or no connection to the server was ever made */
+    LST_ERR_CONNECT = 2,  /* bad endpoint, or nothing listening there (a connection attempt was
+                             refused while none was up: at once, not after the timeout) */
     LST_ERR_TIMEOUT = 3,  /* connected, but no reply within the timeout, after every retry */
     LST_ERR_PROTOCOL = 4, /* the server's bytes are not what PROTOCOL.md describes */
     LST_ERR_REJECTED = 5, /* the server answered an error (result.error / the reply's error) */
@@ -113,24 +115,53 @@ void lst_hex_encode(char out[2 * LST_KEY_SIZE + 1], const uint8_t in[LST_KEY_SIZ
 /** Parse exactly 64 hex characters (either case). Returns: LST_OK or LST_ERR_USAGE. */
 LST_WARN_UNUSED int lst_hex_decode(uint8_t out[LST_KEY_SIZE], const char *hex);
 
-/* ---- amounts ----------------------------------------------------------------------------- */
+/* ---- amounts and references (the unit model: PROTOCOL.md, "Units") ----------------------- */
 
-/** Parse an amount. The rule: "123u" (digits and a trailing u) is always 123 base units;
- *  otherwise, when base_units is true, the text is an integer of base units; otherwise it is
- *  a decimal in human units, "1.5" = 1.5 * 10^decimals, with at most `decimals` fractional
- *  digits (never rounded). No sign, exponent or spaces.
- *  Returns: LST_OK, or LST_ERR_USAGE (bad text, too many fractional digits, over 2^64-1,
- *  decimals > 19). */
-LST_WARN_UNUSED int lst_amount_parse(const char *text, unsigned decimals, bool base_units,
-                                     uint64_t *out);
+#define LST_TOKEN_SUFFIX "tok" /* "1.5tok": 1.5 tokens of the pool's decimals */
+#define LST_AMOUNT_TEXT_MAX 64 /* lst_amount_text of any 128-bit value, NUL included */
+#define LST_REF_TEXT_MAX 67    /* lst_ref_format: "0x", 64 hex digits, NUL */
+#define LST_WHY_MAX 160        /* a parse failure's description, NUL included */
 
-/** Format base units as an exact decimal in human units without trailing zeros ("1.5", "2",
- *  "0.000000001"); decimals > 19 prints base units. Out: buf (NUL-terminated, cut to size).
- *  Returns: the length of the full text (as snprintf). */
+/** Parse an amount or a share count as a person writes it. Digits alone are base units
+ *  ("1500000000"), and so are digits with a trailing u ("1500000000u", the explicit form);
+ *  a value with a decimal point or the suffix tok is in tokens of `decimals` places ("1.5",
+ *  "1.5tok", "2tok" = 2 * 10^decimals), exact, never rounded. No sign, exponent, space or
+ *  separator. So whatever the server or `lst --json` prints (base units) reads back as is.
+ *  Out: *out; why (may be NULL): on failure, what is wrong ("more than 9 decimals (the pool's
+ *  decimals)", "exceeds u64 base units (18446744073709551615)", or the syntax).
+ *  Returns: LST_OK or LST_ERR_USAGE. */
+LST_WARN_UNUSED int lst_amount_parse(const char *text, unsigned decimals, uint64_t *out, char *why,
+                                     size_t why_size);
+
+/** Returns: true when text is written in tokens (a decimal point or the suffix tok), so that
+ *  its value depends on the pool's decimals; false for base units (and for no amount). */
+bool lst_amount_is_tokens(const char *text);
+
+/** Format base units as an exact decimal in tokens without trailing zeros and without a unit
+ *  ("1.5", "2", "0.000000001"); decimals > 19 prints base units. Out: buf (NUL-terminated,
+ *  cut to size). Returns: the length of the full text (as snprintf). */
 size_t lst_amount_format(char *buf, size_t size, uint64_t units, unsigned decimals);
 
 /** lst_amount_format for a 128-bit total (decimals 0: its exact decimal digits). */
 size_t lst_amount_format_u128(char *buf, size_t size, lst_u128 units, unsigned decimals);
+
+/** An amount for people, with its unit: tokens and the suffix tok ("1.5tok", "2tok"), "0"
+ *  for zero, base units without a suffix when decimals > 19. lst_amount_parse reads it back
+ *  to the same value. Out: buf. Returns: the length of the full text (as snprintf). */
+size_t lst_amount_text(char *buf, size_t size, lst_u128 units, unsigned decimals);
+
+/** Parse a 32-byte reference (external_ref, payout_ref): "0x" and exactly 64 hex digits are
+ *  the 32 raw bytes; anything else is UTF-8 text of 1 to 32 bytes, printable (no control
+ *  character), zero-padded to 32. The two never overlap (such a hex form is 66 bytes, longer
+ *  than any text ref); 64 hex digits without 0x are refused with a hint.
+ *  Out: out; why (may be NULL): on failure, what is wrong. Returns: LST_OK or LST_ERR_USAGE. */
+LST_WARN_UNUSED int lst_ref_parse(uint8_t out[LST_KEY_SIZE], const char *text, char *why,
+                                  size_t why_size);
+
+/** A reference as it came in: its text when the bytes are printable UTF-8 followed only by
+ *  zero padding (at least one byte of text), else "0x" and 64 lowercase hex digits.
+ *  lst_ref_parse reads it back to the same 32 bytes. Out: out (NUL-terminated). */
+void lst_ref_format(char out[LST_REF_TEXT_MAX], const uint8_t ref[LST_KEY_SIZE]);
 
 /* ---- transaction kinds (the table of ledger/README.md) ----------------------------------- */
 
@@ -245,8 +276,11 @@ typedef struct lst_client lst_client;
 /** Make a client: its own ZeroMQ context, a DEALER connected to endpoint (ZeroMQ connects in
  *  the background), and events_endpoint remembered for lst_events_open (NULL: no events).
  *  Each request waits up to timeout_ms for its reply and is resent (the same bytes) up to 2
- *  more times (lst_client_set_retries); not while no connection was ever made: that fails at
- *  once with LST_ERR_CONNECT.
+ *  more times (lst_client_set_retries). A refused connection attempt while no connection is
+ *  up fails the waiting call at once with LST_ERR_CONNECT ("nothing listening at ...", or "lost
+ *  ... and nothing listening there now" once one had been made), and so does every later send
+ *  until ZeroMQ connects again. A BUSY answer is resent after a backoff (5 ms, doubling to 1 s)
+ *  up to 15 times (lst_client_set_busy_retries): BUSY consumes no nonce.
  *  Out: *out (NULL on failure); free it with lst_client_destroy.
  *  Returns: LST_OK, LST_ERR_USAGE (NULL or overlong endpoint, timeout_ms <= 0),
  *  LST_ERR_CONNECT (the endpoint is not a valid ZeroMQ address), LST_ERR_IO (ZeroMQ could not
@@ -271,6 +305,11 @@ void lst_client_destroy(lst_client **client_p);
 /** Resends after a timeout (default 2). A transaction resent is safe: the ledger answers a
  *  duplicate with its recorded result. */
 void lst_client_set_retries(lst_client *c, unsigned retries);
+
+/** BUSY answers one request may get before it fails with BUSY: each is resent after a
+ *  backoff, a pipelined transaction with its tail (default 15, at most 255; 0: a BUSY is
+ *  returned as it comes). */
+void lst_client_set_busy_retries(lst_client *c, unsigned retries);
 
 /** Returns: a description of the last failure of any call on c ("" before any). Valid until
  *  the next call on c. */
@@ -304,13 +343,21 @@ LST_WARN_UNUSED int lst_nonce_next(lst_client *c, const uint8_t pubkey[32], uint
 void lst_nonce_forget(lst_client *c, const uint8_t pubkey[32]);
 
 /** Sign and send without waiting (pipelining). tx->nonce 0 takes lst_nonce_next (written
- *  back). Replies come back through lst_poll. Out: *request_id (may be NULL).
+ *  back). Replies come back through lst_poll. When the server answers BUSY (its queue is full;
+ *  no nonce consumed), the transactions of the same signer behind it would get NONCE_GAP: the
+ *  client sends the BUSY one again after a backoff, alone, and once it is recorded that
+ *  tail, the same signed transactions, in nonce order, up to the busy retries per transaction
+ *  (PROTOCOL.md, Limits); a NONCE_GAP while a transaction of the signer with a lower nonce is
+ *  unsettled goes again behind it. Each attempt has a wire id of its own (request_id << 8 |
+ *  attempt). Out: *request_id (may be NULL).
  *  Returns: LST_OK, LST_ERR_USAGE, LST_ERR_TIMEOUT (the send queue stayed full),
  *  LST_ERR_CONNECT, LST_ERR_IO, LST_ERR_NOMEM, or as lst_nonce_next. */
 LST_WARN_UNUSED int lst_send(lst_client *c, const lst_key *key, lst_tx *tx, uint64_t *request_id);
 
 /** The next completed lst_send, in the order replies arrive (for one signer: nonce order).
- *  Waits up to timeout_ms (0: only what has arrived). Out: *result (its request_id).
+ *  Waits up to timeout_ms (0: only what has arrived), sending meanwhile what BUSY made wait
+ *  (only lst_poll does: poll while transactions are pending). Out: *result (its request_id;
+ *  BUSY or NONCE_GAP only once the resends are spent, or for a genuine gap).
  *  Returns: LST_OK or LST_ERR_REJECTED (a completed request, as lst_submit), LST_ERR_TIMEOUT
  *  (nothing completed in time; the requests stay pending: poll again, or lst_resend_pending),
  *  LST_ERR_CONNECT (timeout_ms > 0 and no connection was ever made), LST_ERR_USAGE (nothing
@@ -380,9 +427,11 @@ const lst_value *lst_value_at(const lst_value *v, size_t i);
 /** Returns: the key of map entry i when it is a str (*len its length); else NULL. */
 const char *lst_value_key(const lst_value *v, size_t i, size_t *len);
 
-/** Write v as compact JSON on one line (no newline): bin as a hex string, every integer as
- *  a string of decimal digits (exact in any JSON parser, as Ethereum JSON-RPC does), str
- *  escaped, map keys as strings; skip_key (may be NULL) leaves out one top-level key.
+/** Write v as compact JSON on one line (no newline): bin as a hex string (a 32-byte ref under
+ *  a ref key, external_ref or payout_ref, as lst_ref_format writes it: its text, or 0x and 64
+ *  hex digits), every integer as a string of decimal digits in base units (exact in any JSON
+ *  parser, as Ethereum JSON-RPC does), str escaped, map keys as strings; skip_key (may be
+ *  NULL) leaves out one top-level key. Each value reads back as lst input as printed.
  *  Returns: 0, or -1 when writing failed. */
 int lst_value_json(const lst_value *v, const char *skip_key, FILE *out);
 

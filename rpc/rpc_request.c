@@ -164,6 +164,21 @@ const char *rpc_query_name(unsigned query)
     return query < QUERY_COUNT ? query_names[query] : NULL;
 }
 
+bool rpc_query_field(unsigned query, unsigned index, rpc_query_field_info *out)
+{
+    if (query == RPC_Q_NONE || query >= QUERY_COUNT || index >= queries[query].field_count)
+        return false;
+    const field_spec *f = &queries[query].fields[index];
+    *out = (rpc_query_field_info){.name = f->name,
+                                  .bin32 = f->type == FT_BIN32,
+                                  .required = (f->flags & FF_REQUIRED) != 0,
+                                  .one_of = (f->flags & FF_ONE_OF) != 0,
+                                  .def = f->def,
+                                  .lo = f->lo,
+                                  .hi = f->hi};
+    return true;
+}
+
 /* ---- messages -------------------------------------------------------------------------- */
 
 typedef struct errbuf {

@@ -64,6 +64,19 @@ enum rpc_operator_order {
 /** Returns: the wire name of an operators order, or NULL. */
 const char *rpc_operator_order_name(unsigned order);
 
+/* A query's field as the decoder checks it (for tools that describe the protocol). */
+typedef struct rpc_query_field_info {
+    const char *name;
+    bool bin32;           /* a 32-byte bin; else a uint */
+    bool required;        /* MISSING_FIELD when absent */
+    bool one_of;          /* exactly one field of the query's one_of group must be given */
+    uint64_t def, lo, hi; /* uint: the value when absent (optional ones), the accepted range */
+} rpc_query_field_info;
+
+/** The index-th field of query (enum rpc_query), in the decoder's table order.
+ *  Out: *out. Returns: false when the query or the index is out of range. */
+bool rpc_query_field(unsigned query, unsigned index, rpc_query_field_info *out);
+
 /* The client's request id, echoed verbatim in the reply. */
 typedef struct rpc_id {
     uint8_t type; /* 0 absent, 1 uint, 2 str */

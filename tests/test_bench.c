@@ -237,6 +237,7 @@ static const char *const rpc_keys[] = {"accounts",
                                        "ok",
                                        "not_ok",
                                        "unanswered",
+                                       "busy_resends",
                                        NULL};
 
 static void bench_rpc(const rh_server *s, const char *const *extra, run_out *r)
@@ -293,6 +294,34 @@ static void test_rpc(void)
     rh_free(&s);
 }
 
+/* A tiny queue: the bench's transfers are answered BUSY, resent with their tails, and every
+ * one ends ok (the BUSY'd ones are no longer counted as failures, nor their NONCE_GAP tails). */
+static void test_rpc_busy(void)
+{
+    const char *args[] = {"--queue-max", "4", "--verify-threads", "1", NULL};
+    rh_server *s = rh_start(args);
+    run_out r;
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    /* one signer per connection: the four BUSY probes, resent alone, fit the queue of four */
+    bench_rpc(
+        s, (const char *const[]){"--connections", "4", "--signers", "1", "--count", "2000", NULL},
+        &r);
+    CHECK_U64(r.code, 0);
+    if (r.code != 0)
+        fprintf(stderr, "lstd-bench-rpc: %s%s", r.out, r.err);
+    check_json(r.out, rpc_keys);
+    CHECK(json_at(r.out, "ok") == 2000);
+    CHECK(json_at(r.out, "not_ok") == 0);
+    CHECK(json_at(r.out, "unanswered") == 0);
+    CHECK(json_at(r.out, "busy_resends") > 0);
+    printf("test_bench_rpc: --queue-max 4: %.0f transfers resent after BUSY, all ok\n",
+           json_at(r.out, "busy_resends"));
+    run_free(&r);
+    rh_free(&s);
+}
+
 int main(int argc, char **argv)
 {
     bool rpc = argc > 1 && strcmp(argv[1], "rpc") == 0;
@@ -301,6 +330,7 @@ int main(int argc, char **argv)
     work = test_tmpdir("lstd-test-bench");
     if (rpc) {
         test_rpc();
+        test_rpc_busy();
     } else {
         test_scenario("uniform");
         test_scenario("zipf");

@@ -132,68 +132,6 @@ static void test_keys(void)
     lst_key_wipe(&again);
 }
 
-static void check_parse(const char *text, unsigned decimals, bool base, int want_rc, uint64_t want)
-{
-    uint64_t v = 0;
-    int rc = lst_amount_parse(text, decimals, base, &v);
-    if (rc != want_rc || (rc == LST_OK && v != want)) {
-        fprintf(stderr,
-                "lst_amount_parse(\"%s\", %u, %d) = %d, %" PRIu64 "; want %d, %" PRIu64 "\n", text,
-                decimals, base, rc, v, want_rc, want);
-        test_failures++;
-    }
-}
-
-static void check_format(uint64_t units, unsigned decimals, const char *want)
-{
-    char buf[40];
-    lst_amount_format(buf, sizeof buf, units, decimals);
-    if (strcmp(buf, want) != 0) {
-        fprintf(stderr, "lst_amount_format(%" PRIu64 ", %u) = %s, want %s\n", units, decimals, buf,
-                want);
-        test_failures++;
-    }
-}
-
-static void test_amounts(void)
-{
-    check_parse("1.5", 9, false, LST_OK, 1500000000);
-    check_parse("1500000000u", 9, false, LST_OK, 1500000000);
-    check_parse("1500000000u", 9, true, LST_OK, 1500000000);
-    check_parse("15", 9, true, LST_OK, 15);
-    check_parse("1.5", 9, true, LST_ERR_USAGE, 0);
-    check_parse("100", 9, false, LST_OK, 100 * TOKEN);
-    check_parse("0.000000001", 9, false, LST_OK, 1);
-    check_parse("1.0000000001", 9, false, LST_ERR_USAGE, 0); /* never rounded */
-    check_parse("18446744073.709551615", 9, false, LST_OK, UINT64_MAX);
-    check_parse("18446744073.709551616", 9, false, LST_ERR_USAGE, 0);
-    check_parse("18446744073709551615u", 9, false, LST_OK, UINT64_MAX);
-    check_parse("18446744073709551616u", 9, false, LST_ERR_USAGE, 0);
-    check_parse("7", 0, false, LST_OK, 7);
-    check_parse("7.1", 0, false, LST_ERR_USAGE, 0);
-    const char *bad[] = {"", ".5", "1.", "-1", "+1", "1e9", " 1", "1 ", "u", "1.5u", "0x10", "1,5"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        check_parse(bad[i], 9, false, LST_ERR_USAGE, 0);
-    check_format(1500000000, 9, "1.5");
-    check_format(2 * TOKEN, 9, "2");
-    check_format(0, 9, "0");
-    check_format(1, 9, "0.000000001");
-    check_format(UINT64_MAX, 9, "18446744073.709551615");
-    check_format(UINT64_MAX, 19, "1.8446744073709551615");
-    check_format(42, 0, "42");
-    /* 128-bit totals */
-    char buf[64];
-    lst_u128 wide = (lst_u128)UINT64_MAX * 3 + 7;
-    lst_amount_format_u128(buf, sizeof buf, wide, 9);
-    CHECK(strcmp(buf, "55340232221.128654852") == 0);
-    lst_amount_format_u128(buf, sizeof buf, wide, 0);
-    CHECK(strcmp(buf, "55340232221128654852") == 0);
-    lst_amount_format_u128(buf, sizeof buf, ~(lst_u128)0, 0);
-    CHECK(strcmp(buf, "340282366920938463463374607431768211455") == 0);
-    lst_amount_format_u128(buf, sizeof buf, (lst_u128)5 * TOKEN, 9);
-    CHECK(strcmp(buf, "5") == 0);
-}
-
 static void test_builder(void)
 {
     lst_tx tx;
@@ -499,16 +437,39 @@ static void test_connect_failure(void)
 {
     lst_client *c;
     lst_reply *r;
+    lst_result res;
+    lst_tx tx;
     CHECK(lst_client_new(&c, "not an endpoint", NULL, 100) == LST_ERR_CONNECT && c == NULL);
     CHECK(lst_client_new(&c, "tcp://127.0.0.1:1", NULL, 0) == LST_ERR_USAGE);
-    CHECK(lst_client_new(&c, "tcp://127.0.0.1:1", NULL, 200) == LST_OK);
-    uint64_t t0 = rh_now_ms();
+    /* nothing listening: LST_ERR_CONNECT at the refused attempt, not after the timeout (an
+     * hour here: the test's alarm would end it first) */
+    CHECK(lst_client_new(&c, "tcp://127.0.0.1:1", NULL, 3600000) == LST_OK);
     CHECK(lst_query_pool(c, &r) == LST_ERR_CONNECT && r == NULL);
-    CHECK(rh_now_ms() - t0 < 1500); /* no resends while nothing was ever connected */
-    CHECK(strstr(lst_client_error(c), "cannot connect") != NULL);
-    CHECK(lst_events_open(c, 0, NULL) == LST_ERR_USAGE); /* no events endpoint */
+    CHECK(strstr(lst_client_error(c), "cannot connect to tcp://127.0.0.1:1: nothing listening") !=
+          NULL);
+    lst_tx_transfer(&tx, bob.pubkey, 1);
+    tx.nonce = 1;
+    CHECK(lst_submit(c, &alice, &tx, &res) == LST_ERR_CONNECT); /* the ledger id: a pool query */
+    CHECK(lst_events_open(c, 0, NULL) == LST_ERR_USAGE);        /* no events endpoint */
     lst_client_destroy(&c);
     lst_client_destroy(&c); /* NULL is fine */
+}
+
+/* The server goes away under a connected client: the call fails LST_ERR_CONNECT at once
+ * ("lost"), not after its (hour-long) timeout. Stops srv. */
+static void test_server_gone(void)
+{
+    lst_client *c;
+    lst_reply *r;
+    lst_pool_info p;
+    CHECK(lst_client_new(&c, srv->requests, NULL, 3600000) == LST_OK);
+    CHECK(lst_pool(c, &p) == LST_OK);
+    CHECK(rh_stop(srv, SIGTERM, 10000) == 0);
+    int rc = lst_query_health(c, &r);
+    CHECK(rc == LST_ERR_CONNECT && r == NULL);
+    CHECK(strstr(lst_client_error(c), "lost and nothing listening there now") != NULL);
+    CHECK(lst_query_pool(c, &r) == LST_ERR_CONNECT); /* and so do later calls */
+    lst_client_destroy(&c);
 }
 
 /* ---- pipelining ------------------------------------------------------------------------------ */
@@ -842,6 +803,115 @@ static void test_account_events(void)
     lst_client_destroy(&c);
 }
 
+/* ---- BUSY: the tail behind a refused transaction is resent --------------------------------- */
+
+enum { BUSY_CONNS = 4, BUSY_PER = 250 };
+
+/* Send BUSY_PER transfers on each client, interleaved, then poll them all round the clients
+ * until every one completed. Out: ok, the completions that were not ok. */
+static void busy_round(lst_client *const *c, const lst_key *keys, uint64_t *ok, uint64_t *bad)
+{
+    size_t left = 0;
+    for (int i = 0; i < BUSY_PER; i++)
+        for (int j = 0; j < BUSY_CONNS; j++) {
+            lst_tx tx;
+            lst_tx_transfer(&tx, keys[(j + 1) % BUSY_CONNS].pubkey, 1);
+            CHECK(lst_send(c[j], &keys[j], &tx, NULL) == LST_OK);
+            left++;
+        }
+    uint64_t deadline = rh_now_ms() + 120000; /* a safety net against a hang, not a bound */
+    while (left > 0 && rh_now_ms() < deadline)
+        for (int j = 0; j < BUSY_CONNS; j++) {
+            lst_result r;
+            if (lst_pending(c[j]) == 0)
+                continue;
+            int rc = lst_poll(c[j], 5, &r);
+            if (rc == LST_ERR_TIMEOUT)
+                continue;
+            left--;
+            if (rc == LST_OK && r.ok) {
+                (*ok)++;
+            } else {
+                (*bad)++;
+                if (*bad <= 3)
+                    fprintf(stderr, "busy: %s %s (%s)\n", lst_code_name(rc), r.error, r.message);
+            }
+        }
+    CHECK_U64(left, 0);
+}
+
+/* A tiny queue (--queue-max 4) and four connections pipelining transfers: the server answers
+ * BUSY, and every transfer still ends applied exactly once, in nonce order, none NONCE_GAP. */
+static void test_busy_pipeline(void)
+{
+    const char *args[] = {"--queue-max", "4", "--verify-threads", "1", NULL};
+    rh_server *s = rh_start(args);
+    lst_client *c[BUSY_CONNS], *setup;
+    lst_key keys[BUSY_CONNS], cust;
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    cust = from_rh(&s->custodian);
+    CHECK(lst_client_new(&setup, s->requests, NULL, 30000) == LST_OK);
+    for (int j = 0; j < BUSY_CONNS; j++) {
+        lst_tx tx;
+        lst_result r;
+        uint8_t ref[32] = "busy-0";
+        ref[5] = (uint8_t)('0' + j);
+        char path[600];
+        snprintf(path, sizeof path, "%s/busy%d.key", s->dir, j);
+        CHECK(lst_key_generate(path, &keys[j]) == LST_OK);
+        lst_tx_deposit(&tx, keys[j].pubkey, TOKEN, ref, 0);
+        submit_ok(setup, &cust, &tx, &r, __LINE__);
+        CHECK(lst_client_new(&c[j], s->requests, NULL, 30000) == LST_OK);
+    }
+    lst_reply *h;
+    CHECK(lst_query_health(setup, &h) == LST_OK);
+    uint64_t busy0 = lst_reply_u64(h, "result.counters.busy"), busy = 0, ok = 0, bad = 0;
+    lst_reply_destroy(&h);
+    int rounds = 0;
+    while (busy == 0 && rounds < 5) { /* until the server has answered BUSY at least once */
+        rounds++;
+        busy_round(c, keys, &ok, &bad);
+        CHECK(lst_query_health(setup, &h) == LST_OK);
+        busy = lst_reply_u64(h, "result.counters.busy") - busy0;
+        lst_reply_destroy(&h);
+    }
+    printf("test_client: BUSY: %d x %d transfers x %d round(s): %" PRIu64 " BUSY answers, %" PRIu64
+           " ok, %" PRIu64 " not\n",
+           BUSY_CONNS, BUSY_PER, rounds, busy, ok, bad);
+    CHECK(busy > 0);
+    CHECK_U64(ok, (uint64_t)BUSY_CONNS * BUSY_PER * (uint64_t)rounds);
+    CHECK_U64(bad, 0);
+    for (int j = 0; j < BUSY_CONNS; j++) { /* each nonce once, in order: the history */
+        lst_account_info a;
+        CHECK(lst_account(setup, keys[j].pubkey, &a) == LST_OK);
+        CHECK_U64(a.next_nonce, (uint64_t)BUSY_PER * (uint64_t)rounds + 1);
+        CHECK_U64(a.shares, TOKEN); /* as many 1-unit transfers in as out */
+        uint64_t after = 0, want = 1;
+        for (bool more = true; more;) {
+            lst_reply *page;
+            CHECK(lst_query_history(setup, keys[j].pubkey, after, 500, &page) == LST_OK);
+            const lst_value *recs = lst_reply_get(page, "result.records");
+            for (size_t i = 0; i < lst_value_len(recs); i++) {
+                const lst_value *rec = lst_value_at(recs, i);
+                const uint8_t *signer = lst_value_bin(lst_value_get(rec, "signer"), NULL);
+                if (signer != NULL && memcmp(signer, keys[j].pubkey, 32) == 0)
+                    CHECK_U64(lst_value_u64(lst_value_get(rec, "nonce")), want++);
+            }
+            more = lst_reply_type(page, "result.next") == LST_T_UINT;
+            after = lst_reply_u64(page, "result.next");
+            lst_reply_destroy(&page);
+        }
+        CHECK_U64(want, (uint64_t)BUSY_PER * (uint64_t)rounds + 1);
+        lst_client_destroy(&c[j]);
+        lst_key_wipe(&keys[j]);
+    }
+    lst_client_destroy(&setup);
+    CHECK(rh_stop(s, SIGTERM, 10000) == 0);
+    rh_free(&s);
+}
+
 int main(void)
 {
     rh_init("test_client", 60);
@@ -854,7 +924,6 @@ int main(void)
     operator1 = from_rh(&srv->operator_key);
     CHECK(lst_client_new(&cl, srv->requests, srv->events, 5000) == LST_OK);
     test_keys();
-    test_amounts();
     test_builder();
     test_holder_kinds();
     test_withdrawal_kinds();
@@ -871,8 +940,9 @@ int main(void)
     test_resend();
     test_connect_failure();
     lst_client_destroy(&cl);
-    CHECK(rh_stop(srv, SIGTERM, 10000) == 0);
+    test_server_gone();
     rh_free(&srv);
+    test_busy_pipeline();
     lst_key_wipe(&alice);
     return test_finish("test_client");
 }

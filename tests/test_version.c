@@ -16,7 +16,7 @@ int main(void)
                                         "lstd-verify",    "lstd-backup",
                                         "lstd-inspect",   "lstd-bench-ledger",
                                         "lstd-bench-rpc", "lstd-bench-flood",
-                                        "lstd-vectors"};
+                                        "lstd-vectors",   "lstd-gen-types"};
     /* the version comes from CMakeLists.txt's project(): digits and dots */
     CHECK(strchr(LSTD_VERSION, '.') != NULL &&
           strspn(LSTD_VERSION, "0123456789.") == strlen(LSTD_VERSION));

@@ -26,6 +26,12 @@
 #define THREADS_MAX 8                /* signing threads */
 #define START_DELAY_NS 20000000u     /* load threads start together this long after creation */
 #define ERROR_NAME_MAX 40
+#define RESENDS_MAX 15 /* BUSY answers one transfer may get before it counts as failed */
+#define SENDS_MAX 255  /* sends of one transfer in all (BUSY, NONCE_GAP behind one) */
+#define NO_PROBE UINT64_MAX
+#define BLOCKED UINT64_MAX      /* resend_ns: every queued transfer waits for its signer's probe */
+#define BACKOFF_NS_MIN 1000000u /* the wait before resending after a BUSY, doubled by each */
+#define BACKOFF_NS_MAX 100000000u /* BUSY in a row, reset by any other answer */
 
 static const char usage_text[] =
     "usage: lstd-bench-rpc [options]\n"
@@ -46,7 +52,9 @@ static const char usage_text[] =
     "  --accounts N         further accounts created by deposits before the load; transfers then\n"
     "                       go to uniformly random ones of them (default 0: to the connection's\n"
     "                       next signer)\n"
-    "  --window N           closed loop (default): at most N transfers in flight per connection,\n"
+    "  --window N           closed loop (default): at most N transfers in flight per connection\n"
+    "                       (fewer while lstd answers BUSY: halved by each BUSY, one more by\n"
+    "                       each success, as TCP's congestion window),\n"
     "                       latency from each one's send; default 256\n"
     "  --rate N             open loop: send N transfers/s in all, evenly spread over the\n"
     "                       connections on a fixed schedule whatever the replies do; latency from\n"
@@ -57,7 +65,12 @@ static const char usage_text[] =
     "                       they can (reading their replies) from before the load starts until\n"
     "                       it ends: what the measured connections keep of their throughput\n"
     "                       under such a flood (lstd's fairness between connections); default 0\n"
-    "  --json               print one JSON line instead of the summary line\n";
+    "  --json               print one JSON line instead of the summary line\n"
+    "\n"
+    "A transfer answered BUSY (the server's queue is full; no nonce consumed) is sent again\n"
+    "after a backoff (1 ms, doubling to 100 ms), alone, and once it is answered the same\n"
+    "signer's transfers behind it that were answered NONCE_GAP, in nonce order (busy_resends);\n"
+    "one answered BUSY 15 times counts as failed. Latency runs from a transfer's first send.\n";
 
 typedef struct options {
     const char *endpoint, *keys_dir;
@@ -81,12 +94,24 @@ typedef struct conn {
     uint8_t (*sk)[32], (*pk)[32];
     msgpack_sbuffer *reqs; /* pre-signed requests; request i has id i */
     uint64_t count, window, index, connections, rate, signers;
+    uint64_t cwnd; /* closed loop: transfers allowed in flight now (window, less after BUSY) */
     uint64_t t0_ns;
     uint64_t *sent_ns; /* closed loop: when sent; open loop: when scheduled */
     uint64_t *late_ns; /* open loop: actual send - scheduled */
     uint64_t *lat_ns;  /* 0: no reply */
     uint64_t ok, not_ok, last_reply_ns;
-    char first_error[ERROR_NAME_MAX];
+    char first_error[ERROR_NAME_MAX]; /* BUSY consumes no nonce: a BUSY transfer and those of its
+                                       * signer behind it (NONCE_GAP) are sent again, the same
+                                       * bytes, in index (so nonce) order, after a backoff: the BUSY
+                                       * one alone first (its signer's probe), the others once it
+                                       * has its final answer */
+    uint8_t *busy;                    /* BUSY answers of transfer i */
+    uint8_t *sends;                   /* resends of transfer i */
+    uint64_t *first_open; /* per signer: its lowest transfer index not yet answered finally */
+    uint64_t *probe;      /* per signer: the BUSY transfer resent alone, or NO_PROBE */
+    uint64_t *queue;      /* transfers to resend */
+    uint64_t queued, resends, busy_in_row, rng;
+    uint64_t resend_ns; /* when to send the queue; BLOCKED: all of it waits for probes */
 } conn;
 
 /* A transaction to sign, and where its request goes. */
@@ -369,10 +394,11 @@ static int conn_prepare(conn *k, uint64_t c, const options *o, setup *s,
 {
     uint64_t per = o->count / o->connections, rng = 88172645463325252ull + c * 7919;
     k->index = c;
+    k->rng = 0x9e3779b97f4a7c15ull ^ (c + 1) * 0xbf58476d1ce4e5b9ull; /* backoff jitter */
     k->signers = o->signers;
     k->connections = o->connections;
     k->count = per;
-    k->window = o->window;
+    k->window = k->cwnd = o->window;
     k->rate = o->rate;
     k->sk = calloc(o->signers, 32);
     k->pk = calloc(o->signers, 32);
@@ -380,9 +406,19 @@ static int conn_prepare(conn *k, uint64_t c, const options *o, setup *s,
     k->sent_ns = calloc(per ? per : 1, sizeof *k->sent_ns);
     k->late_ns = calloc(per ? per : 1, sizeof *k->late_ns);
     k->lat_ns = calloc(per ? per : 1, sizeof *k->lat_ns);
+    k->busy = calloc(per ? per : 1, sizeof *k->busy);
+    k->sends = calloc(per ? per : 1, sizeof *k->sends);
+    k->queue = calloc(per ? per : 1, sizeof *k->queue);
+    k->first_open = calloc(o->signers, sizeof *k->first_open);
+    k->probe = calloc(o->signers, sizeof *k->probe);
     uint64_t *nonce = calloc(o->signers, sizeof *nonce);
-    if (!k->sk || !k->pk || !k->reqs || !k->sent_ns || !k->late_ns || !k->lat_ns || !nonce)
+    if (!k->sk || !k->pk || !k->reqs || !k->sent_ns || !k->late_ns || !k->lat_ns || !nonce ||
+        !k->busy || !k->sends || !k->queue || !k->first_open || !k->probe)
         return -1;
+    for (uint64_t i = 0; i < o->signers; i++) {
+        k->first_open[i] = i; /* transfer i is signer i % signers' */
+        k->probe[i] = NO_PROBE;
+    }
     for (uint64_t i = 0; i < o->signers; i++)
         if (crypto_keygen(k->sk[i], k->pk[i]) != 0 || setup_deposit(s, k->pk[i], SIGNER_AMOUNT))
             return -1;
@@ -467,12 +503,89 @@ out:
 
 /* ---- load ---------------------------------------------------------------------------------- */
 
-static void record_reply(conn *c, const char *buf, int len, uint64_t now)
+/* Returns: true when a transfer of i's signer with a lower index has no final answer yet. */
+static bool earlier_open(conn *c, uint64_t i)
+{
+    uint64_t s = i % c->signers, *f = &c->first_open[s];
+    while (*f < c->count && c->lat_ns[*f] != 0)
+        *f += c->signers;
+    return *f < i;
+}
+
+/* Keep transfer i to send again: BUSY (after the backoff; it becomes its signer's probe), or
+ * NONCE_GAP behind one. */
+static void queue_resend(conn *c, uint64_t i, bool busy, uint64_t now)
+{
+    uint64_t *probe = &c->probe[i % c->signers];
+    c->sends[i]++;
+    c->queue[c->queued++] = i;
+    if (busy) {
+        c->cwnd = c->cwnd > 1 ? c->cwnd / 2 : 1; /* the server is full: less in flight */
+        c->busy[i]++;
+        *probe = *probe < i ? *probe : i;
+        uint64_t wait = BACKOFF_NS_MIN << (c->busy_in_row < 7 ? c->busy_in_row : 7);
+        c->busy_in_row++;
+        wait = wait < BACKOFF_NS_MAX ? wait : BACKOFF_NS_MAX;
+        wait = wait / 2 + next_rand(&c->rng) % (wait / 2 + 1); /* jitter: connections apart */
+        if (c->resend_ns == BLOCKED || c->resend_ns < now + wait)
+            c->resend_ns = now + wait;
+    } else if (c->resend_ns == 0 || c->resend_ns == BLOCKED) {
+        c->resend_ns = now;
+    }
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Send the queued transfers again, in index order, once their backoff is over; those behind
+ * their signer's probe stay queued until it has its final answer. Returns: 0, or -1. */
+static int flush_resends(conn *c, uint64_t now)
+{
+    uint64_t kept = 0;
+    if (c->queued == 0 || now < c->resend_ns)
+        return 0;
+    qsort(c->queue, c->queued, sizeof *c->queue, cmp_u64);
+    for (uint64_t k = 0; k < c->queued; k++) {
+        uint64_t i = c->queue[k], probe = c->probe[i % c->signers];
+        if (probe != NO_PROBE && i > probe) {
+            c->queue[kept++] = i;
+            continue;
+        }
+        if (zmq_send(c->sock, c->reqs[i].data, c->reqs[i].size, 0) < 0)
+            return -1;
+        c->resends++;
+    }
+    c->queued = kept;
+    c->resend_ns = kept > 0 ? BLOCKED : 0; /* the probe's final answer lets them go */
+    return 0;
+}
+
+/* Record a reply. Returns: true when it is the transfer's final answer (false: ignored, or
+ * the transfer is to be sent again). */
+static bool record_reply(conn *c, const char *buf, int len, uint64_t now)
 {
     reply r;
     if (len < 0 || reply_parse(buf, (size_t)len, &r) != 0 || r.id >= c->count ||
         c->lat_ns[r.id] != 0)
-        return;
+        return false;
+    bool again = !r.ok && c->sends[r.id] < SENDS_MAX;
+    if (again && c->busy[r.id] < RESENDS_MAX && strcmp(r.error, "BUSY") == 0) {
+        queue_resend(c, r.id, true, now);
+        return false;
+    }
+    if (again && strcmp(r.error, "NONCE_GAP") == 0 && earlier_open(c, r.id)) {
+        queue_resend(c, r.id, false, now);
+        return false;
+    }
+    c->busy_in_row = 0;
+    c->cwnd += c->cwnd < c->window;
+    if (c->probe[r.id % c->signers] == r.id) { /* its signer's queued transfers may go now */
+        c->probe[r.id % c->signers] = NO_PROBE;
+        c->resend_ns = c->queued > 0 ? now : 0;
+    }
     c->lat_ns[r.id] = now > c->sent_ns[r.id] ? now - c->sent_ns[r.id] : 1;
     c->last_reply_ns = now;
     if (r.ok) {
@@ -482,6 +595,31 @@ static void record_reply(conn *c, const char *buf, int len, uint64_t now)
         if (c->first_error[0] == '\0')
             snprintf(c->first_error, sizeof c->first_error, "%s", r.error[0] ? r.error : "?");
     }
+    return true;
+}
+
+/* Wait up to timeout_ms (less when resends are due) for replies and record them.
+ * Returns: final answers recorded, or -1 (a socket error, or RECV_TIMEOUT_MS of silence). */
+static int closed_recv(conn *c)
+{
+    char buf[4096];
+    uint64_t now = bench_now_ns();
+    long wait = RECV_TIMEOUT_MS;
+    bool due = c->queued > 0 && c->resend_ns != BLOCKED; /* a resend will be due */
+    if (due && c->resend_ns <= now)
+        wait = 0;
+    else if (due && (c->resend_ns - now) / 1000000u < RECV_TIMEOUT_MS)
+        wait = (long)((c->resend_ns - now) / 1000000u) + 1;
+    zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
+    int n = zmq_poll(&item, 1, wait);
+    if (n < 0 && errno != EINTR)
+        return -1;
+    if (n == 0 && !due)
+        return -1; /* RECV_TIMEOUT_MS of silence: the rest are unanswered */
+    int len, got = 0;
+    while ((len = zmq_recv(c->sock, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0)
+        got += record_reply(c, buf, len, bench_now_ns());
+    return got;
 }
 
 /* Closed loop: keep `window` transfers in flight; latency from each one's send. */
@@ -489,21 +627,21 @@ static void *conn_closed(void *arg)
 {
     conn *c = arg;
     uint64_t sent = 0, done = 0;
-    char buf[4096];
     while (bench_now_ns() < c->t0_ns)
         usleep(100);
     while (done < c->count) {
-        while (sent < c->count && sent - done < c->window) {
+        if (flush_resends(c, bench_now_ns()) != 0)
+            return NULL;
+        while (sent < c->count && sent - done < c->cwnd) {
             c->sent_ns[sent] = bench_now_ns();
             if (zmq_send(c->sock, c->reqs[sent].data, c->reqs[sent].size, 0) < 0)
                 return NULL;
             sent++;
         }
-        int len = zmq_recv(c->sock, buf, sizeof buf, 0);
-        if (len < 0)
-            return NULL; /* RECV_TIMEOUT_MS of silence: the rest are unanswered */
-        record_reply(c, buf, len, bench_now_ns());
-        done++;
+        int got = closed_recv(c);
+        if (got < 0)
+            return NULL;
+        done += (uint64_t)got;
     }
     return NULL;
 }
@@ -516,7 +654,10 @@ static int await_replies(conn *c, uint64_t until_ns)
 {
     char buf[4096];
     zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
-    uint64_t now = bench_now_ns(), wait = until_ns > now ? until_ns - now : 0;
+    uint64_t now = bench_now_ns();
+    if (c->queued > 0 && c->resend_ns != BLOCKED && (until_ns == 0 || c->resend_ns < until_ns))
+        until_ns = c->resend_ns > now ? c->resend_ns : now; /* a resend is due first */
+    uint64_t wait = until_ns > now ? until_ns - now : 0;
     long timeout_ms = until_ns == 0 ? RECV_TIMEOUT_MS : (long)(wait / 1000000u);
     if (timeout_ms == 0 && wait > 0) {
         struct timespec ts = {0, (long)wait};
@@ -525,10 +666,8 @@ static int await_replies(conn *c, uint64_t until_ns)
         return -1;
     }
     int len, got = 0;
-    while ((len = zmq_recv(c->sock, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0) {
-        record_reply(c, buf, len, bench_now_ns());
-        got++;
-    }
+    while ((len = zmq_recv(c->sock, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0)
+        got += record_reply(c, buf, len, bench_now_ns());
     return got;
 }
 
@@ -544,6 +683,8 @@ static void *conn_open(void *arg)
         c->sent_ns[i] = c->t0_ns + (uint64_t)((double)(i * c->connections + c->index) * step_ns);
     while (done < c->count) {
         uint64_t now = bench_now_ns();
+        if (flush_resends(c, now) != 0)
+            return NULL;
         while (sent < c->count && c->sent_ns[sent] <= now) {
             if (zmq_send(c->sock, c->reqs[sent].data, c->reqs[sent].size, 0) < 0)
                 return NULL;
@@ -551,7 +692,8 @@ static void *conn_open(void *arg)
             sent++;
         }
         int got = await_replies(c, sent < c->count ? c->sent_ns[sent] : 0);
-        if (got < 0 || (got == 0 && sent == c->count))
+        if (got < 0 || (got == 0 && sent == c->count && c->queued == 0 &&
+                        bench_now_ns() - now >= (uint64_t)RECV_TIMEOUT_MS * 1000000u))
             return NULL; /* RECV_TIMEOUT_MS of silence: the rest are unanswered */
         done += (uint64_t)got;
     }
@@ -664,7 +806,7 @@ static uint64_t run_load(conn *cs, const options *o)
 typedef struct summary {
     double verify_per_s, transfers_per_s, p50, p99, p999, max, late_p99, setup_s, rss_mb;
     double flood_per_s; /* replies the flooders had per second of the load */
-    uint64_t total, answered, ok, not_ok, accounts;
+    uint64_t total, answered, ok, not_ok, accounts, resends;
     const char *first_error;
 } summary;
 
@@ -681,6 +823,7 @@ static int summarize(summary *s, const conn *cs, const options *o, uint64_t t0)
     for (uint64_t c = 0; c < o->connections; c++) {
         s->ok += cs[c].ok;
         s->not_ok += cs[c].not_ok;
+        s->resends += cs[c].resends;
         if (cs[c].first_error[0] && !s->first_error[0])
             s->first_error = cs[c].first_error;
         last = cs[c].last_reply_ns > last ? cs[c].last_reply_ns : last;
@@ -710,12 +853,12 @@ static void print_json(const summary *s, const options *o)
            ",\"verify_per_s_one_core\":%.1f,\"transfers_per_s\":%.1f,\"p50_ms\":%.3f,"
            "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"send_late_p99_ms\":%.3f,"
            "\"ok\":%" PRIu64 ",\"not_ok\":%" PRIu64 ",\"unanswered\":%" PRIu64
-           ",\"first_error\":\"%s\",\"flood\":%" PRIu64 ",\"flood_replies_per_s\":%.1f,"
-           "\"setup_s\":%.2f,\"rss_mb\":%.1f,\"rss_of\":\"bench\"}\n",
+           ",\"first_error\":\"%s\",\"busy_resends\":%" PRIu64 ",\"flood\":%" PRIu64
+           ",\"flood_replies_per_s\":%.1f,\"setup_s\":%.2f,\"rss_mb\":%.1f,\"rss_of\":\"bench\"}\n",
            o->rate ? "open" : "closed", o->connections, o->rate ? 0 : o->window, o->rate, s->total,
            s->accounts, s->verify_per_s, s->transfers_per_s, s->p50, s->p99, s->p999, s->max,
-           s->late_p99, s->ok, s->not_ok, s->total - s->answered, s->first_error, o->flood,
-           s->flood_per_s, s->setup_s, s->rss_mb);
+           s->late_p99, s->ok, s->not_ok, s->total - s->answered, s->first_error, s->resends,
+           o->flood, s->flood_per_s, s->setup_s, s->rss_mb);
 }
 
 static void print_human(const summary *s, const options *o)
@@ -733,9 +876,10 @@ static void print_human(const summary *s, const options *o)
     printf("%" PRIu64 " transfers among %" PRIu64 " accounts over %" PRIu64
            " connections (%s): %.0f/s; latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max "
            "%.2f ms; verify %.0f/s on one core; %" PRIu64 " not ok%s, %" PRIu64
-           " unanswered%s; bench peak RSS %.0f MiB\n",
+           " unanswered, %" PRIu64 " resent after BUSY%s; bench peak RSS %.0f MiB\n",
            s->total, s->accounts, o->connections, mode, s->transfers_per_s, s->p50, s->p99, s->p999,
-           s->max, s->verify_per_s, s->not_ok, failed, s->total - s->answered, flood, s->rss_mb);
+           s->max, s->verify_per_s, s->not_ok, failed, s->total - s->answered, s->resends, flood,
+           s->rss_mb);
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
@@ -788,6 +932,11 @@ static void conn_free(conn *k)
     free(k->sent_ns);
     free(k->late_ns);
     free(k->lat_ns);
+    free(k->busy);
+    free(k->sends);
+    free(k->queue);
+    free(k->first_open);
+    free(k->probe);
 }
 
 static void setup_close(setup *s)

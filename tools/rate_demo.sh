@@ -26,8 +26,8 @@ lst() { "$bin/lst" "$@" >/dev/null; }
 K=$work/data/keys
 "$bin/lst" keygen "$work/alice.key" >/dev/null 2>&1
 lst --key "$K/admin.key" param_set --param VEST_S --value 0
-lst --key "$K/custodian.key" deposit --to "$work/alice.key" --amount 2000 --external_ref demo-1
-lst --key "$K/custodian.key" operator_fund --operator_id 1 --amount 1000
+lst --key "$K/custodian.key" deposit --to "$work/alice.key" --amount 2000tok --external_ref demo-1
+lst --key "$K/custodian.key" operator_fund --operator_id 1 --amount 1000tok
 balance=1000000000000 # base units
 epoch=1
 report() { # report BALANCE: the operator's report of the next epoch

@@ -1,22 +1,34 @@
 // client.js - lstd client over ZeroMQ (one DEALER for requests, SUB sockets for events)
 //
 // Requests are pipelined on one DEALER: each carries a numeric `id` and replies are matched
-// by it. A request unanswered within `timeoutMs` is sent again, byte for byte, `retries`
-// times (1 by default) before it fails with TIMEOUT: resending a transaction is safe, the
-// server answers a duplicate with the recorded result.
+// by it. A request unanswered within its timeout (`timeoutMs`, per client or per call) is sent
+// again, byte for byte, `retries` times (1 by default) before it fails with TIMEOUT: resending
+// a transaction is safe, the server answers a duplicate with the recorded result. A refused
+// connection fails every request at once (NOT_LISTENING, or DISCONNECTED once it had been up)
+// instead of waiting for the timeout, as the C client does.
+//
+// BUSY consumes no nonce, so a pipelining signer's transactions behind a BUSY one get NONCE_GAP:
+// the client resends the BUSY'd transaction after a backoff, alone (a probe), and once it is
+// recorded its tail (the same signed transactions), in nonce order; a transaction fails BUSY
+// after `busyRetries` BUSY answers (PROTOCOL.md, "Recovering from BUSY").
 
 import * as zmq from "zeromq";
 
 import {
-  kindInfo, normalizeFields, signTx, encodeRequest, encodeMap, decodeReply, toBytes, toU64,
-  toHex, address, convertU128, fromU128, PARAMS, ROLES, PAUSE, REPORT_MODES, OPERATOR_ORDERS,
+  kindInfo, normalizeFields, signTx, encodeRequest, encodeMap, decodeReply, decodeResult, convertRecord,
+  toBytes, toU64, toHex, address, convertU128, fromU128, PARAMS, ROLES, PAUSE, REPORT_MODES, OPERATOR_ORDERS,
 } from "./codec.js";
-import { LstdError } from "./errors.js";
+import { ArgumentError, RecordedError, RejectedError, TransportError } from "./errors.js";
+import { parseUnits, formatUnits } from "./units.js";
 import { curveSocketOptions } from "./curve.js";
 
 const DEFAULT_ENDPOINT = "tcp://127.0.0.1:7440";
 const DEFAULT_EVENTS = "tcp://127.0.0.1:7441";
 const SUB_BUFFER_MAX = 10000;
+const BUSY_RETRIES = 15;
+const BUSY_BACKOFF_MS_MIN = 5;
+const BUSY_BACKOFF_MS_MAX = 1000;
+const ATTEMPTS_MAX = 256; // sends of one transaction in all (BUSY and NONCE_GAP behind one)
 
 function isKey(k) {
   return k !== null && typeof k === "object" && k.secretKey instanceof Uint8Array && k.publicKey instanceof Uint8Array;
@@ -37,12 +49,40 @@ function optU64(v, what) {
   return v === undefined || v === null ? undefined : toU64(v, what);
 }
 
+/** A request map as errors carry it: bytes as hex, undefined members left out. */
+function describe(v) {
+  if (v instanceof Uint8Array) return toHex(v);
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map(describe);
+  const o = {};
+  for (const [k, x] of Object.entries(v)) if (x !== undefined) o[k] = describe(x);
+  return o;
+}
+
+/** The per-call options of a query: the timeout and the resends. */
+function callOpts(opts) {
+  return opts === undefined ? {} : { timeoutMs: opts.timeoutMs, retries: opts.retries };
+}
+
+/**
+ * The result if it was applied; a recorded rule violation becomes a RecordedError (code, seq,
+ * hash, the result itself). For `expectOk(await client.transfer(...))`.
+ */
+export function expectOk(result) {
+  if (result !== null && typeof result === "object" && result.ok === true) return result;
+  if (result === null || typeof result !== "object" || result.recorded !== true)
+    throw new ArgumentError("INVALID_ARGUMENT", "expectOk: expected a submit result");
+  throw new RecordedError(result.code, `${result.message ?? "rule violation"}; recorded as seq ${result.seq}, nonce ${result.nonce} used`, {
+    recorded: true, seq: result.seq, hash: result.hash, result, request: result.request, op: result.kind,
+  });
+}
+
 export class Client {
   /**
-   * Connect and fetch the ledger id (the `pool` query).
+   * Connect and fetch the ledger id and decimals (the `pool` query).
    * `curve`: connect with CurveZMQ (a server started with curve_secret_key): the server's
    * public key and this client's key pair, whose public key is in the server's curve_clients.
-   * @param {{endpoint?: string, events?: string, timeoutMs?: number, retries?: number, ledgerId?: string,
+   * @param {{endpoint?: string, events?: string, timeoutMs?: number, retries?: number, busyRetries?: number, ledgerId?: string,
    *          curve?: {serverKey: string|Uint8Array, publicKey: string|Uint8Array, secretKey: string|Uint8Array}}} [opts]
    */
   static async connect(opts = {}) {
@@ -61,17 +101,25 @@ export class Client {
     this.eventsEndpoint = opts.events ?? DEFAULT_EVENTS;
     this.timeoutMs = opts.timeoutMs ?? 10000;
     this.retries = opts.retries ?? 1;
+    this.busyRetries = opts.busyRetries ?? BUSY_RETRIES;
     /** @type {string|undefined} */
     this.ledgerId = undefined;
+    /** The pool's decimals: one token is 10^decimals base units (from the pool query). */
+    this.decimals = undefined;
     this._closed = false;
     this._nextId = 1;
     this._pending = new Map(); // String(id) -> pending request
     this._sendChain = Promise.resolve();
     this._nonces = new Map(); // signer hex -> {next (undefined while fetching), gen, waiters}
     this._nonceGen = 0;
+    this._jobs = new Map(); // signer hex -> transactions not yet settled, in nonce order
+    this._pumpTimer = undefined;
+    this._pumpAt = Infinity;
     this._subs = new Set();
     this._curve = curveSocketOptions(opts.curve); // checked before any socket is made
+    this._link = { up: false, ever: false, refused: false };
     this._dealer = new zmq.Dealer({ linger: 0, ...this._curve });
+    this._watchLink();
     this._dealer.connect(this.endpoint);
     this._reader = this._readLoop();
   }
@@ -79,20 +127,32 @@ export class Client {
   async _init(expectLedger) {
     const pool = await this.pool();
     if (expectLedger !== undefined && pool.ledger_id !== expectLedger)
-      throw new LstdError("LEDGER_MISMATCH", `server ledger is ${pool.ledger_id}, expected ${expectLedger}`);
+      throw new RejectedError("LEDGER_MISMATCH", `server ledger is ${pool.ledger_id}, expected ${expectLedger}`, { op: "pool" });
     this.ledgerId = pool.ledger_id;
+    this.decimals = Number(pool.decimals);
+  }
+
+  /** Tokens as a decimal string to base units with the pool's decimals (parseUnits). */
+  parseUnits(text) {
+    if (this.decimals === undefined) throw new ArgumentError("INVALID_ARGUMENT", "the pool's decimals are not known yet: Client.connect first");
+    return parseUnits(text, this.decimals);
+  }
+
+  /** Base units to tokens with the pool's decimals (formatUnits). */
+  formatUnits(units) {
+    if (this.decimals === undefined) throw new ArgumentError("INVALID_ARGUMENT", "the pool's decimals are not known yet: Client.connect first");
+    return formatUnits(units, this.decimals);
   }
 
   /** Close the sockets; pending requests fail with CLOSED, subscriptions end. */
   close() {
     if (this._closed) return;
     this._closed = true;
+    clearTimeout(this._pumpTimer);
     for (const s of [...this._subs]) s.close();
-    for (const [key, p] of this._pending) {
-      clearTimeout(p.timer);
-      this._pending.delete(key);
-      p.reject(new LstdError("CLOSED", "client closed", { op: p.op }));
-    }
+    this._failAll(() => new TransportError("CLOSED", "client closed"));
+    for (const list of this._jobs.values())
+      for (const j of [...list]) this._jobFail(j, new TransportError("CLOSED", "client closed", { op: j.op, request: j.request, hash: j.hash }));
     try {
       this._dealer.close();
     } catch {
@@ -106,19 +166,47 @@ export class Client {
 
   // ---- transport ------------------------------------------------------------------------
 
+  /**
+   * Follow the DEALER's connection: a ZMTP handshake means lstd is there; a connection attempt
+   * refused while none is up means nothing listens there (or no longer): every request waiting
+   * fails at once, and new ones fail until a connection is made again.
+   */
+  _watchLink() {
+    const ev = this._dealer.events;
+    ev.on("handshake", () => {
+      this._link.up = this._link.ever = true;
+      this._link.refused = false;
+    });
+    ev.on("disconnect", () => {
+      this._link.up = false;
+    });
+    ev.on("connect:retry", () => {
+      if (this._link.up || this._closed) return;
+      this._link.refused = true;
+      this._failAll((p) => this._linkError(p));
+    });
+  }
+
+  _linkError(p = {}) {
+    const extra = { op: p.op, request: p.request, hash: p.hash };
+    return this._link.ever
+      ? new TransportError("DISCONNECTED", `the connection to ${this.endpoint} was lost and nothing listens there now (the request may or may not have been applied)`, extra)
+      : new TransportError("NOT_LISTENING", `nothing listening at ${this.endpoint} (is lstd running there?)`, extra);
+  }
+
   async _readLoop() {
     try {
       for await (const [frame] of this._dealer) this._onReply(frame);
     } catch (e) {
-      if (!this._closed) this._failAll(new LstdError("CLOSED", `receive failed: ${e.message}`));
+      if (!this._closed) this._failAll(() => new TransportError("CLOSED", `receive failed: ${e.message}`));
     }
   }
 
-  _failAll(err) {
+  _failAll(makeError) {
     for (const [key, p] of this._pending) {
       clearTimeout(p.timer);
       this._pending.delete(key);
-      p.reject(err);
+      p.reject(makeError(p));
     }
   }
 
@@ -144,14 +232,30 @@ export class Client {
     return id;
   }
 
-  /** Send `bytes` (which carry `id`) and resolve with the decoded reply map. */
-  _roundTrip(id, bytes, op, timeoutMs) {
-    if (this._closed) return Promise.reject(new LstdError("CLOSED", "client closed", { op }));
+  /**
+   * Send `bytes` (which carry `id`) and resolve with the decoded reply map. meta: op, request
+   * (for errors), hash, timeoutMs and retries (per call; the client's by default).
+   */
+  _roundTrip(id, bytes, meta) {
+    const extra = { op: meta.op, request: meta.request, hash: meta.hash };
+    if (this._closed) return Promise.reject(new TransportError("CLOSED", "client closed", extra));
+    if (this._link.refused) return Promise.reject(this._linkError(extra));
     return new Promise((resolve, reject) => {
-      const p = { resolve, reject, op, bytes, tries: 0, timer: undefined, timeoutMs: timeoutMs ?? this.timeoutMs };
+      const p = {
+        resolve, reject, ...extra, bytes, tries: 0, timer: undefined,
+        timeoutMs: meta.timeoutMs ?? this.timeoutMs, retries: meta.retries ?? this.retries,
+      };
       this._pending.set(String(id), p);
       this._transmit(String(id), p);
     });
+  }
+
+  /** Forget a request: its reply, if one comes, is dropped; its promise never settles. */
+  _cancel(key) {
+    const p = this._pending.get(key);
+    if (p === undefined) return;
+    clearTimeout(p.timer);
+    this._pending.delete(key);
   }
 
   _transmit(key, p) {
@@ -168,65 +272,75 @@ export class Client {
       if (this._pending.get(key) === p) {
         clearTimeout(p.timer);
         this._pending.delete(key);
-        p.reject(this._closed ? new LstdError("CLOSED", "client closed", { op: p.op }) : new LstdError("CLOSED", `send failed: ${e.message}`, { op: p.op }));
+        p.reject(new TransportError("CLOSED", this._closed ? "client closed" : `send failed: ${e.message}`, p));
       }
     });
   }
 
   _onTimeout(key, p) {
     if (this._pending.get(key) !== p) return;
-    if (p.tries <= this.retries) {
+    if (p.tries <= p.retries) {
       this._transmit(key, p);
       return;
     }
     this._pending.delete(key);
-    p.reject(new LstdError("TIMEOUT", `no reply within ${p.timeoutMs} ms (${p.tries} sends)`, { op: p.op }));
+    p.reject(new TransportError("TIMEOUT", `no reply from ${this.endpoint} within ${p.timeoutMs} ms (${p.tries} sends)`, p));
   }
 
   /**
    * Send a request map (its `id` is added) and resolve with the raw decoded reply
-   * `{id, ok, error?, message?, result?}` (integers as bigint, bin as hex).
+   * `{id, ok, error?, message?, result?}` (integers as bigint, bin as hex), whatever `ok` is.
+   * @param {object} map
+   * @param {{timeoutMs?: number, retries?: number}} [opts]
    */
   request(map, opts = {}) {
     const id = this._takeId();
-    let bytes;
+    let bytes, m;
     try {
-      const m = { id };
+      m = { id };
       for (const [k, v] of Object.entries(map)) if (k !== "id") m[k] = v;
       bytes = encodeMap(m);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this._roundTrip(id, bytes, map.op, opts.timeoutMs);
+    return this._roundTrip(id, bytes, { op: map.op, request: describe(m), ...callOpts(opts) });
   }
 
   // ---- queries ----------------------------------------------------------------------------
 
   /**
-   * Any query: resolves with `result`, rejects with LstdError(code) on failure. The 128-bit
-   * totals the server sends as decimal strings (pool, operator, queue) come back as bigint,
-   * like every other amount; one that is not a decimal below 2^128 is PROTOCOL.
+   * Any query: resolves with `result`, rejects with RejectedError(code) when the server answers
+   * an error and TransportError when it does not answer. The 128-bit totals the server sends
+   * as decimal strings (pool, operator, queue) come back as bigint, like every other amount (one
+   * that is not a decimal below 2^128 is PROTOCOL); refs come back as text or 0x-hex.
+   * @param {string} op
+   * @param {object} [fields]
+   * @param {{timeoutMs?: number, retries?: number}} [opts]
    */
   async query(op, fields = {}, opts = {}) {
     const r = await this.request({ op, ...fields }, opts);
-    if (r.ok !== true) throw new LstdError(r.error ?? "PROTOCOL", r.message, { reply: r, op });
+    const extra = { reply: r, op, request: describe({ id: r.id, op, ...fields }) };
+    if (r.ok !== true) {
+      if (typeof r.error !== "string") throw new TransportError("PROTOCOL", "a reply without ok or error", extra);
+      throw new RejectedError(r.error, r.message, extra);
+    }
     try {
-      return convertU128(op, r.result);
+      return decodeResult(op, r.result);
     } catch (e) {
-      throw new LstdError("PROTOCOL", e.message, { reply: r, op });
+      throw new TransportError("PROTOCOL", e.message, extra);
     }
   }
 
-  pool() {
-    return this.query("pool");
+  pool(opts) {
+    return this.query("pool", {}, callOpts(opts));
   }
 
-  account(account) {
-    return this.query("account", { account: accountBytes(account) });
+  account(account, opts) {
+    return this.query("account", { account: accountBytes(account) }, callOpts(opts));
   }
 
-  tx(hash) {
-    return this.query("tx", { hash: toBytes(hash, 32, "hash") });
+  tx(hash, opts) {
+    return this.query("tx", { hash: toBytes(hash, 32, "hash") }, callOpts(opts));
   }
 
   history(account, opts = {}) {
@@ -234,56 +348,56 @@ export class Client {
       account: accountBytes(account),
       after: optU64(opts.after, "after"),
       limit: optU64(opts.limit, "limit"),
-    });
+    }, callOpts(opts));
   }
 
   /** Every record of an account after `after`, page by page. */
   async *historyAll(account, opts = {}) {
     let after = optU64(opts.after, "after") ?? 0n;
     for (;;) {
-      const page = await this.history(account, { after, limit: opts.limit ?? 500 });
+      const page = await this.history(account, { ...opts, after, limit: opts.limit ?? 500 });
       for (const r of page.records) yield r;
       if (page.next === null || page.next === undefined) return;
       after = page.next;
     }
   }
 
-  operator(operatorId) {
-    return this.query("operator", { operator_id: toU64(operatorId, "operator_id") });
+  operator(operatorId, opts) {
+    return this.query("operator", { operator_id: toU64(operatorId, "operator_id") }, callOpts(opts));
   }
 
-  /** `{amount}` → shares a deposit mints; `{shares}` → what shares are worth. */
-  quote(q) {
+  /** `{amount}` → shares a deposit mints; `{shares}` → what shares are worth (base units). */
+  quote(q, opts) {
     const fields = {};
     if (q.amount !== undefined) fields.amount = toU64(q.amount, "amount");
     if (q.shares !== undefined) fields.shares = toU64(q.shares, "shares");
-    return this.query("quote", fields);
+    return this.query("quote", fields, callOpts(opts));
   }
 
-  lien(lienId) {
-    return this.query("lien", { lien_id: toU64(lienId, "lien_id") });
+  lien(lienId, opts) {
+    return this.query("lien", { lien_id: toU64(lienId, "lien_id") }, callOpts(opts));
   }
 
-  withdrawal(requestId) {
-    return this.query("withdrawal", { request_id: toU64(requestId, "request_id") });
+  withdrawal(requestId, opts) {
+    return this.query("withdrawal", { request_id: toU64(requestId, "request_id") }, callOpts(opts));
   }
 
-  queue() {
-    return this.query("queue");
+  queue(opts) {
+    return this.query("queue", {}, callOpts(opts));
   }
 
   events(opts = {}) {
-    return this.query("events", { after: optU64(opts.after, "after"), limit: optU64(opts.limit, "limit") });
+    return this.query("events", { after: optU64(opts.after, "after"), limit: optU64(opts.limit, "limit") }, callOpts(opts));
   }
 
-  health() {
-    return this.query("health");
+  health(opts) {
+    return this.query("health", {}, callOpts(opts));
   }
 
   /** The exchange-rate changes with seq >= opts.from (default 0), at most opts.limit (1..1000,
    *  default 100): `{entries, next}`, next the `from` of the following page or null. */
   rateHistory(opts = {}) {
-    return this.query("rate_history", { from: optU64(opts.from, "from"), limit: optU64(opts.limit, "limit") });
+    return this.query("rate_history", { from: optU64(opts.from, "from"), limit: optU64(opts.limit, "limit") }, callOpts(opts));
   }
 
   /** The oracle committee's pending votes and each member's agreement with applied results:
@@ -296,7 +410,7 @@ export class Client {
       after: optU64(opts.after, "after"),
       limit: optU64(opts.limit, "limit"),
       last: optU64(opts.last, "last"),
-    });
+    }, callOpts(opts));
   }
 
   /** The operators scorecard: `{now, order, operators}`; opts.order one of OPERATOR_ORDERS
@@ -304,15 +418,15 @@ export class Client {
    *  128-bit total) comes back as a bigint. */
   async operators(opts = {}) {
     if (opts.order !== undefined && !OPERATOR_ORDERS.includes(opts.order))
-      throw new TypeError(`order: one of ${OPERATOR_ORDERS.join(", ")}`);
+      throw new ArgumentError("INVALID_ARGUMENT", `order: one of ${OPERATOR_ORDERS.join(", ")}`);
     const fields = { order: opts.order, limit: optU64(opts.limit, "limit") };
     if (opts.activeOnly !== undefined) fields.active_only = opts.activeOnly ? 1n : 0n;
     if (opts.reverse !== undefined) fields.reverse = opts.reverse ? 1n : 0n;
-    const r = await this.query("operators", fields);
+    const r = await this.query("operators", fields, callOpts(opts));
     try {
       return { ...r, operators: r.operators.map((c) => ({ ...c, slashed: fromU128(c.slashed, "operators.slashed") })) };
     } catch (e) {
-      throw new LstdError("PROTOCOL", e.message, { op: "operators" });
+      throw new TransportError("PROTOCOL", e.message, { op: "operators" });
     }
   }
 
@@ -373,18 +487,19 @@ export class Client {
 
   /**
    * Sign and submit a transaction with the signer's next nonce (or `opts.nonce`).
-   * Resolves when the ledger recorded it - `ok` false for a recorded rule violation - and
-   * rejects with LstdError for a rejection that is not recorded (BAD_SIGNATURE, NONCE_GAP,
-   * BUSY, ...) or a TIMEOUT.
+   * Resolves when the ledger recorded it - `ok` false for a recorded rule violation (see
+   * submitOrThrow) - and rejects with RejectedError for a rejection that is not recorded
+   * (BAD_SIGNATURE, NONCE_GAP, BUSY once the resends are spent, ...), TransportError (TIMEOUT,
+   * NOT_LISTENING, ...) or ArgumentError (before anything is sent).
    * @param {{secretKey: Uint8Array, publicKey: Uint8Array}} key
    * @param {string} kind
    * @param {object} fields
-   * @param {{nonce?: bigint|number, timeoutMs?: number, auxRand?: Uint8Array}} [opts]
+   * @param {{nonce?: bigint|number, timeoutMs?: number, retries?: number, auxRand?: Uint8Array}} [opts]
    */
   submit(key, kind, fields, opts = {}) {
     try {
-      if (!isKey(key)) throw new TypeError("key: expected a key from generateKey/keyFromHex/loadKeyFile");
-      if (this.ledgerId === undefined) throw new LstdError("CLOSED", "client is not connected");
+      if (!isKey(key)) throw new ArgumentError("INVALID_KEY", "key: expected a key from generateKey/keyFromHex/loadKeyFile");
+      if (this.ledgerId === undefined) throw new TransportError("CLOSED", "client is not connected (Client.connect)");
       const k = kindInfo(kind);
       const norm = normalizeFields(k.name, fields);
       const signerHex = toHex(key.publicKey);
@@ -397,6 +512,11 @@ export class Client {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /** As submit, but a recorded rule violation rejects with RecordedError (expectOk). */
+  async submitOrThrow(key, kind, fields, opts = {}) {
+    return expectOk(await this.submit(key, kind, fields, opts));
   }
 
   /**
@@ -412,38 +532,169 @@ export class Client {
   }
 
   _submitTx(tx, opts, onUnrecorded) {
-    const id = this._takeId();
-    const bytes = encodeRequest(tx, { id, ledger: this.ledgerId });
-    const hash = toHex(tx.hash);
     const op = kindInfo(tx.kind).name;
-    return this._roundTrip(id, bytes, op, opts.timeoutMs).then(
-      (r) => {
-        const res = r.result;
-        if (res === undefined || res === null) {
-          if (onUnrecorded) onUnrecorded();
-          throw new LstdError(r.error ?? "PROTOCOL", r.message ?? "reply without result", { reply: r, op, hash });
-        }
-        return {
-          ok: r.ok === true,
-          error: r.ok === true ? null : r.error ?? res.code,
-          message: r.ok === true ? null : r.message ?? null,
-          code: res.code,
-          recorded: res.recorded,
-          duplicate: res.duplicate,
-          seq: res.seq,
-          batch: res.batch,
-          time: res.time,
-          hash: res.hash,
-          out: res.out ?? {},
-          nonce: toU64(tx.nonce),
-        };
-      },
+    const signer = toBytes(tx.signer, 32, "signer");
+    const nonce = toU64(tx.nonce, "nonce");
+    const hash = toHex(tx.hash);
+    const fields = convertRecord({ fields: describe(normalizeFields(op, tx.fields)) }).fields; // refs as formatRef
+    const request = { op, signer: toHex(signer), nonce, ...fields, ledger: this.ledgerId, hash };
+    return new Promise((resolve, reject) => {
+      const job = {
+        tx, op, signerHex: toHex(signer), nonce, hash, request, onUnrecorded, resolve, reject,
+        timeoutMs: opts.timeoutMs, retries: opts.retries,
+        attempts: 0, busy: 0, probe: false, state: "flight", resendAt: 0, key: undefined, lastError: undefined,
+      };
+      this._jobAdd(job);
+      this._attempt(job);
+    });
+  }
+
+  // A transaction's life: "flight" (an attempt is out), "wait" (to be resent: it, or a
+  // transaction of its signer with a lower nonce, got BUSY), "done". One answered BUSY is a
+  // probe: it goes again alone, and its signer's later ones only once it is recorded (the
+  // queue that refused it is full: a whole tail sent into it would mostly be refused again).
+  // Each attempt has its own request id; starting one forgets the attempt before, whose answer
+  // (NONCE_GAP, or the recorded result the new one will also get, as a duplicate) no longer
+  // matters.
+
+  _jobAdd(job) {
+    let list = this._jobs.get(job.signerHex);
+    if (list === undefined) this._jobs.set(job.signerHex, (list = []));
+    let i = list.length;
+    while (i > 0 && list[i - 1].nonce > job.nonce) i--;
+    list.splice(i, 0, job);
+  }
+
+  _jobRemove(job) {
+    job.state = "done";
+    if (job.key !== undefined) this._cancel(job.key);
+    const list = this._jobs.get(job.signerHex);
+    const i = list === undefined ? -1 : list.indexOf(job);
+    if (i >= 0) list.splice(i, 1);
+    if (list !== undefined && list.length === 0) this._jobs.delete(job.signerHex);
+  }
+
+  _jobFail(job, err) {
+    if (job.state === "done") return;
+    this._jobRemove(job);
+    if (job.onUnrecorded) job.onUnrecorded(); // the next submit asks the server for the nonce
+    job.reject(err);
+  }
+
+  _attempt(job) {
+    if (job.key !== undefined) this._cancel(job.key);
+    job.attempts++;
+    job.state = "flight";
+    const id = this._takeId();
+    job.key = String(id);
+    const attempt = job.attempts;
+    let bytes;
+    try {
+      bytes = encodeRequest(job.tx, { id, ledger: this.ledgerId });
+    } catch (e) {
+      this._jobFail(job, e);
+      return;
+    }
+    this._roundTrip(id, bytes, { op: job.op, request: job.request, hash: job.hash, timeoutMs: job.timeoutMs, retries: job.retries }).then(
+      (r) => this._onTxReply(job, attempt, r),
       (e) => {
-        if (onUnrecorded) onUnrecorded(); // a TIMEOUT may or may not have been applied
-        if (e instanceof LstdError && e.hash === undefined) e.hash = hash; // to look it up by `tx`
-        throw e;
+        if (job.state !== "done" && attempt === job.attempts) this._jobFail(job, e);
       },
     );
+  }
+
+  _onTxReply(job, attempt, r) {
+    if (job.state === "done") return;
+    const res = r.result;
+    if (res !== undefined && res !== null) {
+      this._jobRemove(job);
+      if (this._jobs.has(job.signerHex)) this._schedulePump(Date.now()); // the tail after a probe
+      job.resolve(this._result(job, r, res));
+      return;
+    }
+    if (attempt !== job.attempts || job.state !== "flight") return;
+    const extra = { reply: r, op: job.op, request: job.request, hash: job.hash };
+    if (typeof r.error !== "string") return this._jobFail(job, new TransportError("PROTOCOL", "a transaction reply without result or error", extra));
+    const room = job.attempts < ATTEMPTS_MAX;
+    if (r.error === "BUSY" && room && job.busy < this.busyRetries) return this._onBusy(job);
+    if (r.error === "NONCE_GAP" && room && this._jobs.get(job.signerHex)[0] !== job) {
+      // a transaction before it (lower nonce) is unsettled: it may have got BUSY; resend after it
+      job.state = "wait";
+      job.lastError = r.error;
+      job.resendAt = Date.now();
+      this._schedulePump(job.resendAt);
+      return;
+    }
+    const msg = r.error === "BUSY" ? `${r.message ?? "server busy"} (answered BUSY ${job.busy + 1} times)` : r.message;
+    this._jobFail(job, new RejectedError(r.error, msg, extra));
+  }
+
+  /** BUSY: resend this transaction after a backoff, alone, and every later one of its signer
+   *  once it is recorded. */
+  _onBusy(job) {
+    const delay = Math.min(BUSY_BACKOFF_MS_MAX, BUSY_BACKOFF_MS_MIN * 2 ** Math.min(job.busy++, 10));
+    job.probe = true;
+    const at = Date.now() + delay;
+    for (const j of this._jobs.get(job.signerHex)) {
+      if (j.nonce < job.nonce) continue;
+      j.state = "wait";
+      j.lastError = "BUSY";
+      j.resendAt = Math.max(j.resendAt, at);
+    }
+    this._schedulePump(at);
+  }
+
+  _schedulePump(at) {
+    if (this._closed || at >= this._pumpAt) return;
+    clearTimeout(this._pumpTimer);
+    this._pumpAt = at;
+    this._pumpTimer = setTimeout(() => this._pump(), Math.max(0, at - Date.now()));
+  }
+
+  /** Resend the waiting transactions that are due, each signer's in nonce order, none past a
+   *  probe (a transaction answered BUSY) that is not recorded yet. */
+  _pump() {
+    this._pumpTimer = undefined;
+    this._pumpAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const list of [...this._jobs.values()]) {
+      for (const j of [...list]) {
+        if (j.state === "flight" && j.probe) break; // the later ones go once it is recorded
+        if (j.state !== "wait") continue;
+        if (j.resendAt > now) {
+          next = Math.min(next, j.resendAt); // the later ones go after it
+          break;
+        }
+        if (j.attempts >= ATTEMPTS_MAX) {
+          this._jobFail(j, new RejectedError(j.lastError ?? "BUSY", `gave up after ${j.attempts} sends`, { op: j.op, request: j.request, hash: j.hash }));
+          continue;
+        }
+        this._attempt(j);
+        if (j.probe) break;
+      }
+    }
+    if (next !== Infinity) this._schedulePump(next);
+  }
+
+  _result(job, r, res) {
+    const out = {
+      kind: job.op,
+      ok: r.ok === true,
+      error: r.ok === true ? null : r.error ?? res.code,
+      message: r.ok === true ? null : r.message ?? null,
+      code: res.code,
+      recorded: res.recorded,
+      duplicate: res.duplicate,
+      seq: res.seq,
+      batch: res.batch,
+      time: res.time,
+      hash: res.hash,
+      out: res.out ?? {},
+      nonce: job.nonce,
+    };
+    Object.defineProperty(out, "request", { value: job.request, enumerable: false });
+    return out;
   }
 
   // ---- one helper per kind ------------------------------------------------------------------
@@ -595,14 +846,14 @@ export class Client {
    * @param {{after?: bigint|number, account?: any, kind?: string, pollMs?: number}} [opts]
    */
   subscribe(opts = {}) {
-    if (this._closed) throw new LstdError("CLOSED", "client closed");
+    if (this._closed) throw new TransportError("CLOSED", "client closed");
     return new Subscription(this, opts);
   }
 }
 
 /** The fields with `name` set to 0 unless given (as snake_case or camelCase). */
 function withDefault(f, kind, name) {
-  if (f === null || typeof f !== "object") throw new TypeError(`${kind}: expected a fields object`);
+  if (f === null || typeof f !== "object") throw new ArgumentError("INVALID_ARGUMENT", `${kind}: expected a fields object`);
   const camel = name.replace(/_([a-z])/g, (_, ch) => ch.toUpperCase());
   const o = {};
   for (const [k, v] of Object.entries(f)) if (v !== undefined) o[k] = v;
@@ -677,7 +928,7 @@ export class Subscription {
         if (frames.length < 2) continue;
         let rec;
         try {
-          rec = decodeReply(frames[1]);
+          rec = convertRecord(decodeReply(frames[1]));
         } catch {
           continue;
         }

@@ -10,57 +10,25 @@ import { Encoder, Decoder } from "@msgpack/msgpack";
 import { schnorr } from "@noble/curves/secp256k1";
 import { sha256 } from "@noble/hashes/sha2";
 
-export const U64_MAX = (1n << 64n) - 1n;
+import { ArgumentError } from "./errors.js";
+import { KINDS as KIND_TABLE, PARAMS as PARAM_TABLE } from "./tables.js";
+import { U64_MAX, parseRef, formatRef } from "./units.js";
+
+export { U64_MAX };
 export const U128_MAX = (1n << 128n) - 1n;
 const U32_MAX = 0xffffffffn;
 
 // ---- kinds ----------------------------------------------------------------------------------
 
-// Field types: "key" (32-byte x-only public key), "ref" (32 opaque bytes), "u64".
+// The tables are generated from the C ones (tables.js, lstd-gen-types). Field types: "key"
+// (32-byte x-only public key), "ref" (32 bytes: text or 0x-hex, units.js), "u64".
 /** @type {ReadonlyArray<{kind:number,name:string,fields:ReadonlyArray<[string,string]>,outputs:ReadonlyArray<string>}>} */
-export const KINDS = Object.freeze([
-  { kind: 1, name: "deposit", fields: [["to", "key"], ["amount", "u64"], ["external_ref", "ref"], ["min_shares_out", "u64"]], outputs: ["shares_minted", "amount_credited"] },
-  { kind: 2, name: "transfer", fields: [["to", "key"], ["shares", "u64"]], outputs: ["shares_moved"] },
-  { kind: 3, name: "approve", fields: [["spender", "key"], ["shares", "u64"]], outputs: ["allowance"] },
-  { kind: 4, name: "transfer_from", fields: [["owner", "key"], ["to", "key"], ["shares", "u64"]], outputs: ["shares_moved", "allowance_left"] },
-  { kind: 5, name: "lock", fields: [["beneficiary", "key"], ["shares", "u64"], ["expiry", "u64"]], outputs: ["lien_id", "shares_locked", "value"] },
-  { kind: 6, name: "release", fields: [["lien_id", "u64"], ["shares", "u64"]], outputs: ["shares_released", "shares_left"] },
-  { kind: 7, name: "seize", fields: [["lien_id", "u64"], ["shares", "u64"], ["to", "key"]], outputs: ["shares_seized", "value", "shares_left"] },
-  { kind: 8, name: "withdraw_request", fields: [["shares", "u64"], ["min_amount_out", "u64"]], outputs: ["request_id", "amount_at_request"] },
-  { kind: 9, name: "withdraw_cancel", fields: [["request_id", "u64"]], outputs: ["shares_returned"] },
-  { kind: 10, name: "withdraw_finalize", fields: [["up_to_id", "u64"]], outputs: ["requests_paid", "amount_paid", "shares_burned", "requests_returned"] },
-  { kind: 11, name: "withdraw_settle", fields: [["request_id", "u64"], ["payout_ref", "ref"]], outputs: ["amount_paid"] },
-  { kind: 12, name: "operator_fund", fields: [["operator_id", "u64"], ["amount", "u64"]], outputs: ["amount", "balance"] },
-  { kind: 13, name: "operator_exit", fields: [["operator_id", "u64"], ["amount", "u64"]], outputs: ["amount", "balance"] },
-  { kind: 14, name: "report", fields: [["operator_id", "u64"], ["epoch", "u64"], ["balance", "u64"]], outputs: ["gain", "loss", "treasury_fee_shares", "operator_fee_shares"] },
-  { kind: 15, name: "report_accept", fields: [["operator_id", "u64"], ["epoch", "u64"], ["balance", "u64"]], outputs: ["gain", "loss", "treasury_fee_shares", "operator_fee_shares"] },
-  { kind: 16, name: "operator_register", fields: [["operator", "key"], ["fee_account", "key"], ["fee_bps", "u64"]], outputs: ["operator_id"] },
-  { kind: 17, name: "operator_set_active", fields: [["operator_id", "u64"], ["active", "u64"]], outputs: ["active"] },
-  { kind: 18, name: "operator_set_keys", fields: [["operator_id", "u64"], ["operator", "key"], ["fee_account", "key"]], outputs: ["operator_id"] },
-  { kind: 19, name: "fee_set", fields: [["operator_id", "u64"], ["fee_bps", "u64"]], outputs: ["fee_bps", "effective_at"] },
-  { kind: 20, name: "param_set", fields: [["param", "u64"], ["value", "u64"]], outputs: ["value"] },
-  { kind: 21, name: "pause_set", fields: [["flags", "u64"]], outputs: ["flags"] },
-  { kind: 22, name: "role_set", fields: [["role", "u64"], ["account", "key"]], outputs: ["role"] },
-  { kind: 23, name: "operator_reset", fields: [["operator_id", "u64"], ["epoch", "u64"], ["balance", "u64"]], outputs: ["gain", "loss", "treasury_fee_shares", "operator_fee_shares"] },
-  { kind: 24, name: "oracle_add", fields: [["member", "key"], ["quorum", "u64"]], outputs: ["members", "quorum"] },
-  { kind: 25, name: "oracle_remove", fields: [["member", "key"], ["quorum", "u64"]], outputs: ["members", "quorum", "votes_removed"] },
-  { kind: 26, name: "quorum_set", fields: [["mode", "u64"], ["quorum", "u64"], ["minority", "u64"]], outputs: ["mode", "quorum", "members"] },
-  { kind: 27, name: "vote", fields: [["operator_id", "u64"], ["epoch", "u64"], ["balance", "u64"], ["performance_bps", "u64"]], outputs: ["support", "quorum", "gain", "loss"] },
-].map((k) => Object.freeze({ ...k, fields: Object.freeze(k.fields.map((f) => Object.freeze(f))), outputs: Object.freeze(k.outputs) })));
+export const KINDS = Object.freeze(KIND_TABLE.map((k) => Object.freeze({ ...k, fields: Object.freeze(k.fields.map((f) => Object.freeze([...f]))), outputs: Object.freeze([...k.outputs]) })));
 
 const KIND_BY_NAME = new Map(KINDS.map((k) => [k.name, k]));
 
 /** Ledger parameters for `param_set` (ledger/README.md, Parameters). */
-export const PARAMS = Object.freeze({
-  STAKE_LIMIT_MAX: 1,
-  STAKE_LIMIT_REFILL: 2,
-  MAX_APR_BPS: 3,
-  MAX_DROP_BPS: 4,
-  OPERATOR_CAP_BPS: 5,
-  FEE_DELAY_S: 6,
-  EPOCH_S: 7,
-  VEST_S: 8,
-});
+export const PARAMS = Object.freeze({ ...PARAM_TABLE });
 
 /** Roles for `role_set`. */
 export const ROLES = Object.freeze({ admin: 1, custodian: 2, treasury: 3 });
@@ -75,6 +43,9 @@ export const OPERATOR_ORDERS = Object.freeze(["id", "fee", "apr_7d", "apr_30d", 
 /** Pause flags for `pause_set` (OR them together). */
 export const PAUSE = Object.freeze({ deposits: 1, transfers: 2, withdrawals: 4 });
 
+/** The ref fields of every kind (external_ref, payout_ref): shown as formatRef does. */
+const REF_FIELDS = new Set(KINDS.flatMap((k) => k.fields.filter(([, t]) => t === "ref").map(([n]) => n)));
+
 function camelToSnake(s) {
   return s.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 }
@@ -82,7 +53,7 @@ function camelToSnake(s) {
 /** The kind descriptor for a wire name ("transfer_from") or its camelCase ("transferFrom"). */
 export function kindInfo(name) {
   const k = KIND_BY_NAME.get(name) ?? KIND_BY_NAME.get(camelToSnake(String(name)));
-  if (k === undefined) throw new TypeError(`unknown transaction kind: ${name}`);
+  if (k === undefined) throw new ArgumentError("UNKNOWN_KIND", `unknown transaction kind: ${name}`);
   return k;
 }
 
@@ -94,12 +65,14 @@ export function toHex(bytes) {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
+/** Bytes from hex (0x before it allowed). ArgumentError INVALID_BYTES unless hex of len bytes. */
 export function fromHex(hex, len, what = "value") {
-  if (typeof hex !== "string" || hex.length % 2 !== 0 || !HEX_RE.test(hex))
-    throw new TypeError(`${what}: not a hex string`);
-  const b = new Uint8Array(Buffer.from(hex, "hex"));
+  const h = typeof hex === "string" && /^0[xX]/.test(hex) ? hex.slice(2) : hex;
+  if (typeof h !== "string" || h.length % 2 !== 0 || !HEX_RE.test(h))
+    throw new ArgumentError("INVALID_BYTES", `${what}: not a hex string`);
+  const b = new Uint8Array(Buffer.from(h, "hex"));
   if (len !== undefined && b.length !== len)
-    throw new TypeError(`${what}: expected ${len} bytes, got ${b.length}`);
+    throw new ArgumentError("INVALID_BYTES", `${what}: expected ${len} bytes, got ${b.length}`);
   return b;
 }
 
@@ -107,22 +80,28 @@ export function fromHex(hex, len, what = "value") {
 export function toBytes(v, len, what = "value") {
   if (typeof v === "string") return fromHex(v, len, what);
   if (v instanceof Uint8Array) {
-    if (v.length !== len) throw new TypeError(`${what}: expected ${len} bytes, got ${v.length}`);
+    if (v.length !== len) throw new ArgumentError("INVALID_BYTES", `${what}: expected ${len} bytes, got ${v.length}`);
     return new Uint8Array(v);
   }
-  throw new TypeError(`${what}: expected a hex string or a Uint8Array`);
+  throw new ArgumentError("INVALID_BYTES", `${what}: expected a hex string or a Uint8Array`);
 }
 
-/** An unsigned 64-bit value from a bigint, a safe integer number or a decimal string. */
+/**
+ * An unsigned 64-bit value in base units from a bigint, a safe integer number or a string of
+ * decimal digits (as lst --json prints them). ArgumentError INVALID_NUMBER or U64_OVERFLOW.
+ */
 export function toU64(v, what = "value") {
   let b;
   if (typeof v === "bigint") b = v;
   else if (typeof v === "number") {
-    if (!Number.isSafeInteger(v)) throw new TypeError(`${what}: ${v} is not a safe integer; use a bigint`);
+    if (!Number.isSafeInteger(v)) throw new ArgumentError("INVALID_NUMBER", `${what}: ${v} is not a safe integer; use a bigint`);
     b = BigInt(v);
   } else if (typeof v === "string" && /^[0-9]+$/.test(v)) b = BigInt(v);
-  else throw new TypeError(`${what}: expected a bigint, a safe integer or a decimal string`);
-  if (b < 0n || b > U64_MAX) throw new RangeError(`${what}: ${b} is outside 0..2^64-1`);
+  else if (typeof v === "string" && /^[0-9]+\.[0-9]+$/.test(v))
+    throw new ArgumentError("INVALID_NUMBER", `${what}: '${v}' has a decimal point: the API takes base units; convert tokens with parseUnits('${v}', client.decimals)`);
+  else throw new ArgumentError("INVALID_NUMBER", `${what}: expected a bigint, a safe integer or a decimal string of base units`);
+  if (b < 0n) throw new ArgumentError("INVALID_NUMBER", `${what}: ${b} is negative`);
+  if (b > U64_MAX) throw new ArgumentError("U64_OVERFLOW", `${what}: ${b} exceeds u64 base units (${U64_MAX})`);
   return b;
 }
 
@@ -156,7 +135,7 @@ export function keyFromHex(hex) {
   try {
     return makeKey(sk);
   } catch {
-    throw new TypeError("secret key: not a valid secp256k1 secret key");
+    throw new ArgumentError("INVALID_KEY", "secret key: not a valid secp256k1 secret key");
   }
 }
 
@@ -168,11 +147,11 @@ export function keyFromHex(hex) {
 export function loadKeyFile(path) {
   const mode = statSync(path).mode;
   if (mode & 0o077)
-    throw new Error(`key file ${path} has mode ${(mode & 0o7777).toString(8).padStart(4, "0")}: ` +
+    throw new ArgumentError("INVALID_KEY", `key file ${path} has mode ${(mode & 0o7777).toString(8).padStart(4, "0")}: ` +
       `group or others can read it; run chmod 600 ${path}`);
   const dir = dirname(path), dmode = statSync(dir).mode;
   if ((dmode & 0o002) && !(dmode & 0o1000))
-    throw new Error(`key directory ${dir} is writable by others, who could replace ${path}; ` +
+    throw new ArgumentError("INVALID_KEY", `key directory ${dir} is writable by others, who could replace ${path}; ` +
       `run chmod o-w ${dir}`);
   return keyFromHex(readFileSync(path, "utf8"));
 }
@@ -187,8 +166,9 @@ export function address(pk) {
 // ---- signing --------------------------------------------------------------------------------
 
 /**
- * Normalize a transaction's fields for `kind`: keys/refs to Uint8Array(32), integers to bigint.
- * Field names may be the wire's snake_case or camelCase; unknown and missing fields throw.
+ * Normalize a transaction's fields for `kind`: keys and refs to Uint8Array(32) (refs from text
+ * or 0x-hex, parseRef), integers to bigint base units. Field names may be the wire's
+ * snake_case or camelCase; unknown, missing and doubled fields are ArgumentErrors.
  */
 export function normalizeFields(kind, fields) {
   const k = kindInfo(kind);
@@ -201,14 +181,15 @@ export function normalizeFields(kind, fields) {
     known.add(camel);
     let v = src[name];
     if (v !== undefined && camel !== name && src[camel] !== undefined)
-      throw new TypeError(`${k.name}: field ${name} given twice (also as ${camel})`);
+      throw new ArgumentError("DUPLICATE_FIELD", `${k.name}: field ${name} given twice (also as ${camel})`);
     if (v === undefined) v = src[camel];
-    if (v === undefined) throw new TypeError(`${k.name}: missing field ${name}`);
+    if (v === undefined) throw new ArgumentError("MISSING_FIELD", `${k.name}: missing field ${name}`);
     if (type === "key" && v !== null && typeof v === "object" && v.publicKey instanceof Uint8Array) v = v.publicKey; // a Key
-    out[name] = type === "u64" ? toU64(v, `${k.name}.${name}`) : toBytes(v, 32, `${k.name}.${name}`);
+    const what = `${k.name}.${name}`;
+    out[name] = type === "u64" ? toU64(v, what) : type === "ref" ? parseRef(v, what) : toBytes(v, 32, what);
   }
   for (const name of Object.keys(src))
-    if (!known.has(name)) throw new TypeError(`${k.name}: unknown field ${name}`);
+    if (!known.has(name)) throw new ArgumentError("UNKNOWN_FIELD", `${k.name}: unknown field ${name}`);
   return out;
 }
 
@@ -262,7 +243,7 @@ export function taggedHash(tag, msg) {
 
 /** The transaction hash: tagged hash with tag "lstd/tx/v1/" + ledgerId over the signing bytes. */
 export function txHash(ledgerId, tx) {
-  if (typeof ledgerId !== "string" || ledgerId.length === 0) throw new TypeError("ledgerId: expected a non-empty string");
+  if (typeof ledgerId !== "string" || ledgerId.length === 0) throw new ArgumentError("INVALID_ARGUMENT", "ledgerId: expected a non-empty string");
   return taggedHash("lstd/tx/v1/" + ledgerId, signingBytes(tx));
 }
 
@@ -318,13 +299,10 @@ export function signTx(ledgerId, key, kind, nonce, fields, opts = {}) {
 const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true });
 
 function wireValue(v) {
-  if (typeof v === "bigint") {
-    if (v < 0n || v > U64_MAX) throw new RangeError(`integer ${v} is outside 0..2^64-1`);
-    return v <= U32_MAX ? Number(v) : v;
-  }
+  if (typeof v === "bigint") return toU64(v) <= U32_MAX ? Number(v) : v;
   if (typeof v === "number") {
     if (Number.isInteger(v)) return wireValue(toU64(v));
-    throw new TypeError(`not an integer: ${v}`);
+    throw new ArgumentError("INVALID_NUMBER", `not an integer: ${v}`);
   }
   if (v instanceof Uint8Array || v === null || typeof v !== "object") return v;
   if (Array.isArray(v)) return v.map(wireValue);
@@ -389,8 +367,8 @@ export function fromU128(v, what = "value") {
   let b;
   if (typeof v === "bigint") b = v;
   else if (typeof v === "string" && /^[0-9]{1,39}$/.test(v)) b = BigInt(v);
-  else throw new TypeError(`${what}: expected a string of decimal digits, got ${typeof v}`);
-  if (b > U128_MAX) throw new RangeError(`${what}: ${b} is outside 0..2^128-1`);
+  else throw new ArgumentError("INVALID_NUMBER", `${what}: expected a string of decimal digits, got ${typeof v}`);
+  if (b > U128_MAX) throw new ArgumentError("INVALID_NUMBER", `${what}: ${b} is outside 0..2^128-1`);
   return b;
 }
 
@@ -401,4 +379,33 @@ export function convertU128(op, result) {
   const out = { ...result };
   for (const name of names) if (name in out) out[name] = fromU128(out[name], `${op}.${name}`);
   return out;
+}
+
+/** A record (tx, history, events, a published event) with its ref fields shown as formatRef. */
+export function convertRecord(rec) {
+  if (rec === null || typeof rec !== "object" || rec.fields === null || typeof rec.fields !== "object") return rec;
+  const fields = { ...rec.fields };
+  for (const name of Object.keys(fields))
+    if (REF_FIELDS.has(name) && typeof fields[name] === "string" && fields[name].length === 64) fields[name] = formatRef(fields[name]);
+  return { ...rec, fields };
+}
+
+function convertWithdrawal(w) {
+  return w !== null && typeof w === "object" && typeof w.payout_ref === "string" && w.payout_ref.length === 64
+    ? { ...w, payout_ref: formatRef(w.payout_ref) }
+    : w;
+}
+
+/**
+ * A query result as the client returns it: 128-bit totals as bigint (U128_FIELDS), refs as
+ * text or 0x-hex (formatRef) in records and withdrawals; other ops unchanged.
+ */
+export function decodeResult(op, result) {
+  const r = convertU128(op, result);
+  if (r === null || typeof r !== "object") return r;
+  if (op === "tx") return convertRecord(r);
+  if ((op === "history" || op === "events") && Array.isArray(r.records)) return { ...r, records: r.records.map(convertRecord) };
+  if (op === "withdrawal") return convertWithdrawal(r);
+  if (op === "account" && Array.isArray(r.withdrawals)) return { ...r, withdrawals: r.withdrawals.map(convertWithdrawal) };
+  return r;
 }

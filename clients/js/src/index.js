@@ -4,8 +4,10 @@ export {
   kindInfo, normalizeFields, toHex, fromHex, toBytes, toU64,
   generateKey, keyFromHex, loadKeyFile, address,
   signingBytes, taggedHash, txHash, sign, verify, signTx,
-  encodeMap, encodeRequest, decodeReply, fromU128, convertU128,
+  encodeMap, encodeRequest, decodeReply, decodeResult, convertRecord, fromU128, convertU128,
 } from "./codec.js";
-export { LstdError } from "./errors.js";
-export { Client, Subscription } from "./client.js";
+export { parseUnits, formatUnits, parseRef, formatRef } from "./units.js";
+export { ERRORS, QUERIES } from "./tables.js";
+export { LstdError, RecordedError, RejectedError, TransportError, ArgumentError } from "./errors.js";
+export { Client, Subscription, expectOk } from "./client.js";
 export { z85Encode, z85Decode, curveKey, loadCurvePublicKey, loadCurveSecretKey } from "./curve.js";

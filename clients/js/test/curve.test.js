@@ -79,7 +79,7 @@ describe("live lstd over CURVE", { timeout: 120000 }, () => {
       // the SUB is through its handshake once the server holds its subscription
       for (let i = 0; i < 500 && (await c.health()).subscriptions < 1n; i++) await new Promise((r) => setTimeout(r, 20));
       assert.ok((await c.health()).subscriptions >= 1n);
-      const r = await c.deposit(cust, { to: cust.address, amount: 5n * 10n ** 9n, external_ref: "11".repeat(32) });
+      const r = await c.deposit(cust, { to: cust.address, amount: 5n * 10n ** 9n, external_ref: "0x" + "11".repeat(32) });
       const { value } = await sub.next();
       assert.equal(value.seq, r.seq);
       assert.equal(value.hash, r.hash);

@@ -2,7 +2,10 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { Client, LstdError, generateKey, loadKeyFile, signTx, toHex } from "../src/index.js";
+import {
+  Client, LstdError, RecordedError, RejectedError, ArgumentError, generateKey, loadKeyFile, signTx, toHex,
+  parseUnits, formatUnits,
+} from "../src/index.js";
 
 import { startServer } from "./server.js";
 
@@ -16,8 +19,9 @@ function rateString(a, s) {
   return `${q / E18}.${(q % E18).toString().padStart(18, "0")}`;
 }
 
+/** A 32-byte ref as 0x and 64 hex digits (PROTOCOL.md, References). */
 function ref(n) {
-  return n.toString(16).padStart(64, "0");
+  return "0x" + n.toString(16).padStart(64, "0");
 }
 
 async function rejects(promise, code) {
@@ -69,6 +73,10 @@ describe("live lstd", { timeout: 180000 }, () => {
     assert.equal(p.custodian, cust.address);
     assert.equal(p.treasury, loadKeyFile(srv.keyPath("treasury")).address);
     assert.equal(p.decimals, 9n);
+    assert.equal(c.decimals, 9, "the pool's decimals, kept at connect");
+    assert.equal(c.parseUnits("1.5"), 1_500_000_000n);
+    assert.equal(c.formatUnits(p.dead_shares), "0.001");
+    assert.equal(formatUnits(parseUnits("32", c.decimals), c.decimals), "32");
     assert.equal(p.dead_shares, 1000000n);
     assert.equal(p.rate, "1.000000000000000000");
     assert.equal(p.rate, rateString(p.rate_num, p.rate_den));
@@ -147,6 +155,22 @@ describe("live lstd", { timeout: 180000 }, () => {
     assert.equal(new Set(seqs.map(String)).size, N + M, "distinct seqs");
   });
 
+  it("refs: text and 0x-hex come back the way they went in, in records and withdrawals", T, async () => {
+    const r = await c.deposit(cust, { to: B.address, amount: 1000n, external_ref: "bank-transfer-0001" });
+    assert.equal(r.ok, true, r.message);
+    assert.equal((await c.tx(r.hash)).fields.external_ref, "bank-transfer-0001");
+    const again = await c.deposit(cust, { to: B.address, amount: 1000n, external_ref: "bank-transfer-0001" });
+    assert.equal(again.error, "DEPOSIT_REF_USED", "the same 32 bytes");
+    const hex = "0x00ff" + "ab".repeat(30);
+    const h = await c.deposit(cust, { to: B.address, amount: 1000n, external_ref: hex });
+    assert.equal((await c.tx(h.hash)).fields.external_ref, hex);
+    const page = await c.history(B, { after: r.seq - 1n, limit: 2 });
+    assert.equal(page.records[0].fields.external_ref, "bank-transfer-0001");
+    expected.set(B.address, (expected.get(B.address) ?? 0n) + 2000n);
+    assert.equal(await bal(B), expected.get(B.address));
+    await assert.rejects(c.deposit(cust, { to: B.address, amount: 1n, external_ref: "ab".repeat(32) }), (e) => e instanceof ArgumentError && e.code === "INVALID_REF");
+  });
+
   it("a rule violation is recorded: INSUFFICIENT_SHARES consumes the nonce", T, async () => {
     const before = await c.account(B);
     const r = await c.transfer(B, { to: A.address, shares: before.shares + 1n });
@@ -164,6 +188,13 @@ describe("live lstd", { timeout: 180000 }, () => {
     assert.equal(rec.code, "INSUFFICIENT_SHARES");
     assert.equal(rec.ok, false);
     assert.deepEqual(rec.out, {});
+    // the same, thrown: RecordedError with the seq it was recorded at
+    const err = await c.submitOrThrow(B, "transfer", { to: A.address, shares: before.shares + 1n }).then(() => undefined, (e) => e);
+    assert.ok(err instanceof RecordedError, `got ${err}`);
+    assert.equal(err.code, "INSUFFICIENT_SHARES");
+    assert.equal(err.recorded, true);
+    assert.equal(err.seq, (await c.tx(err.hash)).seq);
+    assert.equal(err.request.nonce, before.next_nonce + 1n);
   });
 
   it("rejections that are not recorded: BAD_SIGNATURE, NONCE_GAP, LEDGER_MISMATCH", T, async () => {
@@ -172,6 +203,10 @@ describe("live lstd", { timeout: 180000 }, () => {
     tx.sig = new Uint8Array(tx.sig);
     tx.sig[7] ^= 0x40;
     const e1 = await rejects(c.submitSigned(tx), "BAD_SIGNATURE");
+    assert.ok(e1 instanceof RejectedError);
+    assert.equal(e1.recorded, false);
+    assert.equal(e1.request.op, "transfer");
+    assert.equal(e1.request.nonce, before.next_nonce);
     assert.equal(e1.reply.result, undefined);
     assert.equal(e1.hash, toHex(tx.hash));
     await rejects(c.transfer(B, { to: A.address, shares: 1n }, { nonce: before.next_nonce + 5n }), "NONCE_GAP");
@@ -368,7 +403,7 @@ describe("live lstd", { timeout: 180000 }, () => {
     assert.equal(after.last_epoch, p.epoch);
     assert.ok(after.epoch >= p.epoch);
     assert.equal(after.reports.length, 2);
-    await assert.rejects(c.operatorReset(admin, { operator_id: 1, epoch: -1, balance: 0 }), RangeError);
+    await assert.rejects(c.operatorReset(admin, { operator_id: 1, epoch: -1, balance: 0 }), (e) => e instanceof ArgumentError && e.code === "INVALID_NUMBER");
   });
 
   it("rateHistory lists the accepted report and the reset, paged by from and next", T, async () => {
@@ -429,7 +464,7 @@ describe("live lstd", { timeout: 180000 }, () => {
     assert.equal(card.operator_id, 1n);
     assert.equal(typeof card.slashed, "bigint");
     assert.ok(card.reports >= 3n);
-    await assert.rejects(c.operators({ order: "luck" }), TypeError);
+    await assert.rejects(c.operators({ order: "luck" }), (e) => e instanceof ArgumentError && e.code === "INVALID_ARGUMENT");
     assert.equal((await c.quorumSet(admin, { mode: "operator", quorum: 2 })).ok, true);
   });
 
@@ -557,5 +592,48 @@ describe("live lstd", { timeout: 180000 }, () => {
     await rejects(c.pool(), "CLOSED");
     const st = await srv.stop();
     assert.deepEqual(st, { code: 0, signal: null });
+  });
+});
+
+describe("BUSY under a tiny queue (--queue-max 4)", { timeout: 180000 }, () => {
+  it("pipelined transfers from four connections all apply exactly once: the BUSY'd tails are resent", T, async (t) => {
+    const srv = await startServer(["--queue-max", "4", "--verify-threads", "1"]);
+    const N = 4, PER = 200;
+    const keys = Array.from({ length: N }, () => generateKey());
+    let c0, clients = [];
+    try {
+      c0 = await Client.connect({ endpoint: srv.requests, events: srv.events, timeoutMs: 30000 });
+      const cust = loadKeyFile(srv.keyPath("custodian"));
+      for (const [i, k] of keys.entries()) {
+        const d = await c0.deposit(cust, { to: k.address, amount: 1_000_000_000n, external_ref: `busy-test-${i}` });
+        assert.equal(d.ok, true, d.message);
+      }
+      clients = await Promise.all(keys.map(() => Client.connect({ endpoint: srv.requests, timeoutMs: 30000 })));
+      const busyBefore = (await c0.health()).counters.busy;
+      let busy = 0n, rounds = 0;
+      while (busy === 0n && rounds < 5) { // until the server has answered BUSY at least once
+        rounds++;
+        const ps = [];
+        for (let i = 0; i < PER; i++)
+          for (let j = 0; j < N; j++) ps.push(clients[j].transfer(keys[j], { to: keys[(j + 1) % N].address, shares: 1n }));
+        const rs = await Promise.all(ps); // a NONCE_GAP or BUSY reaching the caller rejects here
+        for (const r of rs) assert.equal(r.ok, true, r.message);
+        busy = (await c0.health()).counters.busy - busyBefore;
+      }
+      assert.ok(busy > 0n, "the server answered BUSY");
+      t.diagnostic(`${N} connections x ${PER} transfers x ${rounds} round(s): ${busy} BUSY answers, all applied once`);
+      for (const k of keys) {
+        const a = await c0.account(k);
+        assert.equal(a.next_nonce, BigInt(PER * rounds) + 1n, "every nonce used once");
+        assert.equal(a.shares, 1_000_000_000n, "sent and received the same count of 1-unit transfers");
+        const nonces = [];
+        for await (const rec of c0.historyAll(k)) if (rec.signer === k.address) nonces.push(rec.nonce);
+        assert.deepEqual(nonces, Array.from({ length: PER * rounds }, (_, i) => BigInt(i + 1)), "each applied exactly once, in order");
+      }
+    } finally {
+      for (const c of clients) c.close();
+      if (c0) c0.close();
+      await srv.cleanup();
+    }
   });
 });

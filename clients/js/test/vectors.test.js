@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 import {
   KINDS, kindInfo, keyFromHex, signingBytes, txHash, sign, signTx, verify, encodeRequest,
-  decodeReply, encodeMap, toHex, address,
+  decodeReply, encodeMap, toHex, address, ArgumentError,
 } from "../src/index.js";
 
 const protocolPath = fileURLToPath(new URL("../../../PROTOCOL.md", import.meta.url));
@@ -49,10 +49,11 @@ for (const v of vectors) {
     assert.equal(key.address, e.get("signer"));
     assert.equal(address(key.publicKey), e.get("signer"));
     const fields = {};
-    for (const [name] of kindInfo(v.name).fields) {
+    for (const [name, type] of kindInfo(v.name).fields) {
       assert.ok(e.has(name), `vector ${v.name} lists field ${name}`);
       const val = e.get(name);
-      fields[name] = val.length === 64 ? val : BigInt(val);
+      // keys are hex addresses; refs are text or 0x-hex (PROTOCOL.md, References)
+      fields[name] = type === "u64" ? BigInt(val) : type === "ref" ? "0x" + val : val;
     }
     const tx = { kind: v.name, signer: e.get("signer"), nonce: BigInt(e.get("nonce")), fields };
     assert.equal(toHex(signingBytes(tx)), e.get("signing bytes"));
@@ -86,7 +87,7 @@ test("camelCase kind and field names sign the same bytes", () => {
   const a = signTx(LEDGER, key, "transferFrom", 1, { owner: e.get("owner"), to: e.get("to"), shares: 1500000000 }, { auxRand: ZERO_AUX });
   assert.equal(toHex(a.sig), e.get("signature"));
   const d = vectors.find((x) => x.name === "deposit").entries;
-  const b = signTx(LEDGER, key, "deposit", 1n, { to: d.get("to"), amount: "1500000000", externalRef: d.get("external_ref"), minSharesOut: 42n }, { auxRand: ZERO_AUX });
+  const b = signTx(LEDGER, key, "deposit", 1n, { to: d.get("to"), amount: "1500000000", externalRef: "0x" + d.get("external_ref"), minSharesOut: 42n }, { auxRand: ZERO_AUX });
   assert.equal(toHex(b.sig), d.get("signature"));
 });
 
@@ -100,16 +101,20 @@ test("u64 values above 2^53 survive encode and decode exactly", () => {
   assert.equal(toHex(encodeMap({ a: 1n << 60n })), "81a161cf1000000000000000");
   assert.equal(toHex(encodeMap({ a: 0x100000000n })), "81a161cf0000000100000000");
   assert.equal(toHex(encodeMap({ a: 0xffffffffn })), "81a161ceffffffff");
-  assert.throws(() => encodeMap({ a: big + 1n }), RangeError);
-  assert.throws(() => encodeMap({ a: -1n }), RangeError);
+  assert.throws(() => encodeMap({ a: big + 1n }), (e) => e instanceof ArgumentError && e.code === "U64_OVERFLOW");
+  assert.throws(() => encodeMap({ a: -1n }), (e) => e instanceof ArgumentError && e.code === "INVALID_NUMBER");
 });
 
 test("bad inputs are refused before anything is signed", () => {
   const key = keyFromHex("01".repeat(32));
-  assert.throws(() => signTx(LEDGER, key, "transfer", 1, { to: "00".repeat(31), shares: 1 }), TypeError);
-  assert.throws(() => signTx(LEDGER, key, "transfer", 1, { to: "00".repeat(32) }), /missing field shares/);
-  assert.throws(() => signTx(LEDGER, key, "transfer", 1, { to: "00".repeat(32), shares: 1, extra: 2 }), /unknown field extra/);
-  assert.throws(() => signTx(LEDGER, key, "transfer", 1, { to: "00".repeat(32), shares: 2 ** 60 }), /safe integer/);
-  assert.throws(() => signTx(LEDGER, key, "nope", 1, {}), /unknown transaction kind/);
-  assert.throws(() => keyFromHex("00".repeat(32)), /not a valid/);
+  const arg = (code, re) => (e) => e instanceof ArgumentError && e.code === code && re.test(e.message);
+  assert.throws(() => signTx(LEDGER, key, "transfer", 1, { to: "00".repeat(31), shares: 1 }), arg("INVALID_BYTES", /expected 32 bytes/));
+  assert.throws(() => signTx(LEDGER, key, "transfer", 1, { to: "00".repeat(32) }), arg("MISSING_FIELD", /missing field shares/));
+  assert.throws(() => signTx(LEDGER, key, "transfer", 1, { to: "00".repeat(32), shares: 1, extra: 2 }), arg("UNKNOWN_FIELD", /unknown field extra/));
+  assert.throws(() => signTx(LEDGER, key, "transfer", 1, { to: "00".repeat(32), shares: 2 ** 60 }), arg("INVALID_NUMBER", /safe integer/));
+  assert.throws(() => signTx(LEDGER, key, "transfer", 1, { to: "00".repeat(32), shares: "1.5" }), arg("INVALID_NUMBER", /parseUnits/));
+  assert.throws(() => signTx(LEDGER, key, "transfer", 1, { to: "00".repeat(32), shares: 1n << 64n }), arg("U64_OVERFLOW", /exceeds u64 base units \(18446744073709551615\)/));
+  assert.throws(() => signTx(LEDGER, key, "nope", 1, {}), arg("UNKNOWN_KIND", /unknown transaction kind/));
+  assert.throws(() => keyFromHex("00".repeat(32)), arg("INVALID_KEY", /not a valid/));
+  assert.throws(() => signTx(LEDGER, key, "withdraw_settle", 1, { request_id: 1, payout_ref: "ab".repeat(32) }), arg("INVALID_REF", /write 0x/));
 });
