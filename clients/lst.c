@@ -31,7 +31,7 @@ enum { EXIT_OK = 0, EXIT_OTHER = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3, EXIT_REJEC
 typedef struct cli {
     const char *endpoint, *events, *key_path;
     const char *curve_server_key, *curve_key; /* CURVE: both files, or neither */
-    bool json, base, version;
+    bool json, base, version, dry_run;
     int timeout_ms;
     lst_client *c;
     bool have_decimals;
@@ -548,15 +548,15 @@ static void print_result_json(const lst_result *res)
     }
     printf("\"kind\":\"%s\",\"nonce\":\"%" PRIu64 "\",\"hash\":\"%s\"", lst_kind_name(res->kind),
            res->nonce, hex);
-    if (res->recorded) {
-        printf(",\"result\":{\"hash\":\"%s\",\"code\":\"%s\",\"recorded\":true,\"duplicate\":%s,"
+    if (res->recorded || res->simulated) {
+        printf(",\"result\":{\"hash\":\"%s\",\"code\":\"%s\",\"recorded\":%s,\"duplicate\":%s,"
                "\"seq\":\"%" PRIu64 "\",\"batch\":\"%" PRIu64 "\",\"time\":\"%" PRIu64
                "\",\"out\":{",
-               hex, res->ok ? "OK" : res->error, res->duplicate ? "true" : "false", res->seq,
-               res->batch, res->time);
+               hex, res->ok ? "OK" : res->error, res->recorded ? "true" : "false",
+               res->duplicate ? "true" : "false", res->seq, res->batch, res->time);
         for (unsigned i = 0; i < res->out_count; i++)
             printf("%s\"%s\":\"%" PRIu64 "\"", i ? "," : "", res->out[i].name, res->out[i].value);
-        printf("}}");
+        printf("}%s}", res->simulated ? ",\"simulated\":true" : "");
     }
     printf("}\n");
 }
@@ -567,7 +567,10 @@ static void print_result_human(const cli *k, const lst_result *res, bool plain_v
     char hex[65], text[LST_AMOUNT_TEXT_MAX];
     lst_hex_encode(hex, res->hash);
     printf("%s OK%s  seq %" PRIu64 "  batch %" PRIu64 "  nonce %" PRIu64 "\n",
-           lst_kind_name(res->kind), res->duplicate ? " (duplicate: recorded before)" : "",
+           lst_kind_name(res->kind),
+           res->duplicate   ? " (duplicate: recorded before)"
+           : res->simulated ? " (simulated: nothing recorded; seq and batch it would get)"
+                            : "",
            res->seq, res->batch, res->nonce);
     printf("  %-20s %s\n", "hash", hex);
     for (unsigned i = 0; i < res->out_count; i++) {
@@ -695,7 +698,7 @@ static int cmd_tx(cli *k)
         lst_key_wipe(&key);
         return rc;
     }
-    int code = lst_submit(k->c, &key, &tx, &res);
+    int code = k->dry_run ? lst_simulate(k->c, &key, &tx, &res) : lst_submit(k->c, &key, &tx, &res);
     lst_key_wipe(&key);
     if (code != LST_OK && code != LST_ERR_REJECTED)
         return fail(k, code);
@@ -703,7 +706,12 @@ static int cmd_tx(cli *k)
         print_result_json(&res);
     if (code == LST_ERR_REJECTED) {
         fprintf(stderr, "lst: %s rejected: %s (%s)", k->cmd, res.error, res.message);
-        if (res.recorded)
+        if (res.simulated && !res.duplicate)
+            fprintf(stderr,
+                    "; simulated: would be recorded as seq %" PRIu64 ", using nonce %" PRIu64
+                    " (nothing recorded)\n",
+                    res.seq, res.nonce);
+        else if (res.recorded)
             fprintf(stderr, "; recorded as seq %" PRIu64 ", nonce %" PRIu64 " used\n", res.seq,
                     res.nonce);
         else
@@ -1493,6 +1501,9 @@ static const char help_head[] =
     "                  as REF below (a query prints its reply {ok, result}; a watch one per\n"
     "                  record); every value reads back as lst input as printed\n"
     "  --base          print amounts in base units (no unit) instead of tokens\n"
+    "  --dry-run       transaction commands: ask lstd what the transaction would do now\n"
+    "                  (simulate: true, PROTOCOL.md \"Simulation\"): the exact result, seq and\n"
+    "                  outputs it would get; nothing is recorded and no nonce is used\n"
     "  --timeout MS    wait per attempt (default 5000); a request is resent twice before lst\n"
     "                  gives up (resending a transaction is safe: it is recorded once)\n"
     "  --curve-server-key FILE  connect with CURVE to a server whose public key FILE holds\n"
@@ -1621,6 +1632,8 @@ static int parse_global(cli *k, int argc, char **argv)
             k->version = true;
         } else if (strcmp(arg, "--base") == 0) {
             k->base = true;
+        } else if (strcmp(arg, "--dry-run") == 0) {
+            k->dry_run = true;
         } else if (which < 0) {
             k->argv[k->argc++] = argv[i];
         } else {

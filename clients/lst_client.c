@@ -1257,6 +1257,8 @@ static int result_fields(const msgpack_object *m, lst_result *res)
     res->time = time->via.u64;
     res->recorded = rec->via.boolean;
     res->duplicate = dup->via.boolean;
+    const msgpack_object *sim = path_get(m, "simulated");
+    res->simulated = sim != NULL && sim->type == MSGPACK_OBJECT_BOOLEAN && sim->via.boolean;
     for (uint32_t i = 0; i < out->via.map.size; i++) {
         const msgpack_object_kv *kv = &out->via.map.ptr[i];
         if (kv->key.type != MSGPACK_OBJECT_STR || kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -1293,7 +1295,9 @@ static int result_from_reply(lst_client *c, const lst_reply *r, lst_result *res)
     if (res->ok)
         return LST_OK;
     set_error(c, "%s rejected: %s (%s)%s", lst_kind_name(res->kind), res->error, res->message,
-              res->recorded ? "; recorded, nonce consumed" : "");
+              res->simulated  ? "; simulated: would be recorded, consuming the nonce"
+              : res->recorded ? "; recorded, nonce consumed"
+                              : "");
     return LST_ERR_REJECTED;
 bad:
     set_error(c, "the reply to a %s transaction does not follow PROTOCOL.md",
@@ -1838,8 +1842,8 @@ void lst_nonce_forget(lst_client *c, const uint8_t pubkey[32])
  * sign and encode it as request `id` (the wire id). Out: buf, hash, ltx, sig.
  * Returns: LST_OK, LST_ERR_USAGE, LST_ERR_IO, LST_ERR_NOMEM, or a query's code. */
 static int tx_prepare(lst_client *c, const lst_key *key, lst_tx *tx, bool counted_nonce,
-                      uint64_t id, msgpack_sbuffer *buf, uint8_t hash[32], ledger_tx *ltx,
-                      uint8_t sig[64])
+                      bool simulate, uint64_t id, msgpack_sbuffer *buf, uint8_t hash[32],
+                      ledger_tx *ltx, uint8_t sig[64])
 {
     const char *ledger_id, *missing;
     if (lst_kind_name(tx->kind) == NULL) {
@@ -1869,10 +1873,13 @@ static int tx_prepare(lst_client *c, const lst_key *key, lst_tx *tx, bool counte
     rpc_id rid = {.type = 1, .u = id};
     msgpack_sbuffer_clear(buf);
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    return rpc_pack_tx_request(&pk, &rid, ltx, sig, ledger_id) != 0 ? LST_ERR_NOMEM : LST_OK;
+    return rpc_pack_tx_request_as(&pk, &rid, ltx, sig, ledger_id, simulate) != 0 ? LST_ERR_NOMEM
+                                                                                 : LST_OK;
 }
 
-int lst_submit(lst_client *c, const lst_key *key, lst_tx *tx, lst_result *result)
+/* Sign, send and wait: recorded (lst_submit) or simulated (lst_simulate). */
+static int submit_as(lst_client *c, const lst_key *key, lst_tx *tx, bool simulate,
+                     lst_result *result)
 {
     msgpack_sbuffer buf;
     lst_reply *r = NULL;
@@ -1883,7 +1890,7 @@ int lst_submit(lst_client *c, const lst_key *key, lst_tx *tx, lst_result *result
     result->request_id = id;
     result->kind = tx->kind;
     msgpack_sbuffer_init(&buf);
-    int rc = tx_prepare(c, key, tx, false, wire_id(id, 0), &buf, result->hash, &ltx, sig);
+    int rc = tx_prepare(c, key, tx, false, simulate, wire_id(id, 0), &buf, result->hash, &ltx, sig);
     result->nonce = tx->nonce;
     if (rc == LST_OK)
         rc = call(c, &buf, id, &r);
@@ -1894,12 +1901,25 @@ int lst_submit(lst_client *c, const lst_key *key, lst_tx *tx, lst_result *result
     return rc;
 }
 
+int lst_submit(lst_client *c, const lst_key *key, lst_tx *tx, lst_result *result)
+{
+    return submit_as(c, key, tx, false, result);
+}
+
+int lst_simulate(lst_client *c, const lst_key *key, lst_tx *tx, lst_result *result)
+{
+    uint64_t nonce = tx->nonce;
+    int rc = submit_as(c, key, tx, true, result);
+    tx->nonce = nonce; /* nothing was consumed: a later lst_submit picks the nonce again */
+    return rc;
+}
+
 int lst_send(lst_client *c, const lst_key *key, lst_tx *tx, uint64_t *request_id)
 {
     msgpack_sbuffer buf;
     pending p = {.id = c->next_id++, .kind = tx->kind, .state = P_FLIGHT};
     msgpack_sbuffer_init(&buf);
-    int rc = tx_prepare(c, key, tx, true, wire_id(p.id, 0), &buf, p.hash, &p.tx, p.sig);
+    int rc = tx_prepare(c, key, tx, true, false, wire_id(p.id, 0), &buf, p.hash, &p.tx, p.sig);
     p.nonce = tx->nonce;
     if (rc == LST_OK)
         rc = send_frame(c, buf.data, buf.size);

@@ -258,6 +258,7 @@ typedef struct lst_result {
     char message[LST_MESSAGE_MAX];
     bool recorded;  /* in the history with its nonce consumed (success or rule violation) */
     bool duplicate; /* recorded before: this is its recorded result */
+    bool simulated; /* lst_simulate's: what it would do, nothing recorded */
     uint64_t seq, batch, time; /* 0 when not recorded */
     unsigned out_count;
     struct {
@@ -333,6 +334,12 @@ LST_WARN_UNUSED int lst_client_ledger(lst_client *c, const char **ledger_id, uin
  *  unknown or a field not set), LST_ERR_TIMEOUT, LST_ERR_CONNECT, LST_ERR_PROTOCOL,
  *  LST_ERR_IO (random source), LST_ERR_NOMEM. */
 LST_WARN_UNUSED int lst_submit(lst_client *c, const lst_key *key, lst_tx *tx, lst_result *result);
+
+/** As lst_submit, but the server only simulates tx (PROTOCOL.md, "Simulation"): *result is
+ *  what submitting it now would give, with result->simulated set and result->recorded false
+ *  (true only for a duplicate of a recorded one); nothing is recorded, no nonce consumed (a
+ *  nonce 0 stays 0 in tx: the signer's next one was used). Returns: as lst_submit. */
+LST_WARN_UNUSED int lst_simulate(lst_client *c, const lst_key *key, lst_tx *tx, lst_result *result);
 
 /** The signer's next nonce for pipelining: the first call per signer asks the server
  *  (account query), later calls count up locally. Out: *nonce.

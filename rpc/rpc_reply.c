@@ -185,11 +185,18 @@ static int pack_id(msgpack_packer *pk, const rpc_id *id)
 int rpc_pack_tx_request(msgpack_packer *pk, const rpc_id *id, const ledger_tx *tx,
                         const uint8_t sig[LEDGER_SIG_SIZE], const char *ledger)
 {
+    return rpc_pack_tx_request_as(pk, id, tx, sig, ledger, false);
+}
+
+int rpc_pack_tx_request_as(msgpack_packer *pk, const rpc_id *id, const ledger_tx *tx,
+                           const uint8_t sig[LEDGER_SIG_SIZE], const char *ledger, bool simulate)
+{
     const ledger_kind_info *k = ledger_kind_lookup(tx->kind);
     ledger_tx *t = (ledger_tx *)tx; /* only read through ledger_tx_slot */
     if (k == NULL)
         return -1;
-    uint32_t entries = 4u + k->field_count + (id != NULL && id->type != 0) + (ledger != NULL);
+    uint32_t entries =
+        4u + k->field_count + (id != NULL && id->type != 0) + (ledger != NULL) + simulate;
     int rc = msgpack_pack_map(pk, entries) || pack_id(pk, id) || rpc_pack_str(pk, "op", k->name) ||
              rpc_pack_bin(pk, "signer", tx->signer, 32) || rpc_pack_u64(pk, "nonce", tx->nonce);
     for (unsigned i = 0; rc == 0 && i < k->field_count; i++) {
@@ -199,5 +206,6 @@ int rpc_pack_tx_request(msgpack_packer *pk, const rpc_id *id, const ledger_tx *t
                  : rpc_pack_bin(pk, k->fields[i].name, p, 32);
     }
     rc = rc || rpc_pack_bin(pk, "sig", sig, LEDGER_SIG_SIZE);
-    return rc || (ledger != NULL && rpc_pack_str(pk, "ledger", ledger));
+    rc = rc || (ledger != NULL && rpc_pack_str(pk, "ledger", ledger));
+    return rc || (simulate && rpc_pack_bool(pk, "simulate", true));
 }

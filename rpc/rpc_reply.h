@@ -82,4 +82,9 @@ int rpc_pack_bin(msgpack_packer *pk, const char *key, const uint8_t *bytes, size
 int rpc_pack_tx_request(msgpack_packer *pk, const rpc_id *id, const ledger_tx *tx,
                         const uint8_t sig[LEDGER_SIG_SIZE], const char *ledger);
 
+/** As rpc_pack_tx_request, with "simulate": true when simulate (PROTOCOL.md, "Simulation"):
+ *  the server answers what the transaction would do now and records nothing. */
+int rpc_pack_tx_request_as(msgpack_packer *pk, const rpc_id *id, const ledger_tx *tx,
+                           const uint8_t sig[LEDGER_SIG_SIZE], const char *ledger, bool simulate);
+
 #endif

@@ -830,6 +830,40 @@ static void test_exit_rejected(void)
     CHECK_STATUS(r, 4);
     CHECK(strstr(r.err, "NOT_FOUND") != NULL);
     run_free(&r);
+    /* --dry-run: the result the transaction would get, nothing recorded, no nonce used */
+    r = LST("--json", "account", "alice.key");
+    uint64_t nonce0 = JSON_U64(r.out, "result.next_nonce"),
+             shares0 = JSON_U64(r.out, "result.shares");
+    run_free(&r);
+    r = LST("--json", "pool");
+    uint64_t seq0 = JSON_U64(r.out, "result.seq");
+    run_free(&r);
+    r = LST("--dry-run", "--key", "alice.key", "transfer", "--to", "carol.key", "--shares", "7");
+    CHECK_STATUS(r, 0);
+    CHECK(strstr(r.out, "transfer OK (simulated: nothing recorded") != NULL);
+    CHECK_HUMAN(r.out, "shares_moved", 0, "0.000000007tok");
+    run_free(&r);
+    r = LST("--dry-run", "--json", "--key", "alice.key", "transfer", "--to", "carol.key",
+            "--shares", "7");
+    CHECK_STATUS(r, 0);
+    CHECK_U64(JSON_U64(r.out, "result.seq"), seq0 + 1);
+    CHECK_U64(JSON_U64(r.out, "nonce"), nonce0);
+    CHECK(strstr(r.out, "\"recorded\":false") != NULL &&
+          strstr(r.out, "\"simulated\":true") != NULL);
+    run_free(&r);
+    r = LST("--dry-run", "--key", "carol.key", "transfer", "--to", "alice.key", "--shares",
+            "1000tok");
+    CHECK_STATUS(r, 4);
+    CHECK(strstr(r.err, "INSUFFICIENT_SHARES") != NULL &&
+          strstr(r.err, "simulated: would be recorded as seq") != NULL);
+    run_free(&r);
+    r = LST("--json", "account", "alice.key");
+    CHECK_U64(JSON_U64(r.out, "result.next_nonce"), nonce0);
+    CHECK_U64(JSON_U64(r.out, "result.shares"), shares0);
+    run_free(&r);
+    r = LST("--json", "pool");
+    CHECK_U64(JSON_U64(r.out, "result.seq"), seq0);
+    run_free(&r);
     /* every other kind is reachable; names for params, roles and pause flags */
     r = LST("--key", "lstd-data/keys/admin.key", "param_set", "--param", "MAX_APR_BPS", "--value",
             "1500");

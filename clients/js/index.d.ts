@@ -830,6 +830,19 @@ export interface Operators { now: bigint; order: OperatorOrder; operators: Opera
 // ---- client -------------------------------------------------------------------------------
 
 /** Each query's result type; the generated QueryName must all be here (checked below). */
+/** The reply to a simulated transaction (Client.simulate). */
+export interface SimulatedReply<K extends KindName = KindName> {
+  ok: boolean;
+  error?: ErrorName;
+  message?: string;
+  /** Present when the transaction would be recorded (success or rule violation). */
+  result?: {
+    hash: Hex; code: "OK" | RecordedErrorName; recorded: boolean; duplicate: boolean;
+    seq: bigint; batch: bigint; time: bigint; out: Partial<KindOut[K]>;
+    simulated: true; nonce: bigint;
+  };
+}
+
 export interface QueryResults {
   pool: Pool;
   account: Account;
@@ -970,6 +983,12 @@ export class Client {
   submit<K extends KindName>(key: Key, kind: K, fields: KindFields[K], opts?: SubmitOptions): Promise<SubmitResult<K>>;
   /** As submit, but a recorded rule violation rejects with RecordedError. */
   submitOrThrow<K extends KindName>(key: Key, kind: K, fields: KindFields[K], opts?: SubmitOptions): Promise<OkResult<K>>;
+  /**
+   * What a transaction would do now, recording nothing, consuming no nonce (PROTOCOL.md,
+   * "Simulation"): signed with a key (opts.nonce or the signer's next one), or unsigned for an
+   * account. Resolves with the transaction reply; `result.simulated` is true.
+   */
+  simulate<K extends KindName>(keyOrAccount: Key | AccountLike, kind: K, fields: KindFields[K], opts?: SubmitOptions): Promise<SimulatedReply<K>>;
   /** Submit a transaction signed with signTx (nonce tracking untouched). */
   submitSigned<K extends KindName>(tx: SignedTx<K>, opts?: CallOptions): Promise<SubmitResult<K>>;
   /** Forget a signer's tracked nonce: the next submit asks the server. */

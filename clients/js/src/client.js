@@ -30,6 +30,9 @@ const BUSY_BACKOFF_MS_MIN = 5;
 const BUSY_BACKOFF_MS_MAX = 1000;
 const ATTEMPTS_MAX = 256; // sends of one transaction in all (BUSY and NONCE_GAP behind one)
 
+// Rejections a transaction gets without being recorded, which a simulation reports as they come.
+const RECORD_LESS = new Set(["NONCE_USED", "NONCE_GAP", "SIGNER_HOLDS_NOTHING", "BAD_SIGNATURE", "LEDGER_MISMATCH"]);
+
 function isKey(k) {
   return k !== null && typeof k === "object" && k.secretKey instanceof Uint8Array && k.publicKey instanceof Uint8Array;
 }
@@ -512,6 +515,50 @@ export class Client {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * What a transaction would do now, recording nothing and consuming no nonce (PROTOCOL.md,
+   * "Simulation"; viem's simulateContract, eth_call). With a key it is signed, with opts.nonce
+   * or the signer's next nonce (nonce tracking is not touched); with an account (an address,
+   * 32 bytes or a public key) it goes unsigned and the server uses the signer's next nonce.
+   * Resolves with the transaction reply `{ok, error?, message?, result?}`: result (present
+   * when the transaction would be recorded) has simulated: true, the nonce used, the seq and
+   * outputs it would get, and the hash to sign for that nonce. Rejects as query does for a
+   * reply that is not a transaction reply (RejectedError for BUSY, TransportError, ...): a
+   * rejection a real transaction would get unrecorded (NONCE_GAP, SIGNER_HOLDS_NOTHING,
+   * BAD_SIGNATURE) resolves with ok false and no result, as it would come.
+   * @param {{secretKey: Uint8Array, publicKey: Uint8Array} | string | Uint8Array} keyOrAccount
+   * @param {string} kind
+   * @param {object} fields
+   * @param {{nonce?: bigint|number, timeoutMs?: number, retries?: number}} [opts]
+   */
+  async simulate(keyOrAccount, kind, fields, opts = {}) {
+    if (this.ledgerId === undefined) throw new TransportError("CLOSED", "client is not connected (Client.connect)");
+    const k = kindInfo(kind);
+    const norm = normalizeFields(k.name, fields);
+    const m = { op: k.name };
+    if (isKey(keyOrAccount)) {
+      const nonce = opts.nonce !== undefined ? toU64(opts.nonce, "nonce") : (await this.account(keyOrAccount.publicKey, opts)).next_nonce;
+      const tx = signTx(this.ledgerId, keyOrAccount, k.name, nonce, norm);
+      m.signer = toBytes(tx.signer, 32, "signer");
+      m.nonce = nonce;
+      m.sig = toBytes(tx.sig, 64, "sig");
+      m.ledger = this.ledgerId;
+    } else {
+      m.signer = accountBytes(keyOrAccount, "signer");
+      if (opts.nonce !== undefined) m.nonce = toU64(opts.nonce, "nonce");
+    }
+    for (const [name] of k.fields) m[name] = norm[name];
+    m.simulate = true;
+    const r = await this.request(m, opts);
+    const extra = { reply: r, op: k.name, request: describe(m) };
+    if (typeof r.ok !== "boolean" || (!r.ok && typeof r.error !== "string"))
+      throw new TransportError("PROTOCOL", "a reply without ok or error", extra);
+    if (!r.ok && r.result === undefined && !RECORD_LESS.has(r.error))
+      throw new RejectedError(r.error, r.message, extra); // not decoded, BUSY, SHUTTING_DOWN, ...
+    const { id: _id, ...reply } = r;
+    return reply;
   }
 
   /** As submit, but a recorded rule violation rejects with RecordedError (expectOk). */

@@ -513,6 +513,32 @@ describe("live lstd", { timeout: 180000 }, () => {
     for (const k of [A, B, C, D]) assert.equal(await bal(k), expected.get(k.address));
   });
 
+  it("simulate: signed and unsigned, the result a real one gets, nothing recorded", T, async () => {
+    const before = await c.account(A), pool0 = await c.pool();
+    const s1 = await c.simulate(A, "transfer", { to: B.address, shares: 3n });
+    assert.equal(s1.ok, true);
+    assert.equal(s1.result.simulated, true);
+    assert.equal(s1.result.recorded, false);
+    assert.equal(s1.result.nonce, before.next_nonce);
+    assert.equal(s1.result.seq, pool0.seq + 1n);
+    assert.equal(s1.result.out.shares_moved, 3n);
+    const s2 = await c.simulate(A.address, "transfer", { to: B.address, shares: 3n }); // unsigned
+    assert.equal(s2.ok, true);
+    assert.equal(s2.result.hash, s1.result.hash); // the same transaction: the hash to sign
+    const s3 = await c.simulate(A.address, "transfer", { to: B.address, shares: before.shares + 1n });
+    assert.equal(s3.ok, false);
+    assert.equal(s3.error, "INSUFFICIENT_SHARES");
+    assert.equal(s3.result.code, "INSUFFICIENT_SHARES");
+    const s4 = await c.simulate(generateKey().address, "transfer", { to: B.address, shares: 1n });
+    assert.equal(s4.ok, false);
+    assert.equal(s4.error, "SIGNER_HOLDS_NOTHING");
+    assert.equal(s4.result, undefined);
+    const after = await c.account(A);
+    assert.equal(after.next_nonce, before.next_nonce);
+    assert.equal(after.shares, before.shares);
+    assert.equal((await c.pool()).seq, pool0.seq);
+  });
+
   it("history pages in seq order", T, async () => {
     const all = [];
     for await (const r of c.historyAll(A)) all.push(r);
