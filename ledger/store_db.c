@@ -14,8 +14,9 @@
 #include "store_db_internal.h"
 
 #define META_FORMAT 3 /* log format marker: absent in directories of older lstd versions */
-#define LOG_FORMAT 3  /* history records in the log, state in the checkpoint; 3: records list
-                         the accounts they change unnamed (PROTOCOL.md, record layout 02) */
+/* history records in the log, state in the checkpoint; 3: records list the accounts they
+ * change unnamed (PROTOCOL.md, record layout 02) */
+#define LOG_FORMAT 3
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))

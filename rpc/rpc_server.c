@@ -461,7 +461,7 @@ typedef struct batch_job {
     size_t nev, ev_cap;
     tx_note *notes; /* reports and admin kinds (every kind at debug) */
     size_t nnotes, notes_cap;
-    bool simulate; /* one simulated transaction: applied, answered, then undone */
+    bool simulate;           /* one simulated transaction: applied, answered, then undone */
     rpc_oracle_notes oracle; /* quorums and disagreements of the batch's votes */
 } batch_job;
 
