@@ -426,52 +426,44 @@ static int q_tx(rpc_query_ctx *q)
     return rc == LEDGER_OK ? rpc_packed(rpc_pack_record(q->pk, &r)) : rc;
 }
 
-/* How many of the n records from ids (or first, first+1, ...) fit in one reply: at least one,
- * then as many as keep the page within RPC_REPLY_MAX_BYTES (records that list many accounts
- * are large). Out: *cut (fewer than n). Returns: the count, or 0 with *rc set. */
-static size_t page_fit(rpc_query_ctx *q, const uint64_t *ids, uint64_t first, size_t n, bool *cut, int *rc)
-{
-    uint64_t bytes = 1024; /* the envelope, the id and next */
-    *cut = false;
-    for (size_t i = 0; i < n; i++) {
-        ledger_record r;
-        *rc = ledger_read_record(q->view, ids != NULL ? ids[i] : first + i, &r);
-        if (*rc != LEDGER_OK)
-            return 0;
-        bytes += RPC_RECORD_MAX_BYTES + r.account_count * RPC_RECORD_ACCOUNT_BYTES;
-        if (i > 0 && bytes > RPC_REPLY_MAX_BYTES) {
-            *cut = true;
-            return i;
-        }
-    }
-    return n;
-}
+#define PAGE_RECORDS_BYTES_MAX (RPC_REPLY_MAX_BYTES - 1024) /* the envelope, the id and next */
 
-/* {records, next}: the records ids[0..n) (or first, first+1, ... when ids is NULL), or the
- * first of them that fit in one reply; next is the last seq returned when more exist, else
- * nil. */
+/* {records, next}: the records ids[0..n) (or first, first+1, ... when ids is NULL), or as many
+ * of them as keep the page within RPC_REPLY_MAX_BYTES (at least one: records that list many
+ * accounts are large); next is the last seq returned when more exist, else nil. The records
+ * are packed aside first, so each is read once and the array's count is known before it. */
 static int pack_page(rpc_query_ctx *q, const uint64_t *ids, uint64_t first, size_t n, bool more)
 {
+    msgpack_sbuffer recs;
+    msgpack_packer rp;
     uint64_t seq = 0;
-    bool cut;
+    uint32_t taken = 0;
     int rc = LEDGER_OK;
-    n = page_fit(q, ids, first, n, &cut, &rc);
-    if (rc != LEDGER_OK)
-        return rc;
-    more = more || cut;
-    rc = rpc_packed(msgpack_pack_map(q->pk, 2) || rpc_pack_key(q->pk, "records") ||
-                    msgpack_pack_array(q->pk, (uint32_t)n));
+    msgpack_sbuffer_init(&recs);
+    msgpack_packer_init(&rp, &recs, msgpack_sbuffer_write);
     for (size_t i = 0; rc == LEDGER_OK && i < n; i++) {
         ledger_record r;
-        seq = ids != NULL ? ids[i] : first + i;
-        rc = ledger_read_record(q->view, seq, &r);
+        size_t before = recs.size;
+        rc = ledger_read_record(q->view, ids != NULL ? ids[i] : first + i, &r);
         if (rc == LEDGER_OK)
-            rc = rpc_packed(rpc_pack_record(q->pk, &r));
+            rc = rpc_packed(rpc_pack_record(&rp, &r));
+        if (rc == LEDGER_OK && taken > 0 && recs.size > PAGE_RECORDS_BYTES_MAX) {
+            recs.size = before; /* the page is full: this one starts the next */
+            more = true;
+            break;
+        }
+        if (rc == LEDGER_OK)
+            taken++, seq = r.seq;
     }
+    if (rc == LEDGER_OK)
+        rc = rpc_packed(msgpack_pack_map(q->pk, 2) || rpc_pack_key(q->pk, "records") ||
+                        msgpack_pack_array(q->pk, taken) ||
+                        (recs.size > 0 && q->pk->callback(q->pk->data, recs.data, recs.size)));
+    msgpack_sbuffer_destroy(&recs);
     if (rc != LEDGER_OK)
         return rc;
-    return rpc_packed(more && n > 0 ? rpc_pack_u64(q->pk, "next", seq)
-                                    : rpc_pack_nil(q->pk, "next"));
+    return rpc_packed(more && taken > 0 ? rpc_pack_u64(q->pk, "next", seq)
+                                        : rpc_pack_nil(q->pk, "next"));
 }
 
 static int q_history(rpc_query_ctx *q)
