@@ -1392,16 +1392,22 @@ static int pending_pack(lst_client *c, pending *p)
     return LST_OK;
 }
 
+/* A result for p as far as the client knows it: request id, kind, nonce, hash. */
+static void result_start(const pending *p, lst_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->request_id = p->id;
+    res->kind = p->kind;
+    res->nonce = p->nonce;
+    memcpy(res->hash, p->hash, 32);
+}
+
 /* Complete p without a reply: code with error name and message (a failed resend, or the
  * resends spent). Returns: LST_OK or LST_ERR_NOMEM. */
 static int complete_unsent(lst_client *c, pending *p, int code, const char *error)
 {
     lst_result res;
-    memset(&res, 0, sizeof res);
-    res.request_id = p->id;
-    res.kind = p->kind;
-    res.nonce = p->nonce;
-    memcpy(res.hash, p->hash, 32);
+    result_start(p, &res);
     copy_str(res.error, sizeof res.error, error, strlen(error));
     copy_str(res.message, sizeof res.message, c->error, strlen(c->error));
     int rc = completion_push(c, code, &res);
@@ -1456,11 +1462,7 @@ static uint64_t next_resend_ms(const lst_client *c)
 static int pending_reply(lst_client *c, pending *p, unsigned attempt, const lst_reply *r)
 {
     lst_result res;
-    memset(&res, 0, sizeof res);
-    res.request_id = p->id;
-    res.kind = p->kind;
-    res.nonce = p->nonce;
-    memcpy(res.hash, p->hash, 32);
+    result_start(p, &res);
     int code = result_from_reply(c, r, &res);
     if (!res.recorded && code == LST_ERR_REJECTED) {
         bool room = p->attempt < ATTEMPT_MAX;

@@ -316,3 +316,35 @@ void fx_random_tx(ledger_tx *tx, unsigned kind, test_rng *r)
         }
     }
 }
+
+void fx_same_books(fixture *a, fixture *b)
+{
+    ledger_pool pa = fx_pool(a), pb = fx_pool(b);
+    pa.report_mode = pb.report_mode = pa.oracle_members = pb.oracle_members = 0;
+    pa.oracle_quorum = pb.oracle_quorum = pa.oracle_minority = pb.oracle_minority = 0;
+    CHECK(memcmp(&pa, &pb, sizeof pa) == 0);
+    ledger_operator oa = fx_operator(a, 1), ob = fx_operator(b, 1);
+    oa.held_performance_bps = ob.held_performance_bps = 0;
+    CHECK(memcmp(&oa, &ob, sizeof oa) == 0);
+    CHECK_U64(fx_account(b, FX_TREASURY).shares, fx_account(a, FX_TREASURY).shares);
+    CHECK_U64(fx_account(b, FX_OPFEE).shares, fx_account(a, FX_OPFEE).shares);
+}
+
+void fx_codes_reached(const bool seen[900], bool (*wanted)(int code))
+{
+    static const struct {
+        int code;
+        const char *name;
+    } codes[] = {
+#define CODE_ENTRY(name, num, msg) {num, #name},
+        LEDGER_ERRORS(CODE_ENTRY)
+#undef CODE_ENTRY
+    };
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        if (codes[i].code < 0 || codes[i].code >= 900 || !wanted(codes[i].code) ||
+            seen[codes[i].code])
+            continue;
+        fprintf(stderr, "result code %s (%d) was never reached\n", codes[i].name, codes[i].code);
+        test_failures++;
+    }
+}

@@ -68,6 +68,15 @@ ledger_operator fx_operator(fixture *f, uint64_t id);
 ledger_withdrawal fx_withdrawal(fixture *f, uint64_t id);
 ledger_chain fx_chain(fixture *f);
 
+/** The two ledgers booked the same: the pool (its committee fields aside), operator 1 (its
+ *  held report's performance aside) and the treasury's and fee account's shares; each
+ *  difference is a failed CHECK. For comparing a committee ledger with an operator-report one. */
+void fx_same_books(fixture *a, fixture *b);
+
+/** Every result code wanted(code) selects was seen (seen[code], codes below 900); each one
+ *  that was not is printed and counted as a failure. */
+void fx_codes_reached(const bool seen[900], bool (*wanted)(int code));
+
 /** Run ledger_check on a read snapshot; a violation is a failed CHECK with its message. */
 void fx_check(fixture *f);
 

@@ -276,6 +276,10 @@ void rh_check_keys(const msgpack_object *o, const char *const *keys, const char 
 #define CHECK_OK(r) rh_check_ok((r), __FILE__, __LINE__)
 /* The reply is {ok: false, error: want, message: str}. */
 #define CHECK_ERROR(r, want) rh_check_error((r), (want), __FILE__, __LINE__)
+/* CHECK_OK when want is "OK", else CHECK_ERROR. */
+#define CHECK_ANSWER(r, want)                                                                      \
+    (strcmp((want), "OK") == 0 ? rh_check_ok((r), __FILE__, __LINE__)                              \
+                               : rh_check_error((r), (want), __FILE__, __LINE__))
 /* The map has exactly these keys (a NULL-terminated list). */
 #define CHECK_KEYS(o, ...)                                                                         \
     rh_check_keys((o), (const char *const[]){__VA_ARGS__, NULL}, __FILE__, __LINE__)

@@ -56,15 +56,7 @@ static void operator_mode(ledger_genesis *g)
 static void same(fixture *h, fixture *c, int line)
 {
     int failures = test_failures;
-    ledger_pool ph = fx_pool(h), pc = fx_pool(c);
-    ph.report_mode = pc.report_mode = ph.oracle_members = pc.oracle_members = 0;
-    ph.oracle_quorum = pc.oracle_quorum = ph.oracle_minority = pc.oracle_minority = 0;
-    CHECK(memcmp(&ph, &pc, sizeof ph) == 0);
-    ledger_operator oh = fx_operator(h, 1), oc = fx_operator(c, 1);
-    oh.held_performance_bps = oc.held_performance_bps = 0;
-    CHECK(memcmp(&oh, &oc, sizeof oh) == 0);
-    CHECK_U64(fx_account(c, FX_TREASURY).shares, fx_account(h, FX_TREASURY).shares);
-    CHECK_U64(fx_account(c, FX_OPFEE).shares, fx_account(h, FX_OPFEE).shares);
+    fx_same_books(h, c);
     if (test_failures != failures)
         fail_at(line);
 }

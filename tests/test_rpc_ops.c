@@ -97,10 +97,7 @@ static rec *tx_do(ledger_tx *t, const rh_key *k, const char *code, const uint64_
         test_failures++;
         return NULL;
     }
-    if (strcmp(code, "OK") == 0)
-        CHECK_OK(&rp);
-    else
-        CHECK_ERROR(&rp, code);
+    CHECK_ANSWER(&rp, code);
     const msgpack_object *res = RH_MAP(rp.root, "result");
     if (res == NULL)
         return NULL;

@@ -22,10 +22,7 @@ static const msgpack_object *send_tx(ledger_tx *t, const rh_key *k, const char *
         test_failures++;
         return NULL;
     }
-    if (strcmp(code, "OK") == 0)
-        CHECK_OK(&rp);
-    else
-        CHECK_ERROR(&rp, code);
+    CHECK_ANSWER(&rp, code);
     if (test_failures != failures)
         fprintf(stderr, "  ^ from test_rpc_oracle.c:%d\n", line);
     return rh_get_map(rp.root, "result");

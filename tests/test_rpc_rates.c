@@ -34,10 +34,7 @@ static const msgpack_object *send_tx(ledger_tx *t, const rh_key *k, const char *
         test_failures++;
         return NULL;
     }
-    if (strcmp(code, "OK") == 0)
-        CHECK_OK(&rp);
-    else
-        CHECK_ERROR(&rp, code);
+    CHECK_ANSWER(&rp, code);
     return RH_MAP(rp.root, "result");
 }
 

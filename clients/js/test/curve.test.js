@@ -11,20 +11,9 @@ import {
   curveKey, toHex,
 } from "../src/index.js";
 
-import { startServer } from "./server.js";
+import { startServer, rejects } from "./server.js";
 
 const T = { timeout: 60000 };
-
-async function rejects(promise, code) {
-  let err;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err instanceof LstdError, `expected LstdError ${code}, got ${err}`);
-  assert.equal(err.code, code);
-}
 
 describe("Z85 keys", () => {
   it("encodes and decodes as ZeroMQ does", () => {

@@ -7,7 +7,7 @@ import {
   parseUnits, formatUnits,
 } from "../src/index.js";
 
-import { startServer } from "./server.js";
+import { startServer, rejects } from "./server.js";
 
 const E18 = 10n ** 18n;
 const VEST_S = 86400n; // the default: a reward vests into the rate over a day
@@ -22,18 +22,6 @@ function rateString(a, s) {
 /** A 32-byte ref as 0x and 64 hex digits (PROTOCOL.md, References). */
 function ref(n) {
   return "0x" + n.toString(16).padStart(64, "0");
-}
-
-async function rejects(promise, code) {
-  let err;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err instanceof LstdError, `expected LstdError ${code}, got ${err}`);
-  assert.equal(err.code, code);
-  return err;
 }
 
 const T = { timeout: 60000 }; // per test: a hang fails here, not at the suite timeout

@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+import { LstdError } from "../src/index.js";
 
 const READY_TIMEOUT_MS = 30000;
 const running = new Set();
@@ -12,6 +14,19 @@ const running = new Set();
 process.on("exit", () => {
   for (const s of running) s.kill("SIGKILL");
 });
+
+/** The promise rejects with an LstdError of this code. Returns: the error. */
+export async function rejects(promise, code) {
+  let err;
+  try {
+    await promise;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof LstdError, `expected LstdError ${code}, got ${err}`);
+  assert.equal(err.code, code);
+  return err;
+}
 
 export function lstdBinary() {
   const env = process.env.LSTD_BINARY;
