@@ -28,6 +28,8 @@
     X(BUSY, 20, "server queue is full; retry later")                                               \
     X(NOT_FOUND, 21, "no such object")                                                             \
     X(SHUTTING_DOWN, 22, "server is shutting down")                                                \
+    X(NOT_LEADER, 23, "this replica is a follower; send transactions to the leader")               \
+    X(NO_QUORUM, 24, "replication has no quorum; transactions are not accepted until it returns")  \
     X(NOT_ADMIN, 100, "signer is not the admin")                                                   \
     X(NOT_CUSTODIAN, 101, "signer is not the custodian")                                           \
     X(NOT_OPERATOR, 102, "signer is not this operator's key")                                      \

@@ -205,6 +205,8 @@ export type ErrorName =
   | "BUSY"
   | "NOT_FOUND"
   | "SHUTTING_DOWN"
+  | "NOT_LEADER"
+  | "NO_QUORUM"
   | "NOT_ADMIN"
   | "NOT_CUSTODIAN"
   | "NOT_OPERATOR"
@@ -296,7 +298,9 @@ export type UnrecordedErrorName =
   | "LEDGER_MISMATCH"
   | "BUSY"
   | "NOT_FOUND"
-  | "SHUTTING_DOWN";
+  | "SHUTTING_DOWN"
+  | "NOT_LEADER"
+  | "NO_QUORUM";
 
 /** Codes 100..899: rule violations recorded with their nonce consumed. */
 export type RecordedErrorName =
