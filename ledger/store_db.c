@@ -282,6 +282,10 @@ static int read_log(store_db *db, ledger_chain *log_chain, char *msg, size_t siz
                    db->dir, f[0], LOG_FORMAT);
     if (rc == 0)
         rc = ledger_read_chain(&db->rview, log_chain);
+    const uint8_t pkey = META_POSITION, *pv;
+    size_t pn;
+    if (rc == 0 && db->rview.get(db->rview.self, LEDGER_T_META, &pkey, 1, &pv, &pn) == 0)
+        db->position = pn == 8 ? be64_get(pv) : 0;
     return rc == 0
                ? 0
                : say(msg, size, LEDGER_STORE_CORRUPT, "the log's genesis or chain does not decode");

@@ -92,6 +92,36 @@ typedef void (*store_db_done_fn)(void *ctx, int rc);
 int store_db_submit(store_db *db, int (*fn)(void *ctx, ledger_store *view), void *ctx,
                     store_db_done_fn done, void *done_ctx);
 
+/* Replication (rpc/rpc_repl.c, ledger/README.md "Replication"). A unit is one batch's records
+ * as the log will hold them, and the chain record after it. */
+typedef struct store_db_unit {
+    uint64_t first_seq, n; /* records first_seq .. first_seq + n - 1 */
+    const uint8_t *rec;    /* their values back to back */
+    const size_t *off;     /* n + 1 offsets into rec */
+    const uint8_t *chain;  /* the chain record after the batch */
+    size_t chain_len;
+} store_db_unit;
+
+/** Called on the log thread for each batch that holds records, in submission order, before
+ *  the log commit that makes it durable (so nothing is durable here that the replication log
+ *  does not hold). Out: *position (0 leaves the batch's own, store_db_set_position). Returns:
+ *  0, or a code with which this batch and every later one are given up (done(rc); the store
+ *  accepts no more batches: memory is ahead of the log). The batches before it are written. */
+typedef int (*store_db_replicate_fn)(void *ctx, const store_db_unit *u, uint64_t *position);
+
+/** Route every later batch through fn (NULL: none) before its log commit. Call before the
+ *  first submit, or from the submitting thread while no batch waits for the log. */
+void store_db_set_replicator(store_db *db, store_db_replicate_fn fn, void *ctx);
+
+/** From a batch fn: the position (an opaque u64, e.g. the replication log's sequence of the
+ *  batch's message) that the log commit holding this batch records (meta 4 of the log), in
+ *  the same LMDB commit as the records. */
+void store_db_set_position(store_db *db, uint64_t position);
+
+/** Returns: the position recorded by the last durable log commit that held one (at open: the
+ *  one in the log; 0: none). Any thread. */
+uint64_t store_db_position(store_db *db);
+
 #define STORE_DB_PIPELINE 64 /* batches queued for the log before submit waits */
 
 /** store_db_submit, then wait until the batch is durable. Returns: fn's code, or the

@@ -20,6 +20,7 @@ typedef struct pending {
     size_t chain_len;
     store_db_done_fn done;
     void *done_ctx;
+    uint64_t position; /* store_db_set_position, or the replicator's (0: none) */
     int rc;
     bool durable;
     struct pending *next;
@@ -73,7 +74,10 @@ struct store_db {
     uint64_t ckpt_queued, ckpt_written;
     int ckpt_rc;
     bool stopping, ckpt_stopping, log_started, ckpt_started;
-    bool closing; /* store_db_shutdown: a failing log commit is given up */
+    bool closing;                    /* store_db_shutdown: a failing log commit is given up */
+    store_db_replicate_fn replicate; /* NULL: no replication */
+    void *replicate_ctx;
+    uint64_t position; /* the last durable commit's position (under lock) */
     pthread_t log_thread, ckpt_thread;
     store_db_stats stats;
     /* fault injection for the crash tests (ledger/README.md, "Testing the commit path"):
@@ -90,6 +94,8 @@ void db_read_end(store_db *db);
 /** Append one entry to a capture (a store_mem_emit_fn). Returns: false when out of memory. */
 bool capture_add(void *ctx, unsigned table, const uint8_t *key, size_t key_len, const uint8_t *val,
                  size_t val_len);
+
+#define META_POSITION 4 /* the log's replication position: be64 (store_db_set_position) */
 
 /* store_db_pipe.c */
 /** Free a batch and its buffers. */

@@ -181,7 +181,7 @@ int store_db_submit(store_db *db, int (*fn)(void *ctx, ledger_store *view), void
     db->cur = NULL;
     batch_end(db, rc == 0);
     if (rc != 0)
-        p->n = 0;
+        p->n = p->position = 0;
     db_capture_tick(db, false);
     p->rc = rc;
     p->done = done;
@@ -264,7 +264,8 @@ typedef struct range {
     pending *first, *last;
 } range;
 
-/* Append the range's records and the chain after its last recording batch. Repeatable. */
+/* Append the range's records, the chain after its last recording batch and the last position
+ * set. Repeatable. */
 static int log_write_fn(void *ctx, ledger_store *view)
 {
     range *r = ctx;
@@ -284,9 +285,22 @@ static int log_write_fn(void *ctx, ledger_store *view)
         if (p == r->last)
             break;
     }
-    if (chain == NULL)
-        return 0;
-    return view->put(view->self, LEDGER_T_META, &meta, 1, chain->chain, chain->chain_len);
+    int rc = chain != NULL
+                 ? view->put(view->self, LEDGER_T_META, &meta, 1, chain->chain, chain->chain_len)
+                 : 0;
+    const pending *at = NULL;
+    for (pending *p = r->first;; p = p->next) {
+        if (p->position != 0)
+            at = p;
+        if (p == r->last)
+            break;
+    }
+    if (rc != 0 || at == NULL)
+        return rc;
+    const uint8_t pkey = META_POSITION;
+    uint8_t pos[8];
+    be64_put(pos, at->position);
+    return view->put(view->self, LEDGER_T_META, &pkey, 1, pos, sizeof pos);
 }
 
 /* Write the range, retrying a failing disk every second until it works or the store closes.
@@ -295,7 +309,7 @@ static int log_write(store_db *db, range *r, bool *wrote)
 {
     bool any = false;
     for (pending *p = r->first;; p = p->next) {
-        any = any || p->n > 0;
+        any = any || p->n > 0 || p->position != 0;
         if (p == r->last)
             break;
     }
@@ -332,6 +346,8 @@ static void range_durable(store_db *db, range *r, int rc)
         db->durable_batches++;
         if (rc == 0 && p->n > 0)
             db->durable_seq = p->first_seq + p->n;
+        if (rc == 0 && p->position != 0)
+            db->position = p->position;
         if (p == r->last)
             break;
     }
@@ -351,6 +367,100 @@ static void commit_latency(store_db_stats *st, uint64_t took_us)
     st->log_commit_us_total += took_us;
 }
 
+void store_db_set_replicator(store_db *db, store_db_replicate_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&db->lock);
+    db->replicate = fn;
+    db->replicate_ctx = ctx;
+    pthread_mutex_unlock(&db->lock);
+}
+
+void store_db_set_position(store_db *db, uint64_t position)
+{
+    if (db->cur != NULL)
+        db->cur->position = position;
+}
+
+uint64_t store_db_position(store_db *db)
+{
+    pthread_mutex_lock(&db->lock);
+    uint64_t p = db->position;
+    pthread_mutex_unlock(&db->lock);
+    return p;
+}
+
+/* Hand each batch of the range that holds records to the replicator, in order. Out: *rc (0,
+ * or the replicator's failure). Returns: the first batch that failed (it and the rest are
+ * given up), or NULL when every one was replicated. */
+static pending *log_replicate(store_db *db, range *r, int *rc)
+{
+    pthread_mutex_lock(&db->lock);
+    store_db_replicate_fn fn = db->replicate;
+    void *ctx = db->replicate_ctx;
+    pthread_mutex_unlock(&db->lock);
+    *rc = 0;
+    for (pending *p = r->first; fn != NULL; p = p->next) {
+        if (p->n > 0 && p->rc == 0) {
+            store_db_unit u = {p->first_seq, p->n, p->rec, p->off, p->chain, p->chain_len};
+            uint64_t position = 0;
+            if ((*rc = fn(ctx, &u, &position)) != 0)
+                return p;
+            if (position != 0)
+                p->position = position;
+        }
+        if (p == r->last)
+            break;
+    }
+    return NULL;
+}
+
+/* The range is written (rc 0) or given up (rc != 0): answer each batch, mark them durable. */
+static void log_finish(store_db *db, range *r, int rc, bool wrote, uint64_t took_us)
+{
+    for (pending *p = r->first;; p = p->next) {
+        if (p->done != NULL)
+            p->done(p->done_ctx, rc != 0 ? rc : p->rc);
+        if (p == r->last)
+            break;
+    }
+    pthread_mutex_lock(&db->lock);
+    range_durable(db, r, rc);
+    db->stats.log_commits++;
+    if (wrote && rc == 0)
+        commit_latency(&db->stats, took_us);
+    pthread_cond_broadcast(&db->durable_cv);
+    pthread_cond_signal(&db->ckpt_cv);
+    pthread_mutex_unlock(&db->lock);
+}
+
+/* Replicate and write one range; a batch the replicator refuses splits it: the batches before
+ * it are written, it and the rest given up. */
+static void log_range(store_db *db, range r)
+{
+    int prc;
+    pending *failed = log_replicate(db, &r, &prc);
+    range rest = {failed, r.last};
+    if (failed == r.first) {
+        log_finish(db, &rest, prc, false, 0);
+        return;
+    }
+    if (failed != NULL) { /* r.last: the batch before the one refused */
+        pending *p = r.first;
+        while (p->next != failed)
+            p = p->next;
+        r.last = p;
+    }
+    bool wrote;
+    uint64_t t0 = now_us();
+    int rc = log_write(db, &r, &wrote);
+    uint64_t took_us = now_us() - t0;
+    if (wrote && db->fault_kill_after_commits != 0 && --db->fault_kill_after_commits == 0)
+        kill(getpid(), SIGKILL); /* durable, not answered: the crash tests' window */
+    log_finish(db, &r, rc, wrote, took_us);
+    if (failed != NULL)
+        log_finish(db, &rest, prc, false, 0);
+}
+
 static void *log_main(void *arg)
 {
     store_db *db = arg;
@@ -362,25 +472,8 @@ static void *log_main(void *arg)
             break;
         range r = {db->log_next, db->tail};
         pthread_mutex_unlock(&db->lock);
-        bool wrote;
-        uint64_t t0 = now_us();
-        int rc = log_write(db, &r, &wrote);
-        uint64_t took_us = now_us() - t0;
-        if (wrote && db->fault_kill_after_commits != 0 && --db->fault_kill_after_commits == 0)
-            kill(getpid(), SIGKILL); /* durable, not answered: the crash tests' window */
-        for (pending *p = r.first;; p = p->next) {
-            if (p->done != NULL)
-                p->done(p->done_ctx, rc != 0 ? rc : p->rc);
-            if (p == r.last)
-                break;
-        }
+        log_range(db, r);
         pthread_mutex_lock(&db->lock);
-        range_durable(db, &r, rc);
-        db->stats.log_commits++;
-        if (wrote && rc == 0)
-            commit_latency(&db->stats, took_us);
-        pthread_cond_broadcast(&db->durable_cv);
-        pthread_cond_signal(&db->ckpt_cv);
     }
     pthread_mutex_unlock(&db->lock);
     return NULL;

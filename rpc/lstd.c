@@ -17,6 +17,7 @@
 #include "rpc_genesis.h"
 #include "rpc_log.h"
 #include "rpc_rates.h"
+#include "rpc_repl.h"
 #include "rpc_server.h"
 #include "store_db.h"
 
@@ -87,7 +88,16 @@ static int create_ledger(const rpc_config *cfg)
         return -1;
     }
     ledger_dir(cfg, path, sizeof path);
-    int rc = rpc_genesis_create(path, cfg, (uint64_t)time(NULL));
+    char msg[512];
+    int rc = cfg->join[0] == '\0' ? rpc_genesis_create(path, cfg, (uint64_t)time(NULL))
+                                  : rpc_repl_join(cfg, path, msg, sizeof msg);
+    if (rc != 0 && cfg->join[0] != '\0')
+        rpc_log_msg(RPC_LOG_ERROR, "join_failed", "cannot join ledger %s: %s", cfg->join, msg);
+    else if (cfg->join[0] != '\0')
+        rpc_log_msg(RPC_LOG_INFO, "joined",
+                    "created a replica of ledger %s in %s: serve it with --replicate to follow "
+                    "its stream",
+                    cfg->join, cfg->data_dir);
     if (rc != 0)
         nftw(cfg->data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
@@ -107,7 +117,13 @@ static void refuse_not_empty(const rpc_config *cfg)
 static int init(const rpc_config *cfg)
 {
     int lock = -1;
-    if (cfg->dev == cfg->has_genesis) {
+    if (cfg->join[0] != '\0' && (cfg->replicate[0] == '\0' || cfg->dev || cfg->has_genesis)) {
+        rpc_log_msg(RPC_LOG_ERROR, "init_refused",
+                    "init --join needs --replicate (the NATS servers of the ledger's stream) and "
+                    "neither --dev nor a genesis: the replica's genesis is the stream's");
+        return 1;
+    }
+    if (cfg->join[0] == '\0' && cfg->dev == cfg->has_genesis) {
         rpc_log_msg(RPC_LOG_ERROR, "init_refused",
                     "init needs exactly one of --dev and a --config with a genesis");
         return 1;
@@ -284,6 +300,10 @@ static void reload_restart_list(const rpc_config *running, const rpc_config *nex
         list_add(list, size, "checkpoint_s");
     if (strcmp(next->curve_secret_key, running->curve_secret_key) != 0)
         list_add(list, size, "curve_secret_key");
+    if (strcmp(next->replicate, running->replicate) != 0 || strcmp(next->node, running->node) ||
+        strcmp(next->advertise, running->advertise) != 0 || next->lease_ms != running->lease_ms ||
+        next->replicas != running->replicas)
+        list_add(list, size, "replication");
     list_bounds(list, size, next, running);
 }
 
@@ -387,6 +407,54 @@ static void notify_serving(const rpc_config *cfg, const char *id)
  * bind the sockets, and only then create (--dev, unused directory) or open the ledger, so a
  * second lstd or a taken port fails before anything is written. Under systemd, READY=1 follows
  * the ready line and STOPPING=1 the stop signal. Returns: the exit status. */
+/* Replication's verdicts reach the main loop as signals: SIGUSR1 another replica leads now
+ * (restart as a follower), SIGUSR2 this replica cannot follow the stream (stop). */
+static void on_repl_stop(void *ctx, bool diverged)
+{
+    (void)ctx;
+    kill(getpid(), diverged ? SIGUSR2 : SIGUSR1);
+}
+
+/* --replicate: join the ledger's stream (rpc_repl.h) as a follower; the advertised endpoint
+ * is the bound one unless set. Out: *repl (NULL when not replicated). Returns: 0 or -1. */
+static int open_repl(rpc_config *cfg, rpc_server *server, store_db *store, const char *id,
+                     rpc_repl **repl)
+{
+    char msg[512];
+    *repl = NULL;
+    if (cfg->replicate[0] == '\0')
+        return 0;
+    if (cfg->advertise[0] == '\0')
+        snprintf(cfg->advertise, sizeof cfg->advertise, "%s", rpc_server_requests_url(server));
+    if (rpc_repl_open(repl, cfg, id, msg, sizeof msg) != 0 ||
+        rpc_repl_attach(*repl, store, on_repl_stop, NULL, msg, sizeof msg) != 0) {
+        rpc_log_msg(RPC_LOG_ERROR, "replication_refused", "cannot replicate ledger %s: %s", id,
+                    msg);
+        rpc_repl_close(repl);
+        return -1;
+    }
+    rpc_repl_status st;
+    rpc_repl_status_get(*repl, &st);
+    rpc_log(RPC_LOG_INFO, "replicating",
+            " stream=%s node=%s applied=%" PRIu64 " msg=\"following the stream; leading once "
+            "the lease is free\"",
+            st.stream, st.node, st.applied);
+    return 0;
+}
+
+/* Stop serving: the replication gives up a publish it cannot finish, the server answers
+ * what is in flight, then the lease is given back and the store closed. */
+static void serve_stop(rpc_server **server, rpc_repl **repl, rpc_rates **rates, store_db **store,
+                       int *lock)
+{
+    rpc_repl_shutdown(*repl);
+    rpc_server_stop(server);
+    rpc_repl_close(repl);
+    rpc_rates_close(rates);
+    store_db_close(store);
+    rpc_datadir_unlock(lock);
+}
+
 static int serve(rpc_config *cfg, int argc, char **argv, const sigset_t *signals)
 {
     bool fresh;
@@ -395,17 +463,16 @@ static int serve(rpc_config *cfg, int argc, char **argv, const sigset_t *signals
     rpc_server *server = NULL;
     store_db *store = NULL;
     rpc_rates *rates = NULL;
+    rpc_repl *repl = NULL;
     if (check_servable(cfg, &fresh) != 0 || rpc_datadir_lock(cfg->data_dir, &lock) != 0)
         return 1;
     warn_insecure(cfg);
     /* under the lock: another lstd may have created the ledger since the check */
     if (check_servable(cfg, &fresh) != 0 || rpc_server_bind(&server, cfg) != 0 ||
         open_ledger(cfg, fresh, &store, id) != 0 || open_rates(cfg, store, &rates) != 0 ||
-        rpc_server_start(server, store, rates) != 0) {
-        rpc_server_stop(&server);
-        rpc_rates_close(&rates);
-        store_db_close(&store);
-        rpc_datadir_unlock(&lock);
+        open_repl(cfg, server, store, id, &repl) != 0 ||
+        rpc_server_start(server, store, rates, repl) != 0) {
+        serve_stop(&server, &repl, &rates, &store, &lock);
         return 1;
     }
     uint64_t watchdog_usec = watchdog_every_usec();
@@ -417,13 +484,25 @@ static int serve(rpc_config *cfg, int argc, char **argv, const sigset_t *signals
         reload(server, cfg, argc, argv);
         notify_serving(cfg, id);
     }
+    if (sig == SIGUSR1 || sig == SIGUSR2) {
+        const char *what = sig == SIGUSR1 ? "another replica leads: restarting as a follower"
+                                          : "this replica cannot follow the stream: stopping";
+        sd_notifyf(0, "STOPPING=1\nSTATUS=%s", what);
+        rpc_log(RPC_LOG_WARN, "stopping", " signal=replication msg=\"%s\"", what);
+        serve_stop(&server, &repl, &rates, &store, &lock);
+        if (sig == SIGUSR2) {
+            rpc_log(RPC_LOG_ERROR, "stopped", " exit=1");
+            return 1;
+        }
+        rpc_log(RPC_LOG_INFO, "restarting", " msg=\"as a follower, from the log on disk\"");
+        execv("/proc/self/exe", argv);
+        rpc_log_msg(RPC_LOG_ERROR, "restart_failed", "cannot restart: %s", strerror(errno));
+        return 1;
+    }
     const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
     sd_notifyf(0, "STOPPING=1\nSTATUS=%s: finishing requests in flight", name);
     rpc_log(RPC_LOG_INFO, "stopping", " signal=%s msg=\"finishing requests in flight\"", name);
-    rpc_server_stop(&server);
-    rpc_rates_close(&rates);
-    store_db_close(&store);
-    rpc_datadir_unlock(&lock);
+    serve_stop(&server, &repl, &rates, &store, &lock);
     rpc_log(RPC_LOG_INFO, "stopped", " exit=0");
     return 0;
 }
@@ -460,6 +539,8 @@ int main(int argc, char **argv)
     if (!is_init) {
         sigaddset(&signals, SIGINT);
         sigaddset(&signals, SIGTERM);
+        sigaddset(&signals, SIGUSR1); /* replication: step down (on_repl_stop) */
+        sigaddset(&signals, SIGUSR2); /* replication: cannot follow */
     }
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);

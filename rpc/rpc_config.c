@@ -139,6 +139,27 @@ static const char help_curve[] =
     "  auth_failures (health, metrics lstd_auth_failures_total).\n"
     "\n";
 
+static const char help_replication[] =
+    "replication (README.md, \"Replication\"; PROTOCOL.md, \"Replication\"):\n"
+    "  --replicate URLS      replicate the ledger through NATS JetStream: the NATS servers\n"
+    "                        (nats://HOST:PORT, comma-separated). One stream per ledger\n"
+    "                        (LSTD_<ledger id>) holds every batch; the replica holding the\n"
+    "                        lease leads, the others follow, answer queries and publish\n"
+    "                        events, and answer transactions NOT_LEADER (with the leader's\n"
+    "                        endpoint). A reply means the batch is in the local log and\n"
+    "                        acknowledged by the stream. Default: off\n"
+    "  --node NAME           this replica's name in the lease (default: its advertise URL)\n"
+    "  --advertise URL       the request endpoint clients reach this replica at, given to\n"
+    "                        clients in NOT_LEADER replies (default: --endpoint as bound)\n"
+    "  --lease-ms N          the leader lease's time to live, renewed every third of it\n"
+    "                        (default 3000, 300..60000): a leader that stops is replaced\n"
+    "                        after about this long\n"
+    "  --replicas N          NATS servers holding the stream and the lease (default 3, 1..5)\n"
+    "  lstd init --join ID --replicate URLS   a new replica: copy ledger ID's genesis from its\n"
+    "                        stream into an unused data directory; serving then follows the\n"
+    "                        stream from its beginning\n"
+    "\n";
+
 static const char help_genesis[] =
     "genesis keys (config file only, used by `lstd init` and checked when serving):\n"
     "  ledger_id = NAME                  1..15 printable ASCII characters; init appends\n"
@@ -168,7 +189,8 @@ static const char *const service_keys[] = {
     "batch_max",       "queue_max", "durability",     "memory_limit_mb", "checkpoint_s",
     "log_level",       "log_file",  "conn_max",       "conn_queue_max",  "conn_reply_bytes",
     "reply_bytes_max", "sub_max",   "sub_topics_max", "sub_queue_bytes", "curve_secret_key",
-    "curve_clients"};
+    "curve_clients",   "replicate", "node",           "advertise",       "lease_ms",
+    "replicas",        "join"};
 static const char *const flag_only[] = {"config", "dev", "help", "version"};
 static const char *const genesis_keys[] = {
     "ledger_id",     "admin",           "custodian",    "treasury",         "operator",
@@ -287,6 +309,7 @@ void rpc_config_help(FILE *out)
     fputs(help_log, out);
     fputs(help_bounds, out);
     fputs(help_curve, out);
+    fputs(help_replication, out);
     fputs(help_genesis, out);
 }
 
@@ -311,6 +334,8 @@ void rpc_config_defaults(rpc_config *cfg)
     cfg->sub_max = 256;
     cfg->sub_topics_max = 256;
     cfg->sub_queue_bytes = 2u << 20;
+    cfg->lease_ms = 3000;
+    cfg->replicas = 3;
     ledger_genesis_defaults(&cfg->genesis);
 }
 
@@ -377,6 +402,29 @@ static int set_bytes(uint64_t *dst, const char *v, uint64_t lo, uint64_t hi)
 
 /* Service settings shared by flags and the file. Returns: 1 handled, 0 not a service key,
  * -1 bad value. */
+/* The replication keys. Returns: 1 set, -1 bad value, 0 not one of them. */
+static int set_replication(rpc_config *cfg, const char *key, const char *v)
+{
+    if (strcmp(key, "replicate") == 0)
+        return strncmp(v, "nats://", 7) == 0 && set_copy(cfg->replicate, v) == 0 ? 1 : -1;
+    if (strcmp(key, "node") == 0)
+        return v[0] != '\0' && strchr(v, '\n') == NULL && set_copy(cfg->node, v) == 0 ? 1 : -1;
+    if (strcmp(key, "advertise") == 0)
+        return strncmp(v, "tcp://", 6) == 0 && set_copy(cfg->advertise, v) == 0 ? 1 : -1;
+    if (strcmp(key, "lease_ms") == 0)
+        return set_unsigned(&cfg->lease_ms, v, 300, 60000) == 0 ? 1 : -1;
+    if (strcmp(key, "replicas") == 0)
+        return set_unsigned(&cfg->replicas, v, 1, 5) == 0 ? 1 : -1;
+    if (strcmp(key, "join") == 0) {
+        size_t n = strlen(v);
+        if (n == 0 || n > LEDGER_ID_MAX)
+            return -1;
+        memcpy(cfg->join, v, n + 1);
+        return 1;
+    }
+    return 0;
+}
+
 static int set_service(rpc_config *cfg, const char *key, const char *v)
 {
     if (strcmp(key, "endpoint") == 0)
@@ -424,6 +472,9 @@ static int set_service(rpc_config *cfg, const char *key, const char *v)
         return set_copy(cfg->curve_secret_key, v) == 0 ? 1 : -1;
     if (strcmp(key, "curve_clients") == 0)
         return set_copy(cfg->curve_clients, v) == 0 ? 1 : -1;
+    int repl = set_replication(cfg, key, v);
+    if (repl != 0)
+        return repl;
     if (strcmp(key, "durability") == 0) {
         if (strcmp(v, "sync") == 0)
             cfg->durability = STORE_SYNC;

@@ -34,6 +34,13 @@ typedef struct rpc_config {
     /* CURVE on both sockets (PROTOCOL.md, "Transport"): "" when off */
     char curve_secret_key[RPC_PATH_MAX]; /* the server's secret key file (mode 0600) */
     char curve_clients[RPC_PATH_MAX];    /* the allow-list of client public keys */
+    /* replication over NATS JetStream (README.md, "Replication"): replicate "" when off */
+    char replicate[RPC_PATH_MAX]; /* nats:// URLs, comma-separated */
+    char node[RPC_PATH_MAX];      /* this replica's name ("": its advertise endpoint) */
+    char advertise[RPC_PATH_MAX]; /* the request endpoint clients reach it at ("": as bound) */
+    unsigned lease_ms;            /* the leader lease's time to live (default 3000) */
+    unsigned replicas;            /* the stream's and the lease bucket's replicas (default 3) */
+    char join[LEDGER_ID_MAX + 1]; /* lstd init --join ID: a replica of that ledger's stream */
     bool help;
     bool version; /* --version: print "lstd VERSION" and exit */
     bool dev;     /* --dev: a development ledger may be created in an unused data directory */

@@ -666,6 +666,41 @@ static int pack_counters(msgpack_packer *pk, const rpc_counters *c)
            rpc_pack_u64(pk, "simulations", c->simulations) || pack_bound_counters(pk, c);
 }
 
+static const char *role_name(rpc_repl_role role)
+{
+    switch (role) {
+    case RPC_REPL_FOLLOWER:
+        return "follower";
+    case RPC_REPL_CANDIDATE:
+        return "candidate";
+    case RPC_REPL_LEADER:
+        return "leader";
+    case RPC_REPL_FENCED:
+        return "stepping_down";
+    }
+    return "unknown";
+}
+
+/* Replication: role, lease, how far this replica is (PROTOCOL.md, "Replication"). */
+static int pack_replication(msgpack_packer *pk, const rpc_counters *c)
+{
+    if (!c->replicated)
+        return rpc_pack_nil(pk, "replication");
+    const rpc_repl_status *r = &c->repl;
+    uint64_t lag =
+        r->role == RPC_REPL_LEADER || r->stream_last < r->applied ? 0 : r->stream_last - r->applied;
+    return rpc_pack_key(pk, "replication") || msgpack_pack_map(pk, 13) ||
+           rpc_pack_str(pk, "role", role_name(r->role)) || rpc_pack_str(pk, "node", r->node) ||
+           rpc_pack_str(pk, "lease_holder", r->lease_holder) ||
+           rpc_pack_str(pk, "leader", r->leader) || rpc_pack_str(pk, "stream", r->stream) ||
+           rpc_pack_u64(pk, "applied", r->applied) ||
+           rpc_pack_u64(pk, "stream_last", r->stream_last) ||
+           rpc_pack_u64(pk, "lag_batches", lag) || rpc_pack_u64(pk, "lag_ms", r->lag_ms) ||
+           rpc_pack_u64(pk, "published", r->published) ||
+           rpc_pack_u64(pk, "publish_us_total", r->publish_us_total) ||
+           rpc_pack_u64(pk, "stalled_ms", r->stalled_ms) || rpc_pack_str(pk, "problem", r->problem);
+}
+
 static int q_health(rpc_query_ctx *q)
 {
     static const rpc_counters none;
@@ -677,7 +712,7 @@ static int q_health(rpc_query_ctx *q)
         rc = ledger_read_chain(q->view, &ch);
     if (rc != LEDGER_OK)
         return rc;
-    return rpc_packed(msgpack_pack_map(q->pk, 12) || rpc_pack_str(q->pk, "status", "ok") ||
+    return rpc_packed(msgpack_pack_map(q->pk, 13) || rpc_pack_str(q->pk, "status", "ok") ||
                       rpc_pack_str(q->pk, "ledger_id", g.ledger_id) ||
                       rpc_pack_u64(q->pk, "seq", ch.next_seq - 1) ||
                       rpc_pack_u64(q->pk, "batch", ch.next_batch - 1) ||
@@ -688,7 +723,7 @@ static int q_health(rpc_query_ctx *q)
                       rpc_pack_u64(q->pk, "subscribers", c->subscribers) ||
                       rpc_pack_u64(q->pk, "subscriptions", c->subscriptions) ||
                       rpc_pack_u64(q->pk, "reply_bytes", c->reply_bytes) ||
-                      pack_counters(q->pk, c));
+                      pack_replication(q->pk, c) || pack_counters(q->pk, c));
 }
 
 /* ---- rate history ------------------------------------------------------------------------ */

@@ -1,6 +1,8 @@
 /* rpc_reply.c - reply envelopes, transaction replies and history records as msgpack maps */
 #include "rpc_reply.h"
 
+#include "rpc_query.h"
+
 #include <assert.h>
 #include <string.h>
 
@@ -67,6 +69,19 @@ int rpc_reply_error(msgpack_sbuffer *buf, const rpc_id *id, int code, const char
         rpc_pack_str(&pk, "message", message))
         return -1;
     return 0;
+}
+
+int rpc_reply_not_leader(msgpack_sbuffer *buf, const rpc_id *id, const char *message,
+                         const char *leader)
+{
+    msgpack_packer pk;
+    packer_start(&pk, buf);
+    if (rpc_pack_head(&pk, id, false, 3) ||
+        rpc_pack_str(&pk, "error", ledger_err_name(LEDGER_NOT_LEADER)) ||
+        rpc_pack_str(&pk, "message", message))
+        return -1;
+    return leader != NULL && leader[0] != '\0' ? rpc_pack_str(&pk, "leader", leader)
+                                               : rpc_pack_nil(&pk, "leader");
 }
 
 /* The delivered amounts by the kind's output names; empty on a rejection. */

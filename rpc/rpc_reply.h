@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ledger.h"
+#include "rpc_repl.h"
 #include "rpc_rates.h"
 #include "rpc_request.h"
 
@@ -29,11 +30,19 @@ typedef struct rpc_counters {
     uint64_t subscriptions_ignored, events_dropped;
     uint64_t queue_depth, queue_max, uptime_s;
     uint64_t connections, subscribers, subscriptions, reply_bytes; /* now */
+    bool replicated; /* repl holds the replication figures */
+    rpc_repl_status repl;
 } rpc_counters;
 
 /** Encode an error reply {id, ok: false, error, message} into buf (cleared first).
  *  Returns: 0, or -1 when out of memory. */
 int rpc_reply_error(msgpack_sbuffer *buf, const rpc_id *id, int code, const char *message);
+
+/** Encode a NOT_LEADER error reply: {id, ok: false, error, message, leader} where leader is
+ *  the leading replica's advertised request endpoint, or nil when none is known (leader NULL
+ *  or ""). Returns: 0, or -1 when out of memory. */
+int rpc_reply_not_leader(msgpack_sbuffer *buf, const rpc_id *id, const char *message,
+                         const char *leader);
 
 /** Encode the reply to a transaction (PROTOCOL.md, "Transaction reply"): ok, error/message
  *  on failure, and result whenever res->seq != 0 (recorded). hash is the transaction hash.

@@ -36,6 +36,7 @@ struct rpc_sched {
     turn vq, sq;
     uint32_t *skipped; /* scratch of take_batch */
     bool quit;
+    bool kicked; /* rpc_sched_kick: the sequencer has other work (replication) */
 };
 
 static void turn_push(turn *t, uint32_t id)
@@ -257,10 +258,20 @@ bool rpc_sched_wait_batch(rpc_sched *s)
 {
     pthread_mutex_lock(&s->lock);
     bool ready;
-    while (!(ready = s->ready_heads > 0) && !(s->quit && s->queued == 0))
+    while (!(ready = s->ready_heads > 0) && !s->kicked && !(s->quit && s->queued == 0))
         pthread_cond_wait(&s->seq_cv, &s->lock);
+    bool go = ready || (s->kicked && !(s->quit && s->queued == 0));
+    s->kicked = false;
     pthread_mutex_unlock(&s->lock);
-    return ready;
+    return go;
+}
+
+void rpc_sched_kick(rpc_sched *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->kicked = true;
+    pthread_cond_signal(&s->seq_cv);
+    pthread_mutex_unlock(&s->lock);
 }
 
 size_t rpc_sched_take_batch(rpc_sched *s, rpc_item **items, size_t max)

@@ -74,8 +74,9 @@ void rpc_sched_verified(rpc_sched *s, rpc_item *const *items, size_t n);
 /** A new connection on flow `flow`: it starts without the penalty of the one before. */
 void rpc_sched_flow_reset(rpc_sched *s, uint32_t flow);
 
-/** Wait until a batch can be taken (the head of some connection's queue is verified).
- *  Returns: true then, or false once rpc_sched_quit was called and nothing is queued. */
+/** Wait until a batch can be taken (the head of some connection's queue is verified) or
+ *  rpc_sched_kick was called. Returns: true then, or false once rpc_sched_quit was called and
+ *  nothing is queued. */
 bool rpc_sched_wait_batch(rpc_sched *s);
 
 /** Fill items with up to max verified requests, one from the head of each connection's queue
@@ -85,6 +86,10 @@ size_t rpc_sched_take_batch(rpc_sched *s, rpc_item **items, size_t max);
 
 /** The sequencer is done with n items (they count no more against capacity and shares). */
 void rpc_sched_release(rpc_sched *s, rpc_item *const *items, size_t n);
+
+/** Make the sequencer's wait return true once even with no batch to take (it has other work:
+ *  replicated batches to apply). Any thread. */
+void rpc_sched_kick(rpc_sched *s);
 
 /** Wake every waiter: from now on the take functions return NULL / 0 once nothing is left. */
 void rpc_sched_quit(rpc_sched *s);

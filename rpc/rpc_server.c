@@ -20,6 +20,7 @@
 #include "rpc_net.h"
 #include "rpc_oracle_events.h"
 #include "rpc_rates.h"
+#include "rpc_repl.h"
 #include "rpc_reply.h"
 #include "rpc_request.h"
 #include "rpc_sched.h"
@@ -113,6 +114,7 @@ struct rpc_server {
     gauge_cache g;
     rpc_metrics *metrics; /* NULL: --metrics off */
     rpc_rates *rates;     /* the sequencer's (rate_history, and each rate change) */
+    rpc_repl *repl;       /* NULL: not replicated */
     char metrics_url[RPC_PATH_MAX];
     time_t started;
     /* sequencer scratch */
@@ -462,6 +464,7 @@ typedef struct batch_job {
     tx_note *notes; /* reports and admin kinds (every kind at debug) */
     size_t nnotes, notes_cap;
     bool simulate;           /* one simulated transaction: applied, answered, then undone */
+    rpc_repl_unit *unit;     /* a follower's batch from the stream (no items) */
     rpc_oracle_notes oracle; /* quorums and disagreements of the batch's votes */
 } batch_job;
 
@@ -514,6 +517,9 @@ static void counters_snapshot(rpc_server *s, rpc_counters *out)
     out->simulations = c->simulations;
     out->replies_dropped = c->replies_dropped + c->replies_unwritten;
     counters_bounds(s, out);
+    out->replicated = s->repl != NULL;
+    if (s->repl != NULL)
+        rpc_repl_status_get(s->repl, &out->repl);
 }
 
 /* Encode the reply for one item of an applied batch. A query is answered from the state after
@@ -590,6 +596,38 @@ static int enc_verify_error(void *ctx, msgpack_sbuffer *buf)
 {
     rpc_item *it = ctx;
     return rpc_reply_error(buf, &it->req.id, it->error, ledger_err_message(it->error));
+}
+
+typedef struct leader_enc {
+    rpc_item *it;
+    const char *leader;
+} leader_enc;
+
+static int enc_not_leader(void *ctx, msgpack_sbuffer *buf)
+{
+    leader_enc *e = ctx;
+    return rpc_reply_not_leader(buf, &e->it->req.id,
+                                "this replica is a follower: nothing was applied; send the "
+                                "transaction to the leader",
+                                e->leader);
+}
+
+/* Replicated: a transaction (not a simulation) reaches only the leader's batches. A follower
+ * answers NOT_LEADER naming the leader it knows; a leader whose publishing has been failing
+ * answers NO_QUORUM. Returns: whether it was answered here (msgs[i].final). */
+static bool repl_refuse(batch_job *j, rpc_item *it, out_msg *m, const rpc_repl_status *st)
+{
+    if (!it->req.is_tx || it->req.simulate || it->error != 0)
+        return false;
+    if (st->role == RPC_REPL_LEADER && rpc_repl_accepting(j->s->repl))
+        return false;
+    if (st->role == RPC_REPL_LEADER) {
+        it->error = LEDGER_NO_QUORUM;
+        return job_reply(j, m, enc_verify_error, it) == 0;
+    }
+    leader_enc e = {it, st->leader};
+    it->error = LEDGER_NOT_LEADER;
+    return job_reply(j, m, enc_not_leader, &e) == 0;
 }
 
 static int job_event(batch_job *j, const char *topic, const msgpack_sbuffer *payload)
@@ -744,12 +782,11 @@ static int note_rare_kind(rpc_server *s, const ledger_batch *b, const ledger_tx 
 /* Apply one transaction; a kind that may book a report first has the operator read for the
  * rate index, and a vote (while someone listens) the operator's pending votes for its events.
  * Returns: ledger_apply's code, or the index's. */
-static int apply_one(rpc_server *s, batch_job *j, ledger_batch *b, rpc_item *it, ledger_result *res,
-                     bool *ops)
+static int apply_tx(rpc_server *s, batch_job *j, ledger_batch *b, const ledger_tx *tx,
+                    const uint8_t *hash, const uint8_t *sig, ledger_result *res, bool *ops)
 {
     static _Thread_local rpc_oracle_prior votes;
     rpc_rate_prior prior = {0};
-    const ledger_tx *tx = &it->req.tx;
     bool vote = tx->kind == LEDGER_TX_VOTE && rpc_events_listened(s->events);
     int rc = LEDGER_OK;
     if (s->rates != NULL && rpc_rates_kind(tx->kind))
@@ -757,13 +794,19 @@ static int apply_one(rpc_server *s, batch_job *j, ledger_batch *b, rpc_item *it,
     if (rc == LEDGER_OK && vote)
         rc = rpc_oracle_prior_read(b->st, tx, &votes);
     if (rc == LEDGER_OK)
-        rc = ledger_apply(b, tx, it->hash, it->req.sig, res);
+        rc = ledger_apply(b, tx, hash, sig, res);
     if (rc == LEDGER_OK && tx->kind >= LEDGER_TX_OPERATOR_FUND)
         rc = note_rare_kind(s, b, tx, res, &prior, ops);
     if (rc == LEDGER_OK && vote)
         (void)rpc_oracle_note_vote(&j->oracle, tx, res, &b->pool,
                                    &votes); /* lost: history has it */
     return rc;
+}
+
+static int apply_one(rpc_server *s, batch_job *j, ledger_batch *b, rpc_item *it, ledger_result *res,
+                     bool *ops)
+{
+    return apply_tx(s, j, b, &it->req.tx, it->hash, it->req.sig, res, ops);
 }
 
 /* A batch that must not be kept: the index forgets its changes. Returns: rc. */
@@ -816,6 +859,84 @@ static int simulate_fn(batch_job *j, ledger_store *view)
     return rc == LEDGER_OK ? APPLY_SIMULATED : rc;
 }
 
+static bool same_result(const ledger_result *a, const ledger_result *b)
+{
+    return a->code == b->code && a->seq == b->seq && a->batch == b->batch &&
+           a->timestamp == b->timestamp && memcmp(a->out, b->out, sizeof a->out) == 0;
+}
+
+/* One record of a followed batch: its signature checked (the stream is not trusted with
+ * them), applied as the leader did, its result and record hash reproduced exactly. Returns:
+ * LEDGER_OK, LEDGER_STORE_CORRUPT (it does not reproduce) or a store error. */
+static int follow_record(rpc_server *s, batch_job *j, ledger_batch *b, const ledger_record *r,
+                         bool *ops)
+{
+    uint8_t hash[LEDGER_HASH_SIZE];
+    ledger_result res;
+    if (ledger_tx_hash_with(hash, &s->hasher, &r->tx) != LEDGER_OK ||
+        memcmp(hash, r->tx_hash, LEDGER_HASH_SIZE) != 0 ||
+        !crypto_verify(r->sig, hash, r->tx.signer))
+        return LEDGER_STORE_CORRUPT;
+    int rc = apply_tx(s, j, b, &r->tx, hash, r->sig, &res, ops);
+    if (rc == LEDGER_OK &&
+        (!same_result(&res, &r->result) || memcmp(b->chain.head, r->hash, LEDGER_HASH_SIZE) != 0))
+        rc = LEDGER_STORE_CORRUPT;
+    if (rc == LEDGER_OK && !res.duplicate && rpc_log_tx_wanted(r->tx.kind))
+        job_note(j, &r->tx, &res);
+    return rc;
+}
+
+/* The chain record the view holds now must be the one the stream's batch ends with. */
+static int follow_chain(const rpc_repl_unit *u, ledger_store *view)
+{
+    const uint8_t key = 2, *v; /* meta 2: the chain */
+    size_t n;
+    if (u->chain_len == 0) /* a batch of the history published at the stream's creation */
+        return LEDGER_OK;
+    if (view->get(view->self, LEDGER_T_META, &key, 1, &v, &n) != 0 || n != u->chain_len ||
+        memcmp(v, u->chain, n) != 0)
+        return LEDGER_STORE_CORRUPT;
+    return LEDGER_OK;
+}
+
+/* Apply a followed batch as recorded: ledger batches as the records number them, each record
+ * reproduced, then the chain compared; its events as the leader's (the store's batch fn). */
+static int follow_fn(batch_job *j, ledger_store *view)
+{
+    rpc_server *s = j->s;
+    rpc_repl_unit *u = j->unit;
+    ledger_batch b;
+    bool open = false, ops = false;
+    int rc = LEDGER_OK;
+    j->seq_begin = j->seq_end = u->first_seq;
+    for (uint64_t seq = u->first_seq; rc == LEDGER_OK && seq < u->first_seq + u->n; seq++) {
+        ledger_record r;
+        if (rpc_repl_unit_record(u, seq, &r) != LEDGER_OK) {
+            rc = LEDGER_STORE_CORRUPT;
+            break;
+        }
+        if (open && r.result.batch != b.chain.next_batch) {
+            rc = ledger_batch_end(&b);
+            open = false;
+        }
+        if (rc == LEDGER_OK && !open)
+            open = (rc = ledger_batch_begin(&b, view, r.result.timestamp)) == LEDGER_OK;
+        if (rc == LEDGER_OK)
+            rc = follow_record(s, j, &b, &r, &ops);
+    }
+    if (rc == LEDGER_OK && open)
+        rc = ledger_batch_end(&b);
+    if (rc == LEDGER_OK)
+        rc = follow_chain(u, view);
+    if (rc != LEDGER_OK)
+        return apply_failed(s, rc);
+    j->seq_end = u->first_seq + u->n;
+    if (rpc_events_listened(s->events))
+        encode_events(j, view);
+    store_db_set_position(s->store, u->position);
+    return apply_keep(s, j, &b, view, ops);
+}
+
 /* Apply the group as one batch and encode its replies and events (the store's batch fn). */
 static int apply_fn(void *ctx, ledger_store *view)
 {
@@ -823,6 +944,8 @@ static int apply_fn(void *ctx, ledger_store *view)
     rpc_server *s = j->s;
     ledger_batch b;
     bool any_tx = false, ops = false;
+    if (j->unit != NULL)
+        return follow_fn(j, view);
     if (j->simulate)
         return j->msgs[0].final ? APPLY_SIMULATED : simulate_fn(j, view);
     for (uint64_t i = 0; i < j->n; i++)
@@ -857,6 +980,28 @@ static int apply_fn(void *ctx, ledger_store *view)
     return any_tx ? apply_keep(s, j, &b, view, ops) : LEDGER_OK;
 }
 
+/* The reply to each request of a batch that failed: NOT_LEADER when this replica lost the
+ * stream to another one, NO_QUORUM when the stream could not confirm it before a stop, else
+ * INTERNAL. Returns: 0 or -1 (no memory). */
+static int failed_reply(rpc_server *s, msgpack_sbuffer *buf, const rpc_id *id, int rc)
+{
+    if (rc == LEDGER_NOT_LEADER && s->repl != NULL) {
+        rpc_repl_status st;
+        rpc_repl_status_get(s->repl, &st);
+        return rpc_reply_not_leader(buf, id,
+                                    "this replica is no longer the leader; nothing of the "
+                                    "transaction was applied here: send it to the leader",
+                                    st.leader);
+    }
+    if (rc == LEDGER_NO_QUORUM)
+        return rpc_reply_error(buf, id, LEDGER_NO_QUORUM,
+                               "the stream did not confirm the batch before the service stopped: "
+                               "the transaction may or may not be committed; resend it (the "
+                               "nonce makes a resend apply once) or look it up");
+    return rpc_reply_error(buf, id, LEDGER_INTERNAL,
+                           "the batch could not be committed; nothing was applied");
+}
+
 /* What one reply of the batch is: what was encoded, or for a failed batch INTERNAL (appended
  * to errs; a verifier's error keeps its own reply). Out: *at (in j->replies, or in errs when
  * *in_errs), *len. */
@@ -870,8 +1015,7 @@ static void job_reply_bytes(batch_job *j, const out_msg *m, int rc, msgpack_sbuf
     if (rc == 0 || m->final)
         return;
     msgpack_sbuffer_init(&one);
-    if (rpc_reply_error(&one, &m->id, LEDGER_INTERNAL,
-                        "the batch could not be committed; nothing was applied") == 0 &&
+    if (failed_reply(j->s, &one, &m->id, rc) == 0 &&
         msgpack_sbuffer_write(errs, one.data, one.size) == 0) {
         transit_add(j->s, slot_of(m->env.conn), (int64_t)one.size - (int64_t)m->len);
         *at = errs->size - one.size;
@@ -954,18 +1098,22 @@ static void job_done(void *ctx, int rc)
     uint64_t took_us = now_us() - j->now_us;
     if (j->simulate && rc == APPLY_SIMULATED)
         rc = 0; /* undone as it should be: its reply is what it would have done */
-    if (rc == 0 && j->seq_end > j->seq_begin)
+    if (rc == 0 && j->seq_end > j->seq_begin && j->unit == NULL)
         count_batch(s, j, took_us);
+    if (j->unit != NULL)
+        rpc_repl_unit_done(s->repl, j->unit, rc); /* a divergence stops this replica */
     if (rc != 0)
         atomic_fetch_add(&s->mc.batches_failed, 1);
-    if (rc != 0)
+    if (rc != 0 && j->unit == NULL && rc != LEDGER_NOT_LEADER && rc != LEDGER_NO_QUORUM)
         rpc_log(RPC_LOG_ERROR, "batch_failed",
                 " requests=%" PRIu64 " code=%s msg=\"the batch could not be committed; nothing "
                 "of it was applied and each of its requests was answered INTERNAL\"",
                 j->n, ledger_err_name(rc));
-    pthread_mutex_lock(&s->push_lock);
-    job_push(j, rc);
-    pthread_mutex_unlock(&s->push_lock);
+    if (j->n > 0) {
+        pthread_mutex_lock(&s->push_lock);
+        job_push(j, rc);
+        pthread_mutex_unlock(&s->push_lock);
+    }
     if (rc == 0)
         rpc_events_publish(s->events, j->evs, j->nev, j->events.data, j->events.size);
     for (size_t i = 0; rc == 0 && i < j->nnotes; i++)
@@ -1002,10 +1150,17 @@ static void process(rpc_server *s, rpc_item **items, uint64_t n, bool simulate)
     j->now_us = now_us();
     msgpack_sbuffer_init(&j->replies);
     msgpack_sbuffer_init(&j->events);
+    rpc_repl_status st;
+    if (s->repl != NULL)
+        rpc_repl_status_get(s->repl, &st);
     for (uint64_t i = 0; i < n; i++) {
         rpc_item *it = items[i];
         msgs[i].env = it->env;
         msgs[i].id = it->req.id;
+        if (s->repl != NULL && repl_refuse(j, it, &msgs[i], &st)) {
+            msgs[i].final = true;
+            continue;
+        }
         if (it->error != 0) {
             s->c.bad_signatures += it->error == LEDGER_BAD_SIGNATURE;
             if (it->req.tx.kind <= LEDGER_TX_KIND_MAX)
@@ -1054,11 +1209,49 @@ static uint64_t group_max(rpc_server *s)
     return want < s->results_cap ? want : s->results_cap;
 }
 
+/* A follower's batch from the stream, applied as one store batch (replies: none; events: the
+ * leader's). */
+static void follow_unit(rpc_server *s, rpc_repl_unit *u)
+{
+    batch_job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        rpc_repl_unit_done(s->repl, u, LEDGER_NO_MEMORY);
+        return;
+    }
+    *j = (batch_job){.s = s, .unit = u, .now = (uint64_t)time(NULL)};
+    j->now_us = now_us();
+    msgpack_sbuffer_init(&j->replies);
+    msgpack_sbuffer_init(&j->events);
+    store_db_submit(s->store, apply_fn, j, job_done, j); /* job_done hands u back */
+}
+
+/* Replicated, between groups: apply what the stream brought, and lead once a candidate has
+ * applied all of it. */
+static void follow(rpc_server *s)
+{
+    rpc_repl_unit *u;
+    ledger_chain c;
+    if (s->repl == NULL)
+        return;
+    while ((u = rpc_repl_take(s->repl)) != NULL)
+        follow_unit(s, u);
+    if (rpc_repl_role_now(s->repl) == RPC_REPL_CANDIDATE &&
+        ledger_read_chain(store_db_view(s->store), &c) == LEDGER_OK)
+        (void)rpc_repl_promote(s->repl, c.next_seq);
+}
+
+static void repl_wake(void *ctx)
+{
+    rpc_server *s = ctx;
+    rpc_sched_kick(s->sched);
+}
+
 static void *seq_main(void *arg)
 {
     rpc_server *s = arg;
     while (rpc_sched_wait_batch(s->sched)) { /* until quit and nothing left */
-        uint64_t max = group_max(s);         /* batch-max as set now; may move s->batch */
+        follow(s);
+        uint64_t max = group_max(s); /* batch-max as set now; may move s->batch */
         size_t n = rpc_sched_take_batch(s->sched, s->batch, max);
         process_group(s, s->batch, n);
         rpc_sched_release(s->sched, s->batch, n);
@@ -1306,18 +1499,32 @@ static int gauges_start(rpc_server *s)
     return 0;
 }
 
-int rpc_server_start(rpc_server *s, store_db *store, rpc_rates *rates)
+/* Replicated: the stream's arrivals wake the sequencer. */
+static int repl_start(rpc_server *s)
+{
+    if (s->repl != NULL)
+        rpc_repl_set_wake(s->repl, repl_wake, s);
+    return 0;
+}
+
+const char *rpc_server_requests_url(const rpc_server *s)
+{
+    return s->requests_url;
+}
+
+int rpc_server_start(rpc_server *s, store_db *store, rpc_rates *rates, rpc_repl *repl)
 {
     s->store = store;
     s->rates = rates;
+    s->repl = repl;
     s->started = time(NULL);
     s->results_cap = s->batch_max;
     s->results = calloc(s->results_cap, sizeof *s->results);
     s->batch = calloc(s->results_cap, sizeof *s->batch);
     if (s->results == NULL || s->batch == NULL ||
         rpc_sched_new(&s->sched, s->cfg.queue_max, s->cfg.conn_max, s->cfg.conn_queue_max) != 0 ||
-        read_ledger_id(s) != 0 || gauges_start(s) != 0 || threads_start(s) != 0 ||
-        rpc_metrics_start(s->metrics, metrics_snapshot, s) != 0) {
+        read_ledger_id(s) != 0 || gauges_start(s) != 0 || repl_start(s) != 0 ||
+        threads_start(s) != 0 || rpc_metrics_start(s->metrics, metrics_snapshot, s) != 0) {
         fprintf(stderr, "lstd: cannot start the service\n");
         return -1;
     }

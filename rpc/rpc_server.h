@@ -4,6 +4,7 @@
 
 #include "rpc_config.h"
 #include "rpc_rates.h"
+#include "rpc_repl.h"
 #include "store_db.h"
 
 typedef struct rpc_server rpc_server;
@@ -22,13 +23,19 @@ int rpc_server_bind(rpc_server **out, const rpc_config *cfg) __attribute__((warn
  *  is durable the log thread passes its replies to the receiving thread and its events to the
  *  publisher thread (the sequencer applies the next batches meanwhile); the metrics endpoint
  *  on a thread of its own. rates (may be NULL: no rate_history) is the rate index the
- *  sequencer keeps and answers rate_history from. The store (and rates) must hold a genesis
- *  and outlive the server. Then the actual endpoints (useful with port 0 / "*") are printed
+ *  sequencer keeps and answers rate_history from. repl (may be NULL: not replicated; attached
+ *  to store) makes this replica follow or lead (rpc_repl.h): a follower applies the stream's
+ *  batches between groups and answers transactions NOT_LEADER; the leader's batches are
+ *  published before their log commit. The store (and rates, repl) must hold a genesis and
+ *  outlive the server. Then the actual endpoints (useful with port 0 / "*") are printed
  *  on stdout as one line: "lstd: ready requests=<url> events=<url> metrics=<url or off>".
  *  Returns: 0, or -1 with a message on stderr. Either way the caller ends with
  *  rpc_server_stop. */
-int rpc_server_start(rpc_server *s, store_db *store, rpc_rates *rates)
+int rpc_server_start(rpc_server *s, store_db *store, rpc_rates *rates, rpc_repl *repl)
     __attribute__((warn_unused_result));
+
+/** The request endpoint as bound (port 0 resolved), after rpc_server_bind. */
+const char *rpc_server_requests_url(const rpc_server *s);
 
 /** Read the CURVE allow-list again from path (SIGHUP; its path may have changed): a good file
  *  replaces the list, any other (or path "") leaves nobody allowed; connections whose key is

@@ -1454,7 +1454,8 @@ static void check_health(void)
     }
     p = query("health", NULL, 0);
     CHECK_KEYS(p, "status", "ledger_id", "seq", "batch", "uptime_s", "queue_depth", "queue_max",
-               "connections", "subscribers", "subscriptions", "reply_bytes", "counters");
+               "connections", "subscribers", "subscriptions", "reply_bytes", "replication",
+               "counters");
     CHECK_STR(p, "status", "ok");
     CHECK_STR(p, "ledger_id", srv->ledger_id);
     CHECK_FIELD(p, "seq", nrec);
