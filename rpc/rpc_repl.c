@@ -643,7 +643,8 @@ static void follow_step(rpc_repl *r, int64_t wait_ms)
 
 /* ---- the lease ------------------------------------------------------------------------------- */
 
-/* Read the lease: holder and endpoint for NOT_LEADER hints. Returns: 1 held, 0 free, -1 unknown. */
+/* Read the lease: holder and endpoint for NOT_LEADER hints. Out: *rev. Returns: 2 held by this
+ * replica, 1 held by another, 0 free, -1 unknown (NATS did not answer). */
 static int lease_read(rpc_repl *r, uint64_t *rev)
 {
     kvEntry *e = NULL;
@@ -723,7 +724,11 @@ static void lease_renew(rpc_repl *r)
     }
     uint64_t now_rev = 0;
     int held = lease_read(r, &now_rev);
-    if (held == 1)
+    if (held == 2) { /* ours: the update was done but its answer lost */
+        pthread_mutex_lock(&r->lock);
+        r->lease_rev = now_rev;
+        pthread_mutex_unlock(&r->lock);
+    } else if (held == 1)
         fence(r, "the lease is held by another replica", false);
     else if (held == 0 && kvStore_Create(&next, r->kv, LEASE_KEY, r->lease_value,
                                          (int)strlen(r->lease_value)) == NATS_OK) {
