@@ -29,7 +29,7 @@
 #define LOG_TAIL 3000 /* bytes of a log printed when its server did not come up */
 
 typedef struct nats_node {
-    char name[8];
+    char name[12];
     int client_port, route_port, http_port;
     char url[URL_LEN];
     char conf[PATH_LEN], log[PATH_LEN], store[PATH_LEN];

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nats_harness.h"
 #include "rpc_harness.h"
@@ -403,14 +404,30 @@ static natsStatus lease_get(kvStore *kv, char *value, size_t size, uint64_t *rev
     return s;
 }
 
-/* The key holds value at revision rev. */
+/* The key holds value at revision rev, as the bucket's stream leader reads it (js_GetLastMsg:
+ * STREAM.MSG.GET, answered by the leader). kvStore_Get uses direct get, which in 2.9 any
+ * current replica may answer, so it can miss a write just acknowledged: printed, not checked. */
 static void check_lease(kvStore *kv, const char *value, uint64_t rev)
 {
     char got[64];
-    uint64_t got_rev = 0;
-    CHECK(lease_get(kv, got, sizeof got, &got_rev) == NATS_OK);
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    uint64_t direct_rev = 0;
+    natsStatus s = js_GetLastMsg(&m, js, "KV_" BUCKET, "$KV." BUCKET "." LEASE_KEY, NULL, &jerr);
+    CHECK(s == NATS_OK);
+    if (s != NATS_OK) {
+        fprintf(stderr, "test_nats_cluster: js_GetLastMsg: %s\n", describe(s, jerr));
+        return;
+    }
+    snprintf(got, sizeof got, "%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
     CHECK_STR_EQ(got, value);
-    CHECK_U64(got_rev, rev);
+    CHECK_U64(natsMsg_GetSequence(m), rev);
+    natsMsg_Destroy(m);
+    s = lease_get(kv, got, sizeof got, &direct_rev);
+    if (s != NATS_OK || direct_rev != rev)
+        fact("kvStore_Get (direct get) right after the write saw %s revision %" PRIu64
+             ", not %" PRIu64 ": a replica behind the leader answered",
+             natsStatus_GetText(s), direct_rev, rev);
 }
 
 static natsStatus lease_create(kvStore *kv, const char *holder, uint64_t *rev)
@@ -497,6 +514,59 @@ static void check_lease_bucket(void)
     kvStore_Destroy(kv);
 }
 
+/* ---- the harness itself ------------------------------------------------------------------------
+ */
+
+/* Its misuse errors, the URL list and the names, on the running cluster. */
+static void check_harness_api(void)
+{
+    nats_cluster *bad = NULL;
+    char want[NATS_CLUSTER_MAX * 40] = "";
+    CHECK(nats_cluster_start(&bad, 0) == NATS_CLUSTER_BAD_ARG && bad == NULL);
+    CHECK(nats_cluster_start(&bad, NATS_CLUSTER_MAX + 1) == NATS_CLUSTER_BAD_ARG && bad == NULL);
+    CHECK(nats_cluster_size(cluster) == 3);
+    for (int i = 0; i < 3; i++) {
+        const char *url = nats_cluster_url(cluster, i);
+        CHECK(strncmp(url, "nats://127.0.0.1:", 17) == 0);
+        CHECK(nats_cluster_index(cluster, nats_cluster_name(cluster, i)) == i);
+        CHECK(nats_cluster_running(cluster, i));
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", i > 0 ? "," : "", url);
+    }
+    CHECK_STR_EQ(nats_cluster_urls(cluster), want);
+    CHECK(nats_cluster_url(cluster, 3) == NULL && nats_cluster_name(cluster, -1) == NULL);
+    CHECK(nats_cluster_index(cluster, "n3") == -1);
+    CHECK(nats_cluster_kill(cluster, 3) == NATS_CLUSTER_BAD_ARG);
+    CHECK(nats_cluster_restart(cluster, 0) == NATS_CLUSTER_BAD_ARG); /* it is running */
+    CHECK_STR_EQ(nats_cluster_err_name(NATS_CLUSTER_NOT_READY), "NATS_CLUSTER_NOT_READY");
+}
+
+/* A server that exits at once is named with its log; a single server runs, is killed,
+ * restarted and stopped, and its directory is removed. */
+static void check_harness_one(void)
+{
+    nats_cluster *one = NULL;
+    setenv("LSTD_NATS_SERVER", "/bin/false", 1);
+    CHECK(nats_cluster_start(&one, 1) == NATS_CLUSTER_EXITED && one == NULL);
+    CHECK(strstr(nats_cluster_last_error(), "server n0 exited") != NULL);
+    CHECK(strstr(nats_cluster_last_error(), "/n0.log") != NULL);
+    unsetenv("LSTD_NATS_SERVER");
+    CHECK(nats_cluster_start(&one, 1) == NATS_CLUSTER_OK);
+    if (one == NULL)
+        return;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", nats_cluster_log(one, 0));
+    *strrchr(dir, '/') = '\0';
+    CHECK(nats_cluster_kill(one, 0) == NATS_CLUSTER_OK && !nats_cluster_running(one, 0));
+    CHECK(nats_cluster_kill(one, 0) == NATS_CLUSTER_BAD_ARG);
+    CHECK(nats_cluster_restart(one, 0) == NATS_CLUSTER_OK && nats_cluster_running(one, 0));
+    nats_cluster_stop(&one);
+    CHECK(one == NULL);
+    nats_cluster_stop(&one); /* a no-op */
+    if (getenv("LSTD_KEEP_NATS") == NULL)
+        CHECK(access(dir, F_OK) != 0);
+    fact("harness: a single server starts, is killed and restarted; its directory is removed");
+}
+
 int main(void)
 {
     rh_init("test_nats_cluster", 100);
@@ -510,6 +580,7 @@ int main(void)
         return 1;
     }
     printf("cluster: %s\n", nats_cluster_urls(cluster));
+    check_harness_api();
     if (connect_cluster() == 0 && create_stream()) {
         check_expected_last_seq();
         check_dedupe();
@@ -519,6 +590,7 @@ int main(void)
             check_three_again();
         }
         check_lease_bucket();
+        check_harness_one();
     } else {
         test_failures++;
     }
