@@ -338,11 +338,19 @@ static int publish_one(rpc_repl *r, const uint8_t *data, size_t len, uint64_t ex
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MsgId = msg_id;
-        po.ExpectLastSeq = expect; /* 0: the genesis, on an empty stream */
         po.MaxWait = API_WAIT_MS;
         jsPubAck *ack = NULL;
         jsErrCode jerr = 0;
-        natsStatus s = js_Publish(&ack, r->js, r->subject, data, (int)len, &po, &jerr);
+        natsMsg *m = NULL;
+        char last[24];
+        snprintf(last, sizeof last, "%" PRIu64, expect);
+        /* set by hand: libnats omits an expected last sequence of 0 (the genesis) */
+        natsStatus s = natsMsg_Create(&m, r->subject, NULL, (const char *)data, (int)len);
+        if (s == NATS_OK)
+            s = natsMsgHeader_Set(m, "Nats-Expected-Last-Sequence", last);
+        if (s == NATS_OK)
+            s = js_PublishMsg(&ack, r->js, m, &po, &jerr);
+        natsMsg_Destroy(m);
         uint64_t got = ack != NULL ? ack->Sequence : 0;
         jsPubAck_Destroy(ack);
         if (s == NATS_OK && got == expect + 1) {

@@ -236,6 +236,25 @@ static void answer_now(rpc_server *s, const rpc_envelope *env, const rpc_id *id,
         deliver(s, env, s->rx_buf.data, s->rx_buf.size);
 }
 
+/* A request read while stopping: SHUTTING_DOWN; a transaction to a replica that is stepping
+ * down (another leads now) NOT_LEADER, naming the leader it knows. */
+static void answer_stopping(rpc_server *s, const rpc_envelope *env, const rpc_request *req)
+{
+    rpc_repl_status st;
+    if (s->repl == NULL || !req->is_tx || rpc_repl_role_now(s->repl) != RPC_REPL_FENCED) {
+        answer_now(s, env, &req->id, LEDGER_SHUTTING_DOWN, "server is shutting down");
+        return;
+    }
+    rpc_repl_status_get(s->repl, &st);
+    if (rpc_reply_not_leader(&s->rx_buf, &req->id,
+                             "this replica is stepping down: another one leads; nothing was "
+                             "applied here",
+                             st.leader) != 0)
+        s->c.replies_dropped++;
+    else
+        deliver(s, env, s->rx_buf.data, s->rx_buf.size);
+}
+
 /* Move replies from the PULL socket to their connections: each message holds a batch's, one
  * after another, each its envelope, its length (4 bytes, little end) and its bytes. */
 static void forward_replies(rpc_server *s)
@@ -298,7 +317,7 @@ static void on_request(rpc_server *s, unsigned slot, const rpc_zmtp_frame *f)
         s->c.malformed++;
         answer_now(s, &env, &req.id, code, msg);
     } else if (atomic_load(&s->stopping)) {
-        answer_now(s, &env, &req.id, LEDGER_SHUTTING_DOWN, "server is shutting down");
+        answer_stopping(s, &env, &req);
     } else {
         enqueue(s, slot, &env, &req);
     }

@@ -12,7 +12,7 @@
 #include "ledger.h"
 
 #define RH_RCVTIMEO_MS 10000 /* default receive timeout of the sockets made here */
-#define RH_ARGS_MAX 16
+#define RH_ARGS_MAX 24
 
 /* A key pair: secret key and x-only public key. */
 typedef struct rh_key {
