@@ -1390,10 +1390,15 @@ static int result_from_reply(lst_client *c, const lst_reply *r, lst_result *res)
         goto bad;
     if (res->ok)
         return LST_OK;
-    set_error(c, "%s rejected: %s (%s)%s", lst_kind_name(res->kind), res->error, res->message,
+    set_error(c, "%s rejected: %s (%s)%s%s", lst_kind_name(res->kind), res->error, res->message,
               res->simulated  ? "; simulated: would be recorded, consuming the nonce"
               : res->recorded ? "; recorded, nonce consumed"
-                              : "");
+                              : "",
+              strcmp(res->error, "NOT_LEADER") != 0 ? ""
+              : c->leader[0] != '\0'                ? "; leader hint (not followed or spent): "
+                                                    : "; no replica named a leader");
+    if (strcmp(res->error, "NOT_LEADER") == 0 && c->leader[0] != '\0')
+        snprintf(c->error + strlen(c->error), sizeof c->error - strlen(c->error), "%s", c->leader);
     return LST_ERR_REJECTED;
 bad:
     set_error(c, "the reply to a %s transaction does not follow PROTOCOL.md",
@@ -1840,7 +1845,11 @@ static int query(lst_client *c, const char *op, const qfield *f, size_t n, lst_r
         snprintf(error, sizeof error, "?");
     if (!lst_reply_str(*out, "message", message, sizeof message))
         message[0] = '\0';
-    set_error(c, "%s query: %s (%s)", op, error, message);
+    if (strcmp(error, "NOT_LEADER") == 0)
+        set_error(c, "%s query: NOT_LEADER (%s) at %s after %" PRIu64 " switches; leader hint: %s",
+                  op, message, c->endpoint, c->switches, c->leader[0] ? c->leader : "none");
+    else
+        set_error(c, "%s query: %s (%s)", op, error, message);
     return LST_ERR_REJECTED;
 }
 
