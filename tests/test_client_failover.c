@@ -272,7 +272,9 @@ static void test_pipeline_moves(void)
     CHECK_U64(lst_pending(c), 0);
     CHECK_U64(lst_client_switches(c), 1);
     CHECK_STR_EQ(lst_client_endpoint(c), fake_endpoint(b));
-    CHECK_U64(book.next_nonce, WINDOW + 1);
+    pthread_mutex_lock(&book.mu);
+    CHECK_U64(book.next_nonce, WINDOW + 1); /* each applied once */
+    pthread_mutex_unlock(&book.mu);
     CHECK_U64(fake_tx_count(a), WINDOW);
     /* at B: the tail 3..6 in order, resent byte for byte; then (BUSY for 3) 3 alone, the rest */
     for (size_t i = 0; i < WINDOW - 2; i++) {
