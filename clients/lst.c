@@ -714,6 +714,10 @@ static int cmd_tx(cli *k)
         else if (res.recorded)
             fprintf(stderr, "; recorded as seq %" PRIu64 ", nonce %" PRIu64 " used\n", res.seq,
                     res.nonce);
+        else if (strcmp(res.error, "NOT_LEADER") == 0)
+            fprintf(stderr, "; not recorded; leader hint: %s\n",
+                    lst_client_leader(k->c)[0] != '\0' ? lst_client_leader(k->c)
+                                                       : "none (no replica knows a leader)");
         else
             fprintf(stderr, "; not recorded\n");
         return EXIT_REJECTED;
@@ -1493,8 +1497,18 @@ static const char help_head[] =
     "usage: lst [global flags] COMMAND [arguments]\n"
     "\n"
     "Global flags (before or after the command):\n"
-    "  --endpoint URL  requests endpoint (default $LST_ENDPOINT, else " DEFAULT_ENDPOINT ")\n"
-    "  --events URL    events endpoint (default $LST_EVENTS, else " DEFAULT_EVENTS ")\n"
+    "  --endpoint URL[,URL...]\n"
+    "                  requests endpoint (default $LST_ENDPOINT, else " DEFAULT_ENDPOINT "), or\n"
+    "                  a list of up to 8 replicas of one ledger, comma-separated, no spaces:\n"
+    "                  lst talks to the first and moves on. A replica answering NOT_LEADER\n"
+    "                  sends lst to the leader it names when that is in the list (never to\n"
+    "                  one that is not), else to the next entry; so do a timeout and nothing\n"
+    "                  listening. The same signed bytes are resent there (safe: recorded\n"
+    "                  once). After 2 rounds of the list lst gives up with the last error\n"
+    "                  (a NOT_LEADER names the leader hint); NO_QUORUM is retried in place\n"
+    "  --events URL[,URL...]\n"
+    "                  events endpoint (default $LST_EVENTS, else " DEFAULT_EVENTS "); of a\n"
+    "                  list only the first is used (every replica publishes every event)\n"
     "  --key FILE      the signing key (transactions; default account of account/history)\n"
     "  --json          print one JSON object per result: every integer as a decimal string in\n"
     "                  base units (exact in jq and JSON.parse), keys and hashes as hex, refs\n"
@@ -1505,7 +1519,8 @@ static const char help_head[] =
     "                  (simulate: true, PROTOCOL.md \"Simulation\"): the exact result, seq and\n"
     "                  outputs it would get; nothing is recorded and no nonce is used\n"
     "  --timeout MS    wait per attempt (default 5000); a request is resent twice before lst\n"
-    "                  gives up (resending a transaction is safe: it is recorded once)\n"
+    "                  gives up (resending a transaction is safe: it is recorded once; with\n"
+    "                  an --endpoint list it moves to the next entry instead)\n"
     "  --curve-server-key FILE  connect with CURVE to a server whose public key FILE holds\n"
     "                  (default $LST_CURVE_SERVER_KEY); with --curve-key FILE, this client's\n"
     "                  secret key (default $LST_CURVE_KEY; mode 0600): both or neither\n"

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <msgpack.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@
 #define EVENTS_PAGE 1000 /* events query page (the server's maximum) */
 #define HISTORY_PAGE 500 /* history query page (the server's maximum) */
 #define ENDPOINT_MAX 256
+#define ENDPOINTS_MAX 8         /* entries of an endpoint list */
+#define ROUND_BACKOFF_MS_MIN 50 /* the wait between full rounds of the list; doubled each time */
+#define ROUND_BACKOFF_MS_MAX 1000
 #define ERROR_MAX 320
 
 /* Where a pipelined transaction is: an attempt is out (FLIGHT), it is to be resent at
@@ -52,6 +56,7 @@ typedef struct pending {
     uint8_t busy;       /* BUSY answers so far (the backoff doubles with each) */
     bool probe;         /* answered BUSY: goes again alone, its signer's later ones after it */
     uint64_t resend_ms; /* P_WAIT: not before this (monotonic ms) */
+    unsigned switches;  /* endpoint switches it was resent across (at most 2 x the entries) */
 } pending;
 
 /* A completed lst_send waiting for lst_poll. */
@@ -73,7 +78,15 @@ struct lst_reply {
 
 struct lst_client {
     void *ctx, *dealer, *monitor, *sub;
-    char endpoint[ENDPOINT_MAX], events_endpoint[ENDPOINT_MAX];
+    char endpoint[ENDPOINT_MAX], events_endpoint[ENDPOINT_MAX]; /* the ones in use */
+    char endpoints[ENDPOINTS_MAX][ENDPOINT_MAX];                /* the configured list */
+    size_t endpoint_count, endpoint_at; /* entries, and the index of the one in use */
+    uint64_t switches;                  /* moves to another entry since lst_client_new */
+    unsigned dealer_gen;                /* DEALERs made so far (names each one's monitor) */
+    bool switching;                     /* endpoint_switch is reading what the old one got */
+    const msgpack_sbuffer *inflight;    /* call()'s request while it waits (resent on a move) */
+    char leader[ENDPOINT_MAX];          /* the last NOT_LEADER's leader hint ("" for nil) */
+    uint64_t jitter;                    /* xorshift state for the round backoff's jitter */
     int timeout_ms;
     unsigned retries, busy_retries;
     bool connected, ever_connected; /* from the DEALER's monitor */
@@ -914,11 +927,12 @@ static int curve_apply(lst_client *c, void *s)
 }
 
 /* Watch the DEALER's connection (ZMQ_EVENT_CONNECTED / DISCONNECTED / CONNECT_RETRIED) through
- * an inproc PAIR, so that "nothing listening" fails at once instead of as a timeout. */
+ * an inproc PAIR, so that "nothing listening" fails at once instead of as a timeout. Each
+ * DEALER gets a monitor of its own (named after the client and the DEALER's number). */
 static int monitor_start(lst_client *c)
 {
-    char url[64];
-    snprintf(url, sizeof url, "inproc://lst-monitor-%p", (void *)c);
+    char url[80];
+    snprintf(url, sizeof url, "inproc://lst-monitor-%p-%u", (void *)c, c->dealer_gen);
     if (zmq_socket_monitor(
             c->dealer, url,
             ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
@@ -959,6 +973,73 @@ static void monitor_drain(lst_client *c)
     }
 }
 
+/* Close the DEALER and its monitor (unsent requests and unread replies are dropped). */
+static void dealer_close(lst_client *c)
+{
+    if (c->dealer != NULL)
+        zmq_socket_monitor(c->dealer, NULL, 0);
+    if (c->monitor != NULL)
+        zmq_close(c->monitor);
+    if (c->dealer != NULL)
+        zmq_close(c->dealer);
+    c->dealer = c->monitor = NULL;
+}
+
+/* A new DEALER (and monitor) connected to the entry at index `at`, which becomes the one in
+ * use; what is known about the connection starts afresh.
+ * Returns: LST_OK, LST_ERR_IO (no socket) or LST_ERR_CONNECT (not a ZeroMQ address). */
+static int dealer_open(lst_client *c, size_t at)
+{
+    c->endpoint_at = at;
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", c->endpoints[at]);
+    c->connected = c->ever_connected = c->refused = false;
+    c->handshake_failed = 0;
+    c->dealer_gen++;
+    c->dealer = socket_new(c, ZMQ_DEALER);
+    if (c->dealer == NULL || monitor_start(c) != 0 || curve_apply(c, c->dealer) != 0) {
+        set_error(c, "cannot make a socket for %s: %s", c->endpoint, zmq_strerror(errno));
+        return LST_ERR_IO;
+    }
+    zmq_setsockopt(c->dealer, ZMQ_SNDTIMEO, &c->timeout_ms, sizeof c->timeout_ms);
+    if (zmq_connect(c->dealer, c->endpoint) != 0) {
+        set_error(c, "endpoint %s: %s", c->endpoint, zmq_strerror(errno));
+        return LST_ERR_CONNECT;
+    }
+    return LST_OK;
+}
+
+/* Split a comma-separated list of 1..ENDPOINTS_MAX endpoints (no empty entry, each shorter
+ * than ENDPOINT_MAX). Out: out[], *count. Returns: LST_OK or LST_ERR_USAGE. */
+static int endpoints_split(const char *list, char out[][ENDPOINT_MAX], size_t *count)
+{
+    *count = 0;
+    for (const char *p = list;; p++) {
+        size_t n = strcspn(p, ",");
+        if (n == 0 || n >= ENDPOINT_MAX || *count == ENDPOINTS_MAX)
+            return LST_ERR_USAGE;
+        memcpy(out[*count], p, n);
+        out[(*count)++][n] = '\0';
+        p += n;
+        if (*p == '\0')
+            return LST_OK;
+    }
+}
+
+/* Every entry but the first (which the client's DEALER connects to) is a ZeroMQ address:
+ * checked by connecting a socket that is closed at once. Returns: LST_OK or LST_ERR_CONNECT. */
+static int endpoints_check(lst_client *c)
+{
+    for (size_t i = 1; i < c->endpoint_count; i++) {
+        void *s = socket_new(c, ZMQ_DEALER);
+        int ok = s != NULL && zmq_connect(s, c->endpoints[i]) == 0;
+        if (s != NULL)
+            zmq_close(s);
+        if (!ok)
+            return LST_ERR_CONNECT;
+    }
+    return LST_OK;
+}
+
 int lst_client_new(lst_client **out, const char *endpoint, const char *events_endpoint,
                    int timeout_ms)
 {
@@ -968,16 +1049,23 @@ int lst_client_new(lst_client **out, const char *endpoint, const char *events_en
 int lst_client_new_curve(lst_client **out, const char *endpoint, const char *events_endpoint,
                          int timeout_ms, const lst_curve *curve)
 {
+    char events[ENDPOINTS_MAX][ENDPOINT_MAX];
+    size_t events_count = 0;
     *out = NULL;
-    if (endpoint == NULL || strlen(endpoint) >= ENDPOINT_MAX || timeout_ms <= 0 ||
-        (events_endpoint != NULL && strlen(events_endpoint) >= ENDPOINT_MAX))
+    if (endpoint == NULL || timeout_ms <= 0 ||
+        (events_endpoint != NULL && events_endpoint[0] != '\0' &&
+         endpoints_split(events_endpoint, events, &events_count) != LST_OK))
         return LST_ERR_USAGE;
     lst_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         return LST_ERR_NOMEM;
-    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
+    if (endpoints_split(endpoint, c->endpoints, &c->endpoint_count) != LST_OK) {
+        free(c);
+        return LST_ERR_USAGE;
+    }
+    /* events are published by every replica: the first entry only, or each would come twice */
     snprintf(c->events_endpoint, sizeof c->events_endpoint, "%s",
-             events_endpoint != NULL ? events_endpoint : "");
+             events_count > 0 ? events[0] : "");
     c->timeout_ms = timeout_ms;
     c->retries = DEFAULT_RETRIES;
     c->curve = curve != NULL;
@@ -985,16 +1073,14 @@ int lst_client_new_curve(lst_client **out, const char *endpoint, const char *eve
         c->keys = *curve;
     c->busy_retries = DEFAULT_BUSY_RETRIES;
     c->next_id = 1;
+    c->jitter = now_ms() ^ (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15ull;
     c->ctx = zmq_ctx_new();
-    c->dealer = c->ctx != NULL ? socket_new(c, ZMQ_DEALER) : NULL;
-    if (c->dealer == NULL || monitor_start(c) != 0 || curve_apply(c, c->dealer) != 0) {
+    int rc = c->ctx != NULL ? dealer_open(c, 0) : LST_ERR_IO;
+    if (rc == LST_OK)
+        rc = endpoints_check(c);
+    if (rc != LST_OK) {
         lst_client_destroy(&c);
-        return LST_ERR_IO;
-    }
-    zmq_setsockopt(c->dealer, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
-    if (zmq_connect(c->dealer, endpoint) != 0) {
-        lst_client_destroy(&c);
-        return LST_ERR_CONNECT;
+        return rc;
     }
     *out = c;
     return LST_OK;
@@ -1007,12 +1093,7 @@ void lst_client_destroy(lst_client **client_p)
     lst_client *c = *client_p;
     *client_p = NULL;
     lst_events_close(c);
-    if (c->dealer != NULL)
-        zmq_socket_monitor(c->dealer, NULL, 0);
-    if (c->monitor != NULL)
-        zmq_close(c->monitor);
-    if (c->dealer != NULL)
-        zmq_close(c->dealer);
+    dealer_close(c);
     if (c->ctx != NULL)
         zmq_ctx_term(c->ctx);
     for (size_t i = c->pend_head; i < c->pend_count; i++)
@@ -1037,6 +1118,21 @@ void lst_client_set_busy_retries(lst_client *c, unsigned retries)
 const char *lst_client_error(const lst_client *c)
 {
     return c->error;
+}
+
+const char *lst_client_endpoint(const lst_client *c)
+{
+    return c->endpoint;
+}
+
+uint64_t lst_client_switches(const lst_client *c)
+{
+    return c->switches;
+}
+
+const char *lst_client_leader(const lst_client *c)
+{
+    return c->leader;
 }
 
 /* "Nothing listening": LST_ERR_CONNECT, saying whether a connection was ever made. */
@@ -1294,10 +1390,15 @@ static int result_from_reply(lst_client *c, const lst_reply *r, lst_result *res)
         goto bad;
     if (res->ok)
         return LST_OK;
-    set_error(c, "%s rejected: %s (%s)%s", lst_kind_name(res->kind), res->error, res->message,
+    set_error(c, "%s rejected: %s (%s)%s%s", lst_kind_name(res->kind), res->error, res->message,
               res->simulated  ? "; simulated: would be recorded, consuming the nonce"
               : res->recorded ? "; recorded, nonce consumed"
-                              : "");
+                              : "",
+              strcmp(res->error, "NOT_LEADER") != 0 ? ""
+              : c->leader[0] != '\0'                ? "; leader hint (not followed or spent): "
+                                                    : "; no replica named a leader");
+    if (strcmp(res->error, "NOT_LEADER") == 0 && c->leader[0] != '\0')
+        snprintf(c->error + strlen(c->error), sizeof c->error - strlen(c->error), "%s", c->leader);
     return LST_ERR_REJECTED;
 bad:
     set_error(c, "the reply to a %s transaction does not follow PROTOCOL.md",
@@ -1457,6 +1558,8 @@ static uint64_t next_resend_ms(const lst_client *c)
     return at;
 }
 
+static int failover(lst_client *c, const lst_reply *r, int code, unsigned used, bool *moved);
+
 /* A pipelined transaction's reply (attempt: the one it answers). Takes no ownership.
  * Returns: LST_OK, or LST_ERR_NOMEM (a completion could not be queued). */
 static int pending_reply(lst_client *c, pending *p, unsigned attempt, const lst_reply *r)
@@ -1468,7 +1571,14 @@ static int pending_reply(lst_client *c, pending *p, unsigned attempt, const lst_
         bool room = p->attempt < ATTEMPT_MAX;
         if (attempt != p->attempt || p->state != P_FLIGHT)
             return LST_OK; /* a superseded attempt's: the current one answers */
-        if (room && p->busy < c->busy_retries && strcmp(res.error, "BUSY") == 0) {
+        if (strcmp(res.error, "NOT_LEADER") == 0) {
+            bool moved = c->switching; /* then the move under way resends it */
+            int rc = moved ? LST_OK : failover(c, r, 0, p->switches, &moved);
+            if (rc != LST_OK || moved)
+                return rc;
+        }
+        if (room && p->busy < c->busy_retries &&
+            (strcmp(res.error, "BUSY") == 0 || strcmp(res.error, "NO_QUORUM") == 0)) {
             on_busy(c, p);
             return LST_OK;
         }
@@ -1507,11 +1617,109 @@ static int route(lst_client *c, lst_reply *r, uint64_t want, lst_reply **out)
     return rc;
 }
 
-static bool reply_is_busy(const lst_reply *r)
+/* Returns: true when r is an error reply named `name`. */
+static bool reply_error_is(const lst_reply *r, const char *name)
 {
     size_t len;
     const char *e = lst_value_str(lst_reply_get(r, "error"), &len);
-    return !lst_reply_bool(r, "ok") && e != NULL && len == 4 && memcmp(e, "BUSY", 4) == 0;
+    return !lst_reply_bool(r, "ok") && e != NULL && len == strlen(name) &&
+           memcmp(e, name, len) == 0;
+}
+
+/* BUSY (the queue is full) and NO_QUORUM (the leader cannot replicate now): nothing applied,
+ * retried at the same endpoint after a backoff. */
+static bool reply_is_busy(const lst_reply *r)
+{
+    return reply_error_is(r, "BUSY") || reply_error_is(r, "NO_QUORUM");
+}
+
+/* ---- endpoint lists: the one rule for moving to another entry ----------------------------- */
+
+/* Remember the leader hint of a NOT_LEADER reply ("" when nil, absent or unusable). */
+static void note_leader(lst_client *c, const lst_reply *r)
+{
+    if (!lst_reply_str(r, "leader", c->leader, sizeof c->leader))
+        c->leader[0] = '\0';
+}
+
+/* Wait out the backoff before round `round` (2, 3, ...) of the list: 50 ms doubling, at most
+ * 1 s, of which a random half (jitter: clients that lost the same leader do not all come back
+ * at the same instant). */
+static void round_backoff(lst_client *c, unsigned round)
+{
+    uint64_t d = (uint64_t)ROUND_BACKOFF_MS_MIN << (round - 2 < 10 ? round - 2 : 10);
+    if (d > ROUND_BACKOFF_MS_MAX)
+        d = ROUND_BACKOFF_MS_MAX;
+    c->jitter ^= c->jitter << 13;
+    c->jitter ^= c->jitter >> 7;
+    c->jitter ^= c->jitter << 17;
+    uint64_t ms = d / 2 + c->jitter % (d / 2 + 1);
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Move to entry `to`: route what the old DEALER has received already (results of pipelined
+ * requests it answered; a NOT_LEADER among them is ignored, its request goes along), close it,
+ * connect a new one and resend, byte for byte and in the order first sent, call()'s request
+ * and every pipelined request in flight (PROTOCOL.md, "Endpoint lists and NOT_LEADER": a
+ * resend is applied once or answered as the duplicate it is). A resend that cannot be sent now
+ * is sent again at the next move or by lst_resend_pending.
+ * Returns: LST_OK, LST_ERR_NOMEM, LST_ERR_IO or LST_ERR_CONNECT (no socket for the entry). */
+static int endpoint_switch(lst_client *c, size_t to)
+{
+    int rc = LST_OK;
+    lst_reply *r;
+    c->switching = true;
+    while (rc == LST_OK && recv_reply(c, 0, &r) == LST_OK)
+        rc = route(c, r, 0, NULL);
+    c->switching = false;
+    if (rc != LST_OK)
+        return rc;
+    dealer_close(c);
+    c->switches++;
+    if ((rc = dealer_open(c, to)) != LST_OK)
+        return rc;
+    if (c->inflight != NULL)
+        (void)send_frame(c, c->inflight->data, c->inflight->size);
+    for (size_t i = c->pend_head; i < c->pend_count; i++) {
+        pending *p = &c->pend[i];
+        if (p->done || p->state != P_FLIGHT)
+            continue; /* the waiting ones go when due, to the new entry */
+        p->switches++;
+        (void)send_frame(c, p->bytes, p->size);
+    }
+    return LST_OK;
+}
+
+/* The rule, for the single-request and the pipelined paths alike. r: a reply (only a
+ * NOT_LEADER moves), or NULL for a transport failure `code` (LST_ERR_TIMEOUT or
+ * LST_ERR_CONNECT). used: the switches the request has seen. With more than one entry the
+ * client moves to the leader a NOT_LEADER names when it is one of the configured entries
+ * (exact match; any other hint is never followed), else to the next entry; at most 2 x the
+ * entries per request, waiting round_backoff before each full round after the first. One
+ * entry: it stays (as a client without a list).
+ * Out: *moved (true: resent at the new entry). Returns: LST_OK or as endpoint_switch. */
+static int failover(lst_client *c, const lst_reply *r, int code, unsigned used, bool *moved)
+{
+    size_t n = c->endpoint_count, to = (c->endpoint_at + 1) % n;
+    *moved = false;
+    if (r != NULL && !reply_error_is(r, "NOT_LEADER"))
+        return LST_OK;
+    if (r == NULL && code != LST_ERR_TIMEOUT && code != LST_ERR_CONNECT)
+        return LST_OK;
+    if (r != NULL)
+        note_leader(c, r);
+    if (n < 2 || used >= 2 * n)
+        return LST_OK;
+    for (size_t i = 0; r != NULL && c->leader[0] != '\0' && i < n; i++)
+        if (i != c->endpoint_at && strcmp(c->endpoints[i], c->leader) == 0)
+            to = i;
+    if ((used + 1) % n == 0)
+        round_backoff(c, (unsigned)((used + 1) / n + 1));
+    int rc = endpoint_switch(c, to);
+    *moved = rc == LST_OK;
+    return rc;
 }
 
 /* Wait out the backoff after the busy-th BUSY, routing the pipelined replies that arrive.
@@ -1531,38 +1739,66 @@ static int busy_backoff(lst_client *c, unsigned busy)
     return LST_OK;
 }
 
-/* Send a request with this id and wait for its reply, resending the same bytes after each
- * timeout (no resend while no connection was ever made) and, after a backoff, after each BUSY
- * (up to the client's busy retries). Out: *out.
- * Returns: LST_OK, LST_ERR_TIMEOUT, LST_ERR_CONNECT, LST_ERR_PROTOCOL, LST_ERR_NOMEM. */
+/* Wait up to the client's timeout for the reply to id, routing the pipelined replies that
+ * arrive meanwhile. Out: *out. Returns: LST_OK, LST_ERR_TIMEOUT, or an error of receiving. */
+static int await_reply(lst_client *c, uint64_t id, lst_reply **out)
+{
+    uint64_t deadline = now_ms() + (uint64_t)c->timeout_ms;
+    for (uint64_t now = now_ms(); now < deadline; now = now_ms()) {
+        lst_reply *r;
+        int rc = recv_reply(c, (int)(deadline - now), &r);
+        if (rc == LST_ERR_TIMEOUT)
+            break;
+        if (rc != LST_OK || (rc = route(c, r, id, out)) != LST_OK)
+            return rc;
+        if (*out != NULL)
+            return LST_OK;
+    }
+    return LST_ERR_TIMEOUT;
+}
+
+/* Send a request with this id and wait for its reply. After a NOT_LEADER, and with several
+ * endpoints after a timeout or a refused connection, the client moves (failover) and sends
+ * the same bytes there; with one endpoint the same bytes are resent after each timeout (no
+ * resend while no connection was ever made). After a BUSY or NO_QUORUM, they are resent after
+ * a backoff (up to the client's busy retries). Out: *out (a NOT_LEADER reply when the moves
+ * are spent). Returns: LST_OK, LST_ERR_TIMEOUT, LST_ERR_CONNECT, LST_ERR_PROTOCOL,
+ * LST_ERR_IO, LST_ERR_NOMEM. */
 static int call(lst_client *c, const msgpack_sbuffer *req, uint64_t id, lst_reply **out)
 {
-    unsigned busy = 0;
+    unsigned busy = 0, switches = 0;
     *out = NULL;
     for (unsigned attempt = 0; attempt <= c->retries;) {
+        bool moved = false;
         int rc = send_frame(c, req->data, req->size);
-        if (rc != LST_OK)
-            return rc;
-        uint64_t deadline = now_ms() + (uint64_t)c->timeout_ms;
-        for (uint64_t now = now_ms(); now < deadline && *out == NULL; now = now_ms()) {
-            lst_reply *r;
-            rc = recv_reply(c, (int)(deadline - now), &r);
-            if (rc == LST_ERR_TIMEOUT)
-                break;
-            if (rc != LST_OK || (rc = route(c, r, id, out)) != LST_OK)
-                return rc;
+        c->inflight = req; /* a move while it waits (a pipelined NOT_LEADER) resends it */
+        if (rc == LST_OK)
+            rc = await_reply(c, id, out);
+        c->inflight = NULL;
+        if (rc == LST_ERR_TIMEOUT)
+            rc = timeout_code(c, c->timeout_ms); /* or LST_ERR_CONNECT: nothing listening */
+        if (rc == LST_OK || rc == LST_ERR_TIMEOUT || rc == LST_ERR_CONNECT) {
+            int frc = failover(c, *out, rc, switches, &moved);
+            rc = frc != LST_OK ? frc : rc;
         }
-        if (*out != NULL && (!reply_is_busy(*out) || busy >= c->busy_retries))
+        if (moved) { /* at another entry now: the same bytes go there */
+            lst_reply_destroy(out);
+            switches++;
+            continue;
+        }
+        if (rc != LST_OK && rc != LST_ERR_TIMEOUT)
+            return rc;
+        if (rc == LST_OK && (!reply_is_busy(*out) || busy >= c->busy_retries))
             return LST_OK;
-        if (*out != NULL) { /* BUSY: not queued, nothing consumed; the same bytes again */
+        if (rc == LST_OK) { /* BUSY, NO_QUORUM: nothing applied; the same bytes again */
             lst_reply_destroy(out);
             if ((rc = busy_backoff(c, busy++)) != LST_OK)
                 return rc;
             continue;
         }
         monitor_drain(c);
-        if (!c->ever_connected || c->handshake_failed != 0)
-            break; /* no retry will be answered */
+        if (!c->ever_connected || c->handshake_failed != 0 || c->endpoint_count > 1)
+            break; /* no retry will be answered (several entries: the moves are spent) */
         attempt++;
     }
     return timeout_code(c, c->timeout_ms);
@@ -1609,7 +1845,11 @@ static int query(lst_client *c, const char *op, const qfield *f, size_t n, lst_r
         snprintf(error, sizeof error, "?");
     if (!lst_reply_str(*out, "message", message, sizeof message))
         message[0] = '\0';
-    set_error(c, "%s query: %s (%s)", op, error, message);
+    if (strcmp(error, "NOT_LEADER") == 0)
+        set_error(c, "%s query: NOT_LEADER (%s) at %s after %" PRIu64 " switches; leader hint: %s",
+                  op, message, c->endpoint, c->switches, c->leader[0] ? c->leader : "none");
+    else
+        set_error(c, "%s query: %s (%s)", op, error, message);
     return LST_ERR_REJECTED;
 }
 
@@ -1916,6 +2156,52 @@ int lst_simulate(lst_client *c, const lst_key *key, lst_tx *tx, lst_result *resu
     return rc;
 }
 
+/* Send a request not yet pending, moving along the list while the entry in use refuses it
+ * (failover). Returns: as send_frame, or as failover. */
+static int send_moving(lst_client *c, const void *data, size_t size)
+{
+    int rc = send_frame(c, data, size);
+    for (unsigned used = 0; rc == LST_ERR_CONNECT || rc == LST_ERR_TIMEOUT; used++) {
+        bool moved;
+        int frc = failover(c, NULL, rc, used, &moved);
+        if (frc != LST_OK || !moved)
+            return frc != LST_OK ? frc : rc;
+        rc = send_frame(c, data, size);
+    }
+    return rc;
+}
+
+/* A transport failure (code: LST_ERR_TIMEOUT or LST_ERR_CONNECT) while pipelined requests are
+ * in flight, with several endpoints: those resent across 2 x the entries already complete with
+ * it, and the client moves on with the others (failover resends them).
+ * Returns: LST_OK (some moved or completed), code (nothing to do), or as failover. */
+static int poll_failover(lst_client *c, int code)
+{
+    unsigned used = UINT_MAX;
+    bool done = false, moved = false;
+    if (c->endpoint_count < 2)
+        return code;
+    for (size_t i = c->pend_head; i < c->pend_count; i++) {
+        pending *p = &c->pend[i];
+        if (p->done || p->state != P_FLIGHT)
+            continue;
+        if (p->switches >= 2 * c->endpoint_count) {
+            int rc = complete_unsent(c, p, code, "");
+            if (rc != LST_OK)
+                return rc;
+            done = true;
+        } else if (p->switches < used) {
+            used = p->switches;
+        }
+    }
+    if (used != UINT_MAX) {
+        int rc = failover(c, NULL, code, used, &moved);
+        if (rc != LST_OK)
+            return rc;
+    }
+    return done || moved ? LST_OK : code;
+}
+
 int lst_send(lst_client *c, const lst_key *key, lst_tx *tx, uint64_t *request_id)
 {
     msgpack_sbuffer buf;
@@ -1924,7 +2210,7 @@ int lst_send(lst_client *c, const lst_key *key, lst_tx *tx, uint64_t *request_id
     int rc = tx_prepare(c, key, tx, true, false, wire_id(p.id, 0), &buf, p.hash, &p.tx, p.sig);
     p.nonce = tx->nonce;
     if (rc == LST_OK)
-        rc = send_frame(c, buf.data, buf.size);
+        rc = send_moving(c, buf.data, buf.size);
     if (rc == LST_OK) {
         p.size = buf.size;
         p.bytes = msgpack_sbuffer_release(&buf);
@@ -1962,12 +2248,19 @@ int lst_poll(lst_client *c, int timeout_ms, lst_result *result)
         rc = recv_reply(c, now < until ? (int)(until - now) : 0, &r);
         if (rc == LST_ERR_TIMEOUT && now_ms() < deadline)
             continue; /* a resend is due */
-        if (rc == LST_ERR_TIMEOUT && timeout_ms > 0)
-            return timeout_code(c, timeout_ms);
+        if (rc == LST_ERR_TIMEOUT && timeout_ms > 0) {
+            rc = timeout_code(c, timeout_ms); /* several entries: the next one has them now */
+            int frc = poll_failover(c, rc);
+            if (frc == LST_OK && c->done_head < c->done_count)
+                continue;
+            return frc == LST_OK || frc == rc ? rc : frc;
+        }
         if (rc == LST_ERR_TIMEOUT) {
             set_error(c, "lst_poll: no reply has arrived yet");
             return rc;
         }
+        if (rc == LST_ERR_CONNECT && (rc = poll_failover(c, rc)) == LST_OK)
+            continue; /* moved to the next entry, or completed what had moved too often */
         if (rc != LST_OK || (rc = route(c, r, 0, NULL)) != LST_OK)
             return rc;
     }

@@ -3,7 +3,8 @@
 #define LST_CLIENT_H
 
 /*
- * A client speaks PROTOCOL.md to one lstd over ZeroMQ: one DEALER socket for requests (and
+ * A client speaks PROTOCOL.md to one lstd over ZeroMQ (or to one replica at a time of a
+ * replicated one: an endpoint list, lst_client_new): one DEALER socket for requests (and
  * replies), one SUB socket for events, both in a ZeroMQ context of its own. A client is not
  * thread-safe: use one per thread.
  *
@@ -275,7 +276,20 @@ bool lst_result_out(const lst_result *r, const char *name, uint64_t *value);
 typedef struct lst_client lst_client;
 
 /** Make a client: its own ZeroMQ context, a DEALER connected to endpoint (ZeroMQ connects in
- *  the background), and events_endpoint remembered for lst_events_open (NULL: no events).
+ *  the background), and events_endpoint remembered for lst_events_open (NULL or "": no events).
+ *  endpoint may be a list of 1..8 replicas of one ledger, comma-separated without spaces
+ *  ("tcp://127.0.0.1:7450,tcp://127.0.0.1:7460"); the client talks to one at a time, the
+ *  first at start (PROTOCOL.md, "Endpoint lists and NOT_LEADER (clients)"): a NOT_LEADER
+ *  answer moves it to the leader the answer names when that is one of the entries (exact
+ *  match; a leader outside the list is never followed), else to the next entry; with several
+ *  entries a timeout or a refused connection moves it to the next entry too (instead of the
+ *  resends below). Each move resends the same bytes there (safe: a transaction is applied once,
+ *  or answered as the duplicate it is), the pipelined requests in flight with it in the order
+ *  sent; at most 2 x the entries moves per request, with a backoff between full rounds of the
+ *  list (50 ms doubling to 1 s, jittered), then the last error is returned (LST_ERR_REJECTED
+ *  with error NOT_LEADER and lst_client_leader, or the transport failure). NO_QUORUM is resent
+ *  at the same entry as BUSY is. events_endpoint may be a list too: the SUB connects to its
+ *  first entry only (every replica publishes every event: two would deliver each twice).
  *  Each request waits up to timeout_ms for its reply and is resent (the same bytes) up to 2
  *  more times (lst_client_set_retries). A refused connection attempt while no connection is
  *  up fails the waiting call at once with LST_ERR_CONNECT ("nothing listening at ...", or "lost
@@ -283,9 +297,9 @@ typedef struct lst_client lst_client;
  *  until ZeroMQ connects again. A BUSY answer is resent after a backoff (5 ms, doubling to 1 s)
  *  up to 15 times (lst_client_set_busy_retries): BUSY consumes no nonce.
  *  Out: *out (NULL on failure); free it with lst_client_destroy.
- *  Returns: LST_OK, LST_ERR_USAGE (NULL or overlong endpoint, timeout_ms <= 0),
- *  LST_ERR_CONNECT (the endpoint is not a valid ZeroMQ address), LST_ERR_IO (ZeroMQ could not
- *  make a context or socket), LST_ERR_NOMEM. */
+ *  Returns: LST_OK, LST_ERR_USAGE (NULL or overlong endpoint, an empty entry or more than 8,
+ *  timeout_ms <= 0), LST_ERR_CONNECT (an entry is not a valid ZeroMQ address), LST_ERR_IO
+ *  (ZeroMQ could not make a context or socket), LST_ERR_NOMEM. */
 LST_WARN_UNUSED int lst_client_new(lst_client **out, const char *endpoint,
                                    const char *events_endpoint, int timeout_ms);
 
@@ -315,6 +329,17 @@ void lst_client_set_busy_retries(lst_client *c, unsigned retries);
 /** Returns: a description of the last failure of any call on c ("" before any). Valid until
  *  the next call on c. */
 const char *lst_client_error(const lst_client *c);
+
+/** Returns: the endpoint in use (an entry of the list given to lst_client_new). Valid until
+ *  the next call on c. */
+const char *lst_client_endpoint(const lst_client *c);
+
+/** Returns: how many times the client moved to another entry of its endpoint list. */
+uint64_t lst_client_switches(const lst_client *c);
+
+/** Returns: the leader named by the last NOT_LEADER answer ("" when it named none, or none
+ *  came). Followed only when it is one of the client's entries. Valid until the next call. */
+const char *lst_client_leader(const lst_client *c);
 
 /** The ledger id and decimals, from one pool query made on first use and cached.
  *  Out: *ledger_id (valid until lst_client_destroy; may be NULL), *decimals (may be NULL).
@@ -365,6 +390,9 @@ LST_WARN_UNUSED int lst_send(lst_client *c, const lst_key *key, lst_tx *tx, uint
  *  Waits up to timeout_ms (0: only what has arrived), sending meanwhile what BUSY made wait
  *  (only lst_poll does: poll while transactions are pending). Out: *result (its request_id;
  *  BUSY or NONCE_GAP only once the resends are spent, or for a genuine gap).
+ *  With an endpoint list, a NOT_LEADER, a timeout or a refused connection moves the client and
+ *  resends every request in flight there, in the order sent (lst_client_new); one resent
+ *  across 2 x the entries completes with the failure instead.
  *  Returns: LST_OK or LST_ERR_REJECTED (a completed request, as lst_submit), LST_ERR_TIMEOUT
  *  (nothing completed in time; the requests stay pending: poll again, or lst_resend_pending),
  *  LST_ERR_CONNECT (timeout_ms > 0 and no connection was ever made), LST_ERR_USAGE (nothing

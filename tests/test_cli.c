@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fake_router.h"
 #include "lst_client.h"
 #include "rpc_harness.h"
 #include "test_util.h"
@@ -808,6 +809,50 @@ static void test_exit_connect(void)
     run_free(&r);
 }
 
+/* --endpoint as a list (issue 13): a first entry that is not listening, or a follower that
+ * answers NOT_LEADER naming the real server, and the command still succeeds there. */
+static void test_endpoint_list(void)
+{
+    char list[600], nonce[24];
+    snprintf(list, sizeof list, "tcp://127.0.0.1:1,%s", srv->requests);
+    run_result r = LST("--endpoint", list, "--key", "alice.key", "transfer", "--to", "carol.key",
+                       "--shares", "1");
+    CHECK_STATUS(r, 0);
+    CHECK(strstr(r.out, "transfer OK") != NULL);
+    run_free(&r);
+    /* a follower first, naming the leader; it answers queries for the same ledger (the nonce
+     * is given: a fake's account figures are not the ledger's) */
+    fake_config cfg = {.role = FAKE_FOLLOWER, .leader = srv->requests, .ledger_id = srv->ledger_id};
+    fake_router *f = fake_start(&cfg);
+    void *d = rh_dealer(srv);
+    lst_key a;
+    char path[600];
+    snprintf(path, sizeof path, "%s/alice.key", srv->dir);
+    CHECK(lst_key_load(path, &a) == LST_OK);
+    snprintf(nonce, sizeof nonce, "%" PRIu64, rh_next_nonce(d, a.pubkey));
+    lst_key_wipe(&a);
+    rh_close(d);
+    snprintf(list, sizeof list, "%s,%s", fake_endpoint(f), srv->requests);
+    r = LST("--endpoint", list, "--key", "alice.key", "transfer", "--to", "carol.key", "--shares",
+            "1", "--nonce", nonce);
+    CHECK_STATUS(r, 0);
+    CHECK(strstr(r.out, "transfer OK") != NULL);
+    CHECK_U64(fake_tx_count(f), 1);
+    run_free(&r);
+    /* the follower alone: NOT_LEADER, exit 4, the hint named */
+    snprintf(list, sizeof list, "%s", fake_endpoint(f));
+    r = LST("--endpoint", list, "--key", "alice.key", "transfer", "--to", "carol.key", "--shares",
+            "1", "--nonce", nonce);
+    CHECK_STATUS(r, 4);
+    CHECK(strstr(r.err, "NOT_LEADER") != NULL && strstr(r.err, "leader hint") != NULL &&
+          strstr(r.err, srv->requests) != NULL);
+    run_free(&r);
+    r = LST("--endpoint", "tcp://127.0.0.1:1,", "pool");
+    CHECK_STATUS(r, 2);
+    run_free(&r);
+    fake_stop(&f);
+}
+
 static void test_exit_rejected(void)
 {
     /* rejected by the ledger: 4, the error name on stderr; JSON still on stdout */
@@ -1045,6 +1090,7 @@ int main(void)
     test_round_trip();
     test_exit_codes();
     test_exit_connect();
+    test_endpoint_list();
     test_exit_rejected();
     test_curve();
     CHECK(rh_stop(srv, SIGTERM, 10000) == 0);

@@ -554,6 +554,7 @@ export type SentRequest = { op?: string; id?: bigint | number; hash?: Hex } & Re
 export class LstdError extends Error {
   constructor(code: string, message?: string, extra?: {
     recorded?: boolean; seq?: bigint; request?: SentRequest; reply?: RawReply; op?: string; hash?: Hex; result?: SubmitResult;
+    leader?: string | null;
   });
   readonly code: LstdErrorCode;
   /** True only for RecordedError: in the history, its nonce consumed. */
@@ -580,6 +581,9 @@ export class RecordedError extends LstdError {
 export class RejectedError extends LstdError {
   readonly code: UnrecordedErrorName | ServerErrorName;
   readonly recorded: false;
+  /** NOT_LEADER once the moves along the endpoint list are spent: the leader the last replica
+   *  named (null: none). Followed only when it is one of the client's endpoints. */
+  readonly leader?: string | null;
 }
 /** No usable answer: TIMEOUT, NOT_LISTENING, DISCONNECTED, CLOSED, PROTOCOL. */
 export class TransportError extends LstdError {
@@ -867,15 +871,22 @@ export interface QueryResults {
 export type QueryResultsComplete = { [Q in QueryName]: QueryResults[Q] };
 
 export interface ConnectOptions {
-  /** ROUTER endpoint, default tcp://127.0.0.1:7440. */
+  /** ROUTER endpoint, default tcp://127.0.0.1:7440; or replicas of one ledger, comma-separated
+   *  without spaces ("tcp://127.0.0.1:7450,tcp://127.0.0.1:7460"; 1 to 8). The client talks to
+   *  the first and moves on NOT_LEADER (to the leader named when it is in the list, else to the
+   *  next), and with several on a timeout or a refused connection, resending the same bytes;
+   *  at most 2 x the entries moves per request (PROTOCOL.md, "Endpoint lists and NOT_LEADER"). */
   endpoint?: string;
-  /** PUB endpoint, default tcp://127.0.0.1:7441. */
+  /** The same list as an array (takes precedence over endpoint). */
+  endpoints?: string[];
+  /** PUB endpoint, default tcp://127.0.0.1:7441; of a list (comma-separated) the first only:
+   *  every replica publishes every event. */
   events?: string;
   /** Per request: unanswered after this long, the same bytes are sent again; default 10000. */
   timeoutMs?: number;
   /** Resends before TIMEOUT, default 1. */
   retries?: number;
-  /** Resends of a transaction answered BUSY (with its tail), default 15. */
+  /** Resends of a transaction answered BUSY or NO_QUORUM (with its tail), default 15. */
   busyRetries?: number;
   /** Fail with LEDGER_MISMATCH unless the server's ledger id is this. */
   ledgerId?: string;
@@ -940,7 +951,15 @@ type Optional<T, F extends keyof T> = Omit<T, F> & Partial<Pick<T, F>>;
 
 export class Client {
   static connect(opts?: ConnectOptions): Promise<Client>;
+  constructor(opts?: ConnectOptions);
+  /** The endpoint in use: one of `endpoints`. */
   readonly endpoint: string;
+  /** The configured replicas (one entry without a list). */
+  readonly endpoints: readonly string[];
+  /** Moves to another entry of the list so far. */
+  readonly switches: number;
+  /** The leader the last NOT_LEADER answer named (null: none or none yet). */
+  readonly leader: string | null;
   readonly eventsEndpoint: string;
   readonly timeoutMs: number;
   readonly retries: number;

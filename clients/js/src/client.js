@@ -10,7 +10,17 @@
 // BUSY consumes no nonce, so a pipelining signer's transactions behind a BUSY one get NONCE_GAP:
 // the client resends the BUSY'd transaction after a backoff, alone (a probe), and once it is
 // recorded its tail (the same signed transactions), in nonce order; a transaction fails BUSY
-// after `busyRetries` BUSY answers (PROTOCOL.md, "Recovering from BUSY").
+// after `busyRetries` BUSY answers (PROTOCOL.md, "Recovering from BUSY"). NO_QUORUM (the leader
+// cannot replicate now) is resent the same way, at the same endpoint.
+//
+// Endpoint lists (replicas of one ledger; PROTOCOL.md, "Endpoint lists and NOT_LEADER (clients)"):
+// the client talks to one entry at a time, the first at start. NOT_LEADER moves it to the leader
+// the answer names when that is one of the entries (exact match: a hint outside the list is never
+// followed), else to the next entry; with several entries a timeout or a refused connection
+// moves it to the next entry (instead of a resend in place). A move resends every request in
+// flight there, the same bytes in the order first sent (safe: a transaction is applied once or
+// answered as the duplicate it is); at most 2 x the entries moves per request, waiting between
+// full rounds of the list (50 ms doubling to 1 s, jittered). One rule (_failover) for every path.
 
 import * as zmq from "zeromq";
 
@@ -29,6 +39,24 @@ const BUSY_RETRIES = 15;
 const BUSY_BACKOFF_MS_MIN = 5;
 const BUSY_BACKOFF_MS_MAX = 1000;
 const ATTEMPTS_MAX = 256; // sends of one transaction in all (BUSY and NONCE_GAP behind one)
+const ENDPOINTS_MAX = 8;
+const ROUND_BACKOFF_MS_MIN = 50; // the wait between full rounds of an endpoint list, doubling
+const ROUND_BACKOFF_MS_MAX = 1000;
+
+/** The entries of an endpoint list: `endpoints` (an array) or `endpoint` (one, or several
+ *  comma-separated without spaces); 1..8 non-empty strings. */
+export function endpointList(value, what = "endpoint") {
+  const list = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : undefined;
+  if (list === undefined || list.length < 1 || list.length > ENDPOINTS_MAX || list.some((e) => typeof e !== "string" || e === "" || /\s/.test(e)))
+    throw new ArgumentError("INVALID_ARGUMENT", `${what}: 1 to ${ENDPOINTS_MAX} endpoints (a string, comma-separated without spaces, or an array)`);
+  return [...list];
+}
+
+/** The wait before round `round` (2, 3, ...) of the list: a random half of the backoff. */
+function roundBackoffMs(round) {
+  const d = Math.min(ROUND_BACKOFF_MS_MAX, ROUND_BACKOFF_MS_MIN * 2 ** Math.min(round - 2, 10));
+  return d / 2 + Math.random() * (d / 2);
+}
 
 // Rejections a transaction gets without being recorded, which a simulation reports as they come.
 const RECORD_LESS = new Set(["NONCE_USED", "NONCE_GAP", "SIGNER_HOLDS_NOTHING", "BAD_SIGNATURE", "LEDGER_MISMATCH"]);
@@ -100,8 +128,16 @@ export class Client {
   }
 
   constructor(opts = {}) {
-    this.endpoint = opts.endpoint ?? DEFAULT_ENDPOINT;
-    this.eventsEndpoint = opts.events ?? DEFAULT_EVENTS;
+    /** The configured replicas (opts.endpoints, or opts.endpoint split at commas). */
+    this.endpoints = opts.endpoints !== undefined ? endpointList(opts.endpoints, "endpoints") : endpointList(opts.endpoint ?? DEFAULT_ENDPOINT);
+    this._at = 0;
+    /** Moves to another entry of the list so far. */
+    this.switches = 0;
+    /** The leader the last NOT_LEADER named (null: none), followed only when in the list. */
+    this.leader = null;
+    this._moving = undefined; // the timer of a move under way
+    // events are published by every replica: the first entry only, or each would come twice
+    this.eventsEndpoint = endpointList(opts.events ?? DEFAULT_EVENTS, "events")[0];
     this.timeoutMs = opts.timeoutMs ?? 10000;
     this.retries = opts.retries ?? 1;
     this.busyRetries = opts.busyRetries ?? BUSY_RETRIES;
@@ -120,11 +156,12 @@ export class Client {
     this._pumpAt = Infinity;
     this._subs = new Set();
     this._curve = curveSocketOptions(opts.curve); // checked before any socket is made
-    this._link = { up: false, ever: false, refused: false };
-    this._dealer = new zmq.Dealer({ linger: 0, ...this._curve });
-    this._watchLink();
-    this._dealer.connect(this.endpoint);
-    this._reader = this._readLoop();
+    this._openDealer();
+  }
+
+  /** The endpoint in use: an entry of `endpoints`. */
+  get endpoint() {
+    return this.endpoints[this._at];
   }
 
   async _init(expectLedger) {
@@ -152,6 +189,7 @@ export class Client {
     if (this._closed) return;
     this._closed = true;
     clearTimeout(this._pumpTimer);
+    clearTimeout(this._moving);
     for (const s of [...this._subs]) s.close();
     this._failAll(() => new TransportError("CLOSED", "client closed"));
     for (const list of this._jobs.values())
@@ -170,24 +208,42 @@ export class Client {
   // ---- transport ------------------------------------------------------------------------
 
   /**
-   * Follow the DEALER's connection: a ZMTP handshake means lstd is there; a connection attempt
-   * refused while none is up means nothing listens there (or no longer): every request waiting
-   * fails at once, and new ones fail until a connection is made again.
+   * A DEALER to the entry in use, and a view of its connection: a ZMTP handshake means lstd is
+   * there; a connection attempt refused while none is up means nothing listens there (or no
+   * longer): with one entry every request waiting fails at once, and new ones fail until a
+   * connection is made again; with several the client moves on (_failover).
    */
-  _watchLink() {
-    const ev = this._dealer.events;
+  _openDealer() {
+    const dealer = new zmq.Dealer({ linger: 0, ...this._curve });
+    const link = { up: false, ever: false, refused: false };
+    this._dealer = dealer;
+    this._link = link;
+    this._sendChain = Promise.resolve(); // a send stuck at the old entry holds up no new one
+    const ev = dealer.events;
     ev.on("handshake", () => {
-      this._link.up = this._link.ever = true;
-      this._link.refused = false;
+      link.up = link.ever = true;
+      link.refused = false;
     });
     ev.on("disconnect", () => {
-      this._link.up = false;
+      link.up = false;
     });
     ev.on("connect:retry", () => {
-      if (this._link.up || this._closed) return;
-      this._link.refused = true;
-      this._failAll((p) => this._linkError(p));
+      if (link.up || this._closed || dealer !== this._dealer) return;
+      link.refused = true;
+      this._onRefused();
     });
+    dealer.connect(this.endpoint);
+    this._reader = this._readLoop(dealer);
+  }
+
+  _onRefused() {
+    if (this.endpoints.length < 2) return this._failAll((p) => this._linkError(p));
+    for (const [key, p] of [...this._pending]) {
+      if (this._failover(p)) continue;
+      clearTimeout(p.timer);
+      this._pending.delete(key);
+      p.reject(this._linkError(p));
+    }
   }
 
   _linkError(p = {}) {
@@ -197,11 +253,54 @@ export class Client {
       : new TransportError("NOT_LISTENING", `nothing listening at ${this.endpoint} (is lstd running there?)`, extra);
   }
 
-  async _readLoop() {
+  /**
+   * The one rule for leaving the entry in use, for every request path (queries, submit,
+   * simulate, pipelined transactions): may request p move on after reply r (a NOT_LEADER) or
+   * after a transport failure (r undefined: a timeout, nothing listening)? With one entry, or
+   * once p has moved 2 x the entries times, no: false (the caller reports the failure). Else
+   * the client moves, once however many requests ask (the move resends them all), and true is
+   * returned: p stays pending.
+   */
+  _failover(p, r) {
+    const n = this.endpoints.length;
+    if (r !== undefined) this.leader = typeof r.leader === "string" ? r.leader : null;
+    if (n < 2 || p.switches >= 2 * n) return false;
+    clearTimeout(p.timer); // the move sends it again, with a fresh timer
+    if (this._moving !== undefined) return true;
+    let to = (this._at + 1) % n;
+    const hinted = r !== undefined && typeof r.leader === "string" ? this.endpoints.indexOf(r.leader) : -1;
+    if (hinted >= 0 && hinted !== this._at) to = hinted;
+    const delay = (p.switches + 1) % n === 0 ? roundBackoffMs((p.switches + 1) / n + 1) : 0;
+    this._moving = setTimeout(() => {
+      this._moving = undefined;
+      this._switchTo(to);
+    }, delay);
+    return true;
+  }
+
+  /** Close the DEALER, open one to entry `to` and resend every pending request there. */
+  _switchTo(to) {
+    if (this._closed) return;
+    const old = this._dealer;
+    this._at = to;
+    this.switches++;
+    this._openDealer();
     try {
-      for await (const [frame] of this._dealer) this._onReply(frame);
+      old.close();
+    } catch {
+      // already closed
+    }
+    for (const [key, p] of this._pending) {
+      p.switches++;
+      this._transmit(key, p);
+    }
+  }
+
+  async _readLoop(dealer) {
+    try {
+      for await (const [frame] of dealer) this._onReply(frame, dealer);
     } catch (e) {
-      if (!this._closed) this._failAll(() => new TransportError("CLOSED", `receive failed: ${e.message}`));
+      if (!this._closed && dealer === this._dealer) this._failAll(() => new TransportError("CLOSED", `receive failed: ${e.message}`));
     }
   }
 
@@ -213,7 +312,7 @@ export class Client {
     }
   }
 
-  _onReply(frame) {
+  _onReply(frame, dealer) {
     let r;
     try {
       r = decodeReply(frame);
@@ -224,6 +323,7 @@ export class Client {
     const key = String(r.id);
     const p = this._pending.get(key);
     if (p === undefined) return; // the answer to a resent copy, already settled
+    if (r.ok !== true && r.error === "NOT_LEADER" && (dealer !== this._dealer || this._failover(p, r))) return; // moved: resent
     clearTimeout(p.timer);
     this._pending.delete(key);
     p.resolve(r);
@@ -242,14 +342,18 @@ export class Client {
   _roundTrip(id, bytes, meta) {
     const extra = { op: meta.op, request: meta.request, hash: meta.hash };
     if (this._closed) return Promise.reject(new TransportError("CLOSED", "client closed", extra));
-    if (this._link.refused) return Promise.reject(this._linkError(extra));
+    if (this._link.refused && this.endpoints.length < 2) return Promise.reject(this._linkError(extra));
     return new Promise((resolve, reject) => {
       const p = {
-        resolve, reject, ...extra, bytes, tries: 0, timer: undefined,
+        resolve, reject, ...extra, bytes, tries: 0, timer: undefined, switches: 0, gen: 0,
         timeoutMs: meta.timeoutMs ?? this.timeoutMs, retries: meta.retries ?? this.retries,
       };
       this._pending.set(String(id), p);
-      this._transmit(String(id), p);
+      if (!this._link.refused) this._transmit(String(id), p);
+      else if (!this._failover(p)) { // several entries, this one refuses: the move sends it
+        this._pending.delete(String(id));
+        reject(this._linkError(extra));
+      }
     });
   }
 
@@ -268,11 +372,13 @@ export class Client {
     clearTimeout(p.timer);
     p.timer = setTimeout(() => this._onTimeout(key, p), p.timeoutMs);
     // One send at a time (zeromq.js rejects overlapping sends); the chain keeps request order.
+    // A later transmission of p (a move) supersedes this one: gen.
+    const gen = ++p.gen, dealer = this._dealer;
     this._sendChain = this._sendChain.then(() => {
-      if (this._pending.get(key) !== p) return undefined;
-      return this._dealer.send(p.bytes);
+      if (this._pending.get(key) !== p || p.gen !== gen) return undefined;
+      return dealer.send(p.bytes);
     }).catch((e) => {
-      if (this._pending.get(key) === p) {
+      if (this._pending.get(key) === p && p.gen === gen && dealer === this._dealer) {
         clearTimeout(p.timer);
         this._pending.delete(key);
         p.reject(new TransportError("CLOSED", this._closed ? "client closed" : `send failed: ${e.message}`, p));
@@ -282,7 +388,8 @@ export class Client {
 
   _onTimeout(key, p) {
     if (this._pending.get(key) !== p) return;
-    if (p.tries <= p.retries) {
+    if (this.endpoints.length > 1 && this._failover(p)) return; // several entries: the next one
+    if (this.endpoints.length < 2 && p.tries <= p.retries) {
       this._transmit(key, p);
       return;
     }
@@ -325,7 +432,7 @@ export class Client {
     const extra = { reply: r, op, request: describe({ id: r.id, op, ...fields }) };
     if (r.ok !== true) {
       if (typeof r.error !== "string") throw new TransportError("PROTOCOL", "a reply without ok or error", extra);
-      throw new RejectedError(r.error, r.message, extra);
+      throw new RejectedError(r.error, r.message, withLeader(extra, r));
     }
     try {
       return decodeResult(op, r.result);
@@ -556,7 +663,7 @@ export class Client {
     if (typeof r.ok !== "boolean" || (!r.ok && typeof r.error !== "string"))
       throw new TransportError("PROTOCOL", "a reply without ok or error", extra);
     if (!r.ok && r.result === undefined && !RECORD_LESS.has(r.error))
-      throw new RejectedError(r.error, r.message, extra); // not decoded, BUSY, SHUTTING_DOWN, ...
+      throw new RejectedError(r.error, r.message, withLeader(extra, r)); // not decoded, BUSY, SHUTTING_DOWN, ...
     const { id: _id, ...reply } = r;
     return reply;
   }
@@ -663,7 +770,7 @@ export class Client {
     const extra = { reply: r, op: job.op, request: job.request, hash: job.hash };
     if (typeof r.error !== "string") return this._jobFail(job, new TransportError("PROTOCOL", "a transaction reply without result or error", extra));
     const room = job.attempts < ATTEMPTS_MAX;
-    if (r.error === "BUSY" && room && job.busy < this.busyRetries) return this._onBusy(job);
+    if ((r.error === "BUSY" || r.error === "NO_QUORUM") && room && job.busy < this.busyRetries) return this._onBusy(job, r.error);
     if (r.error === "NONCE_GAP" && room && this._jobs.get(job.signerHex)[0] !== job) {
       // a transaction before it (lower nonce) is unsettled: it may have got BUSY; resend after it
       job.state = "wait";
@@ -672,20 +779,20 @@ export class Client {
       this._schedulePump(job.resendAt);
       return;
     }
-    const msg = r.error === "BUSY" ? `${r.message ?? "server busy"} (answered BUSY ${job.busy + 1} times)` : r.message;
-    this._jobFail(job, new RejectedError(r.error, msg, extra));
+    const msg = r.error === "BUSY" || r.error === "NO_QUORUM" ? `${r.message ?? "server busy"} (answered ${r.error} ${job.busy + 1} times)` : r.message;
+    this._jobFail(job, new RejectedError(r.error, msg, withLeader(extra, r)));
   }
 
   /** BUSY: resend this transaction after a backoff, alone, and every later one of its signer
    *  once it is recorded. */
-  _onBusy(job) {
+  _onBusy(job, error = "BUSY") {
     const delay = Math.min(BUSY_BACKOFF_MS_MAX, BUSY_BACKOFF_MS_MIN * 2 ** Math.min(job.busy++, 10));
     job.probe = true;
     const at = Date.now() + delay;
     for (const j of this._jobs.get(job.signerHex)) {
       if (j.nonce < job.nonce) continue;
       j.state = "wait";
-      j.lastError = "BUSY";
+      j.lastError = error;
       j.resendAt = Math.max(j.resendAt, at);
     }
     this._schedulePump(at);
@@ -896,6 +1003,11 @@ export class Client {
     if (this._closed) throw new TransportError("CLOSED", "client closed");
     return new Subscription(this, opts);
   }
+}
+
+/** A NOT_LEADER's error extra carries the leader it named (null: none), as RejectedError.leader. */
+function withLeader(extra, r) {
+  return r.error === "NOT_LEADER" ? { ...extra, leader: typeof r.leader === "string" ? r.leader : null } : extra;
 }
 
 /** The fields with `name` set to 0 unless given (as snake_case or camelCase). */

@@ -18,7 +18,7 @@ export class LstdError extends Error {
   /**
    * @param {string} code stable error name
    * @param {string} [message] human explanation (not stable)
-   * @param {{recorded?: boolean, seq?: bigint, request?: object, reply?: object, op?: string, hash?: string, result?: object, cause?: unknown}} [extra]
+   * @param {{recorded?: boolean, seq?: bigint, request?: object, reply?: object, op?: string, hash?: string, result?: object, leader?: string|null, cause?: unknown}} [extra]
    */
   constructor(code, message, extra = {}) {
     super(message ? `${code}: ${message}` : code, extra.cause !== undefined ? { cause: extra.cause } : undefined);
@@ -38,6 +38,8 @@ export class LstdError extends Error {
     this.hash = extra.hash;
     /** RecordedError: the whole result (as submit() resolves with it). */
     this.result = extra.result;
+    /** NOT_LEADER (a RejectedError): the leader the last replica named, null when none. */
+    if (extra.leader !== undefined) this.leader = extra.leader;
   }
 }
 

@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { fakeServer } from "./server.js";
 import {
   Client, Subscription, LstdError, RejectedError, TransportError, ArgumentError, RecordedError, expectOk,
   encodeMap, decodeReply, generateKey, fromU128, convertU128, U128_MAX, loadKeyFile,
@@ -35,39 +36,6 @@ test("loadKeyFile refuses key files others may read and directories others may w
   }
 });
 const T = { timeout: 30000 };
-
-/**
- * A fake lstd ROUTER. `handle(req, ctx)` returns a reply map or undefined to stay silent;
- * `ctx.send(map)` answers later, `ctx.seen` lists every request received ({req, raw}).
- */
-async function fakeServer(handle) {
-  const router = new zmq.Router({ linger: 0 });
-  await router.bind("tcp://127.0.0.1:*");
-  const seen = [];
-  const loop = (async () => {
-    try {
-      for await (const [peer, raw] of router) {
-        const req = decodeReply(raw);
-        seen.push({ req, raw: Buffer.from(raw) });
-        const send = (map) => router.send([peer, encodeMap(map)]);
-        const reply = req.op === "pool"
-          ? { id: req.id, ok: true, result: { ledger_id: "fake", seq: 0 } }
-          : await handle(req, { send, seen });
-        if (reply !== undefined) await send(reply);
-      }
-    } catch {
-      // closed
-    }
-  })();
-  return {
-    endpoint: router.lastEndpoint,
-    seen,
-    async close() {
-      router.close();
-      await loop;
-    },
-  };
-}
 
 test("a request without reply is resent once with the same bytes, then fails TIMEOUT", T, async () => {
   const srv = await fakeServer((req, { seen }) => {

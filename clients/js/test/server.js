@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { LstdError } from "../src/index.js";
+import * as zmq from "zeromq";
+import { LstdError, encodeMap, decodeReply } from "../src/index.js";
 
 const READY_TIMEOUT_MS = 30000;
 const running = new Set();
@@ -26,6 +27,45 @@ export async function rejects(promise, code) {
   assert.ok(err instanceof LstdError, `expected LstdError ${code}, got ${err}`);
   assert.equal(err.code, code);
   return err;
+}
+
+/**
+ * A fake lstd ROUTER. `handle(req, ctx)` returns a reply map or undefined to stay silent;
+ * `ctx.send(map)` answers later, `ctx.seen` lists every request received ({req, raw});
+ * `accepted` counts the connections it accepted.
+ */
+export async function fakeServer(handle) {
+  const router = new zmq.Router({ linger: 0 });
+  await router.bind("tcp://127.0.0.1:*");
+  const seen = [];
+  const state = { accepted: 0 };
+  router.events.on("accept", () => state.accepted++);
+  const loop = (async () => {
+    try {
+      for await (const [peer, raw] of router) {
+        const req = decodeReply(raw);
+        seen.push({ req, raw: Buffer.from(raw) });
+        const send = (map) => router.send([peer, encodeMap(map)]);
+        const reply = req.op === "pool"
+          ? { id: req.id, ok: true, result: { ledger_id: "fake", seq: 0 } }
+          : await handle(req, { send, seen });
+        if (reply !== undefined) await send(reply);
+      }
+    } catch {
+      // closed
+    }
+  })();
+  return {
+    endpoint: router.lastEndpoint,
+    seen,
+    get accepted() {
+      return state.accepted;
+    },
+    async close() {
+      router.close();
+      await loop;
+    },
+  };
 }
 
 export function lstdBinary() {
