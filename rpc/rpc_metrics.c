@@ -141,6 +141,12 @@ static void gauge(text *t, const char *name, const char *help, uint64_t v)
     sample_u64(t, name, "", v);
 }
 
+static void counter_f(text *t, const char *name, const char *help, double v)
+{
+    head(t, name, "counter", help);
+    sample_f(t, name, "", v);
+}
+
 static void gauge_f(text *t, const char *name, const char *help, double v)
 {
     head(t, name, "gauge", help);
@@ -385,6 +391,47 @@ static void render_process(text *t, const rpc_metrics_snapshot *s)
             s->connections_total);
 }
 
+/* Replication (--replicate): role, lease, how far behind, publishing. */
+static void render_replication(text *t, const rpc_metrics_snapshot *s)
+{
+    static const char *const roles[] = {"follower", "candidate", "leader", "stepping_down"};
+    const rpc_repl_status *r = &s->counters.repl;
+    char labels[2 * RPC_PATH_MAX + 64], node[2 * RPC_PATH_MAX];
+    label_escape(node, sizeof node, r->lease_holder);
+    head(t, "lstd_replication_role", "gauge",
+         "1 for this replica's role (follower, candidate, leader, stepping_down), 0 for the "
+         "others.");
+    for (unsigned i = 0; i < 4; i++) {
+        snprintf(labels, sizeof labels, "role=\"%s\"", roles[i]);
+        sample_u64(t, "lstd_replication_role", labels, (unsigned)r->role == i + 1);
+    }
+    head(t, "lstd_replication_lease_holder_info", "gauge",
+         "Always 1; the lease holder as this replica last read it, in a label.");
+    snprintf(labels, sizeof labels, "holder=\"%s\"", node);
+    sample_u64(t, "lstd_replication_lease_holder_info", labels, 1);
+    gauge(t, "lstd_replication_applied_sequence",
+          "Stream sequence of the last batch this replica applied (follower) or published "
+          "(leader).",
+          r->applied);
+    gauge(t, "lstd_replication_stream_last_sequence", "The stream's last sequence as last seen.",
+          r->stream_last);
+    gauge(t, "lstd_replication_lag_batches",
+          "Stream messages this follower has not applied yet (0 on the leader).",
+          r->role == RPC_REPL_LEADER || r->stream_last < r->applied ? 0
+                                                                    : r->stream_last - r->applied);
+    gauge_f(t, "lstd_replication_lag_seconds",
+            "How long this follower has been behind the stream (0: caught up).",
+            (double)r->lag_ms / 1000.0);
+    counter(t, "lstd_replication_published_total", "Stream messages this replica published.",
+            r->published);
+    counter_f(t, "lstd_replication_publish_seconds_total",
+            "Time spent publishing batches and waiting for their acknowledgement.",
+            (double)r->publish_us_total / 1e6);
+    gauge_f(t, "lstd_replication_stalled_seconds",
+            "How long publishing has been failing (no quorum): 0 when it works.",
+            (double)r->stalled_ms / 1000.0);
+}
+
 int rpc_metrics_render(const rpc_metrics_snapshot *s, char **out, size_t *len)
 {
     text t = {malloc(64 << 10), 0, 64 << 10, false};
@@ -396,6 +443,8 @@ int rpc_metrics_render(const rpc_metrics_snapshot *s, char **out, size_t *len)
     render_requests(&t, s);
     render_latency(&t, s);
     render_store(&t, s);
+    if (s->counters.replicated)
+        render_replication(&t, s);
     if (s->have_state) {
         render_pool(&t, s);
         render_operators(&t, s);

@@ -1175,3 +1175,72 @@ int rh_pause(rh_server *s)
     fprintf(stderr, "%s: the server did not stop on SIGSTOP\n", test_name);
     return -1;
 }
+
+/* ---- HTTP (the metrics endpoint) ------------------------------------------------------ */
+
+void rh_http_free(rh_http_reply *r)
+{
+    free(r->head);
+    r->head = r->body = NULL;
+}
+
+/* Send `METHOD PATH HTTP/1.1` to the host and port of url (http://HOST:PORT/...) and read the
+ * whole reply (Connection: close). Returns: 0 or -1 (message on stderr). */
+int rh_http(const char *url, const char *method, const char *path, rh_http_reply *out)
+{
+    char host[64], req[512];
+    int port = 0;
+    memset(out, 0, sizeof *out);
+    if (sscanf(url, "http://%63[^:/]:%d", host, &port) != 2) {
+        fprintf(stderr, "%s: not an http URL: %s\n", test_name, url);
+        return -1;
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct timeval tv = {RH_HTTP_TIMEOUT_S, 0};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        fprintf(stderr, "%s: cannot connect to %s: %s\n", test_name, url, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: lstd-tests\r\n"
+                     "Connection: close\r\n\r\n",
+                     method, path, host, port);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL || write(fd, req, (size_t)n) != n) {
+        free(buf);
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        if (len + 4096 >= cap) {
+            char *grown = realloc(buf, cap *= 2);
+            if (grown == NULL)
+                break;
+            buf = grown;
+        }
+        ssize_t k = read(fd, buf + len, cap - len - 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    close(fd);
+    buf[len] = '\0';
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (sep == NULL || sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1) {
+        fprintf(stderr, "%s: not an HTTP reply:\n%s\n", test_name, buf);
+        free(buf);
+        return -1;
+    }
+    *sep = '\0';
+    out->head = buf;
+    out->body = sep + 4;
+    return 0;
+}

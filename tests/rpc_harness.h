@@ -293,4 +293,20 @@ uint64_t rh_now_ms(void);
 /** Sleep ms milliseconds. */
 void rh_sleep_ms(unsigned ms);
 
+/* ---- HTTP (the metrics endpoint) ---------------------------------------------------------- */
+
+#define RH_HTTP_TIMEOUT_S 10
+
+typedef struct rh_http_reply {
+    int status;
+    char *head; /* status line and headers */
+    char *body;
+} rh_http_reply;
+
+/** Send `METHOD PATH HTTP/1.1` to the host and port of url (http://HOST:PORT/...) and read the
+ *  whole reply (Connection: close). Out: *out (free with rh_http_free). Returns: 0 or -1
+ *  (message on stderr). */
+int rh_http(const char *url, const char *method, const char *path, rh_http_reply *out);
+void rh_http_free(rh_http_reply *r);
+
 #endif

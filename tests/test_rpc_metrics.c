@@ -15,86 +15,9 @@
 #include "test_util.h"
 
 #define TOKEN 1000000000ull
-#define HTTP_TIMEOUT_S 10
 #define SAMPLES_MAX 8192
 #define FAMILIES_MAX 512
 #define LOG_WAIT_MS 10000
-
-/* ---- a tiny HTTP client ------------------------------------------------------------------------
- */
-
-typedef struct http_reply {
-    int status;
-    char *head; /* status line and headers */
-    char *body;
-} http_reply;
-
-static void http_free(http_reply *r)
-{
-    free(r->head);
-    r->head = r->body = NULL;
-}
-
-/* Send `METHOD PATH HTTP/1.1` to the host and port of url (http://HOST:PORT/...) and read the
- * whole reply (Connection: close). Returns: 0 or -1 (message on stderr). */
-static int http_request(const char *url, const char *method, const char *path, http_reply *out)
-{
-    char host[64], req[512];
-    int port = 0;
-    memset(out, 0, sizeof *out);
-    if (sscanf(url, "http://%63[^:/]:%d", host, &port) != 2) {
-        fprintf(stderr, "test_rpc_metrics: not an http URL: %s\n", url);
-        return -1;
-    }
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    struct timeval tv = {HTTP_TIMEOUT_S, 0};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-        connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        fprintf(stderr, "test_rpc_metrics: cannot connect to %s: %s\n", url, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    int n = snprintf(req, sizeof req,
-                     "%s %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: test_rpc_metrics\r\n"
-                     "Connection: close\r\n\r\n",
-                     method, path, host, port);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    if (buf == NULL || write(fd, req, (size_t)n) != n) {
-        free(buf);
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        if (len + 4096 >= cap) {
-            char *grown = realloc(buf, cap *= 2);
-            if (grown == NULL)
-                break;
-            buf = grown;
-        }
-        ssize_t k = read(fd, buf + len, cap - len - 1);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-    }
-    close(fd);
-    buf[len] = '\0';
-    char *sep = strstr(buf, "\r\n\r\n");
-    if (sep == NULL || sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1) {
-        fprintf(stderr, "test_rpc_metrics: not an HTTP reply:\n%s\n", buf);
-        free(buf);
-        return -1;
-    }
-    *sep = '\0';
-    out->head = buf;
-    out->body = sep + 4;
-    return 0;
-}
 
 /* ---- the text format
  * ----------------------------------------------------------------------------- */
@@ -302,10 +225,10 @@ static void check_histograms(const scrape *m)
  * scrape (free it), or NULL. */
 static scrape *scrape_url(const char *url, double *ms)
 {
-    http_reply r;
+    rh_http_reply r;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (http_request(url, "GET", "/metrics", &r) != 0) {
+    if (rh_http(url, "GET", "/metrics", &r) != 0) {
         test_failures++;
         return NULL;
     }
@@ -320,7 +243,7 @@ static scrape *scrape_url(const char *url, double *ms)
         parse_line(m, line);
     if (m != NULL)
         check_histograms(m);
-    http_free(&r);
+    rh_http_free(&r);
     return m;
 }
 
@@ -482,20 +405,20 @@ static void test_scrape(void)
     CHECK_METRIC(m, "lstd_checkpoints_total", "", 0);
 
     /* only GET (and HEAD) of /metrics */
-    http_reply h;
-    CHECK(http_request(s->metrics, "GET", "/", &h) == 0);
+    rh_http_reply h;
+    CHECK(rh_http(s->metrics, "GET", "/", &h) == 0);
     CHECK_U64(h.status, 404);
-    http_free(&h);
-    CHECK(http_request(s->metrics, "GET", "/metrics/x", &h) == 0);
+    rh_http_free(&h);
+    CHECK(rh_http(s->metrics, "GET", "/metrics/x", &h) == 0);
     CHECK_U64(h.status, 404);
-    http_free(&h);
-    CHECK(http_request(s->metrics, "POST", "/metrics", &h) == 0);
+    rh_http_free(&h);
+    CHECK(rh_http(s->metrics, "POST", "/metrics", &h) == 0);
     CHECK_U64(h.status, 405);
     CHECK(h.head != NULL && strstr(h.head, "Allow: GET, HEAD") != NULL);
-    http_free(&h);
-    CHECK(http_request(s->metrics, "HEAD", "/metrics", &h) == 0);
+    rh_http_free(&h);
+    CHECK(rh_http(s->metrics, "HEAD", "/metrics", &h) == 0);
     CHECK_U64(h.status, 200);
-    http_free(&h);
+    rh_http_free(&h);
 
     /* scrape time over 20 scrapes */
     double total = 0, worst = 0;
