@@ -42,6 +42,7 @@ struct rpc_repl {
     bool started;
     atomic_bool quit, shutdown;
     pthread_mutex_t lock;
+    pthread_mutex_t wake_lock; /* wake and wake_ctx; held while wake runs */
     pthread_cond_t cv;
     /* under lock */
     rpc_repl_role role;
@@ -122,8 +123,10 @@ void rpc_repl_stream_name(char *out, size_t size, const char *ledger_id)
 
 static void wake(rpc_repl *r)
 {
+    pthread_mutex_lock(&r->wake_lock);
     if (r->wake != NULL)
         r->wake(r->wake_ctx);
+    pthread_mutex_unlock(&r->wake_lock);
 }
 
 /* ---- connecting ------------------------------------------------------------------------------ */
@@ -260,6 +263,7 @@ static void repl_free(rpc_repl *r)
         free(r->building);
     }
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->wake_lock);
     pthread_cond_destroy(&r->cv);
     free(r);
 }
@@ -274,6 +278,7 @@ int rpc_repl_open(rpc_repl **out, const rpc_config *cfg, const char *ledger_id, 
         return -1;
     }
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->wake_lock, NULL);
     pthread_cond_init(&r->cv, NULL);
     names(r, ledger_id);
     snprintf(r->node, sizeof r->node, "%s", cfg->node[0] != '\0' ? cfg->node : cfg->advertise);
@@ -1083,8 +1088,11 @@ bool rpc_repl_accepting(rpc_repl *r)
 
 void rpc_repl_set_wake(rpc_repl *r, void (*fn)(void *ctx), void *ctx)
 {
+    pthread_mutex_lock(&r->wake_lock);
     r->wake = fn;
     r->wake_ctx = ctx;
+    pthread_mutex_unlock(&r->wake_lock);
+    wake(r); /* whatever arrived before */
 }
 
 rpc_repl_unit *rpc_repl_take(rpc_repl *r)

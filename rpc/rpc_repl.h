@@ -88,8 +88,9 @@ rpc_repl_role rpc_repl_role_now(rpc_repl *r);
  *  longer than a second (NO_QUORUM at intake). Any thread. */
 bool rpc_repl_accepting(rpc_repl *r);
 
-/** Wake fn(ctx) (any thread, e.g. the sequencer's scheduler) whenever a unit arrives or the
- *  role may change. Call before rpc_repl_attach. */
+/** Call fn(ctx) (on the replication thread) whenever a unit arrives or the role may change,
+ *  and once now; fn NULL: no more calls (returns once a call under way has ended, so what fn
+ *  uses may be freed then). Any thread. */
 void rpc_repl_set_wake(rpc_repl *r, void (*fn)(void *ctx), void *ctx);
 
 /** The sequencer: the next batch to apply (follower or candidate), or NULL. The caller

@@ -1588,6 +1588,8 @@ void rpc_server_stop(rpc_server **sp)
     threads_stop(s);
     if (s->store != NULL) /* the store's log thread ends each batch in job_done: let it */
         (void)store_db_flush(s->store);
+    if (s->repl != NULL) /* before the scheduler it kicks is freed */
+        rpc_repl_set_wake(s->repl, NULL, NULL);
     sockets_close(s);
     rpc_curve_allow_free(&s->allow); /* after the sockets: their threads read it */
     crypto_wipe(s->curve_secret, sizeof s->curve_secret);
