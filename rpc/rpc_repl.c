@@ -1,10 +1,7 @@
-/* rpc_repl.c - the replication thread, the publisher on the log thread, the lease, join */
+/* rpc_repl.c - replication over NATS JetStream: connecting, attaching a ledger, joining */
 #include "rpc_repl.h"
 
 #include <inttypes.h>
-#include <nats/nats.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,87 +9,37 @@
 
 #include "ledger.h"
 #include "rpc_log.h"
+#include "rpc_repl_internal.h"
 #include "rpc_repl_wire.h"
 
-#define LEASE_KEY "leader"
-#define API_WAIT_MS 2000            /* a JetStream request (publish, info, get) */
-#define RETRY_MS 100                /* between attempts of a failing publish */
-#define STALL_REFUSE_MS 1000        /* publishing failing this long: transactions get NO_QUORUM */
-#define INBOX_BYTES_MAX (64u << 20) /* batches waiting for the sequencer (follower) */
-#define HISTORY_UNIT 4096           /* records per batch when the history is first published */
-#define DUPLICATE_WINDOW_NS (120ll * 1000000000ll)
-
-struct rpc_repl {
-    natsConnection *nc;
-    jsCtx *js;
-    kvStore *kv;
-    char stream[64], subject[96], bucket[80], lease_value[2 * RPC_PATH_MAX + 2];
-    char node[RPC_PATH_MAX], ledger_id[LEDGER_ID_MAX + 1];
-    uint64_t lease_ms;
-    int replicas;
-    int64_t max_payload;
-    store_db *db;
-    uint8_t genesis[LEDGER_GENESIS_BYTES_MAX];
-    size_t genesis_len;
-    void (*on_stop)(void *ctx, bool diverged);
-    void *stop_ctx;
-    void (*wake)(void *ctx);
-    void *wake_ctx;
-    pthread_t thread;
-    bool started;
-    atomic_bool quit, shutdown;
-    pthread_mutex_t lock;
-    pthread_mutex_t wake_lock; /* wake and wake_ctx; held while wake runs */
-    pthread_cond_t cv;
-    /* under lock */
-    rpc_repl_role role;
-    bool fenced_said;
-    uint64_t lease_rev;
-    uint64_t consumed;  /* stream sequence of the last message taken off the stream */
-    uint64_t last_seq;  /* leader: the stream's last sequence (its last publish) */
-    uint64_t lead_from; /* leader: the first record seq it publishes (earlier: followed) */
-    uint64_t target;    /* candidate: the stream's last sequence when the lease was taken */
-    uint64_t taken;     /* units handed to the sequencer and not done yet */
-    uint64_t behind_since_ms;
-    uint64_t stall_since_ms;
-    rpc_repl_unit *in_head, *in_tail;
-    size_t in_bytes;
-    rpc_repl_status st;
-    /* the replication thread's */
-    natsSubscription *sub;
-    uint64_t next_stream_seq;
-    rpc_repl_unit *building;
-    uint32_t building_part;
-};
-
-static uint64_t now_ms(void)
+uint64_t repl_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint64_t now_us(void)
+uint64_t repl_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static void sleep_ms(uint64_t ms)
+void repl_sleep_ms(uint64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
 }
 
-static const char *nats_why(natsStatus s)
+const char *repl_nats_why(natsStatus s)
 {
     const char *t = nats_GetLastError(NULL);
     return t != NULL && t[0] != '\0' ? t : natsStatus_GetText(s);
 }
 
 /* Note a problem for health and the log (once per distinct text). */
-static void problem(rpc_repl *r, const char *event, const char *text)
+void repl_problem(rpc_repl *r, const char *event, const char *text)
 {
     char q[512];
     pthread_mutex_lock(&r->lock);
@@ -103,7 +50,7 @@ static void problem(rpc_repl *r, const char *event, const char *text)
         rpc_log(RPC_LOG_WARN, event, " msg=%s", rpc_log_quote(q, sizeof q, text));
 }
 
-static void problem_clear(rpc_repl *r)
+void repl_problem_clear(rpc_repl *r)
 {
     pthread_mutex_lock(&r->lock);
     r->st.problem[0] = '\0';
@@ -121,7 +68,7 @@ void rpc_repl_stream_name(char *out, size_t size, const char *ledger_id)
     }
 }
 
-static void wake(rpc_repl *r)
+void repl_wake(rpc_repl *r)
 {
     pthread_mutex_lock(&r->wake_lock);
     if (r->wake != NULL)
@@ -171,7 +118,7 @@ static int connect_nats(rpc_repl *r, const char *urls_in, char *msg, size_t size
     if (s == NATS_OK)
         s = natsConnection_JetStream(&r->js, r->nc, &jo);
     if (s != NATS_OK) {
-        snprintf(msg, size, "cannot connect to the NATS servers %s: %s", urls_in, nats_why(s));
+        snprintf(msg, size, "cannot connect to the NATS servers %s: %s", urls_in, repl_nats_why(s));
         return -1;
     }
     r->max_payload = natsConnection_GetMaxPayload(r->nc);
@@ -203,7 +150,7 @@ static int ensure_stream(rpc_repl *r, char *msg, size_t size)
     s = js_AddStream(&si, r->js, &sc, NULL, &jerr);
     if (s != NATS_OK) {
         snprintf(msg, size, "cannot create the JetStream stream %s (replicas %d): %s (code %d)",
-                 r->stream, r->replicas, nats_why(s), (int)jerr);
+                 r->stream, r->replicas, repl_nats_why(s), (int)jerr);
         return -1;
     }
     jsStreamInfo_Destroy(si);
@@ -224,7 +171,7 @@ static int ensure_bucket(rpc_repl *r, char *msg, size_t size)
     kc.StorageType = js_FileStorage;
     s = js_CreateKeyValue(&r->kv, r->js, &kc);
     char why[256];
-    snprintf(why, sizeof why, "%s", nats_why(s));
+    snprintf(why, sizeof why, "%s", repl_nats_why(s));
     if (s != NATS_OK)
         s = js_KeyValue(&r->kv, r->js, r->bucket); /* another replica made it meanwhile */
     if (s != NATS_OK) {
@@ -297,508 +244,6 @@ int rpc_repl_open(rpc_repl **out, const rpc_config *cfg, const char *ledger_id, 
     return 0;
 }
 
-/* ---- publishing (the store's log thread) ---------------------------------------------------- */
-
-/* Whether the stream's message at seq carries msg_id: an earlier attempt of ours that was
- * stored although its acknowledgement was lost. */
-static bool stored_as(rpc_repl *r, uint64_t seq, const char *msg_id)
-{
-    natsMsg *m = NULL;
-    const char *id = NULL;
-    bool same = js_GetMsg(&m, r->js, r->stream, seq, NULL, NULL) == NATS_OK &&
-                natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK && id != NULL &&
-                strcmp(id, msg_id) == 0;
-    natsMsg_Destroy(m);
-    return same;
-}
-
-/* The leader lost the stream or the lease: step down, once (diverged: stop instead). */
-static void fence(rpc_repl *r, const char *why, bool diverged)
-{
-    char q[512];
-    pthread_mutex_lock(&r->lock);
-    bool said = r->fenced_said;
-    r->role = RPC_REPL_FENCED;
-    r->fenced_said = true;
-    r->st.role = RPC_REPL_FENCED;
-    snprintf(r->st.problem, sizeof r->st.problem, "%.250s", why);
-    pthread_mutex_unlock(&r->lock);
-    if (said)
-        return;
-    rpc_log(RPC_LOG_WARN, "stepped_down", " node=%s msg=%s", r->node,
-            rpc_log_quote(q, sizeof q, why));
-    wake(r);
-    if (r->on_stop != NULL)
-        r->on_stop(r->stop_ctx, diverged);
-}
-
-/* Publish one message expecting the stream to end at expect. Out: *seq (its sequence).
- * Returns: 0, LEDGER_NOT_LEADER (another replica extended the stream: fenced) or
- * LEDGER_NO_QUORUM (no acknowledgement and the store is stopping). */
-static int publish_one(rpc_repl *r, const uint8_t *data, size_t len, uint64_t expect,
-                       const char *msg_id, uint64_t *seq)
-{
-    uint64_t t0 = now_ms();
-    for (unsigned attempt = 0;; attempt++) {
-        jsPubOptions po;
-        jsPubOptions_Init(&po);
-        po.MsgId = msg_id;
-        po.MaxWait = API_WAIT_MS;
-        jsPubAck *ack = NULL;
-        jsErrCode jerr = 0;
-        natsMsg *m = NULL;
-        char last[24];
-        snprintf(last, sizeof last, "%" PRIu64, expect);
-        /* set by hand: libnats omits an expected last sequence of 0 (the genesis) */
-        natsStatus s = natsMsg_Create(&m, r->subject, NULL, (const char *)data, (int)len);
-        if (s == NATS_OK)
-            s = natsMsgHeader_Set(m, "Nats-Expected-Last-Sequence", last);
-        if (s == NATS_OK)
-            s = js_PublishMsg(&ack, r->js, m, &po, &jerr);
-        natsMsg_Destroy(m);
-        uint64_t got = ack != NULL ? ack->Sequence : 0;
-        jsPubAck_Destroy(ack);
-        if (s == NATS_OK && got == expect + 1) {
-            *seq = got;
-            pthread_mutex_lock(&r->lock);
-            r->stall_since_ms = 0;
-            r->st.publish_retries += attempt;
-            pthread_mutex_unlock(&r->lock);
-            if (attempt > 0)
-                problem_clear(r);
-            return 0;
-        }
-        if ((s == NATS_OK || jerr == JSStreamWrongLastSequenceErr) &&
-            stored_as(r, expect + 1, msg_id)) {
-            *seq = expect + 1; /* ours: an earlier attempt was stored */
-            return 0;
-        }
-        if (s == NATS_OK || jerr == JSStreamWrongLastSequenceErr) {
-            char why[200];
-            snprintf(why, sizeof why,
-                     "another replica extended the stream after sequence %" PRIu64
-                     " (this one is no longer the leader)",
-                     expect);
-            fence(r, why, false);
-            return LEDGER_NOT_LEADER;
-        }
-        char why[300];
-        snprintf(why, sizeof why, "publishing to the stream fails: %s (code %d); retrying",
-                 nats_why(s), (int)jerr);
-        problem(r, "replication_stalled", why);
-        pthread_mutex_lock(&r->lock);
-        if (r->stall_since_ms == 0)
-            r->stall_since_ms = t0;
-        bool fenced = r->role == RPC_REPL_FENCED;
-        pthread_mutex_unlock(&r->lock);
-        if (fenced)
-            return LEDGER_NOT_LEADER;
-        if (atomic_load(&r->shutdown))
-            return LEDGER_NO_QUORUM;
-        sleep_ms(RETRY_MS);
-    }
-}
-
-/* Publish records [from, to) of u as one part. Returns: as publish_one. */
-static int publish_part(rpc_repl *r, const store_db_unit *u, uint64_t from, uint64_t to,
-                        uint32_t part, bool final, uint8_t *buf, uint64_t *seq)
-{
-    size_t at = repl_msg_head(buf, u->first_seq, part, final, u->first_seq + from,
-                              (uint32_t)(to - from), u->chain, final ? u->chain_len : 0);
-    for (uint64_t i = from; i < to; i++) {
-        size_t n = u->off[i + 1] - u->off[i];
-        for (unsigned b = 0; b < 4; b++)
-            buf[at + b] = (uint8_t)(n >> (8 * (3 - b)));
-        memcpy(buf + at + 4, u->rec + u->off[i], n);
-        at += 4 + n;
-    }
-    char id[RPC_PATH_MAX + 64];
-    pthread_mutex_lock(&r->lock);
-    uint64_t expect = r->last_seq, rev = r->lease_rev;
-    pthread_mutex_unlock(&r->lock);
-    snprintf(id, sizeof id, "%s/%" PRIu64 "/%" PRIu64 "/%" PRIu32, r->node, rev, u->first_seq,
-             part);
-    int rc = publish_one(r, buf, at, expect, id, seq);
-    if (rc == 0) {
-        pthread_mutex_lock(&r->lock);
-        r->last_seq = *seq;
-        r->st.applied = r->st.stream_last = *seq;
-        r->st.published++;
-        pthread_mutex_unlock(&r->lock);
-    }
-    return rc;
-}
-
-/* The record bytes a part may carry: the server's payload limit less the head. */
-static size_t part_room(rpc_repl *r)
-{
-    int64_t room = r->max_payload - (int64_t)(REPL_WIRE_HEAD + 2 + REPL_CHAIN_MAX + 64);
-    return room > 4096 ? (size_t)room : 4096;
-}
-
-/* Publish the batch u in parts of at most the server's payload. Out: *position (the last
- * part's sequence). Returns: as publish_one, or LEDGER_NO_MEMORY. */
-static int publish_unit(rpc_repl *r, const store_db_unit *u, uint64_t *position)
-{
-    size_t room = part_room(r);
-    uint8_t *buf = malloc(room + REPL_WIRE_HEAD + 2 + REPL_CHAIN_MAX + 64);
-    if (buf == NULL)
-        return LEDGER_NO_MEMORY;
-    int rc = 0;
-    uint32_t part = 0;
-    for (uint64_t from = 0; rc == 0 && from < u->n; part++) {
-        uint64_t to = from;
-        size_t bytes = 0;
-        while (to < u->n && (to == from || bytes + 4 + (u->off[to + 1] - u->off[to]) <= room))
-            bytes += 4 + (u->off[to + 1] - u->off[to]), to++;
-        if (bytes > room) { /* one record larger than a message: cannot happen (64 KiB) */
-            rc = LEDGER_INTERNAL;
-            break;
-        }
-        rc = publish_part(r, u, from, to, part, to == u->n, buf, position);
-        from = to;
-    }
-    free(buf);
-    return rc;
-}
-
-/* The store's replicator: every batch the leader sequenced, published before its commit. */
-static int replicate(void *ctx, const store_db_unit *u, uint64_t *position)
-{
-    rpc_repl *r = ctx;
-    pthread_mutex_lock(&r->lock);
-    rpc_repl_role role = r->role;
-    uint64_t lead_from = r->lead_from;
-    pthread_mutex_unlock(&r->lock);
-    if (role != RPC_REPL_LEADER || u->first_seq < lead_from)
-        return role == RPC_REPL_FENCED && u->first_seq >= lead_from && lead_from != 0
-                   ? LEDGER_NOT_LEADER
-                   : 0; /* a followed batch: the stream has it */
-    uint64_t t0 = now_us();
-    int rc = publish_unit(r, u, position);
-    pthread_mutex_lock(&r->lock);
-    r->st.publish_us_total += now_us() - t0;
-    pthread_mutex_unlock(&r->lock);
-    return rc;
-}
-
-/* ---- following (the replication thread) ----------------------------------------------------- */
-
-static void unit_free(rpc_repl_unit *u)
-{
-    if (u == NULL)
-        return;
-    free(u->rec);
-    free(u->off);
-    free(u);
-}
-
-/* Append one part's records to the batch being built. Returns: 0 or -1 (no memory). */
-static int unit_add(rpc_repl_unit *u, const repl_msg *m)
-{
-    size_t at = 0, n;
-    const uint8_t *rec;
-    if (u->n + m->count + 1 > u->off_cap) {
-        size_t cap = (u->n + m->count + 1) * 2;
-        size_t *off = realloc(u->off, cap * sizeof *off);
-        if (off == NULL)
-            return -1;
-        u->off = off;
-        u->off_cap = cap;
-    }
-    if (u->len + m->records_len > u->cap) {
-        size_t cap = (u->len + m->records_len) * 2;
-        uint8_t *b = realloc(u->rec, cap);
-        if (b == NULL)
-            return -1;
-        u->rec = b;
-        u->cap = cap;
-    }
-    u->off[0] = 0;
-    while (repl_msg_next(m, &at, &rec, &n)) {
-        memcpy(u->rec + u->len, rec, n);
-        u->len += n;
-        u->off[++u->n] = u->len;
-    }
-    return 0;
-}
-
-/* Hand a finished batch to the sequencer, waiting while the inbox is full. */
-static void inbox_push(rpc_repl *r, rpc_repl_unit *u)
-{
-    pthread_mutex_lock(&r->lock);
-    while (r->in_bytes > INBOX_BYTES_MAX && !atomic_load(&r->quit))
-        pthread_cond_wait(&r->cv, &r->lock);
-    if (r->in_tail != NULL)
-        r->in_tail->next = u;
-    else
-        r->in_head = u;
-    r->in_tail = u;
-    r->in_bytes += u->len;
-    pthread_mutex_unlock(&r->lock);
-    wake(r);
-}
-
-/* A message the stream holds at seq that lstd did not write: this replica cannot follow. */
-static void unfollowable(rpc_repl *r, uint64_t seq, const char *what)
-{
-    char why[300];
-    snprintf(why, sizeof why, "stream %s message %" PRIu64 ": %s; this replica stops following",
-             r->stream, seq, what);
-    rpc_log(RPC_LOG_ERROR, "replication_failed", " msg=\"%s\"", why);
-    fence(r, why, true);
-}
-
-/* One message off the stream: the genesis (checked), or a part of a batch. A part 0 starts a
- * batch (a batch left unfinished by a leader that died is dropped: it was never committed). */
-static void take_msg(rpc_repl *r, uint64_t seq, const uint8_t *data, size_t len)
-{
-    repl_msg m;
-    if (repl_msg_decode(&m, data, len) != 0) {
-        unfollowable(r, seq, "not a message lstd writes");
-        return;
-    }
-    if (m.type == REPL_WIRE_GENESIS) {
-        if (m.genesis_len != r->genesis_len || memcmp(m.genesis, r->genesis, r->genesis_len) != 0) {
-            unfollowable(r, seq, "a genesis other than this ledger's");
-            return;
-        }
-        return;
-    }
-    if (m.part == 0) {
-        unit_free(r->building);
-        r->building = calloc(1, sizeof *r->building);
-        if (r->building == NULL) {
-            unfollowable(r, seq, "no memory for the batch");
-            return;
-        }
-        r->building->first_seq = m.first_seq;
-        r->building_part = 0;
-    }
-    rpc_repl_unit *u = r->building;
-    if (u == NULL || m.part != r->building_part || m.first_seq != u->first_seq ||
-        m.part_first != u->first_seq + u->n) {
-        unit_free(r->building); /* a part of a batch whose beginning was never seen */
-        r->building = NULL;
-        return;
-    }
-    if (unit_add(u, &m) != 0) {
-        unfollowable(r, seq, "no memory for the batch");
-        return;
-    }
-    r->building_part++;
-    if (!m.final)
-        return;
-    memcpy(u->chain, m.chain, m.chain_len);
-    u->chain_len = m.chain_len;
-    u->position = seq;
-    r->building = NULL;
-    inbox_push(r, u);
-}
-
-static void subscribe_from(rpc_repl *r, uint64_t seq)
-{
-    jsSubOptions so;
-    jsErrCode jerr = 0;
-    jsSubOptions_Init(&so);
-    so.Stream = r->stream;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = seq;
-    if (r->sub != NULL)
-        natsSubscription_Destroy(r->sub);
-    r->sub = NULL;
-    natsStatus s = js_SubscribeSync(&r->sub, r->js, r->subject, NULL, &so, &jerr);
-    if (s != NATS_OK) {
-        char why[300];
-        snprintf(why, sizeof why, "cannot consume the stream: %s (code %d); retrying", nats_why(s),
-                 (int)jerr);
-        problem(r, "replication_stalled", why);
-        r->sub = NULL;
-        sleep_ms(RETRY_MS);
-        return;
-    }
-    r->next_stream_seq = seq;
-}
-
-/* Wait up to wait_ms for the next message and take it. */
-static void follow_step(rpc_repl *r, int64_t wait_ms)
-{
-    if (r->sub == NULL) {
-        subscribe_from(r, r->next_stream_seq);
-        return;
-    }
-    natsMsg *m = NULL;
-    jsMsgMetaData *meta = NULL;
-    natsStatus s = natsSubscription_NextMsg(&m, r->sub, wait_ms);
-    if (s == NATS_TIMEOUT)
-        return;
-    if (s != NATS_OK || natsMsg_GetMetaData(&meta, m) != NATS_OK) {
-        natsMsg_Destroy(m);
-        subscribe_from(r, r->next_stream_seq); /* a lost consumer: again from where we are */
-        return;
-    }
-    uint64_t seq = meta->Sequence.Stream;
-    jsMsgMetaData_Destroy(meta);
-    if (seq != r->next_stream_seq) { /* the ordered consumer restarted elsewhere */
-        natsMsg_Destroy(m);
-        subscribe_from(r, r->next_stream_seq);
-        return;
-    }
-    take_msg(r, seq, (const uint8_t *)natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
-    natsMsg_Destroy(m);
-    r->next_stream_seq = seq + 1;
-    pthread_mutex_lock(&r->lock);
-    r->consumed = seq;
-    pthread_mutex_unlock(&r->lock);
-    wake(r);
-}
-
-/* ---- the lease ------------------------------------------------------------------------------- */
-
-/* Read the lease: holder and endpoint for NOT_LEADER hints. Out: *rev. Returns: 2 held by this
- * replica, 1 held by another, 0 free, -1 unknown (NATS did not answer). */
-static int lease_read(rpc_repl *r, uint64_t *rev)
-{
-    kvEntry *e = NULL;
-    natsStatus s = kvStore_Get(&e, r->kv, LEASE_KEY);
-    if (s == NATS_NOT_FOUND)
-        return 0;
-    if (s != NATS_OK)
-        return -1;
-    const char *v = kvEntry_ValueString(e);
-    const char *nl = v != NULL ? strchr(v, '\n') : NULL;
-    pthread_mutex_lock(&r->lock);
-    if (nl != NULL) {
-        snprintf(r->st.lease_holder, sizeof r->st.lease_holder, "%.*s", (int)(nl - v), v);
-        snprintf(r->st.leader, sizeof r->st.leader, "%s", nl + 1);
-    }
-    pthread_mutex_unlock(&r->lock);
-    bool ours = v != NULL && strcmp(v, r->lease_value) == 0;
-    *rev = kvEntry_Revision(e);
-    kvEntry_Destroy(e);
-    return ours ? 2 : 1;
-}
-
-static uint64_t stream_last(rpc_repl *r)
-{
-    jsStreamInfo *si = NULL;
-    if (js_GetStreamInfo(&si, r->js, r->stream, NULL, NULL) != NATS_OK)
-        return 0;
-    uint64_t last = si->State.LastSeq;
-    jsStreamInfo_Destroy(si);
-    pthread_mutex_lock(&r->lock);
-    r->st.stream_last = last;
-    pthread_mutex_unlock(&r->lock);
-    return last;
-}
-
-/* A follower takes a free lease when it has consumed the whole stream. */
-static void lease_try(rpc_repl *r)
-{
-    uint64_t rev = 0, last = stream_last(r);
-    if (lease_read(r, &rev) != 0)
-        return;
-    pthread_mutex_lock(&r->lock);
-    bool caught_up = r->consumed >= last && r->in_head == NULL && r->taken == 0;
-    pthread_mutex_unlock(&r->lock);
-    if (!caught_up)
-        return;
-    if (kvStore_Create(&rev, r->kv, LEASE_KEY, r->lease_value, (int)strlen(r->lease_value)) !=
-        NATS_OK)
-        return; /* another replica was faster */
-    last = stream_last(r);
-    pthread_mutex_lock(&r->lock);
-    r->lease_rev = rev;
-    r->target = last;
-    r->role = RPC_REPL_CANDIDATE;
-    r->st.role = RPC_REPL_CANDIDATE;
-    pthread_mutex_unlock(&r->lock);
-    rpc_log(RPC_LOG_INFO, "lease_taken",
-            " node=%s stream_last=%" PRIu64 " msg=\"applying the stream to its end, then leading\"",
-            r->node, last);
-    wake(r);
-}
-
-/* The holder renews the lease by revision; losing it to another replica fences this one. */
-static void lease_renew(rpc_repl *r)
-{
-    pthread_mutex_lock(&r->lock);
-    uint64_t rev = r->lease_rev;
-    pthread_mutex_unlock(&r->lock);
-    uint64_t next = 0;
-    natsStatus s =
-        kvStore_Update(&next, r->kv, LEASE_KEY, r->lease_value, (int)strlen(r->lease_value), rev);
-    if (s == NATS_OK) {
-        pthread_mutex_lock(&r->lock);
-        r->lease_rev = next;
-        pthread_mutex_unlock(&r->lock);
-        return;
-    }
-    uint64_t now_rev = 0;
-    int held = lease_read(r, &now_rev);
-    if (held == 2) { /* ours: the update was done but its answer lost */
-        pthread_mutex_lock(&r->lock);
-        r->lease_rev = now_rev;
-        pthread_mutex_unlock(&r->lock);
-    } else if (held == 1)
-        fence(r, "the lease is held by another replica", false);
-    else if (held == 0 && kvStore_Create(&next, r->kv, LEASE_KEY, r->lease_value,
-                                         (int)strlen(r->lease_value)) == NATS_OK) {
-        pthread_mutex_lock(&r->lock); /* it expired unrenewed and nobody took it */
-        r->lease_rev = next;
-        pthread_mutex_unlock(&r->lock);
-    }
-}
-
-static void lease_tick(rpc_repl *r)
-{
-    pthread_mutex_lock(&r->lock);
-    rpc_repl_role role = r->role;
-    pthread_mutex_unlock(&r->lock);
-    if (role == RPC_REPL_FOLLOWER)
-        lease_try(r);
-    else if (role == RPC_REPL_CANDIDATE || role == RPC_REPL_LEADER)
-        lease_renew(r);
-    if (role != RPC_REPL_LEADER) {
-        uint64_t rev, last = stream_last(r);
-        if (role == RPC_REPL_FOLLOWER)
-            (void)lease_read(r, &rev);
-        pthread_mutex_lock(&r->lock);
-        bool behind = r->st.applied < last;
-        if (!behind)
-            r->behind_since_ms = 0;
-        else if (r->behind_since_ms == 0)
-            r->behind_since_ms = now_ms();
-        pthread_mutex_unlock(&r->lock);
-    }
-}
-
-static void *repl_main(void *arg)
-{
-    rpc_repl *r = arg;
-    uint64_t every = r->lease_ms / 3 > 50 ? r->lease_ms / 3 : 50, next_tick = 0;
-    while (!atomic_load(&r->quit)) {
-        pthread_mutex_lock(&r->lock);
-        rpc_repl_role role = r->role;
-        pthread_mutex_unlock(&r->lock);
-        if (now_ms() >= next_tick) {
-            lease_tick(r);
-            next_tick = now_ms() + every;
-        }
-        if (role == RPC_REPL_FOLLOWER || role == RPC_REPL_CANDIDATE)
-            follow_step(r, 50);
-        else {
-            if (r->sub != NULL) { /* leading: the stream is ours to extend, not to read */
-                natsSubscription_Destroy(r->sub);
-                r->sub = NULL;
-            }
-            sleep_ms(50);
-        }
-    }
-    return NULL;
-}
-
 /* ---- a store over bytes: a batch's records, a genesis ---------------------------------------- */
 
 typedef struct bytes_view {
@@ -867,7 +312,7 @@ static int bootstrap(rpc_repl *r, store_db *db, char *msg, size_t size)
     char id[RPC_PATH_MAX];
     snprintf(id, sizeof id, "genesis/%s", r->ledger_id);
     size_t n = repl_msg_genesis(g, r->genesis, r->genesis_len);
-    if (ledger_read_chain(v, &c) != LEDGER_OK || publish_one(r, g, n, 0, id, &seq) != 0) {
+    if (ledger_read_chain(v, &c) != LEDGER_OK || repl_publish_one(r, g, n, 0, id, &seq) != 0) {
         snprintf(msg, size, "cannot publish the genesis to the stream %s", r->stream);
         return -1;
     }
@@ -919,7 +364,7 @@ static int bootstrap(rpc_repl *r, store_db *db, char *msg, size_t size)
         store_db_unit u = {from, to - from, rec, off, last ? chain : NULL, last ? chain_len : 0};
         uint64_t position = 0;
         if (rc == 0)
-            rc = publish_unit(r, &u, &position);
+            rc = repl_publish_unit(r, &u, &position);
         free(rec);
         free(off);
         if (rc != 0)
@@ -976,11 +421,20 @@ static int check_position(rpc_repl *r, store_db *db, uint64_t pos, char *msg, si
 static uint64_t start_position(rpc_repl *r, store_db *db, char *msg, size_t size)
 {
     ledger_chain c;
-    uint64_t pos = store_db_position(db), last = stream_last(r);
+    uint64_t pos = store_db_position(db), first = 0, last = 0;
     if (ledger_read_chain(store_db_view(db), &c) != LEDGER_OK)
         return snprintf(msg, size, "the ledger's chain cannot be read"), 0;
+    if (repl_stream_state(r, &first, &last) != 0)
+        return snprintf(msg, size, "the stream %s does not answer", r->stream), 0;
     if (last == 0)
         return bootstrap(r, db, msg, size) == 0 ? r->last_seq + 1 : 0;
+    if (first > pos + 1)
+        return snprintf(msg, size,
+                        "stream %s no longer holds message %" PRIu64 " (it begins at %" PRIu64
+                        "): restore this replica from a backup of a "
+                        "replica that is further on (README.md, Replication)",
+                        r->stream, pos + 1, first),
+               0;
     if (pos > last)
         return snprintf(msg, size,
                         "this ledger is ahead of stream %s (its log holds message %" PRIu64
@@ -1020,7 +474,7 @@ int rpc_repl_attach(rpc_repl *r, store_db *db, void (*on_stop)(void *ctx, bool d
     r->consumed = next - 1;
     r->st.applied = next - 1;
     pthread_mutex_unlock(&r->lock);
-    store_db_set_replicator(db, replicate, r);
+    store_db_set_replicator(db, repl_replicate, r);
     if (pthread_create(&r->thread, NULL, repl_main, r) != 0)
         return snprintf(msg, msg_size, "cannot start the replication thread"), -1;
     r->started = true;
@@ -1040,7 +494,7 @@ int rpc_repl_join(const rpc_config *cfg, const char *dir, char *msg, size_t msg_
     int rc = -1;
     if (s != NATS_OK)
         snprintf(msg, msg_size, "stream %s has no genesis message: %s (code %d)", r->stream,
-                 nats_why(s), (int)jerr);
+                 repl_nats_why(s), (int)jerr);
     else if (repl_msg_decode(&rm, (const uint8_t *)natsMsg_GetData(m),
                              (size_t)natsMsg_GetDataLength(m)) != 0 ||
              rm.type != REPL_WIRE_GENESIS)
@@ -1081,7 +535,7 @@ bool rpc_repl_accepting(rpc_repl *r)
 {
     pthread_mutex_lock(&r->lock);
     bool ok = r->role == RPC_REPL_LEADER &&
-              (r->stall_since_ms == 0 || now_ms() - r->stall_since_ms < STALL_REFUSE_MS);
+              (r->stall_since_ms == 0 || repl_now_ms() - r->stall_since_ms < STALL_REFUSE_MS);
     pthread_mutex_unlock(&r->lock);
     return ok;
 }
@@ -1092,7 +546,7 @@ void rpc_repl_set_wake(rpc_repl *r, void (*fn)(void *ctx), void *ctx)
     r->wake = fn;
     r->wake_ctx = ctx;
     pthread_mutex_unlock(&r->wake_lock);
-    wake(r); /* whatever arrived before */
+    repl_wake(r); /* whatever arrived before */
 }
 
 rpc_repl_unit *rpc_repl_take(rpc_repl *r)
@@ -1135,7 +589,7 @@ void rpc_repl_unit_done(rpc_repl *r, rpc_repl_unit *u, int rc)
         if (r->on_stop != NULL)
             r->on_stop(r->stop_ctx, true);
     }
-    unit_free(u);
+    repl_unit_free(u);
 }
 
 bool rpc_repl_promote(rpc_repl *r, uint64_t next_seq)
@@ -1169,8 +623,8 @@ void rpc_repl_status_get(rpc_repl *r, rpc_repl_status *out)
     pthread_mutex_lock(&r->lock);
     *out = r->st;
     out->role = r->role;
-    out->lag_ms = r->behind_since_ms != 0 ? now_ms() - r->behind_since_ms : 0;
-    out->stalled_ms = r->stall_since_ms != 0 ? now_ms() - r->stall_since_ms : 0;
+    out->lag_ms = r->behind_since_ms != 0 ? repl_now_ms() - r->behind_since_ms : 0;
+    out->stalled_ms = r->stall_since_ms != 0 ? repl_now_ms() - r->stall_since_ms : 0;
     pthread_mutex_unlock(&r->lock);
 }
 
