@@ -426,7 +426,7 @@ static int open_repl(rpc_config *cfg, rpc_server *server, store_db *store, const
         return 0;
     if (cfg->advertise[0] == '\0')
         snprintf(cfg->advertise, sizeof cfg->advertise, "%s", rpc_server_requests_url(server));
-    if (rpc_repl_open(repl, cfg, id, msg, sizeof msg) != 0 ||
+    if (rpc_repl_open(repl, cfg, id, true, msg, sizeof msg) != 0 ||
         rpc_repl_attach(*repl, store, on_repl_stop, NULL, msg, sizeof msg) != 0) {
         rpc_log_msg(RPC_LOG_ERROR, "replication_refused", "cannot replicate ledger %s: %s", id,
                     msg);

@@ -425,8 +425,8 @@ static void render_replication(text *t, const rpc_metrics_snapshot *s)
     counter(t, "lstd_replication_published_total", "Stream messages this replica published.",
             r->published);
     counter_f(t, "lstd_replication_publish_seconds_total",
-            "Time spent publishing batches and waiting for their acknowledgement.",
-            (double)r->publish_us_total / 1e6);
+              "Time spent publishing batches and waiting for their acknowledgement.",
+              (double)r->publish_us_total / 1e6);
     gauge_f(t, "lstd_replication_stalled_seconds",
             "How long publishing has been failing (no quorum): 0 when it works.",
             (double)r->stalled_ms / 1000.0);

@@ -119,6 +119,8 @@ static int connect_nats(rpc_repl *r, const char *urls_in, char *msg, size_t size
         s = natsConnection_JetStream(&r->js, r->nc, &jo);
     if (s != NATS_OK) {
         snprintf(msg, size, "cannot connect to the NATS servers %s: %s", urls_in, repl_nats_why(s));
+        natsConnection_Destroy(r->nc); /* tried again from the start */
+        r->nc = NULL;
         return -1;
     }
     r->max_payload = natsConnection_GetMaxPayload(r->nc);
@@ -127,7 +129,7 @@ static int connect_nats(rpc_repl *r, const char *urls_in, char *msg, size_t size
 
 /* The stream of the ledger: found, or created (R = replicas, file storage, no limits, no
  * deletes or purges). */
-static int ensure_stream(rpc_repl *r, char *msg, size_t size)
+static int ensure_stream(rpc_repl *r, bool create, char *msg, size_t size)
 {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
@@ -135,6 +137,11 @@ static int ensure_stream(rpc_repl *r, char *msg, size_t size)
     if (s == NATS_OK) {
         jsStreamInfo_Destroy(si);
         return 0;
+    }
+    if (!create) {
+        snprintf(msg, size, "no stream %s on these NATS servers: %s (code %d)", r->stream,
+                 repl_nats_why(s), (int)jerr);
+        return -1;
     }
     jsStreamConfig sc;
     const char *subjects[1] = {r->subject};
@@ -215,8 +222,30 @@ static void repl_free(rpc_repl *r)
     free(r);
 }
 
-int rpc_repl_open(rpc_repl **out, const rpc_config *cfg, const char *ledger_id, char *msg,
-                  size_t msg_size)
+/* Connect, then find (or with create, make) the stream and the lease bucket, trying again for
+ * up to START_WAIT_MS while NATS is not reachable or JetStream not ready yet (servers started
+ * together with lstd elect their meta leader first). Returns: 0, or -1 (msg). */
+static int reach(rpc_repl *r, const char *urls, bool create, char *msg, size_t size)
+{
+    uint64_t end = repl_now_ms() + START_WAIT_MS;
+    for (unsigned attempt = 0;; attempt++) {
+        if ((r->nc != NULL || connect_nats(r, urls, msg, size) == 0) &&
+            ensure_stream(r, create, msg, size) == 0 &&
+            (!create || ensure_bucket(r, msg, size) == 0))
+            return 0;
+        if (repl_now_ms() >= end)
+            return -1;
+        if (attempt == 0) {
+            char q[600];
+            rpc_log(RPC_LOG_WARN, "replication_waiting", " msg=%s",
+                    rpc_log_quote(q, sizeof q, msg));
+        }
+        repl_sleep_ms(250);
+    }
+}
+
+int rpc_repl_open(rpc_repl **out, const rpc_config *cfg, const char *ledger_id, bool create,
+                  char *msg, size_t msg_size)
 {
     *out = NULL;
     rpc_repl *r = calloc(1, sizeof *r);
@@ -235,8 +264,7 @@ int rpc_repl_open(rpc_repl **out, const rpc_config *cfg, const char *ledger_id, 
     r->role = RPC_REPL_FOLLOWER;
     snprintf(r->st.node, sizeof r->st.node, "%s", r->node);
     snprintf(r->st.stream, sizeof r->st.stream, "%s", r->stream);
-    if (connect_nats(r, cfg->replicate, msg, msg_size) != 0 ||
-        ensure_stream(r, msg, msg_size) != 0 || ensure_bucket(r, msg, msg_size) != 0) {
+    if (reach(r, cfg->replicate, create, msg, msg_size) != 0) {
         repl_free(r);
         return -1;
     }
@@ -487,7 +515,7 @@ int rpc_repl_join(const rpc_config *cfg, const char *dir, char *msg, size_t msg_
     natsMsg *m = NULL;
     repl_msg rm;
     ledger_genesis g;
-    if (rpc_repl_open(&r, cfg, cfg->join, msg, msg_size) != 0)
+    if (rpc_repl_open(&r, cfg, cfg->join, false, msg, msg_size) != 0)
         return -1;
     jsErrCode jerr = 0;
     natsStatus s = js_GetMsg(&m, r->js, r->stream, 1, NULL, &jerr);

@@ -54,11 +54,13 @@ typedef struct rpc_repl_status {
 } rpc_repl_status;
 
 /** Connect to the NATS servers of cfg->replicate (a comma-separated list of nats:// URLs) and
- *  find or create the stream and lease bucket of ledger_id (replicas cfg->replicas). Nothing
- *  is published yet. Out: *out; a one-line reason in msg.
- *  Returns: 0, or -1 (cannot connect, JetStream unavailable, the stream cannot be made). */
-int rpc_repl_open(rpc_repl **out, const rpc_config *cfg, const char *ledger_id, char *msg,
-                  size_t msg_size) __attribute__((warn_unused_result));
+ *  find the stream and lease bucket of ledger_id, creating them when create (replicas
+ *  cfg->replicas); while NATS cannot be reached or JetStream is not ready, try again for up
+ *  to 30 s (one log line, event=replication_waiting). Nothing is published yet. Out: *out; a
+ *  one-line reason in msg. Returns: 0, or -1 (cannot connect, JetStream unavailable, no such
+ *  stream without create, the stream cannot be made). */
+int rpc_repl_open(rpc_repl **out, const rpc_config *cfg, const char *ledger_id, bool create,
+                  char *msg, size_t msg_size) __attribute__((warn_unused_result));
 
 /** `lstd init --join ID`: read the genesis of ledger cfg->join from its stream (message 1) and
  *  create a ledger holding it in dir (store_db_create), to follow the stream from the start.

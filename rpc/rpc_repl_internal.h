@@ -9,9 +9,10 @@
 #include "rpc_repl.h"
 
 #define LEASE_KEY "leader"
-#define API_WAIT_MS 2000            /* a JetStream request (publish, info, get) */
-#define RETRY_MS 100                /* between attempts of a failing publish */
-#define STALL_REFUSE_MS 1000        /* publishing failing this long: transactions get NO_QUORUM */
+#define START_WAIT_MS 30000  /* NATS unreachable or JetStream not ready at start: wait this long */
+#define API_WAIT_MS 2000     /* a JetStream request (publish, info, get) */
+#define RETRY_MS 100         /* between attempts of a failing publish */
+#define STALL_REFUSE_MS 1000 /* publishing failing this long: transactions get NO_QUORUM */
 #define INBOX_BYTES_MAX (64u << 20) /* batches waiting for the sequencer (follower) */
 #define HISTORY_UNIT 4096           /* records per batch when the history is first published */
 #define DUPLICATE_WINDOW_NS (120ll * 1000000000ll)

@@ -91,6 +91,10 @@ static void take_msg(rpc_repl *r, uint64_t seq, const uint8_t *data, size_t len)
             unfollowable(r, seq, "a genesis other than this ledger's");
             return;
         }
+        pthread_mutex_lock(&r->lock);
+        if (r->st.applied < seq) /* nothing to apply: this ledger holds it */
+            r->st.applied = seq;
+        pthread_mutex_unlock(&r->lock);
         return;
     }
     if (m.part == 0) {
@@ -178,6 +182,8 @@ static void follow_step(rpc_repl *r, int64_t wait_ms)
     r->next_stream_seq = seq + 1;
     pthread_mutex_lock(&r->lock);
     r->consumed = seq;
+    if (r->st.stream_last < seq)
+        r->st.stream_last = seq;
     pthread_mutex_unlock(&r->lock);
     repl_wake(r);
 }
