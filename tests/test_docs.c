@@ -95,6 +95,7 @@ static void served(names *fam, names *samples)
     char *text, *line, *save = NULL, name[96], type[32];
     size_t len;
     s.have_state = true;
+    s.counters.replicated = true; /* the replication metrics too */
     s.pool.shares = 1;
     s.chain.next_seq = 1;
     s.operator_count = 1;

@@ -9,7 +9,8 @@
 #                                       JavaScript client's tests (clients/js) on build/
 #   tools/setup.sh build                build only
 #
-# --long raises the property-test steps and crash rounds (LSTD_ITERATIONS, LSTD_CRASH_ROUNDS)
+# --long raises the property-test steps, crash rounds and replication failovers
+# (LSTD_ITERATIONS, LSTD_CRASH_ROUNDS, LSTD_REPL_ROUNDS)
 # for runs outside the default CI budget.
 set -eu
 cd "$(dirname "$0")/.."
@@ -62,6 +63,7 @@ test)
     if [ "${1:-}" = "--long" ]; then
         export LSTD_ITERATIONS="${LSTD_ITERATIONS:-200000}"
         export LSTD_CRASH_ROUNDS="${LSTD_CRASH_ROUNDS:-50}"
+        export LSTD_REPL_ROUNDS="${LSTD_REPL_ROUNDS:-30}"
     fi
     # the JavaScript client's tests need node and npm: Debian's nodejs and npm unless on PATH
     command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
