@@ -343,14 +343,31 @@ static void kill_rounds(uint64_t rounds)
     }
 }
 
-/* A follower stopped and started again while the stream grows catches up. */
+/* A follower stopped and started again while the stream grows catches up; so does one whose
+ * data directory is replaced by a backup of the leader's, taken while it serves (it resumes
+ * from the stream position the backup's log records). */
 static void follower_restart(void)
 {
-    int l = leader_now(), f = (l + 1) % REPLICAS;
+    int l = leader_now(), f = -1;
+    for (int i = 0; i < REPLICAS && f < 0; i++)
+        f = i != l && rep[i]->production ? i : -1; /* a joined one: no development keys */
+    CHECK(l >= 0 && f >= 0);
+    if (l < 0 || f < 0)
+        return;
     CHECK_U64(rh_stop(rep[f], SIGTERM, 20000), 0);
     CHECK(pump_acks(100, 30000));
     CHECK(rh_launch(rep[f]) == 0);
     CHECK(pump_acks(20, 30000));
+    CHECK_U64(rh_stop(rep[f], SIGTERM, 20000), 0);
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && %s %s %s > /dev/null 2>&1", rep[f]->data_dir,
+             LSTD_BACKUP, rep[l]->data_dir, rep[f]->data_dir);
+    CHECK_U64(system(cmd), 0);
+    CHECK(pump_acks(100, 30000));
+    CHECK(rh_launch(rep[f]) == 0);
+    CHECK(pump_acks(20, 30000));
+    printf("follower r%d: restarted, then rebuilt from a backup of leader r%d; both caught up\n",
+           f, l);
 }
 
 /* A leader paused (a partition, as far as the others can tell) is replaced; when it resumes,
