@@ -600,7 +600,10 @@ void rpc_repl_unit_done(rpc_repl *r, rpc_repl_unit *u, int rc)
     r->taken--;
     if (rc == 0)
         r->st.applied = u->position;
+    bool candidate = r->role == RPC_REPL_CANDIDATE;
     pthread_mutex_unlock(&r->lock);
+    if (candidate) /* the last batch it waited for may be durable now: it may lead */
+        repl_wake(r);
     if (rc != 0) {
         char why[300];
         snprintf(why, sizeof why,

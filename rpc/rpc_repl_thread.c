@@ -306,6 +306,8 @@ static void lease_tick(rpc_repl *r)
         lease_try(r);
     else if (role == RPC_REPL_CANDIDATE || role == RPC_REPL_LEADER)
         lease_renew(r);
+    if (role == RPC_REPL_CANDIDATE)
+        repl_wake(r); /* the sequencer checks whether it may lead now */
     uint64_t first, last;
     pthread_mutex_lock(&r->lock);
     bool unknown = r->role == RPC_REPL_CANDIDATE && r->target == UINT64_MAX;

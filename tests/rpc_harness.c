@@ -1176,6 +1176,42 @@ int rh_pause(rh_server *s)
     return -1;
 }
 
+/* ---- acknowledged transactions ------------------------------------------------------------ */
+
+bool rh_ack_take(rh_ack *a, const uint8_t hash[32], const rh_reply *r)
+{
+    const msgpack_object *res = rh_get_map(r->root, "result");
+    uint64_t seq = 0;
+    if (res == NULL || !rh_get_uint(res, "seq", &seq) || seq == 0)
+        return false;
+    memcpy(a->hash, hash, 32);
+    a->seq = seq;
+    if (!rh_get_str(res, "code", a->code, sizeof a->code))
+        a->code[0] = '\0';
+    return true;
+}
+
+size_t rh_acks_missing(void *sock, const rh_ack *acks, size_t n, const char *label)
+{
+    rh_reply r;
+    size_t lost = 0;
+    rh_reply_init(&r);
+    for (size_t i = 0; i < n; i++) {
+        rh_field f = RH_BIN("hash", acks[i].hash, 32);
+        uint64_t seq = 0;
+        const msgpack_object *res =
+            rh_query(sock, &r, "tx", &f, 1) == 0 ? rh_get_map(r.root, "result") : NULL;
+        if (res != NULL && rh_get_uint(res, "seq", &seq) && seq == acks[i].seq &&
+            rh_str_is(rh_get(res, "code"), acks[i].code))
+            continue;
+        if (++lost <= 5)
+            fprintf(stderr, "%s: acknowledged seq %llu (%s) is not in the history\n", label,
+                    (unsigned long long)acks[i].seq, acks[i].code);
+    }
+    rh_reply_free(&r);
+    return lost;
+}
+
 /* ---- HTTP (the metrics endpoint) ------------------------------------------------------ */
 
 void rh_http_free(rh_http_reply *r)

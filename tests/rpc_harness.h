@@ -293,6 +293,23 @@ uint64_t rh_now_ms(void);
 /** Sleep ms milliseconds. */
 void rh_sleep_ms(unsigned ms);
 
+/* ---- acknowledged transactions ------------------------------------------------------------ */
+
+/* A transaction a server acknowledged: every later state of the ledger must hold it. */
+typedef struct rh_ack {
+    uint8_t hash[32];
+    uint64_t seq;
+    char code[40];
+} rh_ack;
+
+/** Keep the acknowledgement in r for the transaction hash: its result's seq and code.
+ *  Returns: false (a is unchanged) when r holds no recorded result. */
+bool rh_ack_take(rh_ack *a, const uint8_t hash[32], const rh_reply *r);
+
+/** Returns: how many of the n acknowledgements the server on sock does not hold at their seq
+ *  with their code (the tx query by hash); the first five are named on stderr after label. */
+size_t rh_acks_missing(void *sock, const rh_ack *acks, size_t n, const char *label);
+
 /* ---- HTTP (the metrics endpoint) ---------------------------------------------------------- */
 
 #define RH_HTTP_TIMEOUT_S 10

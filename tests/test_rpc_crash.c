@@ -11,13 +11,6 @@
 #define PER_ROUND 400   /* transactions signed per connection per round */
 #define ACKED_MAX 40000 /* acknowledgements kept over every round */
 
-/* An acknowledged transaction: what the history must hold after any later crash. */
-typedef struct ack {
-    uint8_t hash[32];
-    uint64_t seq;
-    char code[40];
-} ack;
-
 /* A connection streaming the transactions of one signer, nonces consecutive. */
 typedef struct conn {
     void *sock;
@@ -30,8 +23,8 @@ typedef struct conn {
 } conn;
 
 static rh_server *srv;
-static rh_key users[CONNS]; /* users[0] unused: connection 0 signs as the custodian */
-static ack acks[ACKED_MAX];
+static rh_key users[CONNS];    /* users[0] unused: connection 0 signs as the custodian */
+static rh_ack acks[ACKED_MAX]; /* what the history must hold after any later crash */
 static size_t nacks;
 static uint64_t refs; /* deposit references, unique over the run */
 
@@ -100,15 +93,8 @@ static void on_reply(conn *cn, const rh_reply *r)
     cn->replied++;
     if (!rh_get_uint(r->root, "id", &id) || id <= cn->base_id || id > cn->base_id + cn->count)
         return; /* a reply of the round before the crash, on its way: not counted */
-    const msgpack_object *res = rh_get_map(r->root, "result");
-    uint64_t seq = 0;
-    if (res == NULL || !rh_get_uint(res, "seq", &seq) || nacks >= ACKED_MAX)
-        return;
-    ack *a = &acks[nacks++];
-    memcpy(a->hash, cn->hash[id - cn->base_id - 1], 32);
-    a->seq = seq;
-    if (!rh_get_str(res, "code", a->code, sizeof a->code))
-        a->code[0] = '\0';
+    if (nacks < ACKED_MAX && rh_ack_take(&acks[nacks], cn->hash[id - cn->base_id - 1], r))
+        nacks++;
 }
 
 /* Send and receive on every connection until `stop_at` acknowledgements in all. */
@@ -147,27 +133,9 @@ static void pump(conn *cns, size_t stop_at)
  * code; the history has no gap. */
 static void check_acks(void *dl, int round)
 {
-    rh_reply r;
-    size_t lost = 0;
-    rh_reply_init(&r);
-    for (size_t i = 0; i < nacks; i++) {
-        rh_field f = RH_BIN("hash", acks[i].hash, 32);
-        if (rh_query(dl, &r, "tx", &f, 1) != 0) {
-            test_failures++;
-            break;
-        }
-        const msgpack_object *res = rh_get_map(r.root, "result");
-        uint64_t seq = 0;
-        if (res == NULL || !rh_get_uint(res, "seq", &seq) || seq != acks[i].seq ||
-            !rh_str_is(rh_get(res, "code"), acks[i].code)) {
-            lost++;
-            if (lost <= 5)
-                fprintf(stderr, "round %d: acknowledged seq %llu (%s) is not in the history\n",
-                        round, (unsigned long long)acks[i].seq, acks[i].code);
-        }
-    }
-    rh_reply_free(&r);
-    CHECK_U64(lost, 0);
+    char label[32];
+    snprintf(label, sizeof label, "round %d", round);
+    CHECK_U64(rh_acks_missing(dl, acks, nacks, label), 0);
 }
 
 static void open_conns(conn *cns, int round)

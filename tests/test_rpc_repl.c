@@ -21,13 +21,6 @@
 #define REPLY_WAIT_MS 1500 /* no reply for this long: the replica is gone, find the leader */
 #define LEASE_MS "1000"
 
-/* An acknowledged transaction: every replica must hold it, at this seq, with this code. */
-typedef struct ack {
-    uint8_t hash[32];
-    uint64_t seq;
-    char code[40];
-} ack;
-
 /* A connection sending one signer's transactions in nonce order, one at a time, to the leader;
  * a transaction not acknowledged (no reply, NOT_LEADER, NO_QUORUM, ...) is sent again, the
  * same bytes, to whichever replica leads then. */
@@ -48,7 +41,7 @@ static rh_server *rep[REPLICAS];
 static char endpoints[REPLICAS][64], events[REPLICAS][64], metrics[REPLICAS][64];
 static rh_key users[CONNS];
 static conn cns[CONNS];
-static ack acks[ACKED_MAX];
+static rh_ack acks[ACKED_MAX]; /* every replica must hold each, at its seq, with its code */
 static size_t nacks;
 static test_rng rng;
 
@@ -180,18 +173,13 @@ static void conn_point(conn *cn, int at)
 /* A reply for the connection's waiting transaction: acknowledged when recorded. */
 static void on_reply(conn *cn, const rh_reply *r)
 {
-    uint64_t id = 0, seq = 0;
+    uint64_t id = 0;
     if (!rh_get_uint(r->root, "id", &id) || id != cn->id)
         return; /* an earlier attempt's, late */
     cn->waiting = false;
-    const msgpack_object *res = rh_get_map(r->root, "result");
-    if (res == NULL || !rh_get_uint(res, "seq", &seq) || seq == 0)
+    if (!rh_ack_take(&acks[nacks], cn->hash[cn->next], r))
         return; /* NOT_LEADER, NO_QUORUM, BUSY, ...: sent again */
-    ack *a = &acks[nacks++];
-    memcpy(a->hash, cn->hash[cn->next], 32);
-    a->seq = seq;
-    if (!rh_get_str(res, "code", a->code, sizeof a->code))
-        a->code[0] = '\0';
+    nacks++;
     cn->next++;
 }
 
@@ -292,18 +280,9 @@ static void check_replicas(const char *when)
             if (h != NULL && g != NULL)
                 memcpy(head[i], h, 32), memcpy(digest[i], g, 32);
         }
-        for (size_t a = 0; a < nacks; a++) {
-            rh_field f = RH_BIN("hash", acks[a].hash, 32);
-            uint64_t seq = 0;
-            const msgpack_object *res =
-                rh_query(d, &r, "tx", &f, 1) == 0 ? rh_get_map(r.root, "result") : NULL;
-            if (res == NULL || !rh_get_uint(res, "seq", &seq) || seq != acks[a].seq ||
-                !rh_str_is(rh_get(res, "code"), acks[a].code)) {
-                if (++lost <= 5)
-                    fprintf(stderr, "%s: replica %d lacks acknowledged seq %llu (%s)\n", when, i,
-                            (unsigned long long)acks[a].seq, acks[a].code);
-            }
-        }
+        char label[96];
+        snprintf(label, sizeof label, "%s, replica r%d", when, i);
+        lost += rh_acks_missing(d, acks, nacks, label);
         rh_close(d);
     }
     rh_reply_free(&r);
@@ -366,8 +345,8 @@ static void follower_restart(void)
     CHECK(pump_acks(100, 30000));
     CHECK(rh_launch(rep[f]) == 0);
     CHECK(pump_acks(20, 30000));
-    printf("follower r%d: restarted, then rebuilt from a backup of leader r%d; both caught up\n",
-           f, l);
+    printf("follower r%d: restarted, then rebuilt from a backup of leader r%d; both caught up\n", f,
+           l);
 }
 
 /* A leader paused (a partition, as far as the others can tell) is replaced; when it resumes,

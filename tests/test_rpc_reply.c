@@ -640,9 +640,8 @@ static void test_queue_health(qt *t)
     DEC_IS(res, "payable", 103697);
     CHECK_U64(U64(res, "buffer"), p.buffer);
     DEC_IS(res, "payable", w4.paid);
-    t->counters = (rpc_counters){1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14,
-                                 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
-                                 false, {0}};
+    t->counters = (rpc_counters){1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14,    15,
+                                 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, false, {0}};
     req = rq(RPC_Q_HEALTH, NULL, 0);
     res = QUERY_OK(t, &req);
     KEYS_ARE(res, "status", "ledger_id", "seq", "batch", "uptime_s", "queue_depth", "queue_max",
