@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NONE UINT32_MAX
 
@@ -12,7 +13,7 @@ typedef struct flow {
     uint32_t vnext;      /* the first of them not yet given to a verifier */
     uint32_t queued;     /* items in the queue */
     uint32_t inflight;   /* queued, plus taken into a batch and not yet released */
-    uint32_t penalty;    /* verify turns it yields while others wait (failed verifications) */
+    uint64_t fail_at_us; /* its failure clock (0: no failure since it connected) */
     bool in_vq, in_sq;   /* in the verify turn, in the sequence turn */
 } flow;
 
@@ -34,10 +35,22 @@ struct rpc_sched {
     uint64_t unverified;  /* items not yet given to a verifier */
     uint32_t ready_heads; /* flows whose head is verified: a batch can be taken */
     turn vq, sq;
-    uint32_t *skipped; /* scratch of take_batch */
+    uint32_t *skipped;       /* scratch of take_batch */
+    uint64_t fail_all_at_us; /* the failure clock of all connections together */
+    uint64_t (*now_us)(void *ctx);
+    void *clock_ctx;
+    bool draining; /* rpc_sched_drain: budgets hold nothing back */
     bool quit;
     bool kicked; /* rpc_sched_kick: the sequencer has other work (replication) */
 };
+
+static uint64_t monotonic_us(void *ctx)
+{
+    struct timespec ts;
+    (void)ctx;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static void turn_push(turn *t, uint32_t id)
 {
@@ -77,8 +90,13 @@ int rpc_sched_new(rpc_sched **out, uint32_t capacity, uint32_t flows, uint32_t f
     s->nfree = capacity;
     for (uint32_t f = 0; f < flows; f++)
         s->flows[f] = (flow){.head = NONE, .tail = NONE, .vnext = NONE};
+    s->now_us = monotonic_us;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->work_cv, NULL);
+    pthread_condattr_t a; /* timed waits on the monotonic clock, as the budget's */
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->work_cv, &a);
+    pthread_condattr_destroy(&a);
     pthread_cond_init(&s->seq_cv, NULL);
     *out = s;
     return 0;
@@ -158,37 +176,107 @@ int rpc_sched_push(rpc_sched *s, uint32_t flow_id, const rpc_envelope *env, cons
     return RPC_SCHED_OK;
 }
 
-/* The next request to verify, flows in turn (the lock held; vq not empty). A flow with a
- * penalty yields its turn while another flow waits: it goes to the back, one penalty less. */
-static rpc_item *next_to_verify(rpc_sched *s)
+/* Whether flow f failed a verification lately (the lock held). */
+static bool failing(const rpc_sched *s, const flow *f, uint64_t now)
 {
-    uint32_t id = turn_pop(&s->vq), yielded = 0;
-    while (s->flows[id].penalty > 0 && s->vq.count > 0 && yielded <= s->vq.count) {
-        s->flows[id].penalty--;
-        turn_push(&s->vq, id);
-        id = turn_pop(&s->vq);
-        yielded++;
+    return !s->draining && f->fail_at_us != 0 && f->fail_at_us + RPC_SCHED_FAIL_MEMORY_US >= now;
+}
+
+/* When flow f may be verified again (0: now, as far as its failures go; the lock held). */
+static uint64_t eligible_at(const rpc_sched *s, const flow *f, uint64_t now)
+{
+    if (!failing(s, f, now))
+        return 0;
+    uint64_t own =
+        f->fail_at_us > RPC_SCHED_FAIL_BURST_US ? f->fail_at_us - RPC_SCHED_FAIL_BURST_US : 0;
+    uint64_t all = s->fail_all_at_us > RPC_SCHED_FAIL_ALL_BURST_US
+                       ? s->fail_all_at_us - RPC_SCHED_FAIL_ALL_BURST_US
+                       : 0;
+    uint64_t at = own > all ? own : all;
+    return at > now ? at : 0;
+}
+
+/* A failed verification moves its flow's clock and the shared one on (the lock held). */
+static void charge(rpc_sched *s, flow *f, uint64_t now)
+{
+    f->fail_at_us = (f->fail_at_us > now ? f->fail_at_us : now) + RPC_SCHED_FAIL_COST_US;
+    s->fail_all_at_us =
+        (s->fail_all_at_us > now ? s->fail_all_at_us : now) + RPC_SCHED_FAIL_ALL_COST_US;
+}
+
+/* A request charged in advance verified after all: the charge is given back (the lock held). */
+static void refund(rpc_sched *s, flow *f)
+{
+    f->fail_at_us -= f->fail_at_us > RPC_SCHED_FAIL_COST_US ? RPC_SCHED_FAIL_COST_US : 0;
+    s->fail_all_at_us -=
+        s->fail_all_at_us > RPC_SCHED_FAIL_ALL_COST_US ? RPC_SCHED_FAIL_ALL_COST_US : 0;
+}
+
+/* The next request to verify, flows in turn, passing over those held back by their failure
+ * budget; a request of a flow that failed lately is charged as it is taken (given back if it
+ * verifies), so a verifier's run cannot overdraw the budget (the lock held). Out: *until (the
+ * earliest a held one is eligible). Returns: the request, or NULL when every waiting flow is
+ * held back. */
+static rpc_item *next_to_verify(rpc_sched *s, uint64_t now, uint64_t *until)
+{
+    for (uint32_t tries = s->vq.count; tries > 0; tries--) {
+        uint32_t id = turn_pop(&s->vq);
+        flow *f = &s->flows[id];
+        uint64_t at = eligible_at(s, f, now);
+        if (at != 0) {
+            turn_push(&s->vq, id);
+            *until = at < *until ? at : *until;
+            continue;
+        }
+        rpc_item *it = &s->items[f->vnext];
+        f->vnext = it->next;
+        if (f->vnext != NONE)
+            turn_push(&s->vq, id);
+        else
+            f->in_vq = false;
+        s->unverified--;
+        it->charged = failing(s, f, now);
+        if (it->charged)
+            charge(s, f, now);
+        return it;
     }
-    flow *f = &s->flows[id];
-    rpc_item *it = &s->items[f->vnext];
-    f->vnext = it->next;
-    if (f->vnext != NONE)
-        turn_push(&s->vq, id);
-    else
-        f->in_vq = false;
-    s->unverified--;
-    return it;
+    return NULL;
+}
+
+/* Up to max requests eligible now (the lock held). */
+static size_t take_eligible(rpc_sched *s, rpc_item **items, size_t max, uint64_t *until)
+{
+    size_t n = 0, want = (size_t)(s->unverified / 2); /* leave half to the other verifiers */
+    uint64_t now = s->now_us(s->clock_ctx);
+    rpc_item *it;
+    want = want < 1 ? 1 : want > max ? max : want;
+    *until = UINT64_MAX;
+    while (n < want && s->vq.count > 0 && (it = next_to_verify(s, now, until)) != NULL)
+        items[n++] = it;
+    return n;
+}
+
+size_t rpc_sched_try_verify(rpc_sched *s, rpc_item **items, size_t max, uint64_t *until_us)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t n = take_eligible(s, items, max, until_us);
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 size_t rpc_sched_take_verify(rpc_sched *s, rpc_item **items, size_t max)
 {
+    size_t n = 0;
+    uint64_t until;
     pthread_mutex_lock(&s->lock);
-    while (!s->quit && s->vq.count == 0)
-        pthread_cond_wait(&s->work_cv, &s->lock);
-    size_t n = 0, want = (size_t)(s->unverified / 2); /* leave half to the other verifiers */
-    want = want < 1 ? 1 : want > max ? max : want;
-    while (n < want && s->vq.count > 0)
-        items[n++] = next_to_verify(s);
+    for (;;) {
+        while (!s->quit && s->vq.count == 0)
+            pthread_cond_wait(&s->work_cv, &s->lock);
+        if (s->vq.count == 0 || (n = take_eligible(s, items, max, &until)) > 0)
+            break;
+        struct timespec ts = {(time_t)(until / 1000000), (long)(until % 1000000) * 1000};
+        pthread_cond_timedwait(&s->work_cv, &s->lock, &ts); /* every waiting flow held back */
+    }
     pthread_mutex_unlock(&s->lock);
     return n;
 }
@@ -196,16 +284,17 @@ size_t rpc_sched_take_verify(rpc_sched *s, rpc_item **items, size_t max)
 void rpc_sched_verified(rpc_sched *s, rpc_item *const *items, size_t n)
 {
     pthread_mutex_lock(&s->lock);
+    uint64_t now = s->now_us(s->clock_ctx);
     for (size_t i = 0; i < n; i++) {
         rpc_item *it = items[i];
         flow *f = &s->flows[it->flow];
         it->ready = true;
         if (f->head == (uint32_t)(it - s->items))
             s->ready_heads++;
-        if (it->error != 0) /* costs the flow turns while others wait */
-            f->penalty = f->penalty + RPC_SCHED_PENALTY > RPC_SCHED_PENALTY_MAX
-                             ? RPC_SCHED_PENALTY_MAX
-                             : f->penalty + RPC_SCHED_PENALTY;
+        if (it->error != 0 && !it->charged)
+            charge(s, f, now);
+        else if (it->error == 0 && it->charged)
+            refund(s, f);
     }
     pthread_cond_signal(&s->seq_cv);
     pthread_mutex_unlock(&s->lock);
@@ -214,8 +303,52 @@ void rpc_sched_verified(rpc_sched *s, rpc_item *const *items, size_t n)
 void rpc_sched_flow_reset(rpc_sched *s, uint32_t flow_id)
 {
     pthread_mutex_lock(&s->lock);
-    s->flows[flow_id].penalty = 0;
+    s->flows[flow_id].fail_at_us = 0;
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Take flow id out of the verify turn (the lock held). */
+static void turn_remove(turn *t, uint32_t id)
+{
+    for (uint32_t i = 0, n = t->count; i < n; i++) {
+        uint32_t got = turn_pop(t);
+        if (got != id)
+            turn_push(t, got);
+    }
+}
+
+void rpc_sched_flow_closed(rpc_sched *s, uint32_t flow_id, int error)
+{
+    pthread_mutex_lock(&s->lock);
+    flow *f = &s->flows[flow_id];
+    if (failing(s, f, s->now_us(s->clock_ctx)) && f->vnext != NONE) {
+        for (uint32_t i = f->vnext; i != NONE; i = s->items[i].next) {
+            s->items[i].error = error;
+            s->items[i].ready = true;
+            s->unverified--;
+            if (i == f->head)
+                s->ready_heads++;
+        }
+        f->vnext = NONE;
+        f->in_vq = false;
+        turn_remove(&s->vq, flow_id);
+        pthread_cond_signal(&s->seq_cv);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void rpc_sched_drain(rpc_sched *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->draining = true;
+    pthread_cond_broadcast(&s->work_cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void rpc_sched_set_clock(rpc_sched *s, uint64_t (*now_us)(void *ctx), void *ctx)
+{
+    s->now_us = now_us;
+    s->clock_ctx = ctx;
 }
 
 /* Take the (verified) head of flow f (the lock held). */
@@ -298,6 +431,7 @@ void rpc_sched_quit(rpc_sched *s)
 {
     pthread_mutex_lock(&s->lock);
     s->quit = true;
+    s->draining = true;
     pthread_cond_broadcast(&s->work_cv);
     pthread_cond_broadcast(&s->seq_cv);
     pthread_mutex_unlock(&s->lock);

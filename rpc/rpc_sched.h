@@ -33,6 +33,7 @@ typedef struct rpc_item {
     uint8_t hash[LEDGER_HASH_SIZE];
     int error; /* set by the verifier: BAD_SIGNATURE or LEDGER_MISMATCH */
     bool ready;
+    bool charged; /* taken as a failure in advance (its connection failed lately) */
     uint32_t flow, next;
 } rpc_item;
 
@@ -56,23 +57,51 @@ void rpc_sched_free(rpc_sched **s);
 int rpc_sched_push(rpc_sched *s, uint32_t flow, const rpc_envelope *env, const rpc_request *req,
                    bool *at_share);
 
-#define RPC_SCHED_PENALTY 8      /* verify turns a connection yields per failed verification */
-#define RPC_SCHED_PENALTY_MAX 64 /* at most, while others wait */
+/* Failed verifications (BAD_SIGNATURE, LEDGER_MISMATCH) have a budget, as a generic cell rate
+ * (a virtual clock per connection, and one for all connections together): each failure moves
+ * its connection's clock RPC_SCHED_FAIL_COST_US on (200 a second) and the shared one
+ * RPC_SCHED_FAIL_ALL_COST_US (2000 a second); a connection whose clock, or the shared one
+ * while it has failed lately, is more than a burst ahead of the real one is not given to a
+ * verifier until it is no more, even when the verifiers are idle. So a flood of bad signatures
+ * costs a bounded sliver of CPU, however many connections carry it, and clients whose
+ * signatures verify never wait for it. */
+#define RPC_SCHED_FAIL_COST_US 5000        /* a connection: 200 failures a second */
+#define RPC_SCHED_FAIL_BURST_US 100000     /* after a burst of 20 */
+#define RPC_SCHED_FAIL_ALL_COST_US 500     /* all connections: 2000 failures a second */
+#define RPC_SCHED_FAIL_ALL_BURST_US 100000 /* after a burst of 200 */
+#define RPC_SCHED_FAIL_MEMORY_US 10000000  /* a connection without a failure for 10 s is clean */
 
 /** Up to max requests to verify, connections in turn (one each per round), but no more than
- *  half of those waiting, so the other verifiers get work too (at least one); blocks until
- *  there is one. A connection whose requests failed verification yields RPC_SCHED_PENALTY
- *  turns per failure (up to RPC_SCHED_PENALTY_MAX) while another connection waits: a flood of
- *  bad signatures gets about 1/10 of the verification beside a good client, not 1/2.
+ *  half of those waiting, so the other verifiers get work too (at least one), and none of a
+ *  connection over its failure budget (above); blocks until there is one.
  *  Out: items[0..n). Returns: n, or 0 once rpc_sched_quit was called and none is left. */
 size_t rpc_sched_take_verify(rpc_sched *s, rpc_item **items, size_t max);
 
+/** rpc_sched_take_verify without waiting. Out: *until_us (when nothing is eligible only
+ *  because of the failure budget: the clock reading at which something will be; else
+ *  UINT64_MAX). Returns: n (0: none now). */
+size_t rpc_sched_try_verify(rpc_sched *s, rpc_item **items, size_t max, uint64_t *until_us);
+
 /** A verifier is done with n items (each it->error set: 0 or the failure): they may be
- *  sequenced; each failure costs its connection turns as above. */
+ *  sequenced; each failure is charged to its connection's budget. */
 void rpc_sched_verified(rpc_sched *s, rpc_item *const *items, size_t n);
 
-/** A new connection on flow `flow`: it starts without the penalty of the one before. */
+/** A new connection on flow `flow`: its own budget starts full (the shared one does not). */
 void rpc_sched_flow_reset(rpc_sched *s, uint32_t flow);
+
+/** The connection on flow `flow` has gone. When it failed verifications lately, its requests
+ *  not yet verified are not verified at all: each is marked with `error` (the server's BUSY:
+ *  nothing was done; nobody reads the reply) and goes to the sequencer as a failure, so a
+ *  flood's backlog does not outlive it, holding the queue. Any thread. */
+void rpc_sched_flow_closed(rpc_sched *s, uint32_t flow, int error);
+
+/** From now on the failure budget holds no request back (stopping: every request read is to
+ *  be answered). Any thread. */
+void rpc_sched_drain(rpc_sched *s);
+
+/** The clock the failure budget reads (monotonic microseconds; default CLOCK_MONOTONIC),
+ *  for tests. Call before any other thread uses s. */
+void rpc_sched_set_clock(rpc_sched *s, uint64_t (*now_us)(void *ctx), void *ctx);
 
 /** Wait until a batch can be taken (the head of some connection's queue is verified) or
  *  rpc_sched_kick was called. Returns: true then, or false once rpc_sched_quit was called and

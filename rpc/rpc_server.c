@@ -360,6 +360,7 @@ static void on_closed(void *ctx, unsigned slot)
 {
     rpc_server *s = ctx;
     atomic_store(&s->slots[slot].conn, NO_CONN);
+    rpc_sched_flow_closed(s->sched, slot, LEDGER_BUSY); /* a flood's backlog goes with it */
     bump(&s->mc.disconnected, 1);
 }
 
@@ -1583,6 +1584,8 @@ void rpc_server_stop(rpc_server **sp)
     *sp = NULL;
     rpc_metrics_stop(&s->metrics); /* first: its scrapes read the server */
     atomic_store(&s->stopping, true);
+    if (s->sched != NULL) /* every request read is answered: none is held back any more */
+        rpc_sched_drain(s->sched);
     if (s->store != NULL) /* a log that cannot be written is given up: a stop always ends */
         store_db_shutdown(s->store);
     threads_stop(s);

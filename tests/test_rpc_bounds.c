@@ -437,9 +437,9 @@ static void fairness_round(rh_server *s, void *d, const rh_key *good, const rh_k
         rh_pack_tx(&fl[i].req, &t, sig, 1, NULL, NULL);
         CHECK(pthread_create(&fl[i].thread, NULL, flood_main, &fl[i]) == 0);
     }
-    /* the flood is on before the good client starts */
+    /* the flood is on before the good client starts (past its burst: held to its budget) */
     for (int i = 0; i < flooders; i++)
-        for (int wait = 0; wait < 2000 && fl[i].replies < 1000; wait++)
+        for (int wait = 0; wait < 2000 && fl[i].replies < 50; wait++)
             rh_sleep_ms(5);
     void *h = rh_dealer(s); /* lstd's own count of bad signatures: the flood ran alongside */
     uint64_t bad_before = counter(h, "bad_signatures");
@@ -457,7 +457,7 @@ static void fairness_round(rh_server *s, void *d, const rh_key *good, const rh_k
            flooders, ok, N, busy, rate, (unsigned long long)during);
     CHECK_U64(ok, N);
     CHECK_U64(busy, 0);
-    CHECK(flooders == 0 || during >= N / 10); /* the flood really ran alongside */
+    CHECK(flooders == 0 || during >= 1); /* the flood really ran alongside, within its budget */
 }
 
 static void test_fairness(void)

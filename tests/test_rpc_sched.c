@@ -162,50 +162,132 @@ static void test_runs(void)
     rpc_sched_free(&s);
 }
 
-/* A connection whose signatures fail yields RPC_SCHED_PENALTY verify turns per failure while
- * another waits, and keeps its turn when alone; a new connection on its flow starts clean. */
-static void test_penalty(void)
+static uint64_t fake_now;
+
+static uint64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return fake_now;
+}
+
+/* One request to verify if one is eligible now. */
+static rpc_item *try1(rpc_sched *s, uint64_t *until)
+{
+    rpc_item *it = NULL;
+    return rpc_sched_try_verify(s, &it, 1, until) == 1 ? it : NULL;
+}
+
+/* Failed verifications have a budget: a burst, then one per RPC_SCHED_FAIL_COST_US, even with
+ * the verifiers idle; a connection whose signatures verify is never held back; a new
+ * connection starts with a full budget of its own; draining lifts the budget. */
+static void test_fail_budget(void)
 {
     rpc_sched *s;
-    CHECK(rpc_sched_new(&s, 256, 4, 256) == 0);
-    for (uint64_t i = 1; i <= 100; i++)
+    uint64_t until;
+    rpc_item *it;
+    CHECK(rpc_sched_new(&s, 512, 4, 512) == 0);
+    fake_now = 1000000000;
+    rpc_sched_set_clock(s, fake_clock, NULL);
+    for (uint64_t i = 1; i <= 200; i++)
         push(s, 0, i); /* the flooder */
-    for (uint64_t i = 1001; i <= 1100; i++)
-        push(s, 1, i);
-    rpc_item *it = take1(s);
-    CHECK(it->req.id.u == 1);
-    it->error = 1; /* BAD_SIGNATURE */
+    unsigned passed = 0;
+    while ((it = try1(s, &until)) != NULL) {
+        CHECK_U64(it->flow, 0);
+        it->error = 1; /* BAD_SIGNATURE */
+        verified1(s, it);
+        passed++;
+    }
+    unsigned burst = RPC_SCHED_FAIL_BURST_US / RPC_SCHED_FAIL_COST_US + 1;
+    CHECK_U64(passed, burst); /* then held back, alone and with the verifiers idle */
+    CHECK_U64(until, fake_now + RPC_SCHED_FAIL_COST_US);
+    push(s, 1, 1001); /* a good connection is served meanwhile */
+    it = try1(s, &until);
+    CHECK(it != NULL && it->flow == 1);
     verified1(s, it);
-    /* now flow 1 gets RPC_SCHED_PENALTY turns before flow 0's next */
-    int good = 0;
-    while ((it = take1(s)) != NULL && it->flow == 1) {
-        good++;
-        verified1(s, it);
-    }
-    CHECK_U64(good, RPC_SCHED_PENALTY + 1); /* its turn after the failure, then the yielded */
-    CHECK(it != NULL && it->req.id.u == 2);
-    verified1(s, it); /* a success: no new penalty, the turns alternate again */
-    CHECK(take1(s)->flow == 1);
-    CHECK(take1(s)->flow == 0);
-    /* failures verified together (a run) add up, to RPC_SCHED_PENALTY_MAX */
-    rpc_item *run[16];
-    size_t n = rpc_sched_take_verify(s, run, 16);
-    CHECK_U64(n, 16); /* 8 of each, in turn */
-    for (size_t i = 0; i < n; i++)
-        run[i]->error = run[i]->flow == 0;
-    rpc_sched_verified(s, run, n);
-    good = 0;
-    while ((it = take1(s)) != NULL && it->flow == 1) {
-        good++;
-        verified1(s, it);
-    }
-    CHECK(good == RPC_SCHED_PENALTY_MAX || good == RPC_SCHED_PENALTY_MAX + 1);
+    CHECK(try1(s, &until) == NULL);
+    fake_now = until; /* one more failure per cost */
+    it = try1(s, &until);
+    CHECK(it != NULL && it->flow == 0);
     it->error = 1;
     verified1(s, it);
-    rpc_sched_flow_reset(s, 0); /* a new connection on flow 0: alternating again */
-    CHECK(take1(s)->flow == 1);
-    CHECK(take1(s)->flow == 0);
-    CHECK(take1(s)->flow == 1);
+    CHECK(try1(s, &until) == NULL);
+    fake_now += RPC_SCHED_FAIL_MEMORY_US + RPC_SCHED_FAIL_BURST_US; /* quiet for long: clean */
+    it = try1(s, &until);
+    CHECK(it != NULL && it->flow == 0);
+    verified1(s, it);           /* verified: no charge */
+    rpc_sched_flow_reset(s, 0); /* a new connection on flow 0: its own budget is full */
+    passed = 0;
+    while ((it = try1(s, &until)) != NULL) {
+        it->error = 1;
+        verified1(s, it);
+        passed++;
+    }
+    CHECK_U64(passed, burst);
+    rpc_sched_drain(s); /* stopping: everything is verified */
+    it = try1(s, &until);
+    CHECK(it != NULL && it->flow == 0);
+    verified1(s, it);
+    rpc_sched_free(&s);
+}
+
+/* A failing connection that goes takes its backlog with it: its requests not yet verified go
+ * to the sequencer marked, unverified; a clean connection's are verified as usual. */
+static void test_fail_closed(void)
+{
+    rpc_sched *s;
+    uint64_t until;
+    rpc_item *it, *batch[64];
+    CHECK(rpc_sched_new(&s, 256, 4, 256) == 0);
+    fake_now = 1000000000;
+    rpc_sched_set_clock(s, fake_clock, NULL);
+    for (uint64_t i = 1; i <= 40; i++)
+        push(s, 0, i);
+    push(s, 1, 1001);
+    rpc_sched_flow_closed(s, 1, 99); /* clean: nothing happens */
+    while ((it = try1(s, &until)) != NULL) {
+        it->error = it->flow == 0;
+        verified1(s, it);
+    }
+    CHECK_U64(rpc_sched_take_batch(s, batch, 64), 22); /* 21 failures, the clean one */
+    rpc_sched_release(s, batch, 22);
+    rpc_sched_flow_closed(s, 0, 99); /* held back, then gone */
+    CHECK(try1(s, &until) == NULL);
+    CHECK_U64(until, UINT64_MAX); /* nothing waits for verification */
+    size_t n = rpc_sched_take_batch(s, batch, 64);
+    CHECK_U64(n, 19);
+    for (size_t i = 0; i < n; i++)
+        CHECK(batch[i]->flow == 0 && batch[i]->error == 99);
+    rpc_sched_release(s, batch, n);
+    CHECK_U64(rpc_sched_depth(s), 0);
+    rpc_sched_free(&s);
+}
+
+/* The shared budget bounds failures over all connections together (a flood spread over many
+ * connections), and holds back only connections that failed. */
+static void test_fail_budget_shared(void)
+{
+    enum { FLOWS = 16 };
+    rpc_sched *s;
+    uint64_t until;
+    rpc_item *it;
+    CHECK(rpc_sched_new(&s, 4096, FLOWS, 256) == 0);
+    fake_now = 1000000000;
+    rpc_sched_set_clock(s, fake_clock, NULL);
+    for (uint32_t f = 0; f + 1 < FLOWS; f++)
+        for (uint64_t i = 1; i <= 40; i++)
+            push(s, f, f * 100 + i);
+    unsigned failed = 0;
+    while ((it = try1(s, &until)) != NULL) {
+        it->error = 1;
+        verified1(s, it);
+        failed++;
+    }
+    CHECK_U64(failed, RPC_SCHED_FAIL_ALL_BURST_US / RPC_SCHED_FAIL_ALL_COST_US + 1);
+    push(s, FLOWS - 1, 9999); /* a connection that never failed */
+    it = try1(s, &until);
+    CHECK(it != NULL && it->flow == FLOWS - 1);
+    verified1(s, it);
+    CHECK(try1(s, &until) == NULL);
     rpc_sched_free(&s);
 }
 
@@ -214,6 +296,8 @@ int main(void)
     test_admission();
     test_turns();
     test_runs();
-    test_penalty();
+    test_fail_budget();
+    test_fail_budget_shared();
+    test_fail_closed();
     return test_finish("test_rpc_sched");
 }
