@@ -107,6 +107,8 @@ static void db_free(store_db *db)
     store_txindex_free(&db->txs);
     store_lmdb_close(&db->log);
     store_lmdb_close(&db->ckpt);
+    free(db->unit_rec);
+    free(db->unit_off);
     pthread_cond_destroy(&db->log_cv);
     pthread_cond_destroy(&db->durable_cv);
     pthread_cond_destroy(&db->ckpt_cv);

@@ -92,21 +92,21 @@ typedef void (*store_db_done_fn)(void *ctx, int rc);
 int store_db_submit(store_db *db, int (*fn)(void *ctx, ledger_store *view), void *ctx,
                     store_db_done_fn done, void *done_ctx);
 
-/* Replication (rpc/rpc_repl.c, ledger/README.md "Replication"). A unit is one batch's records
- * as the log will hold them, and the chain record after it. */
+/* Replication (rpc/rpc_repl.c, ledger/README.md "Replication"). A unit is the records of every
+ * batch one log commit holds, as the log will hold them, and the chain record after the last. */
 typedef struct store_db_unit {
     uint64_t first_seq, n; /* records first_seq .. first_seq + n - 1 */
     const uint8_t *rec;    /* their values back to back */
     const size_t *off;     /* n + 1 offsets into rec */
-    const uint8_t *chain;  /* the chain record after the batch */
+    const uint8_t *chain;  /* the chain record after them */
     size_t chain_len;
 } store_db_unit;
 
-/** Called on the log thread for each batch that holds records, in submission order, before
- *  the log commit that makes it durable (so nothing is durable here that the replication log
- *  does not hold). Out: *position (0 leaves the batch's own, store_db_set_position). Returns:
- *  0, or a code with which this batch and every later one are given up (done(rc); the store
- *  accepts no more batches: memory is ahead of the log). The batches before it are written. */
+/** Called on the log thread before each log commit that holds records, with those records as
+ *  one unit, in order (so nothing is durable here that the replication log does not hold).
+ *  Out: *position (0 leaves the batches' own, store_db_set_position). Returns: 0, or a code
+ *  with which every batch of the commit and every later one is given up (done(rc); the store
+ *  accepts no more batches: memory is ahead of the log). */
 typedef int (*store_db_replicate_fn)(void *ctx, const store_db_unit *u, uint64_t *position);
 
 /** Route every later batch through fn (NULL: none) before its log commit. Call before the

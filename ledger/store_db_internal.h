@@ -77,6 +77,8 @@ struct store_db {
     bool closing;                    /* store_db_shutdown: a failing log commit is given up */
     store_db_replicate_fn replicate; /* NULL: no replication */
     void *replicate_ctx;
+    uint8_t *unit_rec; /* the log thread's: a range's records as one unit for the replicator */
+    size_t *unit_off, unit_cap, unit_off_cap;
     uint64_t position; /* the last durable commit's position (under lock) */
     pthread_t log_thread, ckpt_thread;
     store_db_stats stats;

@@ -389,28 +389,68 @@ uint64_t store_db_position(store_db *db)
     return p;
 }
 
-/* Hand each batch of the range that holds records to the replicator, in order. Out: *rc (0,
- * or the replicator's failure). Returns: the first batch that failed (it and the rest are
- * given up), or NULL when every one was replicated. */
+/* The records of every batch of the range, back to back in the log thread's buffers, as one
+ * unit (the chain after the last batch holding records). Returns: the last batch holding
+ * records (NULL: none), or NULL with *rc LEDGER_NO_MEMORY. */
+static pending *range_unit(store_db *db, range *r, store_db_unit *u, int *rc)
+{
+    pending *last = NULL;
+    size_t bytes = 0, n = 0;
+    for (pending *p = r->first;; p = p->next) {
+        if (p->n > 0)
+            last = p, bytes += p->rec_len, n += p->n;
+        if (p == r->last)
+            break;
+    }
+    if (last == NULL)
+        return NULL;
+    if (bytes > db->unit_cap || n + 1 > db->unit_off_cap) {
+        free(db->unit_rec);
+        free(db->unit_off);
+        db->unit_cap = bytes * 2, db->unit_off_cap = (n + 1) * 2;
+        db->unit_rec = malloc(db->unit_cap);
+        db->unit_off = malloc(db->unit_off_cap * sizeof *db->unit_off);
+        if (db->unit_rec == NULL || db->unit_off == NULL) {
+            db->unit_cap = db->unit_off_cap = 0;
+            *rc = LEDGER_NO_MEMORY;
+            return NULL;
+        }
+    }
+    *u = (store_db_unit){0, 0, db->unit_rec, db->unit_off, last->chain, last->chain_len};
+    size_t at = 0;
+    db->unit_off[0] = 0;
+    for (pending *p = r->first;; p = p->next) {
+        if (p->n > 0 && u->n == 0)
+            u->first_seq = p->first_seq;
+        for (uint64_t i = 0; i < p->n; i++)
+            db->unit_off[++u->n] = at + p->off[i + 1];
+        if (p->n > 0)
+            memcpy(db->unit_rec + at, p->rec, p->rec_len), at += p->rec_len;
+        if (p == r->last)
+            break;
+    }
+    return last;
+}
+
+/* Hand the range's records to the replicator as one unit: one message (or a few parts) for
+ * every batch the log commits at once. Out: *rc (0, or the failure). Returns: the first batch
+ * given up (the range's first: all or none of it is replicated), or NULL when replicated. */
 static pending *log_replicate(store_db *db, range *r, int *rc)
 {
     pthread_mutex_lock(&db->lock);
     store_db_replicate_fn fn = db->replicate;
     void *ctx = db->replicate_ctx;
     pthread_mutex_unlock(&db->lock);
+    store_db_unit u;
     *rc = 0;
-    for (pending *p = r->first; fn != NULL; p = p->next) {
-        if (p->n > 0 && p->rc == 0) {
-            store_db_unit u = {p->first_seq, p->n, p->rec, p->off, p->chain, p->chain_len};
-            uint64_t position = 0;
-            if ((*rc = fn(ctx, &u, &position)) != 0)
-                return p;
-            if (position != 0)
-                p->position = position;
-        }
-        if (p == r->last)
-            break;
-    }
+    pending *last = fn != NULL ? range_unit(db, r, &u, rc) : NULL;
+    uint64_t position = 0;
+    if (last != NULL)
+        *rc = fn(ctx, &u, &position);
+    if (*rc != 0)
+        return r->first;
+    if (last != NULL && position != 0)
+        last->position = position;
     return NULL;
 }
 
@@ -433,22 +473,13 @@ static void log_finish(store_db *db, range *r, int rc, bool wrote, uint64_t took
     pthread_mutex_unlock(&db->lock);
 }
 
-/* Replicate and write one range; a batch the replicator refuses splits it: the batches before
- * it are written, it and the rest given up. */
+/* Replicate and write one range; a range the replicator refuses is given up whole. */
 static void log_range(store_db *db, range r)
 {
     int prc;
-    pending *failed = log_replicate(db, &r, &prc);
-    range rest = {failed, r.last};
-    if (failed == r.first) {
-        log_finish(db, &rest, prc, false, 0);
+    if (log_replicate(db, &r, &prc) != NULL) {
+        log_finish(db, &r, prc, false, 0);
         return;
-    }
-    if (failed != NULL) { /* r.last: the batch before the one refused */
-        pending *p = r.first;
-        while (p->next != failed)
-            p = p->next;
-        r.last = p;
     }
     bool wrote;
     uint64_t t0 = now_us();
@@ -457,8 +488,6 @@ static void log_range(store_db *db, range r)
     if (wrote && db->fault_kill_after_commits != 0 && --db->fault_kill_after_commits == 0)
         kill(getpid(), SIGKILL); /* durable, not answered: the crash tests' window */
     log_finish(db, &r, rc, wrote, took_us);
-    if (failed != NULL)
-        log_finish(db, &rest, prc, false, 0);
 }
 
 static void *log_main(void *arg)

@@ -2,6 +2,7 @@
 #include "rpc_repl.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,23 +223,36 @@ static void repl_free(rpc_repl *r)
     free(r);
 }
 
-/* Connect, then find (or with create, make) the stream and the lease bucket, trying again for
- * up to START_WAIT_MS while NATS is not reachable or JetStream not ready yet (servers started
- * together with lstd elect their meta leader first). Returns: 0, or -1 (msg). */
+/* Whether a stop signal (SIGINT, SIGTERM: blocked, waited for by the main loop) is pending;
+ * it is left pending for the main loop. */
+static bool stop_pending(void)
+{
+    sigset_t set;
+    return sigpending(&set) == 0 &&
+           (sigismember(&set, SIGINT) == 1 || sigismember(&set, SIGTERM) == 1);
+}
+
+/* Connect, then find (or with create, make) the stream and the lease bucket, trying again
+ * while NATS is not reachable or JetStream not ready yet (servers started together with lstd
+ * elect their meta leader first): for as long as it takes when serving (create; a replica
+ * stepping down restarts while NATS may be out: exiting would help nobody), until a stop
+ * signal; for START_WAIT_MS when joining. One log line every START_WAIT_MS.
+ * Returns: 0, or -1 (msg). */
 static int reach(rpc_repl *r, const char *urls, bool create, char *msg, size_t size)
 {
-    uint64_t end = repl_now_ms() + START_WAIT_MS;
-    for (unsigned attempt = 0;; attempt++) {
+    uint64_t end = repl_now_ms() + START_WAIT_MS, said = 0;
+    for (;;) {
         if ((r->nc != NULL || connect_nats(r, urls, msg, size) == 0) &&
             ensure_stream(r, create, msg, size) == 0 &&
             (!create || ensure_bucket(r, msg, size) == 0))
             return 0;
-        if (repl_now_ms() >= end)
+        if ((!create && repl_now_ms() >= end) || stop_pending())
             return -1;
-        if (attempt == 0) {
+        if (repl_now_ms() >= said) {
             char q[600];
             rpc_log(RPC_LOG_WARN, "replication_waiting", " msg=%s",
                     rpc_log_quote(q, sizeof q, msg));
+            said = repl_now_ms() + START_WAIT_MS;
         }
         repl_sleep_ms(250);
     }

@@ -55,8 +55,9 @@ typedef struct rpc_repl_status {
 
 /** Connect to the NATS servers of cfg->replicate (a comma-separated list of nats:// URLs) and
  *  find the stream and lease bucket of ledger_id, creating them when create (replicas
- *  cfg->replicas); while NATS cannot be reached or JetStream is not ready, try again for up
- *  to 30 s (one log line, event=replication_waiting). Nothing is published yet. Out: *out; a
+ *  cfg->replicas); while NATS cannot be reached or JetStream is not ready, try again: with
+ *  create (serving) until it works or SIGINT/SIGTERM is pending, else (joining) for 30 s (a
+ *  log line every 30 s, event=replication_waiting). Nothing is published yet. Out: *out; a
  *  one-line reason in msg. Returns: 0, or -1 (cannot connect, JetStream unavailable, no such
  *  stream without create, the stream cannot be made). */
 int rpc_repl_open(rpc_repl **out, const rpc_config *cfg, const char *ledger_id, bool create,

@@ -456,6 +456,15 @@ static uint64_t now_us(void)
 
 /* ---- sequencing ----------------------------------------------------------------------------- */
 
+/* A stream batch being applied, as one store batch per ledger batch it holds (as the leader
+ * committed them: a ledger batch's digest is folded from the store batch's changes). The last
+ * store batch's done hands the unit back, with the first failure. */
+typedef struct follow_state {
+    rpc_repl_unit *unit;
+    _Atomic uint32_t left; /* store batches not yet done */
+    _Atomic int rc;        /* the first failure */
+} follow_state;
+
 /* One reply of a batch: where it goes, what it answers, where its bytes are. */
 typedef struct out_msg {
     rpc_envelope env;
@@ -483,9 +492,10 @@ typedef struct batch_job {
     size_t nev, ev_cap;
     tx_note *notes; /* reports and admin kinds (every kind at debug) */
     size_t nnotes, notes_cap;
-    bool simulate;           /* one simulated transaction: applied, answered, then undone */
-    rpc_repl_unit *unit;     /* a follower's batch from the stream (no items) */
-    rpc_oracle_notes oracle; /* quorums and disagreements of the batch's votes */
+    bool simulate;                   /* one simulated transaction: applied, answered, then undone */
+    struct follow_state *follow;     /* a follower's ledger batch from the stream (no items) */
+    uint64_t follow_from, follow_to; /* its records [from, to) of the stream batch */
+    rpc_oracle_notes oracle;         /* quorums and disagreements of the batch's votes */
 } batch_job;
 
 static void job_free(batch_job *j)
@@ -924,36 +934,31 @@ static int follow_chain(const rpc_repl_unit *u, ledger_store *view)
 static int follow_fn(batch_job *j, ledger_store *view)
 {
     rpc_server *s = j->s;
-    rpc_repl_unit *u = j->unit;
+    rpc_repl_unit *u = j->follow->unit;
+    bool last = j->follow_to == u->first_seq + u->n, ops = false;
     ledger_batch b;
-    bool open = false, ops = false;
-    int rc = LEDGER_OK;
-    j->seq_begin = j->seq_end = u->first_seq;
-    for (uint64_t seq = u->first_seq; rc == LEDGER_OK && seq < u->first_seq + u->n; seq++) {
+    int rc = atomic_load(&j->follow->rc) != 0 ? LEDGER_STORE_CORRUPT : LEDGER_OK;
+    j->seq_begin = j->seq_end = j->follow_from;
+    for (uint64_t seq = j->follow_from; rc == LEDGER_OK && seq < j->follow_to; seq++) {
         ledger_record r;
-        if (rpc_repl_unit_record(u, seq, &r) != LEDGER_OK) {
+        if (rpc_repl_unit_record(u, seq, &r) != LEDGER_OK)
             rc = LEDGER_STORE_CORRUPT;
-            break;
-        }
-        if (open && r.result.batch != b.chain.next_batch) {
-            rc = ledger_batch_end(&b);
-            open = false;
-        }
-        if (rc == LEDGER_OK && !open)
-            open = (rc = ledger_batch_begin(&b, view, r.result.timestamp)) == LEDGER_OK;
+        if (rc == LEDGER_OK && seq == j->follow_from)
+            rc = ledger_batch_begin(&b, view, r.result.timestamp);
         if (rc == LEDGER_OK)
             rc = follow_record(s, j, &b, &r, &ops);
     }
-    if (rc == LEDGER_OK && open)
-        rc = ledger_batch_end(&b);
     if (rc == LEDGER_OK)
+        rc = ledger_batch_end(&b);
+    if (rc == LEDGER_OK && last)
         rc = follow_chain(u, view);
     if (rc != LEDGER_OK)
         return apply_failed(s, rc);
-    j->seq_end = u->first_seq + u->n;
+    j->seq_end = j->follow_to;
     if (rpc_events_listened(s->events))
         encode_events(j, view);
-    store_db_set_position(s->store, u->position);
+    if (last)
+        store_db_set_position(s->store, u->position);
     return apply_keep(s, j, &b, view, ops);
 }
 
@@ -964,7 +969,7 @@ static int apply_fn(void *ctx, ledger_store *view)
     rpc_server *s = j->s;
     ledger_batch b;
     bool any_tx = false, ops = false;
-    if (j->unit != NULL)
+    if (j->follow != NULL)
         return follow_fn(j, view);
     if (j->simulate)
         return j->msgs[0].final ? APPLY_SIMULATED : simulate_fn(j, view);
@@ -1108,6 +1113,19 @@ static void count_batch(rpc_server *s, const batch_job *j, uint64_t took_us)
     bump(&s->mc.commit_us_sum, took_us);
 }
 
+/* One store batch of a stream batch is done: the last one hands the unit back with the first
+ * failure (a divergence stops this replica). */
+static void follow_done(rpc_server *s, follow_state *fs, int rc)
+{
+    int none = 0;
+    if (rc != 0)
+        (void)atomic_compare_exchange_strong(&fs->rc, &none, rc);
+    if (atomic_fetch_sub(&fs->left, 1) == 1) {
+        rpc_repl_unit_done(s->repl, fs->unit, atomic_load(&fs->rc));
+        free(fs);
+    }
+}
+
 /* The log thread, once the batch is durable (rc 0) or failed: count it, send every reply,
  * then the events. A failed batch applied nothing: each transaction and query in it is
  * answered INTERNAL (a verifier's error keeps its own reply). */
@@ -1118,13 +1136,13 @@ static void job_done(void *ctx, int rc)
     uint64_t took_us = now_us() - j->now_us;
     if (j->simulate && rc == APPLY_SIMULATED)
         rc = 0; /* undone as it should be: its reply is what it would have done */
-    if (rc == 0 && j->seq_end > j->seq_begin && j->unit == NULL)
+    if (rc == 0 && j->seq_end > j->seq_begin && j->follow == NULL)
         count_batch(s, j, took_us);
-    if (j->unit != NULL)
-        rpc_repl_unit_done(s->repl, j->unit, rc); /* a divergence stops this replica */
+    if (j->follow != NULL)
+        follow_done(s, j->follow, rc);
     if (rc != 0)
         atomic_fetch_add(&s->mc.batches_failed, 1);
-    if (rc != 0 && j->unit == NULL && rc != LEDGER_NOT_LEADER && rc != LEDGER_NO_QUORUM)
+    if (rc != 0 && j->follow == NULL && rc != LEDGER_NOT_LEADER && rc != LEDGER_NO_QUORUM)
         rpc_log(RPC_LOG_ERROR, "batch_failed",
                 " requests=%" PRIu64 " code=%s msg=\"the batch could not be committed; nothing "
                 "of it was applied and each of its requests was answered INTERNAL\"",
@@ -1231,18 +1249,57 @@ static uint64_t group_max(rpc_server *s)
 
 /* A follower's batch from the stream, applied as one store batch (replies: none; events: the
  * leader's). */
-static void follow_unit(rpc_server *s, rpc_repl_unit *u)
+/* The end of the ledger batch that begins at record `from` of u. Out: *to. Returns: false
+ * when a record does not decode. */
+static bool ledger_batch_span(const rpc_repl_unit *u, uint64_t from, uint64_t *to)
+{
+    ledger_record r;
+    uint64_t end = u->first_seq + u->n, batch = 0;
+    for (*to = from; *to < end; (*to)++) {
+        if (rpc_repl_unit_record(u, *to, &r) != LEDGER_OK)
+            return false;
+        if (*to > from && r.result.batch != batch)
+            break;
+        batch = r.result.batch;
+    }
+    return true;
+}
+
+/* Submit one ledger batch of a stream batch as a store batch. */
+static void follow_submit(rpc_server *s, follow_state *fs, uint64_t from, uint64_t to)
 {
     batch_job *j = calloc(1, sizeof *j);
     if (j == NULL) {
-        rpc_repl_unit_done(s->repl, u, LEDGER_NO_MEMORY);
+        follow_done(s, fs, LEDGER_NO_MEMORY);
         return;
     }
-    *j = (batch_job){.s = s, .unit = u, .now = (uint64_t)time(NULL)};
+    *j = (batch_job){
+        .s = s, .follow = fs, .follow_from = from, .follow_to = to, .now = (uint64_t)time(NULL)};
     j->now_us = now_us();
     msgpack_sbuffer_init(&j->replies);
     msgpack_sbuffer_init(&j->events);
-    store_db_submit(s->store, apply_fn, j, job_done, j); /* job_done hands u back */
+    store_db_submit(s->store, apply_fn, j, job_done, j); /* job_done: follow_done */
+}
+
+/* A follower's stream batch: one store batch per ledger batch it holds. */
+static void follow_unit(rpc_server *s, rpc_repl_unit *u)
+{
+    follow_state *fs = calloc(1, sizeof *fs);
+    uint64_t spans = 0, end = u->first_seq + u->n, to;
+    bool ok = fs != NULL;
+    for (uint64_t from = u->first_seq; ok && from < end; from = to, spans++)
+        ok = ledger_batch_span(u, from, &to);
+    if (!ok) {
+        free(fs);
+        rpc_repl_unit_done(s->repl, u, fs == NULL ? LEDGER_NO_MEMORY : LEDGER_STORE_CORRUPT);
+        return;
+    }
+    fs->unit = u;
+    atomic_store(&fs->left, (uint32_t)spans);
+    for (uint64_t from = u->first_seq; from < end; from = to) {
+        (void)ledger_batch_span(u, from, &to);
+        follow_submit(s, fs, from, to);
+    }
 }
 
 /* Replicated, between groups: apply what the stream brought, and lead once a candidate has

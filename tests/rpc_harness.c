@@ -1199,8 +1199,12 @@ size_t rh_acks_missing(void *sock, const rh_ack *acks, size_t n, const char *lab
     for (size_t i = 0; i < n; i++) {
         rh_field f = RH_BIN("hash", acks[i].hash, 32);
         uint64_t seq = 0;
-        const msgpack_object *res =
-            rh_query(sock, &r, "tx", &f, 1) == 0 ? rh_get_map(r.root, "result") : NULL;
+        if (rh_query(sock, &r, "tx", &f, 1) != 0) { /* no answer: the rest are not known */
+            fprintf(stderr, "%s: no answer; %zu acknowledgements not checked\n", label, n - i);
+            lost += n - i;
+            break;
+        }
+        const msgpack_object *res = rh_get_map(r.root, "result");
         if (res != NULL && rh_get_uint(res, "seq", &seq) && seq == acks[i].seq &&
             rh_str_is(rh_get(res, "code"), acks[i].code))
             continue;

@@ -17,7 +17,7 @@
 #define REPLICAS 3
 #define CONNS 3       /* the custodian's deposits, two users' transfers */
 #define PER_CONN 4000 /* transactions signed per connection (more than any run needs) */
-#define ACKED_MAX (CONNS * PER_CONN)
+#define ACKED_MAX (CONNS * PER_CONN + 512)
 #define REPLY_WAIT_MS 1500 /* no reply for this long: the replica is gone, find the leader */
 #define LEASE_MS "1000"
 
@@ -491,6 +491,46 @@ static void forged_batch(void)
            (unsigned long long)last + 1, REPLICAS);
 }
 
+/* A burst of n transfers from one key sent back to back to the leader: the batches queue
+ * behind the log, so one stream batch holds several ledger batches. Returns: those
+ * acknowledged (kept with the others). */
+static size_t burst(const rh_key *from, size_t n)
+{
+    int l = leader_now();
+    if (l < 0)
+        return 0;
+    void *d = rh_socket_curve(ZMQ_DEALER, endpoints[l], NULL, NULL, NULL);
+    uint64_t nonce = rh_next_nonce(d, from->pk), first_id = 0;
+    static uint8_t hashes[512][32];
+    msgpack_sbuffer b;
+    msgpack_sbuffer_init(&b);
+    for (size_t i = 0; i < n && i < 512; i++) {
+        uint8_t sig[64];
+        ledger_tx t = rh_tx(LEDGER_TX_TRANSFER);
+        rh_tx_key(&t, "to", users[1].pk);
+        rh_tx_u64(&t, "shares", 1);
+        t.nonce = nonce + i;
+        rh_sign(rep[0], &t, from, hashes[i], sig);
+        uint64_t id = rh_next_id();
+        first_id = i == 0 ? id : first_id;
+        rh_pack_tx(&b, &t, sig, id, NULL, NULL);
+        CHECK(rh_send(d, b.data, b.size) == 0);
+    }
+    size_t got = 0;
+    rh_reply r;
+    rh_reply_init(&r);
+    for (size_t i = 0; i < n && i < 512 && rh_recv(d, &r) == 0; i++) {
+        uint64_t id = 0;
+        if (rh_get_uint(r.root, "id", &id) && id >= first_id && id < first_id + n &&
+            rh_ack_take(&acks[nacks], hashes[id - first_id], &r))
+            nacks++, got++;
+    }
+    rh_reply_free(&r);
+    msgpack_sbuffer_destroy(&b);
+    rh_close(d);
+    return got;
+}
+
 static void setup_conns(const rh_server *leader)
 {
     void *d = rh_dealer(leader);
@@ -567,6 +607,10 @@ int main(void)
         fund(rep[0], stray, 1);
         setup_conns(rep[0]);
         CHECK(pump_acks(100, 30000));
+        CHECK_U64(burst(&stray[0], 400), 400);
+        printf("burst: the leader published %.0f stream messages for %.0f batches\n",
+               metric(0, "lstd_replication_published_total"),
+               metric(0, "lstd_batch_size_requests_count"));
         check_replicas("steady");
         for (int i = 1; i < REPLICAS; i++) {
             CHECK(metric(i, "lstd_replication_role{role=\"follower\"}") == 1);
