@@ -338,7 +338,7 @@ static void follower_restart(void)
     CHECK(rh_launch(rep[f]) == 0);
     CHECK(pump_acks(20, 30000));
     CHECK_U64(rh_stop(rep[f], SIGTERM, 20000), 0);
-    char cmd[1600];
+    char cmd[2200];
     snprintf(cmd, sizeof cmd, "rm -rf %s && %s %s %s > /dev/null 2>&1", rep[f]->data_dir,
              LSTD_BACKUP, rep[l]->data_dir, rep[f]->data_dir);
     CHECK_U64(system(cmd), 0);
