@@ -407,6 +407,18 @@ static void notify_serving(const rpc_config *cfg, const char *id)
  * bind the sockets, and only then create (--dev, unused directory) or open the ledger, so a
  * second lstd or a taken port fails before anything is written. Under systemd, READY=1 follows
  * the ready line and STOPPING=1 the stop signal. Returns: the exit status. */
+/* Consume replication verdicts still pending: the restart starts from the log on disk. */
+static void drain_repl_signals(void)
+{
+    sigset_t set;
+    struct timespec zero = {0, 0};
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    while (sigtimedwait(&set, NULL, &zero) > 0)
+        ;
+}
+
 /* Replication's verdicts reach the main loop as signals: SIGUSR1 another replica leads now
  * (restart as a follower), SIGUSR2 this replica cannot follow the stream (stop). */
 static void on_repl_stop(void *ctx, bool diverged)
@@ -495,6 +507,7 @@ static int serve(rpc_config *cfg, int argc, char **argv, const sigset_t *signals
             return 1;
         }
         rpc_log(RPC_LOG_INFO, "restarting", " msg=\"as a follower, from the log on disk\"");
+        drain_repl_signals(); /* a pending one would survive the exec */
         execv("/proc/self/exe", argv);
         rpc_log_msg(RPC_LOG_ERROR, "restart_failed", "cannot restart: %s", strerror(errno));
         return 1;

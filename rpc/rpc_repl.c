@@ -594,7 +594,8 @@ void rpc_repl_set_wake(rpc_repl *r, void (*fn)(void *ctx), void *ctx)
 rpc_repl_unit *rpc_repl_take(rpc_repl *r)
 {
     pthread_mutex_lock(&r->lock);
-    rpc_repl_unit *u = r->in_head;
+    bool following = r->role == RPC_REPL_FOLLOWER || r->role == RPC_REPL_CANDIDATE;
+    rpc_repl_unit *u = following ? r->in_head : NULL; /* leading or stepping down: not now */
     if (u != NULL) {
         r->in_head = u->next;
         if (r->in_head == NULL)
@@ -618,7 +619,12 @@ void rpc_repl_unit_done(rpc_repl *r, rpc_repl_unit *u, int rc)
     pthread_mutex_unlock(&r->lock);
     if (candidate) /* the last batch it waited for may be durable now: it may lead */
         repl_wake(r);
-    if (rc != 0) {
+    if (rc != 0 && rc != LEDGER_STORE_CORRUPT) { /* not applied here for another reason */
+        char why[200];
+        snprintf(why, sizeof why, "a batch of the stream could not be applied here (%s)",
+                 ledger_err_name(rc));
+        repl_fence(r, why, false); /* a no-op when already stepping down */
+    } else if (rc != 0) {
         char why[300];
         snprintf(why, sizeof why,
                  "the batch of records %" PRIu64 "..%" PRIu64 " (stream %s message %" PRIu64

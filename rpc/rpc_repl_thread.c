@@ -55,6 +55,13 @@ static int unit_add(rpc_repl_unit *u, const repl_msg *m)
 static void inbox_push(rpc_repl *r, rpc_repl_unit *u)
 {
     pthread_mutex_lock(&r->lock);
+    if (r->role == RPC_REPL_LEADER) { /* another replica extended the stream after ours */
+        pthread_mutex_unlock(&r->lock);
+        repl_unit_free(u);
+        repl_fence(r, "another replica extended the stream (this one is no longer the leader)",
+                   false);
+        return;
+    }
     while (r->in_bytes > INBOX_BYTES_MAX && !atomic_load(&r->quit))
         pthread_cond_wait(&r->cv, &r->lock);
     if (r->in_tail != NULL)
