@@ -433,25 +433,23 @@ static pending *range_unit(store_db *db, range *r, store_db_unit *u, int *rc)
 }
 
 /* Hand the range's records to the replicator as one unit: one message (or a few parts) for
- * every batch the log commits at once. Out: *rc (0, or the failure). Returns: the first batch
- * given up (the range's first: all or none of it is replicated), or NULL when replicated. */
-static pending *log_replicate(store_db *db, range *r, int *rc)
+ * every batch the log commits at once. Returns: 0, or the failure (the whole range is given
+ * up). */
+static int log_replicate(store_db *db, range *r)
 {
     pthread_mutex_lock(&db->lock);
     store_db_replicate_fn fn = db->replicate;
     void *ctx = db->replicate_ctx;
     pthread_mutex_unlock(&db->lock);
     store_db_unit u;
-    *rc = 0;
-    pending *last = fn != NULL ? range_unit(db, r, &u, rc) : NULL;
+    int rc = 0;
+    pending *last = fn != NULL ? range_unit(db, r, &u, &rc) : NULL;
     uint64_t position = 0;
     if (last != NULL)
-        *rc = fn(ctx, &u, &position);
-    if (*rc != 0)
-        return r->first;
-    if (last != NULL && position != 0)
+        rc = fn(ctx, &u, &position);
+    if (rc == 0 && last != NULL && position != 0)
         last->position = position;
-    return NULL;
+    return rc;
 }
 
 /* The range is written (rc 0) or given up (rc != 0): answer each batch, mark them durable. */
@@ -476,8 +474,8 @@ static void log_finish(store_db *db, range *r, int rc, bool wrote, uint64_t took
 /* Replicate and write one range; a range the replicator refuses is given up whole. */
 static void log_range(store_db *db, range r)
 {
-    int prc;
-    if (log_replicate(db, &r, &prc) != NULL) {
+    int prc = log_replicate(db, &r);
+    if (prc != 0) {
         log_finish(db, &r, prc, false, 0);
         return;
     }

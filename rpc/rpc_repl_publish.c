@@ -118,13 +118,8 @@ static int publish_part(rpc_repl *r, const store_db_unit *u, uint64_t from, uint
 {
     size_t at = repl_msg_head(buf, u->first_seq, part, final, u->first_seq + from,
                               (uint32_t)(to - from), u->chain, final ? u->chain_len : 0);
-    for (uint64_t i = from; i < to; i++) {
-        size_t n = u->off[i + 1] - u->off[i];
-        for (unsigned b = 0; b < 4; b++)
-            buf[at + b] = (uint8_t)(n >> (8 * (3 - b)));
-        memcpy(buf + at + 4, u->rec + u->off[i], n);
-        at += 4 + n;
-    }
+    for (uint64_t i = from; i < to; i++)
+        at += repl_msg_record(buf + at, u->rec + u->off[i], u->off[i + 1] - u->off[i]);
     char id[RPC_PATH_MAX + 64];
     pthread_mutex_lock(&r->lock);
     uint64_t expect = r->last_seq, rev = r->lease_rev;

@@ -236,13 +236,6 @@ int repl_stream_state(rpc_repl *r, uint64_t *first, uint64_t *last)
     return 0;
 }
 
-/* The stream's last sequence, or 0 when NATS does not answer. */
-static uint64_t repl_stream_last(rpc_repl *r)
-{
-    uint64_t first, last;
-    return repl_stream_state(r, &first, &last) == 0 ? last : 0;
-}
-
 /* A follower takes a free lease when it has consumed the whole stream. */
 static void lease_try(rpc_repl *r)
 {
@@ -302,8 +295,20 @@ static void lease_renew(rpc_repl *r)
     }
 }
 
-static void lag_tick(rpc_repl *r, rpc_repl_role role);
+/* Since when this follower has been behind the stream, from what the tick and the consumer
+ * last saw of it (no request of its own). */
+static void lag_tick(rpc_repl *r)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->st.applied >= r->st.stream_last)
+        r->behind_since_ms = 0;
+    else if (r->behind_since_ms == 0)
+        r->behind_since_ms = repl_now_ms();
+    pthread_mutex_unlock(&r->lock);
+}
 
+/* One turn of the lease: a follower tries to take it (reading the stream's end and the
+ * holder for NOT_LEADER hints), a holder renews it; then the lag. */
 static void lease_tick(rpc_repl *r)
 {
     pthread_mutex_lock(&r->lock);
@@ -326,21 +331,7 @@ static void lease_tick(rpc_repl *r)
         repl_wake(r);
     }
     if (role != RPC_REPL_LEADER)
-        lag_tick(r, role);
-}
-
-/* A follower: the lease holder for hints, and since when it has been behind the stream. */
-static void lag_tick(rpc_repl *r, rpc_repl_role role)
-{
-    uint64_t rev, last = repl_stream_last(r);
-    if (role == RPC_REPL_FOLLOWER)
-        (void)lease_read(r, &rev);
-    pthread_mutex_lock(&r->lock);
-    if (r->st.applied >= last)
-        r->behind_since_ms = 0;
-    else if (r->behind_since_ms == 0)
-        r->behind_since_ms = repl_now_ms();
-    pthread_mutex_unlock(&r->lock);
+        lag_tick(r);
 }
 
 void *repl_main(void *arg)

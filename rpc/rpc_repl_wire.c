@@ -43,6 +43,13 @@ size_t repl_msg_head(uint8_t *out, uint64_t first_seq, uint32_t part, bool final
     return REPL_WIRE_HEAD + 2 + chain_len;
 }
 
+size_t repl_msg_record(uint8_t *out, const uint8_t *rec, size_t len)
+{
+    put_be(out, len, 4);
+    memcpy(out + 4, rec, len);
+    return 4 + len;
+}
+
 /* Every record's length is inside the message and there are exactly count of them. */
 static int records_check(const repl_msg *m)
 {

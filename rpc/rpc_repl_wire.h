@@ -40,6 +40,10 @@ bool repl_msg_next(const repl_msg *m, size_t *at, const uint8_t **rec, size_t *r
 size_t repl_msg_head(uint8_t *out, uint64_t first_seq, uint32_t part, bool final,
                      uint64_t part_first, uint32_t count, const uint8_t *chain, size_t chain_len);
 
+/** Append one record (be32 length, the record value) after a head. Returns: bytes written
+ *  (4 + len). */
+size_t repl_msg_record(uint8_t *out, const uint8_t *rec, size_t len);
+
 /** Write a genesis message. Returns: bytes written (out holds 6 + len). */
 size_t repl_msg_genesis(uint8_t *out, const uint8_t *genesis, size_t len);
 

@@ -644,19 +644,28 @@ static int enc_not_leader(void *ctx, msgpack_sbuffer *buf)
 
 /* Replicated: a transaction (not a simulation) reaches only the leader's batches. A follower
  * answers NOT_LEADER naming the leader it knows; a leader whose publishing has been failing
- * answers NO_QUORUM. Returns: whether it was answered here (msgs[i].final). */
-static bool repl_refuse(batch_job *j, rpc_item *it, out_msg *m, const rpc_repl_status *st)
+ * answers NO_QUORUM. Out: leader (the hint, for NOT_LEADER). Returns: what a group's
+ * transactions are answered now, 0 when they are sequenced (once per group). */
+static int repl_refusal(rpc_server *s, char *leader, size_t size)
 {
-    if (!it->req.is_tx || it->req.simulate || it->error != 0)
+    if (s->repl == NULL || rpc_repl_accepting(s->repl))
+        return 0;
+    rpc_repl_status st;
+    rpc_repl_status_get(s->repl, &st);
+    snprintf(leader, size, "%s", st.leader);
+    return st.role == RPC_REPL_LEADER ? LEDGER_NO_QUORUM : LEDGER_NOT_LEADER;
+}
+
+/* Answer it with the group's refusal when it is a transaction. Returns: whether it was
+ * answered here (msgs[i].final). */
+static bool repl_refuse(batch_job *j, rpc_item *it, out_msg *m, int refusal, const char *leader)
+{
+    if (refusal == 0 || !it->req.is_tx || it->req.simulate || it->error != 0)
         return false;
-    if (st->role == RPC_REPL_LEADER && rpc_repl_accepting(j->s->repl))
-        return false;
-    if (st->role == RPC_REPL_LEADER) {
-        it->error = LEDGER_NO_QUORUM;
+    it->error = refusal;
+    if (refusal == LEDGER_NO_QUORUM)
         return job_reply(j, m, enc_verify_error, it) == 0;
-    }
-    leader_enc e = {it, st->leader};
-    it->error = LEDGER_NOT_LEADER;
+    leader_enc e = {it, leader};
     return job_reply(j, m, enc_not_leader, &e) == 0;
 }
 
@@ -1188,14 +1197,13 @@ static void process(rpc_server *s, rpc_item **items, uint64_t n, bool simulate)
     j->now_us = now_us();
     msgpack_sbuffer_init(&j->replies);
     msgpack_sbuffer_init(&j->events);
-    rpc_repl_status st;
-    if (s->repl != NULL)
-        rpc_repl_status_get(s->repl, &st);
+    char leader[RPC_PATH_MAX];
+    int refusal = repl_refusal(s, leader, sizeof leader);
     for (uint64_t i = 0; i < n; i++) {
         rpc_item *it = items[i];
         msgs[i].env = it->env;
         msgs[i].id = it->req.id;
-        if (s->repl != NULL && repl_refuse(j, it, &msgs[i], &st)) {
+        if (repl_refuse(j, it, &msgs[i], refusal, leader)) {
             msgs[i].final = true;
             continue;
         }
