@@ -425,7 +425,8 @@ static int bootstrap(rpc_repl *r, store_db *db, char *msg, size_t size)
 }
 
 /* db's position must be a batch of the stream ending where db's history ends. */
-static int check_position(rpc_repl *r, store_db *db, uint64_t pos, char *msg, size_t size)
+static int check_position(rpc_repl *r, store_db *db, uint64_t pos, bool *again, char *msg,
+                          size_t size)
 {
     ledger_chain c;
     ledger_store *v = store_db_view(db);
@@ -434,8 +435,9 @@ static int check_position(rpc_repl *r, store_db *db, uint64_t pos, char *msg, si
     rpc_repl_unit u = {0};
     ledger_record lr;
     size_t off[2] = {0, 0};
+    natsStatus got = NATS_ERR;
     int ok = ledger_read_chain(v, &c) == LEDGER_OK &&
-             js_GetMsg(&m, r->js, r->stream, pos, NULL, NULL) == NATS_OK &&
+             (got = js_GetMsg(&m, r->js, r->stream, pos, NULL, NULL)) == NATS_OK &&
              repl_msg_decode(&rm, (const uint8_t *)natsMsg_GetData(m),
                              (size_t)natsMsg_GetDataLength(m)) == 0 &&
              rm.type == REPL_WIRE_RECORDS && rm.final && rm.part_first + rm.count == c.next_seq;
@@ -450,7 +452,11 @@ static int check_position(rpc_repl *r, store_db *db, uint64_t pos, char *msg, si
              memcmp(lr.hash, c.head, LEDGER_HASH_SIZE) == 0;
     }
     natsMsg_Destroy(m);
-    if (!ok)
+    *again = !ok && got != NATS_OK && got != NATS_NOT_FOUND; /* NATS did not answer */
+    if (*again)
+        snprintf(msg, size, "stream %s message %" PRIu64 " cannot be read: %s", r->stream, pos,
+                 repl_nats_why(got));
+    else if (!ok)
         snprintf(msg, size,
                  "this ledger's log says it holds stream %s up to message %" PRIu64
                  " but that message does not end at its head (seq %" PRIu64
@@ -460,13 +466,14 @@ static int check_position(rpc_repl *r, store_db *db, uint64_t pos, char *msg, si
 }
 
 /* Where following starts. Returns: the next stream sequence, or 0 (msg). */
-static uint64_t start_position(rpc_repl *r, store_db *db, char *msg, size_t size)
+static uint64_t start_position(rpc_repl *r, store_db *db, bool *again, char *msg, size_t size)
 {
     ledger_chain c;
     uint64_t pos = store_db_position(db), first = 0, last = 0;
+    *again = false;
     if (ledger_read_chain(store_db_view(db), &c) != LEDGER_OK)
         return snprintf(msg, size, "the ledger's chain cannot be read"), 0;
-    if (repl_stream_state(r, &first, &last) != 0)
+    if ((*again = repl_stream_state(r, &first, &last) != 0))
         return snprintf(msg, size, "the stream %s does not answer", r->stream), 0;
     if (last == 0)
         return bootstrap(r, db, msg, size) == 0 ? r->last_seq + 1 : 0;
@@ -492,7 +499,7 @@ static uint64_t start_position(rpc_repl *r, store_db *db, char *msg, size_t size
                0;
     if (pos == 0)
         return 1; /* the genesis message is checked as it is consumed */
-    return check_position(r, db, pos, msg, size) == 0 ? pos + 1 : 0;
+    return check_position(r, db, pos, again, msg, size) == 0 ? pos + 1 : 0;
 }
 
 int rpc_repl_attach(rpc_repl *r, store_db *db, void (*on_stop)(void *ctx, bool diverged), void *ctx,
@@ -508,7 +515,17 @@ int rpc_repl_attach(rpc_repl *r, store_db *db, void (*on_stop)(void *ctx, bool d
     r->db = db;
     r->on_stop = on_stop;
     r->stop_ctx = ctx;
-    uint64_t next = start_position(r, db, msg, msg_size);
+    bool again;
+    uint64_t next, said = 0; /* NATS not answering (servers restarting): again, until a stop */
+    while ((next = start_position(r, db, &again, msg, msg_size)) == 0 && again && !stop_pending()) {
+        if (repl_now_ms() >= said) {
+            char q[600];
+            rpc_log(RPC_LOG_WARN, "replication_waiting", " msg=%s",
+                    rpc_log_quote(q, sizeof q, msg));
+            said = repl_now_ms() + START_WAIT_MS;
+        }
+        repl_sleep_ms(250);
+    }
     if (next == 0)
         return -1;
     r->next_stream_seq = next;
