@@ -12,7 +12,7 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || {
     exit 77
 }
 work=$(mktemp -d "${TMPDIR:-/tmp}/lstd-replicas-test.XXXXXX")
-base=$((20000 + $$ % 400 * 100)) # ports base+1 .. base+53
+base=$((20000 + $$ % 120 * 100)) # ports base+1 .. base+53, below the ephemeral range (32768..)
 failures=0
 fail() {
     echo "test_replicas: FAILED: $*" >&2

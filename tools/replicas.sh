@@ -69,6 +69,24 @@ cluster { name: lstd, listen: 127.0.0.1:$((base + 10 + i)), routes: [$routes] }
 EOF
     run "nats$i" "$NATS" -c "$dir/nats$i.conf"
 done
+# nats_logs: the end of each NATS server's log (why a replica could not start)
+nats_logs() {
+    for i in 1 2 3; do
+        echo "--- nats$i.log (last lines)" >&2
+        tail -n 8 "$dir/nats$i.log" >&2 2>/dev/null || true
+    done
+}
+for i in 1 2 3; do # each server listening (a port taken by another process ends it at once)
+    for _ in $(seq 100); do
+        grep -q 'Server is ready' "$dir/nats$i.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    grep -q 'Server is ready' "$dir/nats$i.log" 2>/dev/null || {
+        echo "replicas.sh: NATS server n$i did not start (a port of $((base + i)), $((base + 10 + i)), $((base + 20 + i)) taken?)" >&2
+        nats_logs
+        exit 1
+    }
+done
 # replica N's flags
 flags() {
     port=$((base + 20 + 10 * $1))
@@ -82,6 +100,7 @@ ready() { # ready N: wait for replica N's ready line
     done
     echo "replicas.sh: replica r$1 did not start; its log:" >&2
     cat "$dir/r$1.log" >&2
+    nats_logs
     exit 1
 }
 
