@@ -10,22 +10,28 @@
 #define TABLES 256
 #define BUCKETS_MIN 1024u
 
+/* Laid out for the lookup: the fields find() and a read touch come first, then the key, the
+ * element hash and the value (inline after the key while it fits in VAL_INLINE bytes: an
+ * account or an index entry is then one allocation, read with no further pointer chase). */
 typedef struct node {
-    struct node *left, *right, *chain; /* treap children; next in the bucket */
-    struct node *ck_link[2];           /* the dirty and the capture list (by generation parity) */
-    uint64_t ck_gen;                   /* 0 clean; else the list generation it is on */
-    uint8_t *val;
+    struct node *chain; /* next in the bucket */
+    uint64_t bucket;    /* full bucket hash, so growing needs no rehash of the key */
+    uint8_t *val;       /* the inline bytes or a heap block of val_cap */
     uint32_t val_len, val_cap;
-    uint64_t mark;    /* batch number of the last write (== store's batch: written now) */
-    uint32_t prio;    /* treap priority: a max-heap on it */
-    uint32_t undo_at; /* its undo record, while mark is the current batch */
-    uint64_t bucket;  /* full bucket hash, so growing needs no rehash of the key */
     uint8_t table, key_len;
     bool gone; /* deleted: a tombstone, still linked (one node per key) until it is no longer
                   needed: at the end of its batch, or once a capture has emitted it */
+    uint32_t undo_at; /* its undo record, while mark is the current batch */
+    uint64_t mark;    /* batch number of the last write (== store's batch: written now) */
+    uint32_t prio;    /* treap priority: a max-heap on it */
+    struct node *left, *right;         /* treap children */
+    struct node *ck_link[2];           /* the dirty and the capture list (by generation parity) */
+    uint64_t ck_gen;                   /* 0 clean; else the list generation it is on */
     uint8_t hash[32];
-    uint8_t key[];
+    uint8_t key[]; /* key_len bytes, then VAL_INLINE bytes of inline value */
 } node;
+
+#define VAL_INLINE 32u /* an account's value; 4 history seqs; a deposit ref's seq */
 
 enum undo_kind { UNDO_NEW, UNDO_VALUE, UNDO_APPEND };
 
@@ -62,11 +68,15 @@ struct store_mem {
 
 /* ---- keys, hashing, allocation ------------------------------------------------------------ */
 
-/* A present entry's value, never NULL (an empty value has no allocation): NULL means gone. */
+/* A present entry's value (never NULL). */
 static const uint8_t *val_of(const node *n)
 {
-    static const uint8_t empty[1];
-    return n->val != NULL ? n->val : empty;
+    return n->val;
+}
+
+static bool val_inline(const node *n)
+{
+    return n->val == n->key + n->key_len;
 }
 
 static int key_cmp(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
@@ -118,10 +128,16 @@ static bool val_reserve(store_mem *m, node *n, size_t len, bool geometric)
     cap = cap < len ? len : cap;
     if (cap > UINT32_MAX)
         return false;
-    uint8_t *v = realloc(n->val, cap);
+    bool was_inline = val_inline(n);
+    uint8_t *v = was_inline ? malloc(cap) : realloc(n->val, cap);
     if (v == NULL)
         return false;
-    m->bytes += cap - n->val_cap;
+    if (was_inline) { /* the inline bytes stay allocated, unused */
+        memcpy(v, n->val, n->val_len);
+        m->bytes += cap;
+    } else {
+        m->bytes += cap - n->val_cap;
+    }
     n->val = v;
     n->val_cap = (uint32_t)cap;
     return true;
@@ -129,8 +145,11 @@ static bool val_reserve(store_mem *m, node *n, size_t len, bool geometric)
 
 static void node_free(store_mem *m, node *n)
 {
-    m->bytes -= sizeof *n + n->key_len + n->val_cap;
-    free(n->val);
+    m->bytes -= sizeof *n + n->key_len + VAL_INLINE;
+    if (!val_inline(n)) {
+        m->bytes -= n->val_cap;
+        free(n->val);
+    }
     free(n);
 }
 
@@ -278,15 +297,17 @@ static void set_gone(store_mem *m, node *n, bool gone)
 
 static node *node_new(store_mem *m, unsigned table, const uint8_t *key, size_t len)
 {
-    node *n = calloc(1, sizeof *n + len);
+    node *n = calloc(1, sizeof *n + len + VAL_INLINE);
     if (n == NULL)
         return NULL;
     n->table = (uint8_t)table;
     n->key_len = (uint8_t)len;
     memcpy(n->key, key, len);
+    n->val = n->key + len;
+    n->val_cap = VAL_INLINE;
     n->bucket = key_hash(m, table, key, len);
     n->prio = next_prio(m);
-    m->bytes += sizeof *n + len;
+    m->bytes += sizeof *n + len + VAL_INLINE;
     return n;
 }
 
@@ -524,17 +545,25 @@ void store_mem_prefetch(store_mem *m, unsigned table, const uint8_t *keys, size_
         return;
     for (size_t at = 0; at < n; at += PREFETCH_MAX) {
         size_t k = n - at < PREFETCH_MAX ? n - at : PREFETCH_MAX;
-        /* three passes, each a dependent load further: bucket, entry, value */
+        /* passes, each a dependent load further: bucket; the entry's lines (header, hash, key
+         * and inline value); a value that outgrew the entry */
         for (size_t i = 0; i < k; i++) {
             h[i] = key_hash(m, table, keys + (at + i) * key_len, key_len) & (m->nbuckets - 1);
             __builtin_prefetch(&m->buckets[h[i]]);
         }
-        for (size_t i = 0; i < k; i++)
-            if (m->buckets[h[i]] != NULL)
-                __builtin_prefetch(m->buckets[h[i]]);
-        for (size_t i = 0; i < k; i++)
-            if (m->buckets[h[i]] != NULL)
-                __builtin_prefetch(m->buckets[h[i]]->val);
+        for (size_t i = 0; i < k; i++) {
+            const node *e = m->buckets[h[i]];
+            if (e != NULL) {
+                __builtin_prefetch(e);
+                __builtin_prefetch(e->hash);
+                __builtin_prefetch(e->key + key_len);
+            }
+        }
+        for (size_t i = 0; i < k; i++) {
+            const node *e = m->buckets[h[i]];
+            if (e != NULL && !val_inline(e))
+                __builtin_prefetch(e->val + e->val_len);
+        }
     }
 }
 
@@ -705,7 +734,8 @@ void store_mem_free(store_mem **mp)
     for (uint64_t i = 0; i < m->nbuckets; i++) /* every entry, tombstones too, is linked */
         for (node *n = m->buckets[i], *next; n != NULL; n = next) {
             next = n->chain;
-            free(n->val);
+            if (!val_inline(n))
+                free(n->val);
             free(n);
         }
     free(m->buckets);
