@@ -10,23 +10,27 @@
 #define TABLES 256
 #define BUCKETS_MIN 1024u
 
-/* Laid out for the lookup: the fields find() and a read touch come first, then the key, the
- * element hash and the value (inline after the key while it fits in VAL_INLINE bytes: an
- * account or an index entry is then one allocation, read with no further pointer chase). */
+/* Laid out for the walks: what find() and a treap step read (bucket hash, children, the key's
+ * first 8 bytes) shares the first cache line; then the key, the element hash and the value
+ * (inline after the key while it fits in VAL_INLINE bytes: an account or an index entry is then
+ * one allocation, read with no further pointer chase). */
 typedef struct node {
-    struct node *chain; /* next in the bucket */
-    uint64_t bucket;    /* full bucket hash, so growing needs no rehash of the key */
-    uint8_t *val;       /* the inline bytes or a heap block of val_cap */
-    uint32_t val_len, val_cap;
+    struct node *chain;        /* next in the bucket */
+    uint64_t bucket;           /* full bucket hash, so growing needs no rehash of the key */
+    struct node *left, *right; /* treap children */
+    uint64_t prefix;           /* the key's first 8 bytes, big-endian, zero-padded */
+    uint32_t prio;             /* treap priority: a max-heap on it */
+    uint32_t val_len;
+    uint8_t *val; /* the inline bytes or a heap block of val_cap */
     uint8_t table, key_len;
-    bool gone; /* deleted: a tombstone, still linked (one node per key) until it is no longer
-                  needed: at the end of its batch, or once a capture has emitted it */
+    bool gone;        /* deleted: a tombstone, still linked (one node per key) until it is no longer
+                         needed: at the end of its batch, or once a capture has emitted it */
+    bool in_treap;    /* false: on the fresh list, not yet in its table's treap */
     uint32_t undo_at; /* its undo record, while mark is the current batch */
-    uint64_t mark;    /* batch number of the last write (== store's batch: written now) */
-    uint32_t prio;    /* treap priority: a max-heap on it */
-    struct node *left, *right;         /* treap children */
-    struct node *ck_link[2];           /* the dirty and the capture list (by generation parity) */
-    uint64_t ck_gen;                   /* 0 clean; else the list generation it is on */
+    uint32_t val_cap;
+    uint64_t mark;           /* batch number of the last write (== store's batch: written now) */
+    struct node *ck_link[2]; /* the dirty and the capture list (by generation parity) */
+    uint64_t ck_gen;         /* 0 clean; else the list generation it is on */
     uint8_t hash[32];
     uint8_t key[]; /* key_len bytes, then VAL_INLINE bytes of inline value */
 } node;
@@ -48,6 +52,11 @@ struct store_mem {
     node **buckets;
     uint64_t nbuckets, count, seed, rng;
     node *roots[TABLES];
+    /* entries linked since the treaps were last brought up to date: they are inserted sorted,
+     * in one go (neighbouring keys share the upper paths: far fewer cache misses than inserting
+     * each as it comes), at each commit and before any ordered walk */
+    node **fresh;
+    size_t fresh_len, fresh_cap;
     uint64_t counts[TABLES];
     uint64_t bytes; /* entries and values */
     uint64_t batch;
@@ -83,6 +92,25 @@ static int key_cmp(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_le
 {
     int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
     return c != 0 ? c : (a_len > b_len) - (a_len < b_len);
+}
+
+/* A key's first 8 bytes as a big-endian number, zero-padded: prefixes order as the keys do,
+ * and only equal prefixes need the keys themselves. */
+static uint64_t key_prefix(const uint8_t *key, size_t len)
+{
+    uint64_t p = 0;
+    for (size_t i = 0; i < 8; i++)
+        p = p << 8 | (i < len ? key[i] : 0);
+    return p;
+}
+
+/* key_cmp of a key whose prefix is known and an entry's key (mostly decided by the prefixes,
+ * which the entry keeps in its first cache line). */
+static int prefix_cmp(uint64_t prefix, const uint8_t *key, size_t len, const node *n)
+{
+    if (prefix != n->prefix)
+        return prefix < n->prefix ? -1 : 1;
+    return key_cmp(key, len, n->key, n->key_len);
 }
 
 static uint64_t mix(uint64_t x)
@@ -175,7 +203,7 @@ static node *treap_insert(node *t, node *n)
 {
     if (t == NULL)
         return n;
-    if (key_cmp(n->key, n->key_len, t->key, t->key_len) < 0) {
+    if (prefix_cmp(n->prefix, n->key, n->key_len, t) < 0) {
         t->left = treap_insert(t->left, n);
         if (t->left->prio > t->prio)
             t = rotate_right(t);
@@ -205,7 +233,7 @@ static node *treap_remove(node *t, const node *n)
 {
     if (t == n)
         return treap_merge(t->left, t->right);
-    if (key_cmp(n->key, n->key_len, t->key, t->key_len) < 0)
+    if (prefix_cmp(n->prefix, n->key, n->key_len, t) < 0)
         t->left = treap_remove(t->left, n);
     else
         t->right = treap_remove(t->right, n);
@@ -216,8 +244,9 @@ static node *treap_remove(node *t, const node *n)
 static node *treap_after(node *t, const uint8_t *key, size_t len)
 {
     node *best = NULL;
+    uint64_t prefix = key_prefix(key, len);
     while (t != NULL) {
-        if (len == 0 || key_cmp(t->key, t->key_len, key, len) > 0) {
+        if (len == 0 || prefix_cmp(prefix, key, len, t) < 0) {
             best = t;
             t = t->left;
         } else {
@@ -260,13 +289,49 @@ static void maybe_grow(store_mem *m)
     m->nbuckets = nb;
 }
 
+static int fresh_cmp(const void *a, const void *b)
+{
+    const node *x = *(node *const *)a, *y = *(node *const *)b;
+    if (x->table != y->table)
+        return x->table < y->table ? -1 : 1;
+    return prefix_cmp(x->prefix, x->key, x->key_len, y);
+}
+
+/* Insert the fresh entries into their treaps, in key order. */
+static void treaps_update(store_mem *m)
+{
+    if (m->fresh_len == 0)
+        return;
+    qsort(m->fresh, m->fresh_len, sizeof *m->fresh, fresh_cmp);
+    for (size_t i = 0; i < m->fresh_len; i++) {
+        node *n = m->fresh[i];
+        m->roots[n->table] = treap_insert(m->roots[n->table], n);
+        n->in_treap = true;
+    }
+    m->fresh_len = 0;
+}
+
 static void link_in(store_mem *m, node *n)
 {
     node **slot = &m->buckets[n->bucket & (m->nbuckets - 1)];
     n->chain = *slot;
     *slot = n;
     n->left = n->right = NULL;
-    m->roots[n->table] = treap_insert(m->roots[n->table], n);
+    if (m->fresh_len == m->fresh_cap) {
+        size_t cap = m->fresh_cap ? m->fresh_cap * 2 : 1024;
+        node **f = realloc(m->fresh, cap * sizeof *f);
+        if (f != NULL) {
+            m->fresh = f;
+            m->fresh_cap = cap;
+        }
+    }
+    if (m->fresh_len < m->fresh_cap) {
+        m->fresh[m->fresh_len++] = n;
+        n->in_treap = false;
+    } else { /* no room to defer it: insert it now */
+        m->roots[n->table] = treap_insert(m->roots[n->table], n);
+        n->in_treap = true;
+    }
     m->counts[n->table] += !n->gone;
     m->count++;
     maybe_grow(m);
@@ -278,7 +343,15 @@ static void unlink_out(store_mem *m, node *n)
     while (*p != n)
         p = &(*p)->chain;
     *p = n->chain;
-    m->roots[n->table] = treap_remove(m->roots[n->table], n);
+    if (n->in_treap) {
+        m->roots[n->table] = treap_remove(m->roots[n->table], n);
+    } else { /* on the fresh list: mostly its last entry (an abort undoes newest first) */
+        size_t i = m->fresh_len;
+        while (i > 0 && m->fresh[i - 1] != n)
+            i--;
+        if (i > 0)
+            m->fresh[i - 1] = m->fresh[--m->fresh_len];
+    }
     m->counts[n->table] -= !n->gone;
     m->count--;
 }
@@ -303,6 +376,7 @@ static node *node_new(store_mem *m, unsigned table, const uint8_t *key, size_t l
     n->table = (uint8_t)table;
     n->key_len = (uint8_t)len;
     memcpy(n->key, key, len);
+    n->prefix = key_prefix(key, len);
     n->val = n->key + len;
     n->val_cap = VAL_INLINE;
     n->bucket = key_hash(m, table, key, len);
@@ -417,6 +491,7 @@ static void mark_dirty(store_mem *m, node *n)
 
 void store_mem_commit(store_mem *m)
 {
+    treaps_update(m);
     for (size_t i = 0; i < m->undo_len; i++) {
         node *n = m->undo[i].n;
         if (m->tracking) {
@@ -519,6 +594,7 @@ static int view_next(void *self, unsigned table, const uint8_t *key, size_t key_
     store_mem *m = self;
     if (table >= TABLES || key_len > LEDGER_KEY_MAX)
         return LEDGER_STORE_IO;
+    treaps_update(m);
     node *n = treap_after(m->roots[table], key, key_len);
     while (n != NULL && n->gone) /* tombstones waiting for a capture */
         n = treap_after(m->roots[table], n->key, n->key_len);
@@ -739,6 +815,7 @@ void store_mem_free(store_mem **mp)
             free(n);
         }
     free(m->buckets);
+    free(m->fresh);
     free(m->undo);
     free(m->arena);
     free(m);
