@@ -7,9 +7,9 @@
 #include "store_txindex.h"
 #include "test_util.h"
 
-#define TABLES 3  /* tables 2, 3, 4 */
-#define KEYS 48   /* per table: small, so entries are rewritten, deleted and recreated often */
-#define VAL_MAX 9 /* value lengths 0..VAL_MAX: empty values included */
+#define TABLES 3   /* tables 2, 3, 4 */
+#define KEYS 48    /* per table: small, so entries are rewritten, deleted and recreated often */
+#define VAL_MAX 40 /* value lengths 0..VAL_MAX: empty ones, and past the 32 bytes kept inline */
 
 typedef struct entry {
     bool present;
@@ -211,6 +211,8 @@ static void walk(uint64_t seed, uint64_t steps)
         uint64_t writes = 1 + test_rng_below(&r, 12);
         for (uint64_t w = 0; w < writes; w++)
             write_one(m, md, &r);
+        if (test_rng_below(&r, 3) == 0)
+            check_equal(m, md); /* mid-batch: a walk sees the batch's new entries (then undone) */
         changes c = {&before, &md, 0, {{false}}};
         store_mem_changed(m, on_changed, &c);
         if (test_rng_below(&r, 4) == 0) {
