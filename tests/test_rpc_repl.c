@@ -30,6 +30,7 @@ typedef struct conn {
     const rh_key *key;
     size_t next;  /* the transaction waiting for its acknowledgement */
     bool waiting; /* sent, no reply yet */
+    bool moved;   /* answered NOT_LEADER: find the leader before sending again */
     uint64_t sent_ms, id;
     ledger_tx tx[PER_CONN];
     uint8_t hash[PER_CONN][32];
@@ -177,8 +178,12 @@ static void on_reply(conn *cn, const rh_reply *r)
     if (!rh_get_uint(r->root, "id", &id) || id != cn->id)
         return; /* an earlier attempt's, late */
     cn->waiting = false;
-    if (!rh_ack_take(&acks[nacks], cn->hash[cn->next], r))
-        return; /* NOT_LEADER, NO_QUORUM, BUSY, ...: sent again */
+    if (!rh_ack_take(&acks[nacks], cn->hash[cn->next], r)) {
+        /* NOT_LEADER, NO_QUORUM, BUSY, ...: sent again, after NOT_LEADER to the leader of the
+         * moment (as the clients follow its hint: a follower would answer it forever) */
+        cn->moved = rh_str_is(rh_get(r->root, "error"), "NOT_LEADER");
+        return;
+    }
     nacks++;
     cn->next++;
 }
@@ -190,9 +195,10 @@ static void pump_step(void)
     zmq_pollitem_t p[CONNS];
     for (int c = 0; c < CONNS; c++) {
         conn *cn = &cns[c];
-        if (cn->waiting && rh_now_ms() - cn->sent_ms > REPLY_WAIT_MS) {
+        if (cn->moved || (cn->waiting && rh_now_ms() - cn->sent_ms > REPLY_WAIT_MS)) {
             int l = leader_now();
             conn_point(cn, l >= 0 ? l : cn->at);
+            cn->moved = false;
         }
         if (!cn->waiting && cn->next < PER_CONN && nacks < ACKED_MAX) {
             cn->id = rh_next_id();
@@ -228,13 +234,37 @@ static void pump_ms(uint64_t ms)
         pump_step();
 }
 
-/* Pump until `more` further acknowledgements, at most timeout_ms. Returns: whether they came. */
+/* Every running replica's role and thread stacks (gdb, when installed): what a replica that
+ * stopped answering was doing, for the record of a failed run. */
+static void dump_replicas(const char *why)
+{
+    fprintf(stderr, "%s: the replicas now:\n", why);
+    for (int i = 0; i < REPLICAS; i++) {
+        char role[32], cmd[256];
+        role_of(i, role, sizeof role, NULL);
+        fprintf(stderr, "r%d: pid %d, role %s\n", i, rep[i] != NULL ? (int)rep[i]->pid : 0,
+                role[0] != '\0' ? role : "(no answer)");
+        if (rep[i] == NULL || !rh_running(rep[i]))
+            continue;
+        snprintf(cmd, sizeof cmd,
+                 "command -v gdb >/dev/null && gdb -batch -p %d -ex 'thread apply all bt' 2>&1 | "
+                 "grep -E '^(Thread|#)' >&2",
+                 (int)rep[i]->pid);
+        if (system(cmd) != 0)
+            fprintf(stderr, "r%d: no stacks (gdb missing or refused)\n", i);
+    }
+}
+
+/* Pump until `more` further acknowledgements, at most timeout_ms (on a timeout, say what the
+ * replicas were doing). Returns: whether they came. */
 static bool pump_acks(size_t more, uint64_t timeout_ms)
 {
     size_t want = nacks + more;
     uint64_t end = rh_now_ms() + timeout_ms;
     while (nacks < want && rh_now_ms() < end)
         pump_step();
+    if (nacks < want)
+        dump_replicas("acknowledgements stopped coming");
     return nacks >= want;
 }
 
