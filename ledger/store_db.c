@@ -83,6 +83,7 @@ static int db_new(store_db **out, const char *dir, const store_db_options *opt)
         store_mem_new(&db->acct, db->opt.seed ^ 0x61636374ull) != 0 ||
         store_txindex_new(&db->txs, db->opt.seed ^ 0x7478ull) != 0)
         return LEDGER_NO_MEMORY;
+    store_mem_inline(db->acct, 0); /* seq lists grow: inline bytes would soon be dead weight */
     store_mem_track(db->state);
     return 0;
 }

@@ -32,10 +32,10 @@ typedef struct node {
     struct node *ck_link[2]; /* the dirty and the capture list (by generation parity) */
     uint64_t ck_gen;         /* 0 clean; else the list generation it is on */
     uint8_t hash[32];
-    uint8_t key[]; /* key_len bytes, then VAL_INLINE bytes of inline value */
+    uint8_t key[]; /* key_len bytes, then the store's inline bytes of value */
 } node;
 
-#define VAL_INLINE 32u /* an account's value; 4 history seqs; a deposit ref's seq */
+#define VAL_INLINE 32u /* at most, and by default: an account's value, a deposit ref's seq */
 
 enum undo_kind { UNDO_NEW, UNDO_VALUE, UNDO_APPEND };
 
@@ -58,7 +58,8 @@ struct store_mem {
     node **fresh;
     size_t fresh_len, fresh_cap;
     uint64_t counts[TABLES];
-    uint64_t bytes; /* entries and values */
+    uint64_t bytes;      /* entries and values */
+    uint32_t inline_cap; /* value bytes kept in each entry */
     uint64_t batch;
     undo *undo;
     size_t undo_len, undo_cap;
@@ -173,7 +174,7 @@ static bool val_reserve(store_mem *m, node *n, size_t len, bool geometric)
 
 static void node_free(store_mem *m, node *n)
 {
-    m->bytes -= sizeof *n + n->key_len + VAL_INLINE;
+    m->bytes -= sizeof *n + n->key_len + m->inline_cap;
     if (!val_inline(n)) {
         m->bytes -= n->val_cap;
         free(n->val);
@@ -370,7 +371,7 @@ static void set_gone(store_mem *m, node *n, bool gone)
 
 static node *node_new(store_mem *m, unsigned table, const uint8_t *key, size_t len)
 {
-    node *n = calloc(1, sizeof *n + len + VAL_INLINE);
+    node *n = calloc(1, sizeof *n + len + m->inline_cap);
     if (n == NULL)
         return NULL;
     n->table = (uint8_t)table;
@@ -378,10 +379,10 @@ static node *node_new(store_mem *m, unsigned table, const uint8_t *key, size_t l
     memcpy(n->key, key, len);
     n->prefix = key_prefix(key, len);
     n->val = n->key + len;
-    n->val_cap = VAL_INLINE;
+    n->val_cap = m->inline_cap;
     n->bucket = key_hash(m, table, key, len);
     n->prio = next_prio(m);
-    m->bytes += sizeof *n + len + VAL_INLINE;
+    m->bytes += sizeof *n + len + m->inline_cap;
     return n;
 }
 
@@ -796,8 +797,15 @@ int store_mem_new(store_mem **out, uint64_t seed)
     m->rng = mix(seed ^ 0x5851f42d4c957f2dull) | 1;
     m->batch = 2;     /* marks start at 0: never the current batch */
     m->dirty_gen = 2; /* generations start at 0 too: clean */
+    m->inline_cap = VAL_INLINE;
     *out = m;
     return 0;
+}
+
+void store_mem_inline(store_mem *m, uint32_t bytes)
+{
+    if (m->count == 0)
+        m->inline_cap = bytes < VAL_INLINE ? bytes : VAL_INLINE;
 }
 
 void store_mem_free(store_mem **mp)

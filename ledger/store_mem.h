@@ -22,6 +22,11 @@ typedef struct store_mem store_mem;
  *  Out: *out (free with store_mem_free). Returns: 0 or LEDGER_NO_MEMORY. */
 int store_mem_new(store_mem **out, uint64_t seed);
 
+/** Values of up to bytes (default 32, at most 32) live inline in their entry; a longer value
+ *  moves to a block of its own and its inline bytes stay unused. A store of values that grow
+ *  (the account-history index) sets 0. Only before the first entry. */
+void store_mem_inline(store_mem *m, uint32_t bytes);
+
 /** Free the store and everything in it; *m = NULL. NULL is ignored. */
 void store_mem_free(store_mem **m);
 

@@ -304,10 +304,14 @@ static void test_rpc_busy(void)
     CHECK(s != NULL);
     if (s == NULL)
         return;
-    /* one signer per connection: the four BUSY probes, resent alone, fit the queue of four */
-    bench_rpc(
-        s, (const char *const[]){"--connections", "4", "--signers", "1", "--count", "2000", NULL},
-        &r);
+    /* one signer per connection: the two BUSY probes, resent alone, fit the queue of four with
+     * room for the tails another connection resends meanwhile; windows of 16 are still four
+     * times the queue (under a sanitizer, four connections of 256 could keep a probe BUSY
+     * past its 15 tries) */
+    bench_rpc(s,
+              (const char *const[]){"--connections", "2", "--window", "16", "--signers", "1",
+                                    "--count", "2000", NULL},
+              &r);
     CHECK_U64(r.code, 0);
     if (r.code != 0)
         fprintf(stderr, "lstd-bench-rpc: %s%s", r.out, r.err);

@@ -205,6 +205,7 @@ static void walk(uint64_t seed, uint64_t steps)
     memset(&snap, 0, sizeof snap);
     test_rng_seed(&r, seed);
     CHECK_CODE(store_mem_new(&m, seed), 0);
+    store_mem_inline(m, (uint32_t)(seed % 3) * 16); /* 0, 16 or 32 value bytes in the entry */
     store_mem_track(m);
     for (uint64_t step = 0; step < steps; step++) {
         memcpy(before, md, sizeof md);
