@@ -11,9 +11,9 @@
 #define BUCKETS_MIN 1024u
 
 /* Laid out for the walks: what find() and a treap step read (bucket hash, children, the key's
- * first 8 bytes) shares the first cache line; then the key, the element hash and the value
- * (inline after the key while it fits in VAL_INLINE bytes: an account or an index entry is then
- * one allocation, read with no further pointer chase). */
+ * first 8 bytes) shares the first cache line; then the element hash, the key and the value
+ * (inline after the key while it fits in the store's inline bytes, at most VAL_INLINE: an
+ * account is then one allocation, read with no further pointer chase). */
 typedef struct node {
     struct node *chain;        /* next in the bucket */
     uint64_t bucket;           /* full bucket hash, so growing needs no rehash of the key */
