@@ -78,12 +78,6 @@ struct store_mem {
 
 /* ---- keys, hashing, allocation ------------------------------------------------------------ */
 
-/* A present entry's value (never NULL). */
-static const uint8_t *val_of(const node *n)
-{
-    return n->val;
-}
-
 static bool val_inline(const node *n)
 {
     return n->val == n->key + n->key_len;
@@ -532,7 +526,7 @@ int store_mem_changed(store_mem *m, ledger_changed_fn fn, void *ctx)
         bool had = u->kind != UNDO_NEW && !u->was_gone;
         if (!had && n->gone)
             continue; /* absent before and after this batch: nothing changed */
-        fn(ctx, n->table, n->key, n->key_len, n->gone ? NULL : val_of(n), n->gone ? 0 : n->val_len,
+        fn(ctx, n->table, n->key, n->key_len, n->gone ? NULL : n->val, n->gone ? 0 : n->val_len,
            had ? u->old_hash : NULL, n->gone ? NULL : n->hash);
     }
     return 0;
@@ -549,7 +543,7 @@ static int view_get(void *self, unsigned table, const uint8_t *key, size_t key_l
     node *n = find(m, table, key, key_len);
     if (n == NULL || n->gone)
         return LEDGER_STORE_NOTFOUND;
-    *val = val_of(n);
+    *val = n->val;
     *val_len = n->val_len;
     return 0;
 }
@@ -603,7 +597,7 @@ static int view_next(void *self, unsigned table, const uint8_t *key, size_t key_
         return LEDGER_STORE_NOTFOUND;
     *key_out = n->key;
     *key_out_len = n->key_len;
-    *val = val_of(n);
+    *val = n->val;
     *val_len = n->val_len;
     return 0;
 }
@@ -665,7 +659,7 @@ void store_mem_view(store_mem *m, ledger_store *view)
 /* Emit an entry's value as of the capture's start (NULL: deleted) and take it off the capture. */
 static void capture(store_mem *m, node *n)
 {
-    if (!m->emit(m->emit_ctx, n->table, n->key, n->key_len, n->gone ? NULL : val_of(n),
+    if (!m->emit(m->emit_ctx, n->table, n->key, n->key_len, n->gone ? NULL : n->val,
                  n->gone ? 0 : n->val_len))
         m->emit_failed = true;
     n->ck_gen = 0;

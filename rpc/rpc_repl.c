@@ -232,6 +232,17 @@ static bool stop_pending(void)
            (sigismember(&set, SIGINT) == 1 || sigismember(&set, SIGTERM) == 1);
 }
 
+/* One turn of waiting for NATS: say why (at most once per START_WAIT_MS), then pause. */
+static void wait_turn(uint64_t *said, const char *why)
+{
+    if (repl_now_ms() >= *said) {
+        char q[600];
+        rpc_log(RPC_LOG_WARN, "replication_waiting", " msg=%s", rpc_log_quote(q, sizeof q, why));
+        *said = repl_now_ms() + START_WAIT_MS;
+    }
+    repl_sleep_ms(250);
+}
+
 /* Connect, then find (or with create, make) the stream and the lease bucket, trying again
  * while NATS is not reachable or JetStream not ready yet (servers started together with lstd
  * elect their meta leader first): for as long as it takes when serving (create; a replica
@@ -248,13 +259,7 @@ static int reach(rpc_repl *r, const char *urls, bool create, char *msg, size_t s
             return 0;
         if ((!create && repl_now_ms() >= end) || stop_pending())
             return -1;
-        if (repl_now_ms() >= said) {
-            char q[600];
-            rpc_log(RPC_LOG_WARN, "replication_waiting", " msg=%s",
-                    rpc_log_quote(q, sizeof q, msg));
-            said = repl_now_ms() + START_WAIT_MS;
-        }
-        repl_sleep_ms(250);
+        wait_turn(&said, msg);
     }
 }
 
@@ -517,15 +522,8 @@ int rpc_repl_attach(rpc_repl *r, store_db *db, void (*on_stop)(void *ctx, bool d
     r->stop_ctx = ctx;
     bool again;
     uint64_t next, said = 0; /* NATS not answering (servers restarting): again, until a stop */
-    while ((next = start_position(r, db, &again, msg, msg_size)) == 0 && again && !stop_pending()) {
-        if (repl_now_ms() >= said) {
-            char q[600];
-            rpc_log(RPC_LOG_WARN, "replication_waiting", " msg=%s",
-                    rpc_log_quote(q, sizeof q, msg));
-            said = repl_now_ms() + START_WAIT_MS;
-        }
-        repl_sleep_ms(250);
-    }
+    while ((next = start_position(r, db, &again, msg, msg_size)) == 0 && again && !stop_pending())
+        wait_turn(&said, msg);
     if (next == 0)
         return -1;
     r->next_stream_seq = next;
