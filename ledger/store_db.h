@@ -27,6 +27,9 @@ typedef struct store_db_options {
     uint64_t map_size_max_bytes;     /* growth stops here; 0 = 1 TiB */
     uint64_t memory_limit_bytes;     /* 0: no limit; opening fails when the state needs more */
     uint64_t checkpoint_interval_ms; /* 0 = 10000: how often changed state is checkpointed */
+    uint64_t commit_gather_us;       /* under load, a log commit waits until this long after
+                                        the previous one began, so one fsync covers more
+                                        batches (ledger/README.md); 0: none */
     bool read_only;                  /* load and replay in memory; never write (tools) */
     bool lenient;                    /* read_only: load a checkpoint whose digest or history
                                         links do not check (lstd-verify, to name what is
@@ -122,7 +125,8 @@ void store_db_set_position(store_db *db, uint64_t position);
  *  one in the log; 0: none). Any thread. */
 uint64_t store_db_position(store_db *db);
 
-#define STORE_DB_PIPELINE 64 /* batches queued for the log before submit waits */
+#define STORE_DB_GATHER_US 3000 /* lstd's default commit_gather_us (its tools' too) */
+#define STORE_DB_PIPELINE 64    /* batches queued for the log before submit waits */
 
 /** store_db_submit, then wait until the batch is durable. Returns: fn's code, or the
  *  durability failure. */

@@ -66,6 +66,7 @@ struct store_db {
     pthread_cond_t log_cv, durable_cv, ckpt_cv;
     pending *head, *tail, *log_next; /* submitted; first not yet written */
     uint64_t durable_seq, submitted_batches, durable_batches;
+    unsigned waiters; /* threads waiting for durability (flush, write): no gathering */
     int log_failed;
     capture *filling;             /* the capture in progress (submitting thread) */
     uint64_t capture_began_ms;    /* when it began */

@@ -13,6 +13,7 @@
 
 #define LOG_RETRY_MS 1000
 #define CKPT_INTERVAL_DEFAULT_MS 10000
+#define GATHER_RECORDS 1024 /* records queued that make a commit worth starting at once */
 
 static uint64_t now_ms(void)
 {
@@ -224,8 +225,11 @@ int store_db_write(store_db *db, int (*fn)(void *ctx, ledger_store *view), void 
     if (db->opt.read_only)
         return rc;
     pthread_mutex_lock(&db->lock);
+    db->waiters++; /* the log thread commits at once rather than gather */
+    pthread_cond_signal(&db->log_cv);
     while (!w.done)
         pthread_cond_wait(&db->durable_cv, &db->lock);
+    db->waiters--;
     pthread_mutex_unlock(&db->lock);
     return rc != 0 ? rc : w.rc;
 }
@@ -236,8 +240,11 @@ int store_db_flush(store_db *db)
     if (db->opt.read_only)
         return 0;
     pthread_mutex_lock(&db->lock);
+    db->waiters++; /* the log thread commits at once rather than gather */
+    pthread_cond_signal(&db->log_cv);
     while (db->durable_batches < db->submitted_batches)
         pthread_cond_wait(&db->durable_cv, &db->lock);
+    db->waiters--;
     int rc = db->log_failed;
     pthread_mutex_unlock(&db->lock);
     return rc;
@@ -488,15 +495,55 @@ static void log_range(store_db *db, range r)
     log_finish(db, &r, rc, wrote, took_us);
 }
 
+/* Records queued for the log and not yet being written (under lock). */
+static uint64_t queued_records(const store_db *db)
+{
+    uint64_t n = 0;
+    for (const pending *p = db->log_next; p != NULL; p = p->next)
+        n += p->n;
+    return n;
+}
+
+/* Whether the log thread should commit what is queued now rather than gather more: enough
+ * records, a full pipeline or someone waiting for durability (flush, write), or stopping. */
+static bool commit_now(const store_db *db)
+{
+    return db->stopping || db->waiters > 0 ||
+           db->submitted_batches - db->durable_batches >= STORE_DB_PIPELINE ||
+           queued_records(db) >= GATHER_RECORDS;
+}
+
+/* Under load, gather batches for one commit (ledger/README.md, "What is durable when"): wait
+ * until gather_us after the previous commit began (last_start_us; 0: none yet), unless
+ * commit_now says otherwise. A commit after a quiet moment (the previous one began longer
+ * ago than gather_us) starts at once. Under lock. */
+static void gather(store_db *db, uint64_t last_start_us)
+{
+    if (last_start_us == 0)
+        return;
+    uint64_t due = last_start_us + db->opt.commit_gather_us;
+    for (uint64_t now = now_us(); now < due && !commit_now(db); now = now_us()) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts); /* the condition variable's clock */
+        uint64_t ns = (uint64_t)ts.tv_nsec + (due - now) * 1000;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&db->log_cv, &db->lock, &ts);
+    }
+}
+
 static void *log_main(void *arg)
 {
     store_db *db = arg;
+    uint64_t last_start_us = 0;
     pthread_mutex_lock(&db->lock);
     for (;;) {
         while (db->log_next == NULL && !db->stopping)
             pthread_cond_wait(&db->log_cv, &db->lock);
         if (db->log_next == NULL)
             break;
+        gather(db, last_start_us);
+        last_start_us = now_us();
         range r = {db->log_next, db->tail};
         pthread_mutex_unlock(&db->lock);
         log_range(db, r);

@@ -48,7 +48,8 @@ static int open_store(const rpc_config *cfg, store_db **store)
         limit = (uint64_t)pages * (uint64_t)page / 4 * 3;
     store_db_options opt = {.durability = cfg->durability,
                             .memory_limit_bytes = limit,
-                            .checkpoint_interval_ms = (uint64_t)cfg->checkpoint_s * 1000};
+                            .checkpoint_interval_ms = (uint64_t)cfg->checkpoint_s * 1000,
+                            .commit_gather_us = cfg->commit_gather_us};
     ledger_dir(cfg, path, sizeof path);
     char q[QUOTED_MAX];
     sd_notifyf(0, "STATUS=opening the ledger in %s", path);
@@ -298,6 +299,8 @@ static void reload_restart_list(const rpc_config *running, const rpc_config *nex
         list_add(list, size, "memory_limit_mb");
     if (next->checkpoint_s != running->checkpoint_s)
         list_add(list, size, "checkpoint_s");
+    if (next->commit_gather_us != running->commit_gather_us)
+        list_add(list, size, "commit_gather_us");
     if (strcmp(next->curve_secret_key, running->curve_secret_key) != 0)
         list_add(list, size, "curve_secret_key");
     if (strcmp(next->replicate, running->replicate) != 0 || strcmp(next->node, running->node) ||

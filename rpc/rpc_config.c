@@ -41,10 +41,11 @@ static const char help_text[] =
     "it) and applies batch_max, log_level and log_file, the settings that are safe to change\n"
     "while running; any other setting that changed is named as needing a restart (endpoint,\n"
     "events, data, metrics, verify_threads, queue_max, durability, memory_limit_mb,\n"
-    "checkpoint_s, the bounds, curve_secret_key; the genesis never changes). One log line\n"
-    "(event=reload) says what it did; a file that no longer parses is reported and nothing\n"
-    "changes. With CURVE it also reads the curve_clients allow-list again (its path may have\n"
-    "changed), with or without a --config file: one more line, event=curve_clients.\n"
+    "checkpoint_s, commit_gather_us, the bounds, curve_secret_key; the genesis never\n"
+    "changes). One log line (event=reload) says what it did; a file that no longer parses is\n"
+    "reported and nothing changes. With CURVE it also reads the curve_clients allow-list\n"
+    "again (its path may have changed), with or without a --config file: one more line,\n"
+    "event=curve_clients.\n"
     "Under systemd (Type=notify; $NOTIFY_SOCKET set) lstd reports READY=1 once serving (after\n"
     "the ready line), RELOADING=1 and READY=1 around a SIGHUP, STOPPING=1 at SIGINT/SIGTERM,\n"
     "STATUS= lines, and WATCHDOG=1 every half of WatchdogSec when the unit sets it. Without\n"
@@ -73,6 +74,10 @@ static const char help_flags[] =
     "  --checkpoint-s N      seconds between checkpoints of the changed state (default 10,\n"
     "                        1..3600): longer costs less while running, and replays more at\n"
     "                        the start after a crash (a clean stop checkpoints last)\n"
+    "  --commit-gather-us N  under load, a log commit waits until N microseconds after the\n"
+    "                        previous one began (or until 1024 records wait), so one fsync\n"
+    "                        covers more batches; a commit after a quiet moment starts at once\n"
+    "                        (default 3000, 0..100000; 0: commit as soon as the last is done)\n"
     "  --log-level LEVEL     error, warn, info (default) or debug\n"
     "  --log-file FILE       append the log to FILE (created mode 0640) instead of stderr;\n"
     "                        stderr itself is redirected there too; SIGHUP reopens it\n"
@@ -186,13 +191,34 @@ static const char help_genesis[] =
 /* Every name set_service, set_genesis_identity and set_genesis_setting accept (with the
  * parameters' lowercase names), and the flags that are not keys: the candidates of "did you
  * mean". test_rpc_names checks these lists against the functions. */
-static const char *const service_keys[] = {
-    "endpoint",        "events",    "data",           "metrics",         "verify_threads",
-    "batch_max",       "queue_max", "durability",     "memory_limit_mb", "checkpoint_s",
-    "log_level",       "log_file",  "conn_max",       "conn_queue_max",  "conn_reply_bytes",
-    "reply_bytes_max", "sub_max",   "sub_topics_max", "sub_queue_bytes", "curve_secret_key",
-    "curve_clients",   "replicate", "node",           "advertise",       "lease_ms",
-    "replicas",        "join"};
+static const char *const service_keys[] = {"endpoint",
+                                           "events",
+                                           "data",
+                                           "metrics",
+                                           "verify_threads",
+                                           "batch_max",
+                                           "queue_max",
+                                           "durability",
+                                           "memory_limit_mb",
+                                           "checkpoint_s",
+                                           "log_level",
+                                           "log_file",
+                                           "conn_max",
+                                           "conn_queue_max",
+                                           "conn_reply_bytes",
+                                           "reply_bytes_max",
+                                           "sub_max",
+                                           "sub_topics_max",
+                                           "sub_queue_bytes",
+                                           "curve_secret_key",
+                                           "curve_clients",
+                                           "replicate",
+                                           "node",
+                                           "advertise",
+                                           "lease_ms",
+                                           "replicas",
+                                           "join",
+                                           "commit_gather_us"};
 static const char *const flag_only[] = {"config", "dev", "help", "version"};
 static const char *const genesis_keys[] = {
     "ledger_id",     "admin",           "custodian",    "treasury",         "operator",
@@ -328,6 +354,7 @@ void rpc_config_defaults(rpc_config *cfg)
     cfg->queue_max = 16384;
     cfg->durability = STORE_SYNC;
     cfg->checkpoint_s = 10;
+    cfg->commit_gather_us = STORE_DB_GATHER_US;
     cfg->log_level = RPC_LOG_INFO;
     cfg->conn_max = 1024;
     cfg->conn_queue_max = 4096;
@@ -447,6 +474,8 @@ static int set_service(rpc_config *cfg, const char *key, const char *v)
         return set_unsigned(&cfg->memory_limit_mb, v, 0, 1u << 30) == 0 ? 1 : -1;
     if (strcmp(key, "checkpoint_s") == 0)
         return set_unsigned(&cfg->checkpoint_s, v, 1, 3600) == 0 ? 1 : -1;
+    if (strcmp(key, "commit_gather_us") == 0)
+        return set_unsigned(&cfg->commit_gather_us, v, 0, 100000) == 0 ? 1 : -1;
     if (strcmp(key, "log_file") == 0)
         return set_copy(cfg->log_file, v) == 0 ? 1 : -1;
     if (strcmp(key, "log_level") == 0) {

@@ -16,12 +16,13 @@ typedef struct rpc_config {
     char data_dir[RPC_PATH_MAX];
     char metrics[RPC_PATH_MAX]; /* Prometheus endpoint HOST:PORT, or "off" */
     unsigned verify_threads;
-    unsigned batch_max;       /* transactions per batch (applied as one) */
-    unsigned queue_max;       /* requests in flight before BUSY */
-    int durability;           /* enum store_durability */
-    unsigned memory_limit_mb; /* state + indexes must fit; 0: three quarters of physical memory */
-    unsigned checkpoint_s;    /* seconds between checkpoints of changed state (1..3600) */
-    int log_level;            /* enum rpc_log_level (default info) */
+    unsigned batch_max;        /* transactions per batch (applied as one) */
+    unsigned queue_max;        /* requests in flight before BUSY */
+    int durability;            /* enum store_durability */
+    unsigned memory_limit_mb;  /* state + indexes must fit; 0: three quarters of physical memory */
+    unsigned checkpoint_s;     /* seconds between checkpoints of changed state (1..3600) */
+    unsigned commit_gather_us; /* under load, log commits at most this often (0..100000) */
+    int log_level;             /* enum rpc_log_level (default info) */
     char log_file[RPC_PATH_MAX]; /* "" : stderr */
     /* bounds per connection and in all (PROTOCOL.md, "Limits") */
     unsigned conn_max;         /* request connections at once */
@@ -52,9 +53,10 @@ typedef struct rpc_config {
 
 /** Fill cfg with the embedded defaults: endpoints tcp://127.0.0.1:7440 and :7441, metrics
  *  127.0.0.1:9440, data directory ./lstd-data, verification threads = online CPUs, batch_max
- *  4096, queue_max 16384, durability sync, checkpoint_s 10, log_level info, log_file ""
- *  (stderr), and the bounds of --help (conn_max 1024, conn_queue_max 4096, conn_reply_bytes
- *  4 MiB, reply_bytes_max 256 MiB, sub_max 256, sub_topics_max 256, sub_queue_bytes 2 MiB). */
+ *  4096, queue_max 16384, durability sync, checkpoint_s 10, commit_gather_us 3000, log_level
+ *  info, log_file "" (stderr), and the bounds of --help (conn_max 1024, conn_queue_max 4096,
+ *  conn_reply_bytes 4 MiB, reply_bytes_max 256 MiB, sub_max 256, sub_topics_max 256,
+ *  sub_queue_bytes 2 MiB). */
 void rpc_config_defaults(rpc_config *cfg);
 
 /** Apply command-line flags (argv[1..]); --config FILE is read where it appears, so later

@@ -32,7 +32,8 @@ static void db_open(fixture *f)
                             .seed = 1,
                             .checkpoint_interval_ms = f->checkpoint_ms,
                             .map_size_bytes = f->map_max_bytes,
-                            .map_size_max_bytes = f->map_max_bytes};
+                            .map_size_max_bytes = f->map_max_bytes,
+                            .commit_gather_us = f->gather_us};
     char msg[256];
     int rc = store_db_open(&f->store, f->dir, &opt, msg, sizeof msg);
     if (rc != 0) {

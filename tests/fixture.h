@@ -27,6 +27,7 @@ typedef struct fixture {
     uint64_t ref_seq;       /* source of unique deposit references */
     uint64_t checkpoint_ms; /* the store's checkpoint interval at the next open; 0: default */
     uint64_t map_max_bytes; /* the LMDB maps' size and limit at the next open; 0: default */
+    uint64_t gather_us;     /* the store's commit_gather_us at the next open; 0: none */
     ledger_genesis genesis;
 } fixture;
 

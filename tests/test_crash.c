@@ -126,6 +126,13 @@ static void on_done(void *ctx, int rc)
     __atomic_add_fetch(&w->calls, 1, __ATOMIC_SEQ_CST);
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static bool wait_for(wait_done *w, int calls, unsigned ms)
 {
     for (unsigned t = 0; t < ms; t++) {
@@ -187,6 +194,45 @@ static void full_log(void)
     fx_close(&f);
 }
 
+/* Under load the log thread gathers batches for one commit: a batch after a quiet moment
+ * commits alone at once; batches submitted while the gap since that commit lasts share the
+ * next commit; a flush does not wait out the gap. No timing is asserted, only commit counts
+ * (the gap is far longer than submitting takes), and that the flush did not sit out the gap. */
+static void gathering(void)
+{
+    fixture f;
+    ledger_tx txs[1];
+    ledger_result res[8];
+    wait_done w[8] = {{0}};
+    store_db_stats st;
+    fx_open(&f, NULL);
+    store_db_close(&f.store);
+    f.gather_us = 30 * 1000 * 1000; /* 30 s: only the rules below can end a wait */
+    fx_reopen(&f);
+    store_db_stats_get(f.store, &st);
+    uint64_t commits = st.log_commits;
+    txs[0] = fx_tx(&f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, FX_USER, FX_NONE, 0, 1000, 0);
+    CHECK_CODE(fx_submit_async(&f, txs, 1, &res[0], on_done, &w[0]), 0);
+    CHECK(wait_for(&w[0], 1, 20000)); /* the first after the open: at once, not in 30 s */
+    store_db_stats_get(f.store, &st);
+    CHECK_U64(st.log_commits, commits + 1);
+    for (int i = 1; i < 8; i++) { /* within the gap: gathered */
+        txs[0] = fx_tx(&f, FX_CUSTODIAN, LEDGER_TX_DEPOSIT, FX_USER + i, FX_NONE, 0, 1000, 0);
+        CHECK_CODE(fx_submit_async(&f, txs, 1, &res[i], on_done, &w[i]), 0);
+    }
+    CHECK_U64(__atomic_load_n(&w[7].calls, __ATOMIC_SEQ_CST), 0); /* waiting for more */
+    uint64_t t0 = now_ms();
+    CHECK_CODE(store_db_flush(f.store), 0); /* which ends the wait (not the 30 s gap) */
+    CHECK(now_ms() - t0 < 20000);
+    store_db_stats_get(f.store, &st);
+    CHECK_U64(st.log_commits, commits + 2);
+    for (int i = 0; i < 8; i++)
+        CHECK(w[i].calls == 1 && w[i].rc == 0 && res[i].code == LEDGER_OK);
+    fx_reopen(&f); /* all durable */
+    CHECK_U64(fx_chain(&f).next_seq, res[7].seq + 1);
+    fx_close(&f);
+}
+
 int main(void)
 {
     fixture f;
@@ -203,5 +249,6 @@ int main(void)
     fx_reopen(&f);
     fx_close(&f);
     full_log();
+    gathering();
     return test_finish("test_crash");
 }

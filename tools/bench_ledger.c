@@ -68,13 +68,15 @@ static const char usage_text[] =
     "  --map-mb N         initial LMDB map size of the log and the checkpoint in MiB (default\n"
     "                     64; it doubles when full)\n"
     "  --checkpoint-ms N  checkpoint interval (default 10000, as lstd)\n"
+    "  --commit-gather-us N  a log commit under load waits until N us after the previous one\n"
+    "                     began or 1024 records wait (default 3000, as lstd; 0: none)\n"
     "  --sync             fsync every log commit (default: no fsync)\n"
     "  --json             print one JSON line instead of the summary line\n"
     "  --strict           exit 3 when a kind falls below 99% successes\n";
 
 typedef struct options {
     uint64_t accounts, batches, batch_size, setup_batch, history, report_every, mix_every;
-    uint64_t seed, map_mb, checkpoint_ms;
+    uint64_t seed, map_mb, checkpoint_ms, gather_us;
     double zipf_s;
     unsigned scenario;
     bool sync, json, strict;
@@ -573,7 +575,8 @@ static void summarize(summary *s, phase *m)
 static void print_json(const options *o, const summary *s, const phase *m)
 {
     printf("{\"scenario\":\"%s\",\"accounts\":%" PRIu64 ",\"batches\":%" PRIu64
-           ",\"batch_size\":%" PRIu64 ",\"sync\":%s,\"history\":%" PRIu64 ",\"seed\":%" PRIu64
+           ",\"batch_size\":%" PRIu64 ",\"sync\":%s,\"commit_gather_us\":%" PRIu64
+           ",\"history\":%" PRIu64 ",\"seed\":%" PRIu64
            ",\"tx_per_s\":%.1f,\"transfers_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
            "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"mean_ms\":%.3f,\"setup_per_s\":%.1f,"
            "\"setup_s\":%.2f,\"keygen_s\":%.2f,\"history_per_s\":%.1f,\"rss_mb\":%.1f,"
@@ -581,10 +584,10 @@ static void print_json(const options *o, const summary *s, const phase *m)
            ",\"checkpoint_ms_max\":%" PRIu64 ",\"intended\":%" PRIu64 ",\"ok\":%" PRIu64
            ",\"kinds\":{",
            scenario_names[o->scenario], o->accounts, m->done, o->batch_size,
-           o->sync ? "true" : "false", o->history, o->seed, s->tx_per_s, s->transfers_per_s, s->p50,
-           s->p99, s->p999, s->max, s->mean, s->setup_per_s, s->setup_s, s->keygen_s,
-           s->history_per_s, s->rss_mb, s->state_mb, s->db_mb, s->checkpoints, s->checkpoint_ms_max,
-           s->intended, s->ok);
+           o->sync ? "true" : "false", o->gather_us, o->history, o->seed, s->tx_per_s,
+           s->transfers_per_s, s->p50, s->p99, s->p999, s->max, s->mean, s->setup_per_s, s->setup_s,
+           s->keygen_s, s->history_per_s, s->rss_mb, s->state_mb, s->db_mb, s->checkpoints,
+           s->checkpoint_ms_max, s->intended, s->ok);
     const char *sep = "";
     for (unsigned k = 1; k < KINDS; k++)
         if (m->kinds[k].intended > 0) {
@@ -612,12 +615,17 @@ static void print_human(const options *o, const summary *s, const phase *m)
 /* Returns: 0 parsed, 1 --help, 2 a usage error (message on stderr). */
 static int parse_options(options *o, int argc, char **argv)
 {
-    const bench_u64_flag nums[] = {
-        {"--accounts", &o->accounts},     {"--batches", &o->batches},
-        {"--batch-size", &o->batch_size}, {"--setup-batch", &o->setup_batch},
-        {"--history", &o->history},       {"--report-every", &o->report_every},
-        {"--mix-every", &o->mix_every},   {"--seed", &o->seed},
-        {"--map-mb", &o->map_mb},         {"--checkpoint-ms", &o->checkpoint_ms}};
+    const bench_u64_flag nums[] = {{"--accounts", &o->accounts},
+                                   {"--batches", &o->batches},
+                                   {"--batch-size", &o->batch_size},
+                                   {"--setup-batch", &o->setup_batch},
+                                   {"--history", &o->history},
+                                   {"--report-every", &o->report_every},
+                                   {"--mix-every", &o->mix_every},
+                                   {"--seed", &o->seed},
+                                   {"--map-mb", &o->map_mb},
+                                   {"--checkpoint-ms", &o->checkpoint_ms},
+                                   {"--commit-gather-us", &o->gather_us}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int took = bench_u64_flag_take(nums, sizeof nums / sizeof nums[0], a, v);
@@ -689,7 +697,8 @@ static int bench_open(bench *b, const options *o)
     uint64_t cap = o->batch_size > o->setup_batch ? o->batch_size : o->setup_batch;
     store_db_options so = {.map_size_bytes = o->map_mb << 20,
                            .durability = o->sync ? STORE_SYNC : STORE_NOSYNC,
-                           .checkpoint_interval_ms = o->checkpoint_ms};
+                           .checkpoint_interval_ms = o->checkpoint_ms,
+                           .commit_gather_us = o->gather_us};
     char msg[512];
     ledger_genesis g;
     memset(b, 0, sizeof *b);
@@ -786,6 +795,7 @@ int main(int argc, char **argv)
                  .setup_batch = 10000,
                  .mix_every = 2000,
                  .seed = 1,
+                 .gather_us = STORE_DB_GATHER_US,
                  .zipf_s = 1.0};
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         printf("lstd-bench-ledger %s\n", LSTD_VERSION);
