@@ -67,6 +67,7 @@ struct store_db {
     pending *head, *tail, *log_next; /* submitted; first not yet written */
     uint64_t durable_seq, submitted_batches, durable_batches;
     unsigned waiters; /* threads waiting for durability (flush, write): no gathering */
+    bool log_idle;    /* the log thread waits for a batch (not gathering) */
     int log_failed;
     capture *filling;             /* the capture in progress (submitting thread) */
     uint64_t capture_began_ms;    /* when it began */

@@ -151,6 +151,24 @@ void db_stats_memory(store_db *db)
     pthread_mutex_unlock(&db->lock);
 }
 
+/* Records queued for the log and not yet being written (under lock). */
+static uint64_t queued_records(const store_db *db)
+{
+    uint64_t n = 0;
+    for (const pending *p = db->log_next; p != NULL; p = p->next)
+        n += p->n;
+    return n;
+}
+
+/* Whether the log thread should commit what is queued now rather than gather more: enough
+ * records, a full pipeline or someone waiting for durability (flush, write), or stopping. */
+static bool commit_now(const store_db *db)
+{
+    return db->stopping || db->waiters > 0 ||
+           db->submitted_batches - db->durable_batches >= STORE_DB_PIPELINE ||
+           queued_records(db) >= GATHER_RECORDS;
+}
+
 int store_db_submit(store_db *db, int (*fn)(void *ctx, ledger_store *view), void *ctx,
                     store_db_done_fn done, void *done_ctx)
 {
@@ -196,7 +214,8 @@ int store_db_submit(store_db *db, int (*fn)(void *ctx, ledger_store *view), void
     if (db->log_next == NULL)
         db->log_next = p;
     db->submitted_batches++;
-    pthread_cond_signal(&db->log_cv);
+    if (db->log_idle || commit_now(db)) /* not while it gathers: it wakes by itself */
+        pthread_cond_signal(&db->log_cv);
     pthread_mutex_unlock(&db->lock);
     db_stats_memory(db);
     return rc;
@@ -495,24 +514,6 @@ static void log_range(store_db *db, range r)
     log_finish(db, &r, rc, wrote, took_us);
 }
 
-/* Records queued for the log and not yet being written (under lock). */
-static uint64_t queued_records(const store_db *db)
-{
-    uint64_t n = 0;
-    for (const pending *p = db->log_next; p != NULL; p = p->next)
-        n += p->n;
-    return n;
-}
-
-/* Whether the log thread should commit what is queued now rather than gather more: enough
- * records, a full pipeline or someone waiting for durability (flush, write), or stopping. */
-static bool commit_now(const store_db *db)
-{
-    return db->stopping || db->waiters > 0 ||
-           db->submitted_batches - db->durable_batches >= STORE_DB_PIPELINE ||
-           queued_records(db) >= GATHER_RECORDS;
-}
-
 /* Under load, gather batches for one commit (ledger/README.md, "What is durable when"): wait
  * until gather_us after the previous commit began (last_start_us; 0: none yet), unless
  * commit_now says otherwise. A commit after a quiet moment (the previous one began longer
@@ -538,8 +539,10 @@ static void *log_main(void *arg)
     uint64_t last_start_us = 0;
     pthread_mutex_lock(&db->lock);
     for (;;) {
+        db->log_idle = true;
         while (db->log_next == NULL && !db->stopping)
             pthread_cond_wait(&db->log_cv, &db->lock);
+        db->log_idle = false;
         if (db->log_next == NULL)
             break;
         gather(db, last_start_us);

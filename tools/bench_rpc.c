@@ -25,6 +25,7 @@
 #define VERIFY_ROUNDS 3              /* the verify timing is repeated; the fastest round counts */
 #define THREADS_MAX 8                /* signing threads */
 #define START_DELAY_NS 20000000u     /* load threads start together this long after creation */
+#define TICK_NS 1000000u             /* open loop: sends go out at tick boundaries (1 ms) */
 #define ERROR_NAME_MAX 40
 #define RESENDS_MAX 15 /* BUSY answers one transfer may get before it counts as failed */
 #define SENDS_MAX 255  /* sends of one transfer in all (BUSY, NONCE_GAP behind one) */
@@ -59,7 +60,10 @@ static const char usage_text[] =
     "  --rate N             open loop: send N transfers/s in all, evenly spread over the\n"
     "                       connections on a fixed schedule whatever the replies do; latency from\n"
     "                       each one's scheduled send time, so a stall shows as latency\n"
-    "                       (how late the bench itself sent them: send_late_p99_ms)\n"
+    "                       (how late the bench itself sent them: send_late_p99_ms). Sends go\n"
+    "                       out in 1 ms ticks, each tick every transfer scheduled up to it, so\n"
+    "                       the bench wakes once a millisecond, not once a transfer; a transfer\n"
+    "                       waits for its tick up to 1 ms, and that wait counts in its latency\n"
     "  --verify-samples N   signatures timed for verify_per_s_one_core, default 4000\n"
     "  --flood N            N more connections send transfers with bad signatures as fast as\n"
     "                       they can (reading their replies) from before the load starts until\n"
@@ -671,9 +675,17 @@ static int await_replies(conn *c, uint64_t until_ns)
     return got;
 }
 
-/* Open loop: transfer i of connection c is due at t0 + (i·C + c) / rate and sent then,
- * whatever is outstanding; its latency runs from that scheduled time, so a stall anywhere
- * (server or bench) shows as latency. How late the sends went out is kept (late_ns). */
+/* The first tick boundary (t0 + k * TICK_NS) at or after t. */
+static uint64_t tick_at(const conn *c, uint64_t t)
+{
+    uint64_t k = (t - c->t0_ns + TICK_NS - 1) / TICK_NS;
+    return c->t0_ns + k * TICK_NS;
+}
+
+/* Open loop: transfer i of connection c is due at t0 + (i·C + c) / rate and sent at the
+ * first tick after that (or earlier, once due, when a reply wakes the thread), whatever is
+ * outstanding; its latency runs from the scheduled time, so a stall anywhere (server or
+ * bench) shows as latency. How late the sends went out is kept (late_ns). */
 static void *conn_open(void *arg)
 {
     conn *c = arg;
@@ -691,7 +703,7 @@ static void *conn_open(void *arg)
             c->late_ns[sent] = bench_now_ns() - c->sent_ns[sent];
             sent++;
         }
-        int got = await_replies(c, sent < c->count ? c->sent_ns[sent] : 0);
+        int got = await_replies(c, sent < c->count ? tick_at(c, c->sent_ns[sent]) : 0);
         if (got < 0 || (got == 0 && sent == c->count && c->queued == 0 &&
                         bench_now_ns() - now >= (uint64_t)RECV_TIMEOUT_MS * 1000000u))
             return NULL; /* RECV_TIMEOUT_MS of silence: the rest are unanswered */
