@@ -73,7 +73,11 @@ static int db_new(store_db **out, const char *dir, const store_db_options *opt)
         db->opt.seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)db;
     snprintf(db->dir, sizeof db->dir, "%s", dir);
     pthread_mutex_init(&db->lock, NULL);
-    pthread_cond_init(&db->log_cv, NULL);
+    pthread_condattr_t mono; /* the log thread's gathering waits are not moved by clock steps */
+    pthread_condattr_init(&mono);
+    pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+    pthread_cond_init(&db->log_cv, &mono);
+    pthread_condattr_destroy(&mono);
     pthread_cond_init(&db->durable_cv, NULL);
     pthread_cond_init(&db->ckpt_cv, NULL);
     db_view_init(db);

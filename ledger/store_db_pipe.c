@@ -524,12 +524,8 @@ static void gather(store_db *db, uint64_t last_start_us)
         return;
     uint64_t due = last_start_us + db->opt.commit_gather_us;
     for (uint64_t now = now_us(); now < due && !commit_now(db); now = now_us()) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts); /* the condition variable's clock */
-        uint64_t ns = (uint64_t)ts.tv_nsec + (due - now) * 1000;
-        ts.tv_sec += (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&db->log_cv, &db->lock, &ts);
+        struct timespec ts = {(time_t)(due / 1000000), (long)(due % 1000000) * 1000};
+        pthread_cond_timedwait(&db->log_cv, &db->lock, &ts); /* log_cv: CLOCK_MONOTONIC */
     }
 }
 
