@@ -430,8 +430,18 @@ static void on_repl_stop(void *ctx, bool diverged)
     kill(getpid(), diverged ? SIGUSR2 : SIGUSR1);
 }
 
+/* The stop signal (SIGINT or SIGTERM, blocked) pending, or 0. It stays pending. */
+static int stop_signal_pending(void)
+{
+    sigset_t set;
+    if (sigpending(&set) != 0)
+        return 0;
+    return sigismember(&set, SIGTERM) == 1 ? SIGTERM : sigismember(&set, SIGINT) == 1 ? SIGINT : 0;
+}
+
 /* --replicate: join the ledger's stream (rpc_repl.h) as a follower; the advertised endpoint
- * is the bound one unless set. Out: *repl (NULL when not replicated). Returns: 0 or -1. */
+ * is the bound one unless set. Out: *repl (NULL when not replicated). Returns: 0, -1, or
+ * the stop signal that ended the wait for NATS (a stop as requested, not a failure). */
 static int open_repl(rpc_config *cfg, rpc_server *server, store_db *store, const char *id,
                      rpc_repl **repl)
 {
@@ -443,9 +453,12 @@ static int open_repl(rpc_config *cfg, rpc_server *server, store_db *store, const
         snprintf(cfg->advertise, sizeof cfg->advertise, "%s", rpc_server_requests_url(server));
     if (rpc_repl_open(repl, cfg, id, true, msg, sizeof msg) != 0 ||
         rpc_repl_attach(*repl, store, on_repl_stop, NULL, msg, sizeof msg) != 0) {
+        rpc_repl_close(repl);
+        int sig = stop_signal_pending();
+        if (sig != 0) /* rpc_repl's waits end at a stop signal */
+            return sig;
         rpc_log_msg(RPC_LOG_ERROR, "replication_refused", "cannot replicate ledger %s: %s", id,
                     msg);
-        rpc_repl_close(repl);
         return -1;
     }
     rpc_repl_status st;
@@ -483,12 +496,18 @@ static int serve(rpc_config *cfg, int argc, char **argv, const sigset_t *signals
         return 1;
     warn_insecure(cfg);
     /* under the lock: another lstd may have created the ledger since the check */
+    int stopped = 0;
     if (check_servable(cfg, &fresh) != 0 || rpc_server_bind(&server, cfg) != 0 ||
         open_ledger(cfg, fresh, &store, id) != 0 || open_rates(cfg, store, &rates) != 0 ||
-        open_repl(cfg, server, store, id, &repl) != 0 ||
+        (stopped = open_repl(cfg, server, store, id, &repl)) != 0 ||
         rpc_server_start(server, store, rates, repl) != 0) {
         serve_stop(&server, &repl, &rates, &store, &lock);
-        return 1;
+        if (stopped <= 0)
+            return 1;
+        rpc_log(RPC_LOG_INFO, "stopped",
+                " signal=%s exit=0 msg=\"stopped while waiting for NATS; nothing was served\"",
+                stopped == SIGINT ? "SIGINT" : "SIGTERM");
+        return 0;
     }
     uint64_t watchdog_usec = watchdog_every_usec();
     notify_serving(cfg, id);

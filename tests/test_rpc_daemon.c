@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -451,6 +453,41 @@ static void test_newer_format(void)
     rh_free(&s);
 }
 
+/* ---- replication -------------------------------------------------------------------------- */
+
+/* Once lstd says it waits for NATS, SIGTERM it (found by its lock file's pid: the launch is
+ * still waiting for a ready line on the other thread). */
+static void *term_when_waiting(void *arg)
+{
+    const rh_server *s = arg;
+    char path[700];
+    snprintf(path, sizeof path, "%s/lstd.lock", s->data_dir);
+    uint64_t deadline = rh_now_ms() + LOG_WAIT_MS;
+    while (rh_now_ms() < deadline && log_count(s, "event=replication_waiting") == 0)
+        rh_sleep_ms(10);
+    char *pid = test_read_file(path);
+    if (pid != NULL && atoi(pid) > 1)
+        kill(atoi(pid), SIGTERM);
+    free(pid);
+    return NULL;
+}
+
+/* Serving waits for NATS for as long as it takes; a SIGTERM meanwhile is a stop as asked:
+ * exit 0, not a refusal. Nothing listens on port 1, so NATS is never reached. */
+static void test_sigterm_waiting_for_nats(void)
+{
+    rh_server *s = prepare((const char *const[]){"--replicate", "nats://127.0.0.1:1", NULL});
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, term_when_waiting, s) == 0);
+    CHECK(rh_launch(s) != 0); /* no ready line: it stopped before serving */
+    pthread_join(t, NULL);
+    CHECK(exited_with(s, 0));
+    WAIT_LOG(s, "event=replication_waiting", 1);
+    WAIT_LOG(s, "event=stopped signal=SIGTERM exit=0", 1);
+    CHECK(log_count(s, "replication_refused") == 0);
+    rh_free(&s);
+}
+
 int main(void)
 {
     rh_init("test_rpc_daemon", 120);
@@ -460,5 +497,6 @@ int main(void)
     test_init_locked();
     test_bind_first();
     test_newer_format();
+    test_sigterm_waiting_for_nats();
     return test_finish("test_rpc_daemon");
 }
