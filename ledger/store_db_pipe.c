@@ -13,7 +13,9 @@
 
 #define LOG_RETRY_MS 1000
 #define CKPT_INTERVAL_DEFAULT_MS 10000
-#define GATHER_RECORDS 1024 /* records queued that make a commit worth starting at once */
+#define LOG_AHEAD_BYTES (4u << 20) /* zeroed log file kept past LMDB's last page */
+#define LOG_STEP_BYTES (1u << 20)  /* written at a time, after a commit */
+#define GATHER_RECORDS 1024        /* records queued that make a commit worth starting at once */
 
 static uint64_t now_ms(void)
 {
@@ -512,6 +514,8 @@ static void log_range(store_db *db, range r)
     if (wrote && db->fault_kill_after_commits != 0 && --db->fault_kill_after_commits == 0)
         kill(getpid(), SIGKILL); /* durable, not answered: the crash tests' window */
     log_finish(db, &r, rc, wrote, took_us);
+    if (wrote && rc == 0) /* zeros ahead of the log: its next fsyncs journal nothing */
+        (void)store_lmdb_reserve(db->log, LOG_AHEAD_BYTES, LOG_STEP_BYTES);
 }
 
 /* Under load, gather batches for one commit (ledger/README.md, "What is durable when"): wait

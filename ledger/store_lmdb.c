@@ -462,6 +462,30 @@ uint64_t store_lmdb_map_size(store_lmdb *s)
     return size;
 }
 
+int store_lmdb_reserve(store_lmdb *s, uint64_t ahead_bytes, uint64_t step_bytes)
+{
+    static const uint8_t zeros[65536];
+    MDB_envinfo info;
+    MDB_stat ms;
+    struct stat st;
+    int fd, rc = mdb_env_info(s->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(s->env, &ms);
+    if (rc == 0)
+        rc = mdb_env_get_fd(s->env, &fd);
+    if (rc == 0 && fstat(fd, &st) != 0)
+        rc = errno;
+    if (rc != 0)
+        return -1;
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize, size = (uint64_t)st.st_size;
+    if (size >= used + ahead_bytes)
+        return 0;
+    for (uint64_t at = size; at < size + step_bytes; at += sizeof zeros)
+        if (pwrite(fd, zeros, sizeof zeros, (off_t)at) != (ssize_t)sizeof zeros)
+            return -1; /* the disk is full, say: the commits themselves will say so */
+    return 0;
+}
+
 int store_lmdb_sync_paced(store_lmdb *s, uint64_t chunk_bytes)
 {
     assert(s != NULL && chunk_bytes > 0 && chunk_bytes <= INT64_MAX);

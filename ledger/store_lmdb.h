@@ -69,6 +69,15 @@ int store_lmdb_write(store_lmdb *s, int (*fn)(void *ctx, ledger_store *view), vo
  *  Returns: 0 or LEDGER_STORE_IO (message on stderr). */
 int store_lmdb_sync_paced(store_lmdb *s, uint64_t chunk_bytes);
 
+/** Keep at least ahead_bytes of zeroed file after the last page LMDB uses, writing step_bytes
+ *  of zeros at the file's end when there is less (no fsync: the next commit's covers it).
+ *  Commits that then land inside the file change no file size or block map, so their
+ *  fdatasync writes data alone, no filesystem journal commit (ledger/README.md, "The commit
+ *  path"). Only on the thread that commits to s, between its transactions.
+ *  Returns: 0, or -1 (the zeros could not be written, the disk full say; nothing is lost:
+ *  later commits extend the file as before). */
+int store_lmdb_reserve(store_lmdb *s, uint64_t ahead_bytes, uint64_t step_bytes);
+
 /** Copy the last committed state into dest_dir/data.mdb (a hot backup): one read snapshot,
  *  so the copy is consistent even while this or another process writes, and writers are not
  *  blocked. compact: leave out free pages and renumber (mdb_env_copy2 with MDB_CP_COMPACT);

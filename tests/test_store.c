@@ -709,9 +709,63 @@ static void test_resized_elsewhere(const char *base)
     free(dir);
 }
 
+/* The data file's size, or 0. */
+static uint64_t file_size(const char *dir)
+{
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Reserve keeps zeroed file past LMDB's last page, a step at a time; commits then land inside
+ * the file (its size stays), and the environment reopens with everything committed. */
+static void test_reserve(const char *base)
+{
+    char *dir = dir_new(base, "reserve");
+    store_lmdb *s = NULL;
+    char key[16], val[600];
+    CHECK_CODE(store_lmdb_open(&s, dir, NULL), 0);
+    uint64_t before = file_size(dir);
+    CHECK_CODE(store_lmdb_reserve(s, 256 * KIB, 64 * KIB), 0);
+    CHECK_U64(file_size(dir), before + 64 * KIB); /* one step */
+    for (int i = 0; i < 3; i++)
+        CHECK_CODE(store_lmdb_reserve(s, 256 * KIB, 64 * KIB), 0);
+    uint64_t full = file_size(dir);
+    CHECK_U64(full, before + 256 * KIB);
+    CHECK_CODE(store_lmdb_reserve(s, 256 * KIB, 64 * KIB), 0); /* enough ahead: nothing */
+    CHECK_U64(file_size(dir), full);
+    memset(val, 'v', sizeof val - 1);
+    val[sizeof val - 1] = '\0';
+    for (int i = 0; i < 100; i++) { /* about 60 KiB of pages: inside the zeros */
+        store_txn *txn;
+        ledger_store v;
+        snprintf(key, sizeof key, "k%03d", i);
+        CHECK_CODE(store_lmdb_begin(s, true, &txn, &v), 0);
+        CHECK_CODE(put_s(&v, LEDGER_T_HISTORY, key, val), 0);
+        CHECK_CODE(store_lmdb_commit(&txn), 0);
+    }
+    CHECK_U64(file_size(dir), full);
+    CHECK_CODE(store_lmdb_reserve(s, 256 * KIB, 64 * KIB), 0); /* tops up again */
+    CHECK(file_size(dir) > full);
+    store_lmdb_close(&s);
+    CHECK_CODE(store_lmdb_open(&s, dir, NULL), 0);
+    store_txn *txn;
+    ledger_store v;
+    CHECK_CODE(store_lmdb_begin(s, false, &txn, &v), 0);
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "k%03d", i);
+        CHECK_CODE(get_is(&v, LEDGER_T_HISTORY, key, val), 1);
+    }
+    store_lmdb_abort(&txn);
+    store_lmdb_close(&s);
+    free(dir);
+}
+
 int main(void)
 {
     char *base = test_tmpdir("lstd-store");
+    test_reserve(base);
     test_basic(base);
     test_next(base);
     test_persistence(base);
