@@ -16,8 +16,10 @@
 #define SUBJECT "lstd.test.batches"
 #define BUCKET "lstd_test_lease"
 #define LEASE_KEY "leader"
-#define PUB_WAIT_MS 2000       /* MaxWait of one publish (lstd's would be similar) */
-#define ELECTION_WAIT_MS 20000 /* deadline for JetStream to recover after a change */
+#define PUB_WAIT_MS 2000 /* MaxWait of one publish (lstd's would be similar) */
+/* deadline for JetStream to recover after a change (it once took over 20 s on a loaded
+ * 2-core machine) */
+#define ELECTION_WAIT_MS 60000
 #define KV_TTL_MS 2000
 #define RETRY_MS 100
 
