@@ -430,15 +430,6 @@ static void on_repl_stop(void *ctx, bool diverged)
     kill(getpid(), diverged ? SIGUSR2 : SIGUSR1);
 }
 
-/* The stop signal (SIGINT or SIGTERM, blocked) pending, or 0. It stays pending. */
-static int stop_signal_pending(void)
-{
-    sigset_t set;
-    if (sigpending(&set) != 0)
-        return 0;
-    return sigismember(&set, SIGTERM) == 1 ? SIGTERM : sigismember(&set, SIGINT) == 1 ? SIGINT : 0;
-}
-
 /* --replicate: join the ledger's stream (rpc_repl.h) as a follower; the advertised endpoint
  * is the bound one unless set. Out: *repl (NULL when not replicated). Returns: 0, -1, or
  * the stop signal that ended the wait for NATS (a stop as requested, not a failure). */
@@ -454,7 +445,7 @@ static int open_repl(rpc_config *cfg, rpc_server *server, store_db *store, const
     if (rpc_repl_open(repl, cfg, id, true, msg, sizeof msg) != 0 ||
         rpc_repl_attach(*repl, store, on_repl_stop, NULL, msg, sizeof msg) != 0) {
         rpc_repl_close(repl);
-        int sig = stop_signal_pending();
+        int sig = rpc_repl_stop_signal();
         if (sig != 0) /* rpc_repl's waits end at a stop signal */
             return sig;
         rpc_log_msg(RPC_LOG_ERROR, "replication_refused", "cannot replicate ledger %s: %s", id,

@@ -223,13 +223,12 @@ static void repl_free(rpc_repl *r)
     free(r);
 }
 
-/* Whether a stop signal (SIGINT, SIGTERM: blocked, waited for by the main loop) is pending;
- * it is left pending for the main loop. */
-static bool stop_pending(void)
+int rpc_repl_stop_signal(void)
 {
     sigset_t set;
-    return sigpending(&set) == 0 &&
-           (sigismember(&set, SIGINT) == 1 || sigismember(&set, SIGTERM) == 1);
+    if (sigpending(&set) != 0)
+        return 0;
+    return sigismember(&set, SIGTERM) == 1 ? SIGTERM : sigismember(&set, SIGINT) == 1 ? SIGINT : 0;
 }
 
 /* One turn of waiting for NATS: say why (at most once per START_WAIT_MS), then pause. */
@@ -257,7 +256,7 @@ static int reach(rpc_repl *r, const char *urls, bool create, char *msg, size_t s
             ensure_stream(r, create, msg, size) == 0 &&
             (!create || ensure_bucket(r, msg, size) == 0))
             return 0;
-        if ((!create && repl_now_ms() >= end) || stop_pending())
+        if ((!create && repl_now_ms() >= end) || rpc_repl_stop_signal() != 0)
             return -1;
         wait_turn(&said, msg);
     }
@@ -522,7 +521,8 @@ int rpc_repl_attach(rpc_repl *r, store_db *db, void (*on_stop)(void *ctx, bool d
     r->stop_ctx = ctx;
     bool again;
     uint64_t next, said = 0; /* NATS not answering (servers restarting): again, until a stop */
-    while ((next = start_position(r, db, &again, msg, msg_size)) == 0 && again && !stop_pending())
+    while ((next = start_position(r, db, &again, msg, msg_size)) == 0 && again &&
+           rpc_repl_stop_signal() == 0)
         wait_turn(&said, msg);
     if (next == 0)
         return -1;

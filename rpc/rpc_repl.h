@@ -53,6 +53,10 @@ typedef struct rpc_repl_status {
     char problem[256];   /* the last replication failure, for health ("" none) */
 } rpc_repl_status;
 
+/** The stop signal (SIGTERM or SIGINT: blocked, waited for by the main loop) pending, or 0;
+ *  it is left pending. rpc_repl_open and rpc_repl_attach stop waiting for NATS when one is. */
+int rpc_repl_stop_signal(void);
+
 /** Connect to the NATS servers of cfg->replicate (a comma-separated list of nats:// URLs) and
  *  find the stream and lease bucket of ledger_id, creating them when create (replicas
  *  cfg->replicas); while NATS cannot be reached or JetStream is not ready, try again: with
