@@ -84,10 +84,9 @@ static int db_new(store_db **out, const char *dir, const store_db_options *opt)
     db->visible_seq = 1;
     *out = db;
     if (store_mem_new(&db->state, db->opt.seed) != 0 ||
-        store_mem_new(&db->acct, db->opt.seed ^ 0x61636374ull) != 0 ||
+        store_acctidx_new(&db->acct, db->opt.seed ^ 0x61636374ull) != 0 ||
         store_txindex_new(&db->txs, db->opt.seed ^ 0x7478ull) != 0)
         return LEDGER_NO_MEMORY;
-    store_mem_inline(db->acct, 0); /* seq lists grow: inline bytes would soon be dead weight */
     store_mem_track(db->state);
     return 0;
 }
@@ -108,7 +107,7 @@ static void db_free(store_db *db)
         capture_free(c);
     }
     store_mem_free(&db->state);
-    store_mem_free(&db->acct);
+    store_acctidx_free(&db->acct);
     store_txindex_free(&db->txs);
     store_lmdb_close(&db->log);
     store_lmdb_close(&db->ckpt);
@@ -364,7 +363,7 @@ static void rebuild_prefetch(store_db *db, const ledger_record *r, size_t n)
                 memcpy(keys[k++], named[j], LEDGER_KEY_SIZE);
         memcpy(hashes[i], r[i].tx_hash, LEDGER_HASH_SIZE);
     }
-    store_mem_prefetch(db->acct, LEDGER_T_ACCOUNT_TX, keys[0], LEDGER_KEY_SIZE, k);
+    store_acctidx_prefetch(db->acct, keys[0], k);
     store_txindex_prefetch(db->txs, hashes[0], n);
 }
 
@@ -401,7 +400,7 @@ static int rebuild_indexes(store_db *db, const ledger_chain *c, char *msg, size_
         for (size_t i = 0; rc == 0 && i < n; i++)
             if ((rc = ledger_index_record(&db->view, &r[i])) != 0)
                 say(msg, size, rc, "cannot index record %" PRIu64, first + i);
-        store_mem_commit(db->acct); /* the undo logs stay small */
+        store_acctidx_commit(db->acct); /* the undo logs stay small */
         store_txindex_commit(db->txs);
     }
     free(r);
@@ -417,7 +416,7 @@ static int replay_commit(void *ctx, ledger_store **dst)
     store_db *db = ctx;
     (void)dst;
     store_mem_commit(db->state);
-    store_mem_commit(db->acct);
+    store_acctidx_commit(db->acct);
     store_txindex_commit(db->txs);
     return 0;
 }
@@ -447,7 +446,7 @@ static int replay_log(store_db *db, ledger_store *src, const ledger_chain *from,
 static int check_memory(store_db *db, char *msg, size_t size)
 {
     uint64_t need =
-        store_mem_bytes(db->state) + store_mem_bytes(db->acct) + store_txindex_bytes(db->txs);
+        store_mem_bytes(db->state) + store_acctidx_bytes(db->acct) + store_txindex_bytes(db->txs);
     uint64_t limit = db->opt.memory_limit_bytes;
     if (limit != 0 && need > limit)
         return say(msg, size, LEDGER_NO_MEMORY,

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "store_db.h"
+#include "store_acctidx.h"
 #include "store_mem.h"
 #include "store_txindex.h"
 
@@ -50,7 +51,8 @@ struct store_db {
     store_lmdb *log, *ckpt;
     store_db *src; /* store_db_replay: the ledger whose history this one re-applies */
     /* memory: state, account-history index, tx-hash index (submitting thread only) */
-    store_mem *state, *acct;
+    store_mem *state;
+    store_acctidx *acct;
     store_txindex *txs;
     ledger_store view;
     /* the submitting thread's read snapshot of the log, and what it may read there */

@@ -107,11 +107,11 @@ static void batch_end(store_db *db, bool keep)
 {
     if (keep) {
         store_mem_commit(db->state);
-        store_mem_commit(db->acct);
+        store_acctidx_commit(db->acct);
         store_txindex_commit(db->txs);
     } else {
         store_mem_abort(db->state);
-        store_mem_abort(db->acct);
+        store_acctidx_abort(db->acct);
         store_txindex_abort(db->txs);
     }
 }
@@ -148,7 +148,7 @@ void db_stats_memory(store_db *db)
 {
     pthread_mutex_lock(&db->lock);
     db->stats.state_bytes = store_mem_bytes(db->state);
-    db->stats.index_bytes = store_mem_bytes(db->acct) + store_txindex_bytes(db->txs);
+    db->stats.index_bytes = store_acctidx_bytes(db->acct) + store_txindex_bytes(db->txs);
     db->stats.accounts = store_mem_count(db->state, LEDGER_T_ACCOUNT);
     pthread_mutex_unlock(&db->lock);
 }

@@ -11,7 +11,7 @@
  *               below visible_seq is a replay re-creating a record the log already holds,
  *               and is dropped: the replay compares record hashes itself);
  *   TX          the tx-hash index, confirmed against the record it names;
- *   ACCOUNT_TX  one entry per account holding its record seqs (be64, ascending);
+ *   ACCOUNT_TX  the account-history index (store_acctidx: each account's seqs, ascending);
  *   the rest    the state store. */
 
 /* ---- history ------------------------------------------------------------------------------ */
@@ -129,58 +129,32 @@ static int tx_get(store_db *db, const uint8_t *hash, const uint8_t **val, size_t
 
 /* ---- account history ---------------------------------------------------------------------- */
 
-/* Index of the first seq in list (n entries, be64 ascending) greater than after. */
-static size_t first_after(const uint8_t *list, size_t n, uint64_t after)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (be64_get(list + 8 * mid) > after)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
 static int acct_get(store_db *db, const uint8_t *key, size_t key_len)
 {
-    ledger_store v;
-    const uint8_t *list;
-    size_t n;
-    store_mem_view(db->acct, &v);
-    if (key_len != 40 || v.get(v.self, LEDGER_T_ACCOUNT_TX, key, 32, &list, &n) != 0)
-        return LEDGER_STORE_NOTFOUND;
-    uint64_t seq = be64_get(key + 32);
-    size_t i = first_after(list, n / 8, seq - 1);
-    return seq > 0 && i < n / 8 && be64_get(list + 8 * i) == seq ? 0 : LEDGER_STORE_NOTFOUND;
+    uint64_t seq = key_len == 40 ? be64_get(key + 32) : 0;
+    return seq > 0 && store_acctidx_after(db->acct, key, seq - 1) == seq ? 0
+                                                                         : LEDGER_STORE_NOTFOUND;
 }
 
+/* The next account ‖ seq key after key (0, 32 or 40 bytes): the account's next seq, else the
+ * first seq of the next account. */
 static int acct_next(store_db *db, const uint8_t *key, size_t key_len, const uint8_t **key_out,
                      size_t *key_out_len)
 {
-    ledger_store v;
-    const uint8_t *list, *k;
-    size_t n, kn;
-    store_mem_view(db->acct, &v);
+    uint64_t seq = 0;
     if (key_len != 0 && key_len != 32 && key_len != 40)
         return LEDGER_STORE_IO;
-    if (key_len > 0 && v.get(v.self, LEDGER_T_ACCOUNT_TX, key, 32, &list, &n) == 0) {
-        size_t i = key_len == 40 ? first_after(list, n / 8, be64_get(key + 32)) : 0;
-        if (i < n / 8) {
-            memcpy(db->key_out, key, 32);
-            memcpy(db->key_out + 32, list + 8 * i, 8);
-            *key_out = db->key_out;
-            *key_out_len = 40;
-            return 0;
-        }
+    if (key_len > 0)
+        seq = store_acctidx_after(db->acct, key, key_len == 40 ? be64_get(key + 32) : 0);
+    if (seq != 0) {
+        memcpy(db->key_out, key, 32);
+    } else {
+        int rc = store_acctidx_next_account(db->acct, key, key_len < 32 ? key_len : 32, db->key_out,
+                                            &seq);
+        if (rc != 0)
+            return rc;
     }
-    int rc =
-        v.next(v.self, LEDGER_T_ACCOUNT_TX, key, key_len < 32 ? key_len : 32, &k, &kn, &list, &n);
-    if (rc != 0)
-        return rc;
-    memcpy(db->key_out, k, 32);
-    memcpy(db->key_out + 32, list, 8); /* lists are never empty */
+    be64_put(db->key_out + 32, seq);
     *key_out = db->key_out;
     *key_out_len = 40;
     return 0;
@@ -223,7 +197,7 @@ static int view_put(void *self, unsigned table, const uint8_t *key, size_t key_l
     case LEDGER_T_ACCOUNT_TX:
         if (key_len != 40)
             return LEDGER_STORE_IO;
-        return store_mem_append(db->acct, LEDGER_T_ACCOUNT_TX, key, 32, key + 32, 8);
+        return store_acctidx_add(db->acct, key, be64_get(key + 32));
     default: {
         ledger_store st;
         store_mem_view(db->state, &st);
@@ -284,7 +258,8 @@ static void view_prefetch(void *self, unsigned table, const uint8_t *keys, size_
         store_txindex_prefetch(db->txs, keys, n);
     } else if (table == LEDGER_T_ACCOUNT) { /* and the same accounts' history lists */
         store_mem_prefetch(db->state, table, keys, key_len, n);
-        store_mem_prefetch(db->acct, LEDGER_T_ACCOUNT_TX, keys, key_len, n);
+        if (key_len == LEDGER_KEY_SIZE)
+            store_acctidx_prefetch(db->acct, keys, n);
     }
 }
 

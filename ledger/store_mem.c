@@ -37,13 +37,13 @@ typedef struct node {
 
 #define VAL_INLINE 32u /* at most, and by default: an account's value, a deposit ref's seq */
 
-enum undo_kind { UNDO_NEW, UNDO_VALUE, UNDO_APPEND };
+enum undo_kind { UNDO_NEW, UNDO_VALUE };
 
 typedef struct undo {
     node *n;
     uint8_t kind;
     bool was_gone;    /* a tombstone before the batch */
-    uint32_t old_len; /* UNDO_VALUE: saved value's length; UNDO_APPEND: length before */
+    uint32_t old_len; /* UNDO_VALUE: saved value's length */
     size_t old_at;    /* UNDO_VALUE: offset of the saved value in the arena */
     uint8_t old_hash[32];
 } undo;
@@ -143,12 +143,11 @@ static bool key_valid(unsigned table, size_t key_len)
 }
 
 /* Make room for len bytes of value. Returns: false when out of memory. */
-static bool val_reserve(store_mem *m, node *n, size_t len, bool geometric)
+static bool val_reserve(store_mem *m, node *n, size_t len)
 {
     if (len <= n->val_cap)
         return true;
-    size_t cap = geometric && n->val_cap > 0 ? (size_t)n->val_cap * 2 : len;
-    cap = cap < len ? len : cap;
+    size_t cap = len;
     if (cap > UINT32_MAX)
         return false;
     bool was_inline = val_inline(n);
@@ -426,24 +425,16 @@ static bool arena_save(store_mem *m, undo *u, const node *n, size_t len)
     return true;
 }
 
-static bool save_before(store_mem *m, node *n, enum undo_kind kind)
+static bool save_before(store_mem *m, node *n)
 {
-    if (n->mark == m->batch) {
-        undo *u = &m->undo[n->undo_at];
-        /* appended to so far, overwritten now: the bytes before the appends are still there */
-        if (kind == UNDO_VALUE && u->kind == UNDO_APPEND) {
-            if (!arena_save(m, u, n, u->old_len))
-                return false;
-            u->kind = UNDO_VALUE;
-        }
+    if (n->mark == m->batch)
         return true;
-    }
     if (m->capturing && n->ck_gen == m->dirty_gen - 1)
         capture(m, n); /* the capture needs the value as of its start: emit it first */
-    undo *u = undo_push(m, n, kind);
+    undo *u = undo_push(m, n, UNDO_VALUE);
     if (u == NULL)
         return false;
-    if (kind == UNDO_VALUE && !arena_save(m, u, n, n->val_len)) {
+    if (!arena_save(m, u, n, n->val_len)) {
         m->undo_len--; /* not logged after all: the entry is unchanged */
         n->mark = m->batch - 1;
         return false;
@@ -557,9 +548,9 @@ static int view_put(void *self, unsigned table, const uint8_t *key, size_t key_l
     node *n = find(m, table, key, key_len);
     if (n == NULL)
         n = create(m, table, key, key_len);
-    else if (!save_before(m, n, UNDO_VALUE))
+    else if (!save_before(m, n))
         return LEDGER_NO_MEMORY;
-    if (n == NULL || !val_reserve(m, n, val_len, false))
+    if (n == NULL || !val_reserve(m, n, val_len))
         return LEDGER_NO_MEMORY; /* a new entry stays, empty, until abort */
     if (val_len > 0)
         memcpy(n->val, val, val_len);
@@ -576,7 +567,7 @@ static int view_del(void *self, unsigned table, const uint8_t *key, size_t key_l
     node *n = find(m, table, key, key_len);
     if (n == NULL || n->gone)
         return 0;
-    if (!save_before(m, n, UNDO_VALUE))
+    if (!save_before(m, n))
         return LEDGER_NO_MEMORY;
     set_gone(m, n, true);
     return 0;
@@ -718,26 +709,23 @@ uint64_t store_mem_dirty(const store_mem *m)
 
 /* ---- the rest ----------------------------------------------------------------------------- */
 
-int store_mem_append(store_mem *m, unsigned table, const uint8_t *key, size_t key_len,
-                     const uint8_t *bytes, size_t n_bytes)
+int store_mem_edit(store_mem *m, unsigned table, const uint8_t *key, size_t key_len, size_t size,
+                   uint8_t **val)
 {
-    if (!key_valid(table, key_len))
+    if (!key_valid(table, key_len) || size > UINT32_MAX)
         return LEDGER_STORE_IO;
     node *n = find(m, table, key, key_len);
     if (n == NULL)
         n = create(m, table, key, key_len);
-    else if (!save_before(m, n, n->gone ? UNDO_VALUE : UNDO_APPEND)) /* a tombstone: anew */
+    else if (!save_before(m, n))
         return LEDGER_NO_MEMORY;
-    if (n != NULL && n->gone) {
-        n->val_len = 0;
-        set_gone(m, n, false);
-    }
-    if (n == NULL || (uint64_t)n->val_len + n_bytes > UINT32_MAX ||
-        !val_reserve(m, n, n->val_len + n_bytes, true))
+    if (n == NULL || !val_reserve(m, n, size))
         return LEDGER_NO_MEMORY;
-    if (n_bytes > 0)
-        memcpy(n->val + n->val_len, bytes, n_bytes);
-    n->val_len += (uint32_t)n_bytes;
+    size_t kept = n->gone ? 0 : n->val_len < size ? n->val_len : size;
+    memset(n->val + kept, 0, size - kept);
+    n->val_len = (uint32_t)size;
+    set_gone(m, n, false);
+    *val = n->val;
     return 0;
 }
 
@@ -749,7 +737,7 @@ int store_mem_load(store_mem *m, unsigned table, const uint8_t *key, size_t key_
     if (find(m, table, key, key_len) != NULL)
         return LEDGER_STORE_CORRUPT;
     node *n = node_new(m, table, key, key_len);
-    if (n == NULL || !val_reserve(m, n, val_len, false)) {
+    if (n == NULL || !val_reserve(m, n, val_len)) {
         if (n != NULL)
             node_free(m, n);
         return LEDGER_NO_MEMORY;

@@ -23,8 +23,8 @@ typedef struct store_mem store_mem;
 int store_mem_new(store_mem **out, uint64_t seed);
 
 /** Values of up to bytes (default 32, at most 32) live inline in their entry; a longer value
- *  moves to a block of its own and its inline bytes stay unused. A store of values that grow
- *  (the account-history index) sets 0. Only before the first entry. */
+ *  moves to a block of its own and its inline bytes stay unused. Only before the first
+ *  entry. */
 void store_mem_inline(store_mem *m, uint32_t bytes);
 
 /** Free the store and everything in it; *m = NULL. NULL is ignored. */
@@ -43,11 +43,12 @@ void store_mem_abort(store_mem *m);
 /** Visit the entries written in this batch (as the view's `changed`). Returns: 0. */
 int store_mem_changed(store_mem *m, ledger_changed_fn fn, void *ctx);
 
-/** Append n bytes to the value of (table, key), creating it if absent; the value grows
- *  geometrically, and abort truncates it back. Returns: 0, LEDGER_NO_MEMORY or
- *  LEDGER_STORE_IO (key length out of range). */
-int store_mem_append(store_mem *m, unsigned table, const uint8_t *key, size_t key_len,
-                     const uint8_t *bytes, size_t n);
+/** Open (table, key)'s value for a change in place: it becomes size bytes, the old ones kept
+ *  (an absent or deleted entry's: zero), logged for abort as a put is. One lookup where a get
+ *  and a put take two. Out: *val, valid as a get's. Returns: 0, LEDGER_NO_MEMORY or
+ *  LEDGER_STORE_IO (key or size out of range). */
+int store_mem_edit(store_mem *m, unsigned table, const uint8_t *key, size_t key_len, size_t size,
+                   uint8_t **val);
 
 /** Insert an entry with its element hash outside any batch (loading a checkpoint): it is
  *  not visited by `changed` and not undone. Returns: 0, LEDGER_NO_MEMORY, LEDGER_STORE_IO

@@ -38,10 +38,13 @@ static uint64_t tag_of(const uint8_t hash[32])
     return t;
 }
 
+/* The top bits of a keyed multiplicative hash: a table twice the size puts what was at slot i
+ * near slot 2i, so growing reads the old table and writes the new one front to back (memory
+ * streams) instead of a cache miss per moved entry. */
 static uint64_t home(const store_txindex *x, const table *t, uint64_t tag)
 {
     uint64_t h = (tag ^ x->seed) * 0x9e3779b97f4a7c15ull;
-    return (h ^ (h >> 29)) & (t->cap - 1);
+    return h >> (64 - __builtin_ctzll(t->cap));
 }
 
 static void place(const store_txindex *x, table *t, uint64_t tag, uint64_t seq)

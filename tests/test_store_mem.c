@@ -1,8 +1,9 @@
-/* test_store_mem.c - the in-memory store against a model: order, undo, changes, captures */
+/* test_store_mem.c - the in-memory stores against models: order, undo, changes, captures */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ledger_error.h"
+#include "store_acctidx.h"
 #include "store_mem.h"
 #include "store_txindex.h"
 #include "test_util.h"
@@ -98,19 +99,26 @@ static void write_one(store_mem *m, model md, test_rng *r)
     entry *e = &md[t][k];
     store_mem_view(m, &v);
     test_rng_fill(r, val, len);
-    switch (test_rng_below(r, 3)) {
+    switch (test_rng_below(r, 4)) {
     case 0:
         CHECK_CODE(v.del(v.self, table_of(t), key, kl), 0);
         e->present = false;
         break;
-    case 1: /* append, as the account-history index does */
-        if (e->present && e->len + len <= VAL_MAX) {
-            CHECK_CODE(store_mem_append(m, table_of(t), key, kl, val, len), 0);
-            memcpy(e->val + e->len, val, len);
-            e->len = (uint8_t)(e->len + len);
-            break;
-        }
-        /* fall through */
+    case 1: { /* an edit in place: the old bytes kept (none when absent), zeros after them */
+        uint8_t *at;
+        size_t kept = e->present ? (e->len < len ? e->len : len) : 0;
+        CHECK_CODE(store_mem_edit(m, table_of(t), key, kl, len, &at), 0);
+        CHECK(kept == 0 || memcmp(at, e->val, kept) == 0);
+        for (size_t i = kept; i < len; i++)
+            CHECK(at[i] == 0);
+        size_t change = len > 0 ? test_rng_below(r, len) : 0; /* change a byte of it */
+        if (len > 0)
+            at[change] ^= 0x5a;
+        memcpy(e->val, at, len);
+        e->present = true;
+        e->len = (uint8_t)len;
+        break;
+    }
     default:
         CHECK_CODE(v.put(v.self, table_of(t), key, kl, val, len), 0);
         e->present = true;
@@ -301,11 +309,157 @@ static void txindex_walk(uint64_t seed, uint64_t total)
     free(md.hash);
 }
 
+/* ---- the account-history index -------------------------------------------------------------- */
+
+#define ACCTS 64
+
+typedef struct acct_model {
+    uint64_t *seq[ACCTS];
+    uint64_t n[ACCTS], cap[ACCTS], total;
+} acct_model;
+
+/* Keys sharing a long prefix (only bytes 30..31 differ), so ordering is decided late. */
+static void acct_key(int a, uint8_t key[32])
+{
+    memset(key, 0x5a, 32);
+    key[30] = (uint8_t)(a * 37 % ACCTS);
+    key[31] = (uint8_t)a;
+}
+
+/* The first model seq of account a above after (0: none). */
+static uint64_t model_after(const acct_model *md, int a, uint64_t after)
+{
+    for (uint64_t i = 0; i < md->n[a]; i++)
+        if (md->seq[a][i] > after)
+            return md->seq[a][i];
+    return 0;
+}
+
+/* Every account's list read back through `after` seq by seq, and next_account walking the
+ * accounts with lists in key order, each with its first seq. */
+static void acct_check_all(store_acctidx *x, const acct_model *md)
+{
+    uint64_t accounts = 0;
+    for (int a = 0; a < ACCTS; a++) {
+        uint8_t key[32];
+        acct_key(a, key);
+        uint64_t s = 0;
+        for (uint64_t i = 0; i < md->n[a]; i++) {
+            s = store_acctidx_after(x, key, s);
+            CHECK_U64(s, md->seq[a][i]);
+        }
+        CHECK_U64(store_acctidx_after(x, key, s), 0);
+        accounts += md->n[a] > 0;
+    }
+    CHECK_U64(store_acctidx_accounts(x), accounts);
+    CHECK_U64(store_acctidx_seqs(x), md->total);
+    uint8_t at[32], prev[32];
+    size_t at_len = 0;
+    uint64_t first, walked = 0;
+    while (store_acctidx_next_account(x, at, at_len, at, &first) == 0) {
+        CHECK(walked == 0 || memcmp(prev, at, 32) < 0);
+        int a = at[31];
+        CHECK(a < ACCTS && md->n[a] > 0 && first == md->seq[a][0]);
+        memcpy(prev, at, 32);
+        at_len = 32;
+        walked++;
+    }
+    CHECK_U64(walked, accounts);
+}
+
+/* Add seq under n new accounts (keys counted from *next, outside the model's). */
+static void acct_add_new(store_acctidx *x, uint32_t *next, uint32_t n, uint64_t seq)
+{
+    for (uint32_t i = 0; i < n; i++, (*next)++) {
+        uint8_t key[32];
+        memset(key, 0xa5, 32);
+        memcpy(key, next, sizeof *next);
+        CHECK_CODE(store_acctidx_add(x, key, seq), 0);
+    }
+}
+
+/* Undone batches give their chunks back: after more undone chunks than a block holds, a kept
+ * batch still fits in the block it began in. */
+static void acct_undo_gives_back(store_acctidx *x, uint64_t seq)
+{
+    uint32_t next = 0;
+    uint64_t bytes = store_acctidx_bytes(x), grew = 0;
+    while (grew < (4u << 20)) { /* until a fresh block begins: it has nearly all its room */
+        acct_add_new(x, &next, 100, seq);
+        store_acctidx_commit(x);
+        grew = store_acctidx_bytes(x) - bytes;
+        bytes += grew;
+    }
+    for (int b = 0; b < 20000; b++) { /* 200,000 chunks of 24 bytes, never kept */
+        acct_add_new(x, &next, 10, seq);
+        store_acctidx_abort(x);
+    }
+    acct_add_new(x, &next, 10, seq);
+    store_acctidx_commit(x);
+    CHECK(store_acctidx_bytes(x) - bytes < (1u << 20));
+}
+
+/* Batches of appends over a few accounts (one of them hot, so its list grows past a block of
+ * its own), each kept or undone; lookups after random seqs against the model. */
+static void acctidx_walk(uint64_t seed, uint64_t total)
+{
+    store_acctidx *x;
+    test_rng r;
+    static acct_model md, before;
+    memset(&md, 0, sizeof md);
+    test_rng_seed(&r, seed);
+    CHECK_CODE(store_acctidx_new(&x, seed), 0);
+    uint64_t seq = 0, batches = 0;
+    while (md.total < total) {
+        before = md; /* the lists only grow: the counts are enough to undo */
+        uint64_t k = 1 + test_rng_below(&r, 3000);
+        for (uint64_t i = 0; i < k; i++) {
+            seq += 1 + test_rng_below(&r, 3);
+            int a = test_rng_below(&r, 2) ? 0 : (int)test_rng_below(&r, ACCTS);
+            uint8_t key[32];
+            acct_key(a, key);
+            CHECK_CODE(store_acctidx_add(x, key, seq), 0);
+            CHECK_CODE(store_acctidx_add(x, key, seq), LEDGER_STORE_CORRUPT); /* not ascending */
+            if (md.n[a] == md.cap[a]) {
+                md.cap[a] = md.cap[a] ? 2 * md.cap[a] : 64;
+                md.seq[a] = realloc(md.seq[a], md.cap[a] * sizeof *md.seq[a]);
+                CHECK(md.seq[a] != NULL);
+            }
+            md.seq[a][md.n[a]++] = seq;
+            md.total++;
+        }
+        if (test_rng_below(&r, 4) == 0) {
+            store_acctidx_abort(x);
+            for (int a = 0; a < ACCTS; a++)
+                md.n[a] = before.n[a];
+            md.total = before.total;
+        } else {
+            store_acctidx_commit(x);
+        }
+        for (int p = 0; p < 16; p++) {
+            int a = (int)test_rng_below(&r, ACCTS);
+            uint8_t key[32];
+            acct_key(a, key);
+            uint64_t after = test_rng_below(&r, seq + 2);
+            CHECK_U64(store_acctidx_after(x, key, after), model_after(&md, a, after));
+        }
+        if (++batches % 64 == 0)
+            acct_check_all(x, &md);
+    }
+    acct_check_all(x, &md);
+    CHECK(store_acctidx_bytes(x) >= md.total * 8);
+    acct_undo_gives_back(x, seq + 1);
+    store_acctidx_free(&x);
+    for (int a = 0; a < ACCTS; a++)
+        free(md.seq[a]);
+}
+
 int main(void)
 {
     uint64_t seed = test_seed(), steps = test_env_u64("LSTD_ITERATIONS", 20000);
     for (int run = 0; run < 4; run++)
         walk(seed + (uint64_t)run, steps / 4);
-    txindex_walk(seed, 5 * steps); /* 4096 slots to start: several doublings */
+    txindex_walk(seed, 5 * steps);  /* 4096 slots to start: several doublings */
+    acctidx_walk(seed, 15 * steps); /* the hot list passes 2^17 seqs: a block of its own */
     return test_finish("test_store_mem");
 }

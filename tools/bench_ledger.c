@@ -102,8 +102,9 @@ typedef struct phase {
     double *lat_ms;         /* from the start of each batch's apply until it is durable */
     double *start_s;        /* when each batch's apply started */
     struct batch_done *dones;
-    double apply_s; /* time spent outside filling batches, until the last one was durable */
-    int failed;     /* a batch the log could not make durable */
+    double apply_s;     /* time spent outside filling batches, until the last one was durable */
+    double apply_cpu_s; /* CPU time of the applying thread in those stretches */
+    int failed;         /* a batch the log could not make durable */
     uint64_t txs, transfers;
     tally kinds[KINDS];
     uint64_t mark_batch, mark_txs; /* start of the running --report-every stretch */
@@ -472,12 +473,13 @@ static int run_batch(bench *b, phase *ph, fill_fn *fill, size_t size)
     for (size_t i = 0; i < b->n; i++)
         if (ledger_tx_hash_with(b->hashes[i], &b->hasher, &b->txs[i]) != LEDGER_OK)
             return -1;
-    double t0 = bench_now_s();
+    double t0 = bench_now_s(), c0 = bench_thread_cpu_s();
     uint64_t slot = ph->done < ph->batches ? ph->done : ph->batches; /* spare slot past the end */
     ph->start_s[slot] = t0;
     ph->dones[slot] = (batch_done){ph, slot};
     int rc = store_db_submit(b->store, apply_fn, b, on_durable, &ph->dones[slot]);
     ph->apply_s += bench_now_s() - t0;
+    ph->apply_cpu_s += bench_thread_cpu_s() - c0;
     if (rc != 0) {
         fprintf(stderr, "lstd-bench-ledger: %s batch %" PRIu64 ": %s\n", ph->name, ph->done + 1,
                 ledger_err_name(rc));
@@ -550,7 +552,7 @@ static unsigned check_success(phase *const *phases, size_t count)
 }
 
 typedef struct summary {
-    double tx_per_s, transfers_per_s, p50, p99, p999, max, mean; /* latencies in ms */
+    double tx_per_s, transfers_per_s, apply_cpu_us, p50, p99, p999, max, mean; /* latencies in ms */
     double setup_per_s, setup_s, keygen_s, history_per_s, rss_mb;
     uint64_t ok, intended, state_mb, db_mb, checkpoints, checkpoint_ms_max;
     unsigned warnings;
@@ -561,6 +563,7 @@ static void summarize(summary *s, phase *m)
     bench_sort(m->lat_ms, m->done);
     s->tx_per_s = m->apply_s > 0 ? (double)m->txs / m->apply_s : 0;
     s->transfers_per_s = m->apply_s > 0 ? (double)m->transfers / m->apply_s : 0;
+    s->apply_cpu_us = m->txs > 0 ? m->apply_cpu_s * 1e6 / (double)m->txs : 0;
     s->p50 = bench_quantile(m->lat_ms, m->done, 0.5);
     s->p99 = bench_quantile(m->lat_ms, m->done, 0.99);
     s->p999 = bench_quantile(m->lat_ms, m->done, 0.999);
@@ -577,7 +580,8 @@ static void print_json(const options *o, const summary *s, const phase *m)
     printf("{\"scenario\":\"%s\",\"accounts\":%" PRIu64 ",\"batches\":%" PRIu64
            ",\"batch_size\":%" PRIu64 ",\"sync\":%s,\"commit_gather_us\":%" PRIu64
            ",\"history\":%" PRIu64 ",\"seed\":%" PRIu64
-           ",\"tx_per_s\":%.1f,\"transfers_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+           ",\"tx_per_s\":%.1f,\"transfers_per_s\":%.1f,\"apply_cpu_us\":%.3f,\"p50_ms\":%.3f,"
+           "\"p99_ms\":%.3f,"
            "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"mean_ms\":%.3f,\"setup_per_s\":%.1f,"
            "\"setup_s\":%.2f,\"keygen_s\":%.2f,\"history_per_s\":%.1f,\"rss_mb\":%.1f,"
            "\"state_mb\":%" PRIu64 ",\"db_mb\":%" PRIu64 ",\"checkpoints\":%" PRIu64
@@ -585,9 +589,9 @@ static void print_json(const options *o, const summary *s, const phase *m)
            ",\"kinds\":{",
            scenario_names[o->scenario], o->accounts, m->done, o->batch_size,
            o->sync ? "true" : "false", o->gather_us, o->history, o->seed, s->tx_per_s,
-           s->transfers_per_s, s->p50, s->p99, s->p999, s->max, s->mean, s->setup_per_s, s->setup_s,
-           s->keygen_s, s->history_per_s, s->rss_mb, s->state_mb, s->db_mb, s->checkpoints,
-           s->checkpoint_ms_max, s->intended, s->ok);
+           s->transfers_per_s, s->apply_cpu_us, s->p50, s->p99, s->p999, s->max, s->mean,
+           s->setup_per_s, s->setup_s, s->keygen_s, s->history_per_s, s->rss_mb, s->state_mb,
+           s->db_mb, s->checkpoints, s->checkpoint_ms_max, s->intended, s->ok);
     const char *sep = "";
     for (unsigned k = 1; k < KINDS; k++)
         if (m->kinds[k].intended > 0) {

@@ -12,6 +12,9 @@ double bench_now_s(void);
 /** Monotonic clock in nanoseconds. */
 uint64_t bench_now_ns(void);
 
+/** CPU time of the calling thread in seconds (CLOCK_THREAD_CPUTIME_ID). */
+double bench_thread_cpu_s(void);
+
 /** Sort v[0..n) ascending in place. */
 void bench_sort(double *v, size_t n);
 
