@@ -147,21 +147,20 @@ static bool val_reserve(store_mem *m, node *n, size_t len)
 {
     if (len <= n->val_cap)
         return true;
-    size_t cap = len;
-    if (cap > UINT32_MAX)
+    if (len > UINT32_MAX)
         return false;
     bool was_inline = val_inline(n);
-    uint8_t *v = was_inline ? malloc(cap) : realloc(n->val, cap);
+    uint8_t *v = was_inline ? malloc(len) : realloc(n->val, len);
     if (v == NULL)
         return false;
     if (was_inline) { /* the inline bytes stay allocated, unused */
         memcpy(v, n->val, n->val_len);
-        m->bytes += cap;
+        m->bytes += len;
     } else {
-        m->bytes += cap - n->val_cap;
+        m->bytes += len - n->val_cap;
     }
     n->val = v;
-    n->val_cap = (uint32_t)cap;
+    n->val_cap = (uint32_t)len;
     return true;
 }
 
@@ -539,19 +538,33 @@ static int view_get(void *self, unsigned table, const uint8_t *key, size_t key_l
     return 0;
 }
 
-static int view_put(void *self, unsigned table, const uint8_t *key, size_t key_len,
-                    const uint8_t *val, size_t val_len)
+/* The entry of (table, key), found or made, logged for abort and with room for size bytes of
+ * value. Out: *out. Returns: 0, LEDGER_STORE_IO (key or size out of range) or
+ * LEDGER_NO_MEMORY (a new entry stays, empty, until abort). */
+static int writable(store_mem *m, unsigned table, const uint8_t *key, size_t key_len, size_t size,
+                    node **out)
 {
-    store_mem *m = self;
-    if (!key_valid(table, key_len) || val_len > UINT32_MAX)
+    if (!key_valid(table, key_len) || size > UINT32_MAX)
         return LEDGER_STORE_IO;
     node *n = find(m, table, key, key_len);
     if (n == NULL)
         n = create(m, table, key, key_len);
     else if (!save_before(m, n))
         return LEDGER_NO_MEMORY;
-    if (n == NULL || !val_reserve(m, n, val_len))
-        return LEDGER_NO_MEMORY; /* a new entry stays, empty, until abort */
+    if (n == NULL || !val_reserve(m, n, size))
+        return LEDGER_NO_MEMORY;
+    *out = n;
+    return 0;
+}
+
+static int view_put(void *self, unsigned table, const uint8_t *key, size_t key_len,
+                    const uint8_t *val, size_t val_len)
+{
+    store_mem *m = self;
+    node *n;
+    int rc = writable(m, table, key, key_len, val_len, &n);
+    if (rc != 0)
+        return rc;
     if (val_len > 0)
         memcpy(n->val, val, val_len);
     n->val_len = (uint32_t)val_len;
@@ -712,15 +725,10 @@ uint64_t store_mem_dirty(const store_mem *m)
 int store_mem_edit(store_mem *m, unsigned table, const uint8_t *key, size_t key_len, size_t size,
                    uint8_t **val)
 {
-    if (!key_valid(table, key_len) || size > UINT32_MAX)
-        return LEDGER_STORE_IO;
-    node *n = find(m, table, key, key_len);
-    if (n == NULL)
-        n = create(m, table, key, key_len);
-    else if (!save_before(m, n))
-        return LEDGER_NO_MEMORY;
-    if (n == NULL || !val_reserve(m, n, size))
-        return LEDGER_NO_MEMORY;
+    node *n;
+    int rc = writable(m, table, key, key_len, size, &n);
+    if (rc != 0)
+        return rc;
     size_t kept = n->gone ? 0 : n->val_len < size ? n->val_len : size;
     memset(n->val + kept, 0, size - kept);
     n->val_len = (uint32_t)size;
