@@ -7,11 +7,12 @@
 #include "ledger_error.h"
 #include "ledger_store.h"
 #include "store_mem.h"
+#include "store_pages.h"
 
-#define KEY 32                      /* an account key */
-#define TABLE 1                     /* the one table of the entry store */
-#define BLOCK_BYTES (4u << 20)      /* a block for many chunks */
-#define OWN_BLOCK (BLOCK_BYTES / 4) /* a chunk this big or bigger gets a block of its own */
+#define KEY 32                             /* an account key */
+#define TABLE 1                            /* the one table of the entry store */
+#define BLOCK_BYTES (2 * STORE_PAGE_BYTES) /* a block for many chunks, on huge pages */
+#define OWN_BLOCK (BLOCK_BYTES / 4)        /* a chunk this big or bigger: a heap block of its own */
 
 /* Chunk k holds 2 << k seqs: the first 2^(k+1) - 2 seqs of a list are in the chunks before it,
  * so a list of n seqs is in floor(log2(n + 1)) chunks and never wastes more than half. */
@@ -57,11 +58,13 @@ static unsigned chunk_of(uint64_t i) /* the chunk holding a list's i-th seq (fro
     return (unsigned)(63 - __builtin_clzll(i + 2)) - 1;
 }
 
-static block *block_new(block *prev, size_t cap)
+/* A block for chunks: shared ones fill a huge-page region (read at random, a chunk per
+ * account), a big chunk's own comes from the heap. */
+static block *block_new(block *prev, size_t cap, bool shared)
 {
-    block *b = malloc(sizeof *b + cap);
+    block *b = shared ? store_pages_map(BLOCK_BYTES) : malloc(sizeof *b + cap);
     if (b != NULL)
-        *b = (block){prev, 0, cap};
+        *b = (block){prev, 0, shared ? BLOCK_BYTES - sizeof *b : cap};
     return b;
 }
 
@@ -69,7 +72,7 @@ static chunk *chunk_new(store_acctidx *x, unsigned k)
 {
     size_t size = sizeof(chunk) + ((size_t)2 << k) * sizeof(uint64_t);
     if (size >= OWN_BLOCK) {
-        block *b = block_new(x->own, size);
+        block *b = block_new(x->own, size, false);
         if (b == NULL)
             return NULL;
         x->own = b;
@@ -78,11 +81,11 @@ static chunk *chunk_new(store_acctidx *x, unsigned k)
         return (chunk *)b->data;
     }
     if (x->shared == NULL || x->shared->cap - x->shared->used < size) {
-        block *b = block_new(x->shared, BLOCK_BYTES);
+        block *b = block_new(x->shared, 0, true);
         if (b == NULL)
             return NULL;
         x->shared = b;
-        x->bytes += sizeof *b + BLOCK_BYTES;
+        x->bytes += BLOCK_BYTES;
     }
     chunk *c = (chunk *)(x->shared->data + x->shared->used);
     x->shared->used += size;
@@ -206,11 +209,15 @@ void store_acctidx_commit(store_acctidx *x)
 /* Free blocks down to the one a mark names (which stays). */
 static void blocks_down_to(store_acctidx *x, block **top, const block *keep)
 {
+    bool shared = top == &x->shared;
     while (*top != keep) {
         block *b = *top;
         *top = b->prev;
         x->bytes -= sizeof *b + b->cap;
-        free(b);
+        if (shared)
+            store_pages_unmap(b, BLOCK_BYTES);
+        else
+            free(b);
     }
 }
 

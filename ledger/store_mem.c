@@ -6,34 +6,40 @@
 #include <string.h>
 
 #include "ledger_error.h"
+#include "store_pages.h"
 
 #define TABLES 256
 #define BUCKETS_MIN 1024u
+#define BUCKETS_MAX ((uint64_t)1 << 32) /* bucket hashes keep 32 bits */
+#define HEAP_EXTRA 16 /* what the allocator keeps beside each value block it hands out */
 
-/* Laid out for the walks: what find() and a treap step read (bucket hash, children, the key's
- * first 8 bytes) shares the first cache line; then the element hash, the key and the value
- * (inline after the key while it fits in the store's inline bytes, at most VAL_INLINE: an
- * account is then one allocation, read with no further pointer chase). */
+/* Laid out for the walks, in 128 bytes: what find() and a treap step read (bucket hash,
+ * children, the key's first 8 bytes, where the value is) fills the first cache line; the batch
+ * and checkpoint marks and the element hash the second; then the key and the value (inline
+ * after the key while it fits in the store's inline bytes, at most VAL_INLINE: an account is
+ * then one slab block of 192 bytes, three lines, read with no further pointer chase). */
 typedef struct node {
     struct node *chain;        /* next in the bucket */
-    uint64_t bucket;           /* full bucket hash, so growing needs no rehash of the key */
     struct node *left, *right; /* treap children */
     uint64_t prefix;           /* the key's first 8 bytes, big-endian, zero-padded */
+    uint8_t *val;              /* the inline bytes or a heap block of val_cap */
+    uint32_t bucket;           /* the bucket hash's low 32 bits: growing needs no rehash */
     uint32_t prio;             /* treap priority: a max-heap on it */
     uint32_t val_len;
-    uint8_t *val; /* the inline bytes or a heap block of val_cap */
-    uint8_t table, key_len;
-    bool gone;        /* deleted: a tombstone, still linked (one node per key) until it is no longer
-                         needed: at the end of its batch, or once a capture has emitted it */
-    bool in_treap;    /* false: on the fresh list, not yet in its table's treap */
-    uint32_t undo_at; /* its undo record, while mark is the current batch */
     uint32_t val_cap;
-    uint64_t mark;           /* batch number of the last write (== store's batch: written now) */
+    uint32_t undo_at; /* its undo record, while mark is the current batch */
+    uint8_t table, key_len;
+    bool gone;     /* deleted: a tombstone, still linked (one node per key) until it is no longer
+                      needed: at the end of its batch, or once a capture has emitted it */
+    bool in_treap; /* false: on the fresh list, not yet in its table's treap */
+    uint64_t mark; /* batch number of the last write (== store's batch: written now) */
     struct node *ck_link[2]; /* the dirty and the capture list (by generation parity) */
     uint64_t ck_gen;         /* 0 clean; else the list generation it is on */
     uint8_t hash[32];
     uint8_t key[]; /* key_len bytes, then the store's inline bytes of value */
 } node;
+
+_Static_assert(sizeof(node) == 128, "an entry's header is two cache lines");
 
 #define VAL_INLINE 32u /* at most, and by default: an account's value, a deposit ref's seq */
 
@@ -58,7 +64,9 @@ struct store_mem {
     node **fresh;
     size_t fresh_len, fresh_cap;
     uint64_t counts[TABLES];
-    uint64_t bytes;      /* entries and values */
+    store_slab slab;     /* the entries */
+    uint64_t bytes;      /* everything else: values on the heap, buckets, the store itself */
+    uint64_t heap_vals;  /* values that outgrew their entry's inline bytes */
     uint32_t inline_cap; /* value bytes kept in each entry */
     uint64_t batch;
     undo *undo;
@@ -155,7 +163,8 @@ static bool val_reserve(store_mem *m, node *n, size_t len)
         return false;
     if (was_inline) { /* the inline bytes stay allocated, unused */
         memcpy(v, n->val, n->val_len);
-        m->bytes += len;
+        m->bytes += len + HEAP_EXTRA;
+        m->heap_vals++;
     } else {
         m->bytes += len - n->val_cap;
     }
@@ -166,12 +175,12 @@ static bool val_reserve(store_mem *m, node *n, size_t len)
 
 static void node_free(store_mem *m, node *n)
 {
-    m->bytes -= sizeof *n + n->key_len + m->inline_cap;
     if (!val_inline(n)) {
-        m->bytes -= n->val_cap;
+        m->bytes -= n->val_cap + HEAP_EXTRA;
+        m->heap_vals--;
         free(n->val);
     }
-    free(n);
+    store_slab_free(&m->slab, n, sizeof *n + n->key_len + m->inline_cap);
 }
 
 /* ---- the treap ---------------------------------------------------------------------------- */
@@ -255,19 +264,38 @@ static node *find(const store_mem *m, unsigned table, const uint8_t *key, size_t
 {
     uint64_t h = key_hash(m, table, key, len);
     for (node *n = m->buckets[h & (m->nbuckets - 1)]; n != NULL; n = n->chain)
-        if (n->bucket == h && n->table == table && n->key_len == len &&
+        if (n->bucket == (uint32_t)h && n->table == table && n->key_len == len &&
             memcmp(n->key, key, len) == 0)
             return n;
     return NULL;
 }
 
+/* A zeroed bucket array: from the heap while small, else huge pages (one bucket read per
+ * lookup, at random). */
+static node **buckets_new(uint64_t nb)
+{
+    size_t bytes = nb * sizeof(node *);
+    if (bytes < STORE_PAGE_BYTES)
+        return calloc(nb, sizeof(node *));
+    return store_pages_map((bytes + STORE_PAGE_BYTES - 1) / STORE_PAGE_BYTES * STORE_PAGE_BYTES);
+}
+
+static void buckets_free(node **b, uint64_t nb)
+{
+    size_t bytes = nb * sizeof(node *);
+    if (bytes < STORE_PAGE_BYTES)
+        free(b);
+    else
+        store_pages_unmap(b, (bytes + STORE_PAGE_BYTES - 1) / STORE_PAGE_BYTES * STORE_PAGE_BYTES);
+}
+
 /* Double the bucket array when entries outnumber buckets. Failure only costs speed. */
 static void maybe_grow(store_mem *m)
 {
-    if (m->count < m->nbuckets)
+    if (m->count < m->nbuckets || m->nbuckets >= BUCKETS_MAX)
         return;
     uint64_t nb = m->nbuckets * 2;
-    node **b = calloc(nb, sizeof *b);
+    node **b = buckets_new(nb);
     if (b == NULL)
         return;
     for (uint64_t i = 0; i < m->nbuckets; i++)
@@ -276,7 +304,7 @@ static void maybe_grow(store_mem *m)
             n->chain = b[n->bucket & (nb - 1)];
             b[n->bucket & (nb - 1)] = n;
         }
-    free(m->buckets);
+    buckets_free(m->buckets, m->nbuckets);
     m->bytes += (nb - m->nbuckets) * sizeof *b;
     m->buckets = b;
     m->nbuckets = nb;
@@ -363,7 +391,7 @@ static void set_gone(store_mem *m, node *n, bool gone)
 
 static node *node_new(store_mem *m, unsigned table, const uint8_t *key, size_t len)
 {
-    node *n = calloc(1, sizeof *n + len + m->inline_cap);
+    node *n = store_slab_alloc(&m->slab, sizeof *n + len + m->inline_cap);
     if (n == NULL)
         return NULL;
     n->table = (uint8_t)table;
@@ -372,9 +400,8 @@ static node *node_new(store_mem *m, unsigned table, const uint8_t *key, size_t l
     n->prefix = key_prefix(key, len);
     n->val = n->key + len;
     n->val_cap = m->inline_cap;
-    n->bucket = key_hash(m, table, key, len);
+    n->bucket = (uint32_t)key_hash(m, table, key, len);
     n->prio = next_prio(m);
-    m->bytes += sizeof *n + len + m->inline_cap;
     return n;
 }
 
@@ -613,32 +640,43 @@ static int view_changed(void *self, ledger_changed_fn fn, void *ctx)
 
 #define PREFETCH_MAX 1024
 
+static void prefetch_entry(const node *e, size_t key_len)
+{
+    __builtin_prefetch(e);
+    __builtin_prefetch(e->hash);
+    __builtin_prefetch(e->key + key_len);
+}
+
+#define PREFETCH_CHAIN 2 /* chain steps followed past a bucket's first entry */
+
 void store_mem_prefetch(store_mem *m, unsigned table, const uint8_t *keys, size_t key_len, size_t n)
 {
     uint64_t h[PREFETCH_MAX];
+    const node *e[PREFETCH_MAX];
     if (!key_valid(table, key_len))
         return;
     for (size_t at = 0; at < n; at += PREFETCH_MAX) {
         size_t k = n - at < PREFETCH_MAX ? n - at : PREFETCH_MAX;
-        /* passes, each a dependent load further: bucket; the entry's lines (header, hash, key
-         * and inline value); a value that outgrew the entry */
+        /* passes, each a dependent load further: the bucket; its first entry's lines (header,
+         * hash, key and inline value); while that entry is another key's (by its bucket hash,
+         * in the header line fetched a pass before), the next in the chain; a value that
+         * outgrew the entry */
         for (size_t i = 0; i < k; i++) {
-            h[i] = key_hash(m, table, keys + (at + i) * key_len, key_len) & (m->nbuckets - 1);
-            __builtin_prefetch(&m->buckets[h[i]]);
+            h[i] = key_hash(m, table, keys + (at + i) * key_len, key_len);
+            __builtin_prefetch(&m->buckets[h[i] & (m->nbuckets - 1)]);
         }
         for (size_t i = 0; i < k; i++) {
-            const node *e = m->buckets[h[i]];
-            if (e != NULL) {
-                __builtin_prefetch(e);
-                __builtin_prefetch(e->hash);
-                __builtin_prefetch(e->key + key_len);
-            }
+            e[i] = m->buckets[h[i] & (m->nbuckets - 1)];
+            if (e[i] != NULL)
+                prefetch_entry(e[i], key_len);
         }
-        for (size_t i = 0; i < k; i++) {
-            const node *e = m->buckets[h[i]];
-            if (e != NULL && !val_inline(e))
-                __builtin_prefetch(e->val + e->val_len);
-        }
+        for (int step = 0; step < PREFETCH_CHAIN; step++)
+            for (size_t i = 0; i < k; i++)
+                if (e[i] != NULL && e[i]->bucket != (uint32_t)h[i] && (e[i] = e[i]->chain) != NULL)
+                    prefetch_entry(e[i], key_len);
+        for (size_t i = 0; i < k; i++)
+            if (e[i] != NULL && !val_inline(e[i]))
+                __builtin_prefetch(e[i]->val + e[i]->val_len);
     }
 }
 
@@ -766,8 +804,7 @@ uint64_t store_mem_count(const store_mem *m, unsigned table)
 
 uint64_t store_mem_bytes(const store_mem *m)
 {
-    /* each allocation also costs the allocator about 16 bytes of its own */
-    return m->bytes + m->count * 32 + m->undo_cap * sizeof(undo) + m->arena_cap;
+    return m->slab.mapped + m->bytes + m->undo_cap * sizeof(undo) + m->arena_cap;
 }
 
 int store_mem_new(store_mem **out, uint64_t seed)
@@ -777,7 +814,7 @@ int store_mem_new(store_mem **out, uint64_t seed)
     if (m == NULL)
         return LEDGER_NO_MEMORY;
     m->nbuckets = BUCKETS_MIN;
-    m->buckets = calloc(m->nbuckets, sizeof *m->buckets);
+    m->buckets = buckets_new(m->nbuckets);
     if (m->buckets == NULL) {
         free(m);
         return LEDGER_NO_MEMORY;
@@ -805,14 +842,14 @@ void store_mem_free(store_mem **mp)
         return;
     *mp = NULL;
     store_mem_abort(m);
-    for (uint64_t i = 0; i < m->nbuckets; i++) /* every entry, tombstones too, is linked */
-        for (node *n = m->buckets[i], *next; n != NULL; n = next) {
-            next = n->chain;
-            if (!val_inline(n))
+    for (uint64_t i = 0; i < m->nbuckets && m->heap_vals > 0; i++) /* tombstones are linked too */
+        for (node *n = m->buckets[i]; n != NULL; n = n->chain)
+            if (!val_inline(n)) {
                 free(n->val);
-            free(n);
-        }
-    free(m->buckets);
+                m->heap_vals--;
+            }
+    store_slab_release(&m->slab);
+    buckets_free(m->buckets, m->nbuckets);
     free(m->fresh);
     free(m->undo);
     free(m->arena);
