@@ -296,6 +296,19 @@ void ledger_batch_prefetch(ledger_batch *b, const ledger_tx *txs,
     }
 }
 
+bool ledger_prefetch_due(size_t i, size_t n, size_t *first, size_t *count)
+{
+    const size_t g = LEDGER_PREFETCH_GROUP;
+    if (i % g != 0 || i >= n)
+        return false;
+    *first = i == 0 ? 0 : i + g;
+    if (*first >= n)
+        return false;
+    size_t want = i == 0 ? 2 * g : g;
+    *count = n - *first < want ? n - *first : want;
+    return true;
+}
+
 int ledger_batch_end(ledger_batch *b)
 {
     if (b->applied == 0)

@@ -12,6 +12,7 @@
 #define KEY 32                             /* an account key */
 #define TABLE 1                            /* the one table of the entry store */
 #define BLOCK_BYTES (2 * STORE_PAGE_BYTES) /* a block for many chunks, on huge pages */
+#define AHEAD_MAX 128                      /* accounts whose list tails the next prefetch hints */
 #define OWN_BLOCK (BLOCK_BYTES / 4)        /* a chunk this big or bigger: a heap block of its own */
 
 /* Chunk k holds 2 << k seqs: the first 2^(k+1) - 2 seqs of a list are in the chunks before it,
@@ -46,6 +47,8 @@ struct store_acctidx {
     block *own;    /* big chunks, one each */
     mark kept;
     uint64_t seqs, bytes;
+    uint8_t ahead[AHEAD_MAX][KEY]; /* the accounts of the last prefetch */
+    size_t ahead_n;
 };
 
 static uint64_t base_of(unsigned k) /* seqs in the chunks before chunk k */
@@ -195,9 +198,25 @@ int store_acctidx_next_account(store_acctidx *x, const uint8_t *key, size_t key_
     return 0;
 }
 
+/* The cache line of a list's newest seq, which the next add reads and writes beside. */
+static void prefetch_tail(store_acctidx *x, const uint8_t account[KEY])
+{
+    handle h;
+    if (handle_get(x, account, &h) && h.count > 0) {
+        uint64_t i = h.count - 1;
+        __builtin_prefetch(&h.head->seq[i - base_of(chunk_of(i))]);
+    }
+}
+
 void store_acctidx_prefetch(store_acctidx *x, const uint8_t *accounts, size_t n)
 {
+    /* in two stages: these accounts' entries now; the list tails the entries point to at the
+     * next call, a group of transactions later, when the entries are in the cache */
+    for (size_t i = 0; i < x->ahead_n; i++)
+        prefetch_tail(x, x->ahead[i]);
     store_mem_prefetch(x->entries, TABLE, accounts, KEY, n);
+    x->ahead_n = n < AHEAD_MAX ? n : AHEAD_MAX;
+    memcpy(x->ahead, accounts + (n - x->ahead_n) * KEY, x->ahead_n * KEY);
 }
 
 void store_acctidx_commit(store_acctidx *x)

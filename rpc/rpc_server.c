@@ -758,7 +758,7 @@ static void encode_events(batch_job *j, ledger_store *view)
     (void)rpc_oracle_events_encode(&j->oracle, emit_event, j); /* no memory: they are lost */
 }
 
-#define PREFETCH_TXS 256 /* transactions whose accounts are hinted to the store at a time */
+#define PREFETCH_TXS (2 * LEDGER_PREFETCH_GROUP) /* the most hinted at once (the first two) */
 
 /* Hint the store at the accounts and tx hashes of the n items from items. */
 static void prefetch(ledger_batch *b, rpc_item *const *items, uint64_t n)
@@ -988,8 +988,9 @@ static int apply_fn(void *ctx, ledger_store *view)
     j->seq_begin = j->seq_end = any_tx ? b.chain.next_seq : 0;
     for (uint64_t i = 0; any_tx && rc == LEDGER_OK && i < j->n; i++) {
         rpc_item *it = j->items[i];
-        if (i % PREFETCH_TXS == 0)
-            prefetch(&b, j->items + i, j->n - i < PREFETCH_TXS ? j->n - i : PREFETCH_TXS);
+        size_t first, k;
+        if (ledger_prefetch_due(i, j->n, &first, &k))
+            prefetch(&b, j->items + first, k);
         if (it->req.is_tx && it->error == 0)
             rc = apply_one(s, j, &b, it, &s->results[i], &ops);
     }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger.h"
 #include "ledger_error.h"
 #include "store_acctidx.h"
 #include "store_mem.h"
@@ -528,6 +529,30 @@ static void slab_walk(uint64_t seed, uint64_t steps)
     store_pages_unmap(pg, STORE_PAGE_BYTES);
 }
 
+/* ---- the prefetch schedule ------------------------------------------------------------------ */
+
+/* Every transaction of a batch is hinted exactly once, before it is applied and at most two
+ * groups ahead of it, whatever the batch size. */
+static void prefetch_schedule(void)
+{
+    enum { N_MAX = 5 * LEDGER_PREFETCH_GROUP + 3 };
+    for (size_t n = 0; n <= N_MAX; n++) {
+        int hinted[N_MAX] = {0};
+        for (size_t i = 0; i < n; i++) {
+            size_t first, k;
+            if (ledger_prefetch_due(i, n, &first, &k)) {
+                CHECK(k > 0 && first >= i && first + k <= n);
+                CHECK(first + k <= i + 2 * LEDGER_PREFETCH_GROUP);
+                for (size_t t = first; t < first + k && t < n; t++)
+                    hinted[t]++;
+            }
+            CHECK(hinted[i] == 1); /* hinted by the time it is applied */
+        }
+        for (size_t t = 0; t < n; t++)
+            CHECK(hinted[t] == 1);
+    }
+}
+
 int main(void)
 {
     uint64_t seed = test_seed(), steps = test_env_u64("LSTD_ITERATIONS", 20000);
@@ -536,5 +561,6 @@ int main(void)
     txindex_walk(seed, 5 * steps);  /* 4096 slots to start: several doublings */
     acctidx_walk(seed, 15 * steps); /* the hot list passes 2^17 seqs: a block of its own */
     slab_walk(seed, 10 * steps);
+    prefetch_schedule();
     return test_finish("test_store_mem");
 }

@@ -27,7 +27,6 @@
 #define SUCCESS_FRACTION_MIN 0.99  /* per kind; below it the run warns (fails with --strict) */
 #define KEYGEN_THREADS_MAX 8
 #define KINDS (LEDGER_TX_KIND_MAX + 1)
-#define PREFETCH_TXS 256 /* transactions whose accounts are hinted at a time */
 
 enum scenario { SC_UNIFORM, SC_ZIPF, SC_DEPOSITS, SC_MIX, SC_COUNT };
 static const char *const scenario_names[SC_COUNT] = {"uniform", "zipf", "deposits", "mix"};
@@ -380,9 +379,10 @@ static int apply_fn(void *ctx, ledger_store *view)
     ledger_batch batch;
     int rc = ledger_batch_begin(&batch, view, b->now);
     for (size_t i = 0; rc == LEDGER_OK && i < b->n; i++) {
-        if (i % PREFETCH_TXS == 0) /* as the service does */
-            ledger_batch_prefetch(&batch, &b->txs[i], (const uint8_t(*)[32])b->hashes[i],
-                                  b->n - i < PREFETCH_TXS ? b->n - i : PREFETCH_TXS);
+        size_t first, k;
+        if (ledger_prefetch_due(i, b->n, &first, &k)) /* as the service does */
+            ledger_batch_prefetch(&batch, &b->txs[first], (const uint8_t(*)[32])b->hashes[first],
+                                  k);
         rc = ledger_apply(&batch, &b->txs[i], b->hashes[i], sig, &b->res[i]);
     }
     return rc == LEDGER_OK ? ledger_batch_end(&batch) : rc;
