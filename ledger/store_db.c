@@ -409,7 +409,7 @@ static int rebuild_indexes(store_db *db, const ledger_chain *c, char *msg, size_
     return rc;
 }
 
-/* ledger_replay's commit: keep the batch (what it changed is on the dirty list, for the next
+/* ledger_replay's commit: keep the batch (what it changed is on the dirty array, for the next
  * checkpoint). */
 static int replay_commit(void *ctx, ledger_store **dst)
 {

@@ -13,7 +13,7 @@
 #define BUCKETS_MAX ((uint64_t)1 << 32) /* bucket hashes keep 32 bits */
 #define HEAP_EXTRA 16 /* what the allocator keeps beside each value block it hands out */
 
-/* Laid out for the walks, in 128 bytes: what find() and a treap step read (bucket hash,
+/* Laid out for the walks, in 112 bytes: what find() and a treap step read (bucket hash,
  * children, the key's first 8 bytes, where the value is) fills the first cache line; the batch
  * and checkpoint marks and the element hash the second; then the key and the value (inline
  * after the key while it fits in the store's inline bytes, at most VAL_INLINE: an account is
@@ -29,17 +29,16 @@ typedef struct node {
     uint32_t val_cap;
     uint32_t undo_at; /* its undo record, while mark is the current batch */
     uint8_t table, key_len;
-    bool gone;     /* deleted: a tombstone, still linked (one node per key) until it is no longer
-                      needed: at the end of its batch, or once a capture has emitted it */
-    bool in_treap; /* false: on the fresh list, not yet in its table's treap */
-    uint64_t mark; /* batch number of the last write (== store's batch: written now) */
-    struct node *ck_link[2]; /* the dirty and the capture list (by generation parity) */
-    uint64_t ck_gen;         /* 0 clean; else the list generation it is on */
+    bool gone;       /* deleted: a tombstone, still linked (one node per key) until it is no longer
+                        needed: at the end of its batch, or once a capture has emitted it */
+    bool in_treap;   /* false: on the fresh list, not yet in its table's treap */
+    uint64_t mark;   /* batch number of the last write (== store's batch: written now) */
+    uint64_t ck_gen; /* 0 clean; else the list generation it is on */
     uint8_t hash[32];
     uint8_t key[]; /* key_len bytes, then the store's inline bytes of value */
 } node;
 
-_Static_assert(sizeof(node) == 128, "an entry's header is two cache lines");
+_Static_assert(sizeof(node) == 112, "an entry's header is under two cache lines");
 
 #define VAL_INLINE 32u /* at most, and by default: an account's value, a deposit ref's seq */
 
@@ -73,12 +72,13 @@ struct store_mem {
     size_t undo_len, undo_cap;
     uint8_t *arena; /* saved values of this batch */
     size_t arena_len, arena_cap;
-    /* checkpoint tracking: entries written since the last capture began (dirty list, of
-     * generation dirty_gen), and those a running capture still has to emit (of dirty_gen - 1) */
+    /* checkpoint tracking: entries written since the last capture began (dirty, of generation
+     * dirty_gen), and those a running capture still has to emit (pending from pending_at, of
+     * dirty_gen - 1); arrays, so a capture can read ahead of where it is */
     bool tracking;
     uint64_t dirty_gen;
-    node *dirty, *pending;
-    uint64_t dirty_n, pending_n;
+    node **dirty, **pending;
+    size_t dirty_len, dirty_cap, pending_len, pending_cap, pending_at;
     store_mem_emit_fn emit;
     void *emit_ctx;
     bool capturing, emit_failed;
@@ -407,8 +407,28 @@ static node *node_new(store_mem *m, unsigned table, const uint8_t *key, size_t l
 
 /* ---- the undo log ------------------------------------------------------------------------- */
 
+/* Room on the dirty array for every entry the batch has logged and one more (each undo record
+ * puts at most one entry on it, at the commit, which cannot fail). */
+static bool dirty_reserve(store_mem *m)
+{
+    size_t need = m->dirty_len + m->undo_len + 1;
+    if (!m->tracking || need <= m->dirty_cap)
+        return true;
+    size_t cap = m->dirty_cap ? m->dirty_cap * 2 : 1024;
+    while (cap < need)
+        cap *= 2;
+    node **d = realloc(m->dirty, cap * sizeof *d);
+    if (d == NULL)
+        return false;
+    m->dirty = d;
+    m->dirty_cap = cap;
+    return true;
+}
+
 static undo *undo_push(store_mem *m, node *n, enum undo_kind kind)
 {
+    if (!dirty_reserve(m))
+        return NULL;
     if (m->undo_len == m->undo_cap) {
         size_t cap = m->undo_cap ? m->undo_cap * 2 : 256;
         undo *u = realloc(m->undo, cap * sizeof *u);
@@ -490,15 +510,13 @@ static void batch_reset(store_mem *m)
     m->batch++;
 }
 
-/* Put a written entry on the dirty list (once per generation). */
+/* Put a written entry on the dirty array (once per generation; room kept by dirty_reserve). */
 static void mark_dirty(store_mem *m, node *n)
 {
     if (n->ck_gen == m->dirty_gen)
         return;
     n->ck_gen = m->dirty_gen;
-    n->ck_link[m->dirty_gen & 1] = m->dirty;
-    m->dirty = n;
-    m->dirty_n++;
+    m->dirty[m->dirty_len++] = n;
 }
 
 void store_mem_commit(store_mem *m)
@@ -535,9 +553,16 @@ void store_mem_abort(store_mem *m)
     batch_reset(m);
 }
 
+#define CHANGED_AHEAD 4 /* entries `changed` hints ahead of the one it visits */
+
 int store_mem_changed(store_mem *m, ledger_changed_fn fn, void *ctx)
 {
     for (size_t i = 0; i < m->undo_len; i++) {
+        if (i + CHANGED_AHEAD < m->undo_len) {
+            const node *a = m->undo[i + CHANGED_AHEAD].n;
+            __builtin_prefetch(a->hash);
+            __builtin_prefetch(a->key + a->key_len);
+        }
         undo *u = &m->undo[i];
         node *n = u->n;
         bool had = u->kind != UNDO_NEW && !u->was_gone;
@@ -705,7 +730,6 @@ static void capture(store_mem *m, node *n)
                  n->gone ? 0 : n->val_len))
         m->emit_failed = true;
     n->ck_gen = 0;
-    m->pending_n--;
 }
 
 void store_mem_track(store_mem *m)
@@ -717,10 +741,15 @@ int store_mem_capture_begin(store_mem *m, store_mem_emit_fn emit, void *ctx)
 {
     if (!m->tracking || m->capturing || m->undo_len > 0)
         return LEDGER_INTERNAL;
+    node **was = m->pending; /* the finished capture's array is the next dirty one */
+    size_t was_cap = m->pending_cap;
     m->pending = m->dirty;
-    m->pending_n = m->dirty_n;
-    m->dirty = NULL;
-    m->dirty_n = 0;
+    m->pending_len = m->dirty_len;
+    m->pending_cap = m->dirty_cap;
+    m->pending_at = 0;
+    m->dirty = was;
+    m->dirty_cap = was_cap;
+    m->dirty_len = 0;
     m->dirty_gen++;
     m->emit = emit;
     m->emit_ctx = ctx;
@@ -729,24 +758,30 @@ int store_mem_capture_begin(store_mem *m, store_mem_emit_fn emit, void *ctx)
     return 0;
 }
 
+#define CAPTURE_AHEAD 8 /* entries a capture step hints ahead of the one it emits */
+
 int store_mem_capture_step(store_mem *m, uint64_t max, bool *done)
 {
     uint64_t pending_gen = m->dirty_gen - 1;
     *done = false;
     if (!m->capturing || m->undo_len > 0)
         return LEDGER_INTERNAL;
-    for (uint64_t k = 0; k < max && m->pending != NULL; k++) {
-        node *n = m->pending;
-        m->pending = n->ck_link[pending_gen & 1];
+    for (uint64_t k = 0; k < max && m->pending_at < m->pending_len; k++) {
+        if (m->pending_at + CAPTURE_AHEAD < m->pending_len) {
+            const node *a = m->pending[m->pending_at + CAPTURE_AHEAD];
+            __builtin_prefetch(a);
+            __builtin_prefetch(a->key + a->key_len);
+        }
+        node *n = m->pending[m->pending_at++];
         if (n->ck_gen != pending_gen)
-            continue; /* emitted when it was written since; now on the dirty list */
+            continue; /* emitted when it was written since; now on the dirty array */
         capture(m, n);
         if (n->gone) { /* its tombstone is emitted: nothing needs it any more */
             unlink_out(m, n);
             node_free(m, n);
         }
     }
-    if (m->pending != NULL)
+    if (m->pending_at < m->pending_len)
         return 0;
     m->capturing = false;
     *done = true;
@@ -755,7 +790,7 @@ int store_mem_capture_step(store_mem *m, uint64_t max, bool *done)
 
 uint64_t store_mem_dirty(const store_mem *m)
 {
-    return m->dirty_n;
+    return m->dirty_len;
 }
 
 /* ---- the rest ----------------------------------------------------------------------------- */
@@ -804,7 +839,8 @@ uint64_t store_mem_count(const store_mem *m, unsigned table)
 
 uint64_t store_mem_bytes(const store_mem *m)
 {
-    return m->slab.mapped + m->bytes + m->undo_cap * sizeof(undo) + m->arena_cap;
+    return m->slab.mapped + m->bytes + m->undo_cap * sizeof(undo) + m->arena_cap +
+           (m->dirty_cap + m->pending_cap) * sizeof(node *);
 }
 
 int store_mem_new(store_mem **out, uint64_t seed)
@@ -851,6 +887,8 @@ void store_mem_free(store_mem **mp)
     store_slab_release(&m->slab);
     buckets_free(m->buckets, m->nbuckets);
     free(m->fresh);
+    free(m->dirty);
+    free(m->pending);
     free(m->undo);
     free(m->arena);
     free(m);

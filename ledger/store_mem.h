@@ -57,7 +57,7 @@ int store_mem_load(store_mem *m, unsigned table, const uint8_t *key, size_t key_
                    const uint8_t *val, size_t val_len, const uint8_t hash[32]);
 
 /* Checkpoint capture (a store that tracks it: store_mem_track). Every entry written since the
- * last capture began is on a dirty list. A capture takes that list and emits each entry's value
+ * last capture began is on a dirty array. A capture takes that array and emits each entry's value
  * as of that moment - a few at a time between batches (store_mem_capture_step), and any entry
  * about to be written first, before the write - so the capture is a consistent snapshot of the
  * changes while batches go on, and no batch waits for all of it. Deleted entries are kept until
