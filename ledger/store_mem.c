@@ -559,9 +559,9 @@ int store_mem_changed(store_mem *m, ledger_changed_fn fn, void *ctx)
 {
     for (size_t i = 0; i < m->undo_len; i++) {
         if (i + CHANGED_AHEAD < m->undo_len) {
-            const node *a = m->undo[i + CHANGED_AHEAD].n;
-            __builtin_prefetch(a->hash);
-            __builtin_prefetch(a->key + a->key_len);
+            const char *a = (const char *)m->undo[i + CHANGED_AHEAD].n;
+            __builtin_prefetch(a + 64);
+            __builtin_prefetch(a + 128);
         }
         undo *u = &m->undo[i];
         node *n = u->n;
@@ -768,9 +768,10 @@ int store_mem_capture_step(store_mem *m, uint64_t max, bool *done)
         return LEDGER_INTERNAL;
     for (uint64_t k = 0; k < max && m->pending_at < m->pending_len; k++) {
         if (m->pending_at + CAPTURE_AHEAD < m->pending_len) {
-            const node *a = m->pending[m->pending_at + CAPTURE_AHEAD];
-            __builtin_prefetch(a);
-            __builtin_prefetch(a->key + a->key_len);
+            const char *a = (const char *)m->pending[m->pending_at + CAPTURE_AHEAD];
+            __builtin_prefetch(a); /* by offset: reading its key_len would wait for it */
+            __builtin_prefetch(a + 64);
+            __builtin_prefetch(a + 128);
         }
         node *n = m->pending[m->pending_at++];
         if (n->ck_gen != pending_gen)
