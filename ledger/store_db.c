@@ -106,6 +106,7 @@ static void db_free(store_db *db)
         next = c->next;
         capture_free(c);
     }
+    chunks_free(db->cap_chunks);
     store_mem_free(&db->state);
     store_acctidx_free(&db->acct);
     store_txindex_free(&db->txs);

@@ -32,18 +32,32 @@ typedef struct pending {
  * submitting thread a step per batch, then written by the checkpointer once seq is durable. */
 typedef struct chunk {
     struct chunk *next;
-    size_t len, cap;
+    size_t len, cap, mapped; /* mapped: the bytes of its huge-page region */
     uint8_t data[];
 } chunk;
 
-typedef struct capture {
+typedef struct capture_part {
     chunk *first, *last; /* entries never span chunks: growing never copies */
-    uint64_t count, seq;
+    chunk *reuse;        /* chunks of a written capture, filled before any new one is mapped */
+    uint64_t count;
+} capture_part;
+
+typedef struct capture {
+    /* the entries the applying thread emitted before writing them, and the checkpointer's
+     * (store_mem_capture_run) */
+    capture_part own, run;
+    uint64_t seq;
     struct capture *next;
 } capture;
 
 /** Free a capture and its chunks. */
 void capture_free(capture *c);
+
+/** Free a capture and hand back its chunks (a list through next) for the next one to reuse. */
+chunk *capture_recycle(capture *c);
+
+/** Unmap a list of chunks. */
+void chunks_free(chunk *k);
 
 struct store_db {
     store_db_options opt;
@@ -75,6 +89,9 @@ struct store_db {
     uint64_t capture_began_ms;    /* when it began */
     bool ckpt_broken;             /* a capture was lost: no more checkpoints in this process */
     capture *cap_head, *cap_tail; /* captures for the checkpointer, under lock */
+    chunk *cap_chunks;            /* written captures' chunks for the next one, under lock */
+    capture *cap_run;             /* begun: for the checkpointer to run, under lock */
+    uint64_t cap_begun, cap_ran;  /* captures begun, and run by the checkpointer, under lock */
     uint64_t ckpt_queued, ckpt_written;
     int ckpt_rc;
     bool stopping, ckpt_stopping, log_started, ckpt_started;
@@ -97,7 +114,8 @@ struct store_db {
 void db_view_init(store_db *db);
 /** Close the read snapshot of the log (before anything that may wait on the log thread). */
 void db_read_end(store_db *db);
-/** Append one entry to a capture (a store_mem_emit_fn). Returns: false when out of memory. */
+/** Append one entry to a capture's part (a store_mem_emit_fn on a capture_part). Returns:
+ *  false when out of memory. */
 bool capture_add(void *ctx, unsigned table, const uint8_t *key, size_t key_len, const uint8_t *val,
                  size_t val_len);
 

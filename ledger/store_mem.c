@@ -2,6 +2,8 @@
 #include "store_mem.h"
 
 #include <assert.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,11 +31,12 @@ typedef struct node {
     uint32_t val_cap;
     uint32_t undo_at; /* its undo record, while mark is the current batch */
     uint8_t table, key_len;
-    bool gone;       /* deleted: a tombstone, still linked (one node per key) until it is no longer
-                        needed: at the end of its batch, or once a capture has emitted it */
-    bool in_treap;   /* false: on the fresh list, not yet in its table's treap */
-    uint64_t mark;   /* batch number of the last write (== store's batch: written now) */
-    uint64_t ck_gen; /* 0 clean; else the list generation it is on */
+    bool gone;     /* deleted: a tombstone, still linked (one node per key) until it is no longer
+                      needed: at the end of its batch, or once a capture has emitted it */
+    bool in_treap; /* false: on the fresh list, not yet in its table's treap */
+    uint64_t mark; /* batch number of the last write (== store's batch: written now) */
+    _Atomic uint64_t ck_gen; /* 0 clean; CK_BUSY being emitted; else the array generation it
+                                is on (read by a capture's runner on another thread) */
     uint8_t hash[32];
     uint8_t key[]; /* key_len bytes, then the store's inline bytes of value */
 } node;
@@ -76,13 +79,21 @@ struct store_mem {
      * dirty_gen), and those a running capture still has to emit (pending from pending_at, of
      * dirty_gen - 1); arrays, so a capture can read ahead of where it is */
     bool tracking;
-    uint64_t dirty_gen;
+    uint64_t dirty_gen, pending_gen;
     node **dirty, **pending;
-    size_t dirty_len, dirty_cap, pending_len, pending_cap, pending_at;
-    store_mem_emit_fn emit;
+    size_t dirty_len, dirty_cap, pending_len, pending_cap;
+    store_mem_emit_fn emit; /* the owner's: entries emitted before a write */
     void *emit_ctx;
     bool capturing, emit_failed;
+    /* the runner's (store_mem_capture_run, another thread), read by the owner once run_done:
+     * tombstones it emitted (the owner frees them), whether an emit failed */
+    node **gone;
+    size_t gone_len, gone_cap;
+    bool run_failed;
+    _Atomic bool run_done;
 };
+
+#define CK_BUSY UINT64_MAX /* ck_gen while a thread emits the entry */
 
 /* ---- keys, hashing, allocation ------------------------------------------------------------ */
 
@@ -455,8 +466,7 @@ static undo *undo_push(store_mem *m, node *n, enum undo_kind kind)
     return u;
 }
 
-/* Save an entry's value before its first write in this batch. Returns: false on no memory. */
-static void capture(store_mem *m, node *n);
+static void claim(store_mem *m, node *n);
 
 /* Copy the first len bytes of n's value into the arena. Returns: false on no memory. */
 static bool arena_save(store_mem *m, undo *u, const node *n, size_t len)
@@ -482,8 +492,8 @@ static bool save_before(store_mem *m, node *n)
 {
     if (n->mark == m->batch)
         return true;
-    if (m->capturing && n->ck_gen == m->dirty_gen - 1)
-        capture(m, n); /* the capture needs the value as of its start: emit it first */
+    if (m->capturing)
+        claim(m, n); /* the capture needs the value as of its start: emit it first */
     undo *u = undo_push(m, n, UNDO_VALUE);
     if (u == NULL)
         return false;
@@ -520,9 +530,9 @@ static void batch_reset(store_mem *m)
 /* Put a written entry on the dirty array (once per generation; room kept by dirty_reserve). */
 static void mark_dirty(store_mem *m, node *n)
 {
-    if (n->ck_gen == m->dirty_gen)
+    if (atomic_load_explicit(&n->ck_gen, memory_order_relaxed) == m->dirty_gen)
         return;
-    n->ck_gen = m->dirty_gen;
+    atomic_store_explicit(&n->ck_gen, m->dirty_gen, memory_order_release);
     m->dirty[m->dirty_len++] = n;
 }
 
@@ -730,14 +740,11 @@ void store_mem_view(store_mem *m, ledger_store *view)
 
 /* ---- checkpoint capture ------------------------------------------------------------------- */
 
-/* Emit an entry's value as of the capture's start (NULL: deleted) and take it off the capture. */
-static void capture(store_mem *m, node *n)
-{
-    if (!m->emit(m->emit_ctx, n->table, n->key, n->key_len, n->gone ? NULL : n->val,
-                 n->gone ? 0 : n->val_len))
-        m->emit_failed = true;
-    n->ck_gen = 0;
-}
+/* An entry of the running capture (ck_gen == pending_gen) is emitted exactly once, by whichever
+ * thread first moves its ck_gen to CK_BUSY: the runner walking the pending array, or the owner
+ * about to write it. The emitter sets ck_gen to 0 (clean) with release order once the value is
+ * copied; the owner reads ck_gen with acquire order before it writes an entry, so the runner's
+ * reads of a value happen before the owner's writes to it. */
 
 void store_mem_track(store_mem *m)
 {
@@ -753,47 +760,109 @@ int store_mem_capture_begin(store_mem *m, store_mem_emit_fn emit, void *ctx)
     m->pending = m->dirty;
     m->pending_len = m->dirty_len;
     m->pending_cap = m->dirty_cap;
-    m->pending_at = 0;
     m->dirty = was;
     m->dirty_cap = was_cap;
     m->dirty_len = 0;
-    m->dirty_gen++;
+    m->pending_gen = m->dirty_gen++;
     m->emit = emit;
     m->emit_ctx = ctx;
     m->capturing = true;
     m->emit_failed = false;
+    m->run_failed = false;
+    m->gone_len = 0;
+    atomic_store_explicit(&m->run_done, false, memory_order_relaxed);
     return 0;
 }
 
-#define CAPTURE_AHEAD 8 /* entries a capture step hints ahead of the one it emits */
-
-int store_mem_capture_step(store_mem *m, uint64_t max, bool *done)
+/* The owner, before it writes n during a capture: emit n first if it is still to be emitted,
+ * or wait while the runner emits it (a copy of one value: the wait is short). */
+static void claim(store_mem *m, node *n)
 {
-    uint64_t pending_gen = m->dirty_gen - 1;
-    *done = false;
-    if (!m->capturing || m->undo_len > 0)
-        return LEDGER_INTERNAL;
-    for (uint64_t k = 0; k < max && m->pending_at < m->pending_len; k++) {
-        if (m->pending_at + CAPTURE_AHEAD < m->pending_len) {
-            const char *a = (const char *)m->pending[m->pending_at + CAPTURE_AHEAD];
+    for (unsigned spins = 0;; spins++) {
+        uint64_t g = atomic_load_explicit(&n->ck_gen, memory_order_acquire);
+        if (g == CK_BUSY) {
+            if (spins >= 64)
+                sched_yield(); /* the runner was preempted holding it */
+            continue;
+        }
+        if (g != m->pending_gen)
+            return; /* not in the capture, or already emitted */
+        if (!atomic_compare_exchange_weak_explicit(&n->ck_gen, &g, CK_BUSY, memory_order_acquire,
+                                                   memory_order_relaxed))
+            continue;
+        if (!m->emit(m->emit_ctx, n->table, n->key, n->key_len, n->gone ? NULL : n->val,
+                     n->gone ? 0 : n->val_len))
+            m->emit_failed = true;
+        atomic_store_explicit(&n->ck_gen, 0, memory_order_release);
+        return;
+    }
+}
+
+/* Note a tombstone the runner emitted, for the owner to free. Returns: false on no memory
+ * (it then stays linked: harmless, it is only not reclaimed). */
+static bool gone_push(store_mem *m, node *n)
+{
+    if (m->gone_len == m->gone_cap) {
+        size_t cap = m->gone_cap ? m->gone_cap * 2 : 256;
+        node **g = realloc(m->gone, cap * sizeof *g);
+        if (g == NULL)
+            return false;
+        m->gone = g;
+        m->gone_cap = cap;
+    }
+    m->gone[m->gone_len++] = n;
+    return true;
+}
+
+#define CAPTURE_AHEAD 8 /* entries the runner hints ahead of the one it emits */
+
+int store_mem_capture_run(store_mem *m, store_mem_emit_fn emit, void *ctx)
+{
+    const uint64_t g = m->pending_gen;
+    bool failed = false;
+    for (size_t i = 0; i < m->pending_len; i++) {
+        if (i + CAPTURE_AHEAD < m->pending_len) {
+            const char *a = (const char *)m->pending[i + CAPTURE_AHEAD];
             __builtin_prefetch(a); /* by offset: reading its key_len would wait for it */
             __builtin_prefetch(a + 64);
             __builtin_prefetch(a + 128);
         }
-        node *n = m->pending[m->pending_at++];
-        if (n->ck_gen != pending_gen)
-            continue; /* emitted when it was written since; now on the dirty array */
-        capture(m, n);
-        if (n->gone) { /* its tombstone is emitted: nothing needs it any more */
+        node *n = m->pending[i];
+        uint64_t want = g;
+        if (atomic_load_explicit(&n->ck_gen, memory_order_relaxed) != g ||
+            !atomic_compare_exchange_strong_explicit(&n->ck_gen, &want, CK_BUSY,
+                                                     memory_order_acquire, memory_order_relaxed))
+            continue; /* emitted by the owner before it wrote it */
+        if (!emit(ctx, n->table, n->key, n->key_len, n->gone ? NULL : n->val,
+                  n->gone ? 0 : n->val_len))
+            failed = true;
+        if (n->gone)
+            (void)gone_push(m, n);
+        atomic_store_explicit(&n->ck_gen, 0, memory_order_release);
+    }
+    m->run_failed = failed;
+    atomic_store_explicit(&m->run_done, true, memory_order_release);
+    return failed ? LEDGER_NO_MEMORY : 0;
+}
+
+int store_mem_capture_end(store_mem *m, bool *done)
+{
+    *done = false;
+    if (!m->capturing || m->undo_len > 0)
+        return LEDGER_INTERNAL;
+    if (!atomic_load_explicit(&m->run_done, memory_order_acquire))
+        return 0;
+    for (size_t i = 0; i < m->gone_len; i++) {
+        node *n = m->gone[i]; /* emitted as deleted: free it unless written since */
+        if (n->gone && atomic_load_explicit(&n->ck_gen, memory_order_relaxed) == 0) {
             unlink_out(m, n);
             node_free(m, n);
         }
     }
-    if (m->pending_at < m->pending_len)
-        return 0;
+    m->gone_len = 0;
     m->capturing = false;
     *done = true;
-    return m->emit_failed ? LEDGER_NO_MEMORY : 0;
+    return m->emit_failed || m->run_failed ? LEDGER_NO_MEMORY : 0;
 }
 
 uint64_t store_mem_dirty(const store_mem *m)
@@ -897,6 +966,7 @@ void store_mem_free(store_mem **mp)
     free(m->fresh);
     free(m->dirty);
     free(m->pending);
+    free(m->gone);
     free(m->undo);
     free(m->arena);
     free(m);

@@ -57,11 +57,13 @@ int store_mem_load(store_mem *m, unsigned table, const uint8_t *key, size_t key_
                    const uint8_t *val, size_t val_len, const uint8_t hash[32]);
 
 /* Checkpoint capture (a store that tracks it: store_mem_track). Every entry written since the
- * last capture began is on a dirty array. A capture takes that array and emits each entry's value
- * as of that moment - a few at a time between batches (store_mem_capture_step), and any entry
- * about to be written first, before the write - so the capture is a consistent snapshot of the
- * changes while batches go on, and no batch waits for all of it. Deleted entries are kept until
- * their tombstone is emitted. */
+ * last capture began is on a dirty array. A capture takes that array and emits each entry's
+ * value as of that moment: a runner on another thread walks the array (store_mem_capture_run)
+ * while batches go on, and the owner emits any entry it is about to write first, before the
+ * write. So the capture is a consistent snapshot of the changes, and the thread applying
+ * batches copies only the entries it writes. Deleted entries are kept until their tombstone is
+ * emitted. The store is otherwise one thread's (the owner's); store_mem_capture_run is the one
+ * call another thread may make, once per capture, between its begin and its end. */
 
 /** Receives one captured entry (val NULL: deleted). Returns: false when out of memory. */
 typedef bool (*store_mem_emit_fn)(void *ctx, unsigned table, const uint8_t *key, size_t key_len,
@@ -70,14 +72,20 @@ typedef bool (*store_mem_emit_fn)(void *ctx, unsigned table, const uint8_t *key,
 /** Track written entries for captures from now on. */
 void store_mem_track(store_mem *m);
 
-/** Begin a capture of everything written since the last one began (between batches).
+/** Begin a capture of everything written since the last one began (the owner, between
+ *  batches). emit(ctx) receives the entries the owner emits before writing them.
  *  Returns: 0, or LEDGER_INTERNAL (not tracking, a capture running, or inside a batch). */
 int store_mem_capture_begin(store_mem *m, store_mem_emit_fn emit, void *ctx);
 
-/** Emit up to max more entries of the running capture (between batches). Out: *done when
- *  it is complete. Returns: 0, LEDGER_NO_MEMORY (done, but an emit failed: the capture is
- *  incomplete) or LEDGER_INTERNAL (no capture running, or inside a batch). */
-int store_mem_capture_step(store_mem *m, uint64_t max, bool *done);
+/** The capture's runner (one call per capture, on any thread, while the owner goes on with
+ *  batches): emit(ctx) every entry of the capture the owner has not emitted. Returns: 0 or
+ *  LEDGER_NO_MEMORY (an emit failed: the capture is incomplete). */
+int store_mem_capture_run(store_mem *m, store_mem_emit_fn emit, void *ctx);
+
+/** End the capture once its run has returned (the owner, between batches). Out: *done when it
+ *  has (the capture is complete). Returns: 0, LEDGER_NO_MEMORY (done, but an emit failed: the
+ *  capture is incomplete) or LEDGER_INTERNAL (no capture running, or inside a batch). */
+int store_mem_capture_end(store_mem *m, bool *done);
 
 /** Entries written since the last capture began. */
 uint64_t store_mem_dirty(const store_mem *m);

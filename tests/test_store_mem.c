@@ -1,6 +1,8 @@
 /* test_store_mem.c - the in-memory stores against models: order, undo, changes, captures */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ledger.h"
 #include "ledger_error.h"
@@ -189,6 +191,39 @@ static bool on_emit(void *ctx, unsigned table, const uint8_t *key, size_t key_le
     return true;
 }
 
+/* The runner's part of a capture, on its own thread: what it emitted, kept apart until the
+ * capture ends (the owner's thread writes snapshot.held meanwhile). */
+typedef struct runner {
+    store_mem *m;
+    snapshot got;
+    bool seen[TABLES][KEYS];
+    unsigned emitted;
+    pthread_t thread;
+} runner;
+
+static bool on_emit_run(void *ctx, unsigned table, const uint8_t *key, size_t key_len,
+                        const uint8_t *val, size_t val_len)
+{
+    runner *r = ctx;
+    int t = (int)table - 2, k = index_of(key, key_len);
+    if (t >= 0 && t < TABLES && k >= 0) {
+        CHECK(!r->seen[t][k]); /* each entry once */
+        r->seen[t][k] = true;
+    }
+    if (++r->emitted % 3 == 0) { /* slow now and then: the owner's batches overtake it */
+        struct timespec d = {0, 20000};
+        nanosleep(&d, NULL);
+    }
+    return on_emit(&r->got, table, key, key_len, val, val_len);
+}
+
+static void *runner_main(void *arg)
+{
+    runner *r = arg;
+    CHECK_CODE(store_mem_capture_run(r->m, on_emit_run, r), 0);
+    return NULL;
+}
+
 static bool same(model a, model b)
 {
     for (int t = 0; t < TABLES; t++)
@@ -202,14 +237,16 @@ static bool same(model a, model b)
 }
 
 /* Batches of random writes, each kept or undone; after each, the store equals the model.
- * Captures begin now and then and run a few entries per batch: each, once complete, brings
- * the checkpoint to exactly the state at its beginning, whatever was written meanwhile. */
+ * Captures begin now and then, each run by a thread of its own while the batches go on: each,
+ * once ended, brings the checkpoint to exactly the state at its beginning, whatever was
+ * written meanwhile, with every entry emitted once (by the runner or before a write). */
 static void walk(uint64_t seed, uint64_t steps)
 {
     store_mem *m;
     test_rng r;
     static model md, before, at_begin;
     static snapshot snap;
+    static runner run;
     bool capturing = false;
     memset(md, 0, sizeof md);
     memset(&snap, 0, sizeof snap);
@@ -237,16 +274,30 @@ static void walk(uint64_t seed, uint64_t steps)
             CHECK_CODE(store_mem_capture_begin(m, on_emit, &snap), 0);
             CHECK_CODE(store_mem_capture_begin(m, on_emit, &snap), LEDGER_INTERNAL);
             memcpy(at_begin, md, sizeof md);
+            memset(&run, 0, sizeof run);
+            run.m = m;
+            CHECK(pthread_create(&run.thread, NULL, runner_main, &run) == 0);
             capturing = true;
         }
         bool done = false;
         if (capturing) {
-            CHECK_CODE(store_mem_capture_step(m, test_rng_below(&r, 6), &done), 0);
+            CHECK_CODE(store_mem_capture_end(m, &done), 0);
         }
         if (done) {
+            CHECK(pthread_join(run.thread, NULL) == 0);
+            for (int t = 0; t < TABLES; t++)
+                for (int k = 0; k < KEYS; k++)
+                    if (run.seen[t][k])
+                        snap.held[t][k] = run.got.held[t][k];
             CHECK(same(snap.held, at_begin));
             capturing = false;
         }
+    }
+    if (capturing) { /* the last one: wait for it to end */
+        bool done = false;
+        CHECK(pthread_join(run.thread, NULL) == 0);
+        CHECK_CODE(store_mem_capture_end(m, &done), 0);
+        CHECK(done);
     }
     store_mem_free(&m);
 }
