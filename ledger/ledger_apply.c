@@ -123,15 +123,19 @@ static int key_cmp(const void *a, const void *b)
  * the kind's named keys and the dead account. Returns: how many (in b->touched_keys). */
 static size_t record_accounts(ledger_batch *b, const ledger_tx *tx)
 {
-    size_t n = 0;
-    qsort(b->touched_keys, b->touched, LEDGER_KEY_SIZE, key_cmp);
-    for (size_t i = 0; i < b->touched; i++) {
+    size_t n = 0, kept = 0;
+    for (size_t i = 0; i < b->touched; i++) { /* a transfer keeps none: no sort then */
         const uint8_t *k = b->touched_keys[i];
-        if ((n > 0 && key_eq(k, b->touched_keys[n - 1])) || key_eq(k, tx->signer) ||
-            key_eq(k, tx->account) || key_eq(k, tx->account2) || key_is_zero(k))
+        if (key_eq(k, tx->signer) || key_eq(k, tx->account) || key_eq(k, tx->account2) ||
+            key_is_zero(k))
             continue;
-        memmove(b->touched_keys[n++], k, LEDGER_KEY_SIZE);
+        memmove(b->touched_keys[kept++], k, LEDGER_KEY_SIZE);
     }
+    if (kept > 1)
+        qsort(b->touched_keys, kept, LEDGER_KEY_SIZE, key_cmp);
+    for (size_t i = 0; i < kept; i++)
+        if (n == 0 || !key_eq(b->touched_keys[i], b->touched_keys[n - 1]))
+            memmove(b->touched_keys[n++], b->touched_keys[i], LEDGER_KEY_SIZE);
     return n;
 }
 

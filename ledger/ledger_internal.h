@@ -166,8 +166,15 @@ int delete_index(ledger_batch *b, unsigned table, const uint8_t prefix[32], uint
 int write_chain(ledger_store *st, const ledger_chain *c);
 
 /** Is this a key shares may be sent to? (an existing account, or a valid x-only key that is
- *  not the dead account). Returns: LEDGER_OK, LEDGER_INVALID_ACCOUNT or a store error. */
-int check_recipient(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE]);
+ *  not the dead account). With `out`, also reads the account in the same lookup (zero when
+ *  absent). Returns: LEDGER_OK, LEDGER_INVALID_ACCOUNT or a store error. */
+int read_recipient(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE], ledger_account *out);
+
+/** read_recipient without reading the account. */
+static inline int check_recipient(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE])
+{
+    return read_recipient(b, key, NULL);
+}
 
 /** Credit shares to an account's free balance (loads, adds with overflow check, saves).
  *  Returns: LEDGER_OK, LEDGER_OVERFLOW or a store error. */

@@ -304,7 +304,7 @@ int write_chain(ledger_store *st, const ledger_chain *c)
 
 /* ---- shared helpers for handlers --------------------------------------------------------- */
 
-int check_recipient(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE])
+int read_recipient(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE], ledger_account *out)
 {
     const uint8_t *v;
     size_t n;
@@ -312,9 +312,11 @@ int check_recipient(ledger_batch *b, const uint8_t key[LEDGER_KEY_SIZE])
         return LEDGER_INVALID_ACCOUNT;
     int rc = b->st->get(b->st->self, LEDGER_T_ACCOUNT, key, LEDGER_KEY_SIZE, &v, &n);
     if (rc == 0)
-        return LEDGER_OK;
+        return out == NULL ? LEDGER_OK : record_account_decode(out, v, n);
     if (rc != LEDGER_STORE_NOTFOUND)
         return rc;
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
     return crypto_pubkey_valid(key) ? LEDGER_OK : LEDGER_INVALID_ACCOUNT;
 }
 

@@ -10,7 +10,7 @@ static int move_shares(ledger_batch *b, const uint8_t from[32], const uint8_t to
         return LEDGER_TRANSFERS_PAUSED;
     if (shares == 0)
         return LEDGER_AMOUNT_ZERO;
-    int rc = check_recipient(b, to);
+    int rc = read_recipient(b, to, &dst);
     if (rc == LEDGER_OK)
         rc = ledger_read_account(b->st, from, &src);
     if (rc != LEDGER_OK)
@@ -19,9 +19,6 @@ static int move_shares(ledger_batch *b, const uint8_t from[32], const uint8_t to
         return LEDGER_INSUFFICIENT_SHARES;
     if (key_eq(from, to))
         return LEDGER_OK; /* a transfer to oneself moves nothing */
-    rc = ledger_read_account(b->st, to, &dst);
-    if (rc != LEDGER_OK)
-        return rc;
     if (!math_add(&dst.shares, dst.shares, shares))
         return LEDGER_OVERFLOW;
     src.shares -= shares;
