@@ -43,8 +43,10 @@ typedef struct mark {
 
 struct store_acctidx {
     store_mem *entries;
-    block *shared; /* carved a chunk at a time; the newest on top */
-    block *own;    /* big chunks, one each */
+    block *shared;        /* carved a chunk at a time; the newest on top */
+    block *own;           /* big chunks, one each */
+    block *spare;         /* the next shared block, mapped ahead */
+    store_prefault fault; /* faulting the spare in */
     mark kept;
     uint64_t seqs, bytes;
     uint8_t ahead[AHEAD_MAX][KEY]; /* the accounts of the last prefetch */
@@ -61,13 +63,38 @@ static unsigned chunk_of(uint64_t i) /* the chunk holding a list's i-th seq (fro
     return (unsigned)(63 - __builtin_clzll(i + 2)) - 1;
 }
 
-/* A block for chunks: shared ones fill a huge-page region (read at random, a chunk per
- * account), a big chunk's own comes from the heap. */
-static block *block_new(block *prev, size_t cap, bool shared)
+/* A block of its own for a big chunk, from the heap. */
+static block *own_new(store_acctidx *x, size_t cap)
 {
-    block *b = shared ? store_pages_map(BLOCK_BYTES) : malloc(sizeof *b + cap);
-    if (b != NULL)
-        *b = (block){prev, 0, shared ? BLOCK_BYTES - sizeof *b : cap};
+    block *b = malloc(sizeof *b + cap);
+    if (b != NULL) {
+        *b = (block){x->own, cap, cap};
+        x->own = b;
+        x->bytes += sizeof *b + cap;
+    }
+    return b;
+}
+
+/* A block for many chunks, on huge pages (read at random, a chunk per account): the spare,
+ * faulted in ahead, when there is one; then the next spare is mapped and faulted in on a
+ * thread of its own, so the applying thread does not clear pages in the middle of a batch. */
+static block *shared_new(store_acctidx *x)
+{
+    block *b = x->spare != NULL ? x->spare : store_pages_map(BLOCK_BYTES);
+    if (b == NULL)
+        return NULL;
+    if (b == x->spare) {
+        store_prefault_wait(&x->fault); /* begun a block ago: done, only joined */
+        x->spare = NULL;
+    } else {
+        x->bytes += BLOCK_BYTES;
+    }
+    *b = (block){x->shared, 0, BLOCK_BYTES - sizeof *b};
+    x->shared = b;
+    if ((x->spare = store_pages_map(BLOCK_BYTES)) != NULL) {
+        x->bytes += BLOCK_BYTES;
+        store_prefault_start(&x->fault, x->spare, BLOCK_BYTES);
+    }
     return b;
 }
 
@@ -75,21 +102,11 @@ static chunk *chunk_new(store_acctidx *x, unsigned k)
 {
     size_t size = sizeof(chunk) + ((size_t)2 << k) * sizeof(uint64_t);
     if (size >= OWN_BLOCK) {
-        block *b = block_new(x->own, size, false);
-        if (b == NULL)
-            return NULL;
-        x->own = b;
-        x->bytes += sizeof *b + size;
-        b->used = size;
-        return (chunk *)b->data;
+        block *b = own_new(x, size);
+        return b == NULL ? NULL : (chunk *)b->data;
     }
-    if (x->shared == NULL || x->shared->cap - x->shared->used < size) {
-        block *b = block_new(x->shared, 0, true);
-        if (b == NULL)
-            return NULL;
-        x->shared = b;
-        x->bytes += BLOCK_BYTES;
-    }
+    if ((x->shared == NULL || x->shared->cap - x->shared->used < size) && shared_new(x) == NULL)
+        return NULL;
     chunk *c = (chunk *)(x->shared->data + x->shared->used);
     x->shared->used += size;
     return c;
@@ -286,6 +303,8 @@ void store_acctidx_free(store_acctidx **xp)
         return;
     *xp = NULL;
     store_mem_free(&x->entries);
+    store_prefault_wait(&x->fault);
+    store_pages_unmap(x->spare, BLOCK_BYTES);
     blocks_down_to(x, &x->shared, NULL);
     blocks_down_to(x, &x->own, NULL);
     free(x);

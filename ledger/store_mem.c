@@ -297,30 +297,15 @@ static node *find(const store_mem *m, unsigned table, const uint8_t *key, size_t
     return NULL;
 }
 
-/* Bytes of huge pages a bucket array of nb takes, or 0 while it is small enough for the heap. */
-static size_t buckets_mapped(uint64_t nb)
-{
-    size_t bytes = nb * sizeof(node *);
-    return bytes < STORE_PAGE_BYTES
-               ? 0
-               : (bytes + STORE_PAGE_BYTES - 1) / STORE_PAGE_BYTES * STORE_PAGE_BYTES;
-}
-
-/* A zeroed bucket array: from the heap while small, else huge pages (one bucket read per
- * lookup, at random). */
+/* A zeroed bucket array (one bucket read per lookup, at random). */
 static node **buckets_new(uint64_t nb)
 {
-    size_t mapped = buckets_mapped(nb);
-    return mapped == 0 ? calloc(nb, sizeof(node *)) : store_pages_map(mapped);
+    return store_pages_array(nb, sizeof(node *));
 }
 
 static void buckets_free(node **b, uint64_t nb)
 {
-    size_t mapped = buckets_mapped(nb);
-    if (mapped == 0)
-        free(b);
-    else
-        store_pages_unmap(b, mapped);
+    store_pages_array_free(b, nb, sizeof(node *));
 }
 
 /* Double the bucket array when entries outnumber buckets. Failure only costs speed. */

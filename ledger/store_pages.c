@@ -1,6 +1,7 @@
 /* store_pages.c - huge-page regions (mmap, madvise) and a slab of 64-byte-rounded blocks */
 #include "store_pages.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -32,6 +33,53 @@ void store_pages_unmap(void *p, size_t bytes)
 {
     if (p != NULL)
         munmap(p, bytes);
+}
+
+size_t store_pages_array_mapped(uint64_t n, size_t size)
+{
+    size_t bytes = n * size;
+    return bytes < STORE_PAGE_BYTES
+               ? 0
+               : (bytes + STORE_PAGE_BYTES - 1) / STORE_PAGE_BYTES * STORE_PAGE_BYTES;
+}
+
+void *store_pages_array(uint64_t n, size_t size)
+{
+    size_t mapped = store_pages_array_mapped(n, size);
+    return mapped == 0 ? calloc(n, size) : store_pages_map(mapped);
+}
+
+void store_pages_array_free(void *p, uint64_t n, size_t size)
+{
+    size_t mapped = store_pages_array_mapped(n, size);
+    if (mapped == 0)
+        free(p);
+    else
+        store_pages_unmap(p, mapped);
+}
+
+static void *prefault_main(void *arg)
+{
+    store_prefault *f = arg;
+#ifdef MADV_POPULATE_WRITE
+    (void)madvise(f->p, f->bytes, MADV_POPULATE_WRITE); /* refused: the owner faults instead */
+#endif
+    return NULL;
+}
+
+void store_prefault_start(store_prefault *f, void *p, size_t bytes)
+{
+    store_prefault_wait(f);
+    f->p = p;
+    f->bytes = bytes;
+    f->running = p != NULL && bytes > 0 && pthread_create(&f->thread, NULL, prefault_main, f) == 0;
+}
+
+void store_prefault_wait(store_prefault *f)
+{
+    if (f->running)
+        pthread_join(f->thread, NULL);
+    f->running = false;
 }
 
 size_t store_slab_size(size_t size)

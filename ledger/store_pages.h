@@ -2,6 +2,8 @@
 #ifndef LSTD_STORE_PAGES_H
 #define LSTD_STORE_PAGES_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +21,38 @@ void *store_pages_map(size_t bytes);
 
 /** Give back a region of store_pages_map (bytes as mapped). NULL is ignored. */
 void store_pages_unmap(void *p, size_t bytes);
+
+/** A zeroed array of n elements of size bytes (n * size must not overflow): from the heap
+ *  while it is smaller than a huge page, else a region of store_pages_map (read at random).
+ *  Returns: the array, or NULL when out of memory. */
+void *store_pages_array(uint64_t n, size_t size);
+
+/** Give back an array of store_pages_array (n and size as asked). NULL is ignored. */
+void store_pages_array_free(void *p, uint64_t n, size_t size);
+
+/** Bytes of huge pages an array of store_pages_array takes, or 0 when it is on the heap. */
+size_t store_pages_array_mapped(uint64_t n, size_t size);
+
+/* Pre-faulting. The first write to each huge page of a fresh region faults it in and the
+ * kernel clears 2 MiB then (on a virtual machine the host backs the page too): hundreds of
+ * microseconds the applying thread would otherwise spend in the middle of a batch. A
+ * prefault faults a region in writable on a thread of its own (madvise MADV_POPULATE_WRITE,
+ * which leaves the contents as they are), while the owner may already use the region. It is
+ * best effort: where the kernel or a thread is missing, the owner's writes fault as before. */
+
+typedef struct store_prefault {
+    pthread_t thread;
+    void *p;
+    size_t bytes;
+    bool running;
+} store_prefault;
+
+/** Begin faulting in the region [p, p + bytes) of store_pages_map on a thread of its own,
+ *  after waiting for f's previous one. f starts zeroed. */
+void store_prefault_start(store_prefault *f, void *p, size_t bytes);
+
+/** Wait for f's thread, if one runs. Call before unmapping its region. */
+void store_prefault_wait(store_prefault *f);
 
 /* A slab hands out blocks of sizes rounded up to 64 bytes (so every block starts a cache
  * line and an entry of 192 bytes spans exactly 3), carved from huge-page regions, with a

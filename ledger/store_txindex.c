@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ledger_error.h"
+#include "store_pages.h"
 
 #define SLOTS_MIN 4096u
 #define TOMB UINT64_MAX /* a removed slot: probes continue past it */
@@ -29,6 +30,8 @@ struct store_txindex {
     uint64_t seed;
     slot *added; /* entries added since the last commit */
     size_t added_len, added_cap;
+    slot *spare;          /* the table the next growth takes, made ahead (twice t's size) */
+    store_prefault fault; /* faulting the spare in meanwhile, off the applying thread */
 };
 
 static uint64_t tag_of(const uint8_t hash[32])
@@ -62,7 +65,8 @@ static void move_some(store_txindex *x)
 {
     for (int k = 0; k < MOVE_PER_ADD && x->old.slots != NULL; k++, x->moved++) {
         if (x->moved == x->old.cap) {
-            free(x->old.slots);
+            store_prefault_wait(&x->fault); /* t's, begun before the growth: long done */
+            store_pages_array_free(x->old.slots, x->old.cap, sizeof(slot));
             x->old = (table){0};
             return;
         }
@@ -72,14 +76,30 @@ static void move_some(store_txindex *x)
     }
 }
 
+/* Past half full, make the table the next growth takes and have it faulted in meanwhile: a
+ * fresh table is written at random at once, so without this nearly every one of its huge
+ * pages would fault on the applying thread within the first few thousand additions. */
+static void prepare(store_txindex *x)
+{
+    if (x->spare != NULL || x->old.slots != NULL || x->t.used * 2 < x->t.cap)
+        return;
+    x->spare = store_pages_array(x->t.cap * 2, sizeof(slot));
+    if (x->spare != NULL)
+        store_prefault_start(&x->fault, x->spare,
+                             store_pages_array_mapped(x->t.cap * 2, sizeof(slot)));
+}
+
 /* Begin growing into a table of twice the live entries' room (or the same size, when it is
  * mostly tombstones). Returns: 0 or LEDGER_NO_MEMORY. */
 static int grow(store_txindex *x)
 {
     uint64_t cap = x->count * 10 > x->t.cap * 4 ? x->t.cap * 2 : x->t.cap;
-    slot *s = calloc(cap, sizeof *s);
+    slot *s =
+        x->spare != NULL && cap == x->t.cap * 2 ? x->spare : store_pages_array(cap, sizeof *s);
     if (s == NULL)
         return LEDGER_NO_MEMORY;
+    if (s == x->spare)
+        x->spare = NULL;
     x->old = x->t;
     x->t = (table){s, cap, 0};
     x->moved = 0;
@@ -101,6 +121,7 @@ int store_txindex_add(store_txindex *x, const uint8_t hash[32], uint64_t seq)
         x->added_cap = cap;
     }
     move_some(x);
+    prepare(x);
     x->added[x->added_len++] = (slot){tag_of(hash), seq};
     place(x, &x->t, tag_of(hash), seq);
     x->count++;
@@ -167,7 +188,8 @@ uint64_t store_txindex_count(const store_txindex *x)
 
 uint64_t store_txindex_bytes(const store_txindex *x)
 {
-    return sizeof *x + (x->t.cap + x->old.cap) * sizeof(slot) + x->added_cap * sizeof(slot);
+    uint64_t spare = x->spare != NULL ? x->t.cap * 2 : 0;
+    return sizeof *x + (x->t.cap + x->old.cap + spare + x->added_cap) * sizeof(slot);
 }
 
 int store_txindex_new(store_txindex **out, uint64_t seed)
@@ -178,7 +200,7 @@ int store_txindex_new(store_txindex **out, uint64_t seed)
         return LEDGER_NO_MEMORY;
     x->seed = seed;
     x->t.cap = SLOTS_MIN;
-    x->t.slots = calloc(x->t.cap, sizeof(slot));
+    x->t.slots = store_pages_array(x->t.cap, sizeof(slot));
     if (x->t.slots == NULL) {
         free(x);
         return LEDGER_NO_MEMORY;
@@ -191,8 +213,11 @@ void store_txindex_free(store_txindex **xp)
 {
     if (*xp == NULL)
         return;
-    free((*xp)->t.slots);
-    free((*xp)->old.slots);
+    store_prefault_wait(&(*xp)->fault);
+    if ((*xp)->spare != NULL)
+        store_pages_array_free((*xp)->spare, (*xp)->t.cap * 2, sizeof(slot));
+    store_pages_array_free((*xp)->t.slots, (*xp)->t.cap, sizeof(slot));
+    store_pages_array_free((*xp)->old.slots, (*xp)->old.cap, sizeof(slot));
     free((*xp)->added);
     free(*xp);
     *xp = NULL;

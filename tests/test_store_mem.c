@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "ledger.h"
@@ -580,6 +581,64 @@ static void slab_walk(uint64_t seed, uint64_t steps)
     store_pages_unmap(pg, STORE_PAGE_BYTES);
 }
 
+/* ---- prefaulting ---------------------------------------------------------------------------- */
+
+/* A prefault leaves the contents alone, while the owner writes the region meanwhile, and
+ * leaves every page resident (where the kernel has MADV_POPULATE_WRITE). Arrays: zeroed, on
+ * the heap while small, on huge pages from one huge page on. */
+static void prefault_walk(uint64_t seed)
+{
+    enum { PAGES = 8 };
+    const size_t bytes = PAGES * STORE_PAGE_BYTES;
+    test_rng r;
+    test_rng_seed(&r, seed);
+    uint8_t *p = store_pages_map(bytes);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    store_prefault f = {0};
+    store_prefault_start(&f, p, bytes);
+    size_t at[512];
+    for (size_t i = 0; i < 512; i++) {                /* the owner's writes race the prefault */
+        at[i] = test_rng_below(&r, STORE_PAGE_BYTES); /* the rest only the prefault faults */
+        p[at[i]] = (uint8_t)(i | 1);
+    }
+    store_prefault_start(&f, p, bytes); /* waits for the first, then faults again */
+    store_prefault_wait(&f);
+    store_prefault_wait(&f); /* idle: nothing to wait for */
+#ifdef MADV_POPULATE_WRITE   /* before any read maps the zero page */
+    unsigned char in[bytes / 4096];
+    CHECK(mincore(p, bytes, in) == 0);
+    size_t resident = 0;
+    for (size_t i = 0; i < sizeof in; i++)
+        resident += in[i] & 1;
+    CHECK_U64(resident, sizeof in);
+#endif
+    size_t nonzero = 0;
+    for (size_t i = 0; i < bytes; i++)
+        nonzero += p[i] != 0;
+    size_t distinct = 0;
+    for (size_t i = 0; i < 512; i++) {
+        bool later = false;
+        for (size_t j = i + 1; j < 512 && !later; j++)
+            later = at[j] == at[i];
+        if (!later) {
+            CHECK(p[at[i]] == (uint8_t)(i | 1));
+            distinct++;
+        }
+    }
+    CHECK_U64(nonzero, distinct);
+    store_pages_unmap(p, bytes);
+    uint64_t *small = store_pages_array(1000, 8), *big = store_pages_array(1u << 20, 16);
+    CHECK(small != NULL && big != NULL && small[999] == 0 && big[(2u << 20) - 1] == 0);
+    CHECK_U64(store_pages_array_mapped(1000, 8), 0);
+    CHECK_U64(store_pages_array_mapped(1u << 20, 16), 16u << 20);
+    CHECK_U64(store_pages_array_mapped((1u << 20) + 1, 16), 18u << 20);
+    CHECK(big == NULL || (uintptr_t)big % STORE_PAGE_BYTES == 0);
+    store_pages_array_free(small, 1000, 8);
+    store_pages_array_free(big, 1u << 20, 16);
+}
+
 /* ---- the prefetch schedule ------------------------------------------------------------------ */
 
 /* Every transaction of a batch is hinted exactly once, before it is applied and at most two
@@ -612,6 +671,7 @@ int main(void)
     txindex_walk(seed, 5 * steps);  /* 4096 slots to start: several doublings */
     acctidx_walk(seed, 15 * steps); /* the hot list passes 2^17 seqs: a block of its own */
     slab_walk(seed, 10 * steps);
+    prefault_walk(seed);
     prefetch_schedule();
     return test_finish("test_store_mem");
 }
