@@ -1,7 +1,8 @@
 /* test_crypto.c - keys, BIP-340 sign/verify against the published vectors, tagged hash, wipe */
 #include <stdlib.h>
 #include <string.h>
-#include <secp256k1.h> /* the reference for the tagged-hash cross-check */
+#include <secp256k1.h> /* the reference for the tagged-hash and key-check cross-checks */
+#include <secp256k1_extrakeys.h>
 
 #include "crypto.h"
 #include "crypto_curve.h"
@@ -269,6 +270,43 @@ static void test_invalid_keys(void)
     CHECK(!crypto_verify(sig, msg, x));
 }
 
+/* crypto_pubkey_valid (GMP's Jacobi symbol) agrees with libsecp256k1's x-only parse on random
+ * x, on the 256 values either side of p, the 256 below 2^256 and the 256 smallest. */
+static void test_pubkey_valid_matches_parse(uint64_t seed)
+{
+    test_rng r;
+    test_rng_seed(&r, seed);
+    uint8_t x[32];
+    int valid = 0;
+    const int n = 20000;
+    for (int i = 0; i < n + 4 * 256; i++) {
+        if (i < n) {
+            test_rng_fill(&r, x, sizeof x);
+        } else {
+            int k = (i - n) % 256, band = (i - n) / 256;
+            hex(x, 32, "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F");
+            if (band == 0) { /* p - 1 - k .. */
+                x[31] = (uint8_t)(0x2F - 1 - k);
+                x[30] = k >= 0x2F ? 0xFB : 0xFC;
+            } else if (band == 1) { /* p + k */
+                x[31] = (uint8_t)(0x2F + k);
+                x[30] = k + 0x2F > 0xff ? 0xFD : 0xFC;
+            } else if (band == 2) { /* 2^256 - 1 - k */
+                memset(x, 0xff, sizeof x);
+                x[31] = (uint8_t)(0xff - k);
+            } else { /* k */
+                memset(x, 0, sizeof x);
+                x[31] = (uint8_t)k;
+            }
+        }
+        secp256k1_xonly_pubkey xpk;
+        bool ref = secp256k1_xonly_pubkey_parse(secp256k1_context_static, &xpk, x) == 1;
+        CHECK(crypto_pubkey_valid(x) == ref);
+        valid += i < n && ref;
+    }
+    CHECK(valid > n * 45 / 100 && valid < n * 55 / 100); /* about half of all x are valid */
+}
+
 static void test_tagged_hash(void)
 {
     uint8_t h1[32], h2[32], want[32];
@@ -391,6 +429,7 @@ int main(void)
     test_bip340_vectors();
     test_keys_and_signatures();
     test_invalid_keys();
+    test_pubkey_valid_matches_parse(test_seed());
     test_tagged_hash();
     test_tag_midstate();
     test_wipe();

@@ -15,7 +15,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="build-essential cmake pkg-config liblmdb-dev libzmq3-dev libmsgpack-dev libsecp256k1-dev libsodium-dev libssl-dev libsystemd-dev systemd help2man libmicrohttpd-dev gnuplot-nox nats-server libnats-dev"
+PACKAGES="build-essential cmake pkg-config liblmdb-dev libzmq3-dev libmsgpack-dev libsecp256k1-dev libsodium-dev libssl-dev libgmp-dev libsystemd-dev systemd help2man libmicrohttpd-dev gnuplot-nox nats-server libnats-dev"
 
 install_missing() {
     missing=""
