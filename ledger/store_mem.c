@@ -60,9 +60,9 @@ struct store_mem {
     node **buckets;
     uint64_t nbuckets, count, seed, seed2, rng;
     node *roots[TABLES];
-    /* entries linked since the treaps were last brought up to date: they are inserted sorted,
-     * in one go (neighbouring keys share the upper paths: far fewer cache misses than inserting
-     * each as it comes), at each commit and before any ordered walk */
+    /* entries linked since the treaps were last brought up to date: sorted, built into a treap
+     * and joined with their table's in one go (far fewer cache misses than inserting each as
+     * it comes), at each commit and before any ordered walk */
     node **fresh;
     size_t fresh_len, fresh_cap;
     uint64_t counts[TABLES];
@@ -337,16 +337,72 @@ static int fresh_cmp(const void *a, const void *b)
     return prefix_cmp(x->prefix, x->key, x->key_len, y);
 }
 
-/* Insert the fresh entries into their treaps, in key order. */
+/* The sorted run n[0..len) of one table as one treap: a Cartesian tree on prio, built left to
+ * right with its right spine kept in n itself (the spine never outgrows the entries read). */
+static node *treap_build(node **n, size_t len)
+{
+    size_t sp = 0;
+    for (size_t i = 0; i < len; i++) {
+        node *x = n[i], *last = NULL;
+        while (sp > 0 && n[sp - 1]->prio < x->prio)
+            last = n[--sp];
+        x->left = last;
+        x->right = NULL;
+        if (sp > 0)
+            n[sp - 1]->right = x;
+        n[sp++] = x;
+    }
+    return sp > 0 ? n[0] : NULL;
+}
+
+/* Split t into the entries before k's key (*l) and after it (*r); k's key is not in t. */
+static void treap_split(node *t, const node *k, node **l, node **r)
+{
+    while (t != NULL) {
+        if (prefix_cmp(k->prefix, k->key, k->key_len, t) > 0) {
+            *l = t;
+            l = &t->right;
+            t = t->right;
+        } else {
+            *r = t;
+            r = &t->left;
+            t = t->left;
+        }
+    }
+    *l = *r = NULL;
+}
+
+/* The union of two treaps with no key in common. It visits only the paths the smaller one's
+ * keys split the larger along: for k entries joining n, about k log(n / k) entries instead of
+ * the k log n of inserting each (the cache misses of a setup that creates millions). */
+static node *treap_union(node *a, node *b)
+{
+    if (a == NULL || b == NULL)
+        return a != NULL ? a : b;
+    if (a->prio < b->prio) {
+        node *t = a;
+        a = b;
+        b = t;
+    }
+    node *l, *r;
+    treap_split(b, a, &l, &r);
+    a->left = treap_union(a->left, l);
+    a->right = treap_union(a->right, r);
+    return a;
+}
+
+/* Bring the fresh entries into their treaps: sorted, each table's run built into a treap of
+ * its own, then joined with the table's. */
 static void treaps_update(store_mem *m)
 {
     if (m->fresh_len == 0)
         return;
     qsort(m->fresh, m->fresh_len, sizeof *m->fresh, fresh_cmp);
-    for (size_t i = 0; i < m->fresh_len; i++) {
-        node *n = m->fresh[i];
-        m->roots[n->table] = treap_insert(m->roots[n->table], n);
-        n->in_treap = true;
+    for (size_t i = 0, end; i < m->fresh_len; i = end) {
+        unsigned table = m->fresh[i]->table;
+        for (end = i; end < m->fresh_len && m->fresh[end]->table == table; end++)
+            m->fresh[end]->in_treap = true;
+        m->roots[table] = treap_union(m->roots[table], treap_build(m->fresh + i, end - i));
     }
     m->fresh_len = 0;
 }
