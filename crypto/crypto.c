@@ -99,6 +99,26 @@ bool crypto_verify(const uint8_t sig[CRYPTO_SIG_SIZE], const uint8_t msg32[32],
     return secp256k1_schnorrsig_verify(secp256k1_context_static, sig, msg32, 32, &xpk) == 1;
 }
 
+_Static_assert(sizeof(secp256k1_xonly_pubkey) == sizeof(((crypto_key_cache *)0)->slot[0].point),
+               "a cache slot holds a parsed key");
+
+bool crypto_verify_cached(crypto_key_cache *c, const uint8_t sig[CRYPTO_SIG_SIZE],
+                          const uint8_t msg32[32], const uint8_t pubkey[CRYPTO_PUBKEY_SIZE])
+{
+    unsigned i = ((unsigned)pubkey[30] << 8 | pubkey[31]) % CRYPTO_KEY_CACHE_SLOTS;
+    secp256k1_xonly_pubkey xpk;
+    if (c->slot[i].used && memcmp(c->slot[i].pubkey, pubkey, CRYPTO_PUBKEY_SIZE) == 0) {
+        memcpy(xpk.data, c->slot[i].point, sizeof xpk.data);
+    } else {
+        if (!secp256k1_xonly_pubkey_parse(secp256k1_context_static, &xpk, pubkey))
+            return false;
+        memcpy(c->slot[i].pubkey, pubkey, CRYPTO_PUBKEY_SIZE);
+        memcpy(c->slot[i].point, xpk.data, sizeof xpk.data);
+        c->slot[i].used = true;
+    }
+    return secp256k1_schnorrsig_verify(secp256k1_context_static, sig, msg32, 32, &xpk) == 1;
+}
+
 /* The field prime p = 2^256 - 2^32 - 977, least significant limb first. */
 static const mp_limb_t field_p[4] = {0xFFFFFFFEFFFFFC2Full, ~(mp_limb_t)0, ~(mp_limb_t)0,
                                      ~(mp_limb_t)0};

@@ -47,6 +47,29 @@ CRYPTO_WARN_UNUSED int crypto_sign_aux(uint8_t sig[CRYPTO_SIG_SIZE], const uint8
 CRYPTO_WARN_UNUSED bool crypto_verify(const uint8_t sig[CRYPTO_SIG_SIZE], const uint8_t msg32[32],
                                       const uint8_t pubkey[CRYPTO_PUBKEY_SIZE]);
 
+/* Verifying with keys seen before. A BIP-340 verify first lifts the 32-byte key to a point
+ * (a square root, about a tenth of the verify); a signer that sends many transactions needs
+ * that once. A cache holds the points of the keys verified last, one slot per key's low bytes
+ * (a key found there is compared whole, so a collision only costs the lift again). One per
+ * thread: it is written by every verify. */
+
+#define CRYPTO_KEY_CACHE_SLOTS 1024u /* about 100 KiB */
+
+typedef struct crypto_key_cache {
+    struct {
+        uint8_t pubkey[CRYPTO_PUBKEY_SIZE];
+        uint8_t point[64]; /* libsecp256k1's parsed x-only key */
+        bool used;
+    } slot[CRYPTO_KEY_CACHE_SLOTS];
+} crypto_key_cache;
+
+/** crypto_verify through a cache of lifted keys (zero it before the first use). Same result as
+ *  crypto_verify for every input; an invalid key is never cached. */
+CRYPTO_WARN_UNUSED bool crypto_verify_cached(crypto_key_cache *c,
+                                             const uint8_t sig[CRYPTO_SIG_SIZE],
+                                             const uint8_t msg32[32],
+                                             const uint8_t pubkey[CRYPTO_PUBKEY_SIZE]);
+
 /** Returns: true if the 32 bytes are the x coordinate of a point on secp256k1. */
 CRYPTO_WARN_UNUSED bool crypto_pubkey_valid(const uint8_t pubkey[CRYPTO_PUBKEY_SIZE]);
 

@@ -417,7 +417,7 @@ static void *io_main(void *arg)
 
 /* ---- verification --------------------------------------------------------------------------- */
 
-static void verify(rpc_server *s, rpc_item *it)
+static void verify(rpc_server *s, crypto_key_cache *keys, rpc_item *it)
 {
     if (!it->req.is_tx)
         return;
@@ -428,7 +428,8 @@ static void verify(rpc_server *s, rpc_item *it)
     if (it->req.simulate && !it->req.has_sig)
         return; /* nothing to check: the sequencer hashes it once its nonce is known */
     if (ledger_tx_hash_with(it->hash, &s->hasher, &it->req.tx) != LEDGER_OK ||
-        !crypto_verify(it->req.sig, it->hash, it->req.tx.signer))
+        !(keys != NULL ? crypto_verify_cached(keys, it->req.sig, it->hash, it->req.tx.signer)
+                       : crypto_verify(it->req.sig, it->hash, it->req.tx.signer)))
         it->error = LEDGER_BAD_SIGNATURE;
 }
 
@@ -439,11 +440,13 @@ static void *worker_main(void *arg)
     rpc_server *s = arg;
     rpc_item *run[VERIFY_RUN];
     size_t n;
+    crypto_key_cache *keys = calloc(1, sizeof *keys); /* the signers seen last; NULL: none */
     while ((n = rpc_sched_take_verify(s->sched, run, VERIFY_RUN)) > 0) {
         for (size_t i = 0; i < n; i++)
-            verify(s, run[i]);
+            verify(s, keys, run[i]);
         rpc_sched_verified(s->sched, run, n);
     }
+    free(keys);
     return NULL;
 }
 

@@ -307,6 +307,47 @@ static void test_pubkey_valid_matches_parse(uint64_t seed)
     CHECK(valid > n * 45 / 100 && valid < n * 55 / 100); /* about half of all x are valid */
 }
 
+/* crypto_verify_cached answers as crypto_verify: good and bad signatures, keys that share a
+ * slot (each evicting the other), an invalid key (never cached), a key seen again. */
+static void test_verify_cached(uint64_t seed)
+{
+    enum { KEYS = 160 };
+    test_rng r;
+    test_rng_seed(&r, seed);
+    static crypto_key_cache cache;
+    memset(&cache, 0, sizeof cache);
+    uint8_t sec[KEYS][32], pub[KEYS][32];
+    int a = -1, b = -1; /* two keys of one slot */
+    for (int i = 0; i < KEYS; i++) {
+        CHECK(crypto_keygen(sec[i], pub[i]) == 0);
+        for (int j = 0; j < i && a < 0; j++)
+            if ((pub[i][30] << 8 | pub[i][31]) % CRYPTO_KEY_CACHE_SLOTS ==
+                (pub[j][30] << 8 | pub[j][31]) % CRYPTO_KEY_CACHE_SLOTS)
+                a = j, b = i;
+    }
+    CHECK(a >= 0); /* 160 keys in 1024 slots: no pair about 4 times in a million */
+    for (int round = 0; round < 2000; round++) {
+        int k = round % 3 == 0 && a >= 0 ? (round % 2 ? a : b) : (int)test_rng_below(&r, KEYS);
+        int signer = test_rng_below(&r, 4) == 0 ? (int)test_rng_below(&r, KEYS) : k;
+        uint8_t msg[32], sig[64];
+        test_rng_fill(&r, msg, sizeof msg);
+        CHECK(crypto_sign(sig, msg, sec[signer]) == 0);
+        if (test_rng_below(&r, 4) == 0)
+            sig[test_rng_below(&r, 64)] ^= (uint8_t)(1 + test_rng_below(&r, 255));
+        CHECK(crypto_verify_cached(&cache, sig, msg, pub[k]) == crypto_verify(sig, msg, pub[k]));
+    }
+    /* a signature by a under b's key fails, whichever of them the slot holds */
+    uint8_t msg[32] = {9}, sig[64];
+    CHECK(crypto_sign(sig, msg, sec[a]) == 0);
+    CHECK(crypto_verify_cached(&cache, sig, msg, pub[a]));
+    CHECK(!crypto_verify_cached(&cache, sig, msg, pub[b]));
+    CHECK(!crypto_verify_cached(&cache, sig, msg, pub[b]));
+    CHECK(crypto_verify_cached(&cache, sig, msg, pub[a]));
+    uint8_t bad[32] = {0}; /* x = 0: not a key */
+    CHECK(!crypto_verify_cached(&cache, sig, msg, bad));
+    CHECK(!crypto_verify_cached(&cache, sig, msg, bad));
+}
+
 static void test_tagged_hash(void)
 {
     uint8_t h1[32], h2[32], want[32];
@@ -430,6 +471,7 @@ int main(void)
     test_keys_and_signatures();
     test_invalid_keys();
     test_pubkey_valid_matches_parse(test_seed());
+    test_verify_cached(test_seed());
     test_tagged_hash();
     test_tag_midstate();
     test_wipe();
