@@ -703,12 +703,14 @@ static int ckpt_write_fn(void *ctx, ledger_store *view)
     return 0;
 }
 
-#define CKPT_SYNC_CHUNK_BYTES (4u << 20) /* the checkpoint reaches the disk 4 MiB at a time */
+#define CKPT_SYNC_CHUNK_BYTES (1u << 20)   /* the checkpoint reaches the disk 1 MiB at a time */
+#define CKPT_SYNC_BYTES_PER_S (128u << 20) /* at most */
 
 int db_ckpt_sync(store_db *db)
 {
-    return db->opt.durability == STORE_SYNC ? store_lmdb_sync_paced(db->ckpt, CKPT_SYNC_CHUNK_BYTES)
-                                            : 0;
+    return db->opt.durability == STORE_SYNC
+               ? store_lmdb_sync_paced(db->ckpt, CKPT_SYNC_CHUNK_BYTES, CKPT_SYNC_BYTES_PER_S)
+               : 0;
 }
 
 /* Sort and write one capture, retrying a failing disk until it works or the store closes. */

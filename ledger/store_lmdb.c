@@ -486,7 +486,17 @@ int store_lmdb_reserve(store_lmdb *s, uint64_t ahead_bytes, uint64_t step_bytes)
     return 0;
 }
 
-int store_lmdb_sync_paced(store_lmdb *s, uint64_t chunk_bytes)
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A chunk whose sync took longer than this wrote something (a clean one takes microseconds). */
+#define SYNC_WROTE_NS 100000u
+
+int store_lmdb_sync_paced(store_lmdb *s, uint64_t chunk_bytes, uint64_t bytes_per_s)
 {
     assert(s != NULL && chunk_bytes > 0 && chunk_bytes <= INT64_MAX);
     int fd;
@@ -494,11 +504,20 @@ int store_lmdb_sync_paced(store_lmdb *s, uint64_t chunk_bytes)
     int rc = mdb_env_get_fd(s->env, &fd);
     if (rc == 0 && fstat(fd, &st) != 0)
         rc = errno;
-    for (uint64_t at = 0; rc == 0 && at < (uint64_t)st.st_size; at += chunk_bytes)
+    uint64_t chunk_ns = bytes_per_s > 0 ? chunk_bytes * 1000000000u / bytes_per_s : 0;
+    for (uint64_t at = 0; rc == 0 && at < (uint64_t)st.st_size; at += chunk_bytes) {
+        uint64_t t0 = mono_ns();
         if (sync_file_range(fd, (off_t)at, (off_t)chunk_bytes,
                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                                 SYNC_FILE_RANGE_WAIT_AFTER) != 0)
             rc = errno;
+        uint64_t took = mono_ns() - t0;
+        if (took > SYNC_WROTE_NS && took < chunk_ns) {
+            uint64_t rest = chunk_ns - took;
+            struct timespec ts = {(time_t)(rest / 1000000000u), (long)(rest % 1000000000u)};
+            nanosleep(&ts, NULL);
+        }
+    }
     if (rc == 0)
         rc = mdb_env_sync(s->env, 1);
     return rc == 0 ? 0 : store_error(rc, "sync");

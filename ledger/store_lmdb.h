@@ -62,12 +62,15 @@ int store_lmdb_write(store_lmdb *s, int (*fn)(void *ctx, ledger_store *view), vo
 
 /** Write what committed transactions left in the page cache (an environment opened
  *  STORE_NOSYNC) to disk chunk_bytes at a time, each chunk waited for before the next is
- *  started, then fsync the file: the same durability as a synced commit, but the disk's queue
- *  never holds more than one chunk of this file, so another file's small fsync (the log's)
- *  waits for one chunk at most instead of the whole write. Any thread; concurrent commits are
- *  allowed (they are covered only if they finished before the final fsync).
+ *  started, and chunks that wrote something at most bytes_per_s (0: no limit), then fsync the
+ *  file: the same durability as a synced commit, but the disk's queue never holds more than
+ *  one chunk of this file, so another file's small fsync (the log's) waits for one chunk at
+ *  most instead of the whole write; and on a virtual disk whose host caches writes (where a
+ *  guest's fsync makes the host write out everything the guest wrote before it) the rate keeps
+ *  what the log's next fsync inherits small. Any thread; concurrent commits are allowed (they
+ *  are covered only if they finished before the final fsync).
  *  Returns: 0 or LEDGER_STORE_IO (message on stderr). */
-int store_lmdb_sync_paced(store_lmdb *s, uint64_t chunk_bytes);
+int store_lmdb_sync_paced(store_lmdb *s, uint64_t chunk_bytes, uint64_t bytes_per_s);
 
 /** Keep at least ahead_bytes of zeroed file after the last page LMDB uses, writing step_bytes
  *  of zeros at the file's end when there is less (no fsync: the next commit's covers it).

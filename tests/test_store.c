@@ -218,10 +218,11 @@ static void test_persistence(const char *base)
         CHECK_CODE(get_is(&v, LEDGER_T_META, durability ? "nosync-abort" : "sync-abort", "x"),
                    LEDGER_STORE_NOTFOUND);
         CHECK_CODE(store_lmdb_commit(&txn), 0); /* ending a read snapshot */
-        /* what a NOSYNC commit left in the page cache, synced in chunks (one page, and more
-         * than the file) */
-        CHECK_CODE(store_lmdb_sync_paced(s, 4096), 0);
-        CHECK_CODE(store_lmdb_sync_paced(s, UINT64_C(1) << 40), 0);
+        /* what a NOSYNC commit left in the page cache, synced in chunks (one page, paced and
+         * not, and more than the file) */
+        CHECK_CODE(store_lmdb_sync_paced(s, 4096, 16u << 20), 0);
+        CHECK_CODE(store_lmdb_sync_paced(s, 4096, 0), 0);
+        CHECK_CODE(store_lmdb_sync_paced(s, UINT64_C(1) << 40, 0), 0);
         store_lmdb_close(&s);
     }
     CHECK_CODE(store_lmdb_open(&s, dir, NULL), 0);
