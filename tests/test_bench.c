@@ -198,6 +198,7 @@ static void test_history_and_misuse(void)
     CHECK(strstr(r.err, "history transactions 0-100:") != NULL);
     CHECK(strstr(r.err, "history transactions 200-250:") != NULL);
     CHECK(strstr(r.err, "measure transactions 100-200:") != NULL);
+    CHECK(strstr(r.err, "us applying per tx, batch p50") != NULL);
     run_free(&r);
 
     run_tool(argv, &r); /* DIR now holds a ledger */
