@@ -321,8 +321,8 @@ static void test_verify_cached(uint64_t seed)
     for (int i = 0; i < KEYS; i++) {
         CHECK(crypto_keygen(sec[i], pub[i]) == 0);
         for (int j = 0; j < i && a < 0; j++)
-            if ((pub[i][30] << 8 | pub[i][31]) % CRYPTO_KEY_CACHE_SLOTS ==
-                (pub[j][30] << 8 | pub[j][31]) % CRYPTO_KEY_CACHE_SLOTS)
+            if (((unsigned)pub[i][30] << 8 | pub[i][31]) % CRYPTO_KEY_CACHE_SLOTS ==
+                ((unsigned)pub[j][30] << 8 | pub[j][31]) % CRYPTO_KEY_CACHE_SLOTS)
                 a = j, b = i;
     }
     CHECK(a >= 0); /* 160 keys in 1024 slots: no pair about 4 times in a million */
